@@ -1,0 +1,5 @@
+import sys
+
+from initscope.cli import main
+
+sys.exit(main())

@@ -1,0 +1,70 @@
+"""Streaming moments: merge chunk statistics without holding the samples.
+
+Chan, Golub & LeVeque (1979) pairwise update: two partial (count, mean, M2)
+triples combine exactly, so the result does not depend on how work was chunked
+(up to floating-point rounding). Accumulators are float64 whatever the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class RunningMoments:
+    """Per-coordinate mean and variance over a streamed batch axis (axis 0)."""
+
+    count: int = 0
+    mean: torch.Tensor | None = None
+    m2: torch.Tensor | None = None
+    _shape: tuple[int, ...] = field(default=(), repr=False)
+
+    def update(self, x: torch.Tensor) -> None:
+        """Fold in a chunk ``x`` of shape ``[n, *coords]``."""
+        n = x.shape[0]
+        if n == 0:
+            return
+        x = x.to(torch.float64)
+        mean_b = x.mean(dim=0)
+        m2_b = ((x - mean_b) ** 2).sum(dim=0)
+        if self.mean is None:
+            self.count, self.mean, self.m2 = n, mean_b, m2_b
+            return
+        total = self.count + n
+        delta = mean_b - self.mean
+        self.mean = self.mean + delta * (n / total)
+        self.m2 = self.m2 + m2_b + delta**2 * (self.count * n / total)
+        self.count = total
+
+    def variance(self, ddof: int = 1) -> torch.Tensor:
+        """Per-coordinate variance (unbiased by default)."""
+        if self.mean is None or self.count - ddof <= 0:
+            raise ValueError("not enough samples for a variance")
+        return self.m2 / (self.count - ddof)
+
+
+@dataclass
+class ScalarMoments:
+    """Mean and standard error of a stream of scalars (one per network, say)."""
+
+    values: list[float] = field(default_factory=list)
+
+    def add(self, x: torch.Tensor | float) -> None:
+        if isinstance(x, torch.Tensor):
+            self.values.extend(x.detach().to(torch.float64).reshape(-1).cpu().tolist())
+        else:
+            self.values.append(float(x))
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    def mean(self) -> float:
+        return float(torch.tensor(self.values, dtype=torch.float64).mean()) if self.values else float("nan")
+
+    def stderr(self) -> float:
+        if self.n < 2:
+            return float("nan")
+        return float(torch.tensor(self.values, dtype=torch.float64).std() / self.n**0.5)

@@ -1,0 +1,378 @@
+"""The probe: push inputs through networks and reduce to statistics, per randomness view.
+
+Text 000 names three sources of randomness for a pre-activation y_l:
+
+* **network** — one fixed input x_0, M independent networks: P(y_l | x_0).
+* **sample** — one fixed network, S inputs: P(y_l | W_1..W_l); per neuron the mean
+  mu_i(w) over samples and the variance over samples (y = mu(w) + nu(w, x)),
+  repeated over R networks for error bars.
+* **layer** — one network, one input: the distribution over the units of a layer.
+
+Every view streams: work is cut into chunks that fit ``memory_mb``, and per-unit
+moments are merged exactly across chunks (:mod:`initscope.engine.moments`).
+
+For weights whose rows are i.i.d. isotropic Gaussian, the network view uses an
+exact shortcut: given the previous layer's output h of one network, a fresh
+W h is N(0, sigma_w^2 |h|^2 I), so ``y = sigma_w |h| z + b`` costs O(N) per
+network and layer instead of O(N^2). The full-matrix path draws every W and is
+the reference the shortcut is tested against.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+import torch
+
+from initscope.data import get_input
+from initscope.engine.moments import RunningMoments, ScalarMoments
+from initscope.errors import InitscopeError, unknown
+from initscope.nets import MLPSpec, combine, draw_bias, draw_layer, post_activation
+from initscope.repro import generator as make_generator
+
+View = Literal["network", "sample", "layer"]
+VIEWS: tuple[str, ...] = ("network", "sample", "layer")
+SAMPLERS: tuple[str, ...] = ("auto", "exact", "full")
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
+SITES: tuple[str, ...] = ("pre", "post")
+
+# Networks share one random stream per block of this many, so results do not
+# depend on how the memory budget cuts the work into chunks.
+RNG_BLOCK = 64
+
+Progress = Callable[[str, float, float], None]  # (task, completed, total)
+
+
+def _no_progress(task: str, completed: float, total: float) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """How to measure a network spec. Defaults are text 000's experiment."""
+
+    spec: MLPSpec = field(default_factory=MLPSpec)
+    input: str = "gaussian"  # text 000: Gaussian white noise
+    networks: int = 1000  # M, network view: "randomly sample 1000 different networks"
+    samples: int = 1000  # S, sample view: "generate 1000 different input samples"
+    sample_networks: int = 8  # R networks for the sample view's error bars (the text used one)
+    views: tuple[str, ...] = VIEWS
+    trace_layers: tuple[int, ...] = (1, 5, 10, 50)  # the text's histogram layers
+    trace_neurons: int = 3  # the text's "3 neurons" in the sample view
+    sampler: str = "auto"  # auto: exact where the scheme allows it, else full matrices
+    dtype: str = "float32"
+    memory_mb: float = 1024.0  # working-memory budget for one chunk
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name in ("networks", "samples", "sample_networks"):
+            if getattr(self, name) < 1:
+                raise InitscopeError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if "network" in self.views and self.networks < 2:
+            raise InitscopeError("networks must be >= 2 to measure a variance over networks")
+        if "sample" in self.views and self.samples < 2:
+            raise InitscopeError("samples must be >= 2 to measure a variance over samples")
+        for v in self.views:
+            if v not in VIEWS:
+                raise unknown("view", v, VIEWS)
+        if self.sampler not in SAMPLERS:
+            raise unknown("sampler", self.sampler, SAMPLERS)
+        if self.dtype not in DTYPES:
+            raise unknown("dtype", self.dtype, DTYPES)
+        if not self.memory_mb > 0:
+            raise InitscopeError(f"memory_mb must be > 0, got {self.memory_mb}")
+        get_input(self.input)
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype]
+
+    @property
+    def layers_traced(self) -> tuple[int, ...]:
+        return tuple(sorted({l for l in self.trace_layers if 1 <= l <= self.spec.n_layers}))
+
+    def resolved_sampler(self) -> str:
+        """'exact' or 'full' for the network view."""
+        gaussian = self.spec.scheme.rotation_invariant_gaussian
+        if self.sampler == "exact" and not gaussian:
+            raise InitscopeError(
+                f"sampler 'exact' needs i.i.d. Gaussian weights; init {self.spec.init!r} is not; use sampler=full or auto"
+            )
+        if self.sampler == "auto":
+            return "exact" if gaussian else "full"
+        return self.sampler
+
+
+@dataclass
+class ProbeResult:
+    """Tidy tables out of one probe.
+
+    ``stats``: one row per (view, site, layer, stat) with ``value``, ``stderr`` and
+    ``n`` (the number of independent draws the error bar is over).
+    ``traces``: raw values for histograms (view, site, layer, neuron, draw, value).
+    ``first_nonfinite``: per view, the first layer whose activations overflowed.
+    """
+
+    stats: pd.DataFrame
+    traces: pd.DataFrame
+    first_nonfinite: dict[str, int | None]
+    sampler: str
+    timings: dict[str, float]
+
+    def stat(self, name: str, site: str = "pre") -> pd.Series:
+        """One statistic as a Series indexed by layer (NaN where not finite)."""
+        rows = self.stats[(self.stats.stat == name) & (self.stats.site == site)]
+        return rows.set_index("layer")["value"].sort_index()
+
+    def __repr__(self) -> str:
+        return f"ProbeResult({len(self.stats)} stats, sampler={self.sampler}, first_nonfinite={self.first_nonfinite})"
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+class _Rows:
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def add(self, view: str, site: str, layer: int, stat: str, value: float, stderr: float, n: int) -> None:
+        self.rows.append(dict(view=view, site=site, layer=layer, stat=stat, value=value, stderr=stderr, n=n))
+
+
+def _finite(x: torch.Tensor) -> bool:
+    return bool(torch.isfinite(x).all())
+
+
+def _record_overflow(first: dict[str, int | None], view: str, layer: int) -> None:
+    if first.get(view) is None or layer < first[view]:  # type: ignore[operator]
+        first[view] = layer
+
+
+def _chunks(total: int, size: int) -> list[range]:
+    return [range(s, min(s + size, total)) for s in range(0, total, size)]
+
+
+# --- network view ---------------------------------------------------------
+
+
+def _network_chunk_size(cfg: ProbeConfig, sampler: str) -> int:
+    spec, item = cfg.spec, torch.empty((), dtype=cfg.torch_dtype).element_size()
+    widest = max(spec.layer_widths)
+    biggest_w = max(spec.weight_shape(l)[0] * spec.weight_shape(l)[1] for l in range(1, spec.n_layers + 1))
+    per_net = item * (8 * widest + (2 * biggest_w if sampler == "full" else 0))
+    blocks = max(1, int(cfg.memory_mb * 2**20 // (per_net * RNG_BLOCK)))
+    return blocks * RNG_BLOCK
+
+
+def _network_layer(
+    cfg: ProbeConfig, sampler: str, layer: int, h: torch.Tensor, nets: range, device: torch.device
+) -> torch.Tensor:
+    """Pre-activation (before the skip connection) of ``layer`` for networks ``nets``.
+
+    ``h``: ``[m, fan_in]`` inputs of this layer, one row per network.
+    """
+    spec, dtype = cfg.spec, cfg.torch_dtype
+    out, fan_in = spec.weight_shape(layer)
+    parts = []
+    for block in _chunks_in_blocks(nets):
+        g = make_generator(cfg.seed, f"network-{sampler}", block.start // RNG_BLOCK, layer, device=device)
+        hb = h[block.start - nets.start : block.stop - nets.start]
+        if sampler == "exact":
+            std_w = math.sqrt(spec.scheme.variance((out, fan_in)))
+            z = torch.randn(len(block), out, generator=g, dtype=dtype, device=device)
+            lin = z * (std_w * hb.norm(dim=1, keepdim=True))
+        else:
+            w = torch.empty(len(block), out, fan_in, dtype=dtype, device=device)
+            for i in range(len(block)):
+                spec.scheme.init_(w[i], generator=g)
+            lin = torch.bmm(w, hb.unsqueeze(2)).squeeze(2)
+        b = draw_bias(spec, layer, (len(block),), generator=g, dtype=dtype, device=device)
+        parts.append(lin + b)
+    return torch.cat(parts)
+
+
+def _chunks_in_blocks(nets: range) -> list[range]:
+    starts = range(nets.start, nets.stop, RNG_BLOCK)
+    return [range(s, min(s + RNG_BLOCK, nets.stop)) for s in starts]
+
+
+def _probe_network_view(
+    cfg: ProbeConfig, x0: torch.Tensor, rows: _Rows, traces: list[dict], first: dict, progress: Progress
+) -> str:
+    spec, act, device = cfg.spec, cfg.spec.act, torch.device(cfg.device)
+    sampler = cfg.resolved_sampler()
+    L = spec.n_layers
+    unit = {s: [RunningMoments() for _ in range(L)] for s in SITES}
+    mean_sq = {s: [ScalarMoments() for _ in range(L)] for s in SITES}
+    unit_mean = {s: [ScalarMoments() for _ in range(L)] for s in SITES}
+    traced = set(cfg.layers_traced)
+    chunks = _chunks(cfg.networks, _network_chunk_size(cfg, sampler))
+    done = 0
+    for nets in chunks:
+        m = len(nets)
+        y_prev: torch.Tensor | None = None
+        for layer in range(1, L + 1):
+            h = x0.expand(m, -1) if layer == 1 else post_activation(y_prev, spec, act)
+            y = combine(_network_layer(cfg, sampler, layer, h, nets, device), y_prev, spec, layer)
+            if not _finite(y):
+                _record_overflow(first, "network", layer)
+                break
+            post = post_activation(y, spec, act)
+            for site, val in (("pre", y), ("post", post)):
+                unit[site][layer - 1].update(val)
+                mean_sq[site][layer - 1].add((val.to(torch.float64) ** 2).mean(dim=1))
+                unit_mean[site][layer - 1].add(val.to(torch.float64).mean(dim=1))
+                if layer in traced:
+                    for k, v in enumerate(val[:, 0].tolist()):
+                        traces.append(dict(view="network", site=site, layer=layer, neuron=0, draw=nets.start + k, value=v))
+            y_prev = y
+        done += m
+        progress("network view", done, cfg.networks)
+    stop = first.get("network") or L + 1
+    for site in SITES:
+        for layer in range(1, L + 1):
+            ok = layer < stop
+            var = float(unit[site][layer - 1].variance().mean()) if ok else math.nan
+            rows.add("network", site, layer, "network_variance", var, mean_sq[site][layer - 1].stderr() if ok else math.nan, cfg.networks)
+            mean = unit_mean[site][layer - 1].mean() if ok else math.nan
+            rows.add("network", site, layer, "network_mean", mean, unit_mean[site][layer - 1].stderr() if ok else math.nan, cfg.networks)
+    return sampler
+
+
+# --- sample and layer views -----------------------------------------------
+
+
+def _sample_chunk_size(cfg: ProbeConfig) -> int:
+    spec, item = cfg.spec, torch.empty((), dtype=cfg.torch_dtype).element_size()
+    biggest_w = max(spec.weight_shape(l)[0] * spec.weight_shape(l)[1] for l in range(1, spec.n_layers + 1))
+    free = cfg.memory_mb * 2**20 - 2 * biggest_w * item
+    per_sample = 8 * max(max(spec.layer_widths), spec.input_dim) * item
+    return max(1, int(free // per_sample)) if free > 0 else 1
+
+
+def _probe_sample_views(
+    cfg: ProbeConfig, x: torch.Tensor, rows: _Rows, traces: list[dict], first: dict, progress: Progress
+) -> None:
+    """Sample view (and layer view) over R networks, each ``build_mlp(spec, seed, r)``."""
+    spec, act, device, dtype = cfg.spec, cfg.spec.act, torch.device(cfg.device), cfg.torch_dtype
+    L, R = spec.n_layers, cfg.sample_networks
+    want_sample, want_layer = "sample" in cfg.views, "layer" in cfg.views
+    traced = set(cfg.layers_traced)
+    per_net: dict[str, list[list[dict]]] = {s: [[] for _ in range(L)] for s in SITES}
+    chunks = _chunks(cfg.samples, _sample_chunk_size(cfg))
+    cached = len(chunks) == 1  # one chunk: draw each layer once and drop it at once
+    total = R * L * len(chunks)
+    done = 0
+    for r in range(R):
+        unit = {s: [RunningMoments() for _ in range(L)] for s in SITES}
+        layer_var = {s: [0.0] * L for s in SITES}
+        layer_mean = {s: [0.0] * L for s in SITES}
+        reached = L
+        for chunk in chunks:
+            y_prev: torch.Tensor | None = None
+            for layer in range(1, min(L, reached) + 1):
+                w, b = draw_layer(spec, cfg.seed, r, layer, dtype=dtype, device=device)
+                h = x[chunk.start : chunk.stop] if layer == 1 else post_activation(y_prev, spec, act)
+                y = combine(torch.addmm(b, h, w.T), y_prev, spec, layer)
+                done += 1
+                if not _finite(y):
+                    _record_overflow(first, "sample", layer)
+                    if want_layer:
+                        _record_overflow(first, "layer", layer)
+                    reached = layer - 1
+                    break
+                post = post_activation(y, spec, act)
+                for site, val in (("pre", y), ("post", post)):
+                    unit[site][layer - 1].update(val)
+                    v64 = val.to(torch.float64)
+                    layer_var[site][layer - 1] += float(v64.var(dim=1).sum()) if val.shape[1] > 1 else math.nan
+                    layer_mean[site][layer - 1] += float(v64.mean(dim=1).sum())
+                    if r == 0 and layer in traced:
+                        if want_sample and chunk.start == 0:
+                            for k in range(min(cfg.trace_neurons, val.shape[1])):
+                                for s, v in enumerate(val[:, k].tolist()):
+                                    traces.append(dict(view="sample", site=site, layer=layer, neuron=k, draw=s, value=v))
+                        if want_layer and chunk.start == 0:
+                            for k, v in enumerate(val[0].tolist()):
+                                traces.append(dict(view="layer", site=site, layer=layer, neuron=k, draw=0, value=v))
+                y_prev = y
+                del w
+            progress("sample view", done, total)
+        for site in SITES:
+            for layer in range(1, reached + 1):
+                mom = unit[site][layer - 1]
+                mu, var = mom.mean, mom.variance()
+                sv = float(var.mean())
+                ms = float(mu.var()) if mu.numel() > 1 else math.nan
+                per_net[site][layer - 1].append(
+                    dict(
+                        sample_variance=sv,
+                        mean_spread=ms,
+                        sample_mean=float(mu.mean()),
+                        layer_variance=layer_var[site][layer - 1] / cfg.samples,
+                        layer_mean=layer_mean[site][layer - 1] / cfg.samples,
+                    )
+                )
+    stop = min(v for v in (first.get("sample"), L + 1) if v is not None)
+    for site in SITES:
+        for layer in range(1, L + 1):
+            recs = per_net[site][layer - 1] if layer < stop else []
+            df = pd.DataFrame(recs)
+
+            def mean_se(col: str) -> tuple[float, float]:
+                if df.empty:
+                    return math.nan, math.nan
+                vals = df[col].to_numpy()
+                se = float(vals.std(ddof=1) / math.sqrt(len(vals))) if len(vals) > 1 else math.nan
+                return float(vals.mean()), se
+
+            if want_sample:
+                sv, sv_se = mean_se("sample_variance")
+                ms, ms_se = mean_se("mean_spread")
+                frac_r = df["sample_variance"] / (df["sample_variance"] + df["mean_spread"]) if not df.empty else None
+                frac = sv / (sv + ms) if not df.empty else math.nan
+                frac_se = float(frac_r.std(ddof=1) / math.sqrt(len(frac_r))) if frac_r is not None and len(frac_r) > 1 else math.nan
+                mu, mu_se = mean_se("sample_mean")
+                rows.add("sample", site, layer, "sample_variance", sv, sv_se, R)
+                rows.add("sample", site, layer, "mean_spread", ms, ms_se, R)
+                rows.add("sample", site, layer, "sample_fraction", frac, frac_se, R)
+                rows.add("sample", site, layer, "sample_mean", mu, mu_se, R)
+            if want_layer:
+                lv, lv_se = mean_se("layer_variance")
+                lm, lm_se = mean_se("layer_mean")
+                rows.add("layer", site, layer, "layer_variance", lv, lv_se, R)
+                rows.add("layer", site, layer, "layer_mean", lm, lm_se, R)
+
+
+# --- entry point ----------------------------------------------------------
+
+
+def probe(cfg: ProbeConfig, progress: Progress | None = None) -> ProbeResult:
+    """Measure ``cfg.spec`` in every view of ``cfg.views``; see the module docstring."""
+    progress = progress or _no_progress
+    device, dtype = torch.device(cfg.device), cfg.torch_dtype
+    spec, dist = cfg.spec, get_input(cfg.input)
+    rows, traces = _Rows(), []
+    first: dict[str, int | None] = {v: None for v in cfg.views}
+    timings: dict[str, float] = {}
+    sampler = cfg.resolved_sampler() if "network" in cfg.views else "none"
+    with torch.no_grad():
+        if "network" in cfg.views:
+            t0 = time.perf_counter()
+            x0 = dist.sample(1, spec.input_dim, generator=make_generator(cfg.seed, "x0", device=device), dtype=dtype, device=device)[0]
+            _probe_network_view(cfg, x0, rows, traces, first, progress)
+            timings["network_view_s"] = time.perf_counter() - t0
+        if "sample" in cfg.views or "layer" in cfg.views:
+            t0 = time.perf_counter()
+            x = dist.sample(cfg.samples, spec.input_dim, generator=make_generator(cfg.seed, "inputs", device=device), dtype=dtype, device=device)
+            _probe_sample_views(cfg, x, rows, traces, first, progress)
+            timings["sample_view_s"] = time.perf_counter() - t0
+    stats = pd.DataFrame(rows.rows, columns=["view", "site", "layer", "stat", "value", "stderr", "n"])
+    trace_df = pd.DataFrame(traces, columns=["view", "site", "layer", "neuron", "draw", "value"])
+    return ProbeResult(stats, trace_df, first, sampler, timings)

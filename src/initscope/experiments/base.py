@@ -1,0 +1,62 @@
+"""What an experiment is: a config, a run function, figures and report sections.
+
+Every experiment is the same pipeline with a different config; a module only
+declares what to vary, what to measure (tidy tables) and what to draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from initscope.engine.probe import Progress, _no_progress
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a run gets besides its config."""
+
+    seed: int = 0
+    device: str = "cpu"
+    progress: Progress = _no_progress
+
+
+@dataclass
+class Outcome:
+    """What an experiment's ``run`` returns.
+
+    ``tables`` are tidy DataFrames written as ``<name>.parquet`` (``stats`` always);
+    ``summary`` is the ``--json`` output; ``info`` goes into run.json.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    summary: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One block of the HTML report: a title, a verdict in plain words, plotly figures."""
+
+    title: str
+    verdict: str
+    figures: tuple[Any, ...] = ()  # plotly.graph_objects.Figure
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str
+    config: type
+    run: Callable[[Any, RunContext], Outcome]
+    figures: Callable[[dict[str, pd.DataFrame], Any, dict[str, Any]], dict[str, Any]]  # -> matplotlib Figures
+    sections: Callable[[dict[str, pd.DataFrame], Any, dict[str, Any]], list[Section]]
+    source: str = ""  # the seed text it reproduces
+
+    def __repr__(self) -> str:
+        return f"Experiment({self.name!r})"

@@ -1,0 +1,36 @@
+"""Reports: static matplotlib figures and one self-contained interactive HTML page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from initscope.experiments.base import Experiment
+
+
+def write_figures(run_dir: Path, exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> list[Path]:
+    """Draw the experiment's figures into ``run_dir/figures/*.png``."""
+    import matplotlib.pyplot as plt
+
+    out = run_dir / "figures"
+    out.mkdir(exist_ok=True)
+    paths = []
+    for name, fig in exp.figures(tables, cfg, meta).items():
+        p = out / f"{name}.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        paths.append(p)
+    return paths
+
+
+def write_report(path: Path, exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> Path:
+    from initscope.report.html import render
+
+    sections = exp.sections(tables, cfg, meta)
+    path.write_text(render(f"initscope: {exp.name}", meta, sections, tables), encoding="utf-8")
+    return path
+
+
+__all__ = ["write_figures", "write_report"]

@@ -1,0 +1,75 @@
+"""One self-contained HTML report per run: plotly.js embedded once, nothing fetched."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from initscope.experiments.base import Section
+from initscope.results import jsonable
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+.verdict{background:#f3f7fb;border-left:4px solid #1f77b4;padding:.6em 1em;margin:.6em 0}
+.note{color:#555;font-size:.9em}
+table.meta{border-collapse:collapse;font-size:.85em} table.meta td{border:1px solid #ddd;padding:2px 8px;vertical-align:top}
+details{margin:.5em 0} code{background:#f4f4f4;padding:0 3px}
+a.dl{display:inline-block;margin:.3em 1em .3em 0}
+"""
+
+
+def _kv_table(d: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td><code>{html.escape(json.dumps(jsonable(v)))}</code></td></tr>"
+        for k, v in d.items()
+    )
+    return f"<table class='meta'>{rows}</table>"
+
+
+def _csv_link(name: str, df: pd.DataFrame) -> str:
+    data = base64.b64encode(df.to_csv(index=False).encode()).decode()
+    return f"<a class='dl' download='{html.escape(name)}.csv' href='data:text/csv;base64,{data}'>{html.escape(name)}.csv</a>"
+
+
+def render(title: str, meta: dict[str, Any], sections: Sequence[Section], tables: dict[str, pd.DataFrame]) -> str:
+    """The full HTML page as a string."""
+    from plotly.offline import get_plotlyjs
+
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{CSS}</style>",
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{html.escape(str(meta.get('description', '')))}</p>",
+    ]
+    for i, s in enumerate(sections):
+        parts.append(f"<h2>{html.escape(s.title)}</h2><div class='verdict'>{html.escape(s.verdict)}</div>")
+        if s.note:
+            parts.append(f"<p class='note'>{html.escape(s.note)}</p>")
+        for j, fig in enumerate(s.figures):
+            parts.append(fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{i}-{j}", config={"displaylogo": False}))
+    parts.append("<h2>Data</h2><p>Tidy tables of this run, as CSV:</p><p>")
+    parts.extend(_csv_link(name, df) for name, df in tables.items() if len(df) <= 200_000)
+    parts.append("</p>")
+    parts.append("<h2>Run</h2>")
+    parts.append(
+        _kv_table(
+            {
+                "experiment": meta.get("experiment"),
+                "seed": meta.get("seed"),
+                "device": meta.get("device"),
+                "started": meta.get("started"),
+                "timings": meta.get("timings"),
+            }
+        )
+    )
+    parts.append("<details open><summary>config</summary>" + _kv_table(meta.get("config", {})) + "</details>")
+    parts.append("<details><summary>versions</summary>" + _kv_table(meta.get("versions", {})) + "</details>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

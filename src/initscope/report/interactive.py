@@ -1,0 +1,86 @@
+"""Interactive plotly figures for the HTML report; same content as the static ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from initscope.report.figures import STAT_COLORS, VIEW_COLORS
+
+
+def depth_profile(
+    stats: pd.DataFrame,
+    stat_names: Sequence[str],
+    *,
+    log: bool = True,
+    site: str = "pre",
+    theory: pd.DataFrame | None = None,
+    group: str | None = None,
+    title: str = "",
+) -> go.Figure:
+    fig = go.Figure()
+    sub = stats[stats.stat.isin(stat_names) & (stats.site == site)]
+    keys = [(s, None) for s in stat_names] if group is None else [(s, g) for s in stat_names for g in sub[group].unique()]
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    for i, (stat, g) in enumerate(keys):
+        rows = sub[sub.stat == stat] if g is None else sub[(sub.stat == stat) & (sub[group] == g)]
+        rows = rows.sort_values("layer")
+        if rows.empty:
+            continue
+        color = STAT_COLORS.get(stat) if g is None else palette[i % len(palette)]
+        name = stat if g is None else f"{g}: {stat}"
+        y = rows.value.to_numpy(dtype=float)
+        fig.add_trace(
+            go.Scatter(
+                x=rows.layer, y=np.where(np.isfinite(y), y, None), name=name, mode="lines+markers",
+                marker=dict(size=4, color=color), line=dict(color=color),
+                error_y=dict(type="data", array=2 * rows.stderr.fillna(0).to_numpy(), visible=True, thickness=1),
+                hovertemplate="layer %{x}<br>%{y:.4g}<extra>" + name + "</extra>",
+            )
+        )
+        if theory is not None:
+            t = theory[theory.stat == stat].sort_values("layer")
+            if not t.empty:
+                fig.add_trace(go.Scatter(x=t.layer, y=t.value, name=f"{name} (theory)", mode="lines", line=dict(color=color, dash="dash")))
+    fig.update_layout(
+        title=title, xaxis_title="layer", yaxis_type="log" if log else "linear", height=420,
+        margin=dict(l=60, r=20, t=40, b=50), legend=dict(font=dict(size=11)), template="plotly_white",
+    )
+    return fig
+
+
+def view_histograms(traces: pd.DataFrame, *, site: str = "pre") -> go.Figure:
+    """One histogram panel per view, with a slider over the traced layers."""
+    from plotly.subplots import make_subplots
+
+    tr = traces[traces.site == site]
+    views = [v for v in ("network", "sample", "layer") if v in set(tr.view)]
+    layers = sorted(int(l) for l in tr.layer.unique())
+    fig = make_subplots(rows=1, cols=max(1, len(views)), subplot_titles=[f"{v} randomness" for v in views])
+    trace_layer: list[int] = []
+    for layer in layers:
+        for j, view in enumerate(views, start=1):
+            cell = tr[(tr.view == view) & (tr.layer == layer)]
+            for k, (neuron, grp) in enumerate(cell.groupby("neuron")):
+                vals = grp.value.to_numpy()
+                color = VIEW_COLORS[view] if view != "sample" else ["#d62728", "#ff7f0e", "#8c564b", "#e377c2"][k % 4]
+                fig.add_trace(
+                    go.Histogram(
+                        x=vals[np.isfinite(vals)], nbinsx=40, histnorm="probability density", opacity=0.6,
+                        marker_color=color, name=f"{view}, neuron {neuron}", visible=layer == layers[0], showlegend=False,
+                    ),
+                    row=1, col=j,
+                )
+                trace_layer.append(layer)
+    steps = [
+        dict(method="update", label=str(layer), args=[{"visible": [tl == layer for tl in trace_layer]}])
+        for layer in layers
+    ]
+    fig.update_layout(
+        barmode="overlay", height=380, template="plotly_white", margin=dict(l=40, r=20, t=40, b=40),
+        sliders=[dict(active=0, currentvalue=dict(prefix="layer "), steps=steps, pad=dict(t=40))],
+    )
+    return fig

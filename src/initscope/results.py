@@ -1,0 +1,168 @@
+"""Run directories: ``run.json`` plus tidy parquet tables, written whole or not at all."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from initscope.errors import InitscopeError
+
+RUN_JSON = "run.json"
+
+
+def versions() -> dict[str, str]:
+    """Versions of python and every package a result depends on."""
+    import matplotlib
+    import numpy
+    import plotly
+    import scipy
+    import torch
+
+    from initscope import __version__
+
+    return {
+        "initscope": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pd.__version__,
+        "matplotlib": matplotlib.__version__,
+        "plotly": plotly.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def device_info(device: str) -> dict[str, Any]:
+    import torch
+
+    info: dict[str, Any] = {"device": device, "threads": torch.get_num_threads()}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["cuda_name"] = torch.cuda.get_device_name(torch.device(device))
+        info["cuda_version"] = torch.version.cuda
+    else:
+        info["cpu"] = platform.processor() or platform.machine()
+    return info
+
+
+def jsonable(x: Any) -> Any:
+    """Replace NaN/inf by None (JSON has no NaN) and numpy scalars by Python ones."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if hasattr(x, "item") and not isinstance(x, (str, bytes)):
+        try:
+            x = x.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+@dataclass
+class RunDir:
+    """A finished run directory, loaded back."""
+
+    path: Path
+    meta: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+
+    @property
+    def stats(self) -> pd.DataFrame:
+        return self.tables["stats"]
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r}, experiment={self.meta.get('experiment')!r})"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        summary = self.meta.get("summary", {})
+        rows = "".join(
+            f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_short(v))}</td></tr>" for k, v in summary.items()
+        )
+        return f"<b>{html.escape(str(self.meta.get('experiment')))}</b> run at {html.escape(str(self.path))}<table>{rows}</table>"
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, list) and len(v) > 6:
+        return f"[{', '.join(map(_fmt, v[:3]))}, ..., {', '.join(map(_fmt, v[-2:]))}] ({len(v)} values)"
+    return _fmt(v) if not isinstance(v, list) else "[" + ", ".join(map(_fmt, v)) + "]"
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def check_out_dir(out: Path, force: bool) -> None:
+    """Refuse an existing non-empty directory unless ``force``; refuse a file."""
+    if out.exists() and not out.is_dir():
+        raise InitscopeError(f"--out {str(out)!r} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise InitscopeError(f"--out {str(out)!r} exists and is not empty; pass --force to replace it")
+
+
+class StagingDir:
+    """Write into a temporary sibling of ``out``; ``commit`` renames it into place.
+
+    If anything fails before ``commit``, the temporary directory is removed and
+    ``out`` is left as it was: a run directory appears whole or not at all.
+    """
+
+    def __init__(self, out: Path, force: bool) -> None:
+        self.out = out
+        self.force = force
+        check_out_dir(out, force)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+
+    def commit(self) -> Path:
+        if self.out.exists():
+            check_out_dir(self.out, self.force)
+            trash = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.parent))
+            os.replace(self.out, trash / "old")
+            os.replace(self.path, self.out)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(self.path, self.out)
+        return self.out
+
+    def abort(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self) -> StagingDir:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+def write_tables(path: Path, tables: dict[str, pd.DataFrame]) -> None:
+    for name, df in tables.items():
+        df.to_parquet(path / f"{name}.parquet", index=False)
+
+
+def write_meta(path: Path, meta: dict[str, Any]) -> None:
+    (path / RUN_JSON).write_text(json.dumps(jsonable(meta), indent=2, sort_keys=False) + "\n")
+
+
+def load_run(path: str | Path) -> RunDir:
+    """Load a run directory written by :func:`initscope.runner.run`."""
+    p = Path(path)
+    if not (p / RUN_JSON).is_file():
+        raise InitscopeError(f"{str(p)!r} is not a run directory (no {RUN_JSON})")
+    meta = json.loads((p / RUN_JSON).read_text())
+    tables = {f.stem: pd.read_parquet(f) for f in sorted(p.glob("*.parquet"))}
+    return RunDir(p, meta, tables)

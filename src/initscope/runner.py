@@ -1,0 +1,118 @@
+"""Run a named experiment end to end: config -> seed -> measure -> run directory -> figures -> report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from initscope.config import apply_overrides, to_dict
+from initscope.engine.probe import Progress, _no_progress
+from initscope.errors import InitscopeError
+from initscope.experiments import Outcome, RunContext, get_experiment
+from initscope.repro import seed_all
+from initscope.results import StagingDir, device_info, versions, write_meta, write_tables
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when available else 'cpu'; 'cuda' without CUDA is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InitscopeError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+        return device
+    raise InitscopeError(f"unknown device {device!r}; choose from: {', '.join(DEVICES)}")
+
+
+def default_out(name: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{name}-{stamp}"
+
+
+@dataclass
+class RunRecord:
+    """A finished run: where it was written (None if not written), its metadata and outcome."""
+
+    path: Path | None
+    meta: dict[str, Any]
+    outcome: Outcome
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.outcome.summary
+
+    def __repr__(self) -> str:
+        return f"RunRecord({self.meta['experiment']!r}, path={str(self.path) if self.path else None!r})"
+
+
+def run(
+    name: str,
+    overrides: Mapping[str, Any] | Iterable[str] = (),
+    *,
+    seed: int = 0,
+    device: str = "auto",
+    out: str | Path | None = None,
+    force: bool = False,
+    write: bool = True,
+    progress: Progress | None = None,
+) -> RunRecord:
+    """Run experiment ``name``; write its run directory unless ``write=False``.
+
+    Every user mistake (unknown name or key, bad value, occupied ``out``) raises
+    :class:`InitscopeError` before any work is done and before anything is written.
+    """
+    progress = progress or _no_progress
+    exp = get_experiment(name)
+    cfg = apply_overrides(exp.config, overrides)
+    dev = resolve_device(device)
+    staging = StagingDir(Path(out) if out is not None else default_out(name), force) if write else None
+    try:
+        seed_all(seed)
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        t0 = time.perf_counter()
+        outcome = exp.run(cfg, RunContext(seed=seed, device=dev, progress=progress))
+        timings = {**outcome.timings, "run_s": time.perf_counter() - t0}
+        meta: dict[str, Any] = {
+            "experiment": name,
+            "description": exp.description,
+            "source": exp.source,
+            "config": to_dict(cfg),
+            "seed": seed,
+            "device": device_info(dev),
+            "versions": versions(),
+            "started": started,
+            "timings": timings,
+            "summary": outcome.summary,
+            **outcome.info,
+        }
+        if staging is None:
+            return RunRecord(None, meta, outcome)
+        write_tables(staging.path, outcome.tables)
+        t1 = time.perf_counter()
+        progress("figures", 0, 1)
+        from initscope.report import write_figures, write_report
+
+        write_figures(staging.path, exp, outcome.tables, cfg, meta)
+        timings["figures_s"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        write_report(staging.path / "report.html", exp, outcome.tables, cfg, meta)
+        timings["report_s"] = time.perf_counter() - t2
+        progress("figures", 1, 1)
+        meta["timings"] = timings
+        write_meta(staging.path, meta)
+        path = staging.commit()
+        return RunRecord(path, meta, outcome)
+    except BaseException:
+        if staging is not None:
+            staging.abort()
+        raise
