@@ -146,7 +146,25 @@ class _Rows:
 
 
 def _finite(x: torch.Tensor) -> bool:
-    return bool(torch.isfinite(x).all())
+    return bool(torch.isfinite(x.abs().amax()))
+
+
+# Above this magnitude float32 squares (and sums of them) may overflow although the
+# values are finite; statistics of such layers are taken in float64.
+_SAFE_FLOAT32 = 1e15
+
+
+def _for_stats(x: torch.Tensor) -> torch.Tensor:
+    if x.dtype == torch.float32 and float(x.abs().amax()) > _SAFE_FLOAT32:
+        return x.to(torch.float64)
+    return x
+
+
+def _row_var_mean(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unbiased variance and mean over the last axis (two passes; faster than var_mean on CPU)."""
+    m = x.mean(dim=-1, keepdim=True)
+    d = x - m
+    return (d * d).sum(dim=-1) / max(x.shape[-1] - 1, 1), m.squeeze(-1)
 
 
 def _record_overflow(first: dict[str, int | None], view: str, layer: int) -> None:
@@ -186,7 +204,7 @@ def _network_layer(
         if sampler == "exact":
             std_w = math.sqrt(spec.scheme.variance((out, fan_in)))
             z = torch.randn(len(block), out, generator=g, dtype=dtype, device=device)
-            lin = z * (std_w * hb.norm(dim=1, keepdim=True))
+            lin = z * (std_w * _row_norm(hb))
         else:
             w = torch.empty(len(block), out, fan_in, dtype=dtype, device=device)
             for i in range(len(block)):
@@ -195,6 +213,12 @@ def _network_layer(
         b = draw_bias(spec, layer, (len(block),), generator=g, dtype=dtype, device=device)
         parts.append(lin + b)
     return torch.cat(parts)
+
+
+def _row_norm(h: torch.Tensor) -> torch.Tensor:
+    """|h| per row without overflow: float32 sums of squares overflow long before |h| does."""
+    scale = h.abs().amax(dim=1, keepdim=True).clamp_min(torch.finfo(h.dtype).tiny)
+    return (h / scale).norm(dim=1, keepdim=True) * scale
 
 
 def _chunks_in_blocks(nets: range) -> list[range]:
@@ -224,10 +248,10 @@ def _probe_network_view(
                 _record_overflow(first, "network", layer)
                 break
             post = post_activation(y, spec, act)
-            for site, val in (("pre", y), ("post", post)):
+            for site, val in (("pre", _for_stats(y)), ("post", _for_stats(post))):
                 unit[site][layer - 1].update(val)
-                mean_sq[site][layer - 1].add((val.to(torch.float64) ** 2).mean(dim=1))
-                unit_mean[site][layer - 1].add(val.to(torch.float64).mean(dim=1))
+                mean_sq[site][layer - 1].add(torch.square(val).mean(dim=1))
+                unit_mean[site][layer - 1].add(val.mean(dim=1))
                 if layer in traced:
                     for k, v in enumerate(val[:, 0].tolist()):
                         traces.append(dict(view="network", site=site, layer=layer, neuron=0, draw=nets.start + k, value=v))
@@ -288,11 +312,11 @@ def _probe_sample_views(
                     reached = layer - 1
                     break
                 post = post_activation(y, spec, act)
-                for site, val in (("pre", y), ("post", post)):
+                for site, val in (("pre", _for_stats(y)), ("post", _for_stats(post))):
                     unit[site][layer - 1].update(val)
-                    v64 = val.to(torch.float64)
-                    layer_var[site][layer - 1] += float(v64.var(dim=1).sum()) if val.shape[1] > 1 else math.nan
-                    layer_mean[site][layer - 1] += float(v64.mean(dim=1).sum())
+                    lv, lm = _row_var_mean(val)
+                    layer_var[site][layer - 1] += float(lv.sum(dtype=torch.float64)) if val.shape[1] > 1 else math.nan
+                    layer_mean[site][layer - 1] += float(lm.sum(dtype=torch.float64))
                     if r == 0 and layer in traced:
                         if want_sample and chunk.start == 0:
                             for k in range(min(cfg.trace_neurons, val.shape[1])):

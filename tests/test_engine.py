@@ -1,0 +1,161 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats as sps
+
+from initscope.data import get_input
+from initscope.engine import ProbeConfig, RunningMoments, probe
+from initscope.errors import InitscopeError
+from initscope.nets import MLPSpec, build_mlp
+from initscope.repro import generator
+
+
+def _value(res, stat, layer, site="pre"):
+    s = res.stats
+    row = s[(s.stat == stat) & (s.site == site) & (s.layer == layer)]
+    return float(row.value.iloc[0]), float(row.stderr.iloc[0])
+
+
+# --- streaming moments ----------------------------------------------------
+
+
+def test_running_moments_merge_equals_one_pass():
+    x = torch.randn(1000, 7, dtype=torch.float64) * 3 + 5
+    rm = RunningMoments()
+    for chunk in torch.split(x, [1, 99, 400, 500]):
+        rm.update(chunk)
+    torch.testing.assert_close(rm.mean, x.mean(0))
+    torch.testing.assert_close(rm.variance(), x.var(0))
+    assert rm.count == 1000
+
+
+# --- network view: the exact shortcut against full matrices ----------------
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(activation="relu", init="kaiming-normal"),
+        dict(activation="tanh", init="xavier-normal", bias="normal", sigma_b=0.3),
+        dict(activation="gelu", init="lecun-normal", residual=True, norm="layernorm"),
+    ],
+)
+def test_exact_sampler_agrees_with_full_matrices(kw):
+    spec = MLPSpec(input_dim=48, width=48, depth=6, **kw)
+    common = dict(spec=spec, networks=3000, views=("network",), trace_layers=(6,), seed=11)
+    exact = probe(ProbeConfig(sampler="exact", **common))
+    full = probe(ProbeConfig(sampler="full", **common))
+    assert exact.sampler == "exact" and full.sampler == "full"
+    for layer in (1, 3, 6):
+        for site in ("pre", "post"):
+            a, sa = _value(exact, "network_variance", layer, site)
+            b, sb = _value(full, "network_variance", layer, site)
+            assert abs(a - b) < 5 * math.hypot(sa, sb), (layer, site, a, b)
+    # the whole distribution of one neuron over networks, not just its variance
+    ta = exact.traces[(exact.traces.site == "pre") & (exact.traces.layer == 6)].value
+    tb = full.traces[(full.traces.site == "pre") & (full.traces.layer == 6)].value
+    assert sps.ks_2samp(ta, tb).pvalue > 1e-3
+
+
+def test_kaiming_relu_network_variance_is_preserved_exactly():
+    # Over weights, E[y_l^2] = 2 E[relu(y_{l-1})^2] = E[y_{l-1}^2] for any width:
+    # every layer's network variance equals layer 1's, 2 |x0|^2 / N0 (text 000).
+    spec = MLPSpec(input_dim=64, width=64, depth=20)
+    cfg = ProbeConfig(spec=spec, networks=4000, views=("network",), seed=5)
+    res = probe(cfg)
+    x0 = get_input("gaussian").sample(1, 64, generator=generator(5, "x0"))[0]
+    q = 2 * float(x0.double().pow(2).sum()) / 64
+    for layer in (1, 5, 10, 20):
+        v, se = _value(res, "network_variance", layer)
+        assert abs(v - q) < 5 * se, (layer, v, q, se)
+
+
+def test_full_sampler_for_non_gaussian_scheme_and_exact_refused():
+    spec = MLPSpec(input_dim=16, width=16, depth=3, init="kaiming-uniform")
+    assert probe(ProbeConfig(spec=spec, networks=64, views=("network",))).sampler == "full"
+    with pytest.raises(InitscopeError, match="exact"):
+        ProbeConfig(spec=spec, sampler="exact").resolved_sampler()
+
+
+# --- sample and layer views against a brute-force computation ---------------
+
+
+def test_sample_view_matches_brute_force():
+    spec = MLPSpec(input_dim=10, width=12, depth=4, activation="tanh", bias="normal", sigma_b=0.5)
+    cfg = ProbeConfig(spec=spec, samples=50, sample_networks=3, views=("sample", "layer"), dtype="float64", seed=2)
+    res = probe(cfg)
+    x = get_input("gaussian").sample(50, 10, generator=generator(2, "inputs"), dtype=torch.float64)
+    per = {k: [] for k in ("sv", "ms", "lv")}
+    for r in range(3):
+        ys = build_mlp(spec, seed=2, network=r, dtype=torch.float64).preactivations(x)
+        y = ys[3].detach().numpy()  # layer 4, [samples, units]
+        per["sv"].append(y.var(axis=0, ddof=1).mean())
+        per["ms"].append(y.mean(axis=0).var(ddof=1))
+        per["lv"].append(y.var(axis=1, ddof=1).mean())
+    sv, ms, lv = (np.mean(per[k]) for k in ("sv", "ms", "lv"))
+    assert _value(res, "sample_variance", 4)[0] == pytest.approx(sv, rel=1e-10)
+    assert _value(res, "mean_spread", 4)[0] == pytest.approx(ms, rel=1e-10)
+    assert _value(res, "sample_fraction", 4)[0] == pytest.approx(sv / (sv + ms), rel=1e-10)
+    assert _value(res, "layer_variance", 4)[0] == pytest.approx(lv, rel=1e-10)
+    assert _value(res, "sample_variance", 4)[1] == pytest.approx(np.std(per["sv"], ddof=1) / math.sqrt(3), rel=1e-8)
+
+
+def test_results_do_not_depend_on_chunking():
+    spec = MLPSpec(input_dim=32, width=32, depth=5)
+    common = dict(spec=spec, networks=200, samples=300, sample_networks=2, dtype="float64", seed=9)
+    big = probe(ProbeConfig(memory_mb=512, **common))
+    small = probe(ProbeConfig(memory_mb=0.05, **common))  # forces many chunks in every view
+    np.testing.assert_allclose(big.stats.value.to_numpy(), small.stats.value.to_numpy(), rtol=1e-9)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers():
+    spec = MLPSpec(input_dim=16, width=16, depth=4)
+    a = probe(ProbeConfig(spec=spec, networks=100, samples=100, sample_networks=2, seed=1))
+    b = probe(ProbeConfig(spec=spec, networks=100, samples=100, sample_networks=2, seed=1))
+    c = probe(ProbeConfig(spec=spec, networks=100, samples=100, sample_networks=2, seed=2))
+    assert a.stats.equals(b.stats) and a.traces.equals(b.traces)
+    assert not np.allclose(a.stats.value.to_numpy(), c.stats.value.to_numpy())
+
+
+# --- what text 000 shows --------------------------------------------------
+
+
+def test_sample_fraction_collapses_with_depth_for_kaiming_relu():
+    spec = MLPSpec(input_dim=256, width=256, depth=30)
+    res = probe(ProbeConfig(spec=spec, networks=500, samples=400, sample_networks=3, seed=0))
+    f = res.stat("sample_fraction")
+    assert f[1] > 0.9 > f[5] > f[10] > f[30] and f[30] < 0.1
+    nv = res.stat("network_variance")
+    assert 0.8 < nv[30] / nv[1] < 1.25
+
+
+def test_overflow_is_reported_not_averaged():
+    # N(0, 1) weights, no activation: the variance multiplies by the fan-in (64) per
+    # layer, so |y| ~ 8^l leaves float32 (3.4e38) near layer 88.7 / ln 8 = 42.7.
+    spec = MLPSpec(input_dim=64, width=64, depth=60, init="normal", activation="linear")
+    res = probe(ProbeConfig(spec=spec, networks=128, samples=64, sample_networks=2, seed=0))
+    for view in ("network", "sample", "layer"):
+        first = res.first_nonfinite[view]
+        assert first is not None and 39 <= first <= 44, (view, first)
+    nv = res.stat("network_variance")
+    first = res.first_nonfinite["network"]
+    assert np.isfinite(nv[nv.index < first]).all() and np.isnan(nv[nv.index >= first]).all()
+    assert nv[10] == pytest.approx(64.0**10, rel=0.5)
+
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(networks=1), "networks must be >= 2"),
+        (dict(samples=0), "samples must be >= 1"),
+        (dict(views=("weights",)), "unknown view"),
+        (dict(sampler="fast"), "unknown sampler"),
+        (dict(dtype="float16"), "unknown dtype"),
+        (dict(input="uniform-cube"), "unknown input distribution"),
+    ],
+)
+def test_bad_probe_configs(kw, match):
+    with pytest.raises(InitscopeError, match=match):
+        ProbeConfig(spec=MLPSpec(input_dim=4, width=4, depth=2), **kw)
