@@ -6,20 +6,17 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import click
-import typer
 
 from initscope.errors import InitscopeError
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    help="See what a neural network does to its data at initialization.",
-)
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="initscope")
+def app() -> None:
+    """See what a neural network does to its data at initialization."""
 
 
 class _Bar:
@@ -61,7 +58,8 @@ def _echo_json(obj: Any) -> None:
 
 
 @app.command("list")
-def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print the lists as JSON.")) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the lists as JSON.")
+def list_cmd(as_json: bool) -> None:
     """Name the experiments, init schemes, activations and input distributions."""
     from initscope.activations import gain_table
     from initscope.data import list_inputs
@@ -78,13 +76,13 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print the lists
     if as_json:
         _echo_json(listing)
         return
-    typer.echo("experiments:")
+    click.echo("experiments:")
     for name, desc in listing["experiments"].items():
-        typer.echo(f"  {name:24s} {desc}")
-    typer.echo("init schemes:")
+        click.echo(f"  {name:24s} {desc}")
+    click.echo("init schemes:")
     for name, s in sorted(SCHEMES.items()):
-        typer.echo(f"  {name:24s} {s.description}")
-    typer.echo("activations (gain preserving E[phi(z)^2]; torch.nn.init.calculate_gain where it differs):")
+        click.echo(f"  {name:24s} {s.description}")
+    click.echo("activations (gain preserving E[phi(z)^2]; torch.nn.init.calculate_gain where it differs):")
     for name, g in sorted(gains.items()):
         torch_g = g["torch_gain"]
         extra = ""
@@ -92,20 +90,19 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print the lists
             extra = "  (torch: none)"
         elif abs(torch_g - g["gain"]) > 1e-3 * g["gain"]:
             extra = f"  (torch: {torch_g:.4g})"
-        typer.echo(f"  {name:24s} {g['gain']:.4f}{extra}")
-    typer.echo("inputs: " + ", ".join(listing["inputs"]))
+        click.echo(f"  {name:24s} {g['gain']:.4f}{extra}")
+    click.echo("inputs: " + ", ".join(listing["inputs"]))
 
 
 @app.command("run")
-def run_cmd(
-    name: str = typer.Argument(..., help="Experiment name (see `initscope list`)."),
-    set_: list[str] = typer.Option([], "--set", help="Override a config field: key=value (repeatable)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default runs/NAME-TIMESTAMP)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    seed: int = typer.Option(0, "--seed", help="Seed for every random draw."),
-    as_json: bool = typer.Option(False, "--json", help="Print only a JSON summary on stdout."),
-    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
-) -> None:
+@click.argument("name")
+@click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="Override a config field (repeatable).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/NAME-TIMESTAMP).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for every random draw.")
+@click.option("--json", "as_json", is_flag=True, help="Print only a JSON summary on stdout.")
+@click.option("--force", is_flag=True, help="Replace a non-empty --out.")
+def run_cmd(name: str, set_: tuple[str, ...], out: Path | None, device: str, seed: int, as_json: bool, force: bool) -> None:
     """Run an experiment and write its run directory (run.json, stats.parquet, figures, report.html)."""
     from initscope.runner import run
 
@@ -117,14 +114,15 @@ def run_cmd(
     if as_json:
         _echo_json(record.summary)
         return
-    typer.echo(f"wrote {record.path}/ (report.html, run.json, stats.parquet, figures/)")
+    click.echo(f"wrote {record.path}/ (report.html, run.json, stats.parquet, figures/)")
     sections = record.meta.get("verdict")
     if sections:
-        typer.echo(sections)
+        click.echo(sections)
 
 
 @app.command("report")
-def report_cmd(run_dir: Path = typer.Argument(..., help="A run directory written by `initscope run`.")) -> None:
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def report_cmd(run_dir: Path) -> None:
     """Rebuild figures and report.html of a run directory without re-running anything."""
     from initscope.config import apply_overrides
     from initscope.experiments import get_experiment
@@ -136,13 +134,15 @@ def report_cmd(run_dir: Path = typer.Argument(..., help="A run directory written
     cfg = apply_overrides(exp.config, {k: tuple(v) if isinstance(v, list) else v for k, v in rd.meta["config"].items()})
     write_figures(rd.path, exp, rd.tables, cfg, rd.meta)
     write_report(rd.path / "report.html", exp, rd.tables, cfg, rd.meta)
-    typer.echo(f"rebuilt {rd.path}/report.html")
+    click.echo(f"rebuilt {rd.path}/report.html")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user mistakes become one line on stderr and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app.main(args=argv, prog_name="initscope", standalone_mode=False)
+        if isinstance(rv, int):
+            return rv
     except InitscopeError as e:
         sys.stderr.write(f"initscope: error: {e}\n")
         return 2

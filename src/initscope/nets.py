@@ -52,12 +52,12 @@ class MLPSpec:
     widths: tuple[int, ...] | None = None  # per-layer widths; overrides width and depth
 
     def __post_init__(self) -> None:
-        if self.input_dim < 1:
-            raise InitscopeError(f"input_dim must be >= 1, got {self.input_dim}")
         if self.widths is None and self.depth < 1:
             raise InitscopeError(f"depth must be >= 1, got {self.depth}")
         if self.widths is None and self.width < 1:
             raise InitscopeError(f"width must be >= 1, got {self.width}")
+        if self.input_dim < 1:
+            raise InitscopeError(f"input_dim must be >= 1, got {self.input_dim}")
         if self.widths is not None and (len(self.widths) == 0 or min(self.widths) < 1):
             raise InitscopeError(f"widths must be a non-empty list of integers >= 1, got {self.widths}")
         if self.norm not in NORMS:

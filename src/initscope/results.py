@@ -126,6 +126,9 @@ class StagingDir:
         check_out_dir(out, force)
         out.parent.mkdir(parents=True, exist_ok=True)
         self.path = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.path, 0o777 & ~umask)  # mkdtemp makes it private; a run directory is not
 
     def commit(self) -> Path:
         if self.out.exists():

@@ -76,7 +76,10 @@ def view_histograms(traces: pd.DataFrame, *, site: str = "pre", title: str = "")
         for j, layer in enumerate(layers):
             ax = axes[i][j]
             cell = tr[(tr.view == view) & (tr.layer == layer)]
-            for k, (neuron, grp) in enumerate(cell.groupby("neuron")):
+            # Only the sample view follows separate neurons; the layer view's values
+            # are the neurons, the network view's one neuron over networks.
+            groups = cell.groupby("neuron") if view == "sample" else [(0, cell)]
+            for k, (neuron, grp) in enumerate(groups):
                 vals = grp.value.to_numpy()
                 vals = vals[np.isfinite(vals)]
                 if len(vals) == 0:

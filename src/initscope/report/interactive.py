@@ -64,7 +64,8 @@ def view_histograms(traces: pd.DataFrame, *, site: str = "pre") -> go.Figure:
     for layer in layers:
         for j, view in enumerate(views, start=1):
             cell = tr[(tr.view == view) & (tr.layer == layer)]
-            for k, (neuron, grp) in enumerate(cell.groupby("neuron")):
+            groups = cell.groupby("neuron") if view == "sample" else [("all", cell)]
+            for k, (neuron, grp) in enumerate(groups):
                 vals = grp.value.to_numpy()
                 color = VIEW_COLORS[view] if view != "sample" else ["#d62728", "#ff7f0e", "#8c564b", "#e377c2"][k % 4]
                 fig.add_trace(
