@@ -1,0 +1,107 @@
+"""Gaussian moments: closed forms vs quadrature vs Monte Carlo; gains vs torch."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from initscope.activations import (
+    ACTIVATIONS,
+    closed_form_moments,
+    gain,
+    gain_table,
+    gaussian_moments,
+    get_activation,
+    hermite_nodes,
+    torch_gain,
+)
+from initscope.errors import InitscopeError
+
+CLOSED = ["relu", "leaky_relu", "linear", "abs", "erf", "sin"]
+
+
+@pytest.mark.parametrize("q", [0.1, 1.0, 3.7])
+@pytest.mark.parametrize("name", CLOSED)
+def test_closed_forms_match_quadrature(name, q):
+    a, b = closed_form_moments(name, q), gaussian_moments(name, q)
+    assert a.mean == pytest.approx(b.mean, rel=1e-9, abs=1e-12)
+    assert a.second == pytest.approx(b.second, rel=1e-9)
+    assert a.deriv_second == pytest.approx(b.deriv_second, rel=1e-9)
+
+
+def _monte_carlo(name, q, n=1_000_000, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    z = (torch.randn(n, generator=g, dtype=torch.float64) * math.sqrt(q)).requires_grad_(True)
+    y = get_activation(name).fn(z)
+    (d,) = torch.autograd.grad(y.sum(), z)
+    y, d = y.detach().numpy(), d.numpy()
+    out = {}
+    for key, vals in (("mean", y), ("second", y * y), ("deriv_second", d * d)):
+        out[key] = (vals.mean(), vals.std() / math.sqrt(n))
+    return out
+
+
+@pytest.mark.parametrize("q", [1.0, 2.5])
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_quadrature_matches_monte_carlo(name, q):
+    m = gaussian_moments(name, q)
+    mc = _monte_carlo(name, q, seed=int(q * 10))
+    for key in ("mean", "second", "deriv_second"):
+        est, se = mc[key]
+        assert abs(getattr(m, key) - est) <= 5 * se + 1e-12, (key, getattr(m, key), est, se)
+
+
+def test_gains():
+    assert gain("relu") == pytest.approx(math.sqrt(2))
+    assert gain("linear") == pytest.approx(1.0)
+    assert gain("selu") == pytest.approx(1.0, abs=1e-6)  # self-normalizing by design
+    assert 1.55 < gain("tanh") < 1.62 and torch_gain("tanh") == pytest.approx(5 / 3)
+    for name in ("gelu", "silu", "erf", "sin"):
+        assert torch_gain(name) is None
+        with pytest.raises(ValueError):  # why initscope computes its own
+            torch.nn.init.calculate_gain(name)
+    assert torch_gain("leaky_relu") == pytest.approx(gain("leaky_relu"))
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_gain_preserves_second_moment_by_monte_carlo(name):
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(1_000_000, generator=g, dtype=torch.float64)
+    y2 = (gain(name) * get_activation(name).fn(z)) ** 2
+    assert abs(float(y2.mean()) - 1.0) < 5 * float(y2.std()) / 1000
+
+
+def test_gain_table_shows_both_where_they_differ():
+    rows = {r["name"]: r for r in gain_table()}
+    assert set(rows) == set(ACTIVATIONS)
+    assert rows["gelu"]["torch_gain"] is None and rows["gelu"]["gain"] > 1
+    assert rows["sigmoid"]["relative_difference"] < -0.4  # torch's 1 is far from preserving
+
+
+def test_user_callables():
+    cube = get_activation(lambda x: x**3)
+    assert gaussian_moments(cube, 1.3).second == pytest.approx(15 * 1.3**3, rel=1e-10)
+    assert gaussian_moments(cube, 1.3).deriv_second == pytest.approx(9 * 3 * 1.3**2, rel=1e-10)
+    with pytest.raises(InitscopeError, match="NaN or inf"):
+        get_activation(lambda x: torch.log(x))
+    with pytest.raises(InitscopeError, match="same shape"):
+        get_activation(lambda x: x.sum())
+    with pytest.raises(InitscopeError, match="failed"):
+        get_activation(lambda x, y: x + y)
+    with pytest.raises(InitscopeError, match="unknown activation 'rleu'; choose from: .*relu"):
+        get_activation("rleu")
+
+
+def test_hermite_nodes_integrate_gaussian_moments():
+    x, w = hermite_nodes(41)
+    assert w.sum() == pytest.approx(1.0)
+    assert (w * x**2).sum() == pytest.approx(1.0)
+    assert (w * x**4).sum() == pytest.approx(3.0)
+
+
+def test_zero_variance_is_the_value_at_zero():
+    m = gaussian_moments("sigmoid", 0.0)
+    assert m.mean == 0.5 and m.second == 0.25 and m.deriv_second == pytest.approx(1 / 16)
+    with pytest.raises(InitscopeError):
+        gaussian_moments("relu", -1.0)
