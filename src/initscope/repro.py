@@ -34,9 +34,12 @@ def seed_all(seed: int = 1992, seed_torch: bool = True, deterministic: bool = Tr
         if deterministic:
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
-            # cuBLAS needs this for deterministic matmuls on CUDA >= 10.2.
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.use_deterministic_algorithms(True, warn_only=True)
+            if torch.cuda.is_available():
+                # cuBLAS needs this for deterministic matmuls on CUDA >= 10.2. (On the
+                # CPU our kernels are deterministic already, and the switch costs a
+                # second of imports, so it is only thrown where it matters.)
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+                torch.use_deterministic_algorithms(True, warn_only=True)
     return seed
 
 
