@@ -145,8 +145,14 @@ class _Rows:
         self.rows.append(dict(view=view, site=site, layer=layer, stat=stat, value=value, stderr=stderr, n=n))
 
 
+def _amax(x: torch.Tensor) -> float:
+    """max |x| in one pass (NaN if any entry is NaN); aminmax beats abs().amax() 2x on CPU."""
+    lo, hi = torch.aminmax(x)
+    return max(-float(lo), float(hi))
+
+
 def _finite(x: torch.Tensor) -> bool:
-    return bool(torch.isfinite(x.abs().amax()))
+    return math.isfinite(_amax(x))
 
 
 # Above this magnitude float32 squares (and sums of them) may overflow although the
@@ -155,7 +161,7 @@ _SAFE_FLOAT32 = 1e15
 
 
 def _for_stats(x: torch.Tensor) -> torch.Tensor:
-    if x.dtype == torch.float32 and float(x.abs().amax()) > _SAFE_FLOAT32:
+    if x.dtype == torch.float32 and _amax(x) > _SAFE_FLOAT32:
         return x.to(torch.float64)
     return x
 
@@ -189,30 +195,31 @@ def _network_chunk_size(cfg: ProbeConfig, sampler: str) -> int:
 
 
 def _network_layer(
-    cfg: ProbeConfig, sampler: str, layer: int, h: torch.Tensor, nets: range, device: torch.device
+    cfg: ProbeConfig, sampler: str, layer: int, h: torch.Tensor, h_norm: torch.Tensor | None, nets: range, device: torch.device
 ) -> torch.Tensor:
     """Pre-activation (before the skip connection) of ``layer`` for networks ``nets``.
 
-    ``h``: ``[m, fan_in]`` inputs of this layer, one row per network.
+    ``h``: ``[m, fan_in]`` inputs of this layer, one row per network; ``h_norm``: their
+    2-norms ``[m, 1]`` (the exact sampler needs nothing else of h).
     """
     spec, dtype = cfg.spec, cfg.torch_dtype
     out, fan_in = spec.weight_shape(layer)
-    parts = []
+    lin = torch.empty(len(nets), out, dtype=dtype, device=device)
+    std_w = math.sqrt(spec.scheme.variance((out, fan_in)))
     for block in _chunks_in_blocks(nets):
         g = make_generator(cfg.seed, f"network-{sampler}", block.start // RNG_BLOCK, layer, device=device)
-        hb = h[block.start - nets.start : block.stop - nets.start]
+        rows = slice(block.start - nets.start, block.stop - nets.start)
         if sampler == "exact":
-            std_w = math.sqrt(spec.scheme.variance((out, fan_in)))
-            z = torch.randn(len(block), out, generator=g, dtype=dtype, device=device)
-            lin = z * (std_w * _row_norm(hb))
+            torch.randn(len(block), out, generator=g, dtype=dtype, device=device, out=lin[rows])
+            lin[rows] *= std_w * h_norm[rows]
         else:
             w = torch.empty(len(block), out, fan_in, dtype=dtype, device=device)
             for i in range(len(block)):
                 spec.scheme.init_(w[i], generator=g)
-            lin = torch.bmm(w, hb.unsqueeze(2)).squeeze(2)
-        b = draw_bias(spec, layer, (len(block),), generator=g, dtype=dtype, device=device)
-        parts.append(lin + b)
-    return torch.cat(parts)
+            lin[rows] = torch.bmm(w, h[rows].unsqueeze(2)).squeeze(2)
+        if spec.bias != "zero":
+            lin[rows] += draw_bias(spec, layer, (len(block),), generator=g, dtype=dtype, device=device)
+    return lin
 
 
 def _row_norm(h: torch.Tensor) -> torch.Tensor:
@@ -226,35 +233,81 @@ def _chunks_in_blocks(nets: range) -> list[range]:
     return [range(s, min(s + RNG_BLOCK, nets.stop)) for s in starts]
 
 
+@dataclass
+class _NetworkSums:
+    """Per layer and site: per-unit sums over networks, per-network sums over units.
+
+    Two passes over the activations give everything the network view reports:
+    mean over units of the variance over networks is
+    ``(sum_m |y_m|^2 / N - M mean_i ybar_i^2) / (M - 1)``.
+    """
+
+    unit_sum: torch.Tensor | None = None  # [N] float64, sum over networks
+    row_sq: list[torch.Tensor] = field(default_factory=list)  # per network |y_m|^2 / N
+    row_mean: list[torch.Tensor] = field(default_factory=list)  # per network mean over units
+    count: int = 0
+
+    def add(self, v: torch.Tensor, sq: torch.Tensor) -> None:
+        col = v.sum(dim=0).to(torch.float64)
+        self.unit_sum = col if self.unit_sum is None else self.unit_sum + col
+        self.row_sq.append((sq / v.shape[1]).to(torch.float64).cpu())
+        self.row_mean.append(v.mean(dim=1).to(torch.float64).cpu())
+        self.count += v.shape[0]
+
+    def network_variance(self) -> tuple[float, float]:
+        sq = torch.cat(self.row_sq)
+        m = self.count
+        ubar = self.unit_sum / m
+        value = (float(sq.sum()) - m * float((ubar * ubar).mean())) / (m - 1)
+        return value, float(sq.std() / math.sqrt(m))
+
+    def network_mean(self) -> tuple[float, float]:
+        r = torch.cat(self.row_mean)
+        return float(r.mean()), float(r.std() / math.sqrt(self.count))
+
+
+def _sq_norms(v: torch.Tensor, amax: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``v`` ready for statistics (float64 if float32 squares could overflow) and |v_m|^2 per row."""
+    if v.dtype == torch.float32 and amax > _SAFE_FLOAT32:
+        v = v.to(torch.float64)
+    if v.dtype == torch.float64 and amax > 1e150:
+        return v, _row_norm(v).squeeze(1) ** 2
+    return v, (v * v).sum(dim=1)
+
+
 def _probe_network_view(
     cfg: ProbeConfig, x0: torch.Tensor, rows: _Rows, traces: list[dict], first: dict, progress: Progress
 ) -> str:
     spec, act, device = cfg.spec, cfg.spec.act, torch.device(cfg.device)
     sampler = cfg.resolved_sampler()
     L = spec.n_layers
-    unit = {s: [RunningMoments() for _ in range(L)] for s in SITES}
-    mean_sq = {s: [ScalarMoments() for _ in range(L)] for s in SITES}
-    unit_mean = {s: [ScalarMoments() for _ in range(L)] for s in SITES}
+    sums = {s: [_NetworkSums() for _ in range(L)] for s in SITES}
     traced = set(cfg.layers_traced)
     chunks = _chunks(cfg.networks, _network_chunk_size(cfg, sampler))
     done = 0
     for nets in chunks:
         m = len(nets)
         y_prev: torch.Tensor | None = None
+        h, h_norm = x0.expand(m, -1), _row_norm(x0.unsqueeze(0)).expand(m, 1)
         for layer in range(1, L + 1):
-            h = x0.expand(m, -1) if layer == 1 else post_activation(y_prev, spec, act)
-            y = combine(_network_layer(cfg, sampler, layer, h, nets, device), y_prev, spec, layer)
-            if not _finite(y):
+            y = combine(_network_layer(cfg, sampler, layer, h, h_norm, nets, device), y_prev, spec, layer)
+            amax = _amax(y)
+            if not math.isfinite(amax):
                 _record_overflow(first, "network", layer)
                 break
             post = post_activation(y, spec, act)
-            for site, val in (("pre", _for_stats(y)), ("post", _for_stats(post))):
-                unit[site][layer - 1].update(val)
-                mean_sq[site][layer - 1].add(torch.square(val).mean(dim=1))
-                unit_mean[site][layer - 1].add(val.mean(dim=1))
+            amax_post = _amax(post)
+            if not math.isfinite(amax_post):  # e.g. a user's activation that returns NaN
+                _record_overflow(first, "network", layer)
+                break
+            for site, val in (("pre", y), ("post", post)):
+                v, sq = _sq_norms(val, amax if site == "pre" else amax_post)
+                sums[site][layer - 1].add(v, sq)
+                if site == "post":
+                    h, h_norm = post, sq.sqrt().unsqueeze(1).to(post.dtype)
                 if layer in traced:
-                    for k, v in enumerate(val[:, 0].tolist()):
-                        traces.append(dict(view="network", site=site, layer=layer, neuron=0, draw=nets.start + k, value=v))
+                    for k, x in enumerate(val[:, 0].tolist()):
+                        traces.append(dict(view="network", site=site, layer=layer, neuron=0, draw=nets.start + k, value=x))
             y_prev = y
         done += m
         progress("network view", done, cfg.networks)
@@ -262,10 +315,10 @@ def _probe_network_view(
     for site in SITES:
         for layer in range(1, L + 1):
             ok = layer < stop
-            var = float(unit[site][layer - 1].variance().mean()) if ok else math.nan
-            rows.add("network", site, layer, "network_variance", var, mean_sq[site][layer - 1].stderr() if ok else math.nan, cfg.networks)
-            mean = unit_mean[site][layer - 1].mean() if ok else math.nan
-            rows.add("network", site, layer, "network_mean", mean, unit_mean[site][layer - 1].stderr() if ok else math.nan, cfg.networks)
+            var, var_se = sums[site][layer - 1].network_variance() if ok else (math.nan, math.nan)
+            rows.add("network", site, layer, "network_variance", var, var_se, cfg.networks)
+            mean, mean_se = sums[site][layer - 1].network_mean() if ok else (math.nan, math.nan)
+            rows.add("network", site, layer, "network_mean", mean, mean_se, cfg.networks)
     return sampler
 
 
@@ -305,13 +358,13 @@ def _probe_sample_views(
                 h = x[chunk.start : chunk.stop] if layer == 1 else post_activation(y_prev, spec, act)
                 y = combine(torch.addmm(b, h, w.T), y_prev, spec, layer)
                 done += 1
-                if not _finite(y):
+                post = post_activation(y, spec, act)
+                if not (_finite(y) and _finite(post)):
                     _record_overflow(first, "sample", layer)
                     if want_layer:
                         _record_overflow(first, "layer", layer)
                     reached = layer - 1
                     break
-                post = post_activation(y, spec, act)
                 for site, val in (("pre", _for_stats(y)), ("post", _for_stats(post))):
                     unit[site][layer - 1].update(val)
                     lv, lm = _row_var_mean(val)

@@ -114,7 +114,7 @@ def verdict(stats: pd.DataFrame) -> str:
             drift = finite[-1] / finite[0]
             last = int(net.layer.to_numpy()[len(finite) - 1])
             if 0.8 < drift < 1.25:
-                parts.append(f"network variance preserved within {abs(drift - 1):.0%} from layer 1 to {last}")
+                parts.append(f"network variance preserved within {abs(drift - 1):.1%} from layer 1 to {last}")
             else:
                 parts.append(f"network variance changes {drift:.3g}x from layer 1 to {last}")
     if len(frac):
