@@ -8,6 +8,7 @@ network view and 1000 samples for the sample view.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -71,8 +72,9 @@ class KaimingVarianceConfig:
 SUMMARY_STATS = ("network_variance", "sample_variance", "mean_spread", "sample_fraction", "layer_variance")
 
 
-def _series(stats: pd.DataFrame, stat: str, site: str = "pre") -> list[float | None]:
-    s = stats[(stats.stat == stat) & (stats.site == site)].sort_values("layer")["value"]
+def _series(stats: pd.DataFrame, stat: str, site: str | None = "pre") -> list[float | None]:
+    rows = stats[stats.stat == stat] if site is None else stats[(stats.stat == stat) & (stats.site == site)]
+    s = rows.sort_values("layer")["value"]
     return [float(v) if math.isfinite(v) else None for v in s]
 
 
@@ -89,12 +91,92 @@ def summarize(stats: pd.DataFrame, first_nonfinite: dict[str, int | None]) -> di
 def run(cfg: KaimingVarianceConfig, ctx: RunContext) -> Outcome:
     pc = cfg.probe_config(ctx.seed, ctx.device)
     result = probe(pc, ctx.progress)
+    t0 = time.perf_counter()
+    theory, notes = theory_table(pc)
+    summary = summarize(result.stats, result.first_nonfinite)
+    for stat in ("network_variance", "sample_fraction"):
+        summary[f"theory_{stat}"] = _series(theory, stat, site=None)
+    summary["theory_notes"] = notes
     return Outcome(
-        tables={"stats": result.stats, "traces": result.traces},
-        summary=summarize(result.stats, result.first_nonfinite),
-        timings=result.timings,
-        info={"sampler": result.sampler, "first_nonfinite_layer": result.first_nonfinite},
+        tables={"stats": result.stats, "traces": result.traces, "theory": theory},
+        summary=summary,
+        timings={**result.timings, "theory_s": time.perf_counter() - t0},
+        info={"sampler": result.sampler, "first_nonfinite_layer": result.first_nonfinite, "theory_notes": notes},
     )
+
+
+def mean_field_inputs(pc: ProbeConfig) -> dict[str, Any]:
+    """What the mean-field maps need from a probe config: per-layer sigma_w^2, sigma_b^2,
+    and the second moments of the actual inputs (x0 for the network view, the S samples
+    for the sample view), drawn from the same generators as the engine."""
+    import torch
+
+    from initscope.data import get_input
+    from initscope.repro import generator
+
+    spec = pc.spec
+    sw2 = [spec.scheme.second_moment(spec.weight_shape(l)) * spec.fan_in(l) for l in range(1, spec.n_layers + 1)]
+    notes: list[str] = []
+    if spec.scheme.distribution == "constant":
+        notes.append("constant weights are not random: mean-field theory does not apply")
+    elif not spec.scheme.rotation_invariant_gaussian:
+        notes.append(f"{spec.init} weights are not Gaussian: the theory uses their variance (exact as width -> infinity)")
+    widths = spec.layer_widths
+    sigma_b2 = {
+        "zero": 0.0,
+        "normal": spec.sigma_b**2,
+        "constant": spec.bias_value**2,
+        "linspace": float(np.mean(np.linspace(-1, 1, widths[0]) ** 2)),
+        "torch-default": 1.0 / (3.0 * widths[0]),
+    }[spec.bias]
+    if spec.bias in ("constant", "linspace", "torch-default"):
+        notes.append(f"'{spec.bias}' biases are not i.i.d. Gaussian; the theory uses their mean square {sigma_b2:.3g}")
+    dist = get_input(pc.input)
+    # the engine's own draws: same generators, same dtype (a float64 draw is another number)
+    x0 = dist.sample(1, spec.input_dim, generator=generator(pc.seed, "x0"), dtype=pc.torch_dtype)[0].double()
+    x = dist.sample(pc.samples, spec.input_dim, generator=generator(pc.seed, "inputs"), dtype=pc.torch_dtype).double()
+    n0, s = spec.input_dim, pc.samples
+    sq = float((x * x).sum()) / (s * n0)
+    total = x.sum(dim=0)
+    cross = (float(total @ total) - float((x * x).sum())) / (s * (s - 1) * n0) if s > 1 else 0.0
+    return dict(
+        sigma_w2=sw2, sigma_b2=sigma_b2, x0_sq=float(x0 @ x0) / n0, x_sq=sq, x_ab=cross, notes=notes,
+        residual=spec.residual, layernorm=spec.norm == "layernorm",
+    )
+
+
+def theory_table(pc: ProbeConfig) -> tuple[pd.DataFrame, list[str]]:
+    """Mean-field predictions of every statistic the run measures (tidy: layer, stat, value)."""
+    from initscope.theory import predict, relu_norm_fluctuation, relu_sample_fraction_asymptote
+
+    spec = pc.spec
+    mf = mean_field_inputs(pc)
+    common = dict(residual=mf["residual"], layernorm=mf["layernorm"])
+    at_x0 = predict(spec.act, mf["sigma_w2"], mf["sigma_b2"], spec.n_layers, x_sq=mf["x0_sq"], **common)
+    over_x = predict(spec.act, mf["sigma_w2"], mf["sigma_b2"], spec.n_layers, x_sq=mf["x_sq"], x_ab=mf["x_ab"], samples=pc.samples, **common)
+    layers = np.arange(1, spec.n_layers + 1)
+    cols = {
+        "network_variance": np.array(at_x0.q),
+        "sample_variance": np.array(over_x.sample_variance),
+        "mean_spread": np.array(over_x.mean_spread),
+        "sample_fraction": np.array(over_x.sample_fraction),
+        # over the units of one layer: E|y|^2/N - E[mean_i y]^2 ~ q (1 - 1/N) for zero-mean units
+        "layer_variance": np.array(over_x.q) * (1 - 1 / np.array(spec.layer_widths, dtype=float)),
+    }
+    relu_kaiming = spec.activation == "relu" and mf["sigma_b2"] == 0 and not (mf["residual"] or mf["layernorm"])
+    if relu_kaiming and all(abs(v - 2.0) < 1e-12 for v in mf["sigma_w2"][1:]):
+        cols["sample_fraction_asymptote"] = np.where(layers >= 10, relu_sample_fraction_asymptote(layers), np.nan)
+    if spec.activation == "relu" and mf["sigma_b2"] == 0 and not (mf["residual"] or mf["layernorm"]):
+        spread = np.sqrt(relu_norm_fluctuation(spec.n_layers, spec.layer_widths))
+        cols["layer_variance_lo"] = cols["layer_variance"] * (1 - spread)
+        cols["layer_variance_hi"] = cols["layer_variance"] * (1 + spread)
+    rows = [
+        dict(layer=int(l), stat=stat, value=float(v))
+        for stat, values in cols.items()
+        for l, v in zip(layers, values)
+    ]
+    notes = list(mf["notes"]) + [n for n in over_x.notes if not n.startswith(("q_star", "xi", "chi1"))]
+    return pd.DataFrame(rows, columns=["layer", "stat", "value"]), notes
 
 
 # --- verdicts and figures ------------------------------------------------------
@@ -134,7 +216,7 @@ def verdict(stats: pd.DataFrame) -> str:
 def figures(tables: dict[str, pd.DataFrame], cfg: KaimingVarianceConfig, meta: dict[str, Any]) -> dict[str, Any]:
     from initscope.report import figures as F
 
-    stats, traces = tables["stats"], tables["traces"]
+    stats, traces, theory = tables["stats"], tables["traces"], tables.get("theory")
     title = f"{cfg.activation}, {cfg.init}, width {cfg.width}"
     return {
         "histograms": F.view_histograms(traces, site="pre", title=f"Pre-activation distributions by view ({title})"),
@@ -143,9 +225,10 @@ def figures(tables: dict[str, pd.DataFrame], cfg: KaimingVarianceConfig, meta: d
             ["network_variance", "sample_variance", "mean_spread", "layer_variance"],
             title=f"Variance of a pre-activation, by source of randomness ({title})",
             log=True,
+            theory=theory,
         ),
         "sample_fraction": F.depth_profile(
-            stats, ["sample_fraction"], title=f"Fraction of variance that is over samples ({title})", log=True
+            stats, ["sample_fraction"], title=f"Fraction of variance that is over samples ({title})", log=True, theory=theory
         ),
     }
 
@@ -153,19 +236,19 @@ def figures(tables: dict[str, pd.DataFrame], cfg: KaimingVarianceConfig, meta: d
 def sections(tables: dict[str, pd.DataFrame], cfg: KaimingVarianceConfig, meta: dict[str, Any]) -> list[Section]:
     from initscope.report import interactive as I
 
-    stats, traces = tables["stats"], tables["traces"]
+    stats, traces, theory = tables["stats"], tables["traces"], tables.get("theory")
     return [
         Section(
             "Variance by depth, per source of randomness",
             verdict(stats),
-            (I.depth_profile(stats, ["network_variance", "sample_variance", "mean_spread", "layer_variance"], log=True),),
+            (I.depth_profile(stats, ["network_variance", "sample_variance", "mean_spread", "layer_variance"], log=True, theory=theory),),
             note="network: one input, many networks. sample: one network, many inputs (mean over R networks, error bars over networks). "
             "mean spread: variance over neurons of each neuron's mean over samples, mu(w). layer: one network and input, over the units of a layer.",
         ),
         Section(
             "How much of the variance is over samples",
             "sample_fraction = sample_variance / (sample_variance + mean_spread); near 0 the network ignores its input.",
-            (I.depth_profile(stats, ["sample_fraction"], log=True),),
+            (I.depth_profile(stats, ["sample_fraction"], log=True, theory=theory),),
         ),
         Section(
             "Neuron distributions per view",

@@ -51,9 +51,7 @@ def depth_profile(
         y, err = rows.value.to_numpy(), 2 * rows.stderr.fillna(0).to_numpy()
         ax.errorbar(rows.layer, y, yerr=err, label=label, color=color, marker="o", ms=2.5, lw=1.2, capsize=1.5)
         if theory is not None:
-            t = theory[theory.stat == stat].sort_values("layer")
-            if not t.empty:
-                ax.plot(t.layer, t.value, ls="--", color=color, lw=1.2, label=f"{label} (theory)")
+            _draw_theory(ax, theory, stat, color, label)
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("layer")
@@ -62,6 +60,20 @@ def depth_profile(
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     return fig
+
+
+def _draw_theory(ax, theory: pd.DataFrame, stat: str, color: str | None, label: str) -> None:
+    """Dashed: the mean-field prediction; dotted: an asymptote; band: finite-width spread."""
+    t = theory[theory.stat == stat].sort_values("layer")
+    if not t.empty:
+        ax.plot(t.layer, t.value, ls="--", color=color, lw=1.3, label=f"{label} (theory)")
+    a = theory[theory.stat == f"{stat}_asymptote"].sort_values("layer")
+    if not a.empty:
+        ax.plot(a.layer, a.value, ls=":", color="k", lw=1.2, label=f"{label} (large-depth asymptote)")
+    lo = theory[theory.stat == f"{stat}_lo"].sort_values("layer")
+    hi = theory[theory.stat == f"{stat}_hi"].sort_values("layer")
+    if not lo.empty and len(lo) == len(hi):
+        ax.fill_between(lo.layer, lo.value, hi.value, color=color, alpha=0.12, lw=0, label=f"{label} (finite-width spread, 1 sd)")
 
 
 def view_histograms(traces: pd.DataFrame, *, site: str = "pre", title: str = "") -> Figure:

@@ -45,6 +45,15 @@ def depth_profile(
             t = theory[theory.stat == stat].sort_values("layer")
             if not t.empty:
                 fig.add_trace(go.Scatter(x=t.layer, y=t.value, name=f"{name} (theory)", mode="lines", line=dict(color=color, dash="dash")))
+            a = theory[theory.stat == f"{stat}_asymptote"].sort_values("layer")
+            if not a.empty:
+                fig.add_trace(go.Scatter(x=a.layer, y=a.value, name=f"{name} (asymptote)", mode="lines", line=dict(color="black", dash="dot")))
+            lo = theory[theory.stat == f"{stat}_lo"].sort_values("layer")
+            hi = theory[theory.stat == f"{stat}_hi"].sort_values("layer")
+            if not lo.empty and len(lo) == len(hi):
+                fig.add_trace(go.Scatter(x=list(lo.layer) + list(hi.layer)[::-1], y=list(lo.value) + list(hi.value)[::-1],
+                                         fill="toself", fillcolor="rgba(44,160,44,0.12)", line=dict(width=0),
+                                         name=f"{name} (finite-width spread)", hoverinfo="skip"))
     fig.update_layout(
         title=title, xaxis_title="layer", yaxis_type="log" if log else "linear", height=420,
         margin=dict(l=60, r=20, t=40, b=50), legend=dict(font=dict(size=11)), template="plotly_white",
