@@ -120,6 +120,45 @@ def run_cmd(name: str, set_: tuple[str, ...], out: Path | None, device: str, see
         click.echo(sections)
 
 
+@app.command("theory")
+@click.option("--activation", default="relu", show_default=True, help="Activation name (see `initscope list`).")
+@click.option("--init", default="kaiming-normal", show_default=True, help="Init scheme; sets sigma_w^2 = fan_in x weight variance.")
+@click.option("--depth", type=int, default=50, show_default=True)
+@click.option("--width", type=int, default=1024, show_default=True)
+@click.option("--input-dim", type=int, default=None, help="Input dimension N_0 (default: the width).")
+@click.option("--input", "input_", default="gaussian", show_default=True, help="Input distribution (sets E|x|^2 / N_0).")
+@click.option("--sigma-b", type=float, default=0.0, show_default=True, help="Standard deviation of the biases.")
+@click.option("--sigma-w2", type=float, default=None, help="Weight variance times fan-in, overriding --init.")
+@click.option("--json", "as_json", is_flag=True, help="Print only a JSON object on stdout.")
+def theory_cmd(
+    activation: str, init: str, depth: int, width: int, input_dim: int | None, input_: str,
+    sigma_b: float, sigma_w2: float | None, as_json: bool,
+) -> None:
+    """Mean-field predictions per layer for a setup, without simulating."""
+    from initscope.theory import predict_setup
+
+    if depth < 1:
+        raise InitscopeError(f"--depth must be >= 1, got {depth}")
+    pred = predict_setup(
+        activation, init, depth, width=width, input_dim=input_dim, sigma_b=sigma_b, sigma_w2=sigma_w2, input=input_
+    )
+    d = pred.as_dict()
+    if as_json:
+        _echo_json(d)
+        return
+    click.echo(f"mean-field theory: activation={activation}, init={init}, depth={depth}, width={width}, sigma_b={sigma_b}")
+    for key in ("chi1", "q_star", "c_star", "xi_q", "xi_c"):
+        v = d[key]
+        click.echo(f"  {key:7s} {'undefined' if v is None else f'{v:.6g}'}")
+    for note in d["notes"]:
+        click.echo(f"  note: {note}")
+    click.echo(f"  {'layer':>5s} {'q':>12s} {'c':>10s} {'sample_fraction':>16s}")
+    show = sorted({1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, depth} & set(pred.layers))
+    for layer in show:
+        i = layer - 1
+        click.echo(f"  {layer:5d} {pred.q[i]:12.6g} {pred.c[i]:10.6f} {pred.sample_fraction[i]:16.6g}")
+
+
 @app.command("report")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 def report_cmd(run_dir: Path) -> None:

@@ -42,7 +42,7 @@ from initscope.errors import InitscopeError
 
 ActivationLike = str | Activation | Callable[[torch.Tensor], torch.Tensor]
 
-_N2D = 48  # Gauss-Hermite nodes per axis of the 2-D maps (2304 evaluations per layer)
+_N2D = 32  # Gauss-Hermite nodes per axis of the 2-D maps (1024 evaluations per layer; exact to degree 63)
 _LEAKY = 0.01
 
 
@@ -232,7 +232,7 @@ def q_star(act: ActivationLike, sigma_w2: float, sigma_b2: float = 0.0, q0: floa
         q = nq
     else:
         if q < 1e-2 * q0:
-            return None, "q decays to 0 without converging in 5000 layers (critical: polynomial decay)"
+            return 0.0, ""  # q decays to the fixed point 0, slowly (near or at criticality)
         return None, "q did not converge in 5000 layers"
     if q > 0 and sigma_b2 == 0 and abs(_chi_q(a, q, sigma_w2) - 1) < 1e-9:
         return None, "every q is a fixed point (the length map is the identity): q* is set by the input"
@@ -404,11 +404,15 @@ def predict(
         c1 = chi1(a, s_last, sigma_b2, q=qs[0]) if qs[0] > 0 else None
         if c1 is not None:
             notes.append("chi1: evaluated at q_1 (no unique q*)")
-    cstar = c_star(a, s_last, sigma_b2, qstar) if qstar is not None and qstar > 0 else None
+    marginal = qstar is None and "every q is a fixed point" in why
+    q_ref = qstar if qstar is not None else (qs[0] if marginal else None)
+    cstar = c_star(a, s_last, sigma_b2, q_ref) if q_ref is not None and q_ref > 0 else None
+    if marginal and cstar is not None:
+        notes.append("c_star: evaluated at q_1 (no unique q*)")
     xi_q = depth_scale(_chi_q(a, qstar, s_last)) if qstar is not None and qstar > 0 else None
     if xi_q is None:
         notes.append("xi_q: undefined (no attracting q*, or chi_q = 1)")
-    xi_c = depth_scale(chi_c(a, s_last, qstar, cstar)) if cstar is not None else None
+    xi_c = depth_scale(chi_c(a, s_last, q_ref, cstar)) if cstar is not None else None
     if xi_c is None:
         notes.append("xi_c: infinite or undefined (criticality chi_c = 1, or no q*)")
     return Prediction(
@@ -458,3 +462,37 @@ def relu_norm_fluctuation(depth: int, width: int | Sequence[int]) -> np.ndarray:
         out.append((1 + 2 / n) * prod - 1)
         prod *= 1 + 5 / n
     return np.array(out)
+
+
+def predict_setup(
+    activation: ActivationLike = "relu",
+    init: str = "kaiming-normal",
+    depth: int = 50,
+    *,
+    width: int = 1024,
+    input_dim: int | None = None,
+    sigma_b: float = 0.0,
+    sigma_w2: float | None = None,
+    input: str = "gaussian",
+) -> Prediction:
+    """:func:`predict` for a named setup: sigma_w^2 = fan_in x the scheme's per-weight second
+    moment (or ``sigma_w2`` directly), inputs of the named distribution (E|x|^2 / N_0 from it)."""
+    from initscope.data import get_input
+    from initscope.schemes import get_scheme
+
+    if width < 1:
+        raise InitscopeError(f"width must be >= 1, got {width}")
+    if sigma_b < 0:
+        raise InitscopeError(f"sigma_b must be >= 0, got {sigma_b}")
+    n0 = input_dim if input_dim is not None else width
+    if n0 < 1:
+        raise InitscopeError(f"input_dim must be >= 1, got {n0}")
+    if sigma_w2 is not None:
+        if not (sigma_w2 >= 0 and math.isfinite(sigma_w2)):
+            raise InitscopeError(f"sigma_w2 must be a finite number >= 0, got {sigma_w2}")
+        sw: float | list[float] = float(sigma_w2)
+    else:
+        scheme = get_scheme(init)
+        sw = [scheme.second_moment((width, n0)) * n0] + [scheme.second_moment((width, width)) * width] * (depth - 1)
+    x_sq = get_input(input).mean_square(n0)
+    return predict(get_activation(activation), sw, sigma_b**2, depth, x_sq=x_sq)
