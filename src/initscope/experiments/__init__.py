@@ -27,5 +27,6 @@ def list_experiments() -> list[str]:
 # Each module registers itself on import.
 from initscope.experiments import kaiming_variance  # noqa: E402,F401
 from initscope.experiments import phase_diagram  # noqa: E402,F401
+from initscope.experiments import variance_explosion  # noqa: E402,F401
 
 __all__ = ["EXPERIMENTS", "Experiment", "Outcome", "RunContext", "Section", "get_experiment", "list_experiments", "register"]
