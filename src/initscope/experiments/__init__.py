@@ -28,5 +28,7 @@ def list_experiments() -> list[str]:
 from initscope.experiments import kaiming_variance  # noqa: E402,F401
 from initscope.experiments import phase_diagram  # noqa: E402,F401
 from initscope.experiments import variance_explosion  # noqa: E402,F401
+from initscope.experiments import permutation_symmetry  # noqa: E402,F401
+from initscope.experiments import constant_init  # noqa: E402,F401
 
 __all__ = ["EXPERIMENTS", "Experiment", "Outcome", "RunContext", "Section", "get_experiment", "list_experiments", "register"]
