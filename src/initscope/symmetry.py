@@ -61,8 +61,18 @@ def random_permutations(model: nn.Module, layers: Sequence[int] | None = None, *
     idx = range(len(sizes)) if layers is None else layers
     for k in idx:
         if not 0 <= k < len(sizes):
-            raise InitscopeError(f"hidden layer {k} does not exist; the model has {len(sizes)} hidden layers")
+            raise InitscopeError(f"hidden layer {k} does not exist; the model has {len(sizes)} hidden layers (0-based)")
     return {k: torch.randperm(sizes[k], generator=generator) for k in idx}
+
+
+def _check_perms(perms: dict[int, torch.Tensor], sizes: Sequence[int]) -> None:
+    """Each key a hidden layer (not the output: it has no next layer to compensate), each
+    value a permutation of that layer's units."""
+    for k, p in perms.items():
+        if not 0 <= k < len(sizes):
+            raise InitscopeError(f"hidden layer {k} does not exist; the model has {len(sizes)} hidden layers (0-based)")
+        if p.dim() != 1 or p.numel() != sizes[k] or not torch.equal(torch.sort(p.cpu()).values, torch.arange(sizes[k])):
+            raise InitscopeError(f"perms[{k}] must be a permutation of 0..{sizes[k] - 1}, got {p.tolist()}")
 
 
 def permute_hidden(model: nn.Module, perms: dict[int, torch.Tensor], *, consistent: bool = True) -> nn.Module:
@@ -74,6 +84,7 @@ def permute_hidden(model: nn.Module, perms: dict[int, torch.Tensor], *, consiste
     """
     new = copy.deepcopy(model)
     lins = linear_layers(new)
+    _check_perms(perms, [lin.out_features for lin in lins[:-1]])
     with torch.no_grad():
         for k, p in perms.items():
             p = p.to(lins[k].weight.device)
@@ -132,7 +143,8 @@ def check_permutation_symmetry(
     The models run in eval mode (no dropout), in the dtype of ``x``.
     """
     a = copy.deepcopy(model).to(x.dtype).eval()
-    b = permute_hidden(a, perms, consistent=consistent)
+    b = permute_hidden(a, perms, consistent=consistent)  # validates perms
+    perms = {k: p.to(x.device) for k, p in perms.items()}
     opt_a, opt_b = torch.optim.SGD(a.parameters(), lr=lr), torch.optim.SGD(b.parameters(), lr=lr)
     rows = []
     for step in range(steps):
@@ -151,12 +163,18 @@ def check_permutation_symmetry(
     return pd.DataFrame(rows, columns=["step", "claim", "layer", "max_abs_diff"])
 
 
-def distinct_units(weight: torch.Tensor, bias: torch.Tensor | None = None, *, rtol: float = 1e-6) -> int:
-    """Number of distinct hidden units: rows of ``[W | b]`` equal within
-    ``rtol * (1 + max |entry|)`` in every coordinate count as one unit (greedy clustering)."""
+def _unit_rows(weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """One row per unit: its incoming weights and bias, in float64."""
     rows = weight.detach().reshape(weight.shape[0], -1).to(torch.float64)
     if bias is not None:
         rows = torch.cat([rows, bias.detach().to(torch.float64).reshape(-1, 1)], dim=1)
+    return rows
+
+
+def distinct_units(weight: torch.Tensor, bias: torch.Tensor | None = None, *, rtol: float = 1e-6) -> int:
+    """Number of distinct hidden units: rows of ``[W | b]`` equal within
+    ``rtol * (1 + max |entry|)`` in every coordinate count as one unit (greedy clustering)."""
+    rows = _unit_rows(weight, bias)
     tol = rtol * (1.0 + float(rows.abs().max())) if rows.numel() else 0.0
     dist = torch.cdist(rows, rows, p=float("inf"))
     unassigned = torch.ones(rows.shape[0], dtype=torch.bool)
@@ -177,3 +195,22 @@ def distinct_units_per_layer(model: nn.Module, *, rtol: float = 1e-6) -> list[in
 def weight_ranks(model: nn.Module) -> list[int]:
     """Numerical rank of every Linear weight (torch.linalg.matrix_rank's default tolerance)."""
     return [int(torch.linalg.matrix_rank(l.weight.detach().to(torch.float64))) for l in linear_layers(model)]
+
+
+def unit_spread(weight: torch.Tensor, bias: torch.Tensor | None = None) -> float:
+    """How far a layer is from having identical units: the largest ``|entry|`` of
+    ``[W | b]`` minus its first unit, relative to the largest ``|entry|`` of ``[W | b]``
+    (the first unit rather than the mean, so that identical units give exactly 0).
+
+    Exactly 0 when every unit is the same (a constant init under SGD stays there bit for
+    bit); O(1) for random weights. Unlike :func:`distinct_units`, which jumps to full width
+    as soon as units differ at all, it shows *how much* the symmetry is broken.
+    """
+    rows = _unit_rows(weight, bias)
+    scale = float(rows.abs().max()) if rows.numel() else 0.0
+    return float((rows - rows[:1]).abs().max()) / scale if scale > 0 else 0.0
+
+
+def unit_spread_per_layer(model: nn.Module) -> list[float]:
+    """:func:`unit_spread` of every hidden layer (incoming weights and bias)."""
+    return [unit_spread(l.weight, l.bias) for l in linear_layers(model)[:-1]]

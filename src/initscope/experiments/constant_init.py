@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
+from initscope.activations import get_activation
 from initscope.errors import InitscopeError
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLPSpec, build_mlp
 from initscope.repro import generator, seed_all
-from initscope.symmetry import distinct_units_per_layer
+from initscope.symmetry import distinct_units_per_layer, unit_spread_per_layer, weight_ranks
 
 VARIANTS = ("constant", "constant-dropout", "random")
 
@@ -36,17 +38,18 @@ def load_digits() -> tuple[torch.Tensor, torch.Tensor]:
 
 @dataclass(frozen=True)
 class ConstantInitConfig:
-    widths: tuple[int, ...] = (32, 32)  # two hidden layers: symmetry must hold in each
-    activation: str = "relu"
-    random_init: str = "kaiming-normal"  # variant (c)
+    widths: tuple[int, ...] = (32, 32)  # two hidden layers (64 -> 32 -> 32 -> 10): the symmetry must survive in each
+    activation: str = "relu"  # any elementwise activation keeps the symmetry; relu is the usual choice
+    random_init: str = "kaiming-normal"  # variant (c): the standard init for relu
     dropout: float = 0.2  # variant (b): each unit gets its own mask, which breaks the tie
-    steps: int = 300  # "a few hundred steps"
-    batch: int = 128
+    steps: int = 300  # "a few hundred steps": ~1 s for the three variants on a CPU
+    batch: int = 128  # minibatch SGD, as in the text; ~14 batches per pass over the 1797 digits
     lr: float = 0.05  # 0.1 overshoots from the constant init (loss spikes to ~90 before recovering)
-    rtol: float = 1e-6  # units closer than rtol * (1 + max |w|) count as one
+    rtol: float = 1e-6  # units closer than rtol * (1 + max |w|) count as one; float32 rounding is ~1e-7
+    seed_check_steps: int = 20  # length of each of the four seed_all demonstration runs
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch"):
+        for name in ("steps", "batch", "seed_check_steps"):
             if getattr(self, name) < 1:
                 raise InitscopeError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.dropout < 1:
@@ -62,7 +65,9 @@ class ConstantInitConfig:
 
 
 def train(cfg: ConstantInitConfig, variant: str, x: torch.Tensor, y: torch.Tensor, seed: int, steps: int | None = None) -> pd.DataFrame:
-    """SGD on cross-entropy; per step (before it) the full-data loss and distinct units per hidden layer."""
+    """SGD on cross-entropy. One row per step (measured before the step; the last row after
+    the last step): full-data loss and, per hidden layer, distinct units, unit spread and
+    numerical rank of the incoming weights."""
     steps = cfg.steps if steps is None else steps
     model = build_mlp(cfg.spec(variant), seed=seed)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
@@ -73,7 +78,12 @@ def train(cfg: ConstantInitConfig, variant: str, x: torch.Tensor, y: torch.Tenso
         model.eval()
         with torch.no_grad():
             loss = float(torch.nn.functional.cross_entropy(model(x), y))
-        rows.append(dict(variant=variant, step=step, loss=loss, distinct_units=distinct_units_per_layer(model, rtol=cfg.rtol)))
+        rows.append(dict(
+            variant=variant, step=step, loss=loss,
+            distinct_units=distinct_units_per_layer(model, rtol=cfg.rtol),
+            unit_spread=unit_spread_per_layer(model),
+            rank=weight_ranks(model)[:-1],  # hidden layers only, like the other two
+        ))
         if step == steps:
             break
         model.train()
@@ -84,6 +94,58 @@ def train(cfg: ConstantInitConfig, variant: str, x: torch.Tensor, y: torch.Tenso
     return pd.DataFrame(rows)
 
 
+class _Elementwise(nn.Module):
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
+
+
+def global_rng_training(cfg: ConstantInitConfig, x: torch.Tensor, y: torch.Tensor, steps: int) -> np.ndarray:
+    """Minibatch losses of a run whose every random draw comes from the global generators
+    that :func:`initscope.repro.seed_all` seeds: torch's default ``nn.Linear`` init, numpy
+    minibatch indices, dropout masks. Reproducible only if ``seed_all`` was called first."""
+    dims = (x.shape[1], *cfg.widths)
+    fn = get_activation(cfg.activation).fn
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in zip(dims[:-1], dims[1:]):
+        layers += [nn.Linear(fan_in, fan_out), _Elementwise(fn), nn.Dropout(cfg.dropout)]
+    model = nn.Sequential(*layers, nn.Linear(dims[-1], 10)).train()
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
+    losses = []
+    for _ in range(steps):
+        idx = torch.from_numpy(np.random.randint(0, x.shape[0], cfg.batch))
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    return np.array(losses)
+
+
+def seed_all_check(cfg: ConstantInitConfig, x: torch.Tensor, y: torch.Tensor, seed: int) -> dict[str, bool]:
+    """Text 003's ``seed_all``, demonstrated: the same seed gives bit-identical runs, another
+    seed does not, and a rerun without reseeding does not either (so the check is not vacuous)."""
+    runs = {}
+    seed_all(seed)
+    runs["first"] = global_rng_training(cfg, x, y, cfg.seed_check_steps)
+    runs["unseeded_rerun"] = global_rng_training(cfg, x, y, cfg.seed_check_steps)
+    seed_all(seed)
+    runs["same_seed"] = global_rng_training(cfg, x, y, cfg.seed_check_steps)
+    seed_all(seed + 1)
+    runs["other_seed"] = global_rng_training(cfg, x, y, cfg.seed_check_steps)
+    return {
+        "same_seed_bit_identical": bool(np.array_equal(runs["first"], runs["same_seed"])),
+        "other_seed_differs": bool(not np.array_equal(runs["first"], runs["other_seed"])),
+        "unseeded_rerun_differs": bool(not np.array_equal(runs["first"], runs["unseeded_rerun"])),
+    }
+
+
+PER_LAYER = ("distinct_units", "unit_spread", "rank")
+
+
 def run(cfg: ConstantInitConfig, ctx: RunContext) -> Outcome:
     t0 = time.perf_counter()
     x, y = load_digits()
@@ -92,63 +154,92 @@ def run(cfg: ConstantInitConfig, ctx: RunContext) -> Outcome:
         frames.append(train(cfg, variant, x, y, ctx.seed))
         ctx.progress("variants", k + 1, len(VARIANTS))
     hist = pd.concat(frames, ignore_index=True)
-    # tidy: one row per variant, step, hidden layer
-    long = hist.explode("distinct_units").reset_index(drop=True)
-    long["layer"] = long.groupby(["variant", "step"]).cumcount() + 1
-    stats = long.rename(columns={"distinct_units": "value"}).assign(stat="distinct_units")[["variant", "step", "layer", "stat", "value"]]
-    losses = hist[["variant", "step", "loss"]].rename(columns={"loss": "value"}).assign(stat="loss", layer=0)
-    stats = pd.concat([stats, losses[["variant", "step", "layer", "stat", "value"]]], ignore_index=True)
-    stats["value"] = stats["value"].astype(float)
-    # seed_all as text 003 describes it: same seed, bit-identical; another seed, not
-    checks = []
-    for s in (ctx.seed, ctx.seed, ctx.seed + 1):
-        seed_all(s)
-        checks.append(train(cfg, "random", x, y, s, steps=20).loss.to_numpy())
+    # tidy: one row per variant, step, hidden layer (layer 0: the network's loss)
+    n_layers = len(cfg.widths)
+    per_layer = [
+        dict(variant=r.variant, step=r.step, layer=l + 1, stat=stat, value=float(getattr(r, stat)[l]))
+        for r in hist.itertuples() for stat in PER_LAYER for l in range(n_layers)
+    ]
+    losses = [dict(variant=r.variant, step=r.step, layer=0, stat="loss", value=r.loss) for r in hist.itertuples()]
+    stats = pd.DataFrame(per_layer + losses, columns=["variant", "step", "layer", "stat", "value"])
+    t1 = time.perf_counter()
+    seed_check = seed_all_check(cfg, x, y, ctx.seed)
+    seed_s = time.perf_counter() - t1
+    by_variant = {v: hist[hist.variant == v] for v in VARIANTS}
     summary = {
         "variants": {
-            v: {"distinct_units": [list(map(int, d)) for d in hist[hist.variant == v].distinct_units], "loss": hist[hist.variant == v].loss.tolist()}
-            for v in VARIANTS
+            v: {"distinct_units": [list(map(int, d)) for d in h.distinct_units], "loss": h.loss.tolist()}
+            for v, h in by_variant.items()
         },
         "widths": list(cfg.widths),
-        "seed_check": {"same_seed_bit_identical": bool(np.array_equal(checks[0], checks[1])), "other_seed_differs": bool(not np.array_equal(checks[0], checks[2]))},
+        "final": {
+            v: {"unit_spread": list(map(float, h.unit_spread.iloc[-1])), "rank": list(map(int, h["rank"].iloc[-1]))}
+            for v, h in by_variant.items()
+        },
+        "seed_check": seed_check,
     }
-    return Outcome(tables={"stats": stats}, summary=summary, timings={"training_s": time.perf_counter() - t0})
+    return Outcome(tables={"stats": stats}, summary=summary, timings={"training_s": t1 - t0, "seed_check_s": seed_s})
 
 
 def verdict(summary: dict[str, Any]) -> str:
-    v = summary["variants"]
+    v, final = summary["variants"], summary.get("final", {})
     parts = []
     for name in VARIANTS:
         d = v[name]["distinct_units"]
-        parts.append(f"{name}: {d[0]} distinct units at step 0, {d[-1]} after {len(d) - 1} steps, loss {v[name]['loss'][0]:.3f} -> {v[name]['loss'][-1]:.3f}")
+        part = f"{name}: {d[0]} distinct units at step 0, {d[-1]} after {len(d) - 1} steps"
+        if name in final:
+            spread = ", ".join(f"{s:.2g}" for s in final[name]["unit_spread"])
+            part += f" (unit spread {spread}; rank {final[name]['rank']})"
+        parts.append(part + f", loss {v[name]['loss'][0]:.3f} -> {v[name]['loss'][-1]:.3f}")
     sc = summary["seed_check"]
-    parts.append(f"same seed bit-identical: {sc['same_seed_bit_identical']}, another seed differs: {sc['other_seed_differs']}")
+    parts.append(
+        f"seed_all: same seed bit-identical {sc['same_seed_bit_identical']}, another seed differs {sc['other_seed_differs']}"
+        + (f", a rerun without reseeding differs {sc['unseeded_rerun_differs']}" if "unseeded_rerun_differs" in sc else "")
+    )
     return "; ".join(parts) + "."
+
+
+COLORS = {"constant": "C3", "constant-dropout": "C1", "random": "C0"}
+# random is drawn first, wide and pale, so that constant-dropout (also at full width) shows on top of it
+_WIDE = {"random": dict(lw=5, alpha=0.35), "constant-dropout": dict(lw=1.5), "constant": dict(lw=1.5)}
+_DRAW_ORDER = ("random", "constant-dropout", "constant")
+
+
+def _series(stats: pd.DataFrame, variant: str, stat: str, layer: int) -> pd.DataFrame:
+    return stats[(stats.variant == variant) & (stats.stat == stat) & (stats.layer == layer)].sort_values("step")
 
 
 def figures(tables: dict[str, pd.DataFrame], cfg: ConstantInitConfig, meta: dict[str, Any]) -> dict[str, Any]:
     import matplotlib.pyplot as plt
 
     stats = tables["stats"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    fig.subplots_adjust(left=0.07, right=0.98, top=0.87, bottom=0.13, wspace=0.22)
-    styles = {"constant": "C3", "constant-dropout": "C1", "random": "C0"}
-    for variant, color in styles.items():
-        s = stats[(stats.variant == variant) & (stats.stat == "distinct_units")]
-        for layer, ls in zip(sorted(s.layer.unique()), ("-", "--", ":", "-.")):
-            t = s[s.layer == layer].sort_values("step")
-            axes[0].plot(t.step, t.value, ls=ls, color=color, label=f"{variant}, hidden layer {layer}")
-        l = stats[(stats.variant == variant) & (stats.stat == "loss")].sort_values("step")
-        axes[1].plot(l.step, l.value, color=color, label=variant)
+    layers = sorted(int(l) for l in stats[stats.stat == "distinct_units"].layer.unique())
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig.subplots_adjust(left=0.05, right=0.99, top=0.86, bottom=0.13, wspace=0.25)
+    for variant in _DRAW_ORDER:
+        color, kw = COLORS[variant], _WIDE[variant]
+        for layer, ls in zip(layers, ("-", "--", ":", "-.") * len(layers)):
+            t = _series(stats, variant, "distinct_units", layer)
+            axes[0].plot(t.step, t.value, ls=ls, color=color, label=f"{variant}, hidden layer {layer}", **kw)
+            t = _series(stats, variant, "unit_spread", layer)
+            positive = t[t.value > 0]  # exactly 0 (constant) has no place on a log axis
+            if len(positive):
+                axes[1].plot(positive.step, positive.value, ls=ls, color=color, label=f"{variant}, hidden layer {layer}", **kw)
+        t = _series(stats, variant, "loss", 0)
+        axes[2].plot(t.step, t.value, color=color, label=variant, **kw)
+    if not (stats[(stats.variant == "constant") & (stats.stat == "unit_spread")].value > 0).any():
+        axes[1].text(0.5, 0.04, "constant: exactly 0 at every step (not drawn)", transform=axes[1].transAxes, ha="center", color=COLORS["constant"], fontsize=8)
     axes[0].set_yscale("log")
     axes[0].set_ylabel("distinct hidden units")
-    axes[1].set_ylabel("training loss (cross-entropy, full data)")
     axes[1].set_yscale("log")
+    axes[1].set_ylabel("unit spread: max |unit - first unit| / max |w|")
+    axes[2].set_yscale("log")
+    axes[2].set_ylabel("training loss (cross-entropy, full data)")
     for ax in axes:
         ax.set_xlabel("SGD step")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("Constant init is never broken by SGD; dropout breaks it (digits)", fontsize=10)
+    fig.suptitle("Constant init: SGD never breaks the symmetry, dropout does (weakly), random init starts at full width (digits)", fontsize=10)
     return {"constant_init": fig}
 
 
@@ -157,18 +248,36 @@ def sections(tables: dict[str, pd.DataFrame], cfg: ConstantInitConfig, meta: dic
     from plotly.subplots import make_subplots
 
     stats = tables["stats"]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["distinct hidden units", "training loss"])
-    for variant in VARIANTS:
-        s = stats[(stats.variant == variant) & (stats.stat == "distinct_units")]
-        for layer in sorted(s.layer.unique()):
-            t = s[s.layer == layer].sort_values("step")
-            fig.add_trace(go.Scatter(x=t.step, y=t.value, name=f"{variant}, layer {layer}", mode="lines"), row=1, col=1)
-        l = stats[(stats.variant == variant) & (stats.stat == "loss")].sort_values("step")
-        fig.add_trace(go.Scatter(x=l.step, y=l.value, name=f"{variant} loss", mode="lines"), row=1, col=2)
-    fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_layout(height=420, template="plotly_white")
+    layers = sorted(int(l) for l in stats[stats.stat == "distinct_units"].layer.unique())
+    fig = make_subplots(rows=1, cols=3, subplot_titles=["distinct hidden units", "unit spread (0 not drawn)", "training loss"])
+    for variant in _DRAW_ORDER:
+        width = 6 if variant == "random" else 2
+        for layer, dash in zip(layers, ("solid", "dash", "dot", "dashdot") * len(layers)):
+            line = dict(color=_PLOTLY[variant], dash=dash, width=width)
+            t = _series(stats, variant, "distinct_units", layer)
+            fig.add_trace(go.Scatter(x=t.step, y=t.value, name=f"{variant}, layer {layer}", mode="lines", line=line, legendgroup=variant), row=1, col=1)
+            t = _series(stats, variant, "unit_spread", layer)
+            t = t[t.value > 0]
+            fig.add_trace(go.Scatter(x=t.step, y=t.value, name=f"{variant}, layer {layer} spread", mode="lines", line=line, legendgroup=variant, showlegend=False), row=1, col=2)
+        t = _series(stats, variant, "loss", 0)
+        fig.add_trace(go.Scatter(x=t.step, y=t.value, name=f"{variant} loss", mode="lines", line=dict(color=_PLOTLY[variant], width=width), legendgroup=variant), row=1, col=3)
+    for col in (1, 2, 3):
+        fig.update_yaxes(type="log", row=1, col=col)
+        fig.update_xaxes(title_text="SGD step", row=1, col=col)
+    fig.update_layout(height=440, template="plotly_white")
     summary = meta.get("summary")
-    return [Section("Symmetry under training", verdict(summary) if summary else "", (fig,))]
+    return [
+        Section(
+            "Symmetry under training",
+            verdict(summary) if summary else "",
+            (fig,),
+            note="distinct units: rows of [W | b] equal within rtol count as one. unit spread: how far the units are from "
+            "identical (0: all the same). rank: numerical rank of the incoming weight matrix.",
+        )
+    ]
+
+
+_PLOTLY = {"constant": "#d62728", "constant-dropout": "#ff7f0e", "random": "#1f77b4"}  # matplotlib's C3, C1, C0
 
 
 EXPERIMENT = Experiment(
