@@ -11,6 +11,8 @@ from initscope.symmetry import (
     linear_layers,
     permute_hidden,
     random_permutations,
+    unit_spread,
+    unit_spread_per_layer,
     weight_ranks,
 )
 
@@ -83,3 +85,52 @@ def test_constant_init_has_one_unit_per_layer_and_ranks():
     assert distinct_units_per_layer(model) == [1, 1]
     assert weight_ranks(model) == [1, 1, 1]
     assert weight_ranks(_mlp()) == [6, 7, 2]
+
+
+@pytest.mark.parametrize("layers", [[1], None])  # one layer, or every layer at once
+def test_three_claims_on_a_sequential_with_dropout(layers):
+    torch.manual_seed(0)
+    seq = nn.Sequential(nn.Linear(6, 9), nn.ReLU(), nn.Dropout(0.3), nn.Linear(9, 5), nn.Tanh(), nn.Linear(5, 2)).double()
+    x, y = _data()
+    perms = random_permutations(seq, layers=layers, generator=torch.Generator().manual_seed(5))
+    assert sorted(perms) == ([1] if layers else [0, 1])
+    df = check_permutation_symmetry(seq, x, y, perms, steps=3)
+    assert df.max_abs_diff.max() < 1e-13
+    assert seq.training  # the caller's model is not touched (the check runs on copies, in eval mode)
+
+
+def test_unpermuted_bias_is_caught():
+    # rows of W1 and columns of W2 permuted, b1 forgotten: a different function
+    seq = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).double()
+    with torch.no_grad():
+        seq[0].bias.copy_(torch.tensor([-1.0, 0.0, 0.5, 2.0]))
+    p = torch.tensor([3, 2, 1, 0])
+    bad = permute_hidden(seq, {0: p})
+    with torch.no_grad():
+        bad[0].bias.copy_(seq[0].bias)
+    x = torch.randn(8, 3, dtype=torch.float64)
+    assert (bad(x) - seq(x)).abs().max() > 1e-2
+    assert (permute_hidden(seq, {0: p})(x) - seq(x)).abs().max() < 1e-14
+
+
+def test_permute_hidden_refuses_bad_permutations():
+    seq = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    with pytest.raises(InitscopeError, match="permutation of 0..3"):
+        permute_hidden(seq, {0: torch.tensor([0, 0, 1, 2])})
+    with pytest.raises(InitscopeError, match="permutation of 0..3"):
+        permute_hidden(seq, {0: torch.tensor([0, 1, 2])})
+    with pytest.raises(InitscopeError, match="hidden layer 1 does not exist"):
+        permute_hidden(seq, {1: torch.tensor([1, 0])})  # the output layer has no next layer to compensate
+
+
+def test_unit_spread_is_zero_exactly_for_identical_units():
+    w = torch.full((5, 3), 0.3, dtype=torch.float32)
+    assert unit_spread(w, torch.zeros(5)) == 0.0
+    w[2, 1] += 0.03
+    assert unit_spread(w) == pytest.approx(0.03 / 0.33, rel=1e-5)
+    b = torch.zeros(5)
+    b[4] = 1.0
+    assert unit_spread(torch.full((5, 3), 0.3), b) == pytest.approx(1.0)
+    model = build_mlp(MLPSpec(input_dim=6, widths=(10, 7), init="constant", output_dim=2))
+    assert unit_spread_per_layer(model) == [0.0, 0.0]
+    assert min(unit_spread_per_layer(_mlp())) > 0.1

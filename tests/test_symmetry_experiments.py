@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from initscope.errors import InitscopeError
 from initscope.runner import run
 
 
@@ -14,26 +15,48 @@ def test_permutation_symmetry_experiment():
     assert max(s["forward_max_abs_diff"], s["grad_max_abs_diff"], s["update_max_abs_diff"]) < 1e-13
     f32 = s["by_dtype"]["float32"]
     assert 0 < max(f32.values()) < 1e-5  # rounding, not zero: float32 does its sums in another order
+    # the control (next layer's columns left alone) is caught at every step, and kept out of the headline numbers
+    assert min(s["inconsistent_float64"].values()) > 1e-2
+    stats = rec.outcome.tables["stats"]
+    assert set(stats.permutation) == {"consistent", "inconsistent"}
+    assert set(stats.claim) == {"forward", "grad", "update"} and stats.step.nunique() == 3
 
 
 def test_constant_init_experiment_claims():
-    rec = run("constant-init", {"steps": 60}, write=False, seed=0)
+    rec = run("constant-init", {"steps": 40, "seed_check_steps": 5}, write=False, seed=0)
     v = rec.summary["variants"]
     widths = rec.summary["widths"]
+    assert set(v) == {"constant", "constant-dropout", "random"}
     assert all(d == [1, 1] for d in v["constant"]["distinct_units"])  # (a) one unit forever
+    assert rec.summary["final"]["constant"] == {"unit_spread": [0.0, 0.0], "rank": [1, 1]}  # bit for bit
     assert v["constant-dropout"]["distinct_units"][0] == [1, 1]
     assert all(d > 1 for d in v["constant-dropout"]["distinct_units"][-1])  # (b) dropout breaks it
     assert v["random"]["distinct_units"][0] == widths  # (c) full width from the start
-    assert len(v["constant"]["loss"]) == 61
+    assert len(v["constant"]["loss"]) == 41
     assert v["random"]["loss"][-1] < v["constant"]["loss"][-1]
-    assert rec.summary["seed_check"] == {"same_seed_bit_identical": True, "other_seed_differs": True}
+    assert rec.summary["seed_check"] == {"same_seed_bit_identical": True, "other_seed_differs": True, "unseeded_rerun_differs": True}
+    stats = rec.outcome.tables["stats"]
+    assert set(stats.stat) == {"distinct_units", "unit_spread", "rank", "loss"}
 
 
 def test_same_seed_bit_identical_runs():
-    a = run("constant-init", {"steps": 15}, write=False, seed=4).summary["variants"]
-    b = run("constant-init", {"steps": 15}, write=False, seed=4).summary["variants"]
-    c = run("constant-init", {"steps": 15}, write=False, seed=5).summary["variants"]
+    over = {"steps": 10, "seed_check_steps": 2}
+    a = run("constant-init", over, write=False, seed=4).summary["variants"]
+    b = run("constant-init", over, write=False, seed=4).summary["variants"]
+    c = run("constant-init", over, write=False, seed=5).summary["variants"]
     assert a == b and a["random"]["loss"] != c["random"]["loss"]
+
+
+@pytest.mark.parametrize("name,override", [
+    ("constant-init", {"steps": 0}),
+    ("constant-init", {"dropout": 0.0}),
+    ("constant-init", {"lr": -1.0}),
+    ("permutation-symmetry", {"steps": 0}),
+    ("permutation-symmetry", {"dtype": "float16"}),
+])
+def test_bad_configs_are_user_errors(name, override):
+    with pytest.raises(InitscopeError):
+        run(name, override, write=False)
 
 
 def test_cli_permutation_symmetry_json(tmp_path):
@@ -44,3 +67,4 @@ def test_cli_permutation_symmetry_json(tmp_path):
     assert d["dtype"] == "float32"
     for k in ("forward_max_abs_diff", "grad_max_abs_diff", "update_max_abs_diff"):
         assert 0 <= d[k] < 1e-5
+    assert (tmp_path / "r" / "figures" / "permutation_checks.png").exists()

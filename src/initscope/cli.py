@@ -102,13 +102,14 @@ def list_cmd(as_json: bool) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for every random draw.")
 @click.option("--json", "as_json", is_flag=True, help="Print only a JSON summary on stdout.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out.")
-def run_cmd(name: str, set_: tuple[str, ...], out: Path | None, device: str, seed: int, as_json: bool, force: bool) -> None:
+@click.option("--tensorboard", type=click.Path(path_type=Path), default=None, help="Also write per-layer histograms for TensorBoard here.")
+def run_cmd(name: str, set_: tuple[str, ...], out: Path | None, device: str, seed: int, as_json: bool, force: bool, tensorboard: Path | None) -> None:
     """Run an experiment and write its run directory (run.json, stats.parquet, figures, report.html)."""
     from initscope.runner import run
 
     bar = _Bar()
     try:
-        record = run(name, set_, seed=seed, device=device, out=out, force=force, progress=bar)
+        record = run(name, set_, seed=seed, device=device, out=out, force=force, progress=bar, tensorboard=tensorboard)
     finally:
         bar.close()
     if as_json:
@@ -174,6 +175,18 @@ def report_cmd(run_dir: Path) -> None:
     write_figures(rd.path, exp, rd.tables, cfg, rd.meta)
     write_report(rd.path / "report.html", exp, rd.tables, cfg, rd.meta)
     click.echo(f"rebuilt {rd.path}/report.html")
+
+
+@app.command("compare")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Where to write the comparison (default runs/compare-TIMESTAMP).")
+@click.option("--force", is_flag=True, help="Replace a non-empty --out.")
+def compare_cmd(run_dirs: tuple[Path, ...], out: Path | None, force: bool) -> None:
+    """Put several runs' depth profiles side by side in one report."""
+    from initscope.report.compare import compare
+
+    path = compare(run_dirs, out, force=force)
+    click.echo(f"wrote {path}/report.html")
 
 
 def main(argv: list[str] | None = None) -> int:

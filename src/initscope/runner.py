@@ -51,6 +51,12 @@ class RunRecord:
     def summary(self) -> dict[str, Any]:
         return self.outcome.summary
 
+    def _repr_html_(self) -> str:
+        """A compact summary in Jupyter: the experiment, where it was written, its verdict-bearing lists."""
+        from initscope.results import RunDir
+
+        return RunDir(self.path or Path("(not written)"), self.meta, self.outcome.tables)._repr_html_()
+
     def __repr__(self) -> str:
         return f"RunRecord({self.meta['experiment']!r}, path={str(self.path) if self.path else None!r})"
 
@@ -65,6 +71,7 @@ def run(
     force: bool = False,
     write: bool = True,
     progress: Progress | None = None,
+    tensorboard: str | Path | None = None,
 ) -> RunRecord:
     """Run experiment ``name``; write its run directory unless ``write=False``.
 
@@ -111,6 +118,10 @@ def run(
         meta["timings"] = timings
         write_meta(staging.path, meta)
         path = staging.commit()
+        if tensorboard is not None:
+            from initscope.report.tensorboard import write_tensorboard
+
+            meta["tensorboard_histograms"] = write_tensorboard(tensorboard, outcome.tables, run_name=path.name)
         return RunRecord(path, meta, outcome)
     except BaseException:
         if staging is not None:

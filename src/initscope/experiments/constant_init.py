@@ -121,7 +121,7 @@ def global_rng_training(cfg: ConstantInitConfig, x: torch.Tensor, y: torch.Tenso
         loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     return np.array(losses)
 
 

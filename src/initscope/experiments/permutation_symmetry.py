@@ -22,6 +22,7 @@ from initscope.repro import generator
 from initscope.symmetry import check_permutation_symmetry, random_permutations
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+CLAIMS = ("forward", "grad", "update")
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,15 @@ class PermutationSymmetryConfig:
     input_dim: int = 2  # text 003's running example: 2 features
     widths: tuple[int, ...] = (16, 16)  # two hidden layers, so that consistency across layers is tested
     output_dim: int = 1  # one regression output
-    activation: str = "tanh"  # any elementwise activation commutes with a permutation
-    init: str = "kaiming-normal"
+    activation: str = "tanh"  # any elementwise activation commutes with a permutation; tanh has no exact zeros to hide behind
+    init: str = "kaiming-normal"  # random weights: every unit different, so a wrong permutation shows
     bias: str = "normal"  # non-zero biases, so that their permutation is checked too
-    sigma_b: float = 0.5
+    sigma_b: float = 0.5  # biases of the same order as W x, not negligible
     networks: int = 5  # random networks, each with its own random permutations
     steps: int = 5  # "a few SGD steps"
-    lr: float = 0.05
+    lr: float = 0.05  # large enough to move the weights, small enough not to diverge on sin regression
     samples: int = 64  # regression data y = sin(x_1 + x_2 + ...)
-    dtype: str = "float64"  # the dtype reported in --json; both are measured
+    dtype: str = "float64"  # the dtype whose differences --json reports (both are measured): at ~1e-16 they are unmistakably rounding
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -69,15 +70,24 @@ def run(cfg: PermutationSymmetryConfig, ctx: RunContext) -> Outcome:
             df["network"], df["dtype"] = r, name
             tables.append(df)
             ctx.progress("networks", r * len(DTYPES) + i + 1, total)
-    stats = pd.concat(tables, ignore_index=True)
+    # the control: network 0 with the next layer's columns left alone, which the check must catch
+    model = build_mlp(spec, seed=ctx.seed, network=0, dtype=torch.float64)
+    perms = random_permutations(model, generator=generator(ctx.seed, "perm", 0))
+    df = check_permutation_symmetry(model, x64, y64, perms, steps=cfg.steps, lr=cfg.lr, consistent=False)
+    df["network"], df["dtype"] = 0, "float64"
+    stats = pd.concat(tables, ignore_index=True).assign(permutation="consistent")
+    stats = pd.concat([stats, df.assign(permutation="inconsistent")], ignore_index=True)
     summary: dict[str, Any] = {"dtype": cfg.dtype}
     by_dtype = {}
+    consistent = stats[stats.permutation == "consistent"]
     for name in DTYPES:
-        sub = stats[stats.dtype == name]
-        by_dtype[name] = {f"{c}_max_abs_diff": float(sub[sub.claim == c].max_abs_diff.max()) for c in ("forward", "grad", "update")}
+        sub = consistent[consistent.dtype == name]
+        by_dtype[name] = {f"{c}_max_abs_diff": float(sub[sub.claim == c].max_abs_diff.max()) for c in CLAIMS}
     summary.update(by_dtype[cfg.dtype])
     summary["by_dtype"] = by_dtype
     summary["eps"] = {name: float(torch.finfo(dt).eps) for name, dt in DTYPES.items()}
+    control = stats[stats.permutation == "inconsistent"]
+    summary["inconsistent_float64"] = {f"{c}_min_abs_diff": float(control[control.claim == c].groupby("step").max_abs_diff.max().min()) for c in CLAIMS}
     return Outcome(tables={"stats": stats}, summary=summary)
 
 
@@ -87,16 +97,21 @@ def figures(tables: dict[str, pd.DataFrame], cfg: PermutationSymmetryConfig, met
     stats = tables["stats"]
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharey=True)
     fig.subplots_adjust(left=0.07, right=0.98, top=0.85, bottom=0.14, wspace=0.08)
-    for ax, claim in zip(axes, ("forward", "grad", "update")):
+    control = _control(stats)
+    stats = _consistent(stats)
+    for ax, claim in zip(axes, CLAIMS):
         for k, (name, dt) in enumerate(DTYPES.items()):
             s = stats[(stats.claim == claim) & (stats.dtype == name)].groupby("step").max_abs_diff.max()
             ax.semilogy(s.index, s.clip(lower=1e-20).to_numpy(), "o-", color=f"C{k}", label=name)
             ax.axhline(torch.finfo(dt).eps, color=f"C{k}", ls=":", lw=1)
+        if len(control):
+            s = control[control.claim == claim].groupby("step").max_abs_diff.max()
+            ax.semilogy(s.index, s.clip(lower=1e-20).to_numpy(), "x--", color="0.5", label="inconsistent (control), float64")
         ax.set_title({"forward": "outputs", "grad": "gradients vs permuted gradients", "update": "after SGD vs permuted update"}[claim], fontsize=9)
         ax.set_xlabel("SGD step")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("largest |difference| (dotted: machine epsilon)")
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8, loc="center right")
     fig.suptitle("Permuting hidden units changes nothing, at every step (text 003)", fontsize=10)
     return {"permutation_checks": fig}
 
@@ -104,19 +119,37 @@ def figures(tables: dict[str, pd.DataFrame], cfg: PermutationSymmetryConfig, met
 def sections(tables: dict[str, pd.DataFrame], cfg: PermutationSymmetryConfig, meta: dict[str, Any]) -> list[Section]:
     import plotly.graph_objects as go
 
-    stats = tables["stats"]
+    control = _control(tables["stats"])
+    stats = _consistent(tables["stats"])
     fig = go.Figure()
     for name in DTYPES:
-        for claim in ("forward", "grad", "update"):
+        for claim in CLAIMS:
             s = stats[(stats.claim == claim) & (stats.dtype == name)].groupby("step").max_abs_diff.max()
             fig.add_trace(go.Scatter(x=list(s.index), y=list(s.clip(lower=1e-20)), mode="lines+markers", name=f"{claim}, {name}"))
+    for claim in CLAIMS if len(control) else ():
+        s = control[control.claim == claim].groupby("step").max_abs_diff.max()
+        fig.add_trace(go.Scatter(x=list(s.index), y=list(s.clip(lower=1e-20)), mode="lines+markers", line=dict(dash="dash", color="gray"),
+                                 name=f"{claim}, inconsistent (control)"))
     fig.update_layout(yaxis_type="log", xaxis_title="SGD step", yaxis_title="largest |difference|", height=420, template="plotly_white")
     s = meta.get("summary", {}).get("by_dtype", {})
     verdict = "; ".join(
         f"{name}: outputs {v['forward_max_abs_diff']:.1e}, gradients {v['grad_max_abs_diff']:.1e}, updates {v['update_max_abs_diff']:.1e}"
         for name, v in s.items()
     )
-    return [Section("Three claims, checked", (verdict + " — all at rounding level: the permuted network is the same function and trains identically.") if verdict else "", (fig,))]
+    ctrl = meta.get("summary", {}).get("inconsistent_float64")
+    if verdict:
+        verdict += " — all at rounding level: the permuted network is the same function and trains identically."
+    if verdict and ctrl:
+        verdict += f" Control: permuting a layer's units without the next layer's columns changes the outputs by at least {ctrl['forward_min_abs_diff']:.2g} at every step."
+    return [Section("Three claims, checked", verdict, (fig,), note="Largest |difference| over networks and layers, per SGD step.")]
+
+
+def _consistent(stats: pd.DataFrame) -> pd.DataFrame:
+    return stats[stats.permutation == "consistent"] if "permutation" in stats else stats
+
+
+def _control(stats: pd.DataFrame) -> pd.DataFrame:
+    return stats[stats.permutation == "inconsistent"] if "permutation" in stats else stats.iloc[:0]
 
 
 EXPERIMENT = Experiment(

@@ -11,17 +11,18 @@ from initscope.experiments.base import Experiment
 
 
 def write_figures(run_dir: Path, exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> list[Path]:
-    """Draw the experiment's figures into ``run_dir/figures/*.png``."""
+    """Draw the experiment's figures into ``run_dir/figures/*.png`` and ``*.svg`` (for papers and slides)."""
     import matplotlib.pyplot as plt
 
     out = run_dir / "figures"
     out.mkdir(exist_ok=True)
     paths = []
     for name, fig in exp.figures(tables, cfg, meta).items():
-        p = out / f"{name}.png"
-        fig.savefig(p, dpi=110)
+        for ext, kw in (("png", {"dpi": 110}), ("svg", {})):
+            p = out / f"{name}.{ext}"
+            fig.savefig(p, **kw)
+            paths.append(p)
         plt.close(fig)
-        paths.append(p)
     return paths
 
 

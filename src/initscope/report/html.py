@@ -32,6 +32,30 @@ def _kv_table(d: dict[str, Any]) -> str:
     return f"<table class='meta'>{rows}</table>"
 
 
+def _header(meta: dict[str, Any]) -> str:
+    """Config, seed, device, versions and timings at the top of every report."""
+    dev = meta.get("device", {}) or {}
+    ver = meta.get("versions", {}) or {}
+    timings = meta.get("timings", {}) or {}
+    line = " · ".join(
+        html.escape(str(x))
+        for x in (
+            f"seed {meta.get('seed')}",
+            f"device {dev.get('device')} {dev.get('cuda_name') or dev.get('cpu') or ''}".strip(),
+            f"initscope {ver.get('initscope')}, torch {ver.get('torch')}",
+            f"run {timings.get('run_s', float('nan')):.2f} s" if isinstance(timings.get("run_s"), (int, float)) else "",
+            f"started {meta.get('started')}",
+        )
+        if x
+    )
+    return (
+        f"<p class='note'>{line}</p>"
+        "<details><summary>config</summary>" + _kv_table(meta.get("config", {})) + "</details>"
+        "<details><summary>timings</summary>" + _kv_table(timings) + "</details>"
+        "<details><summary>versions and device</summary>" + _kv_table({**ver, **{f"device.{k}": v for k, v in dev.items()}}) + "</details>"
+    )
+
+
 def _csv_link(name: str, df: pd.DataFrame) -> str:
     data = base64.b64encode(df.to_csv(index=False).encode()).decode()
     return f"<a class='dl' download='{html.escape(name)}.csv' href='data:text/csv;base64,{data}'>{html.escape(name)}.csv</a>"
@@ -47,6 +71,7 @@ def render(title: str, meta: dict[str, Any], sections: Sequence[Section], tables
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{html.escape(str(meta.get('description', '')))}</p>",
+        _header(meta),
     ]
     for i, s in enumerate(sections):
         parts.append(f"<h2>{html.escape(s.title)}</h2><div class='verdict'>{html.escape(s.verdict)}</div>")
@@ -57,19 +82,5 @@ def render(title: str, meta: dict[str, Any], sections: Sequence[Section], tables
     parts.append("<h2>Data</h2><p>Tidy tables of this run, as CSV:</p><p>")
     parts.extend(_csv_link(name, df) for name, df in tables.items() if len(df) <= 200_000)
     parts.append("</p>")
-    parts.append("<h2>Run</h2>")
-    parts.append(
-        _kv_table(
-            {
-                "experiment": meta.get("experiment"),
-                "seed": meta.get("seed"),
-                "device": meta.get("device"),
-                "started": meta.get("started"),
-                "timings": meta.get("timings"),
-            }
-        )
-    )
-    parts.append("<details open><summary>config</summary>" + _kv_table(meta.get("config", {})) + "</details>")
-    parts.append("<details><summary>versions</summary>" + _kv_table(meta.get("versions", {})) + "</details>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -33,8 +33,10 @@ def depth_profile(
         color = STAT_COLORS.get(stat) if g is None else palette[i % len(palette)]
         name = stat if g is None else f"{g}: {stat}"
         y = rows.value.to_numpy(dtype=float)
+        # WebGL past a few hundred points: SVG error bars for 1000 layers take seconds to draw
+        trace = go.Scattergl if len(rows) > 300 else go.Scatter
         fig.add_trace(
-            go.Scatter(
+            trace(
                 x=rows.layer, y=np.where(np.isfinite(y), y, None), name=name, mode="lines+markers",
                 marker=dict(size=4, color=color), line=dict(color=color),
                 error_y=dict(type="data", array=2 * rows.stderr.fillna(0).to_numpy(), visible=True, thickness=1),

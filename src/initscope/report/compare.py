@@ -1,0 +1,111 @@
+"""``initscope compare``: several runs' depth profiles side by side in one report."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from initscope.errors import InitscopeError
+from initscope.experiments.base import Section
+from initscope.results import RunDir, StagingDir, load_run, write_meta
+
+
+def _profiles(rd: RunDir, label: str) -> pd.DataFrame:
+    st = rd.stats
+    if not {"layer", "stat", "value"} <= set(st.columns):
+        raise InitscopeError(f"run {str(rd.path)!r} has no per-layer statistics to compare")
+    if "site" in st.columns:
+        st = st[st.site.isin(["pre", "post"]) & ((st.site == "pre") | ~st.stat.isin(st[st.site == "pre"].stat))]
+    st = st.copy()
+    st["run"] = label if "variant" not in st.columns else label + ": " + st["variant"].astype(str)
+    if "stderr" not in st.columns:
+        st["stderr"] = np.nan
+    return st[["run", "layer", "stat", "value", "stderr"]]
+
+
+def _labels(runs: Sequence[RunDir]) -> list[str]:
+    """Short labels: the config keys in which the runs differ, else the directory names."""
+    configs = [r.meta.get("config", {}) for r in runs]
+    keys = sorted({k for c in configs for k in c})
+    differing = [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
+    labels = []
+    for r, c in zip(runs, configs):
+        if differing:
+            labels.append(", ".join(f"{k}={c.get(k)}" for k in differing[:3]))
+        else:
+            labels.append(r.path.name)
+    if len(set(labels)) < len(labels):
+        labels = [f"{lab} [{r.path.name}]" for lab, r in zip(labels, runs)]
+    return labels
+
+
+def compare(run_dirs: Sequence[str | Path], out: str | Path | None = None, *, force: bool = False) -> Path:
+    """Load runs, draw each shared statistic against depth for all of them, write a report."""
+    if len(run_dirs) < 2:
+        raise InitscopeError("compare needs at least two run directories")
+    runs = [load_run(d) for d in run_dirs]
+    labels = _labels(runs)
+    table = pd.concat([_profiles(r, lab) for r, lab in zip(runs, labels)], ignore_index=True)
+    shared = sorted(set.intersection(*[set(table[table.run.str.startswith(lab)].stat) for lab in labels]))
+    if not shared:
+        raise InitscopeError("the runs share no statistic to compare")
+    out_path = Path(out) if out is not None else Path("runs") / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    staging = StagingDir(out_path, force)
+    try:
+        import matplotlib.pyplot as plt
+        import plotly.graph_objects as go
+
+        from initscope.report.html import render
+
+        (staging.path / "figures").mkdir()
+        sections = []
+        for stat in shared:
+            sub = table[table.stat == stat]
+            vals = sub.value.to_numpy(dtype=float)
+            vals = vals[np.isfinite(vals)]
+            log = bool(len(vals)) and vals.min() > 0 and vals.max() / vals.min() > 10
+            fig, ax = plt.subplots(figsize=(8, 4.5))
+            fig.subplots_adjust(left=0.1, right=0.97, top=0.9, bottom=0.12)
+            pfig = go.Figure()
+            for run_name, grp in sub.groupby("run", sort=False):
+                g = grp.sort_values("layer")
+                ax.errorbar(g.layer, g.value, yerr=2 * g.stderr.fillna(0), marker="o", ms=2.5, lw=1.2, capsize=1.5, label=run_name)
+                pfig.add_trace(go.Scatter(x=g.layer, y=[v if math.isfinite(v) else None for v in g.value], name=run_name, mode="lines+markers",
+                                          error_y=dict(type="data", array=2 * g.stderr.fillna(0).to_numpy(), visible=True)))
+            if log:
+                ax.set_yscale("log")
+            ax.set_xlabel("layer")
+            ax.set_title(stat, fontsize=10)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+            fig.savefig(staging.path / "figures" / f"{stat}.png", dpi=110)
+            fig.savefig(staging.path / "figures" / f"{stat}.svg")
+            plt.close(fig)
+            pfig.update_layout(yaxis_type="log" if log else "linear", xaxis_title="layer", height=400, template="plotly_white")
+            last = sub.sort_values("layer").groupby("run", sort=False).value.last()
+            verdict = "; ".join(f"{r}: {v:.4g} at the last layer" for r, v in last.items())
+            sections.append(Section(stat, verdict, (pfig,)))
+        meta: dict[str, Any] = {
+            "experiment": "compare",
+            "description": "Depth profiles of " + ", ".join(str(r.path) for r in runs),
+            "runs": [{"path": str(r.path), "label": lab, "experiment": r.meta.get("experiment"), "config": r.meta.get("config")} for r, lab in zip(runs, labels)],
+            "config": {lab: str(r.path) for r, lab in zip(runs, labels)},
+        }
+        table.to_parquet(staging.path / "stats.parquet", index=False)
+        (staging.path / "report.html").write_text(render("initscope: compare", meta, sections, {"stats": table}), encoding="utf-8")
+        write_meta(staging.path, meta)
+        return staging.commit()
+    except BaseException:
+        staging.abort()
+        raise
+
+
+__all__ = ["compare"]
+_ = html  # escaping happens in render
