@@ -33,8 +33,7 @@ def depth_profile(
         color = STAT_COLORS.get(stat) if g is None else palette[i % len(palette)]
         name = stat if g is None else f"{g}: {stat}"
         y = rows.value.to_numpy(dtype=float)
-        # WebGL past a few hundred points: SVG error bars for 1000 layers take seconds to draw
-        trace = go.Scattergl if len(rows) > 300 else go.Scatter
+        trace = go.Scatter  # SVG: faster than WebGL under software rendering, even at 1000 layers
         fig.add_trace(
             trace(
                 x=rows.layer, y=np.where(np.isfinite(y), y, None), name=name, mode="lines+markers",
