@@ -189,6 +189,40 @@ def compare_cmd(run_dirs: tuple[Path, ...], out: Path | None, force: bool) -> No
     click.echo(f"wrote {path}/report.html")
 
 
+def _shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(p) for p in text.replace(" ", "").split(",") if p)
+    except ValueError:
+        raise InitscopeError(f"--input-shape expects comma-separated integers like 3,32,32, got {text!r}") from None
+
+
+@app.command("inspect")
+@click.argument("model")
+@click.option("--input-shape", default=None, help="Shape of one input, e.g. 3,32,32 (Gaussian inputs).")
+@click.option("--data", "data_ref", default=None, help="MODULE:LOADER returning a batch of real inputs instead.")
+@click.option("--batch", type=int, default=256, show_default=True)
+@click.option("--draws", type=int, default=1, show_default=True, help="Call the factory K times: variance over weight draws vs over samples.")
+@click.option("--fix", type=click.Choice(["lsuv", "sample-variance"]), default=None, help="Apply a data-driven init and save the state dict.")
+@click.option("--out", type=click.Path(path_type=Path), default=None)
+@click.option("--force", is_flag=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print only a JSON object on stdout.")
+def inspect_cmd(model: str, input_shape: str | None, data_ref: str | None, batch: int, draws: int, fix: str | None,
+                out: Path | None, force: bool, seed: int, as_json: bool) -> None:
+    """Check any torch model at init: MODEL is MODULE:FACTORY (a function returning an nn.Module)."""
+    from initscope.inspect import run_inspect
+
+    path, summary = run_inspect(model, input_shape=_shape(input_shape), data_ref=data_ref, batch=batch, draws=draws,
+                                fix=fix, out=out, force=force, seed=seed)
+    if as_json:
+        _echo_json(summary)
+        return
+    click.echo(f"wrote {path}/ (report.html, run.json, stats.parquet)")
+    click.echo(summary["verdict"])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user mistakes become one line on stderr and exit code 2."""
     try:
