@@ -156,3 +156,15 @@ def test_bad_inputs_are_clear_errors(tmp_path):
                       (("user_models:good", "--input-shape", "a,b"), "comma-separated integers")):
         p = run(*args)
         assert p.returncode == 2 and msg in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
+
+
+def test_batchnorm_uses_batch_statistics_without_touching_running_ones():
+    torch.manual_seed(0)
+    model = small_cnn()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    df = record(model, torch.randn(32, 3, 8, 8) * 5 + 3)
+    bn = df[df.type == "BatchNorm2d"]
+    assert ((bn.variance - 1).abs() < 0.1).all()  # normalized by the batch, as in training
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert model.training  # the mode the user's model came in

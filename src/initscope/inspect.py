@@ -242,6 +242,29 @@ def _draw_inputs(input_shape: tuple[int, ...] | None, data: Callable[[], Any] | 
     return torch.randn(batch, *input_shape, generator=g)
 
 
+@contextmanager
+def at_init_mode(model: nn.Module):
+    """Eval mode (no dropout), except BatchNorm, which normalizes with batch statistics as it
+    will in training; its running statistics are left untouched (momentum 0 while inspecting)."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    was = {m: m.training for m in model.modules()}
+    model.eval()
+    saved = []
+    for m in model.modules():
+        if isinstance(m, _BatchNorm):
+            saved.append((m, m.momentum))
+            m.momentum = 0.0
+            m.train()
+    try:
+        yield model
+    finally:
+        for m, mom in saved:
+            m.momentum = mom
+        for m, t in was.items():
+            m.training = t
+
+
 def _forward(model: nn.Module, x: torch.Tensor) -> Any:
     try:
         return model(x)
@@ -251,8 +274,7 @@ def _forward(model: nn.Module, x: torch.Tensor) -> Any:
 
 def record(model: nn.Module, x: torch.Tensor, *, seed: int = 0, max_samples: int = 8192) -> pd.DataFrame:
     """One forward and backward pass with hooks; a row per module call."""
-    model.train(False)
-    with _recording(model, max_samples) as recs:
+    with at_init_mode(model), _recording(model, max_samples) as recs:
         out = _forward(model, x)
         out_t = _first_tensor(out)
         if out_t is not None and out_t.requires_grad:
@@ -346,8 +368,8 @@ def inspect_model(
         outs: dict[str, list[torch.Tensor]] = {}
         for d in range(draws):
             torch.manual_seed(seed + 1 + d)
-            m = call_factory(factory).train(False)
-            with torch.no_grad(), _recording(m, 8192) as recs:
+            m = call_factory(factory)
+            with torch.no_grad(), at_init_mode(m), _recording(m, 8192) as recs:
                 _forward(m, x)
             for r in recs:
                 outs.setdefault(r.name, []).append(r.output)
@@ -395,8 +417,8 @@ def fix_model(model: nn.Module, x: torch.Tensor, method: str, *, tol: float = 0.
             for _ in range(max_iter):
                 captured: list[torch.Tensor] = []
                 h = m.register_forward_hook(lambda mod, i, o: captured.append(as_samples_by_units(_first_tensor(o), mod)))
-                model.train(False)
-                _forward(model, x)
+                with at_init_mode(model):
+                    _forward(model, x)
                 passes += 1
                 h.remove()
                 if not captured:
