@@ -253,14 +253,17 @@ def at_init_mode(model: nn.Module):
     saved = []
     for m in model.modules():
         if isinstance(m, _BatchNorm):
-            saved.append((m, m.momentum))
+            tracked = m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None
+            saved.append((m, m.momentum, tracked))
             m.momentum = 0.0
             m.train()
     try:
         yield model
     finally:
-        for m, mom in saved:
+        for m, mom, tracked in saved:
             m.momentum = mom
+            if tracked is not None:
+                m.num_batches_tracked.copy_(tracked)
         for m, t in was.items():
             m.training = t
 
