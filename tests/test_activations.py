@@ -14,6 +14,7 @@ from initscope.activations import (
     gaussian_moments,
     get_activation,
     hermite_nodes,
+    moments,
     torch_gain,
 )
 from initscope.errors import InitscopeError
@@ -21,7 +22,7 @@ from initscope.errors import InitscopeError
 CLOSED = ["relu", "leaky_relu", "linear", "abs", "erf", "sin"]
 
 
-@pytest.mark.parametrize("q", [0.1, 1.0, 3.7])
+@pytest.mark.parametrize("q", [0.1, 1.0, 3.7, 30.0])
 @pytest.mark.parametrize("name", CLOSED)
 def test_closed_forms_match_quadrature(name, q):
     a, b = closed_form_moments(name, q), gaussian_moments(name, q)
@@ -30,7 +31,7 @@ def test_closed_forms_match_quadrature(name, q):
     assert a.deriv_second == pytest.approx(b.deriv_second, rel=1e-9)
 
 
-def _monte_carlo(name, q, n=1_000_000, seed=0):
+def _monte_carlo(name, q, n=2_000_000, seed=0):
     g = torch.Generator().manual_seed(seed)
     z = (torch.randn(n, generator=g, dtype=torch.float64) * math.sqrt(q)).requires_grad_(True)
     y = get_activation(name).fn(z)
@@ -66,10 +67,11 @@ def test_gains():
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_gain_preserves_second_moment_by_monte_carlo(name):
+    n = 2_000_000
     g = torch.Generator().manual_seed(1)
-    z = torch.randn(1_000_000, generator=g, dtype=torch.float64)
+    z = torch.randn(n, generator=g, dtype=torch.float64)
     y2 = (gain(name) * get_activation(name).fn(z)) ** 2
-    assert abs(float(y2.mean()) - 1.0) < 5 * float(y2.std()) / 1000
+    assert abs(float(y2.mean()) - 1.0) < 5 * float(y2.std()) / math.sqrt(n)
 
 
 def test_gain_table_shows_both_where_they_differ():
@@ -95,13 +97,56 @@ def test_user_callables():
 
 def test_hermite_nodes_integrate_gaussian_moments():
     x, w = hermite_nodes(41)
-    assert w.sum() == pytest.approx(1.0)
-    assert (w * x**2).sum() == pytest.approx(1.0)
-    assert (w * x**4).sum() == pytest.approx(3.0)
+    assert w.sum() == pytest.approx(1.0, rel=1e-13)
+    assert (w * x**2).sum() == pytest.approx(1.0, rel=1e-13)
+    assert (w * x**4).sum() == pytest.approx(3.0, rel=1e-13)
+    assert (w * np.cos(x)).sum() == pytest.approx(math.exp(-0.5), rel=1e-13)  # E[cos z] = e^{-1/2}
+    x101, _ = hermite_nodes()
+    assert len(x101) == 101 and hermite_nodes() is hermite_nodes()  # cached
+    with pytest.raises(ValueError):  # shared by the cache, so read-only
+        x101[0] = 0.0
+
+
+def test_moments_picks_closed_form_else_quadrature():
+    assert moments("relu", 2.0).second == 1.0  # exactly q/2: the closed form, not quadrature
+    assert moments("tanh", 2.0) == gaussian_moments("tanh", 2.0)
+    m = moments("sigmoid", 1.0)
+    assert m.variance == pytest.approx(m.second - m.mean**2) and 0 < m.variance < 0.25
+
+
+def test_user_function_named_like_a_registered_one_is_integrated():
+    def relu(x):
+        return torch.tanh(x)
+
+    assert closed_form_moments(relu, 1.0) is None
+    assert moments(relu, 1.0).second == pytest.approx(gaussian_moments("tanh", 1.0).second, rel=1e-14)
 
 
 def test_zero_variance_is_the_value_at_zero():
     m = gaussian_moments("sigmoid", 0.0)
     assert m.mean == 0.5 and m.second == 0.25 and m.deriv_second == pytest.approx(1 / 16)
-    with pytest.raises(InitscopeError):
-        gaussian_moments("relu", -1.0)
+    for bad in (-1.0, float("nan"), float("inf")):
+        for f in (gaussian_moments, closed_form_moments, moments):
+            with pytest.raises(InitscopeError, match="q must be"):
+                f("relu", bad)
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "abs"])
+def test_zero_variance_at_a_kink_is_the_small_q_limit(name):
+    """At q = 0 quadrature and closed form agree, and both equal the q -> 0+ limit
+    (relu 1/2, abs 1), not torch's subgradient at 0 (relu'(0) = abs'(0) = 0)."""
+    at_zero, closed = gaussian_moments(name, 0.0), closed_form_moments(name, 0.0)
+    tiny = gaussian_moments(name, 1e-12)
+    assert at_zero.mean == closed.mean == 0.0 and at_zero.second == closed.second == 0.0
+    assert at_zero.deriv_second == pytest.approx(closed.deriv_second, rel=1e-14)
+    assert at_zero.deriv_second == pytest.approx(tiny.deriv_second, rel=1e-12)
+
+
+def test_callables_autograd_cannot_differentiate_fail_clearly():
+    through_numpy = get_activation(lambda x: torch.from_numpy(np.tanh(x.detach().numpy())))
+    with pytest.raises(InitscopeError, match="not differentiable by torch.autograd"):
+        gain(through_numpy)
+    with pytest.raises(InitscopeError, match="floating-point"):
+        get_activation(lambda x: x > 0)
+    with pytest.raises(InitscopeError, match="must map a tensor to a tensor"):
+        get_activation(lambda x: x.numpy())

@@ -168,3 +168,21 @@ def test_batchnorm_uses_batch_statistics_without_touching_running_ones():
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
     assert model.training  # the mode the user's model came in
+
+
+def test_residual_branch_swamping_the_skip_is_caught():
+    torch.manual_seed(0)
+    healthy = inspect_model(resnet, input_shape=(3, 16, 16), batch=32)
+    blocks = healthy.layers[healthy.layers.type == "Block"]
+    assert len(blocks) == 2 and (blocks.branch_ratio < 10).all()
+
+    def swamped():
+        torch.manual_seed(0)
+        m = resnet()
+        with torch.no_grad():
+            for blk in (m[3], m[4]):
+                blk.bn2.weight.fill_(100.0)  # the branch's last BatchNorm scales it x100
+        return m
+
+    res = inspect_model(swamped, input_shape=(3, 16, 16), batch=32)
+    assert any(i.startswith("residual branch swamps") for i in res.issues), res.issues

@@ -111,6 +111,14 @@ class _Record:
     type: str
     call: int
     output: torch.Tensor  # [samples, units], float64 on CPU
+    branch_ratio: float = math.nan  # residual blocks: |output - input| / |input|
+
+
+# Container modules named like residual blocks (torchvision's BasicBlock / Bottleneck, timm's
+# Block, ...) whose output has the input's shape are measured as blocks: the branch-to-skip
+# ratio |y - x| / |x| says whether the residual branch swamps the skip connection.
+_BLOCK_NAMES = ("Block", "Residual", "Bottleneck")
+BRANCH_RATIO_MAX = 10.0
 
 
 @contextmanager
@@ -133,9 +141,26 @@ def _recording(model: nn.Module, max_samples: int):
 
         return hook
 
+    def make_block(name: str):
+        def hook(m: nn.Module, inp: Any, out: Any) -> None:
+            x, y = _first_tensor(inp), _first_tensor(out)
+            if x is None or y is None or x.shape != y.shape or not y.is_floating_point():
+                return
+            k = calls.get(name, 0)
+            calls[name] = k + 1
+            ratio = float((y - x).detach().double().norm() / x.detach().double().norm().clamp_min(1e-30))
+            h = as_samples_by_units(y, m).to(torch.float64).cpu()
+            if h.shape[0] > max_samples:
+                h = h[:: math.ceil(h.shape[0] / max_samples)]
+            records.append(_Record(name if k == 0 else f"{name}#{k + 1}", type(m).__name__, k, h, ratio))
+
+        return hook
+
     for name, mod in model.named_modules():
         if name and (len(list(mod.children())) == 0 or isinstance(mod, nn.MultiheadAttention)):
             handles.append(mod.register_forward_hook(make(name, mod)))
+        elif name and any(b in type(mod).__name__ for b in _BLOCK_NAMES):
+            handles.append(mod.register_forward_hook(make_block(name)))
     # nn.TransformerEncoderLayer / nn.MultiheadAttention have a fused fast path that skips
     # submodule hooks; it is switched off for the inspection, and grads stay enabled.
     mha = getattr(torch.backends, "mha", None)
@@ -218,7 +243,7 @@ class InspectResult:
 
     def as_json(self) -> dict[str, Any]:
         cols = ["name", "type", "sample_variance", "mean_spread", "sample_fraction", "dead_fraction", "effective_rank",
-                "grad_norm", "weight_std", "kaiming_std", "xavier_std", "init_guess", "second_moment", "network_variance",
+                "grad_norm", "weight_std", "kaiming_std", "xavier_std", "init_guess", "second_moment", "branch_ratio", "network_variance",
                 "network_variance_stderr", "verdict"]
         rows = self.layers.reindex(columns=cols).to_dict(orient="records")
         return {"layers": rows, "verdict": self.verdict, "issues": self.issues}
@@ -288,7 +313,7 @@ def record(model: nn.Module, x: torch.Tensor, *, seed: int = 0, max_samples: int
         base = r.name.split("#")[0]
         mod = mods[base]
         grads = [p.grad for p in mod.parameters(recurse=False) if p.grad is not None]
-        row = dict(name=r.name, type=r.type, **output_stats(r.output), **weight_stats(mod))
+        row = dict(name=r.name, type=r.type, **output_stats(r.output), **weight_stats(mod), branch_ratio=r.branch_ratio)
         row["grad_norm"] = float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads))) if grads else math.nan
         rows.append(row)
     model.zero_grad(set_to_none=True)
@@ -326,6 +351,9 @@ def diagnose(layers: pd.DataFrame, input_second_moment: float) -> tuple[pd.Serie
         units = r.units
         if units >= 8 and r.samples >= 8 and math.isfinite(r.effective_rank) and r.effective_rank < 0.05 * min(units, r.samples) and r.sample_fraction >= 0.05:
             v.append(f"rank collapse: effective rank {r.effective_rank:.2g} of {units}")
+        br = r.get("branch_ratio")
+        if br is not None and pd.notna(br) and br > BRANCH_RATIO_MAX:
+            v.append(f"residual branch swamps the skip: |branch| / |skip| = {br:.3g}")
         du = r.get("distinct_units")
         if du is not None and pd.notna(du) and units > 1 and int(du) < units:
             du = int(du)
@@ -338,6 +366,7 @@ def diagnose(layers: pd.DataFrame, input_second_moment: float) -> tuple[pd.Serie
         "dead units": "a leaky activation, smaller biases, or re-init",
         "rank collapse": "residual connections or normalization",
         "duplicate units": "a random init (e.g. kaiming-normal)",
+        "residual branch swamps": "scale the branch down (zero-init its last norm, or 1/sqrt(depth))",
         "non-finite": "a smaller init scale",
     }
     for key, fix in fixes.items():

@@ -1,34 +1,53 @@
 """Mean-field theory of a wide random MLP at initialization, for any activation.
 
-For weights W_ij ~ (0, sigma_w^2 / N) i.i.d. and biases of variance sigma_b^2, the
-pre-activations of one layer are, over the weights and as N -> infinity, Gaussian
-with a covariance that follows a deterministic map (Poole et al. 2016,
-"Exponential expressivity in deep neural networks through transient chaos";
+For weights W_ij ~ N(0, sigma_w^2 / N) i.i.d. and biases b_i ~ N(0, sigma_b^2), the
+pre-activations y_l = W_l phi(y_{l-1}) + b_l of one layer are, over the weights and as
+N -> infinity, Gaussian with a covariance that follows a deterministic map (Poole et al.
+2016, "Exponential expressivity in deep neural networks through transient chaos";
 Schoenholz et al. 2017, "Deep Information Propagation"):
 
-    q_{l+1}    = sigma_w^2 E[phi(u)^2] + sigma_b^2                  (length map)
-    q^{ab}_{l+1} = sigma_w^2 E[phi(u) phi(v)] + sigma_b^2            (covariance map)
+    q_{l+1}      = sigma_w^2 E[phi(u)^2] + sigma_b^2             (length map)
+    q^{ab}_{l+1} = sigma_w^2 E[phi(u) phi(v)] + sigma_b^2         (covariance map)
     (u, v) ~ N(0, [[q^{aa}, q^{ab}], [q^{ab}, q^{bb}]]),  c = q^{ab} / sqrt(q^{aa} q^{bb})
 
-Layer 1 acts on the raw input: q_1 = sigma_w^2 |x|^2 / N_0 + sigma_b^2.
+Layer 1 acts on the raw input x in R^{N_0}: q_1 = sigma_w^2 |x|^2 / N_0 + sigma_b^2 and
+q^{ab}_1 = sigma_w^2 <x_a, x_b> / N_0 + sigma_b^2 (:func:`first_layer`).
 
-This finishes text 000's "Step 4": the variance of a neuron *over samples*,
-averaged over networks, is E_x q(x) - E_{a != b} q^{ab}; the spread of the
-per-neuron means mu_i(w) is E_{a != b} q^{ab}. For inputs of equal norm the
-fraction of variance that is over samples is exactly 1 - c_l, and for ReLU with
-Kaiming weights c_l -> 1 like 1 - c_l ~ (9 pi^2 / 2) / l^2 (derived in
-:func:`relu_sample_fraction_asymptote`): the network becomes a constant function
-of its input, polynomially in depth.
+This finishes text 000's "Step 4". For a distribution of inputs, the variance of a neuron
+*over samples*, averaged over networks, is E_x q(x) - E_{a != b} q^{ab}; the spread of the
+per-neuron means mu_i(w) over networks is E_{a != b} q^{ab}; the fraction of the variance
+that is over samples is their ratio to E_x q(x) (:func:`propagate_inputs` for a given set of
+inputs). For inputs of equal norm it is exactly 1 - c_l (:func:`predict`), and for ReLU with
+Kaiming weights c_l -> 1 like 1 - c_l ~ (9 pi^2 / 2) / l^2 (:data:`RELU_ASYMPTOTE_K`): the
+network becomes a constant function of its input, polynomially in depth.
 
-Pure functions on floats and numpy arrays; the activation is evaluated through
-its torch function on float64 nodes, so any registered activation or user
-callable works. Closed forms (ReLU and leaky ReLU by the arc-cosine kernel of
-Cho & Saul 2009, abs, erf, linear) are used where they exist; Gauss-Hermite
-quadrature otherwise.
+Numerics.
+
+* The state of a pair of inputs is tracked as (q, gap) with gap = q - q^{ab} (equal norms) or
+  gap = (q^{aa} + q^{bb}) / 2 - q^{ab} (in general), and the gap has its own map,
+  gap' = sigma_w^2 (1/2) E[(phi(u) - phi(v))^2], evaluated without cancellation. So 1 - c stays
+  accurate at 1e-12 and below (deep ReLU nets, the ordered phase), where 1 - q^{ab}/q would be
+  rounding noise.
+* 1-D expectations use split Gauss-Legendre nodes (exponentially accurate for a kink at 0, see
+  :mod:`initscope.activations`); 2-D expectations a 32 x 32 tensor-product probabilists'
+  Gauss-Hermite rule after a Cholesky factorisation of the 2 x 2 covariance (exact for
+  polynomials of degree < 64; for activations with a kink it converges algebraically, ~1e-4).
+* Closed forms where they exist: ReLU, leaky ReLU and abs by the arc-cosine kernel (Cho & Saul
+  2009), erf (Williams 1997), linear. Any other registered activation or user callable goes
+  through quadrature with one call of ``act.fn`` on a float64 tensor per layer; NaN or inf
+  from it raises :class:`InitscopeError`.
+* phi' comes from autograd (chi_1, chi_c); the phi'' of Schoenholz et al.'s chi_q is avoided
+  by Stein's lemma, sigma_w^2 E[phi'^2 + phi phi''] = sigma_w^2 E[u phi(u) phi'(u)] / q, which
+  is exactly d q_{l+1} / d q_l and needs one derivative only (so it is right for ReLU, whose
+  phi'' is a delta function that autograd would miss).
+
+Pure functions on floats, numpy arrays and frozen dataclasses; nothing is printed and no
+warning is raised, a diverging variance included (reported as the first non-finite layer).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,28 +56,42 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from initscope.activations import ACTIVATIONS, Activation, get_activation, moments
+from initscope.activations import ACTIVATIONS, Activation, get_activation, moments, split_nodes
 from initscope.errors import InitscopeError
 
 ActivationLike = str | Activation | Callable[[torch.Tensor], torch.Tensor]
 
-_N2D = 32  # Gauss-Hermite nodes per axis of the 2-D maps (1024 evaluations per layer; exact to degree 63)
-_LEAKY = 0.01
+_N2D = 32  # Gauss-Hermite nodes per axis of the 2-D maps (1024 nodes; exact to degree 63)
+_LEAKY = 0.01  # the registered leaky_relu's slope (torch's default)
+_BIG = 1e300  # a variance beyond this counts as diverged (the next layer would overflow)
+
+
+# --- evaluation of phi ----------------------------------------------------------------
 
 
 def _phi(act: Activation, x: np.ndarray) -> np.ndarray:
+    """phi on float64 numpy values, through the activation's torch function; NaN/inf raise."""
     with torch.no_grad():
-        y = act.fn(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))).numpy()
-    if not np.all(np.isfinite(y)):
+        y = act.fn(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)))
+    if not isinstance(y, torch.Tensor) or y.shape != x.shape:
+        raise InitscopeError(f"activation {act.name!r} must map a tensor to a tensor of the same shape")
+    y = y.detach().to(torch.float64).numpy()
+    if not math.isfinite(float(y.sum())):  # a NaN or inf anywhere makes the sum non-finite
         raise InitscopeError(f"activation {act.name!r} returned NaN or inf inside the theory's quadrature")
     return y
 
 
 def _slope(act: Activation, x: np.ndarray) -> np.ndarray:
+    """phi' by autograd (0 where phi does not depend on its input)."""
     z = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)).requires_grad_(True)
     with torch.enable_grad():
         (g,) = torch.autograd.grad(act.fn(z).sum(), z, allow_unused=True)
-    return np.zeros_like(x) if g is None else g.numpy()
+    if g is None:
+        return np.zeros_like(np.asarray(x, dtype=np.float64))
+    g = g.detach().numpy()
+    if not math.isfinite(float(g.sum())):
+        raise InitscopeError(f"the derivative of activation {act.name!r} is NaN or inf on the quadrature nodes")
+    return g
 
 
 @lru_cache(maxsize=4)
@@ -68,45 +101,73 @@ def _grid(n: int = _N2D) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     w = w / math.sqrt(2 * math.pi)
     z1, z2 = (a.ravel() for a in np.meshgrid(x, x, indexing="ij"))
     ww = np.outer(w, w).ravel()
+    for a in (z1, z2, ww):
+        a.setflags(write=False)
     return z1, z2, ww
 
 
 def _closed(act: Activation) -> str | None:
-    """The name of the closed form that applies to ``act``, if any."""
-    if ACTIVATIONS.get(act.name) is act and act.name in ("relu", "leaky_relu", "abs", "linear", "erf"):
+    """The name of the closed form that applies to ``act`` (registered activations only)."""
+    if act.name in ("relu", "leaky_relu", "abs", "linear", "erf") and ACTIVATIONS.get(act.name) is act:
         return act.name
     return None
+
+
+def _relu_family_slope(kind: str) -> float:
+    """phi(u) = relu(u) - a relu(-u): relu a = 0, leaky a = slope, abs a = -1."""
+    return {"relu": 0.0, "leaky_relu": _LEAKY, "abs": -1.0}[kind]
 
 
 # --- the arc-cosine kernel ------------------------------------------------------------
 
 
-def _g(theta: np.ndarray | float) -> np.ndarray:
-    """sin(theta) - theta cos(theta), stable for small theta (~ theta^3 / 3)."""
+def _g(theta: np.ndarray) -> np.ndarray:
+    """sin(theta) - theta cos(theta), without cancellation for small theta (~ theta^3 / 3)."""
     t = np.asarray(theta, dtype=np.float64)
-    small = t < 1e-3
+    small = t < 1e-2
     ts = np.where(small, t, 0.0)
-    series = ts**3 / 3 - ts**5 / 30 + ts**7 / 840
+    t2 = ts * ts
+    series = ts * t2 * (1 / 3 - t2 * (1 / 30 - t2 * (1 / 840 - t2 / 45360)))
     return np.where(small, series, np.sin(t) - t * np.cos(t))
 
 
-def _relu_kernel(qa: np.ndarray, qb: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """E[relu(u) relu(v)] = sqrt(qa qb) / (2 pi) (sin theta + (pi - theta) cos theta)."""
-    return np.sqrt(qa * qb) / (2 * np.pi) * (np.sin(theta) + (np.pi - theta) * np.cos(theta))
+def relu_kernel(qa, qb, qab):
+    """E[relu(u) relu(v)] = sqrt(qa qb) / (2 pi) (sin theta + (pi - theta) cos theta), theta = arccos c
+    (the first-order arc-cosine kernel, Cho & Saul 2009). Vectorized."""
+    qa, qb, qab = (np.asarray(v, dtype=np.float64) for v in (qa, qb, qab))
+    r = np.sqrt(qa * qb)
+    th = np.arccos(np.clip(qab / np.where(r > 0, r, 1.0), -1.0, 1.0))
+    return r / (2 * np.pi) * (np.sin(th) + (np.pi - th) * np.cos(th))
 
 
-def _theta(qa: np.ndarray, qb: np.ndarray, qab: np.ndarray) -> np.ndarray:
-    c = np.clip(qab / np.sqrt(qa * qb), -1.0, 1.0)
-    return np.arccos(c)
+def leaky_relu_kernel(qa, qb, qab, slope: float):
+    """E[f(u) f(v)] for f(u) = relu(u) - slope relu(-u) (slope 0: relu, -1: abs).
+
+    f(u) f(v) = r(u) r(v) - a r(u) r(-v) - a r(-u) r(v) + a^2 r(-u) r(-v) with r = relu, and
+    (-u, -v) has the covariance of (u, v) while (u, -v) has correlation -c, so
+
+        E[f(u) f(v)] = (1 + a^2) K(c) - 2 a K(-c),   K = :func:`relu_kernel`,
+
+    and K(-c) = sqrt(qa qb) / (2 pi) (sin theta - theta cos theta) since arccos(-c) = pi - theta.
+    """
+    qa, qb, qab = (np.asarray(v, dtype=np.float64) for v in (qa, qb, qab))
+    return (1 + slope**2) * relu_kernel(qa, qb, qab) - 2 * slope * relu_kernel(qa, qb, -qab)
+
+
+def _theta_from_gap(qa: np.ndarray, qb: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """theta = arccos c from the gap, without cancellation:
+    sqrt(qa qb)(1 - c) = gap - (sqrt qa - sqrt qb)^2 / 2 and theta = 2 asin(sqrt((1 - c) / 2))."""
+    r = np.sqrt(qa * qb)
+    one_minus_c = (gap - 0.5 * (np.sqrt(qa) - np.sqrt(qb)) ** 2) / np.where(r > 0, r, 1.0)
+    return 2 * np.arcsin(np.sqrt(np.clip(one_minus_c / 2, 0.0, 1.0)))
 
 
 # --- the maps -------------------------------------------------------------------------
 
 
 def mean_phi_squared(act: ActivationLike, q: float) -> float:
-    """E[phi(u)^2], u ~ N(0, q): closed form, else split Gauss-Legendre quadrature (no autograd,
-    so the per-layer cost is one evaluation of phi on 400 nodes)."""
-    from initscope.activations import closed_form_moments, split_nodes
+    """E[phi(u)^2], u ~ N(0, q): closed form, else split Gauss-Legendre quadrature."""
+    from initscope.activations import closed_form_moments
 
     a = get_activation(act)
     if q <= 0:
@@ -124,35 +185,31 @@ def length_map(act: ActivationLike, q: float, sigma_w2: float, sigma_b2: float =
     return sigma_w2 * mean_phi_squared(act, q) + sigma_b2
 
 
-def expected_product(act: ActivationLike, qa: np.ndarray | float, qb: np.ndarray | float, qab: np.ndarray | float) -> np.ndarray:
-    """E[phi(u) phi(v)] for (u, v) ~ N(0, [[qa, qab], [qab, qb]]); vectorized over pairs."""
+def expected_product(act: ActivationLike, qa, qb, qab) -> np.ndarray:
+    """E[phi(u) phi(v)] for (u, v) ~ N(0, [[qa, qab], [qab, qb]]); vectorized over pairs (1-D out)."""
     a = get_activation(act)
-    qa, qb, qab = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (qa, qb, qab))
-    qa, qb, qab = np.broadcast_arrays(qa, qb, qab)
+    qa, qb, qab = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (qa, qb, qab)))
     kind = _closed(a)
     if kind in ("relu", "leaky_relu", "abs"):
-        th = _theta(qa, qb, qab)
-        k_pos, k_neg = _relu_kernel(qa, qb, th), _relu_kernel(qa, qb, np.pi - th)
-        if kind == "relu":
-            return k_pos
-        if kind == "abs":
-            return 2 * k_pos + 2 * k_neg
-        return (1 + _LEAKY**2) * k_pos - 2 * _LEAKY * k_neg
+        return leaky_relu_kernel(qa, qb, qab, _relu_family_slope(kind))
     if kind == "linear":
         return qab.copy()
     if kind == "erf":
         return (2 / np.pi) * np.arcsin(np.clip(2 * qab / np.sqrt((1 + 2 * qa) * (1 + 2 * qb)), -1, 1))
     z1, z2, w = _grid()
-    c = np.clip(qab / np.sqrt(qa * qb), -1.0, 1.0)[:, None]
+    r = np.sqrt(qa * qb)
+    c = np.clip(qab / np.where(r > 0, r, 1.0), -1.0, 1.0)[:, None]
     u = np.sqrt(qa)[:, None] * z1[None, :]
     v = np.sqrt(qb)[:, None] * (c * z1[None, :] + np.sqrt(1 - c * c) * z2[None, :])
-    return (_phi(a, u) * _phi(a, v)) @ w
+    y = _phi(a, np.concatenate([u, v], axis=1))
+    n = u.shape[1]
+    return (y[:, :n] * y[:, n:]) @ w
 
 
 def covariance_map(
     act: ActivationLike, q_aa: float, q_bb: float, q_ab: float, sigma_w2: float, sigma_b2: float = 0.0
 ) -> tuple[float, float, float]:
-    """One layer of the two-input map: (q_aa, q_bb, q_ab) -> next layer's."""
+    """One layer of the two-input map: (q_aa, q_bb, q_ab) -> the next layer's."""
     na = length_map(act, q_aa, sigma_w2, sigma_b2)
     nb = length_map(act, q_bb, sigma_w2, sigma_b2)
     nab = float(sigma_w2 * expected_product(act, q_aa, q_bb, q_ab)[0] + sigma_b2)
@@ -160,36 +217,155 @@ def covariance_map(
 
 
 def correlation(q_aa: float, q_bb: float, q_ab: float) -> float:
+    """c = q_ab / sqrt(q_aa q_bb)."""
     return q_ab / math.sqrt(q_aa * q_bb)
 
 
-def half_squared_difference(act: ActivationLike, q: float, d: float) -> float:
-    """(1/2) E[(phi(u) - phi(v))^2] for u, v of variance q and covariance q - d.
+def _gap_nodes(qa: np.ndarray, qb: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes (u, v) for (1/2) E[(phi(u) - phi(v))^2] in coordinates t = u - v ~ N(0, 2 gap) and
+    s = (u + v) / 2 = beta t + sqrt(var_s - beta^2 2 gap) z2, so the difference is resolved on the
+    scale of t however small it is. Shapes (P, 1024)."""
+    z1, z2, _ = _grid()
+    vt = 2 * gap
+    cov = 0.5 * (qa - qb)  # Cov(s, t)
+    var_s = 0.5 * (qa + qb) - 0.5 * gap
+    beta = np.where(vt > 0, cov / np.where(vt > 0, vt, 1.0), 0.0)
+    rest = np.sqrt(np.clip(var_s - beta * cov, 0.0, None))
+    t = np.sqrt(vt)[:, None] * z1[None, :]
+    s = beta[:, None] * t + rest[:, None] * z2[None, :]
+    return s + t / 2, s - t / 2
 
-    This is E[phi^2] - E[phi(u) phi(v)] computed without cancellation, so 1 - c stays
-    accurate when it is tiny (deep ReLU nets): in coordinates s = (u + v) / 2 ~ N(0, q - d/2)
-    and t = u - v ~ N(0, 2 d), independent, the integrand is smooth in t.
+
+def _closed_gap(kind: str, qa: np.ndarray, qb: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """(1/2) E[(phi(u) - phi(v))^2] in closed form (relu family, linear), without cancellation.
+
+    relu: (qa + qb)/4 - K = gap/2 - sqrt(qa qb) g(theta) / (2 pi), g = sin - theta cos;
+    f = relu(u) - a relu(-u): (1 + a^2) * that + 2 a sqrt(qa qb) g(theta) / (2 pi).
     """
+    if kind == "linear":
+        return gap.copy()
+    k_neg = np.sqrt(qa * qb) * _g(_theta_from_gap(qa, qb, gap)) / (2 * np.pi)
+    a = _relu_family_slope(kind)
+    return (1 + a * a) * (0.5 * gap - k_neg) + 2 * a * k_neg
+
+
+def half_squared_difference(act: ActivationLike, q: float, d: float, q_b: float | None = None) -> float:
+    """(1/2) E[(phi(u) - phi(v))^2] for Var u = q, Var v = q_b (default q) and gap
+    d = (q + q_b)/2 - Cov(u, v); for equal variances d = q - q_ab and this is E[phi^2] - E[phi(u)phi(v)]
+    computed without cancellation (so 1 - c stays accurate when tiny)."""
     a = get_activation(act)
     if d <= 0:
         return 0.0
+    qb = q if q_b is None else q_b
+    return float(_gap_values(a, np.array([q], float), np.array([qb], float), np.array([d], float))[0])
+
+
+def _gap_values(a: Activation, qa: np.ndarray, qb: np.ndarray, gap: np.ndarray) -> np.ndarray:
     kind = _closed(a)
-    if kind in ("relu", "leaky_relu", "abs"):
-        th = 2 * math.asin(min(1.0, math.sqrt(d / (2 * q))))  # cos th = 1 - d/q, without cancellation
-        d_relu = q / (2 * math.pi) * (2 * math.pi * math.sin(th / 2) ** 2 - float(_g(th)))
-        k_neg = q / (2 * math.pi) * float(_g(th))
-        if kind == "relu":
-            return d_relu
-        if kind == "abs":
-            return 2 * d_relu - 2 * k_neg
-        return (1 + _LEAKY**2) * d_relu + 2 * _LEAKY * k_neg
-    if kind == "linear":
-        return d
-    z1, z2, w = _grid()
-    s = math.sqrt(max(q - d / 2, 0.0)) * z1
-    t = math.sqrt(2 * d) * z2
-    diff = _phi(a, s + t / 2) - _phi(a, s - t / 2)
-    return 0.5 * float((diff * diff) @ w)
+    if kind in ("relu", "leaky_relu", "abs", "linear"):
+        return _closed_gap(kind, qa, qb, gap)
+    _, _, w = _grid()
+    u, v = _gap_nodes(qa, qb, gap)
+    n = u.shape[1]
+    y = _phi(a, np.concatenate([u, v], axis=1))
+    diff = y[:, :n] - y[:, n:]
+    return 0.5 * (diff * diff) @ w
+
+
+# --- the state of a pair of inputs and its fold --------------------------------------
+
+
+@dataclass(frozen=True)
+class MeanFieldState:
+    """Two inputs of equal norm at one layer: q = E_w[y^2] and gap = q - q^{ab} (>= 0).
+
+    Advanced by :func:`step` (``dataclasses.replace``); a network is the fold of :func:`step`
+    over its layers (:func:`propagate`).
+    """
+
+    layer: int
+    q: float
+    gap: float
+
+    @property
+    def q_ab(self) -> float:
+        return self.q - self.gap
+
+    @property
+    def c(self) -> float:
+        """The correlation of the two inputs' pre-activations (nan where q = 0)."""
+        return 1.0 - self.gap / self.q if self.q > 0 else math.nan
+
+    @property
+    def sample_fraction(self) -> float:
+        """Share of a neuron's variance that is over samples: 1 - c."""
+        return self.gap / self.q if self.q > 0 else math.nan
+
+
+def first_layer(
+    sigma_w2: float, sigma_b2: float, x_sq_norm_mean: float, input_dim: int, x_inner_mean: float = 0.0
+) -> MeanFieldState:
+    """Layer 1 from the raw input: q_1 = sigma_w^2 E|x|^2 / N_0 + sigma_b^2 and
+    q^{ab}_1 = sigma_w^2 <x_a, x_b> / N_0 + sigma_b^2 (0 inner product: independent zero-mean
+    high-dimensional inputs, for which c_1 = sigma_b^2 / q_1)."""
+    if input_dim < 1:
+        raise InitscopeError(f"input_dim must be >= 1, got {input_dim}")
+    q = sigma_w2 * x_sq_norm_mean / input_dim + sigma_b2
+    gap = sigma_w2 * (x_sq_norm_mean - x_inner_mean) / input_dim
+    return MeanFieldState(layer=1, q=q, gap=max(gap, 0.0))
+
+
+def _advance(a: Activation, kind: str | None, q: float, d: float, sw: float, sb: float,
+             residual: bool = False, layernorm: bool = False) -> tuple[float, float]:
+    """One layer of (q, gap) with a single evaluation of phi (generic activations)."""
+    qe, de = (1.0, d / q) if layernorm else (q, d)  # LayerNorm: phi acts on y / sqrt(q)
+    if kind in ("relu", "leaky_relu", "abs", "linear"):
+        s = _relu_family_slope(kind) if kind != "linear" else None
+        m_q = qe if s is None else (1 + s * s) * qe / 2
+        m_d = float(_closed_gap(kind, np.array([qe]), np.array([qe]), np.array([de]))[0]) if de > 0 else 0.0
+    else:  # erf too: its product's closed form would cancel in the gap
+        x1, w1 = split_nodes()
+        n1 = x1.shape[0]
+        if de > 0:
+            u, v = _gap_nodes(np.array([qe]), np.array([qe]), np.array([de]))
+            n2 = u.shape[1]
+            y = _phi(a, np.concatenate([x1 * math.sqrt(qe), u[0], v[0]]))
+            diff = y[n1 : n1 + n2] - y[n1 + n2 :]
+            m_d = 0.5 * float((diff * diff) @ _grid()[2])
+        else:
+            y = _phi(a, x1 * math.sqrt(qe))
+            m_d = 0.0
+        y1 = y[:n1]
+        m_q = float(np.dot(w1, y1 * y1))
+    nq = sw * m_q + sb
+    nd = sw * m_d
+    if residual:
+        nq, nd = nq + q, nd + d
+    return nq, min(nd, nq)
+
+
+def step(act: ActivationLike, state: MeanFieldState, sigma_w2: float, sigma_b2: float = 0.0) -> MeanFieldState:
+    """The next layer's state: q' = length map, gap' = sigma_w^2 (1/2) E[(phi(u) - phi(v))^2]."""
+    a = get_activation(act)
+    nq, nd = _advance(a, _closed(a), state.q, state.gap, sigma_w2, sigma_b2)
+    return dataclasses.replace(state, layer=state.layer + 1, q=nq, gap=nd)
+
+
+def propagate(act: ActivationLike, state: MeanFieldState, sigma_w2: float | Sequence[float], sigma_b2: float, depth: int) -> list[MeanFieldState]:
+    """States for layers state.layer .. depth: a plain fold of :func:`step` (stops after the
+    first state whose variance is not finite)."""
+    a = get_activation(act)
+    n = depth - state.layer
+    if np.isscalar(sigma_w2):
+        sw = [float(sigma_w2)] * max(n, 0)  # type: ignore[arg-type]
+    else:  # one value per layer 1..depth; the fold uses those of layers state.layer + 1 .. depth
+        sw = [float(s) for s in sigma_w2][state.layer : depth]  # type: ignore[union-attr]
+    out = [state]
+    for s in sw:
+        if not (math.isfinite(out[-1].q) and out[-1].q < _BIG):
+            break
+        out.append(step(a, out[-1], s, sigma_b2))
+    return out
 
 
 # --- fixed points and depth scales ---------------------------------------------------
@@ -197,15 +373,13 @@ def half_squared_difference(act: ActivationLike, q: float, d: float) -> float:
 
 def _chi_q(act: Activation, q: float, sigma_w2: float) -> float:
     """d q_{l+1} / d q_l = sigma_w^2 E[phi'^2 + phi phi''] = sigma_w^2 E[u phi(u) phi'(u)] / q (Stein)."""
-    from initscope.activations import split_nodes
-
     x, w = split_nodes()
     u = x * math.sqrt(q)
     return sigma_w2 * float(np.sum(w * u * _phi(act, u) * _slope(act, u))) / q
 
 
 def chi1(act: ActivationLike, sigma_w2: float, sigma_b2: float = 0.0, q: float | None = None) -> float | None:
-    """chi_1 = sigma_w^2 E[phi'(u)^2], u ~ N(0, q) at q = q* (or the given q); None if q* is undefined."""
+    """chi_1 = sigma_w^2 E[phi'(u)^2], u ~ N(0, q), at q = q* (or the given q); None if q* is undefined."""
     a = get_activation(act)
     if q is None:
         q, _ = q_star(a, sigma_w2, sigma_b2)
@@ -215,70 +389,118 @@ def chi1(act: ActivationLike, sigma_w2: float, sigma_b2: float = 0.0, q: float |
 
 
 def q_star(act: ActivationLike, sigma_w2: float, sigma_b2: float = 0.0, q0: float = 1.0) -> tuple[float | None, str]:
-    """The fixed point of the length map reached from ``q0``, and a note when there is none.
+    """The fixed point of the length map reached from ``q0``, and a reason when there is none.
 
-    Returns ``(None, reason)`` when q diverges, or when every q is a fixed point
-    (e.g. ReLU with sigma_w^2 = 2 and no bias: q* is whatever the input gives).
+    Iterates the map (it is monotone for the usual activations, so the iterates approach the
+    attracting fixed point from one side), and once the iterates slow down brackets the root
+    of L(q) - q in the direction they move and solves it with brentq. Returns
+    ``(None, reason)`` when q diverges, and when every q is a fixed point (e.g. ReLU with
+    sigma_w^2 = 2 and no bias: then q* is whatever the input gives, not a property of the net).
+    ``(0.0, "")`` when q decays to 0 (e.g. tanh with sigma_w^2 <= 1 and no bias). Where the map
+    has several attracting fixed points, the one reached from ``q0`` is returned.
     """
-    a = get_activation(act)
-    q = q0
-    for _ in range(5000):
-        nq = length_map(a, q, sigma_w2, sigma_b2)
-        if not math.isfinite(nq) or nq > 1e100:
-            return None, "q diverges: the length map has no finite fixed point (exploding)"
-        if abs(nq - q) <= 1e-13 * (1 + q):
-            q = nq
-            break
-        q = nq
-    else:
-        if q < 1e-2 * q0:
-            return 0.0, ""  # q decays to the fixed point 0, slowly (near or at criticality)
-        return None, "q did not converge in 5000 layers"
-    if q > 0 and sigma_b2 == 0 and abs(_chi_q(a, q, sigma_w2) - 1) < 1e-9:
-        return None, "every q is a fixed point (the length map is the identity): q* is set by the input"
-    return q, ""
-
-
-def c_star(act: ActivationLike, sigma_w2: float, sigma_b2: float, q: float) -> float:
-    """The stable fixed point of the correlation map at q*: the first zero of F(c) - c on
-    [0, 1) where F crosses from above (brentq); 1 if F(c) > c all the way (the ordered phase)."""
     from scipy.optimize import brentq
 
     a = get_activation(act)
+    if not (sigma_w2 >= 0 and sigma_b2 >= 0 and math.isfinite(sigma_w2) and math.isfinite(sigma_b2)):
+        raise InitscopeError(f"sigma_w2 and sigma_b2 must be finite and >= 0, got {sigma_w2}, {sigma_b2}")
 
-    def g(c: float) -> float:
-        return float(sigma_w2 * expected_product(a, q, q, c * q)[0] + sigma_b2) / q - c
+    def F(q: float) -> float:
+        return length_map(a, q, sigma_w2, sigma_b2) - q
 
-    grid = [0.0, 0.25, 0.5, 0.75, 0.9, 0.97, 0.99, 0.997, 0.999, 1 - 1e-4, 1 - 1e-5]
-    vals = [g(c) for c in grid]
-    if abs(vals[0]) < 1e-14 and vals[1] < 0:
-        return 0.0
-    for c0, c1, v0, v1 in zip(grid[:-1], grid[1:], vals[:-1], vals[1:]):
-        if v0 >= 0 > v1:
-            return float(brentq(g, c0, c1, xtol=1e-13))
+    # every q a fixed point? (a positively homogeneous phi at its critical sigma_w^2, no bias)
+    if sigma_b2 == 0 and all(abs(F(s)) <= 1e-12 * s for s in (1e-3 * q0, q0, 1e3 * q0)):
+        return None, "every q is a fixed point (the length map is the identity): q* is set by the input"
+    q = q0
+    for _ in range(60):
+        nq = length_map(a, q, sigma_w2, sigma_b2)
+        if not math.isfinite(nq) or nq > _BIG:
+            return None, "q diverges: the length map has no finite fixed point (exploding)"
+        if abs(nq - q) <= 1e-14 * (1 + q):
+            return nq, ""
+        q = nq
+    # bracket the root in the direction of motion
+    if F(q) > 0:
+        lo = q
+        hi = 2 * q
+        while F(hi) > 0:
+            lo, hi = hi, hi * 2
+            if hi > _BIG:
+                return None, "q diverges: the length map has no finite fixed point (exploding)"
+        return float(brentq(F, lo, hi, xtol=1e-15, rtol=1e-14, maxiter=200)), ""
+    hi, lo = q, q / 2
+    while F(lo) < 0:
+        hi, lo = lo, lo / 2
+        if lo < 1e-30 * q0:
+            return 0.0, ""  # q decays to the fixed point 0 (slowly: near or at criticality)
+    return float(brentq(F, lo, hi, xtol=1e-300, rtol=1e-14, maxiter=200)), ""
+
+
+def c_star(act: ActivationLike, sigma_w2: float, sigma_b2: float, q: float) -> float:
+    """The stable fixed point of the correlation map at q = q* (c* in [0, 1]).
+
+    With eps = 1 - c the map is eps' = sigma_w^2 gap(q, eps q) / q (q is fixed); eps = 0
+    is always a fixed point. Where eps' > eps for small eps (chi_c > 1 at c = 1: the chaotic
+    phase) the stable point is the first crossing eps* in (0, 1] (brentq); where eps' < eps
+    everywhere (the ordered phase, and criticality) c* = 1. c* >= 0 always, since the map at
+    c = 0 is (sigma_w^2 E[phi]^2 + sigma_b^2) / q >= 0.
+    """
+    from scipy.optimize import brentq
+
+    a = get_activation(act)
+    if not q > 0:
+        return 1.0
+    eps = np.concatenate([np.geomspace(1e-9, 0.9, 40), [0.95, 0.99, 1.0]])
+    qq = np.full_like(eps, q)
+    h = sigma_w2 * _gap_values(a, qq, qq, eps * q) / q - eps
+
+    def hf(e: float) -> float:
+        return sigma_w2 * float(_gap_values(a, np.array([q]), np.array([q]), np.array([e * q]))[0]) / q - e
+
+    tol = 1e-12
+    for e0, e1, h0, h1 in zip(eps[:-1], eps[1:], h[:-1], h[1:]):
+        if h0 > tol * e0 and h1 <= tol * e1:
+            if abs(h1) <= tol * e1:
+                return float(1 - e1)
+            return float(1 - brentq(hf, e0, e1, xtol=1e-15, rtol=1e-13))
     return 1.0
 
 
 def chi_c(act: ActivationLike, sigma_w2: float, q: float, c: float) -> float:
-    """sigma_w^2 E[phi'(u) phi'(v)] at (q, c): the slope of the correlation map."""
+    """chi_c = sigma_w^2 E[phi'(u) phi'(v)] at (q, c): the slope of the correlation map at c.
+
+    ReLU family in closed form: with P(u > 0, v > 0) = (pi - theta) / (2 pi) and
+    P(u > 0, v < 0) = theta / (2 pi), E[phi' phi'] = ((1 + a^2)(pi - theta) + 2 a theta) / (2 pi).
+    """
     a = get_activation(act)
+    kind = _closed(a)
+    if kind in ("relu", "leaky_relu", "abs"):
+        s = _relu_family_slope(kind)
+        th = math.acos(min(1.0, max(-1.0, c)))
+        return sigma_w2 * ((1 + s * s) * (math.pi - th) + 2 * s * th) / (2 * math.pi)
+    if kind == "linear":
+        return sigma_w2 * 1.0
     if c >= 1 - 1e-12:
         return sigma_w2 * moments(a, q).deriv_second
     z1, z2, w = _grid()
     u = math.sqrt(q) * z1
     v = math.sqrt(q) * (c * z1 + math.sqrt(1 - c * c) * z2)
-    return sigma_w2 * float((_slope(a, u) * _slope(a, v)) @ w)
+    g = _slope(a, np.concatenate([u, v]))
+    return sigma_w2 * float((g[: u.shape[0]] * g[u.shape[0] :]) @ w)
 
 
 def depth_scale(chi: float | None) -> float | None:
-    """xi = -1 / ln(chi); None (infinite) at chi = 1 or when chi is undefined."""
-    if chi is None or chi <= 0 or abs(chi - 1) < 1e-9:
+    """xi = -1 / ln(chi) for an attracting fixed point (0 < chi < 1); None (infinite or
+    undefined) at chi = 1, for chi > 1 (not attracting) and when chi is undefined."""
+    if chi is None or not (0 < chi < 1) or abs(chi - 1) < 1e-9:
         return None
-    return -1.0 / math.log(chi) if chi < 1 else None
+    return -1.0 / math.log(chi)
 
 
 def order_chaos_boundary(act: ActivationLike, sigma_b2_values: Sequence[float], lo: float = 0.05, hi: float = 20.0) -> list[float | None]:
-    """For each sigma_b^2, the sigma_w^2 where chi_1 = 1 (the edge of chaos); None if not bracketed."""
+    """For each sigma_b^2, the sigma_w^2 in [lo, hi] where chi_1 = 1 at q* (the edge of chaos,
+    brentq); None if chi_1 - 1 does not change sign there. Where q* is undefined because every q
+    is a fixed point, chi_1 is taken at q = 1; where q diverges the point counts as chaotic."""
     from scipy.optimize import brentq
 
     a = get_activation(act)
@@ -286,16 +508,17 @@ def order_chaos_boundary(act: ActivationLike, sigma_b2_values: Sequence[float], 
     for sb2 in sigma_b2_values:
 
         def f(sw2: float) -> float:
-            q, _ = q_star(a, sw2, sb2)
-            c1 = chi1(a, sw2, sb2, q=q) if q is not None else None
-            return (c1 if c1 is not None else 2.0) - 1.0
+            q, why = q_star(a, sw2, sb2)
+            if q is None:
+                return sw2 * moments(a, 1.0).deriv_second - 1.0 if "every q" in why else 1.0
+            return sw2 * moments(a, q).deriv_second - 1.0
 
         grid = np.geomspace(lo, hi, 40)
         vals = [f(x) for x in grid]
         root = None
         for x0, x1, f0, f1 in zip(grid[:-1], grid[1:], vals[:-1], vals[1:]):
             if f0 < 0 <= f1:
-                root = brentq(f, x0, x1, xtol=1e-8) if f1 != 0 else x1
+                root = float(brentq(f, x0, x1, xtol=1e-10)) if f1 != 0 else float(x1)
                 break
         out.append(root)
     return out
@@ -306,14 +529,17 @@ def order_chaos_boundary(act: ActivationLike, sigma_b2_values: Sequence[float], 
 
 @dataclass(frozen=True)
 class Prediction:
-    """Per-layer predictions (index i is layer i + 1) and scalars of the map's fixed point."""
+    """Per-layer predictions (index i is layer i + 1) and scalars of the map's fixed point.
+
+    Layers after the first non-finite one are nan. ``notes`` explains every None.
+    """
 
     layers: tuple[int, ...]
     q: tuple[float, ...]  # network variance of a pre-activation for one input: E_w[y_l^2]
-    c: tuple[float, ...]  # correlation of two independent inputs' pre-activations
+    c: tuple[float, ...]  # correlation of two (independent) inputs' pre-activations
     sample_fraction: tuple[float, ...]  # share of the variance that is over samples
-    sample_variance: tuple[float, ...]
-    mean_spread: tuple[float, ...]
+    sample_variance: tuple[float, ...]  # E_x q(x) - E_{a != b} q^{ab}
+    mean_spread: tuple[float, ...]  # E_{a != b} q^{ab} (+ the sampling noise of the means with ``samples``)
     chi1: float | None
     q_star: float | None
     c_star: float | None
@@ -332,96 +558,223 @@ class Prediction:
         }
 
 
-def predict(
-    act: ActivationLike,
-    sigma_w2: float | Sequence[float],
-    sigma_b2: float,
-    depth: int,
-    *,
-    x_sq: float = 1.0,
-    x_ab: float = 0.0,
-    samples: int | None = None,
-    residual: bool = False,
-    layernorm: bool = False,
-) -> Prediction:
-    """Layer-by-layer predictions for inputs with mean square ``x_sq = |x|^2 / N_0`` and
-    mean pairwise inner product ``x_ab = <x_a, x_b> / N_0`` (0 for independent zero-mean inputs).
-
-    ``sigma_w2`` may be one value or one per layer (sigma_w^2 = fan_in x weight variance).
-    ``samples``: with S inputs the measured spread of the per-neuron means carries the sampling
-    noise of those means, (q - q^{ab}) / S; give S to predict what the engine measures.
-    ``residual``: y_l = y_{l-1} + W phi(y_{l-1}) + b adds the previous layer's (co)variance.
-    ``layernorm``: phi acts on y / sqrt(q) (mean subtraction is negligible for zero-mean units).
-    """
-    a = get_activation(act)
+def _per_layer(sigma_w2: float | Sequence[float], depth: int) -> list[float]:
     if depth < 1:
         raise InitscopeError(f"depth must be >= 1, got {depth}")
     sw = [float(sigma_w2)] * depth if np.isscalar(sigma_w2) else [float(s) for s in sigma_w2]  # type: ignore[arg-type]
     if len(sw) != depth:
         raise InitscopeError(f"sigma_w2 needs one value per layer ({depth}), got {len(sw)}")
+    if any(not (s >= 0 and math.isfinite(s)) for s in sw):
+        raise InitscopeError("sigma_w2 must be finite and >= 0")
+    return sw
+
+
+def predict(
+    act: ActivationLike,
+    sigma_w2: float | Sequence[float],
+    sigma_b2: float,
+    depth: int,
+    input_dim: int | None = None,
+    *,
+    x_sq_norm: float | None = None,
+    x_inner: float = 0.0,
+    x_sq: float | None = None,
+    x_ab: float | None = None,
+    samples: int | None = None,
+    residual: bool = False,
+    layernorm: bool = False,
+) -> Prediction:
+    """Layer-by-layer predictions for two inputs of equal norm.
+
+    The input enters through its mean square: either ``input_dim`` N_0 with ``x_sq_norm`` =
+    |x|^2 (default N_0, i.e. unit mean square) and ``x_inner`` = <x_a, x_b> (default 0:
+    independent zero-mean high-dimensional inputs), or directly ``x_sq`` = |x|^2 / N_0
+    (default 1) and ``x_ab`` = <x_a, x_b> / N_0.
+
+    ``sigma_w2`` may be one value or one per layer (sigma_w^2 = fan_in x weight variance).
+    ``samples``: with S inputs the measured spread of the per-neuron means carries the sampling
+    noise of those means, (q - q^{ab}) / S; give S to predict what a finite-sample estimate
+    measures (the S/(S-1) correction of the variance itself is the caller's).
+    ``residual``: y_l = y_{l-1} + W phi(y_{l-1}) + b adds the previous layer's (co)variance.
+    ``layernorm``: phi acts on y / sqrt(q) (mean subtraction is negligible for zero-mean units).
+
+    For inputs of different norms use :func:`propagate_inputs`.
+    """
+    a = get_activation(act)
+    sw = _per_layer(sigma_w2, depth)
+    if not (sigma_b2 >= 0 and math.isfinite(sigma_b2)):
+        raise InitscopeError(f"sigma_b2 must be finite and >= 0, got {sigma_b2}")
+    if input_dim is not None:
+        if x_sq is not None or x_ab is not None:
+            raise InitscopeError("give either input_dim (with x_sq_norm, x_inner) or x_sq / x_ab, not both")
+        n0 = int(input_dim)
+        state = first_layer(sw[0], sigma_b2, float(n0 if x_sq_norm is None else x_sq_norm), n0, float(x_inner))
+    else:
+        if x_sq_norm is not None:
+            raise InitscopeError("x_sq_norm needs input_dim")
+        state = first_layer(sw[0], sigma_b2, 1.0 if x_sq is None else float(x_sq), 1, 0.0 if x_ab is None else float(x_ab))
     notes: list[str] = []
-    q = sw[0] * x_sq + sigma_b2
-    qab = sw[0] * x_ab + sigma_b2
-    d = q - qab  # q - q^{ab}, tracked directly so that 1 - c stays accurate when tiny
+    kind = _closed(a)
+    q, d = state.q, state.gap
     qs, ds = [q], [d]
     first_bad = None
-    for layer in range(2, depth + 1):
-        if layernorm:
-            m_q = mean_phi_squared(a, 1.0)
-            m_d = half_squared_difference(a, 1.0, d / q)
-        else:
-            m_q = mean_phi_squared(a, q)
-            m_d = half_squared_difference(a, q, d)
-        nq = sw[layer - 1] * m_q + sigma_b2
-        nd = sw[layer - 1] * m_d
-        if residual:
-            nq, nd = nq + q, nd + d
-        if not (math.isfinite(nq) and nq < 1e300):
-            first_bad = layer
-            notes.append(f"the predicted variance leaves the float64 range at layer {layer}")
-            break
-        q, d = nq, min(nd, nq)
-        qs.append(q)
-        ds.append(d)
-    n = len(qs)
-    pad = [math.nan] * (depth - n)
-    qa, da = np.array(qs), np.array(ds)
-    c = 1 - da / qa
-    if samples:
+    with np.errstate(all="ignore"):
+        for layer in range(2, depth + 1):
+            if layernorm and q <= 0:
+                first_bad = layer
+                notes.append(f"LayerNorm of a zero variance is undefined at layer {layer}")
+                break
+            nq, nd = _advance(a, kind, q, d, sw[layer - 1], sigma_b2, residual, layernorm)
+            if not (math.isfinite(nq) and nq < _BIG):
+                first_bad = layer
+                notes.append(f"the predicted variance leaves the float64 range at layer {layer} (diverges)")
+                break
+            q, d = nq, nd
+            qs.append(q)
+            ds.append(d)
+        n = len(qs)
+        pad = [math.nan] * (depth - n)
+        qa, da = np.array(qs), np.array(ds)
+        pos = qa > 0
+        if not pos.all():
+            notes.append(f"q underflows to 0 at layer {int(np.argmin(pos)) + 1}: c and sample_fraction are undefined (nan) from there")
+        c = np.where(pos, 1 - da / np.where(pos, qa, 1.0), math.nan)
         sample_var = da
-        spread = (qa - da) + da / samples
-    else:
-        sample_var, spread = da, qa - da
-    frac = sample_var / (sample_var + spread)
-    # fixed-point scalars at the last layer's sigma_w^2
-    s_last = sw[-1]
-    qstar, why = q_star(a, s_last, sigma_b2) if not (residual or layernorm) else (None, "no fixed-point analysis for residual or LayerNorm nets")
-    if why:
-        notes.append(f"q_star: {why}")
-    c1 = chi1(a, s_last, sigma_b2, q=qstar) if qstar is not None else None
-    if c1 is None and not (residual or layernorm):
-        # for a marginal length map, chi_1 is still defined at the input's own q
-        c1 = chi1(a, s_last, sigma_b2, q=qs[0]) if qs[0] > 0 else None
-        if c1 is not None:
-            notes.append("chi1: evaluated at q_1 (no unique q*)")
-    marginal = qstar is None and "every q is a fixed point" in why
-    q_ref = qstar if qstar is not None else (qs[0] if marginal else None)
-    cstar = c_star(a, s_last, sigma_b2, q_ref) if q_ref is not None and q_ref > 0 else None
-    if marginal and cstar is not None:
-        notes.append("c_star: evaluated at q_1 (no unique q*)")
-    xi_q = depth_scale(_chi_q(a, qstar, s_last)) if qstar is not None and qstar > 0 else None
-    if xi_q is None:
-        notes.append("xi_q: undefined (no attracting q*, or chi_q = 1)")
-    xi_c = depth_scale(chi_c(a, s_last, q_ref, cstar)) if cstar is not None else None
-    if xi_c is None:
-        notes.append("xi_c: infinite or undefined (criticality chi_c = 1, or no q*)")
+        spread = (qa - da) + (da / samples if samples else 0.0)
+        total = sample_var + spread
+        frac = np.where(total > 0, sample_var / np.where(total > 0, total, 1.0), math.nan)
+    scalars, more = _fixed_point_scalars(a, sw[-1], sigma_b2, qs[0], residual, layernorm)
+    notes.extend(more)
     return Prediction(
         layers=tuple(range(1, depth + 1)),
-        q=tuple(list(qa) + pad), c=tuple(list(c) + pad),
-        sample_fraction=tuple(list(frac) + pad), sample_variance=tuple(list(sample_var) + pad),
-        mean_spread=tuple(list(spread) + pad),
-        chi1=c1, q_star=qstar, c_star=cstar, xi_q=xi_q, xi_c=xi_c,
-        first_nonfinite_layer=first_bad, notes=tuple(notes),
+        q=tuple(qa.tolist() + pad), c=tuple(c.tolist() + pad),
+        sample_fraction=tuple(frac.tolist() + pad), sample_variance=tuple(sample_var.tolist() + pad),
+        mean_spread=tuple(spread.tolist() + pad),
+        first_nonfinite_layer=first_bad, notes=tuple(notes), **scalars,
+    )
+
+
+def _fixed_point_scalars(a: Activation, sw: float, sb: float, q1: float, residual: bool, layernorm: bool) -> tuple[dict, list[str]]:
+    """chi1, q*, c*, xi_q, xi_c at the last layer's sigma_w^2, with a note for each None."""
+    notes: list[str] = []
+    none = dict(chi1=None, q_star=None, c_star=None, xi_q=None, xi_c=None)
+    if residual or layernorm:
+        return none, ["q_star, c_star, chi1, xi_q, xi_c: no fixed-point analysis for residual or LayerNorm nets"]
+    qstar, why = q_star(a, sw, sb)
+    marginal = qstar is None and "every q" in why
+    if why:
+        notes.append(f"q_star: {why}")
+    if qstar is not None:
+        c1 = chi1(a, sw, sb, q=qstar)
+    elif marginal and q1 > 0:
+        c1 = chi1(a, sw, sb, q=q1)
+        notes.append("chi1: evaluated at q_1 (no unique q*)")
+    else:
+        c1 = None
+        notes.append("chi1: undefined (no finite q*)")
+    q_ref = qstar if qstar is not None else (q1 if marginal else None)
+    cstar = None
+    if q_ref is not None and q_ref > 0:
+        cstar = c_star(a, sw, sb, q_ref)
+        if marginal:
+            notes.append("c_star: evaluated at q_1 (no unique q*)")
+    elif qstar == 0.0:
+        cstar = None
+        notes.append("c_star: undefined at q* = 0 (the correlation of vanishing signals)")
+    else:
+        notes.append("c_star: undefined (no finite q*)")
+    xi_q = None
+    if qstar is not None and qstar > 0:
+        xi_q = depth_scale(_chi_q(a, qstar, sw))
+        if xi_q is None:
+            notes.append("xi_q: infinite (chi_q = sigma_w^2 E[phi'^2 + phi phi''] = 1 at q*)")
+    else:
+        notes.append("xi_q: undefined (no attracting q* > 0)")
+    xi_c = None
+    if cstar is not None and q_ref is not None:
+        xi_c = depth_scale(chi_c(a, sw, q_ref, cstar))
+        if xi_c is None:
+            notes.append("xi_c: infinite (criticality: chi_c = 1 at c*; correlations approach c* polynomially, not exponentially)")
+    else:
+        notes.append("xi_c: undefined (no c*)")
+    return dict(chi1=c1, q_star=qstar, c_star=cstar, xi_q=xi_q, xi_c=xi_c), notes
+
+
+@dataclass(frozen=True)
+class InputsPrediction:
+    """Mean-field covariances of a small set of inputs, per layer (index i is layer i + 1).
+
+    ``q``: (layers, S) diagonal E_w[y(x_a)^2]; ``q_ab``: (layers, S, S) covariances (the
+    diagonal is q); ``sample_fraction`` = (E_a q - E_{a != b} q^{ab}) / E_a q, with
+    ``sample_variance`` = E_a q - E_{a != b} q^{ab} = E_{a != b} gap_ab and ``mean_spread`` =
+    E_{a != b} q^{ab} (population formulas; an estimate from S samples needs S/(S-1) care).
+    """
+
+    q: np.ndarray
+    q_ab: np.ndarray
+    sample_variance: np.ndarray
+    mean_spread: np.ndarray
+    sample_fraction: np.ndarray
+    first_nonfinite_layer: int | None = None
+
+
+def propagate_inputs(
+    act: ActivationLike, sigma_w2: float | Sequence[float], sigma_b2: float, depth: int, gram: np.ndarray, input_dim: int
+) -> InputsPrediction:
+    """The covariance map run on every pair of a small set of inputs with Gram matrix
+    ``gram`` (S x S, gram[a, b] = <x_a, x_b>), so that inputs of different norms are handled:
+    layer 1 is sigma_w^2 gram / N_0 + sigma_b^2, each pair is then advanced by the length map
+    (diagonal) and the gap map gap_ab = (q_a + q_b)/2 - q_ab (off-diagonal, no cancellation).
+    Vectorized over pairs: one evaluation of phi per layer. Cost ~ S^2 x 2048 per layer."""
+    a = get_activation(act)
+    sw = _per_layer(sigma_w2, depth)
+    g = np.asarray(gram, dtype=np.float64)
+    if g.ndim != 2 or g.shape[0] != g.shape[1] or g.shape[0] < 2:
+        raise InitscopeError(f"gram must be a square matrix of at least 2 inputs, got shape {g.shape}")
+    s = g.shape[0]
+    ia, ib = np.triu_indices(s, k=1)
+    qd = sw[0] * np.diag(g) / input_dim + sigma_b2
+    gap = np.maximum(sw[0] * (0.5 * (g[ia, ia] + g[ib, ib]) - g[ia, ib]) / input_dim, 0.0)
+    kind = _closed(a)
+    x1, w1 = split_nodes()
+    qs, gaps, first_bad = [qd], [gap], None
+    with np.errstate(all="ignore"):
+        for layer in range(2, depth + 1):
+            qa_, qb_ = qd[ia], qd[ib]
+            if kind is not None and kind != "erf":
+                from initscope.activations import closed_form_moments
+
+                m_q = np.array([closed_form_moments(a, float(v)).second for v in qd])
+                m_d = np.where(gap > 0, _closed_gap(kind, qa_, qb_, gap), 0.0)
+            else:
+                u1 = np.sqrt(qd)[:, None] * x1[None, :]
+                u, v = _gap_nodes(qa_, qb_, gap)
+                y = _phi(a, np.concatenate([u1.ravel(), u.ravel(), v.ravel()]))
+                y1 = y[: u1.size].reshape(u1.shape)
+                yu = y[u1.size : u1.size + u.size].reshape(u.shape)
+                yv = y[u1.size + u.size :].reshape(v.shape)
+                m_q = (y1 * y1) @ w1
+                m_d = np.where(gap > 0, 0.5 * ((yu - yv) ** 2) @ _grid()[2], 0.0)
+            nq = sw[layer - 1] * m_q + sigma_b2
+            if not (np.all(np.isfinite(nq)) and nq.max() < _BIG):
+                first_bad = layer
+                break
+            qd, gap = nq, np.minimum(sw[layer - 1] * m_d, 0.5 * (nq[ia] + nq[ib]))
+            qs.append(qd)
+            gaps.append(gap)
+    qarr = np.full((depth, s), math.nan)
+    qarr[: len(qs)] = np.array(qs)
+    garr = np.full((depth, len(ia)), math.nan)
+    garr[: len(gaps)] = np.array(gaps)
+    qab = np.repeat(qarr[:, :, None], s, axis=2) * 0.0
+    qab[:, ia, ib] = 0.5 * (qarr[:, ia] + qarr[:, ib]) - garr
+    qab[:, ib, ia] = qab[:, ia, ib]
+    qab[:, np.arange(s), np.arange(s)] = qarr
+    sample_var = garr.mean(axis=1)
+    mean_q = qarr.mean(axis=1)
+    return InputsPrediction(
+        q=qarr, q_ab=qab, sample_variance=sample_var, mean_spread=mean_q - sample_var,
+        sample_fraction=sample_var / mean_q, first_nonfinite_layer=first_bad,
     )
 
 
@@ -429,37 +782,62 @@ def predict(
 
 
 RELU_ASYMPTOTE_K = 9 * math.pi**2 / 2
-"""1 - c_l ~ K / l^2 for ReLU, sigma_w^2 = 2, no bias.
+"""1 - c_l ~ K / l^2 for ReLU, sigma_w^2 = 2, no bias, K = 9 pi^2 / 2 ~ 44.41.
 
-Near c = 1 the ReLU correlation map f(c) = (sqrt(1 - c^2) + (pi - arccos c) c) / pi expands,
-with eps = 1 - c and arccos(1 - eps) = sqrt(2 eps)(1 + eps/12 + ...), to
-eps' = eps - a eps^{3/2} + O(eps^2) with a = 2 sqrt(2) / (3 pi). The continuum limit
-d eps / dl = -a eps^{3/2} integrates to eps^{-1/2} = a l / 2 + const, so
-eps_l ~ 4 / (a^2 l^2) = 9 pi^2 / (2 l^2) ~ 44.4 / l^2, whatever the input correlation."""
+The ReLU correlation map is f(c) = c + (sin theta - theta cos theta) / pi with c = cos theta.
+With eps = 1 - c, theta = arccos(1 - eps) = sqrt(2 eps)(1 + eps/12 + O(eps^2)) and
+sin theta - theta cos theta = theta^3/3 - theta^5/30 + ..., so
+
+    eps' = eps - a eps^{3/2} + O(eps^{5/2}),   a = 2 sqrt(2) / (3 pi)
+
+(no eps^2 term). For s = eps^{-1/2}: s' = s (1 - a eps^{1/2} + O(eps^{3/2}))^{-1/2}
+= s + a/2 + (3 a^2 / 8) / s + O(s^-2), whose solution is
+
+    s_l = (a/2) l + (3a/4) ln l + C + o(1),
+
+so eps_l = 4 / (a^2 l^2) (1 - 3 ln(l) / l - 4 C / (a l) + ...), K = 4 / a^2 = 9 pi^2 / 2, and
+the ratio eps_l l^2 / K approaches 1 from below like 1 - 3 ln(l) / l (0.98 at l = 1000), C
+depending on the input correlation. :data:`RELU_ASYMPTOTE_LOG` is 3a/4."""
+
+RELU_ASYMPTOTE_A = 2 * math.sqrt(2) / (3 * math.pi)
+RELU_ASYMPTOTE_LOG = 3 * RELU_ASYMPTOTE_A / 4
 
 
 def relu_sample_fraction_asymptote(layers: Sequence[int] | np.ndarray) -> np.ndarray:
-    """K / l^2: the large-depth share of variance over samples for Kaiming ReLU nets."""
+    """K / l^2: the large-depth share of variance over samples (1 - c_l) for Kaiming ReLU nets."""
     layer_arr = np.asarray(layers, dtype=np.float64)
     return RELU_ASYMPTOTE_K / layer_arr**2
 
 
-def relu_norm_fluctuation(depth: int, width: int | Sequence[int]) -> np.ndarray:
-    """Relative variance over networks of a layer's mean square |y_l|^2 / N, for one input,
-    in a ReLU net with Gaussian weights and no bias (Hanin & Rolnick 2018, exact here):
+def relu_norm_fluctuation(depth: int, width: int | Sequence[int], site: str = "pre") -> np.ndarray:
+    """Relative variance over networks, Var / E^2, of a layer's squared norm for one fixed input
+    in a ReLU net with Gaussian weights and no bias: exact at any width.
 
-        Var / E^2 = (1 + 2/N_l) prod_{j < l} (1 + 5/N_j) - 1.
+    Given h_{l-1}, the y_{l,i} are i.i.d. N(0, sigma_w^2 |h_{l-1}|^2 / N_{l-1}), so
+    |y_l|^2 = (sigma_w^2 |h_{l-1}|^2 / N_{l-1}) chi^2_{N_l} (second moment over squared first:
+    1 + 2/N_l) and |h_l|^2 = (sigma_w^2 |h_{l-1}|^2 / N_{l-1}) sum_i relu(z_i)^2, z_i ~ N(0, 1)
+    i.i.d., with E relu(z)^2 = 1/2 and E relu(z)^4 = 3/2 (ratio 6, so 1 + 5/N_l). The
+    conditional scale and the new factor are independent, so the ratios multiply:
 
-    Given h_{l-1}, |y_l|^2 = sigma_w^2 |h_{l-1}|^2 / N chi^2_N (ratio 1 + 2/N) and
-    |h_l|^2 = sigma_w^2 |h_{l-1}|^2 / N * sum_i relu(z_i)^2, whose second moment over
-    the squared first is 1 + 5/N (E relu(z)^2 = 1/2, E relu(z)^4 = 3/2). This is the
-    spread of the *layer* view between networks: the band around the theory line.
+        site="post":  Var |h_l|^2 / E^2 = prod_{j <= l} (1 + 5/N_j) - 1
+        site="pre":   Var |y_l|^2 / E^2 = (1 + 2/N_l) prod_{j < l} (1 + 5/N_j) - 1
+
+    (N_j the width of layer j; x itself is fixed). prod (1 + 5/N_j) ~ exp(5 sum_j 1/N_j): the
+    exponential of Hanin & Rolnick 2018 (Theorem 5: E[M_d^2] is bounded above and below by
+    constants times exp(5 sum 1/n_j) for the normalised squared output length), here exact for
+    Gaussian weights; ~ 5 L / N for L << N. It is the spread between networks of the layer view
+    (and of a network-variance estimate averaged over the units of a layer): the band around the
+    theory line.
     """
+    if site not in ("pre", "post"):
+        raise InitscopeError(f"site must be 'pre' or 'post', got {site!r}")
     widths = [int(width)] * depth if np.isscalar(width) else [int(w) for w in width]  # type: ignore[arg-type]
+    if len(widths) < depth or any(w < 1 for w in widths):
+        raise InitscopeError(f"need {depth} widths >= 1, got {widths}")
     out, prod = [], 1.0
     for layer in range(1, depth + 1):
         n = widths[layer - 1]
-        out.append((1 + 2 / n) * prod - 1)
+        out.append((1 + 2 / n) * prod - 1 if site == "pre" else prod * (1 + 5 / n) - 1)
         prod *= 1 + 5 / n
     return np.array(out)
 

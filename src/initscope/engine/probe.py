@@ -133,6 +133,13 @@ class ProbeResult:
     def __repr__(self) -> str:
         return f"ProbeResult({len(self.stats)} stats, sampler={self.sampler}, first_nonfinite={self.first_nonfinite})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: pre-activation statistics (columns) at a few layers (rows)."""
+        pre = self.stats[self.stats.site == "pre"]
+        wide = pre.pivot_table(index="layer", columns="stat", values="value")
+        layers = sorted(set(wide.index) & {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, int(wide.index.max())})
+        return f"<p>ProbeResult: sampler {self.sampler}, first non-finite layer {self.first_nonfinite}</p>" + wide.loc[layers].to_html(float_format=lambda v: f"{v:.4g}")
+
 
 # --- helpers ----------------------------------------------------------------
 
