@@ -150,3 +150,33 @@ def test_callables_autograd_cannot_differentiate_fail_clearly():
         get_activation(lambda x: x > 0)
     with pytest.raises(InitscopeError, match="must map a tensor to a tensor"):
         get_activation(lambda x: x.numpy())
+
+
+def test_registry_is_the_functions_it_names():
+    """Each registered fn against an independent numpy/scipy formula (gelu exact, not tanh-approx)."""
+    from scipy import special
+
+    from initscope.activations import list_activations
+
+    x = np.linspace(-6, 6, 1201)
+    lam, alpha = 1.0507009873554805, 1.6732632423543772  # SELU constants, Klambauer et al. 2017
+    ref = {
+        "relu": np.maximum(x, 0),
+        "leaky_relu": np.where(x > 0, x, 0.01 * x),
+        "tanh": np.tanh(x),
+        "sigmoid": special.expit(x),
+        "gelu": x * special.ndtr(x),
+        "silu": x * special.expit(x),
+        "elu": np.where(x > 0, x, np.expm1(x)),
+        "selu": lam * np.where(x > 0, x, alpha * np.expm1(x)),
+        "softplus": np.logaddexp(0, x),
+        "erf": special.erf(x),
+        "sin": np.sin(x),
+        "abs": np.abs(x),
+        "linear": x,
+    }
+    assert list_activations() == sorted(ref)
+    for name, expected in ref.items():
+        got = get_activation(name)(torch.tensor(x)).numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14, err_msg=name)
+    assert repr(get_activation("relu")) == "Activation('relu')"

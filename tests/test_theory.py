@@ -1,29 +1,46 @@
-"""Mean-field theory against closed forms, quadrature, Monte Carlo and the engine."""
+"""Mean-field theory against independent answers: closed forms vs a reference quadrature
+written here vs Monte Carlo (5 standard errors), the maps vs simulated finite MLPs, criticality,
+the ReLU asymptote and the finite-width formula by simulation, and the engine."""
 
+import dataclasses
 import json
-import math
 import subprocess
 import sys
+import math
+import warnings
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from initscope.activations import get_activation
 from initscope.engine import ProbeConfig, probe
 from initscope.errors import InitscopeError
 from initscope.nets import MLPSpec
 from initscope.theory import (
+    RELU_ASYMPTOTE_A,
     RELU_ASYMPTOTE_K,
+    MeanFieldState,
+    c_star,
     chi1,
+    chi_c,
     covariance_map,
     expected_product,
+    first_layer,
     half_squared_difference,
+    leaky_relu_kernel,
     length_map,
     order_chaos_boundary,
     predict,
     predict_setup,
+    propagate,
+    propagate_inputs,
+    q_star,
+    relu_kernel,
     relu_norm_fluctuation,
+    relu_sample_fraction_asymptote,
+    step,
 )
 
 
@@ -34,8 +51,30 @@ def _mc_pairs(qa, qb, qab, n=2_000_000, seed=0):
     return math.sqrt(qa) * z1, math.sqrt(qb) * (c * z1 + math.sqrt(1 - c * c) * z2)
 
 
+def _reference_product(f, qa, qb, qab, n=160, half=10.0):
+    """E[f(u) f(v)] by tensor-product Gauss-Legendre on the four quadrants of the (x, y) plane,
+    u = sqrt(qa) x, v = sqrt(qb) y, weighted by the bivariate normal density: the kinks of
+    relu-like f lie on the quadrant edges, so this converges exponentially (independent of the
+    module's Gauss-Hermite and closed forms)."""
+    t, w = np.polynomial.legendre.leggauss(n)
+    x = np.concatenate([(t - 1) * half / 2, (t + 1) * half / 2])
+    wx = np.concatenate([w, w]) * half / 2
+    c = qab / math.sqrt(qa * qb)
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    dens = np.exp(-(X * X - 2 * c * X * Y + Y * Y) / (2 * (1 - c * c))) / (2 * math.pi * math.sqrt(1 - c * c))
+    fu = f(torch.from_numpy(math.sqrt(qa) * x)).numpy()
+    fv = f(torch.from_numpy(math.sqrt(qb) * x)).numpy()
+    return float(np.einsum("i,j,ij,i,j->", wx, wx, dens, fu, fv))
+
+
+PAIRS = [(1.0, 1.0, 0.3), (2.0, 0.7, -0.5), (1.3, 1.3, 1.2), (0.4, 3.0, 0.9)]
+
+
+# --- closed forms, quadrature, Monte Carlo ----------------------------------------
+
+
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "abs", "erf", "linear", "tanh", "gelu", "silu", "elu"])
-@pytest.mark.parametrize("qa,qb,qab", [(1.0, 1.0, 0.3), (2.0, 0.7, -0.5), (1.3, 1.3, 1.2)])
+@pytest.mark.parametrize("qa,qb,qab", PAIRS[:3])
 def test_expected_product_matches_monte_carlo(name, qa, qb, qab):
     u, v = _mc_pairs(qa, qb, qab, seed=hash((name, qa)) % 1000)
     f = get_activation(name).fn
@@ -44,27 +83,75 @@ def test_expected_product_matches_monte_carlo(name, qa, qb, qab):
     assert abs(got - prod.mean()) < 5 * prod.std() / math.sqrt(len(prod)), (got, prod.mean())
 
 
-@pytest.mark.parametrize("name", ["erf", "linear"])
-def test_smooth_closed_forms_match_quadrature(name):
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "abs", "erf", "linear"])
+@pytest.mark.parametrize("qa,qb,qab", PAIRS)
+def test_closed_forms_match_reference_quadrature(name, qa, qb, qab):
+    ref = _reference_product(get_activation(name).fn, qa, qb, qab)
+    assert float(expected_product(name, qa, qb, qab)[0]) == pytest.approx(ref, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("slope", [0.01, 0.2, -0.5, -1.0, 1.0])
+def test_leaky_relu_kernel_any_slope(slope):
+    # E[f(u) f(v)] = (1 + a^2) K(c) - 2 a K(-c) for f = relu(u) - a relu(-u), i.e. leaky_relu(u, a)
+    f = lambda x: F.leaky_relu(x, slope) if slope >= 0 else torch.where(x > 0, x, slope * x)  # noqa: E731
+    for qa, qb, qab in PAIRS:
+        got = float(leaky_relu_kernel(qa, qb, qab, slope))
+        assert got == pytest.approx(_reference_product(f, qa, qb, qab), rel=1e-9, abs=1e-12)
+    if slope == 1.0:  # linear
+        assert float(leaky_relu_kernel(1.3, 0.7, 0.2, 1.0)) == pytest.approx(0.2)
+    u, v = _mc_pairs(1.0, 2.0, 0.8, seed=11)
+    prod = (f(u) * f(v)).numpy()
+    assert abs(float(leaky_relu_kernel(1.0, 2.0, 0.8, slope)) - prod.mean()) < 5 * prod.std() / math.sqrt(len(prod))
+
+
+def test_relu_kernel_limits():
+    assert float(relu_kernel(2.0, 2.0, 2.0)) == pytest.approx(1.0)  # c = 1: E relu^2 = q / 2
+    assert float(relu_kernel(2.0, 3.0, 0.0)) == pytest.approx(math.sqrt(6) / (2 * math.pi))  # c = 0: (E relu)^2
+    assert float(relu_kernel(1.0, 1.0, -1.0)) == pytest.approx(0.0, abs=1e-15)
+
+
+@pytest.mark.parametrize("name", ["tanh", "gelu", "silu", "sin", "erf"])
+def test_generic_quadrature_matches_reference(name):
     act = get_activation(name)
-    wrapped = get_activation(lambda x: act.fn(x))  # same function, no closed form: quadrature
-    for qa, qb, qab in [(1.0, 1.0, 0.3), (2.0, 0.7, -0.5), (0.4, 3.0, 0.9)]:
-        assert float(expected_product(act, qa, qb, qab)[0]) == pytest.approx(float(expected_product(wrapped, qa, qb, qab)[0]), rel=1e-5, abs=1e-12)  # 32x32 Gauss-Hermite: ~1e-6 for erf at q = 2
+    wrapped = get_activation(lambda x: act.fn(x))  # the same function with no closed form
+    for qa, qb, qab in PAIRS:
+        ref = _reference_product(act.fn, qa, qb, qab)
+        assert float(expected_product(wrapped, qa, qb, qab)[0]) == pytest.approx(ref, rel=1e-6, abs=1e-9)
 
 
-@pytest.mark.parametrize("name", ["relu", "leaky_relu", "abs", "tanh", "gelu", "erf"])
-@pytest.mark.parametrize("q,d", [(1.0, 0.5), (2.0, 1e-3), (0.7, 1.2)])
-def test_half_squared_difference_without_cancellation(name, q, d):
-    # (u, v) with variance q and covariance q - d; compare with Monte Carlo
-    u, v = _mc_pairs(q, q, q - d, seed=7)
+@pytest.mark.parametrize("name,tol", [("tanh", 1e-4), ("gelu", 1e-8), ("elu", 3e-3)])
+def test_fast_loop_agrees_with_fine_covariance_map(name, tol):
+    """predict's per-layer loop (30 x 30 nodes, one phi call) against iterating the 61 x 61
+    covariance map: the coarse grid costs at most ~1e-4 relative over 30 layers."""
+    p = predict(name, 1.8, 0.1, 30, x_sq=1.0, x_ab=0.2)
+    qa, qb, qab = p.q[0], p.q[0], p.q[0] * p.c[0]
+    for layer in range(1, 30):
+        qa, qb, qab = covariance_map(name, qa, qb, qab, 1.8, 0.1)
+        assert p.q[layer] == pytest.approx(qa, rel=1e-10)
+        assert 1 - p.c[layer] == pytest.approx(1 - qab / qa, rel=tol)
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "abs", "tanh", "gelu", "erf", "linear"])
+@pytest.mark.parametrize("qa,qb,d", [(1.0, 1.0, 0.5), (2.0, 2.0, 1e-3), (0.7, 0.7, 1.2), (1.5, 0.6, 0.4)])
+def test_half_squared_difference_without_cancellation(name, qa, qb, d):
+    # (u, v) with variances qa, qb and gap d = (qa + qb)/2 - Cov(u, v); compare with Monte Carlo
+    qab = 0.5 * (qa + qb) - d
+    u, v = _mc_pairs(qa, qb, qab, seed=7)
     f = get_activation(name).fn
     vals = (0.5 * (f(u) - f(v)) ** 2).numpy()
-    got = half_squared_difference(name, q, d)
+    got = half_squared_difference(name, qa, d, q_b=qb)
     assert abs(got - vals.mean()) < 5 * vals.std() / math.sqrt(len(vals)) + 1e-12, (got, vals.mean())
-    # and with the direct (cancelling) formula where that is accurate
-    if d > 0.1:
-        direct = length_map(name, q, 1.0) - float(expected_product(name, q, q, q - d)[0])
-        assert got == pytest.approx(direct, rel=1e-6)
+    if d > 0.1:  # and with the direct (cancelling) formula where that is accurate
+        direct = 0.5 * (length_map(name, qa, 1.0) + length_map(name, qb, 1.0)) - float(expected_product(name, qa, qb, qab)[0])
+        assert got == pytest.approx(direct, rel=1e-5)
+
+
+def test_gap_is_accurate_where_the_direct_formula_cancels():
+    # relu: 1 - c' for 1 - c = 1e-12 follows eps' = eps - a eps^{3/2}: the direct formula
+    # q/2 - K would lose all digits
+    q, eps = 1.7, 1e-12
+    got = 2 * half_squared_difference("relu", q, eps * q) / q
+    assert got == pytest.approx(eps - RELU_ASYMPTOTE_A * eps**1.5, rel=1e-9)
 
 
 def test_length_and_covariance_maps_by_monte_carlo():
@@ -75,39 +162,304 @@ def test_length_and_covariance_maps_by_monte_carlo():
         assert abs(got - float(vals.mean())) < 5 * float(vals.std()) / math.sqrt(len(vals))
 
 
+# --- state, fold, first layer --------------------------------------------------------
+
+
+def test_first_layer_and_fold_match_predict():
+    s1 = first_layer(1.5, 0.05, 300.0, 200)  # E|x|^2 = 300, N_0 = 200, independent inputs
+    assert s1.q == pytest.approx(1.5 * 1.5 + 0.05) and s1.c == pytest.approx(0.05 / s1.q)
+    s2 = step("tanh", s1, 1.5, 0.05)
+    assert isinstance(s2, MeanFieldState) and s2.layer == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s2.q = 1.0  # type: ignore[misc]
+    states = propagate("tanh", s1, 1.5, 0.05, 20)
+    p = predict("tanh", 1.5, 0.05, 20, 200, x_sq_norm=300.0)
+    assert [s.layer for s in states] == list(range(1, 21))
+    assert np.allclose([s.q for s in states], p.q, rtol=1e-12)
+    assert np.allclose([s.sample_fraction for s in states], p.sample_fraction, rtol=1e-12)
+    assert np.allclose(1 - np.array(p.c), p.sample_fraction, rtol=1e-12)
+    # the same prediction through the x_sq form, and the covariance map
+    assert np.allclose(predict("tanh", 1.5, 0.05, 20, x_sq=1.5).q, p.q)
+    qa, qb, qab = covariance_map("tanh", s1.q, s1.q, s1.q_ab, 1.5, 0.05)
+    assert qa == pytest.approx(s2.q) and qa - qab == pytest.approx(s2.gap, rel=1e-4)
+
+
+def test_propagate_inputs_equal_norms_agrees_with_predict_and_general_formula():
+    n0 = 50
+    gram = np.array([[50.0, 10.0, -40.0], [10.0, 50.0, 0.0], [-40.0, 0.0, 50.0]])
+    ip = propagate_inputs("gelu", 2.0, 0.1, 15, gram, n0)
+    for (a, b), x_ab in (((0, 1), 0.2), ((0, 2), -0.8)):  # negative correlations too
+        p = predict("gelu", 2.0, 0.1, 15, x_sq=1.0, x_ab=x_ab)
+        assert np.allclose(ip.q_ab[:, a, b], np.array(p.q) * np.array(p.c), rtol=1e-4)  # 61^2 vs 30^2 nodes
+    # unequal norms: fraction = (E q - E_{a != b} q_ab) / E q, from the per-pair maps
+    gram2 = np.diag([20.0, 50.0, 120.0]) + 3.0
+    ip2 = propagate_inputs("tanh", 1.5, 0.05, 10, gram2, n0)
+    off = ~np.eye(3, dtype=bool)
+    for layer in range(10):
+        qab = ip2.q_ab[layer]
+        frac = (np.diag(qab).mean() - qab[off].mean()) / np.diag(qab).mean()
+        assert ip2.sample_fraction[layer] == pytest.approx(frac, rel=1e-9)
+        na, nb, nab = covariance_map("tanh", qab[0, 0], qab[2, 2], qab[0, 2], 1.5, 0.05)
+        if layer < 9:
+            assert ip2.q_ab[layer + 1, 0, 2] == pytest.approx(nab, rel=1e-4)
+            assert ip2.q_ab[layer + 1, 2, 2] == pytest.approx(nb, rel=1e-12)
+
+
+# --- brute force: finite MLPs --------------------------------------------------------
+
+
+def _simulate_pair(act, sw2, sb2, xa, xb, width, depth, networks, seed):
+    """Pre-activations of two fixed inputs in `networks` independent MLPs (float64).
+
+    Exact in distribution and O(width) per layer: given the previous layer's (h_a, h_b),
+    each row W_i of W ~ N(0, sigma_w^2 / fan_in I) gives (W_i h_a, W_i h_b) ~ N(0, sigma_w^2 /
+    fan_in G) with G the 2 x 2 Gram matrix of (h_a, h_b), independently over rows; the bias adds
+    the same b_i to both. (test_pair_sampler_matches_dense_matrices checks it against W @ h.)
+    Returns per-network means over units: (depth, networks, 3) of y_a^2, y_b^2, y_a y_b."""
+    g = torch.Generator().manual_seed(seed)
+    f = get_activation(act).fn
+    h = torch.stack([xa, xb], dim=-1).expand(networks, -1, 2)  # (M, N0, 2)
+    out = []
+    for _ in range(depth):
+        gram = h.transpose(1, 2) @ h * (sw2 / h.shape[1])  # (M, 2, 2)
+        chol = torch.linalg.cholesky(gram + 1e-300 * torch.eye(2, dtype=torch.float64))
+        z = torch.randn(networks, width, 2, generator=g, dtype=torch.float64)
+        y = z @ chol.transpose(1, 2)
+        if sb2 > 0:
+            y = y + math.sqrt(sb2) * torch.randn(networks, width, 1, generator=g, dtype=torch.float64)
+        out.append(torch.stack([(y[..., 0] ** 2).mean(1), (y[..., 1] ** 2).mean(1), (y[..., 0] * y[..., 1]).mean(1)], -1))
+        h = f(y)
+    return torch.stack(out).numpy()
+
+
+def _one_minus_c(stats):
+    """1 - c from per-network means (M, 3), with its delta-method standard error."""
+    m = stats.mean(0)
+    cov = np.cov(stats.T) / len(stats)
+    a, b, ab = m
+    c = ab / math.sqrt(a * b)
+    grad = np.array([0.5 * c / a, 0.5 * c / b, -1 / math.sqrt(a * b)])  # d(1 - c)/d(a, b, ab)
+    return 1 - c, math.sqrt(grad @ cov @ grad)
+
+
+MLP_GRID = [(a, sw2, sb2) for a in ("relu", "tanh") for sw2 in (1.5, 2.0) for sb2 in (0.0, 0.05)]
+
+
+@pytest.mark.parametrize("act,sw2,sb2", MLP_GRID)
+def test_maps_against_simulated_mlps(act, sw2, sb2):
+    """Width 512, depth 10, 200 networks, two random Gaussian inputs (N_0 = 512): the network
+    variance of each input and 1 - c per layer within 5 standard errors of the covariance map
+    started from the inputs' actual norms and inner product."""
+    n0, width, depth, m = 512, 512, 10, 200
+    gx = torch.Generator().manual_seed(hash((act, sw2, sb2)) % 10_000)
+    xa, xb = torch.randn(2, n0, generator=gx, dtype=torch.float64)
+    sim = _simulate_pair(act, sw2, sb2, xa, xb, width, depth, m, seed=1)
+    gram = torch.stack([xa, xb]) @ torch.stack([xa, xb]).T
+    theory = propagate_inputs(act, sw2, sb2, depth, gram.numpy(), n0)
+    for layer in range(depth):
+        for i in (0, 1):
+            v = sim[layer, :, i]
+            assert abs(v.mean() - theory.q[layer, i]) < 5 * v.std(ddof=1) / math.sqrt(m), (layer, i, v.mean(), theory.q[layer, i])
+        est, se = _one_minus_c(sim[layer])
+        t = 1 - theory.q_ab[layer, 0, 1] / math.sqrt(theory.q[layer, 0] * theory.q[layer, 1])
+        assert abs(est - t) < 5 * se, (layer, est, t, se)
+
+
+def test_pair_sampler_matches_dense_matrices():
+    """The row-Gaussian sampler against explicit weight matrices (width 128, depth 4)."""
+    n, depth, m = 128, 4, 300
+    g = torch.Generator().manual_seed(5)
+    xa, xb = torch.randn(2, n, generator=g, dtype=torch.float64)
+    h = torch.stack([xa, xb], -1).expand(m, n, 2)
+    dense = []
+    for _ in range(depth):
+        w = torch.randn(m, n, n, generator=g, dtype=torch.float64) * math.sqrt(2.0 / n)
+        y = w @ h + math.sqrt(0.05) * torch.randn(m, n, 1, generator=g, dtype=torch.float64)
+        dense.append(torch.stack([(y[..., 0] ** 2).mean(1), (y[..., 1] ** 2).mean(1), (y[..., 0] * y[..., 1]).mean(1)], -1))
+        h = torch.relu(y)
+    dense = torch.stack(dense).numpy()
+    rows = _simulate_pair("relu", 2.0, 0.05, xa, xb, n, depth, m, seed=6)
+    for layer in range(depth):
+        for k in range(3):
+            a, b = dense[layer, :, k], rows[layer, :, k]
+            se = math.sqrt(a.var(ddof=1) / m + b.var(ddof=1) / m)
+            assert abs(a.mean() - b.mean()) < 5 * se
+
+
+@pytest.mark.slow
+def test_maps_against_dense_mlp_width_512():
+    """The brute-force version: explicit 512 x 512 weight matrices, 200 networks, depth 10."""
+    n, depth, m = 512, 10, 200
+    g = torch.Generator().manual_seed(9)
+    xa, xb = torch.randn(2, n, generator=g, dtype=torch.float64)
+    theory = propagate_inputs("relu", 2.0, 0.05, depth, (torch.stack([xa, xb]) @ torch.stack([xa, xb]).T).numpy(), n)
+    stats = []
+    for chunk in range(0, m, 25):
+        h = torch.stack([xa, xb], -1).float().expand(25, n, 2)
+        per = []
+        for _ in range(depth):
+            w = torch.randn(25, n, n, generator=g) * math.sqrt(2.0 / n)
+            y = (w @ h + math.sqrt(0.05) * torch.randn(25, n, 1, generator=g)).double()
+            per.append(torch.stack([(y[..., 0] ** 2).mean(1), (y[..., 1] ** 2).mean(1), (y[..., 0] * y[..., 1]).mean(1)], -1))
+            h = torch.relu(y).float()
+        stats.append(torch.stack(per))
+    sim = torch.cat(stats, dim=1).numpy()
+    for layer in range(depth):
+        v = sim[layer, :, 0]
+        assert abs(v.mean() - theory.q[layer, 0]) < 5 * v.std(ddof=1) / math.sqrt(m)
+        est, se = _one_minus_c(sim[layer])
+        t = 1 - theory.q_ab[layer, 0, 1] / math.sqrt(theory.q[layer, 0] * theory.q[layer, 1])
+        assert abs(est - t) < 5 * se
+
+
+# --- fixed points, criticality, depth scales ---------------------------------------
+
+
 def test_criticality():
     assert chi1("relu", 2.0, 0.0, q=1.0) == pytest.approx(1.0)
-    assert chi1("tanh", 1.0, 0.0, q=1e-8) == pytest.approx(1.0, abs=1e-6)
+    assert chi1("tanh", 1.0, 0.0) == pytest.approx(1.0, abs=1e-12)  # q* = 0, tanh'(0) = 1
+    assert q_star("tanh", 1.0, 0.0) == (0.0, "")
     (boundary,) = order_chaos_boundary("tanh", [0.0])
-    assert boundary == pytest.approx(1.0, abs=1e-3)
+    assert boundary == pytest.approx(1.0, abs=1e-6)
+    (relu_edge,) = order_chaos_boundary("relu", [0.0])
+    assert relu_edge == pytest.approx(2.0, abs=1e-6)
     # with bias the edge of chaos moves to larger sigma_w^2 (Schoenholz et al. 2017, fig. 1)
     (b2,) = order_chaos_boundary("tanh", [0.05])
     assert b2 > 1.0
+    q, _ = q_star("tanh", b2, 0.05)
+    assert chi1("tanh", b2, 0.05, q=q) == pytest.approx(1.0, abs=1e-8)
+    p = predict("tanh", b2, 0.05, 10)
+    assert p.xi_c is None or p.xi_c > 1e4  # diverges at the edge
 
 
-def test_relu_asymptote_constant():
-    p = predict("relu", 2.0, 0.0, 2000)
+def test_fixed_points_and_depth_scales():
+    # ordered phase: q* solves the length map, c* = 1, xi_c = -1 / ln chi_1 (chi_c(1) = chi_1)
+    q, why = q_star("tanh", 1.5, 0.05)
+    assert why == "" and length_map("tanh", q, 1.5, 0.05) == pytest.approx(q, rel=1e-12)
+    p = predict("tanh", 1.5, 0.05, 400)
+    assert p.q_star == pytest.approx(q) and p.c_star == 1.0
+    assert p.xi_c == pytest.approx(-1 / math.log(p.chi1), rel=1e-6)
+    assert p.q[-1] == pytest.approx(q, rel=1e-9)
+    # xi_q from the length map's own slope at q*: finite difference of the map
+    h = 1e-5 * q
+    slope = (length_map("tanh", q + h, 1.5, 0.05) - length_map("tanh", q - h, 1.5, 0.05)) / (2 * h)
+    assert p.xi_q == pytest.approx(-1 / math.log(slope), rel=1e-6)
+    # chaotic phase, odd phi, no bias: c* = 0 and the iterated correlation converges to it
+    p = predict("tanh", 3.0, 0.0, 300, x_sq=1.0, x_ab=0.5)
+    assert p.c_star == pytest.approx(0.0, abs=1e-9) and abs(p.c[-1]) < 1e-6
+    # chaotic phase with bias: 0 < c* < 1 is the limit of the iteration, and the slope chi_c there
+    p = predict("erf", 4.0, 0.3, 500, x_sq=1.0, x_ab=0.5)
+    assert 0 < p.c_star < 1 and p.c[-1] == pytest.approx(p.c_star, abs=1e-7)
+    dc = 1e-4
+    q = p.q_star
+    f = lambda c: covariance_map("erf", q, q, c * q, 4.0, 0.3)[2] / q  # noqa: E731
+    assert chi_c("erf", 4.0, q, p.c_star) == pytest.approx((f(p.c_star + dc) - f(p.c_star - dc)) / (2 * dc), rel=1e-5)
+    assert c_star("erf", 4.0, 0.3, q) == pytest.approx(p.c_star)
+
+
+def test_none_scalars_have_notes():
+    relu = predict("relu", 2.0, 0.0, 20)
+    assert relu.q_star is None and any("every q is a fixed point" in n for n in relu.notes)
+    assert relu.xi_c is None and any(n.startswith("xi_c: infinite") for n in relu.notes)
+    boom = predict("relu", 3.0, 0.05, 10)
+    assert boom.q_star is None and any("diverges" in n for n in boom.notes)
+    for p in (relu, boom, predict("tanh", 0.5, 0.0, 10)):
+        for key in ("q_star", "c_star", "chi1", "xi_q", "xi_c"):
+            if getattr(p, key) is None:
+                assert any(n.startswith(key) or key in n.split(":")[0] for n in p.notes), (key, p.notes)
+
+
+# --- ReLU asymptotics --------------------------------------------------------------
+
+
+def test_relu_asymptote_constant_and_correction():
+    assert RELU_ASYMPTOTE_K == pytest.approx(4 / RELU_ASYMPTOTE_A**2) and RELU_ASYMPTOTE_K == pytest.approx(44.41321980490211)
+    # a from the map itself: 1 - f(1 - eps) = eps - a eps^{3/2} + O(eps^{5/2})
+    eps = 1e-6
+    c = 1 - eps
+    fc = (math.sqrt(1 - c * c) + (math.pi - math.acos(c)) * c) / math.pi
+    assert (eps - (1 - fc)) / eps**1.5 == pytest.approx(RELU_ASYMPTOTE_A, rel=1e-5)
+    p = predict("relu", 2.0, 0.0, 4000)
     frac = np.array(p.sample_fraction)
-    r = [frac[l - 1] * l**2 / RELU_ASYMPTOTE_K for l in (100, 1000, 2000)]
-    assert r[0] < r[1] < r[2] < 1.0 and r[2] > 0.97  # converges to 9 pi^2 / 2 from below
+    ratio = frac[999] / relu_sample_fraction_asymptote([1000])[0]
+    assert 0.96 < ratio < 1  # -> 1 from below, like 1 - 3 ln(l) / l
+    # s_l = (1 - c_l)^{-1/2} = (a/2) l + (3a/4) ln l + C + o(1): the residual settles
+    a = RELU_ASYMPTOTE_A
+    r = {l: frac[l - 1] ** -0.5 - a * l / 2 - 0.75 * a * math.log(l) for l in (1000, 2000, 4000)}
+    assert abs(r[4000] - r[1000]) < 0.005 < 0.75 * a * math.log(4)  # the log term is needed
+    assert abs(r[4000] - r[2000]) < abs(r[2000] - r[1000])
+    corrected = 1 / (a * 1000 / 2 + 0.75 * a * math.log(1000) + r[4000]) ** 2
+    assert frac[999] == pytest.approx(corrected, rel=1e-4)
 
 
-def test_relu_norm_fluctuation_by_simulation():
-    # one fixed input, 40000 ReLU nets of width 16 with Kaiming Gaussian weights
-    n, depth, m = 16, 10, 40_000
-    g = torch.Generator().manual_seed(0)
+# --- finite width ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("site", ["pre", "post"])
+def test_relu_norm_fluctuation_by_simulation(site):
+    # one fixed input, 20000 ReLU nets of width 16, depth 10, Kaiming Gaussian weights, no bias
+    n, depth, m = 16, 10, 20_000
+    g = torch.Generator().manual_seed(0 if site == "pre" else 1)
     x = torch.randn(n, dtype=torch.float64, generator=g)
+    mean_sq = float(x @ x) / n  # E|y_l|^2 / N = 2 |x|^2 / N_0, E|h_l|^2 / N = |x|^2 / N_0: exact
     h = x.expand(m, n)
     rel = []
     for _ in range(depth):
-        y = torch.randn(m, n, dtype=torch.float64, generator=g) * (math.sqrt(2.0 / n) * h.norm(dim=1, keepdim=True))
-        a = (y * y).mean(dim=1)
-        a = a / a.mean()
-        rel.append((float(a.var()), float(((a - 1) ** 2).var() / math.sqrt(m))))
+        y = torch.randn(m, n, dtype=torch.float64, generator=g) @ torch.eye(n, dtype=torch.float64)
+        y = y * (math.sqrt(2.0 / n) * h.norm(dim=1, keepdim=True))  # W h, rows i.i.d. N(0, 2|h|^2 / n)
         h = torch.relu(y)
-    theory = relu_norm_fluctuation(depth, n)
+        a = (y * y).mean(1) / (2 * mean_sq) if site == "pre" else (h * h).mean(1) / mean_sq
+        dev = ((a - 1) ** 2).numpy()
+        rel.append((dev.mean(), dev.std(ddof=1) / math.sqrt(m)))
+    theory = relu_norm_fluctuation(depth, n, site=site)
     for (est, se), t in zip(rel, theory):
         assert abs(est - t) < 5 * se, (est, t, se)
+    assert theory[-1] == pytest.approx((1 + 5 / n) ** (depth - (site == "pre")) * (1 + 2 / n if site == "pre" else 1) - 1)
+
+
+# --- robustness ---------------------------------------------------------------------
+
+
+def test_user_callable_and_errors():
+    p = predict(lambda x: torch.tanh(2 * x), 1.0, 0.0, 5)
+    assert all(math.isfinite(v) for v in p.q)
+    with pytest.raises(InitscopeError, match="NaN or inf"):
+        predict(lambda x: torch.log(x), 1.0, 0.0, 5)
+    with pytest.raises(InitscopeError, match="same shape"):
+        predict(lambda x: x.mean(), 1.0, 0.0, 5)
+    with pytest.raises(InitscopeError, match="depth"):
+        predict("relu", 2.0, 0.0, 0)
+    with pytest.raises(InitscopeError, match="unknown activation"):
+        predict("rleu", 2.0, 0.0, 3)
+    # finite on the validation nodes, NaN where the theory's variance takes it: still an InitscopeError
+    tricky = get_activation(lambda x: torch.where(x.abs() > 50, torch.full_like(x, float("nan")), torch.tanh(x)))
+    with pytest.raises(InitscopeError, match="NaN or inf"):
+        predict(tricky, 1.0, 0.0, 3, x_sq=100.0)
+
+
+@pytest.mark.parametrize("name", ["linear", "relu", "tanh", "gelu"])
+def test_divergence_is_reported_without_warnings(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = predict(name, 784.0, 0.5, 300)
+    if name == "tanh":  # bounded: no divergence
+        assert p.first_nonfinite_layer is None
+        return
+    assert p.first_nonfinite_layer is not None and math.isnan(p.q[-1])
+    assert all(math.isfinite(v) for v in p.q[: p.first_nonfinite_layer - 1])
+    assert any("diverges" in n for n in p.notes)
+
+
+def test_exploding_prediction_is_reported():
+    p = predict_setup("linear", "normal", 200, width=784)
+    assert p.first_nonfinite_layer is not None and 100 < p.first_nonfinite_layer < 110  # 784^l > 1e300 near l = 103
+    assert math.isnan(p.q[-1])
+
+
+def test_vanishing_signal_is_not_an_error():
+    p = predict("tanh", 0.25, 0.0, 700)
+    assert p.q_star == 0.0 and p.first_nonfinite_layer is None
+    assert p.q[-1] >= 0
 
 
 # --- against the engine ----------------------------------------------------------
@@ -164,23 +516,6 @@ def test_where_mean_field_fails_narrow_deep_relu_nets():
     t = theory[theory.stat == "sample_fraction"].set_index("layer").value[30]
     st = res.stats.query("stat == 'sample_fraction' and site == 'pre' and layer == 30").iloc[0]
     assert st.value > t + 5 * st.stderr and st.value > 1.5 * t
-
-
-def test_user_callable_and_errors():
-    p = predict(lambda x: torch.tanh(2 * x), 1.0, 0.0, 5)
-    assert all(math.isfinite(v) for v in p.q)
-    with pytest.raises(InitscopeError, match="NaN or inf"):
-        predict(lambda x: torch.log(x), 1.0, 0.0, 5)
-    with pytest.raises(InitscopeError, match="same shape"):
-        predict(lambda x: x.mean(), 1.0, 0.0, 5)
-    with pytest.raises(InitscopeError, match="depth"):
-        predict("relu", 2.0, 0.0, 0)
-
-
-def test_exploding_prediction_is_reported():
-    p = predict_setup("linear", "normal", 200, width=784)
-    assert p.first_nonfinite_layer is not None and 100 < p.first_nonfinite_layer < 110  # 784^l > 1e300 near l = 103
-    assert math.isnan(p.q[-1])
 
 
 def test_cli_theory_json():

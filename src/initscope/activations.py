@@ -11,8 +11,9 @@ We therefore integrate each half-line separately with Gauss-Legendre nodes on
 [0, 12] (the Gaussian tail beyond 12 sd weighs e^-72) times the normal density:
 exponential convergence for any function smooth on each side of 0. With the default 200
 nodes per side the six closed forms (relu, leaky_relu, linear, abs, erf, sin) are matched to
-~3e-13 relative for q in [0.01, 30]; plain Gauss-Hermite with 101 nodes is only ~1e-4
-accurate for relu's E[phi'^2], since the indicator 1{z > 0} is not a polynomial.
+~3e-13 relative for q in [0.01, 30]. Plain Gauss-Hermite with 101 nodes (one of them at the
+kink, carrying 12% of the mass) gets relu's E[phi'^2] = E[1{z > 0}] 12% wrong and its mean
+0.8% wrong (measured).
 :func:`hermite_nodes` is kept for smooth integrands and for callers that want it.
 """
 

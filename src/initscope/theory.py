@@ -29,9 +29,12 @@ Numerics.
   accurate at 1e-12 and below (deep ReLU nets, the ordered phase), where 1 - q^{ab}/q would be
   rounding noise.
 * 1-D expectations use split Gauss-Legendre nodes (exponentially accurate for a kink at 0, see
-  :mod:`initscope.activations`); 2-D expectations a 32 x 32 tensor-product probabilists'
-  Gauss-Hermite rule after a Cholesky factorisation of the 2 x 2 covariance (exact for
-  polynomials of degree < 64; for activations with a kink it converges algebraically, ~1e-4).
+  :mod:`initscope.activations`); 2-D expectations a tensor-product probabilists' Gauss-Hermite
+  rule after a Cholesky factorisation of the 2 x 2 covariance: 61 x 61 nodes for one-off calls,
+  30 x 30 in the per-layer loop of :func:`predict` (speed: one call of phi per layer). Smooth
+  entire phi (gelu, silu, erf, sin) are exact to ~1e-12; tanh (poles at +-i pi / 2) to ~1e-5
+  relative at q ~ 2 on 30 x 30 and ~3e-7 on 61 x 61; for a kink away from the closed forms
+  (elu, selu, user callables) convergence is algebraic (~1e-4).
 * Closed forms where they exist: ReLU, leaky ReLU and abs by the arc-cosine kernel (Cho & Saul
   2009), erf (Williams 1997), linear. Any other registered activation or user callable goes
   through quadrature with one call of ``act.fn`` on a float64 tensor per layer; NaN or inf
@@ -61,7 +64,11 @@ from initscope.errors import InitscopeError
 
 ActivationLike = str | Activation | Callable[[torch.Tensor], torch.Tensor]
 
-_N2D = 32  # Gauss-Hermite nodes per axis of the 2-D maps (1024 nodes; exact to degree 63)
+_N2D = 30  # Gauss-Hermite nodes per axis in the per-layer loop of predict (900 nodes; exact to degree 59)
+_N2D_FINE = 61  # and in one-off 2-D expectations (3721 nodes): tanh at q ~ 2 to ~3e-7 instead of ~5e-5
+_N1D = 100  # split Gauss-Legendre nodes per half-line in the per-layer loop (rel. error ~1e-14 for q <= 100)
+_CHUNK = 2048  # at most this many values per call of phi: above it torch may go multi-threaded,
+# and waking its thread pool costs milliseconds on a loaded machine (measured: tanh, sigmoid)
 _LEAKY = 0.01  # the registered leaky_relu's slope (torch's default)
 _BIG = 1e300  # a variance beyond this counts as diverged (the next layer would overflow)
 
@@ -71,8 +78,12 @@ _BIG = 1e300  # a variance beyond this counts as diverged (the next layer would 
 
 def _phi(act: Activation, x: np.ndarray) -> np.ndarray:
     """phi on float64 numpy values, through the activation's torch function; NaN/inf raise."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    flat = x.reshape(-1)
+    if flat.size > _CHUNK:
+        return np.concatenate([_phi(act, flat[i : i + _CHUNK]) for i in range(0, flat.size, _CHUNK)]).reshape(x.shape)
     with torch.no_grad():
-        y = act.fn(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)))
+        y = act.fn(torch.from_numpy(x))
     if not isinstance(y, torch.Tensor) or y.shape != x.shape:
         raise InitscopeError(f"activation {act.name!r} must map a tensor to a tensor of the same shape")
     y = y.detach().to(torch.float64).numpy()
@@ -95,7 +106,7 @@ def _slope(act: Activation, x: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _grid(n: int = _N2D) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _grid(n: int = _N2D_FINE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tensor-product probabilists' Gauss-Hermite nodes (z1, z2) and weights summing to 1."""
     x, w = np.polynomial.hermite_e.hermegauss(n)
     w = w / math.sqrt(2 * math.pi)
@@ -104,6 +115,21 @@ def _grid(n: int = _N2D) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for a in (z1, z2, ww):
         a.setflags(write=False)
     return z1, z2, ww
+
+
+@lru_cache(maxsize=1)
+def _loop_nodes() -> tuple[np.ndarray, ...]:
+    """The per-layer loop's nodes: 1-D split Gauss-Legendre (2 x _N1D) and the 2-D grid."""
+    x1, w1 = split_nodes(_N1D)
+    return (x1, w1, *_grid(_N2D))
+
+
+def _g_scalar(t: float) -> float:
+    """sin(t) - t cos(t) for one float, with the series below 1e-2."""
+    if t < 1e-2:
+        t2 = t * t
+        return t * t2 * (1 / 3 - t2 * (1 / 30 - t2 * (1 / 840 - t2 / 45360)))
+    return math.sin(t) - t * math.cos(t)
 
 
 def _closed(act: Activation) -> str | None:
@@ -221,11 +247,11 @@ def correlation(q_aa: float, q_bb: float, q_ab: float) -> float:
     return q_ab / math.sqrt(q_aa * q_bb)
 
 
-def _gap_nodes(qa: np.ndarray, qb: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _gap_nodes(qa: np.ndarray, qb: np.ndarray, gap: np.ndarray, n: int = _N2D_FINE) -> tuple[np.ndarray, np.ndarray]:
     """Nodes (u, v) for (1/2) E[(phi(u) - phi(v))^2] in coordinates t = u - v ~ N(0, 2 gap) and
     s = (u + v) / 2 = beta t + sqrt(var_s - beta^2 2 gap) z2, so the difference is resolved on the
-    scale of t however small it is. Shapes (P, 1024)."""
-    z1, z2, _ = _grid()
+    scale of t however small it is. Shapes (P, n^2)."""
+    z1, z2, _ = _grid(n)
     vt = 2 * gap
     cov = 0.5 * (qa - qb)  # Cov(s, t)
     var_s = 0.5 * (qa + qb) - 0.5 * gap
@@ -320,18 +346,30 @@ def _advance(a: Activation, kind: str | None, q: float, d: float, sw: float, sb:
     """One layer of (q, gap) with a single evaluation of phi (generic activations)."""
     qe, de = (1.0, d / q) if layernorm else (q, d)  # LayerNorm: phi acts on y / sqrt(q)
     if kind in ("relu", "leaky_relu", "abs", "linear"):
-        s = _relu_family_slope(kind) if kind != "linear" else None
-        m_q = qe if s is None else (1 + s * s) * qe / 2
-        m_d = float(_closed_gap(kind, np.array([qe]), np.array([qe]), np.array([de]))[0]) if de > 0 else 0.0
+        if kind == "linear":
+            m_q, m_d = qe, max(de, 0.0)
+        else:  # scalar form of _closed_gap for equal norms: cos theta = 1 - d/q
+            s = _relu_family_slope(kind)
+            m_q = (1 + s * s) * qe / 2
+            if de > 0:
+                th = 2 * math.asin(min(1.0, math.sqrt(de / (2 * qe))))
+                k_neg = qe * _g_scalar(th) / (2 * math.pi)
+                m_d = (1 + s * s) * (0.5 * de - k_neg) + 2 * s * k_neg
+            else:
+                m_d = 0.0
     else:  # erf too: its product's closed form would cancel in the gap
-        x1, w1 = split_nodes()
-        n1 = x1.shape[0]
-        if de > 0:
-            u, v = _gap_nodes(np.array([qe]), np.array([qe]), np.array([de]))
-            n2 = u.shape[1]
-            y = _phi(a, np.concatenate([x1 * math.sqrt(qe), u[0], v[0]]))
+        x1, w1, z1, z2, w2 = _loop_nodes()
+        n1, n2 = x1.shape[0], z1.shape[0]
+        if de > 0:  # equal norms: u = A z2 + B z1, v = A z2 - B z1 with B = sqrt(d/2), A = sqrt(q - d/2)
+            buf = np.empty(n1 + 2 * n2)
+            np.multiply(x1, math.sqrt(qe), out=buf[:n1])
+            az = math.sqrt(max(qe - 0.5 * de, 0.0)) * z2
+            bz = math.sqrt(0.5 * de) * z1
+            np.add(az, bz, out=buf[n1 : n1 + n2])
+            np.subtract(az, bz, out=buf[n1 + n2 :])
+            y = _phi(a, buf)
             diff = y[n1 : n1 + n2] - y[n1 + n2 :]
-            m_d = 0.5 * float((diff * diff) @ _grid()[2])
+            m_d = 0.5 * float(np.dot(diff * diff, w2))
         else:
             y = _phi(a, x1 * math.sqrt(qe))
             m_d = 0.0
@@ -341,7 +379,7 @@ def _advance(a: Activation, kind: str | None, q: float, d: float, sw: float, sb:
     nd = sw * m_d
     if residual:
         nq, nd = nq + q, nd + d
-    return nq, min(nd, nq)
+    return nq, min(max(nd, 0.0), 2 * nq)  # 0 <= gap <= 2 q: c in [-1, 1]
 
 
 def step(act: ActivationLike, state: MeanFieldState, sigma_w2: float, sigma_b2: float = 0.0) -> MeanFieldState:
@@ -411,13 +449,16 @@ def q_star(act: ActivationLike, sigma_w2: float, sigma_b2: float = 0.0, q0: floa
     # every q a fixed point? (a positively homogeneous phi at its critical sigma_w^2, no bias)
     if sigma_b2 == 0 and all(abs(F(s)) <= 1e-12 * s for s in (1e-3 * q0, q0, 1e3 * q0)):
         return None, "every q is a fixed point (the length map is the identity): q* is set by the input"
+    # near 0, L(q) - q = q (sigma_w^2 phi'(0)^2 - 1) + O(q^2) when phi(0) = 0 and there is no
+    # bias: a fixed point found below 1e-8 q0 is the rounding of a map decaying to 0
+    zero_fixed = length_map(a, 0.0, sigma_w2, sigma_b2) == 0.0
     q = q0
     for _ in range(60):
         nq = length_map(a, q, sigma_w2, sigma_b2)
         if not math.isfinite(nq) or nq > _BIG:
             return None, "q diverges: the length map has no finite fixed point (exploding)"
         if abs(nq - q) <= 1e-14 * (1 + q):
-            return nq, ""
+            return (0.0 if zero_fixed and nq < 1e-8 * q0 else nq), ""
         q = nq
     # bracket the root in the direction of motion
     if F(q) > 0:
@@ -433,7 +474,10 @@ def q_star(act: ActivationLike, sigma_w2: float, sigma_b2: float = 0.0, q0: floa
         hi, lo = lo, lo / 2
         if lo < 1e-30 * q0:
             return 0.0, ""  # q decays to the fixed point 0 (slowly: near or at criticality)
-    return float(brentq(F, lo, hi, xtol=1e-300, rtol=1e-14, maxiter=200)), ""
+    root = float(brentq(F, lo, hi, xtol=1e-300, rtol=1e-14, maxiter=200))
+    if zero_fixed and root < 1e-8 * q0:  # e.g. tanh at sigma_w^2 <= 1
+        return 0.0, ""
+    return root, ""
 
 
 def c_star(act: ActivationLike, sigma_w2: float, sigma_b2: float, q: float) -> float:
@@ -460,7 +504,9 @@ def c_star(act: ActivationLike, sigma_w2: float, sigma_b2: float, q: float) -> f
     tol = 1e-12
     for e0, e1, h0, h1 in zip(eps[:-1], eps[1:], h[:-1], h[1:]):
         if h0 > tol * e0 and h1 <= tol * e1:
-            if abs(h1) <= tol * e1:
+            if abs(h1) <= (1e-7 if e1 == 1.0 else tol * e1):
+                # c* = 0 (odd phi, no bias): at eps = 1 the 2-D quadrature of the gap and the
+                # 1-D one of q* agree to ~1e-8 only, so accept that as the root
                 return float(1 - e1)
             return float(1 - brentq(hf, e0, e1, xtol=1e-15, rtol=1e-13))
     return 1.0
@@ -759,7 +805,8 @@ def propagate_inputs(
             if not (np.all(np.isfinite(nq)) and nq.max() < _BIG):
                 first_bad = layer
                 break
-            qd, gap = nq, np.minimum(sw[layer - 1] * m_d, 0.5 * (nq[ia] + nq[ib]))
+            # c in [-1, 1]: 0 <= gap <= (q_a + q_b)/2 + sqrt(q_a q_b)
+            qd, gap = nq, np.clip(sw[layer - 1] * m_d, 0.0, 0.5 * (nq[ia] + nq[ib]) + np.sqrt(nq[ia] * nq[ib]))
             qs.append(qd)
             gaps.append(gap)
     qarr = np.full((depth, s), math.nan)

@@ -13,11 +13,29 @@ A variant is ``SCHEME-ACTIVATION`` for any registered scheme and activation (ali
 ``lecun`` = lecun-normal, ``kaiming`` = kaiming-normal, ``xavier`` = xavier-normal), so
 ``--set variants=orthogonal-tanh,kaiming-gelu`` adds any other pair.
 
-Theory: with q_l the second moment of a pre-activation (zero mean over weights),
-q_1 = sigma_w^2 E|x|^2 / N_0 and q_{l+1} = sigma_w^2 E[phi(u)^2], u ~ N(0, q_l), where
-sigma_w^2 = fan_in x weight variance (784 for N(0, 1) weights). The post-activation
-variance is E[phi(u)^2] - E[phi(u)]^2 (for ReLU q/2 - q/(2 pi)): exact recursions for
-linear and ReLU layers of any width, given Gaussian weights.
+Theory. Let q_l be the second moment of a pre-activation, E[y_l^2] (its mean is 0 over
+weights), and sigma_w^2 = fan_in x Var(w) (784 for N(0, 1) weights, 1 for LeCun, 2 for
+Kaiming). Then
+
+    q_1 = sigma_w^2 E|x|^2 / N_0,        q_{l+1} = sigma_w^2 E[phi(u)^2],  u ~ N(0, q_l),
+
+and the post-activation pooled variance is E[phi(u)^2] - E[phi(u)]^2 (any phi, through
+:func:`initscope.activations.moments`). Linear: q_{l+1} = sigma_w^2 q_l and the variance is
+q_l. ReLU: E[relu(u)^2] = q/2, so it is the *second moment* that halves (x sigma_w^2 / 2)
+every layer; the post-activation variance is q/2 - q/(2 pi) = 0.341 q, and the ratio of
+consecutive variances is also 1/2 for LeCun, 1 for Kaiming.
+
+For Gaussian weights the second-moment recursion is exact in expectation over the weights
+at any width (given h, each unit of W h is exactly N(0, sigma_w^2 |h|^2 / fan_in)). The
+post-activation variance subtracts the squared pooled mean, whose expectation is
+sqrt(q/(2 pi)) only when every sample has the same |h|; the spread of |h| over samples
+makes this an O(depth / width) approximation for ReLU (exact for linear layers).
+
+One network's pooled statistic is not its expectation: the weights are shared by all
+samples, so the log of the second moment random-walks from layer to layer with a step
+variance of order 2/width (linear) to 5/width (ReLU). The run therefore draws ``networks``
+independent networks and reports the mean over them with its standard error; the tests
+compare with the recursion within a few standard errors.
 """
 
 from __future__ import annotations
@@ -31,7 +49,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from initscope.activations import ACTIVATIONS, get_activation, moments
+from initscope.activations import ACTIVATIONS, moments
 from initscope.data import get_input
 from initscope.errors import InitscopeError
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
@@ -41,10 +59,16 @@ from initscope.schemes import SCHEMES
 
 ALIASES = {"lecun": "lecun-normal", "kaiming": "kaiming-normal", "xavier": "xavier-normal"}
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+SITES = ("pre", "post")
+STATS = ("variance", "mean", "second_moment")
 
 
 def parse_variant(name: str) -> tuple[str, str]:
-    """``'lecun-relu'`` -> ``('lecun-normal', 'relu')``; unknown parts name the choices."""
+    """``'lecun-relu'`` -> ``('lecun-normal', 'relu')``; unknown parts name the choices.
+
+    The activation is the longest registered activation name the variant ends with, so
+    schemes with dashes (``torch-default``, ``kaiming-normal``) parse without ambiguity.
+    """
     for act in sorted(ACTIVATIONS, key=len, reverse=True):
         if name.endswith("-" + act):
             scheme = name[: -len(act) - 1]
@@ -66,7 +90,7 @@ class VarianceExplosionConfig:
     samples: int = 1000  # random N(0, 1) inputs "as many samples as we want"; 1000 keep it fast
     networks: int = 4  # independent draws of the weights, for error bars (the text ran one)
     variants: tuple[str, ...] = ("normal-linear", "lecun-linear", "lecun-relu", "kaiming-relu")
-    hist_layers: tuple[int, ...] = (1, 10, 50)
+    hist_layers: tuple[int, ...] = (1, 10, 50)  # the layers whose activations are histogrammed
     hist_values: int = 3000  # values kept per histogram
     dtype: str = "float32"  # torch's default, where the text's variance overflowed
 
@@ -78,6 +102,8 @@ class VarianceExplosionConfig:
             raise InitscopeError(f"samples must be >= 2, got {self.samples}")
         if not self.variants:
             raise InitscopeError("variants must name at least one SCHEME-ACTIVATION")
+        if len(set(self.variants)) != len(self.variants):
+            raise InitscopeError(f"variants must be distinct, got {', '.join(self.variants)}")
         for v in self.variants:
             parse_variant(v)
         if self.dtype not in DTYPES:
@@ -91,37 +117,62 @@ class VarianceExplosionConfig:
 # --- theory --------------------------------------------------------------------------
 
 
+def _sigma_w2(spec: MLPSpec) -> list[float]:
+    """fan_in x the weights' second moment, per layer (784 for N(0, 1) weights of fan-in 784)."""
+    return [spec.scheme.second_moment(spec.weight_shape(l)) * spec.fan_in(l) for l in range(1, spec.n_layers + 1)]
+
+
 def theory(spec: MLPSpec, x_sq: float) -> dict[str, np.ndarray]:
-    """Pre-activation second moment q_l and post-activation variance per layer (NaN past float64)."""
-    act = spec.act
-    n = spec.n_layers
-    q = np.full(n, np.nan)
-    post = np.full(n, np.nan)
-    sw2 = [spec.scheme.second_moment(spec.weight_shape(l)) * spec.fan_in(l) for l in range(1, spec.n_layers + 1)]
+    """The recursion of the module docstring, per layer.
+
+    ``x_sq`` is E[x^2] of the actual inputs. Returns the pre-activation second moment
+    q_l (``pre_second_moment``, also the pre-activation variance: the mean is 0), the
+    post-activation second moment E[phi(u)^2], mean E[phi(u)] and variance. Layers whose
+    q_l no longer fits a float64 (past 1e300) are NaN: the recursion is then continued in
+    log space by :func:`predicted_overflow`.
+    """
+    act, n = spec.act, spec.n_layers
+    out = {k: np.full(n, np.nan) for k in ("pre_second_moment", "post_second_moment", "post_mean", "post_variance")}
+    sw2 = _sigma_w2(spec)
     ql = sw2[0] * x_sq
     for i in range(n):
         if not (math.isfinite(ql) and ql < 1e300):
             break
         m = moments(act, ql)
-        q[i], post[i] = ql, m.second - m.mean**2
+        out["pre_second_moment"][i] = ql
+        out["post_second_moment"][i], out["post_mean"][i], out["post_variance"][i] = m.second, m.mean, m.variance
         if i + 1 < n:
             ql = sw2[i + 1] * m.second
-    return {"pre_variance": q, "post_variance": post}
+    return out
+
+
+def expected_max_abs_normal(n: int) -> float:
+    """The largest |z| among n standard normal draws, to first order: sqrt(2 ln n) (the
+    classical extreme-value scale; 5.3 for the 1.6 million activations of a default run)."""
+    return math.sqrt(2 * math.log(max(n, 2)))
 
 
 def predicted_overflow(spec: MLPSpec, x_sq: float, n_values: int, max_layers: int = 5000) -> dict[str, dict[str, int | None]]:
-    """First layer where, by the recursion, the activations (expected largest |N(0, q)| of
-    ``n_values`` draws: sqrt(2 ln n) standard deviations) or the variance q itself exceed
-    each float type's largest number. The recursion runs in log space so that float64's
-    limit, 1.8e308, can be passed: log q_{l+1} = log q_l + log(sigma_w^2 E[phi(u)^2] / q_l),
-    the ratio taken at the last q float64 can hold (exact for linear and ReLU-like phi)."""
+    """The first layer at which, by the recursion, something leaves each float type.
+
+    * ``activations``: the largest of ``n_values`` activations, sqrt(q_l) x
+      :func:`expected_max_abs_normal` (n_values), exceeds ``finfo.max``; this is what
+      ``first_nonfinite_layer`` measures (the matmul returns inf).
+    * ``variance``: q_l itself exceeds ``finfo.max``: the text's ``x.var()`` computed in
+      that type is no longer finite although every activation still is.
+
+    Layers are counted past ``depth`` (up to ``max_layers``); None if never. The recursion
+    runs in log space so that float64's limit, 1.8e308, can be passed:
+    log q_{l+1} = log q_l + log(sigma_w^2 E[phi(u)^2] / q_l), the ratio taken at the last q
+    below 1e282 (exact for positively homogeneous phi: linear, ReLU, leaky ReLU).
+    """
     act = spec.act
-    sw2 = spec.scheme.second_moment(spec.weight_shape(spec.n_layers)) * spec.fan_in(spec.n_layers)
-    sw2_first = spec.scheme.second_moment(spec.weight_shape(1)) * spec.fan_in(1)
-    log_z = math.log(math.sqrt(2 * math.log(max(n_values, 2))))
-    q = sw2_first * x_sq
+    sw2_all = _sigma_w2(spec)
+    sw2 = sw2_all[-1]  # layers past depth repeat the last one
+    log_z = math.log(expected_max_abs_normal(n_values))
+    q = sw2_all[0] * x_sq
     log_q = math.log(q) if q > 0 else -math.inf
-    ratio = None
+    ratio: float | None = None
     limits = {name: math.log(float(np.finfo(dt).max)) for name, dt in (("float32", np.float32), ("float64", np.float64))}
     out: dict[str, dict[str, int | None]] = {name: {"activations": None, "variance": None} for name in limits}
     for layer in range(1, max_layers + 1):
@@ -134,54 +185,131 @@ def predicted_overflow(spec: MLPSpec, x_sq: float, n_values: int, max_layers: in
             break
         if log_q < 650:  # q still fits a float64 with room: use the true map
             q = math.exp(log_q)
-            ratio = sw2 * moments(act, q).second / q
-        log_q += math.log(ratio) if ratio and ratio > 0 else -math.inf
+            sw = sw2_all[layer] if layer < len(sw2_all) else sw2
+            ratio = sw * moments(act, q).second / q
+        log_q += math.log(ratio) if ratio is not None and ratio > 0 else -math.inf
     return out
 
 
 # --- simulation ----------------------------------------------------------------------
 
 
-def _pooled(v: torch.Tensor) -> tuple[float, float]:
-    """Variance (ddof 1) and mean over every entry, as the text's ``x.var()``; in float64 when
-    float32 squares could overflow (the values themselves are finite here)."""
-    lo, hi = torch.aminmax(v)
-    if v.dtype == torch.float32 and max(-float(lo), float(hi)) > 1e15:
-        v = v.to(torch.float64)
-    mean = v.mean()
-    d = v - mean
-    return float((d * d).sum(dtype=torch.float64)) / (v.numel() - 1), float(mean)
+def _pooled(v: torch.Tensor) -> dict[str, float] | None:
+    """The text's ``x.var()`` (ddof 1), the mean and the second moment over every entry of
+    ``v``; None if an entry is not finite.
+
+    Two float64 reductions (a sum and a 2-norm) give all three: float32 squares would
+    overflow long before the values do. A finite norm implies every entry is finite, so
+    the costly elementwise check runs only when the norm is not finite, where it tells an
+    inf/NaN entry from float64 values whose squares overflow (variance reported as inf).
+    """
+    n = v.numel()
+    total = float(v.sum(dtype=torch.float64))
+    norm = float(torch.linalg.vector_norm(v, dtype=torch.float64))
+    if not (math.isfinite(norm) and math.isfinite(total)):
+        if not bool(torch.isfinite(v).all()):
+            return None
+        # finite float64 values past 1e154: rescale by the largest |value| (Python floats
+        # overflow to inf silently when multiplied, never warn)
+        scale = float(v.abs().amax())
+        u = v / scale
+        mean = float(u.sum(dtype=torch.float64)) / n * scale
+        root = float(torch.linalg.vector_norm(u, dtype=torch.float64)) * scale / math.sqrt(n)  # sqrt of the second moment
+        second = root * root
+        variance = (root - abs(mean)) * (root + abs(mean)) * n / (n - 1)
+        return dict(variance=variance, mean=mean, second_moment=second)
+    second = norm * norm / n
+    mean = total / n
+    return dict(variance=max(second - mean * mean, 0.0) * n / (n - 1), mean=mean, second_moment=second)
 
 
-def _simulate(cfg: VarianceExplosionConfig, variant: str, x: torch.Tensor, seed: int, device: str) -> tuple[list[dict], list[dict], int | None]:
-    """Pooled statistics per layer and network; histogram values from network 0."""
+@dataclass
+class _Simulated:
+    """One variant's measurements: tidy rows per network, histogram values, overflow layer."""
+
+    rows: list[dict]
+    hist: list[dict]
+    first_nonfinite_layer: int | None
+    per_network_first: list[int | None]
+
+
+def _simulate(cfg: VarianceExplosionConfig, variant: str, x: torch.Tensor, seed: int, device: str) -> _Simulated:
+    """Push ``x`` through ``cfg.networks`` independent networks of ``variant``; each network
+    stops at its first layer with a non-finite pre- or post-activation. Histogram values
+    (pre and post, the same entries) come from network 0."""
     spec, dtype = cfg.spec(variant), DTYPES[cfg.dtype]
     act = spec.act
-    rows, hist = [], []
-    first_bad: int | None = None
-    keep = torch.randperm(x.shape[0] * spec.width, generator=generator(seed, "hist"))[: cfg.hist_values]
+    rows: list[dict] = []
+    hist: list[dict] = []
+    firsts: list[int | None] = []
+    keep = torch.randperm(x.shape[0] * spec.width, generator=generator(seed, "hist"))[: cfg.hist_values].to(x.device)
     for r in range(cfg.networks):
-        h = x
+        h, first = x, None
         for layer in range(1, spec.n_layers + 1):
             w, _ = draw_layer(spec, seed, r, layer, stream=f"explosion-{variant}", dtype=dtype, device=device)
-            y = h @ w.T
+            y = h @ w.T  # no biases: text 002's layers are x @ w
             post = act.fn(y)
-            finite = bool(torch.isfinite(y).all()) and bool(torch.isfinite(post).all())
-            if not finite:
-                first_bad = layer if first_bad is None else min(first_bad, layer)
+            stats = {"pre": _pooled(y), "post": _pooled(post)}
+            if stats["pre"] is None or stats["post"] is None:
+                first = layer
                 break
-            for site, v in (("pre", y), ("post", post)):
-                var, mean = _pooled(v)
-                rows.append(dict(variant=variant, network=r, layer=layer, site=site, variance=var, mean=mean))
+            for site, st in stats.items():
+                rows.append(dict(variant=variant, network=r, layer=layer, site=site, **st))
             if r == 0 and layer in cfg.hist_layers:
-                vals = post.reshape(-1)[keep.to(post.device)].to(torch.float64).cpu().numpy()
-                hist.extend(dict(variant=variant, layer=layer, value=float(v)) for v in vals)
+                for site, v in (("pre", y), ("post", post)):
+                    vals = v.reshape(-1)[keep].to(torch.float64).cpu().numpy()
+                    hist.extend(dict(variant=variant, site=site, layer=layer, value=float(z)) for z in vals)
             h = post
-    return rows, hist, first_bad
+        firsts.append(first)
+    bad = [f for f in firsts if f is not None]
+    return _Simulated(rows, hist, min(bad) if bad else None, firsts)
+
+
+def _standard_error(vals: np.ndarray) -> float:
+    """Standard error of the mean of finite ``vals``, rescaled so that values near float64's
+    limit do not overflow when squared (the result may be inf, silently)."""
+    scale = float(np.abs(vals).max())
+    if scale == 0.0:
+        return 0.0
+    return float((vals / scale).std(ddof=1)) / math.sqrt(len(vals)) * scale
+
+
+def _aggregate(sim: _Simulated, variant: str, depth: int, networks: int) -> pd.DataFrame:
+    """Mean and standard error over networks per layer, site and statistic (tidy).
+
+    A layer counts only if every network reached it with finite activations: from
+    ``first_nonfinite_layer`` on, values are NaN rather than averages of the survivors,
+    and no inf or NaN is ever averaged.
+    """
+    df = pd.DataFrame(sim.rows, columns=["variant", "network", "layer", "site", *STATS])
+    stop = sim.first_nonfinite_layer or depth + 1
+    out = []
+    for (layer, site), cell in df.groupby(["layer", "site"]) if not df.empty else ():
+        for stat in STATS:
+            vals = cell[stat].to_numpy(dtype=float)
+            reached = layer < stop and len(vals) == networks
+            finite = reached and bool(np.isfinite(vals).all())
+            if finite:
+                value = float(vals.mean())
+            elif reached and not np.isnan(vals).any():
+                value = math.inf  # float64 activations whose variance is past 1.8e308
+            else:
+                value = math.nan
+            se = _standard_error(vals) if finite and len(vals) > 1 else math.nan
+            out.append(dict(variant=variant, layer=int(layer), site=site, stat=stat, value=value, stderr=se, n=networks))
+    have = {(r["layer"], r["site"]) for r in out}
+    for layer in range(1, depth + 1):
+        for site in SITES:
+            if (layer, site) not in have:
+                out.extend(dict(variant=variant, layer=layer, site=site, stat=stat, value=math.nan, stderr=math.nan, n=networks) for stat in STATS)
+    return pd.DataFrame(out).sort_values(["layer", "site", "stat"], kind="stable").reset_index(drop=True)
 
 
 def sums_demo(seed: int, ns: tuple[int, ...] = (1, 10, 100, 784), draws: int = 20_000) -> pd.DataFrame:
-    """Text 002's demonstration: a sum of n unit-variance terms has variance n; / sqrt(n) gives 1."""
+    """Text 002's demonstration: a sum of n unit-variance terms has variance n; / sqrt(n) gives 1.
+
+    ``stderr`` is the standard error of a Gaussian sample variance, var x sqrt(2 / (draws - 1)).
+    """
     g = generator(seed, "sums")
     rows = []
     for n in ns:
@@ -196,158 +324,354 @@ def _or_none(v: float) -> float | None:
     return float(v) if math.isfinite(v) else None
 
 
+def _series(stats: pd.DataFrame, site: str, stat: str) -> list[float | None]:
+    s = stats[(stats.site == site) & (stats.stat == stat)].sort_values("layer")
+    return [_or_none(v) for v in s.value]
+
+
+THEORY_ROWS = (  # (site, stat, key of theory())
+    ("pre", "variance", "pre_second_moment"),
+    ("pre", "second_moment", "pre_second_moment"),
+    ("pre", "mean", None),
+    ("post", "variance", "post_variance"),
+    ("post", "second_moment", "post_second_moment"),
+    ("post", "mean", "post_mean"),
+)
+
+
 def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
     t0 = time.perf_counter()
     dtype = DTYPES[cfg.dtype]
     x = get_input("gaussian").sample(cfg.samples, cfg.width, generator=generator(ctx.seed, "inputs"), dtype=dtype, device=ctx.device)
     x_sq = float((x.to(torch.float64) ** 2).mean())
-    stats_rows, hist_rows, theory_rows, summary_variants = [], [], [], {}
-    for k, variant in enumerate(cfg.variants):
-        rows, hist, first_bad = _simulate(cfg, variant, x, ctx.seed, ctx.device)
-        hist_rows += hist
-        th = theory(cfg.spec(variant), x_sq)
-        df = pd.DataFrame(rows)
-        per_layer: dict[str, list[float | None]] = {"variance": [], "pre_activation_variance": [], "pre_activation_mean": []}
-        for layer in range(1, cfg.depth + 1):
-            for site in ("pre", "post"):
-                cell = df[(df.layer == layer) & (df.site == site)] if not df.empty else df
-                ok = len(cell) == cfg.networks and (first_bad is None or layer < first_bad)
-                for stat in ("variance", "mean"):
-                    vals = cell[stat].to_numpy() if ok else np.array([])
-                    value = float(vals.mean()) if ok else math.nan
-                    se = float(vals.std(ddof=1) / math.sqrt(len(vals))) if ok and len(vals) > 1 else math.nan
-                    stats_rows.append(dict(variant=variant, layer=layer, site=site, stat=stat, value=value, stderr=se, n=cfg.networks))
-            # the last four rows: pre variance, pre mean, post variance, post mean
-            per_layer["variance"].append(_or_none(stats_rows[-2]["value"]))
-            per_layer["pre_activation_variance"].append(_or_none(stats_rows[-4]["value"]))
-            per_layer["pre_activation_mean"].append(_or_none(stats_rows[-3]["value"]))
-        for i, layer in enumerate(range(1, cfg.depth + 1)):
-            theory_rows.append(dict(variant=variant, layer=layer, stat="variance", site="post", value=float(th["post_variance"][i])))
-            theory_rows.append(dict(variant=variant, layer=layer, stat="variance", site="pre", value=float(th["pre_variance"][i])))
-        summary_variants[variant] = {
-            "variance": per_layer["variance"],
-            "pre_activation_variance": per_layer["pre_activation_variance"],
-            "pre_activation_mean": per_layer["pre_activation_mean"],
-            "first_nonfinite_layer": first_bad,
-            "theory_variance": [_or_none(v) for v in th["post_variance"]],
-            "theory_pre_activation_variance": [_or_none(v) for v in th["pre_variance"]],
-            "predicted_overflow_layer": predicted_overflow(cfg.spec(variant), x_sq, cfg.samples * cfg.width),
-        }
-        ctx.progress("variants", k + 1, len(cfg.variants))
+    stats_parts, hist_rows, theory_rows, summary_variants = [], [], [], {}
+    timings: dict[str, float] = {}
+    with torch.no_grad():
+        for k, variant in enumerate(cfg.variants):
+            t1 = time.perf_counter()
+            sim = _simulate(cfg, variant, x, ctx.seed, ctx.device)
+            timings[f"{variant}_s"] = time.perf_counter() - t1
+            stats = _aggregate(sim, variant, cfg.depth, cfg.networks)
+            stats_parts.append(stats)
+            hist_rows += sim.hist
+            spec = cfg.spec(variant)
+            th = theory(spec, x_sq)
+            for site, stat, key in THEORY_ROWS:
+                values = th[key] if key is not None else np.zeros(cfg.depth)
+                theory_rows += [dict(variant=variant, layer=l, site=site, stat=stat, value=float(values[l - 1])) for l in range(1, cfg.depth + 1)]
+            post = stats[stats.site == "post"]
+            summary_variants[variant] = {
+                "variance": _series(stats, "post", "variance"),
+                "pre_activation_variance": _series(stats, "pre", "variance"),
+                "first_nonfinite_layer": sim.first_nonfinite_layer,
+                "theory_variance": [_or_none(v) for v in th["post_variance"]],
+                # beyond the required keys
+                "variance_stderr": _series(post.assign(value=post.stderr), "post", "variance"),
+                "pre_activation_mean": _series(stats, "pre", "mean"),
+                "mean": _series(stats, "post", "mean"),
+                "theory_pre_activation_variance": [_or_none(v) for v in th["pre_second_moment"]],
+                "first_nonfinite_layer_per_network": sim.per_network_first,
+                "predicted_overflow_layer": predicted_overflow(spec, x_sq, cfg.networks * cfg.samples * cfg.width),
+                "scheme": spec.init,
+                "activation": spec.activation,
+                "sigma_w2": _sigma_w2(spec)[0],
+            }
+            ctx.progress("variants", k + 1, len(cfg.variants))
     sums = sums_demo(ctx.seed)
+    timings["simulation_s"] = time.perf_counter() - t0
     return Outcome(
-        tables={"stats": pd.DataFrame(stats_rows), "theory": pd.DataFrame(theory_rows), "histograms": pd.DataFrame(hist_rows, columns=["variant", "layer", "value"]), "sums": sums},
-        summary={"variants": summary_variants, "layers": list(range(1, cfg.depth + 1)), "dtype": cfg.dtype},
-        timings={"simulation_s": time.perf_counter() - t0},
+        tables={
+            "stats": pd.concat(stats_parts, ignore_index=True),
+            "theory": pd.DataFrame(theory_rows, columns=["variant", "layer", "site", "stat", "value"]),
+            "histograms": pd.DataFrame(hist_rows, columns=["variant", "site", "layer", "value"]),
+            "sums": sums,
+        },
+        summary={
+            "variants": summary_variants,
+            "layers": list(range(1, cfg.depth + 1)),
+            "dtype": cfg.dtype,
+            "input_second_moment": x_sq,
+            "activation_max_criterion": expected_max_abs_normal(cfg.networks * cfg.samples * cfg.width),
+            "sums": sums.to_dict(orient="records"),
+        },
+        timings=timings,
     )
 
 
 # --- figures and report ----------------------------------------------------------------
 
 
-def verdicts(summary_variants: dict[str, Any]) -> str:
+def _activation_limit(dtype: str, n_values: int) -> float:
+    """The pooled variance at which the largest of ``n_values`` activations reaches the
+    dtype's largest number: (finfo.max / sqrt(2 ln n))^2 (inf when that passes float64)."""
+    with np.errstate(over="ignore"):
+        return float((np.float64(np.finfo(DTYPES_NP[dtype]).max) / expected_max_abs_normal(n_values)) ** 2)
+
+
+DTYPES_NP = {"float32": np.float32, "float64": np.float64}
+
+
+def _finite_or_nan(values: Any) -> np.ndarray:
+    a = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(a), a, np.nan)
+
+
+def _curve(stats: pd.DataFrame, variant: str, site: str, stat: str) -> pd.DataFrame:
+    return stats[(stats.variant == variant) & (stats.site == site) & (stats.stat == stat)].sort_values("layer")
+
+
+def _left_range(summary: dict[str, Any], variant: str) -> int | None:
+    return summary.get(variant, {}).get("first_nonfinite_layer")
+
+
+def verdicts(summary_variants: dict[str, Any], dtype: str = "float32") -> str:
+    """One plain sentence per variant: where the variance starts and ends, or where it overflows."""
     parts = []
     for name, v in summary_variants.items():
         var = [x for x in v["variance"] if x is not None]
-        if v["first_nonfinite_layer"] is not None:
+        first = v["first_nonfinite_layer"]
+        if first is not None and var:
             pred = v["predicted_overflow_layer"]
-            parts.append(f"{name}: {var[0]:.3g} after layer 1, activations overflow at layer {v['first_nonfinite_layer']} "
-                         f"(predicted {pred['float32']['activations']} in float32, {pred['float64']['activations']} in float64)")
+            parts.append(
+                f"{name}: {var[0]:.3g} after layer 1, x{var[1] / var[0]:.0f} per layer, activations leave {dtype} at layer {first} "
+                f"(predicted {pred[dtype]['activations']}; in float64 it would be layer {pred['float64']['activations']})"
+                if len(var) > 1 else f"{name}: activations leave {dtype} at layer {first}"
+            )
+        elif first is not None:
+            parts.append(f"{name}: activations leave {dtype} at layer {first}")
         elif var:
-            parts.append(f"{name}: {var[0]:.3g} at layer 1, {var[-1]:.3g} at layer {len(var)}")
-    return "; ".join(parts) + "."
+            parts.append(f"{name}: {var[0]:.3g} at layer 1, {var[-1]:.3g} at layer {len(var)} (theory {v['theory_variance'][len(var) - 1]:.3g})")
+    return "; ".join(parts) + "." if parts else "no finite statistics."
 
 
 def figures(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta: dict[str, Any]) -> dict[str, Any]:
     import matplotlib.pyplot as plt
 
     stats, theory_df, hist = tables["stats"], tables["theory"], tables["histograms"]
+    summary = meta.get("summary", {}).get("variants", {})
+    n_values = cfg.networks * cfg.samples * cfg.width
     figs: dict[str, Any] = {}
-    fig, ax = plt.subplots(figsize=(8.5, 5))
+
+    # variance by depth, theory dashed; the grey band is where activations cannot be represented
+    fig, ax = plt.subplots(figsize=(9, 5.5))
     fig.subplots_adjust(left=0.1, right=0.97, top=0.92, bottom=0.1)
-    big = float(np.finfo(np.float32).max)
+    top = 1.0
     for i, variant in enumerate(cfg.variants):
         color = f"C{i}"
-        s = stats[(stats.variant == variant) & (stats.site == "post") & (stats.stat == "variance")].sort_values("layer")
-        ax.errorbar(s.layer, s.value, yerr=2 * s.stderr.fillna(0), color=color, marker="o", ms=3, lw=1.3, label=variant)
-        t = theory_df[(theory_df.variant == variant) & (theory_df.site == "post")].sort_values("layer")
-        ax.plot(t.layer, t.value, ls="--", color=color, lw=1, label=f"{variant} (theory)")
-        finite = s.dropna(subset=["value"])
-        if len(finite) < len(s) and len(finite):
-            last = finite.iloc[-1]
-            ax.annotate(f"leaves float range\nat layer {int(last.layer) + 1}", (last.layer, last.value), xytext=(8, -30),
-                        textcoords="offset points", color=color, fontsize=8, arrowprops=dict(arrowstyle="->", color=color))
-    ax.axhline(big, color="grey", ls=":", lw=1)
-    ax.text(1, big * 3, "float32 max", fontsize=8, color="grey")
+        s = _curve(stats, variant, "post", "variance")
+        y = _finite_or_nan(s.value)
+        ax.errorbar(s.layer, y, yerr=2 * s.stderr.fillna(0).to_numpy(), color=color, marker="o", ms=3, lw=1.3, label=f"{variant} (mean of {cfg.networks} networks, 2 SE)")
+        t = _curve(theory_df, variant, "post", "variance")
+        ty = _finite_or_nan(t.value)
+        ax.plot(t.layer, ty, ls="--", color=color, lw=1, label=f"{variant}, recursion")
+        top = max(top, np.nanmax(ty, initial=1.0), np.nanmax(y, initial=1.0))
+        first = _left_range(summary, variant)
+        ok = s[np.isfinite(y)]
+        if first is not None and len(ok):
+            last = ok.iloc[-1]
+            ax.plot([last.layer], [last.value], marker="X", ms=10, color=color)
+            ax.annotate(f"{variant}: activations leave {cfg.dtype}\nat layer {first}", (last.layer, last.value), xytext=(10, -4),
+                        textcoords="offset points", color=color, fontsize=8, va="top")
+    var_limit = float(np.finfo(DTYPES_NP[cfg.dtype]).max)
+    act_limit = _activation_limit(cfg.dtype, n_values)
+    if top > var_limit:
+        ax.axhline(var_limit, color="grey", ls=":", lw=1)
+        ax.text(cfg.depth, var_limit * 10, f"variance = {cfg.dtype} max: x.var() in {cfg.dtype} overflows", fontsize=7, color="grey", ha="right", va="bottom")
     ax.set_yscale("log")
+    if top > act_limit and math.isfinite(act_limit):
+        # the recursion goes on past the float range; show a few decades of it, not all
+        ceiling = min(top * 1e3, act_limit * 1e15)
+        ax.axhspan(act_limit, ceiling, color="grey", alpha=0.15, lw=0)
+        ax.text(cfg.depth, act_limit * 10, f"largest activation > {cfg.dtype} max: outside the float range (recursion continues above)",
+                fontsize=7, color="dimgrey", ha="right", va="bottom")
+        ax.set_ylim(top=ceiling)
     ax.set_xlabel("layer")
-    ax.set_ylabel("variance of a layer's activations (pooled over samples and units)")
-    ax.set_title("Text 002: exploding, vanishing, preserved", fontsize=10)
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_ylabel("variance of a layer's activations\n(pooled over samples and units, after the activation)")
+    ax.set_title(f"Text 002: exploding, vanishing, preserved (width {cfg.width}, {cfg.samples} N(0, 1) inputs, {cfg.dtype})", fontsize=10)
+    ax.legend(fontsize=7, ncol=2, loc="upper left")
     ax.grid(True, which="major", alpha=0.3)
     figs["variance_by_depth"] = fig
 
-    relu = [v for v in cfg.variants if v.endswith("-relu")]
-    if relu:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-        fig.subplots_adjust(left=0.08, right=0.98, top=0.88, bottom=0.13, wspace=0.25)
-        for i, variant in enumerate(relu):
-            for site, ls in (("pre", "-"), ("post", "--")):
+    nonlinear = [v for v in cfg.variants if parse_variant(v)[1] != "linear"]
+    if nonlinear:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+        fig.subplots_adjust(left=0.07, right=0.98, top=0.88, bottom=0.13, wspace=0.22)
+        for variant in nonlinear:
+            color = f"C{cfg.variants.index(variant)}"
+            for site, marker in (("pre", "o"), ("post", "s")):
+                word = "before" if site == "pre" else "after"
                 for ax, stat in zip(axes, ("variance", "mean")):
-                    s = stats[(stats.variant == variant) & (stats.site == site) & (stats.stat == stat)].sort_values("layer")
-                    ax.plot(s.layer, s.value, ls=ls, color=f"C{cfg.variants.index(variant)}", label=f"{variant}, {'before' if site == 'pre' else 'after'} ReLU")
+                    s = _curve(stats, variant, site, stat)
+                    ax.plot(s.layer, _finite_or_nan(s.value), ls="none", marker=marker, ms=3, color=color, label=f"{variant}, {word} {parse_variant(variant)[1]}")
+                    t = _curve(theory_df, variant, site, stat)
+                    ax.plot(t.layer, _finite_or_nan(t.value), ls="-" if site == "pre" else "--", lw=1, color=color)
         axes[0].set_yscale("log")
-        axes[0].set_title("variance before and after ReLU", fontsize=10)
-        axes[1].set_title("mean before and after ReLU", fontsize=10)
+        axes[0].set_title("variance before (o) and after (s) the activation; lines: recursion", fontsize=9)
+        axes[1].set_title("mean before and after the activation", fontsize=9)
         for ax in axes:
             ax.set_xlabel("layer")
             ax.grid(alpha=0.3)
         axes[0].legend(fontsize=7)
-        figs["relu_before_after"] = fig
+        figs["before_after_activation"] = fig
 
     layers = [l for l in cfg.hist_layers if l <= cfg.depth]
-    fig, axes = plt.subplots(len(cfg.variants), max(1, len(layers)), figsize=(3.2 * max(1, len(layers)), 2.2 * len(cfg.variants)), squeeze=False)
-    fig.subplots_adjust(left=0.12, right=0.98, top=0.93, bottom=0.05, hspace=0.55, wspace=0.3)
+    ncol = max(1, len(layers))
+    fig, axes = plt.subplots(len(cfg.variants), ncol, figsize=(3.3 * ncol, 2.2 * len(cfg.variants) + 0.6), squeeze=False)
+    fig.subplots_adjust(left=0.12, right=0.98, top=0.9, bottom=0.06, hspace=0.6, wspace=0.3)
     for i, variant in enumerate(cfg.variants):
+        linear = parse_variant(variant)[1] == "linear"
         for j, layer in enumerate(layers):
             ax = axes[i][j]
-            vals = hist[(hist.variant == variant) & (hist.layer == layer)].value.to_numpy()
-            if len(vals):
-                ax.hist(vals, bins=50, color=f"C{i}", alpha=0.8)
+            post = hist[(hist.variant == variant) & (hist.layer == layer) & (hist.site == "post")].value.to_numpy()
+            pre = hist[(hist.variant == variant) & (hist.layer == layer) & (hist.site == "pre")].value.to_numpy()
+            if len(post):
+                lo, hi = float(min(pre.min(), post.min())), float(max(pre.max(), post.max()))
+                bins = np.linspace(lo, hi, 51) if hi > lo else 50
+                ax.hist(post, bins=bins, color=f"C{i}", alpha=0.8, label="after" if not linear else None)
+                if not linear:
+                    ax.hist(pre, bins=bins, histtype="step", color="black", lw=0.8, label="before")
+                ax.text(0.02, 0.95, f"var {np.var(post, ddof=1):.3g}", transform=ax.transAxes, fontsize=7, va="top")
             else:
-                ax.text(0.5, 0.5, "not finite", ha="center", va="center", transform=ax.transAxes, color="grey")
+                first = _left_range(summary, variant)
+                msg = f"not finite:\nleft {cfg.dtype} at layer {first}" if first is not None else "not reached"
+                ax.text(0.5, 0.5, msg, ha="center", va="center", transform=ax.transAxes, color="grey", fontsize=8)
+                ax.set_xticks([])
+                ax.set_yticks([])
             if i == 0:
                 ax.set_title(f"layer {layer}", fontsize=9)
             if j == 0:
                 ax.set_ylabel(variant, fontsize=8)
+            if j == 0 and not linear and len(post):
+                ax.legend(fontsize=6, loc="upper right")
             ax.tick_params(labelsize=7)
-    fig.suptitle("Activations after each layer (network 0)", fontsize=10)
+    fig.suptitle(f"Activations at layers {', '.join(map(str, layers))} (network 0, {cfg.hist_values} values each; outline: before the activation)", fontsize=10)
     figs["histograms"] = fig
     return figs
 
 
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+def _plotly_lines(values: Any) -> list[float | None]:
+    return [float(v) if math.isfinite(v) else None for v in values]
+
+
 def sections(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta: dict[str, Any]) -> list[Section]:
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
-    stats, theory_df, sums = tables["stats"], tables["theory"], tables["sums"]
-    fig = go.Figure()
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
-    for i, variant in enumerate(cfg.variants):
-        color = palette[i % len(palette)]
-        s = stats[(stats.variant == variant) & (stats.site == "post") & (stats.stat == "variance")].sort_values("layer")
-        fig.add_trace(go.Scatter(x=s.layer, y=[v if math.isfinite(v) else None for v in s.value], name=variant, mode="lines+markers",
-                                 line=dict(color=color), error_y=dict(type="data", array=2 * s.stderr.fillna(0).to_numpy(), visible=True)))
-        t = theory_df[(theory_df.variant == variant) & (theory_df.site == "post")].sort_values("layer")
-        fig.add_trace(go.Scatter(x=t.layer, y=[v if math.isfinite(v) else None for v in t.value], name=f"{variant} (theory)", mode="lines", line=dict(color=color, dash="dash")))
-    fig.update_layout(yaxis_type="log", xaxis_title="layer", yaxis_title="variance after the activation", height=460, template="plotly_white")
-    table = go.Figure(go.Table(header=dict(values=list(sums.columns)), cells=dict(values=[sums[c].map(lambda v: f"{v:.4g}" if isinstance(v, float) else v) for c in sums.columns])))
-    table.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10))
+    stats, theory_df, sums, hist = tables["stats"], tables["theory"], tables["sums"], tables["histograms"]
     summary = meta.get("summary", {}).get("variants", {})
-    return [
-        Section("Variance by depth", verdicts(summary), (fig,),
-                note="Dashed: the exact recursion q_{l+1} = fan_in x Var(w) x E[phi(u)^2]. Gaps are layers whose activations left the float range."),
-        Section("Why: a sum of n unit-variance terms has variance n", "Dividing by sqrt(n) brings it back to 1 (text 002's demonstration, by Monte Carlo).", (table,)),
-    ]
+    out: list[Section] = []
+
+    fig = go.Figure()
+    for i, variant in enumerate(cfg.variants):
+        color = _PALETTE[i % len(_PALETTE)]
+        s = _curve(stats, variant, "post", "variance")
+        fig.add_trace(go.Scatter(x=s.layer, y=_plotly_lines(s.value), name=variant, mode="lines+markers", line=dict(color=color),
+                                 error_y=dict(type="data", array=(2 * s.stderr.fillna(0)).to_numpy(), visible=True)))
+        t = _curve(theory_df, variant, "post", "variance")
+        fig.add_trace(go.Scatter(x=t.layer, y=_plotly_lines(t.value), name=f"{variant} (recursion)", mode="lines", line=dict(color=color, dash="dash")))
+        first = _left_range(summary, variant)
+        ok = s[np.isfinite(s.value.to_numpy(dtype=float))]
+        if first is not None and len(ok):
+            last = ok.iloc[-1]
+            fig.add_trace(go.Scatter(x=[last.layer], y=[last.value], mode="markers+text", marker=dict(symbol="x", size=12, color=color),
+                                     text=[f"leaves {cfg.dtype} at layer {first}"], textposition="middle right", name=f"{variant}: overflow", showlegend=False))
+    act_limit = _activation_limit(cfg.dtype, cfg.networks * cfg.samples * cfg.width)
+    if any(_left_range(summary, v) is not None for v in cfg.variants) and math.isfinite(act_limit):
+        fig.add_hline(y=act_limit, line=dict(color="grey", dash="dot"), annotation_text=f"largest activation = {cfg.dtype} max", annotation_position="top left")
+    fig.update_layout(yaxis_type="log", xaxis_title="layer", yaxis_title="variance after the activation (pooled)", height=500, template="plotly_white")
+    out.append(Section(
+        "Variance by depth",
+        verdicts(summary, cfg.dtype),
+        (fig,),
+        note=f"Mean over {cfg.networks} networks, error bars 2 standard errors over networks. Dashed: q_1 = sigma_w^2 E[x^2], "
+        "q_{l+1} = sigma_w^2 E[phi(u)^2], u ~ N(0, q_l), sigma_w^2 = fan_in x Var(w); plotted is E[phi(u)^2] - E[phi(u)]^2. "
+        "Gaps are layers whose activations left the float range.",
+    ))
+
+    nonlinear = [v for v in cfg.variants if parse_variant(v)[1] != "linear"]
+    if nonlinear:
+        fig = make_subplots(rows=1, cols=2, subplot_titles=("variance before / after the activation", "mean before / after the activation"))
+        for variant in nonlinear:
+            color = _PALETTE[cfg.variants.index(variant) % len(_PALETTE)]
+            for site, symbol in (("pre", "circle"), ("post", "square")):
+                word = "before" if site == "pre" else "after"
+                for col, stat in ((1, "variance"), (2, "mean")):
+                    s = _curve(stats, variant, site, stat)
+                    fig.add_trace(go.Scatter(x=s.layer, y=_plotly_lines(s.value), mode="markers", marker=dict(symbol=symbol, color=color, size=5),
+                                             name=f"{variant} {stat}, {word}", legendgroup=variant), row=1, col=col)
+                    t = _curve(theory_df, variant, site, stat)
+                    fig.add_trace(go.Scatter(x=t.layer, y=_plotly_lines(t.value), mode="lines", line=dict(color=color, dash="solid" if site == "pre" else "dash", width=1),
+                                             name=f"{variant} {stat}, {word} (recursion)", legendgroup=variant, showlegend=False), row=1, col=col)
+        fig.update_yaxes(type="log", row=1, col=1)
+        fig.update_layout(height=430, template="plotly_white")
+        words = []
+        for variant in nonlinear:
+            pre = _series(stats[stats.variant == variant], "pre", "variance")
+            post = _series(stats[stats.variant == variant], "post", "variance")
+            mean = _series(stats[stats.variant == variant], "post", "mean")
+            if pre and pre[0] is not None and post[0] is not None:
+                words.append(f"{variant}: at layer 1 the variance is {pre[0]:.3g} before and {post[0]:.3g} after, the mean {mean[0]:.3g} after")
+        out.append(Section(
+            "Before and after the activation",
+            ("; ".join(words) + ". ReLU keeps half the second moment (q/2) and moves the mean to sqrt(q/(2 pi)), so the variance after it is "
+             "q/2 - q/(2 pi) = 0.34 q; with weights of variance 1/fan_in the next layer's q is half this one's.") if words else "",
+            (fig,),
+        ))
+
+    layers = [l for l in cfg.hist_layers if l <= cfg.depth]
+    if layers:
+        fig = make_subplots(rows=len(cfg.variants), cols=len(layers), subplot_titles=[f"{v}, layer {l}" for v in cfg.variants for l in layers],
+                            vertical_spacing=0.08 if len(cfg.variants) <= 6 else 0.02)
+        for i, variant in enumerate(cfg.variants):
+            for j, layer in enumerate(layers):
+                for site, opacity in (("post", 0.8), ("pre", 0.35)):
+                    if site == "pre" and parse_variant(variant)[1] == "linear":
+                        continue
+                    vals = hist[(hist.variant == variant) & (hist.layer == layer) & (hist.site == site)].value.to_numpy()
+                    if len(vals):
+                        fig.add_trace(go.Histogram(x=vals, nbinsx=50, marker_color=_PALETTE[i % len(_PALETTE)] if site == "post" else "black",
+                                                   opacity=opacity, name=f"{variant} L{layer} {'after' if site == 'post' else 'before'}", showlegend=False),
+                                      row=i + 1, col=j + 1)
+        fig.update_layout(height=230 * len(cfg.variants) + 60, template="plotly_white", barmode="overlay")
+        missing = [f"{v} after layer {_left_range(summary, v) - 1}" for v in cfg.variants if _left_range(summary, v) is not None]
+        out.append(Section(
+            "Histograms of the activations",
+            "Network 0, the same entries in every panel of a row (black: before the activation)."
+            + (f" Empty panels: activations no longer finite ({', '.join(missing)})." if missing else ""),
+            (fig,),
+        ))
+
+    rows = []
+    for variant in cfg.variants:
+        v = summary.get(variant, {})
+        pred = v.get("predicted_overflow_layer", {})
+        rows.append([variant, v.get("first_nonfinite_layer"), pred.get("float32", {}).get("activations"), pred.get("float32", {}).get("variance"),
+                     pred.get("float64", {}).get("activations"), pred.get("float64", {}).get("variance")])
+    header = ["variant", f"measured ({cfg.dtype})", "float32: activations", "float32: variance", "float64: activations", "float64: variance"]
+    table = go.Figure(go.Table(header=dict(values=header), cells=dict(values=[[("-" if r[k] is None else r[k]) for r in rows] for k in range(len(header))])))
+    table.update_layout(height=80 + 30 * len(rows), margin=dict(l=10, r=10, t=10, b=10))
+    out.append(Section(
+        "Where the float range ends",
+        "Predicted first layer at which the largest activation (sqrt(q_l) x sqrt(2 ln n) over the n values drawn) or the variance q_l itself "
+        "exceeds the type's largest number, beside the first layer measured with non-finite activations ('-': never).",
+        (table,),
+    ))
+
+    table = go.Figure(go.Table(header=dict(values=list(sums.columns)),
+                               cells=dict(values=[sums[c].map(lambda v: f"{v:.4g}" if isinstance(v, float) else v) for c in sums.columns])))
+    table.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10))
+    s = sums.set_index(["n", "quantity"]).variance
+    n_max = int(sums.n.max())
+    out.append(Section(
+        "Why: a sum of n unit-variance terms has variance n",
+        f"Summing {n_max} N(0, 1) terms gives variance {s[(n_max, 'sum')]:.4g}; dividing by sqrt({n_max}) gives {s[(n_max, 'sum / sqrt(n)')]:.4g} "
+        "(text 002's demonstration, by Monte Carlo; stderr = var x sqrt(2 / (draws - 1))). A layer's unit is such a sum over its fan-in.",
+        (table,),
+    ))
+    return out
 
 
 EXPERIMENT = Experiment(
