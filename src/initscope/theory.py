@@ -32,9 +32,10 @@ Numerics.
   :mod:`initscope.activations`); 2-D expectations a tensor-product probabilists' Gauss-Hermite
   rule after a Cholesky factorisation of the 2 x 2 covariance: 61 x 61 nodes for one-off calls,
   30 x 30 in the per-layer loop of :func:`predict` (speed: one call of phi per layer). Smooth
-  entire phi (gelu, silu, erf, sin) are exact to ~1e-12; tanh (poles at +-i pi / 2) to ~1e-5
-  relative at q ~ 2 on 30 x 30 and ~3e-7 on 61 x 61; for a kink away from the closed forms
-  (elu, selu, user callables) convergence is algebraic (~1e-4).
+  phi (gelu, silu, sin) are exact to ~1e-12 at q ~ 1-2; tanh (poles at +-i pi / 2) to ~1e-5
+  relative at q ~ 2 on 30 x 30 and ~3e-7 on 61 x 61; steep phi at large q (erf at q ~ 3 in the
+  chaotic phase) lose more on 30 x 30 (c_l ~4e-4 from the 61 x 61 c*); for a kink away from the
+  closed forms (elu, selu, user callables) convergence is algebraic (1 - c ~3e-3 for elu).
 * Closed forms where they exist: ReLU, leaky ReLU and abs by the arc-cosine kernel (Cho & Saul
   2009), erf (Williams 1997), linear. Any other registered activation or user callable goes
   through quadrature with one call of ``act.fn`` on a float64 tensor per layer; NaN or inf

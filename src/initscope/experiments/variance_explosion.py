@@ -453,8 +453,8 @@ def figures(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta:
     figs: dict[str, Any] = {}
 
     # variance by depth, theory dashed; the grey band is where activations cannot be represented
-    fig, ax = plt.subplots(figsize=(9, 5.5))
-    fig.subplots_adjust(left=0.1, right=0.97, top=0.92, bottom=0.1)
+    fig, ax = plt.subplots(figsize=(10, 6.5))
+    fig.subplots_adjust(left=0.1, right=0.97, top=0.92, bottom=0.24)
     top = 1.0
     for i, variant in enumerate(cfg.variants):
         color = f"C{i}"
@@ -488,7 +488,7 @@ def figures(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta:
     ax.set_xlabel("layer")
     ax.set_ylabel("variance of a layer's activations\n(pooled over samples and units, after the activation)")
     ax.set_title(f"Text 002: exploding, vanishing, preserved (width {cfg.width}, {cfg.samples} N(0, 1) inputs, {cfg.dtype})", fontsize=10)
-    ax.legend(fontsize=7, ncol=2, loc="upper left")
+    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.12))  # below the axes: the plot area is all curves
     ax.grid(True, which="major", alpha=0.3)
     figs["variance_by_depth"] = fig
 
