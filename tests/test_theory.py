@@ -466,7 +466,11 @@ def test_vanishing_signal_is_not_an_error():
 # --- against the engine ----------------------------------------------------------
 
 
-GRID = [(a, sw2, sb2) for a in ("relu", "tanh", "gelu", "erf", "silu") for sw2 in (1.0, 1.5, 2.0, 3.0) for sb2 in (0.0, 0.05)]
+_FAST = {("relu", 2.0, 0.0), ("tanh", 1.5, 0.05), ("gelu", 3.0, 0.0)}
+GRID = [
+    (a, sw2, sb2) if (a, sw2, sb2) in _FAST else pytest.param(a, sw2, sb2, marks=pytest.mark.slow)
+    for a in ("relu", "tanh", "gelu", "erf", "silu") for sw2 in (1.0, 1.5, 2.0, 3.0) for sb2 in (0.0, 0.05)
+]
 
 
 @pytest.mark.parametrize("act,sw2,sb2", GRID)
@@ -486,7 +490,9 @@ def test_network_variance_matches_engine(act, sw2, sb2):
         assert abs(v - pred.q[layer - 1]) < 5 * se, (layer, v, pred.q[layer - 1], se)
 
 
-SAMPLE_GRID = [("relu", 2.0, 0.0), ("tanh", 1.5, 0.05), ("gelu", 3.0, 0.0), ("erf", 1.0, 0.05), ("silu", 2.0, 0.05)]
+SAMPLE_GRID = [("relu", 2.0, 0.0), ("tanh", 1.5, 0.05)] + [
+    pytest.param(*p, marks=pytest.mark.slow) for p in [("gelu", 3.0, 0.0), ("erf", 1.0, 0.05), ("silu", 2.0, 0.05)]
+]
 
 
 @pytest.mark.parametrize("act,sw2,sb2", SAMPLE_GRID)
@@ -504,6 +510,7 @@ def test_sample_fraction_matches_engine_where_width_dominates_depth(act, sw2, sb
         assert abs(st.value[layer] - t[layer]) < 5 * st.stderr[layer] + 1e-3, (layer, st.value[layer], t[layer])
 
 
+@pytest.mark.slow
 def test_where_mean_field_fails_narrow_deep_relu_nets():
     """Finite width: at width 64 and depth 30 (depth^2 / width ~ 14) a ReLU net's variance
     over samples decays *slower* than the infinite-width map says. The theory is not loosened
