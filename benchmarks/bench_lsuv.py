@@ -20,9 +20,19 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from test_inspect import mlp, resnet, small_cnn  # noqa: E402
+from test_inspect import mlp  # noqa: E402
 
 from initscope.inspect import at_init_mode, fix_model, record  # noqa: E402
+from initscope.inspect.zoo import resnet_model  # noqa: E402
+
+
+def small_cnn() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1),
+                         nn.BatchNorm2d(16), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+
+
+def resnet() -> nn.Module:
+    return resnet_model(16, 2)
 
 
 def count_forwards(model: nn.Module) -> list[int]:

@@ -14,6 +14,7 @@ from initscope.data import get_input, list_inputs  # noqa: E402
 from initscope.engine import ProbeConfig, ProbeResult, probe  # noqa: E402
 from initscope.errors import InitscopeError  # noqa: E402
 from initscope.experiments import get_experiment, list_experiments  # noqa: E402
+from initscope import inspect  # noqa: E402  (callable: initscope.inspect(model, batch))
 from initscope.nets import MLP, Ensemble, MLPSpec, build_ensemble, build_mlp  # noqa: E402
 from initscope.repro import seed_all  # noqa: E402
 from initscope.results import load_run  # noqa: E402
@@ -38,6 +39,7 @@ __all__ = [
     "get_experiment",
     "get_input",
     "get_scheme",
+    "inspect",
     "list_activations",
     "list_experiments",
     "list_inputs",

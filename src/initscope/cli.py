@@ -200,27 +200,35 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
 
 @app.command("inspect")
 @click.argument("model")
-@click.option("--input-shape", default=None, help="Shape of one input, e.g. 3,32,32 (Gaussian inputs).")
-@click.option("--data", "data_ref", default=None, help="MODULE:LOADER returning a batch of real inputs instead.")
-@click.option("--batch", type=int, default=256, show_default=True)
+@click.option("--input-shape", default=None, help="Shape of one input: 3,32,32 (N(0, 1) floats), or 64 (64 token ids for a model whose first layer is an embedding).")
+@click.option("--vocab", type=int, default=None, help="Draw token ids in [0, VOCAB) (default: the first embedding's size, when the model starts with one).")
+@click.option("--data", "data_ref", default=None, help="MODULE:LOADER returning a batch: a tensor, a tuple (model(*batch)) or a dict (model(**batch)).")
+@click.option("--batch", type=int, default=None, help="Samples in the batch [default: 256; 32 sequences of token ids].")
+@click.option("--task", type=click.Choice(["auto", "classification", "lm", "regression", "none"]), default="auto", show_default=True,
+              help="The loss to back-propagate: auto reads it from a transformers head, or a [batch, classes] output of a linear layer.")
 @click.option("--draws", type=int, default=1, show_default=True, help="Call the factory K times: variance over weight draws vs over samples.")
 @click.option("--fix", type=click.Choice(["lsuv", "sample-variance"]), default=None, help="Apply a data-driven init and save the state dict.")
 @click.option("--out", type=click.Path(path_type=Path), default=None)
 @click.option("--force", is_flag=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print only a JSON object on stdout.")
-def inspect_cmd(model: str, input_shape: str | None, data_ref: str | None, batch: int, draws: int, fix: str | None,
-                out: Path | None, force: bool, seed: int, as_json: bool) -> None:
+def inspect_cmd(model: str, input_shape: str | None, vocab: int | None, data_ref: str | None, batch: int | None, task: str, draws: int,
+                fix: str | None, out: Path | None, force: bool, seed: int, as_json: bool) -> None:
     """Check any torch model at init: MODEL is MODULE:FACTORY (a function returning an nn.Module)."""
     from initscope.inspect import run_inspect
 
-    path, summary = run_inspect(model, input_shape=_shape(input_shape), data_ref=data_ref, batch=batch, draws=draws,
-                                fix=fix, out=out, force=force, seed=seed)
+    path, summary = run_inspect(model, input_shape=_shape(input_shape), data_ref=data_ref, vocab=vocab, batch=batch, draws=draws,
+                                fix=fix, task=task, out=out, force=force, seed=seed)  # type: ignore[arg-type]
     if as_json:
         _echo_json(summary)
         return
-    click.echo(f"wrote {path}/ (report.html, run.json, stats.parquet)")
-    click.echo(summary["verdict"])
+    click.echo(f"wrote {path}/ (report.html, run.json, stats.parquet, blocks.parquet, attention.parquet)")
+    if summary["issues"]:
+        click.echo("issues:")
+        for issue in summary["issues"]:
+            click.echo(f"  - {issue}")
+    else:
+        click.echo(summary["verdict"])
 
 
 def main(argv: list[str] | None = None) -> int:

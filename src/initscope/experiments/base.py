@@ -46,6 +46,7 @@ class Section:
     verdict: str
     figures: tuple[Any, ...] = ()  # plotly.graph_objects.Figure
     note: str = ""
+    html: str = ""  # trusted markup built with escaping (inspect's sortable table), after the figures
 
 
 @dataclass(frozen=True)

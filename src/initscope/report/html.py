@@ -21,6 +21,10 @@ h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:2em;border-
 table.meta{border-collapse:collapse;font-size:.85em} table.meta td{border:1px solid #ddd;padding:2px 8px;vertical-align:top}
 details{margin:.5em 0} code{background:#f4f4f4;padding:0 3px}
 a.dl{display:inline-block;margin:.3em 1em .3em 0}
+ul.issues li{margin:.3em 0}
+table.sortable{border-collapse:collapse;font-size:.8em;width:100%} table.sortable th{cursor:pointer;background:#f4f4f4;position:sticky;top:0}
+table.sortable td,table.sortable th{border:1px solid #ddd;padding:2px 6px;text-align:right} table.sortable td:first-child,table.sortable td.t{text-align:left}
+table.sortable tr.flag td{background:#fdecea} .tablewrap{max-height:520px;overflow:auto} input.filter{margin:.4em 0;padding:3px;width:40%}
 """
 
 
@@ -79,6 +83,8 @@ def render(title: str, meta: dict[str, Any], sections: Sequence[Section], tables
             parts.append(f"<p class='note'>{html.escape(s.note)}</p>")
         for j, fig in enumerate(s.figures):
             parts.append(fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{i}-{j}", config={"displaylogo": False}))
+        if s.html:
+            parts.append(s.html)
     parts.append("<h2>Data</h2><p>Tidy tables of this run, as CSV:</p><p>")
     parts.extend(_csv_link(name, df) for name, df in tables.items() if len(df) <= 200_000)
     parts.append("</p>")

@@ -1,0 +1,406 @@
+"""The inspection: one recorded forward + backward pass of a model at init, the loss its task
+defines, then the verdicts. ``inspect(model, batch)`` for a model in memory,
+``inspect_model(factory, ...)`` for a factory (the command line's form)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from initscope.errors import InitscopeError
+from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
+from initscope.inspect.record import Recorder, eager_attention, no_fastpath
+from initscope.inspect.stats import weight_stats
+from initscope.inspect.structure import is_pass_through, weight_of
+
+Task = Literal["auto", "classification", "lm", "regression", "none"]
+TASKS = ("auto", "classification", "lm", "regression", "none")
+
+
+@dataclass
+class Output:
+    """What the model's output says at step 0: its scale, and the loss against chance."""
+
+    task: str  # classification | lm | regression | none
+    classes: int | None
+    logit_std: float
+    loss: float
+    chance_loss: float  # log(classes) for classification and LM; NaN otherwise
+    loss_source: str  # "the model's own loss", "cross-entropy with random labels", ...
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(task=self.task, classes=self.classes, logit_std=self.logit_std, loss=self.loss,
+                    chance_loss=self.chance_loss, loss_source=self.loss_source)
+
+
+@dataclass
+class InspectResult:
+    layers: pd.DataFrame  # one row per module call
+    blocks: pd.DataFrame  # one row per block call: the residual stream and its branches
+    branches: pd.DataFrame  # one row per addition of a branch to the stream
+    attention: pd.DataFrame  # one row per attention call and head
+    output: Output
+    verdict: str
+    issues: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how things were measured (eager attention, inputs, ...)
+    findings: list[Any] = field(default_factory=list)  # verdicts.Finding, structured
+
+    LAYER_COLUMNS = ("name", "type", "role", "block", "sample_variance", "mean_spread", "sample_fraction", "dead_fraction",
+                     "effective_rank", "grad_norm", "weight_std", "fan_in", "fan_out", "fan_source", "kaiming_std", "xavier_std",
+                     "init_guess", "distinct_units", "second_moment", "feeds_norm", "network_variance", "network_variance_stderr",
+                     "verdict")
+
+    @property
+    def healthy(self) -> bool:
+        return not self.issues
+
+    def as_json(self) -> dict[str, Any]:
+        from initscope.results import jsonable
+
+        rows = lambda df, cols=None: jsonable((df.reindex(columns=list(cols)) if cols else df).to_dict(orient="records"))  # noqa: E731
+        return {"layers": rows(self.layers, self.LAYER_COLUMNS), "verdict": self.verdict, "issues": list(self.issues),
+                "blocks": rows(self.blocks), "attention": rows(self.attention), "output": jsonable(self.output.as_dict()),
+                "notes": list(self.notes)}
+
+    def __repr__(self) -> str:
+        return f"InspectResult({len(self.layers)} module calls, {len(self.blocks)} blocks, verdict={self.verdict!r})"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        items = "".join(f"<li>{html.escape(i)}</li>" for i in self.issues) or "<li>healthy</li>"
+        return (f"<b>initscope inspect</b>: {len(self.layers)} module calls, {len(self.blocks)} blocks<ul>{items}</ul>"
+                + self.layers.reindex(columns=["name", "type", "role", "second_moment", "sample_fraction", "verdict"]).to_html(
+                    index=False, max_rows=40))
+
+
+@contextmanager
+def at_init_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode (no dropout), except BatchNorm, which normalizes with batch statistics as it
+    will in training; its running statistics are left untouched (momentum 0 while inspecting)."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    was = {m: m.training for m in model.modules()}
+    model.eval()
+    saved = []
+    for m in model.modules():
+        if isinstance(m, _BatchNorm):
+            tracked = m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None
+            saved.append((m, m.momentum, tracked))
+            m.momentum = 0.0
+            m.train()
+    try:
+        yield model
+    finally:
+        for m, mom, tracked in saved:
+            m.momentum = mom
+            if tracked is not None:
+                m.num_batches_tracked.copy_(tracked)
+        for m, t in was.items():
+            m.training = t
+
+
+# --- the task and its loss -------------------------------------------------------------------------
+
+_HF_LM = ("ForCausalLM", "LMHeadModel", "ForMaskedLM")
+_HF_CLS = ("ForSequenceClassification", "ForImageClassification", "ForTokenClassification", "ForAudioClassification",
+           "ForMultipleChoice")
+
+
+def hf_task(model: nn.Module) -> tuple[str, int | None] | None:
+    """A ``transformers`` model's task, from its class name and config."""
+    if not hasattr(model, "config"):
+        return None
+    name = type(model).__name__
+    cfg = model.config
+    if name.endswith(_HF_LM):
+        return "lm", getattr(cfg, "vocab_size", None) or getattr(getattr(cfg, "text_config", None), "vocab_size", None)
+    if name.endswith(_HF_CLS):
+        return "classification", int(getattr(cfg, "num_labels", 2))
+    return None
+
+
+def _labels_for(model: nn.Module, task: str, batch: Batch, out: torch.Tensor, generator: torch.Generator) -> torch.Tensor | None:
+    name = type(model).__name__
+    if task == "lm":
+        ids = batch.kwargs.get("input_ids", batch.main)
+        return ids if ids is not None and not ids.is_floating_point() else None
+    if task == "classification":
+        classes = out.shape[-1]
+        shape = out.shape[:-1]
+        if name.endswith("ForMultipleChoice"):
+            shape = out.shape[:1]
+        if getattr(getattr(model, "config", None), "problem_type", None) == "multi_label_classification":
+            return None
+        return torch.randint(0, classes, tuple(shape), generator=generator).to(out.device)
+    return None
+
+
+def _loss(task: str, out: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator, hf_lm_shift: bool) -> torch.Tensor:
+    if task == "classification" and labels is not None:
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]).float(), labels.reshape(-1))
+    if task == "lm" and labels is not None:
+        logits, target = (out[:, :-1], labels[:, 1:]) if hf_lm_shift else (out, labels)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1))
+    # no known task: gradients under MSE against N(0, 1) targets of the output's shape
+    target = torch.randn(out.shape, generator=generator, dtype=out.dtype).to(out.device)
+    return 0.5 * ((out - target) ** 2).mean()
+
+
+def _auto_task(model: nn.Module, out: torch.Tensor, head_role: str | None) -> tuple[str, int | None]:
+    """A plain torch model is a classifier when its output is ``[batch, classes]`` straight out
+    of a weighted layer (logits, no activation after them); else the task is unknown."""
+    if out.dim() == 2 and out.shape[1] >= 2 and head_role == "layer":
+        return "classification", int(out.shape[1])
+    return "none", None
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """transformers warns about things inspect itself causes (labels with the default loss
+    type, eager attention): its logger is set to errors while inspecting, then restored."""
+    import sys
+
+    tf = sys.modules.get("transformers")
+    if tf is None:
+        yield
+        return
+    old = tf.logging.get_verbosity()
+    tf.logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        tf.logging.set_verbosity(old)
+
+
+# --- the inspection ------------------------------------------------------------------------------------
+
+
+def _record(model: nn.Module, batch: Batch, *, seed: int, task: Task) -> tuple[Recorder, Output, list[str]]:
+    notes: list[str] = []
+    g = torch.Generator().manual_seed(seed + 1)
+    known = hf_task(model)
+    with at_init_mode(model), no_fastpath(), _quiet_transformers(), eager_attention(model) as eager:
+        if eager:
+            notes.append("attention measured with the eager implementation (the model's own kernel returns no weights); "
+                         "restored afterwards")
+        rec = Recorder(model, seed=seed)
+        with rec as recording:
+            call_batch = batch
+            resolved = task
+            if known is not None and task in ("auto", known[0]):
+                resolved = known[0]
+                # a transformers model computes its task's own loss when given labels
+                probe_labels = None
+                if resolved == "lm":
+                    probe_labels = batch.kwargs.get("input_ids")
+                elif resolved == "classification":
+                    probe_labels = torch.randint(0, int(known[1] or 2), (batch.size,), generator=g)
+                    if type(model).__name__.endswith("ForTokenClassification") and batch.main is not None:
+                        probe_labels = torch.randint(0, int(known[1] or 2), tuple(batch.main.shape[:2]), generator=g)
+                if probe_labels is not None:
+                    call_batch = batch.with_kwargs(labels=probe_labels.to(batch.main.device if batch.main is not None else "cpu"))
+            out = call_model(model, call_batch)
+            rec.stop_watching()
+            out_t = output_tensor(out)
+            if out_t is None:
+                raise InitscopeError(f"the model returned no floating tensor (got {type(out).__name__})")
+            hit = rec._producer.get(id(out_t))
+            head = recording.rows[hit[1]] if hit is not None and hit[0]() is out_t else None
+            if head is not None:
+                head["role"] = "head" if head["role"] == "layer" else head["role"]
+            if resolved == "auto":
+                resolved, classes = _auto_task(model, out_t, "layer" if head and head["role"] == "head" else None)
+            else:
+                classes = known[1] if known is not None and known[0] == resolved else (int(out_t.shape[-1]) if resolved in ("classification", "lm") else None)
+            own = model_loss(out)
+            if own is not None:
+                loss, source = own, "the model's own loss (given labels)"
+            else:
+                labels = _labels_for(model, resolved, batch, out_t, g) if resolved in ("classification", "lm") else None
+                if resolved in ("classification", "lm") and labels is None:
+                    raise InitscopeError(f"--task {resolved} needs integer inputs to use as labels (token ids)") if resolved == "lm" else \
+                        InitscopeError("could not draw labels for the classification loss")
+                loss = _loss(resolved, out_t, labels, g, hf_lm_shift=True)
+                source = {"classification": "cross-entropy with random labels", "lm": "next-token cross-entropy",
+                          }.get(resolved, "MSE against N(0, 1) targets (no known task)")
+            output = Output(
+                task=resolved, classes=classes, logit_std=float(out_t.detach().double().std()), loss=float(loss.detach()),
+                chance_loss=math.log(classes) if classes and resolved in ("classification", "lm") else math.nan,
+                loss_source=source)
+            if loss.requires_grad and math.isfinite(float(loss.detach())):
+                loss.backward()
+            elif loss.requires_grad:
+                notes.append("the loss at step 0 is not finite: no backward pass")
+    return rec, output, notes
+
+
+def _layers_table(model: nn.Module, rec: Recorder) -> pd.DataFrame:
+    mods = dict(model.named_modules())
+    rows = []
+    cache: dict[str, dict[str, Any]] = {}
+    by_weight: dict[int, dict[str, Any]] = {}  # tied weights (GPT-2's wte and lm_head) are measured once
+    for r in rec.rec.rows:
+        mod = mods[r["module"]]
+        if r["module"] not in cache:
+            grads = [p.grad for p in mod.parameters(recurse=False) if p.grad is not None]
+            gn = float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads))) if grads else math.nan
+            w = weight_of(mod)
+            key = id(w) if w is not None else None
+            if key is not None and key in by_weight and type(mods[by_weight[key]["_module"]]) is type(mod):
+                ws = by_weight[key]
+            else:
+                ws = dict(**weight_stats(mod), _module=r["module"])
+                if key is not None:
+                    by_weight[key] = ws
+            cache[r["module"]] = dict({k: v for k, v in ws.items() if k != "_module"}, grad_norm=gn)
+        rows.append({**r, **cache[r["module"]]})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        df = pd.DataFrame(columns=list(InspectResult.LAYER_COLUMNS))
+    return df
+
+
+def _not_recorded(model: nn.Module, layers: pd.DataFrame) -> list[str]:
+    """Weighted modules that never fired a hook (a fused path, or applied functionally)."""
+    mods = dict(model.named_modules())
+    functional = {f"{n}.out_proj" for n, m in mods.items() if isinstance(m, nn.MultiheadAttention)}
+    fired = set(layers.module) if "module" in layers else set()
+    return [n for n, m in mods.items() if n and weight_of(m) is not None and not is_pass_through(m) and n not in fired
+            and n not in functional and len(list(m.children())) == 0]
+
+
+def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto") -> InspectResult:
+    """Inspect a model already built, on one batch (a tensor, a tuple called as
+    ``model(*batch)``, or a dict called as ``model(**batch)``). The model's parameters and
+    buffers are left as they were (gradients are cleared)."""
+    from initscope.inspect.verdicts import diagnose
+
+    if not isinstance(model, nn.Module):
+        raise InitscopeError(f"inspect needs a torch.nn.Module, got {type(model).__name__}")
+    if task not in TASKS:
+        raise InitscopeError(f"unknown task {task!r}; choose from: {', '.join(TASKS)}")
+    b = as_batch(batch)
+    if b.size < 2:
+        raise InitscopeError(f"the batch has {b.size} sample(s); at least 2 are needed")
+    old_grads = {p: p.grad for p in model.parameters()}
+    model.zero_grad(set_to_none=True)
+    try:
+        rec, output, notes = _record(model, b, seed=seed, task=task)
+        layers = _layers_table(model, rec)
+    finally:
+        for p, g in old_grads.items():
+            p.grad = g
+    blocks = pd.DataFrame(rec.rec.blocks)
+    branches = pd.DataFrame(rec.rec.branches)
+    attention = pd.DataFrame(rec.rec.attention)
+    missing = _not_recorded(model, layers)
+    if b.source:
+        notes.insert(0, f"inputs: {b.source}")
+    findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b))
+    layers["verdict"] = layer_verdicts
+    issues = [f.message for f in findings]
+    if missing:
+        issues.append(f"not recorded (a fused path skipped their hooks): {', '.join(missing)}")
+    verdict = ("healthy: nothing at init stands in the way of training (scale, stream, attention, output, symmetry)."
+               if not issues else " | ".join(issues))
+    return InspectResult(layers=layers, blocks=blocks, branches=branches, attention=attention, output=output,
+                         verdict=verdict, issues=issues, notes=notes, findings=findings)
+
+
+def _float_input_m2(b: Batch) -> float | None:
+    m = b.main
+    if m is None or not m.is_floating_point():
+        return None
+    return float(m.detach().double().pow(2).mean())
+
+
+def inspect_model(
+    factory: Callable[[], nn.Module],
+    *,
+    input_shape: tuple[int, ...] | None = None,
+    data: Callable[[], Any] | None = None,
+    data_ref: str = "",
+    vocab: int | None = None,
+    batch: int | None = None,
+    draws: int = 1,
+    seed: int = 0,
+    task: Task = "auto",
+) -> InspectResult:
+    """Inspect ``factory()``'s model at init; with ``draws`` > 1 the factory is called that many
+    more times (seeded) so variance over weight draws is reported beside variance over samples."""
+    from initscope.inspect.load import load_batch
+
+    if batch is not None and batch < 2:
+        raise InitscopeError(f"--batch must be >= 2, got {batch}")
+    if draws < 1:
+        raise InitscopeError(f"--draws must be >= 1, got {draws}")
+    torch.manual_seed(seed)
+    model = call_factory(factory)
+    b = load_batch(data, batch, data_ref or "loader") if data is not None else draw_batch(
+        model, input_shape=input_shape, vocab=vocab, batch=batch, seed=seed)
+    res = inspect(model, b, seed=seed, task=task)
+    if draws > 1:
+        _network_variance(res, factory, b, draws, seed)
+    return res
+
+
+def _network_variance(res: InspectResult, factory: Callable[[], nn.Module], b: Batch, draws: int, seed: int) -> None:
+    """Variance over weight draws (text 000's network view) per module, on the same batch."""
+    from initscope.inspect.load import first_tensor
+    from initscope.inspect.stats import as_samples_by_units
+
+    sums: dict[str, list[torch.Tensor]] = {}
+    for d in range(draws):
+        torch.manual_seed(seed + 1 + d)
+        m = call_factory(factory)
+        outs: dict[str, torch.Tensor] = {}
+        handles = []
+        calls: dict[str, int] = {}
+
+        def make(name: str):
+            def hook(mod: nn.Module, inp: Any, out: Any) -> None:
+                t = first_tensor(out, floating=True)
+                x = first_tensor(inp, floating=True)
+                if t is None or (x is not None and x is t):
+                    return
+                k = calls.get(name, 0)
+                calls[name] = k + 1
+                key = name if k == 0 else f"{name}#{k + 1}"
+                h = as_samples_by_units(t, mod)
+                if h.shape[0] > 8192:
+                    h = h[:: math.ceil(h.shape[0] / 8192)]
+                outs[key] = h.to(torch.float64).cpu()
+
+            return hook
+
+        for name, mod in m.named_modules():
+            if name and len(list(mod.children())) == 0 and not is_pass_through(mod):
+                handles.append(mod.register_forward_hook(make(name)))
+        try:
+            with torch.no_grad(), at_init_mode(m), no_fastpath():
+                call_model(m, b)
+        finally:
+            for h in handles:
+                h.remove()
+        for k, v in outs.items():
+            sums.setdefault(k, []).append(v)
+    net_var, net_se = [], []
+    for name in res.layers.name:
+        stack = sums.get(name)
+        if not stack or len(stack) != draws or len({t.shape for t in stack}) != 1:
+            net_var.append(math.nan)
+            net_se.append(math.nan)
+            continue
+        s = torch.stack(stack)  # [draws, samples, units]
+        net_var.append(float(((s - s.mean(dim=0)) ** 2).sum(dim=0).mean() / (draws - 1)))
+        net_se.append(float((s * s).mean(dim=(1, 2)).std() / math.sqrt(draws)))
+    res.layers["network_variance"], res.layers["network_variance_stderr"] = net_var, net_se

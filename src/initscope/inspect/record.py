@@ -1,0 +1,333 @@
+"""One forward (and backward) pass with hooks: statistics are reduced *inside* the hooks, so
+nothing of a module's output is kept beyond its row, whatever the model's size.
+
+What is recorded, per call:
+- every leaf module (and every attention module) that computes something: a row of
+  :func:`~initscope.inspect.stats.output_stats`, its role, and whether its output goes
+  straight into a norm (found by tensor identity: a norm's input is that module's output);
+- every repeated block (:func:`~initscope.inspect.structure.find_blocks`): the residual
+  stream in and out, and each residual branch at the moment it is added to the stream. A
+  torch function mode watches the additions inside the block: an addition with one operand
+  on the stream (the block's input, or what a previous addition or a post-norm made of it)
+  has the branch as its other operand, whatever the model's own code calls it;
+- every tensor of attention probabilities a module returns (``[batch, heads, q, k]``);
+- the gradient that reaches each block's output in the backward pass.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from initscope.inspect.load import first_tensor
+from initscope.inspect.stats import (
+    as_samples_by_units,
+    attention_stats,
+    looks_like_attention,
+    output_stats,
+    rms,
+    token_similarity,
+)
+from initscope.inspect.structure import find_blocks, is_attention, is_embedding, is_norm, is_pass_through, weight_of
+
+_ADDS = {"add", "add_", "__add__", "__radd__", "__iadd__"}
+
+
+@dataclass
+class _Frame:
+    """One block call in progress."""
+
+    block: int  # index into Recording.blocks
+    stream: set[int]  # ids of tensors that are the residual stream
+    summed: set[int]  # ids of stream tensors made by an addition (a post-norm normalizes these)
+    keep: list[torch.Tensor] = field(default_factory=list)  # keeps the ids above alive and unique
+    attention_since_add: bool = False
+
+
+@dataclass
+class Recording:
+    rows: list[dict[str, Any]] = field(default_factory=list)  # per module call
+    blocks: list[dict[str, Any]] = field(default_factory=list)  # per block call
+    branches: list[dict[str, Any]] = field(default_factory=list)  # per residual addition
+    attention: list[dict[str, Any]] = field(default_factory=list)  # per attention call and head
+
+
+def sequence_first(model: nn.Module) -> bool:
+    """torch's ``batch_first=False`` convention: sequence outputs are ``[tokens, batch, features]``."""
+    flags = [m.batch_first for m in model.modules() if isinstance(m, nn.MultiheadAttention)]
+    return bool(flags) and not any(flags)
+
+
+class _AddWatcher(TorchFunctionMode):
+    def __init__(self, rec: Recorder) -> None:
+        super().__init__()
+        self.rec = rec
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        kwargs = kwargs or {}
+        frame = self.rec.frames[-1] if self.rec.frames else None
+        if frame is None or getattr(func, "__name__", "") not in _ADDS or len(args) < 1:
+            return func(*args, **kwargs)
+        a, b = args[0], (args[1] if len(args) > 1 else kwargs.get("other"))
+        if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.shape != b.shape:
+            return func(*args, **kwargs)
+        on_a, on_b = id(a) in frame.stream, id(b) in frame.stream
+        if on_a == on_b:
+            return func(*args, **kwargs)
+        stream, branch = (a, b) if on_a else (b, a)
+        self.rec.branch_added(frame, stream, branch)
+        out = func(*args, **kwargs)
+        frame.stream.add(id(out))
+        frame.summed.add(id(out))
+        frame.keep.append(out)
+        return out
+
+
+class Recorder:
+    """Hooks on a model; use as a context manager around one forward + backward pass."""
+
+    def __init__(self, model: nn.Module, *, seed: int = 0) -> None:
+        self.model = model
+        self.rec = Recording()
+        self.frames: list[_Frame] = []
+        self.calls: dict[str, int] = {}
+        self.generator = torch.Generator().manual_seed(seed)
+        self.seq_dim = 0 if sequence_first(model) else 1
+        self.blocks = find_blocks(model)
+        self.block_names = {name: group for name, group in self.blocks}
+        self._producer: dict[int, tuple[weakref.ref, int]] = {}  # id(output) -> row it came from
+        self._norm_outputs: set[int] = set()
+        self._seen_attention: set[int] = set()
+        self._handles: list[Any] = []
+        self._block_stack: list[str] = []
+        self._attn_marks: list[int] = []
+
+    # --- per module call ---
+
+    def _call_name(self, name: str) -> tuple[str, int]:
+        k = self.calls.get(name, 0)
+        self.calls[name] = k + 1
+        return (name if k == 0 else f"{name}#{k + 1}"), k
+
+    def _role(self, m: nn.Module) -> str:
+        if is_embedding(m):
+            return "embedding"
+        if is_norm(m):
+            return "norm"
+        if is_attention(m):
+            return "attention"
+        if weight_of(m) is not None:
+            return "layer"
+        return "activation" if len(list(m.parameters(recurse=False))) == 0 else "other"
+
+    def _module_hook(self, name: str):
+        def hook(m: nn.Module, inp: Any, out: Any) -> None:
+            t = first_tensor(out, floating=True)
+            if t is None:
+                return
+            x = first_tensor(inp, floating=True)
+            if x is not None and x is t:  # dropout / identity in eval: nothing new
+                return
+            seen = self._producer.get(id(t))
+            if seen is not None and seen[0]() is t:  # a container returning its child's output
+                with torch.no_grad():
+                    self._find_attention(self._call_name(name)[0], out)
+                if is_attention(m) and self.frames and self._attn_marks and self._attn_marks.pop() == len(self.rec.branches):
+                    self.frames[-1].attention_since_add = True
+                return
+            call, k = self._call_name(name)
+            with torch.no_grad():
+                row = dict(name=call, module=name, type=type(m).__name__, role=self._role(m), call=k,
+                           block=self._block_stack[-1] if self._block_stack else "", feeds_norm=False,
+                           **output_stats(as_samples_by_units(t, m), self.generator))
+                self._find_attention(call, out)
+            idx = len(self.rec.rows)
+            self.rec.rows.append(row)
+            self._producer[id(t)] = (weakref.ref(t), idx)
+            if is_norm(m):
+                self._norm_outputs.add(id(t))
+            if is_attention(m) and self.frames and self._attn_marks and self._attn_marks.pop() == len(self.rec.branches):
+                # an attention module that made no residual addition itself (BERT's outer
+                # BertAttention adds its own branch inside): the next addition is its branch
+                self.frames[-1].attention_since_add = True
+            if self.frames and is_norm(m) and x is not None and id(x) in self.frames[-1].summed:
+                # a post-norm block: the normalized sum is the stream from here on
+                self.frames[-1].stream.add(id(t))
+                self.frames[-1].keep.append(t)
+
+        return hook
+
+    def _attention_pre_hook(self, m: nn.Module, inp: Any) -> None:
+        self._attn_marks.append(len(self.rec.branches))
+
+    def _norm_pre_hook(self, m: nn.Module, inp: Any) -> None:
+        x = first_tensor(inp, floating=True)
+        if x is None:
+            return
+        hit = self._producer.get(id(x))
+        if hit is not None and hit[0]() is x:
+            self.rec.rows[hit[1]]["feeds_norm"] = True
+
+    def _find_attention(self, call: str, out: Any) -> None:
+        items = list(out.values()) if isinstance(out, dict) else (list(out.to_tuple()) if hasattr(out, "to_tuple") else
+                                                                  list(out) if isinstance(out, (tuple, list)) else [])
+        for t in items[1:]:
+            if isinstance(t, torch.Tensor) and id(t) not in self._seen_attention and looks_like_attention(t):
+                self._seen_attention.add(id(t))
+                for r in attention_stats(t):
+                    self.rec.attention.append(dict(layer=call, block=self._block_stack[-1] if self._block_stack else "", **r))
+
+    @staticmethod
+    def _mha_pre_hook(m: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """Ask torch's MultiheadAttention for per-head weights (its callers pass need_weights=False)."""
+        args = list(args)
+        if len(args) > 4:
+            args[4] = True
+        else:
+            kwargs["need_weights"] = True
+        if len(args) > 6:
+            args[6] = False
+        else:
+            kwargs["average_attn_weights"] = False
+        return tuple(args), kwargs
+
+    # --- blocks and the residual stream ---
+
+    def _block_pre_hook(self, name: str):
+        def hook(m: nn.Module, args: tuple, kwargs: dict) -> None:
+            x = first_tensor(args, floating=True)
+            if x is None:
+                x = first_tensor(kwargs.get("hidden_states", kwargs), floating=True)
+            self._block_stack.append(name)
+            if x is None:
+                self.frames.append(_Frame(-1, set(), set()))
+                return
+            call, k = self._call_name(name)
+            idx = len(self.rec.blocks)
+            self.rec.blocks.append(dict(block=call, module=name, group=self.block_names[name], type=type(m).__name__,
+                                        index=idx, stream_rms_in=rms(x)))
+            self.frames.append(_Frame(idx, {id(x)}, set(), [x]))
+
+        return hook
+
+    def _block_hook(self, name: str):
+        def hook(m: nn.Module, inp: Any, out: Any) -> None:
+            frame = self.frames.pop()
+            self._block_stack.pop()
+            y = first_tensor(out, floating=True)
+            if frame.block < 0 or y is None:
+                return
+            row = self.rec.blocks[frame.block]
+            with torch.no_grad():
+                st = output_stats(as_samples_by_units(y, m), self.generator)
+                row.update(stream_rms=rms(y), sample_fraction=st["sample_fraction"], effective_rank=st["effective_rank"],
+                           token_similarity=token_similarity(y, self.seq_dim) if y.dim() == 3 else math.nan,
+                           post_norm=id(y) in self._norm_outputs, grad_rms=math.nan)
+                mine = [b for b in self.rec.branches if b["block_index"] == frame.block]
+                for role in ("attention", "mlp"):
+                    rs = [b["ratio"] for b in mine if b["role"] == role]
+                    row[f"{role}_branch_ratio"] = max(rs) if rs else math.nan
+                row["branch_ratio"] = max((b["ratio"] for b in mine), default=math.nan)
+                row["branches"] = len(mine)
+            if y.requires_grad:
+                def grad_hook(g: torch.Tensor, row: dict = row) -> None:
+                    row["grad_rms"] = rms(g)
+                y.register_hook(grad_hook)
+
+        return hook
+
+    def branch_added(self, frame: _Frame, stream: torch.Tensor, branch: torch.Tensor) -> None:
+        hit = self._producer.get(id(branch))
+        module = self.rec.rows[hit[1]]["name"] if hit is not None and hit[0]() is branch else ""
+        s, b = rms(stream), rms(branch)
+        self.rec.branches.append(dict(
+            block=self.rec.blocks[frame.block]["block"], block_index=frame.block,
+            role="attention" if frame.attention_since_add else "mlp", module=module,
+            branch_rms=b, stream_rms=s, ratio=b / s if s > 0 else (math.inf if b > 0 else math.nan)))
+        frame.attention_since_add = False
+
+    # --- context ---
+
+    def __enter__(self) -> Recording:
+        for name, mod in self.model.named_modules():
+            if not name:
+                continue
+            if name in self.block_names:
+                self._handles.append(mod.register_forward_pre_hook(self._block_pre_hook(name), with_kwargs=True))
+                self._handles.append(mod.register_forward_hook(self._block_hook(name)))
+                continue
+            leaf = len(list(mod.children())) == 0
+            if (leaf or is_attention(mod)) and not is_pass_through(mod):
+                self._handles.append(mod.register_forward_hook(self._module_hook(name)))
+            if is_norm(mod):
+                self._handles.append(mod.register_forward_pre_hook(self._norm_pre_hook))
+            if is_attention(mod):
+                self._handles.append(mod.register_forward_pre_hook(self._attention_pre_hook))
+            if isinstance(mod, nn.MultiheadAttention):
+                self._handles.append(mod.register_forward_pre_hook(self._mha_pre_hook, with_kwargs=True))
+        self._mode = _AddWatcher(self) if self.blocks else None
+        if self._mode is not None:
+            self._mode.__enter__()
+        return self.rec
+
+    def stop_watching(self) -> None:
+        """Leave the torch function mode (after the forward pass; the backward needs none)."""
+        if self._mode is not None:
+            self._mode.__exit__(None, None, None)
+            self._mode = None
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop_watching()
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        self.frames.clear()
+        self._producer.clear()
+
+
+@contextmanager
+def no_fastpath() -> Iterator[None]:
+    """``nn.TransformerEncoderLayer`` / ``nn.MultiheadAttention`` have a fused path that skips
+    submodule hooks; it is switched off while recording."""
+    mha = getattr(torch.backends, "mha", None)
+    old = mha.get_fastpath_enabled() if mha is not None and hasattr(mha, "get_fastpath_enabled") else None
+    if old is not None:
+        mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        if old is not None:
+            mha.set_fastpath_enabled(old)
+
+
+@contextmanager
+def eager_attention(model: nn.Module) -> Iterator[bool]:
+    """``transformers`` models compute attention with SDPA kernels that return no weights; the
+    measurement loads the eager implementation (same maths, weights returned) and restores the
+    model's own afterwards. Yields whether it switched."""
+    cfg = getattr(model, "config", None)
+    setter = getattr(model, "set_attn_implementation", None)
+    old = getattr(cfg, "_attn_implementation", None) if cfg is not None else None
+    switched = False
+    if old not in (None, "eager") and callable(setter):
+        try:
+            setter("eager")
+            switched = True
+        except Exception:  # noqa: BLE001 - a model that cannot go eager keeps its kernel (no weights)
+            switched = False
+    try:
+        yield switched
+    finally:
+        if switched:
+            try:
+                setter(old)
+            except Exception:  # noqa: BLE001
+                cfg._attn_implementation = old

@@ -1,0 +1,289 @@
+"""The ``initscope inspect`` run directory: ``run.json``, tidy tables (``stats.parquet`` per
+module call, ``blocks``, ``branches``, ``attention``), figures and a report with the verdict on
+top, the residual stream's depth profile (as in Brock et al. 2021's signal-propagation plots),
+an attention-entropy heatmap and the per-module table, sortable and filterable."""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from initscope.errors import InitscopeError
+from initscope.inspect.core import InspectResult, Task, inspect, inspect_model
+from initscope.inspect.fixes import FIXES, fix_model
+from initscope.inspect.load import call_factory, draw_batch, load_batch, load_object
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+_PROFILE = (("stream_rms", "stream RMS", "log"), ("branch_ratio", "branch RMS / stream RMS", "log"),
+            ("sample_fraction", "share of variance over samples", "linear"),
+            ("token_similarity", "token similarity (mean cosine)", "linear"))
+_TABLE_COLUMNS = ("name", "type", "role", "second_moment", "sample_variance", "mean_spread", "sample_fraction", "dead_fraction",
+                  "effective_rank", "grad_norm", "weight_std", "init_guess", "fan_source", "verdict")
+
+
+def _profile_columns(blocks: pd.DataFrame) -> list[tuple[str, str, str]]:
+    return [p for p in _PROFILE if p[0] in blocks and blocks[p[0]].notna().any()]
+
+
+def stream_figures(blocks: pd.DataFrame, after: pd.DataFrame | None = None):
+    """Depth profile of the residual stream, block by block: (matplotlib, plotly) figures."""
+    import matplotlib.pyplot as plt
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    cols = _profile_columns(blocks)
+    fig, axes = plt.subplots(1, len(cols), figsize=(3.4 * len(cols), 3.2), squeeze=False)
+    fig.subplots_adjust(left=0.06, right=0.99, top=0.86, bottom=0.16, wspace=0.3)
+    pfig = make_subplots(rows=1, cols=len(cols), subplot_titles=[c[1] for c in cols])
+    for label, df, dash in (("init", blocks, "solid"), ("after fix", after, "dash")):
+        if df is None or df.empty:
+            continue
+        x = list(range(len(df)))
+        for k, (col, title, scale) in enumerate(cols):
+            ax = axes[0][k]
+            series = [("attention_branch_ratio", "attention"), ("mlp_branch_ratio", "mlp")] if col == "branch_ratio" else [(col, "")]
+            for j, (c, sub) in enumerate(series):
+                if c not in df or df[c].isna().all():
+                    continue
+                y = df[c].astype(float)
+                name = " ".join(s for s in (sub or title, f"({label})" if after is not None else "") if s)
+                ax.plot(x, y, marker="o", ms=3, ls="-" if dash == "solid" else "--", color=PALETTE[j], label=name)
+                pfig.add_trace(go.Scatter(x=x, y=list(y), mode="lines+markers", name=name, line=dict(color=PALETTE[j], dash=dash),
+                                          text=list(df.block), hovertemplate="%{text}: %{y:.4g}", showlegend=(c != col) or after is not None),
+                               row=1, col=k + 1)
+            if scale == "log":
+                ax.set_yscale("log")
+                pfig.update_yaxes(type="log", row=1, col=k + 1)
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("block", fontsize=8)
+            ax.grid(alpha=0.3)
+            if len(series) > 1 or after is not None:
+                ax.legend(fontsize=7)
+    pfig.update_xaxes(title_text="block")
+    pfig.update_layout(height=360, template="plotly_white", margin=dict(l=40, r=10, t=40, b=40))
+    return fig, pfig
+
+
+def attention_figures(att: pd.DataFrame):
+    """Heatmap of attention entropy / its maximum, attention layer x head."""
+    import matplotlib.pyplot as plt
+    import plotly.graph_objects as go
+
+    grid = att.pivot_table(index="layer", columns="head", values="entropy_ratio", sort=False)
+    fig, ax = plt.subplots(figsize=(1.6 + 0.45 * grid.shape[1], 0.9 + 0.3 * grid.shape[0]))
+    im = ax.imshow(grid.values, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    ax.set_yticks(range(grid.shape[0]), [str(i) for i in range(grid.shape[0])], fontsize=7)
+    ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns], fontsize=7)
+    ax.set_xlabel("head", fontsize=8)
+    ax.set_ylabel("attention layer (forward order)", fontsize=8)
+    ax.set_title("attention entropy / log(keys)", fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.05)
+    fig.tight_layout()
+    pfig = go.Figure(go.Heatmap(z=grid.values, x=[f"head {c}" for c in grid.columns], y=list(grid.index), zmin=0, zmax=1,
+                                colorscale="Viridis", colorbar=dict(title="entropy / max")))
+    pfig.update_layout(height=min(140 + 22 * grid.shape[0], 900), template="plotly_white", margin=dict(l=10, r=10, t=20, b=40),
+                       yaxis=dict(autorange="reversed"))
+    return fig, pfig
+
+
+def module_profile_figures(before: pd.DataFrame, after: pd.DataFrame | None):
+    """Variance over samples and its share per module call (forward order), before and after a fix."""
+    import matplotlib.pyplot as plt
+    import plotly.graph_objects as go
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.88, bottom=0.15, wspace=0.2)
+    pfig = go.Figure()
+    for label, df, ls in (("init", before, "-"), ("after fix", after, "--")):
+        if df is None or df.empty:
+            continue
+        x = list(range(len(df)))
+        axes[0].semilogy(x, df.sample_variance.clip(lower=1e-30), ls=ls, marker="o", ms=2, color=PALETTE[0], label=f"sample variance ({label})")
+        axes[0].semilogy(x, df.mean_spread.clip(lower=1e-30), ls=ls, marker="s", ms=2, color=PALETTE[1], label=f"mean spread ({label})")
+        axes[1].plot(x, df.sample_fraction, ls=ls, marker="o", ms=2, color=PALETTE[0], label=label)
+        for j, stat in enumerate(("sample_variance", "mean_spread")):
+            pfig.add_trace(go.Scatter(x=x, y=list(df[stat].clip(lower=1e-30)), text=list(df.name), mode="lines+markers",
+                                      name=f"{stat} ({label})", line=dict(color=PALETTE[j], dash="solid" if ls == "-" else "dash"),
+                                      hovertemplate="%{text}: %{y:.4g}"))
+    for ax in axes:
+        ax.set_xlabel("module call (forward order; names in the table)", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_title("variance over samples and spread of per-unit means", fontsize=9)
+    axes[1].set_title("share of variance over samples", fontsize=9)
+    pfig.update_layout(yaxis_type="log", height=380, template="plotly_white", xaxis_title="module call (hover for its name)",
+                       margin=dict(l=40, r=10, t=20, b=40))
+    return fig, pfig
+
+
+def _cell(v: Any) -> tuple[str, str]:
+    """(shown text, sort key) of one table cell."""
+    if isinstance(v, float):
+        return ("" if math.isnan(v) else f"{v:.4g}"), ("" if math.isnan(v) else repr(v))
+    if isinstance(v, (bool,)) or v is None:
+        return ("" if v is None else str(v)), ("" if v is None else str(v))
+    if isinstance(v, int):
+        return str(v), str(v)
+    return str(v), str(v)
+
+
+def sortable_table(df: pd.DataFrame, columns: tuple[str, ...] = _TABLE_COLUMNS, table_id: str = "modules") -> str:
+    """Every module call with its full name: click a header to sort, type to filter, flagged rows red."""
+    cols = [c for c in columns if c in df]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = []
+    for _, r in df.iterrows():
+        flagged = bool(r.get("verdict"))
+        cells = []
+        for c in cols:
+            text, key = _cell(r[c])
+            cls = " class='t'" if c in ("name", "type", "role", "init_guess", "fan_source", "verdict") else ""
+            cells.append(f"<td{cls} data-k='{html.escape(key, quote=True)}'>{html.escape(text)}</td>")
+        body.append(f"<tr{' class=flag' if flagged else ''}>{''.join(cells)}</tr>")
+    script = (
+        "<script>(function(){var t=document.getElementById('%s'),f=document.getElementById('%s-filter');"
+        "f.addEventListener('input',function(){var q=f.value.toLowerCase();"
+        "t.querySelectorAll('tbody tr').forEach(function(r){r.style.display=r.textContent.toLowerCase().indexOf(q)<0?'none':''});});"
+        "t.querySelectorAll('th').forEach(function(th,i){th.addEventListener('click',function(){var b=t.tBodies[0],"
+        "rs=Array.from(b.rows),asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';rs.sort(function(x,y){"
+        "var a=x.cells[i].dataset.k,c=y.cells[i].dataset.k,na=parseFloat(a),nc=parseFloat(c);"
+        "var r=(!isNaN(na)&&!isNaN(nc))?na-nc:a.localeCompare(c);return asc?r:-r;});rs.forEach(function(r){b.appendChild(r);});});});})();</script>"
+    ) % (table_id, table_id)
+    return (f"<input class='filter' id='{table_id}-filter' placeholder='filter modules (name, type, verdict)'>"
+            f"<div class='tablewrap'><table class='sortable' id='{table_id}'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div>{script}")
+
+
+def _issues_html(res: InspectResult) -> str:
+    items = "".join(f"<li>{html.escape(i)}</li>" for i in res.issues)
+    return f"<ul class='issues'>{items}</ul>" if items else ""
+
+
+def run_inspect(
+    model_ref: str,
+    *,
+    input_shape: tuple[int, ...] | None = None,
+    data_ref: str | None = None,
+    vocab: int | None = None,
+    batch: int | None = None,
+    draws: int = 1,
+    fix: str | None = None,
+    task: Task = "auto",
+    out: str | Path | None = None,
+    force: bool = False,
+    seed: int = 0,
+) -> tuple[Path, dict[str, Any]]:
+    """The ``initscope inspect`` command as a library call: inspect, optionally fix, write a run directory."""
+    import matplotlib.pyplot as plt
+
+    from initscope.experiments.base import Section
+    from initscope.report.html import render
+    from initscope.results import StagingDir, device_info, versions, write_meta
+
+    if fix is not None and fix not in FIXES:
+        raise InitscopeError(f"unknown fix {fix!r}; choose from: {', '.join(FIXES)}")
+    factory = load_object(model_ref)
+    data = load_object(data_ref) if data_ref else None
+    out_path = Path(out) if out is not None else Path("runs") / f"inspect-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    staging = StagingDir(out_path, force)
+    try:
+        t0 = time.perf_counter()
+        res = inspect_model(factory, input_shape=input_shape, data=data, data_ref=data_ref or "", vocab=vocab, batch=batch,
+                            draws=draws, seed=seed, task=task)
+        summary = res.as_json()
+        after: InspectResult | None = None
+        if fix:
+            torch.manual_seed(seed)
+            model = call_factory(factory)
+            b = load_batch(data, batch, data_ref or "") if data is not None else draw_batch(model, input_shape=input_shape, vocab=vocab, batch=batch, seed=seed)
+            fixed, passes = fix_model(model, b, fix)
+            torch.save(fixed.state_dict(), staging.path / "fixed_state_dict.pt")
+            held = b if data is not None else draw_batch(model, input_shape=input_shape, vocab=vocab, batch=batch, seed=seed + 12345)
+            after = inspect(fixed, held, seed=seed, task=task)
+            summary["fix"] = {"method": fix, "forward_passes": passes, "state_dict": "fixed_state_dict.pt",
+                              "layers_after": after.layers.reindex(columns=["name", "sample_variance", "variance", "sample_fraction", "verdict"]).to_dict(orient="records"),
+                              "issues_after": after.issues, "output_after": after.output.as_dict()}
+        elapsed = time.perf_counter() - t0
+        tables = {"stats": res.layers, "blocks": res.blocks, "branches": res.branches, "attention": res.attention}
+        for name, df in tables.items():
+            df.to_parquet(staging.path / f"{name}.parquet", index=False)
+        if after is not None:
+            after.layers.to_parquet(staging.path / "stats_after_fix.parquet", index=False)
+        figdir = staging.path / "figures"
+        figdir.mkdir()
+        sections = []
+        o = res.output
+        out_line = (f"task {o.task}; loss at step 0 {o.loss:.4g} ({o.loss_source})"
+                    + (f" against {o.chance_loss:.4g} = log({o.classes}) for uniform guesses" if math.isfinite(o.chance_loss) else "")
+                    + f"; logit std {o.logit_std:.3g}.")
+        headline = (f"{len(res.issues)} issue(s) stand in the way of training, in the order to fix them:" if res.issues else res.verdict)
+        sections.append(Section("Verdict", headline, (), note=" ".join([out_line, *res.notes]),
+                                html=_issues_html(res)))
+
+        def save(fig: Any, name: str) -> None:
+            fig.savefig(figdir / f"{name}.png", dpi=110)
+            fig.savefig(figdir / f"{name}.svg")
+            plt.close(fig)
+
+        if not res.blocks.empty and _profile_columns(res.blocks):
+            fig, pfig = stream_figures(res.blocks, after.blocks if after is not None else None)
+            save(fig, "stream")
+            groups = ", ".join(sorted(set(res.blocks.group)))
+            sections.append(Section("Residual stream, block by block", _stream_line(res), (pfig,),
+                                    note=f"{len(res.blocks)} blocks in {groups}. Branch ratio: each residual branch's RMS against the "
+                                         "stream it is added to (attention and MLP branches). Token similarity: mean cosine between "
+                                         "the token vectors of one sequence (1 = every token the same vector)."))
+        if not res.attention.empty:
+            fig, pfig = attention_figures(res.attention)
+            save(fig, "attention")
+            per = res.attention.groupby("layer", sort=False).entropy_ratio.mean()
+            sections.append(Section("Attention entropy", f"lowest layer mean: {per.min():.1%} of the maximum log(keys) ({per.idxmin()}); "
+                                    f"logit std up to {res.attention.logit_std.max():.3g}.", (pfig,),
+                                    note="Per head: entropy of the attention rows over its maximum log(number of keys each query may see)."))
+        fig, pfig = module_profile_figures(res.layers, after.layers if after is not None else None)
+        save(fig, "profile")
+        sections.append(Section("Every module call", f"{len(res.layers)} module calls in forward order; flagged rows are red.", (pfig,),
+                                html=sortable_table(res.layers)))
+        if after is not None:
+            sections.append(Section(f"After --fix {fix}", "; ".join(after.issues) or "no issue left on a held-out batch.", ()))
+        meta = {
+            "experiment": "inspect", "description": f"initscope inspect {model_ref}",
+            "config": {"model": model_ref, "input_shape": list(input_shape) if input_shape else None, "data": data_ref, "vocab": vocab,
+                       "batch": batch, "draws": draws, "fix": fix, "task": task},
+            "seed": seed, "device": device_info("cpu"), "versions": _versions(versions),
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "timings": {"run_s": elapsed}, "summary": summary,
+        }
+        (staging.path / "report.html").write_text(render(f"initscope inspect: {model_ref}", meta, sections, tables), encoding="utf-8")
+        write_meta(staging.path, meta)
+        return staging.commit(), summary
+    except BaseException:
+        staging.abort()
+        raise
+
+
+def _versions(base: Any) -> dict[str, str]:
+    import sys
+
+    v = base()
+    tf = sys.modules.get("transformers")
+    if tf is not None:
+        v["transformers"] = tf.__version__
+    return v
+
+
+def _stream_line(res: InspectResult) -> str:
+    b = res.blocks
+    first, last = b.iloc[0], b.iloc[-1]
+    parts = [f"stream RMS {first.stream_rms_in:.3g} into block 0, {last.stream_rms:.3g} out of the last"]
+    if "branch_ratio" in b and b.branch_ratio.notna().any():
+        parts.append(f"largest branch/stream ratio {b.branch_ratio.max():.3g} ({b.loc[b.branch_ratio.idxmax(), 'block']})")
+    if "token_similarity" in b and b.token_similarity.notna().any():
+        parts.append(f"token similarity {first.token_similarity:.3f} -> {last.token_similarity:.3f}")
+    return "; ".join(parts) + "."

@@ -1,0 +1,117 @@
+"""What each module *is* in the model: weighted layer (and its fans), norm, attention,
+embedding, and which modules are the repeated blocks around a residual stream.
+
+Read from the module types alone, before anything runs; what the data flow adds
+(which layer feeds a norm, which tensor is added to the stream) is found while
+recording (:mod:`initscope.inspect.record`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.conv import _ConvNd
+
+# modules whose output is their input in eval mode: recording them only repeats a row
+_PASS_THROUGH = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.Identity)
+
+
+def is_pass_through(module: nn.Module) -> bool:
+    return isinstance(module, _PASS_THROUGH) or type(module).__name__ in ("Dropout", "DropPath", "StochasticDepth")
+
+
+def is_norm(module: nn.Module) -> bool:
+    """LayerNorm, RMSNorm, GroupNorm, BatchNorm, InstanceNorm, and any class named ``*Norm`` (a
+    library's own RMSNorm): what comes out of one has a scale set by the norm, not the init."""
+    if isinstance(module, (nn.LayerNorm, nn.GroupNorm, _BatchNorm, nn.modules.instancenorm._InstanceNorm)):
+        return True
+    rms = getattr(nn, "RMSNorm", None)
+    if rms is not None and isinstance(module, rms):
+        return True
+    name = type(module).__name__
+    return name.endswith(("Norm", "Norm1d", "Norm2d", "RMSNorm")) or name in ("LayerNorm", "RMSNorm")
+
+
+def is_attention(module: nn.Module) -> bool:
+    """``nn.MultiheadAttention`` or a class named ``*Attention`` (the ``transformers`` families)."""
+    return isinstance(module, nn.MultiheadAttention) or type(module).__name__.endswith(("Attention", "SelfAttention"))
+
+
+def is_embedding(module: nn.Module) -> bool:
+    return isinstance(module, (nn.Embedding, nn.EmbeddingBag))
+
+
+def weight_of(module: nn.Module) -> torch.Tensor | None:
+    """The module's own floating ``weight`` of two or more dimensions, if it has one: Linear,
+    ConvNd, ``transformers``' Conv1D, Embedding, a user's custom layer. Norm scales (1-D) are not."""
+    w = getattr(module, "weight", None)
+    if isinstance(w, torch.Tensor) and w.is_floating_point() and w.dim() >= 2:
+        return w
+    return None
+
+
+@dataclass(frozen=True)
+class Fans:
+    fan_in: int
+    fan_out: int
+    source: str  # where the layout was read from: the module type, or a guess from the weight
+
+
+def fans(module: nn.Module, weight: torch.Tensor) -> Fans:
+    """Fan-in and fan-out of a weighted module: from its type where known, else the weight's layout.
+
+    - ``nn.Linear`` and unknown 2-D weights: ``[out, in]`` (torch's convention);
+    - ``ConvNd``: ``[out, in/groups, *kernel]`` (transposed: ``[in, out/groups, *kernel]``);
+    - ``transformers``' ``Conv1D`` (GPT-2): ``[in, out]``, the transpose of Linear;
+    - ``Embedding``: a lookup ``[num_embeddings, dim]``: one row is read per token, so fan-in 1
+      and fan-out ``dim`` (what ``nn.init.normal_``'s N(0, 1) default is right for).
+    """
+    shape = tuple(weight.shape)
+    receptive = 1
+    for k in shape[2:]:
+        receptive *= k
+    if is_embedding(module):
+        return Fans(1, shape[1], "embedding lookup [num_embeddings, dim]")
+    if type(module).__name__ == "Conv1D" and len(shape) == 2:
+        return Fans(shape[0], shape[1], "transformers Conv1D [in, out]")
+    if isinstance(module, _ConvNd):
+        if getattr(module, "transposed", False):
+            return Fans(shape[0] * receptive, shape[1] * receptive, f"{type(module).__name__} [in, out/groups, *kernel]")
+        return Fans(shape[1] * receptive, shape[0] * receptive, f"{type(module).__name__} [out, in/groups, *kernel]")
+    if isinstance(module, nn.Linear):
+        return Fans(shape[1], shape[0], "Linear [out, in]")
+    return Fans(shape[1] * receptive, shape[0] * receptive, "guessed from the weight as [out, in, *kernel]")
+
+
+def find_blocks(model: nn.Module) -> list[tuple[str, str]]:
+    """The repeated blocks, as ``(name, group)`` in registration order: every child of a
+    ``ModuleList`` / ``Sequential`` that sits in a run of two or more children of one class that
+    have children of their own (a transformer's layers, a ResNet stage's blocks). Leaf layers in
+    a row (``Linear, Linear``) are a plain stack, not blocks. Nested runs keep the outermost."""
+    blocks: list[tuple[str, str]] = []
+    taken: list[str] = []
+
+    def inside(name: str) -> bool:
+        return any(name.startswith(t + ".") for t in taken)
+
+    for name, mod in model.named_modules():
+        if not isinstance(mod, (nn.ModuleList, nn.Sequential)) or inside(name):
+            continue
+        children = list(mod.named_children())
+        i = 0
+        while i < len(children):
+            j = i
+            cls = type(children[i][1])
+            while j + 1 < len(children) and type(children[j + 1][1]) is cls:
+                j += 1
+            run = children[i : j + 1]
+            if len(run) >= 2 and len(list(run[0][1].children())) > 0 and not isinstance(run[0][1], (nn.ModuleList, nn.Sequential)):
+                for child_name, _ in run:
+                    full = f"{name}.{child_name}" if name else child_name
+                    blocks.append((full, name or "(root)"))
+                    taken.append(full)
+            i = j + 1
+    return blocks

@@ -1,0 +1,196 @@
+"""Verdicts: each quantity judged by its role in the model, every threshold in one place.
+
+- the **output** by the loss at step 0 against chance (classification, LM heads);
+- **attention** by its entropy against the maximum log(keys);
+- a **residual branch** against the stream it is added to, never against the input; a
+  branch initialized at or near zero (GPT-2's scaled projections, ReZero, adaLN-zero, layer
+  scale) is deliberate and healthy;
+- the **stream** by its collapse over positions (token similarity) and over samples;
+- a **weighted layer outside any block** (a plain stack) by its scale against the input's
+  (float inputs) or the embeddings' (token ids), unless its output goes straight into a norm;
+- **symmetry** by identical units in a weight that is not all zero.
+
+Thresholds were set on ``initscope.inspect.zoo`` (GPT-2, LLaMA, BERT, ViT, torch's
+TransformerEncoder pre- and post-norm, a BatchNorm ResNet, a plain CNN and MLP, each with its
+library's init and with every parameter x10, x0.01, constant weight matrices, zeroed branch
+outputs); the healthy and broken values they separate are given beside each. The calibration
+against training (issue 19) may move them; it will say so here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from initscope.inspect.core import Output
+
+# Output: loss at step 0 minus log(classes), in nats. Library inits sit within 0.3 of chance
+# (ResNet-BN 0.29, TransformerEncoder 0.06, GPT-2/LLaMA 0.01), and unit-variance logits (what
+# LSUV leaves, a common and trainable start) add ~0.5 for 10 classes; every parameter x10 gives
+# 1.15 (post-norm BERT, caught by its saturated attention) to 44 (GPT-2, LLaMA). The bar is
+# 1.5 nats (logit std ~2 for 10 classes) or 25% of chance, whichever is larger.
+LOSS_EXCESS_NATS = 1.5
+LOSS_EXCESS_SHARE = 0.25
+# Attention: mean entropy over a head's rows / its maximum log(keys). Library inits: 0.93-1.0
+# (constant weights too: uniform attention); x10: 0.0005-0.012. Saturated below 0.3.
+ENTROPY_RATIO_MIN = 0.3
+# Residual branch RMS / stream RMS at the addition. Library inits: at most 1.4 (ResNet block 0
+# of a fresh stem), 0.67 (LLaMA); x10 and constant weights: 18-126 in the first block.
+BRANCH_RATIO_MAX = 10.0
+# Token similarity (mean cosine between one sequence's token vectors) at a block's output.
+# Library inits: up to 0.55 (LLaMA, 4 blocks), 0.38 (BERT, from its shared token-type
+# vector); constant weights: exactly 1 (every token the same vector).
+TOKEN_SIMILARITY_MAX = 0.95
+# Share of a unit's variance that depends on the input (text 000). Below 5% the output is
+# nearly the same for every sample (text 000's 100-layer ReLU MLP ends at 2-3%).
+SAMPLE_FRACTION_MIN = 0.05
+# Plain stacks: a layer's second moment against the reference (input or embeddings) beyond
+# these factors (x1000 is ~32x in RMS: six layers of N(0, 1) weights at width 64 pass it).
+EXPLODE_M2 = 1e3
+VANISH_M2 = 1e-3
+DEAD_FRACTION_MAX = 0.5  # ReLU at init kills none for good; more than half dead is a defect
+RANK_SHARE_MIN = 0.05  # effective rank below 5% of min(samples, units) of the measured subset
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One defect: what, where it first shows, the number, and the fix."""
+
+    kind: str  # overconfident output | saturated attention | ...
+    place: str
+    value: float
+    message: str  # kind, place, number and fix in one line
+    count: int = 1  # how many places show it
+
+
+def _finding(kind: str, places: list[str], value: float, detail: str, fix: str) -> Finding:
+    where = f"first {places[0]}" + (f" ({len(places)} places)" if len(places) > 1 else "")
+    return Finding(kind, places[0], value, f"{kind}: {detail}, {where}; fix: {fix}", len(places))
+
+
+def _output_findings(o: Output) -> list[Finding]:
+    out: list[Finding] = []
+    if not math.isfinite(o.loss):
+        out.append(_finding("non-finite output", ["output"], o.loss, "the loss at step 0 is not finite",
+                            "a smaller init scale"))
+    elif o.task in ("classification", "lm") and math.isfinite(o.chance_loss):
+        excess = o.loss - o.chance_loss
+        if excess > max(LOSS_EXCESS_NATS, LOSS_EXCESS_SHARE * o.chance_loss):
+            out.append(_finding(
+                "overconfident output", ["output"], o.loss,
+                f"loss at step 0 is {o.loss:.3g} against {o.chance_loss:.3g} = log({o.classes}) for uniform guesses "
+                f"(logit std {o.logit_std:.3g})",
+                "scale the init down (transformers: initializer_range, default 0.02) or zero-init the head"))
+    return out
+
+
+def _attention_findings(att: pd.DataFrame) -> list[Finding]:
+    if att.empty:
+        return []
+    per = att.groupby("layer", sort=False).agg(entropy_ratio=("entropy_ratio", "mean"), logit_std=("logit_std", "mean"))
+    bad = per[per.entropy_ratio < ENTROPY_RATIO_MIN]
+    if bad.empty:
+        return []
+    first = bad.iloc[0]
+    return [_finding("saturated attention", list(bad.index), float(first.entropy_ratio),
+                     f"entropy {first.entropy_ratio:.1%} of its maximum log(keys), logit std {first.logit_std:.3g}"
+                     + (" or more (the softmax underflows)" if first.entropy_ratio < 0.05 else ""),
+                     "smaller q/k init (transformers: initializer_range) or QK-norm; softmax gradients vanish when one key takes all")]
+
+
+def _block_findings(blocks: pd.DataFrame) -> list[Finding]:
+    if blocks.empty:
+        return []
+    out: list[Finding] = []
+    br = blocks[blocks.branch_ratio > BRANCH_RATIO_MAX] if "branch_ratio" in blocks else blocks.iloc[0:0]
+    if not br.empty:
+        r = br.iloc[0]
+        which = "attention" if r.get("attention_branch_ratio", 0) == r.branch_ratio else "mlp" if r.get("mlp_branch_ratio", 0) == r.branch_ratio else "a"
+        out.append(_finding("residual branch swamps the stream", list(br.block), float(r.branch_ratio),
+                            f"{which} branch RMS is {r.branch_ratio:.3g}x the stream it is added to",
+                            "scale the branch's last layer down (e.g. by 1/sqrt(2 x blocks), as GPT-2 does) or zero-init it"))
+    dead = blocks[(blocks.stream_rms == 0)] if "stream_rms" in blocks else blocks.iloc[0:0]
+    if not dead.empty:
+        out.append(_finding("vanishing stream", list(dead.block), 0.0, "the residual stream is exactly zero",
+                            "a random init: constant or zero weights before a norm leave nothing to normalize"))
+    sim = blocks[blocks.token_similarity > TOKEN_SIMILARITY_MAX] if "token_similarity" in blocks else blocks.iloc[0:0]
+    if not sim.empty:
+        r = sim.iloc[0]
+        out.append(_finding("collapsing over positions", list(sim.block), float(r.token_similarity),
+                            f"tokens of one sequence have mean cosine similarity {r.token_similarity:.3f}",
+                            "a random init of the embeddings and projections (identical rows make every token one vector)"))
+    samp = blocks[(blocks.sample_fraction < SAMPLE_FRACTION_MIN) & (blocks.stream_rms > 0)] if "sample_fraction" in blocks else blocks.iloc[0:0]
+    if not samp.empty:
+        r = samp.iloc[0]
+        out.append(_finding("collapsing over samples", list(samp.block), float(r.sample_fraction),
+                            f"only {r.sample_fraction:.1%} of the stream's variance depends on the input",
+                            "a random init; normalization; a smaller residual branch"))
+    return out
+
+
+def _layer_findings(layers: pd.DataFrame, reference: float | None) -> tuple[list[Finding], list[str]]:
+    """Plain-stack rules (layers outside any block) and symmetry (all weighted layers)."""
+    verdicts: list[str] = []
+    hits: dict[str, list[tuple[str, float, str]]] = {}
+    after_pool = False
+    for _, r in layers.iterrows():
+        v: list[tuple[str, float, str]] = []
+        in_block = bool(r.get("block"))
+        after_pool = after_pool or "Pool" in str(r.type)
+        m2 = r.second_moment
+        if not math.isfinite(m2):
+            v.append(("non-finite output", m2, "output is not finite"))
+        elif not in_block and reference and r.role == "layer" and not r.get("feeds_norm", False):
+            if m2 > EXPLODE_M2 * reference:
+                v.append(("exploding", m2, f"second moment {m2:.3g} against {reference:.3g} at the input"))
+            elif m2 < VANISH_M2 * reference:
+                v.append(("vanishing", m2, f"second moment {m2:.3g} against {reference:.3g} at the input"))
+        # the head is judged by the loss, an embedding by nothing the init decides (a
+        # token-type embedding fed one id is constant over samples by its input)
+        if not in_block and r.role not in ("norm", "head", "embedding"):
+            sf = r.sample_fraction
+            if r.samples > 1 and not after_pool and math.isfinite(sf) and sf < SAMPLE_FRACTION_MIN:
+                v.append(("collapsing over samples", sf, f"only {sf:.1%} of the variance depends on the input"))
+            if r.dead_fraction > DEAD_FRACTION_MAX and r.role == "activation":
+                v.append(("dead units", r.dead_fraction, f"{r.dead_fraction:.0%} of units never vary"))
+            dims = r.get("rank_dims", 0) or 0
+            if dims >= 8 and math.isfinite(r.effective_rank) and r.effective_rank < RANK_SHARE_MIN * dims and math.isfinite(sf) and sf >= SAMPLE_FRACTION_MIN:
+                v.append(("rank collapse", r.effective_rank, f"effective rank {r.effective_rank:.2g} of {dims}"))
+        du, units = r.get("distinct_units"), r.get("weight_units")
+        if du is not None and pd.notna(du) and pd.notna(units) and r.get("weight_abs_max", 1.0) > 0 and int(du) < int(units):
+            v.append(("duplicate units", float(du), f"{int(du)} distinct of {int(units)} units"))
+        verdicts.append("; ".join(f"{k}: {d}" for k, _, d in v))
+        for k, val, d in v:
+            hits.setdefault(k, []).append((r["name"], val, d))
+    fixes = {
+        "non-finite output": "a smaller init scale",
+        "exploding": "a smaller init scale for its layer type (Kaiming for ReLU, Xavier/LeCun otherwise), or initscope inspect --fix lsuv",
+        "vanishing": "a larger init scale (Kaiming for ReLU), or initscope inspect --fix lsuv",
+        "collapsing over samples": "fewer layers, normalization, or initscope inspect --fix sample-variance",
+        "dead units": "a leaky activation, smaller biases, or a re-init",
+        "rank collapse": "residual connections or normalization",
+        "duplicate units": "a random init (e.g. kaiming-normal): SGD cannot separate identical units",
+    }
+    findings = [_finding(k, [h[0] for h in hs], hs[0][1], hs[0][2], fixes[k]) for k, hs in hits.items()]
+    return findings, verdicts
+
+
+def reference_scale(layers: pd.DataFrame, float_input_m2: float | None) -> float | None:
+    """The scale a plain stack is judged against: the float input's second moment; for token
+    ids (never a scale) the first embedding's output."""
+    if float_input_m2 is not None and float_input_m2 > 0:
+        return float_input_m2
+    emb = layers[layers.role == "embedding"] if "role" in layers else layers.iloc[0:0]
+    if not emb.empty and emb.iloc[0].second_moment > 0:
+        return float(emb.iloc[0].second_moment)
+    return None
+
+
+def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame, attention: pd.DataFrame,
+             output: Output, *, float_input_m2: float | None) -> tuple[list[Finding], list[str]]:
+    """All findings (output first, then attention, stream, layers) and a verdict per layer row."""
+    layer_findings, verdicts = _layer_findings(layers, reference_scale(layers, float_input_m2)) if not layers.empty else ([], [])
+    findings = [*_output_findings(output), *_attention_findings(attention), *_block_findings(blocks), *layer_findings]
+    return findings, verdicts

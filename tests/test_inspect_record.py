@@ -1,0 +1,117 @@
+"""The recording: residual branches at the addition, attention weights, feeds-a-norm, per call."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from initscope.inspect import at_init_mode, inspect
+from initscope.inspect.zoo import TokenEncoder, resnet_model
+
+
+class PreNormBlock(nn.Module):
+    def __init__(self, d, attn_scale, mlp_scale):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, 2, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
+        self.attn_scale, self.mlp_scale = attn_scale, mlp_scale
+
+    def forward(self, x):
+        h = self.norm1(x)
+        x = x + self.attn_scale * self.attn(h, h, h, need_weights=False)[0]
+        return x + self.mlp_scale * self.mlp(self.norm2(x))
+
+
+class Net(nn.Module):
+    def __init__(self, d=16, scales=((0.5, 2.0), (0.1, 0.3))):
+        super().__init__()
+        self.blocks = nn.ModuleList(PreNormBlock(d, a, m) for a, m in scales)
+
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return x
+
+
+def _branch_ratios_by_hand(net, x):
+    """The same ratios, recomputed with a plain forward pass."""
+    out = []
+    with torch.no_grad():
+        for b in net.blocks:
+            h = b.norm1(x)
+            a = b.attn_scale * b.attn(h, h, h, need_weights=False)[0]
+            r1 = float(a.pow(2).mean().sqrt() / x.pow(2).mean().sqrt())
+            x = x + a
+            m = b.mlp_scale * b.mlp(b.norm2(x))
+            r2 = float(m.pow(2).mean().sqrt() / x.pow(2).mean().sqrt())
+            x = x + m
+            out.append((r1, r2))
+    return out
+
+
+def test_branch_ratios_are_measured_at_the_addition():
+    torch.manual_seed(0)
+    net = Net()
+    x = torch.randn(8, 10, 16)
+    res = inspect(net, x)
+    expect = _branch_ratios_by_hand(net.eval(), x)
+    assert len(res.blocks) == 2
+    for (_, row), (ra, rm) in zip(res.blocks.iterrows(), expect):
+        assert row.attention_branch_ratio == pytest.approx(ra, rel=1e-5)
+        assert row.mlp_branch_ratio == pytest.approx(rm, rel=1e-5)
+    assert set(res.branches.role) == {"attention", "mlp"}
+    # torch's MHA was asked for per-head weights: 2 blocks x 2 heads
+    assert len(res.attention) == 4 and (res.attention.entropy_ratio > 0.5).all()
+
+
+def test_post_norm_stream_follows_the_norm():
+    torch.manual_seed(0)
+    model = TokenEncoder(norm_first=False)
+    res = inspect(model, torch.randint(0, 1000, (4, 32)))
+    assert res.blocks.post_norm.all() and (res.blocks.branches == 2).all()
+    assert (res.blocks.stream_rms - 1).abs().max() < 0.01  # LayerNorm output with unit weight
+    assert res.blocks.grad_rms.notna().all() and (res.blocks.grad_rms > 0).all()
+
+
+def test_a_layer_feeding_a_norm_is_marked_and_batchnorm_keeps_its_running_stats():
+    torch.manual_seed(0)
+    model = resnet_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    res = inspect(model, torch.randn(16, 3, 8, 8) * 5 + 3)
+    convs = res.layers[res.layers.type == "Conv2d"]
+    assert convs.feeds_norm.all()
+    bn = res.layers[res.layers.type == "BatchNorm2d"]
+    assert ((bn.variance - 1).abs() < 0.1).all()  # normalized with the batch's statistics
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert model.training
+    assert all(p.grad is None for p in model.parameters())  # gradients of the inspection cleared
+
+
+def test_module_used_twice_is_recorded_per_call_and_dropout_not_at_all():
+    shared = nn.Linear(8, 8)
+
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.f, self.drop = shared, nn.Dropout(0.5)
+
+        def forward(self, x):
+            return self.f(self.drop(torch.relu(self.f(x))))
+
+    res = inspect(Twice(), torch.randn(32, 8))
+    assert list(res.layers.name) == ["f", "f#2"]
+
+
+def test_transformer_encoder_hooks_are_not_skipped():
+    layer = nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64, dropout=0.0)  # batch_first=False
+    model = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+    res = inspect(model, torch.randn(10, 6, 32))  # [tokens, batch, features]
+    assert {"layers.0.self_attn", "layers.0.linear1", "layers.1.linear2"} <= set(res.layers.name)
+    assert not any("not recorded" in i for i in res.issues)
+    assert len(res.attention) == 8 and math.isfinite(res.blocks.token_similarity.iloc[0])
+    with torch.no_grad(), at_init_mode(model):
+        y = model(torch.randn(10, 6, 32))
+    assert y.shape == (10, 6, 32)

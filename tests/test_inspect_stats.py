@@ -1,0 +1,109 @@
+"""inspect's bounded statistics against brute-force answers."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from initscope.geometry import effective_rank
+from initscope.inspect.stats import (
+    as_samples_by_units,
+    attention_stats,
+    distinct_rows,
+    effective_rank_sampled,
+    looks_like_attention,
+    output_stats,
+    token_similarity,
+    weight_stats,
+)
+
+
+def test_conv_outputs_are_measured_per_channel_and_sequences_per_feature():
+    t = torch.randn(4, 5, 6, 7)
+    h = as_samples_by_units(t, nn.Conv2d(5, 5, 1))
+    assert h.shape == (4 * 6 * 7, 5)
+    torch.testing.assert_close(h[:, 2].sort().values, t[:, 2].reshape(-1).sort().values)
+    assert as_samples_by_units(torch.randn(4, 9, 11), nn.Linear(11, 11)).shape == (36, 11)
+
+
+def test_token_similarity_matches_the_pairwise_cosine_matrix():
+    g = torch.Generator().manual_seed(0)
+    h = (torch.randn(3, 7, 16, generator=g) + 0.8 * torch.randn(3, 1, 16, generator=g)).double()  # a shared component
+    u = h / h.norm(dim=-1, keepdim=True)
+    cos = u @ u.transpose(1, 2)
+    off = ~torch.eye(7, dtype=torch.bool)
+    brute = float(cos[:, off].mean())
+    assert token_similarity(h, seq_dim=1) == pytest.approx(brute, rel=1e-9)
+    assert token_similarity(h.transpose(0, 1), seq_dim=0) == pytest.approx(brute, rel=1e-9)
+    assert token_similarity(torch.ones(2, 5, 4), 1) == pytest.approx(1.0)
+
+
+def test_attention_entropy_and_logit_scale_under_a_causal_mask():
+    g = torch.Generator().manual_seed(1)
+    b, heads, t = 2, 3, 9
+    scale = torch.tensor([0.5, 2.0, 8.0]).view(1, heads, 1, 1)
+    logits = torch.randn(b, heads, t, t, generator=g, dtype=torch.float64) * scale
+    mask = torch.ones(t, t, dtype=torch.bool).tril()
+    p = logits.masked_fill(~mask, float("-inf")).softmax(-1)
+    assert looks_like_attention(p) and not looks_like_attention(logits)
+    rows = attention_stats(p)
+    assert [r["head"] for r in rows] == [0, 1, 2]
+    for h, r in enumerate(rows):
+        ent, mx, std = [], [], []
+        for q in range(1, t):  # row 0 sees one key: no entropy to judge
+            pr = p[:, h, q, : q + 1]
+            ent.append(-(pr * pr.log()).sum(-1))
+            mx.append(torch.full((b,), math.log(q + 1), dtype=torch.float64))
+            std.append(logits[:, h, q, : q + 1].std(dim=-1))
+        assert r["entropy"] == pytest.approx(float(torch.cat(ent).mean()), rel=1e-9)
+        assert r["max_entropy"] == pytest.approx(float(torch.cat(mx).mean()), rel=1e-9)
+        assert r["logit_std"] == pytest.approx(float(torch.cat(std).mean()), rel=1e-6)
+    assert rows[0]["entropy_ratio"] > 0.9 > rows[2]["entropy_ratio"]
+
+
+def test_distinct_rows_counts_exact_duplicates_without_a_pairwise_matrix():
+    g = torch.Generator().manual_seed(2)
+    base = torch.randn(5, 33, generator=g)
+    rows = base[torch.tensor([0, 1, 1, 2, 3, 3, 3, 4, 0])]
+    assert distinct_rows(rows) == 5 == torch.unique(rows, dim=0).shape[0]
+    assert distinct_rows(torch.randn(20000, 64, generator=g) * 0.02) == 20000  # random rows never collide
+    assert distinct_rows(torch.full((50, 8), 0.3)) == 1
+
+
+def test_effective_rank_matches_geometry_below_the_subset_size_and_is_bounded_above_it():
+    g = torch.Generator().manual_seed(3)
+    h = torch.randn(100, 30, generator=g) @ torch.diag(torch.linspace(0.1, 3, 30))
+    r, dims = effective_rank_sampled(h, torch.Generator().manual_seed(0))
+    assert dims == 30 and r == pytest.approx(effective_rank(h), rel=1e-9)
+    big = torch.randn(3000, 2000, generator=g)
+    r, dims = effective_rank_sampled(big, torch.Generator().manual_seed(0))
+    assert dims == 256 and 0.7 * dims < r <= dims
+
+
+def test_output_stats_decompose_text_000_style():
+    g = torch.Generator().manual_seed(4)
+    mu = torch.randn(1, 64, generator=g) * 3.0  # per-unit means spread with variance 9
+    h = mu + torch.randn(4000, 64, generator=g) * 0.5  # variance over samples 0.25
+    s = output_stats(h, torch.Generator().manual_seed(0))
+    assert s["sample_variance"] == pytest.approx(float(h.double().var(dim=0).mean()), rel=1e-9)
+    assert s["mean_spread"] == pytest.approx(float(h.double().mean(dim=0).var()), rel=1e-9)
+    assert s["sample_fraction"] == pytest.approx(0.25 / (0.25 + float(mu.var())), rel=0.05)
+    assert s["dead_fraction"] == 0.0
+
+
+def test_weight_stats_fans_and_guesses_follow_torch_init():
+    lin = nn.Linear(300, 200)
+    nn.init.kaiming_normal_(lin.weight)
+    w = weight_stats(lin)
+    assert (w["fan_in"], w["fan_out"], w["init_guess"], w["distinct_units"]) == (300, 200, "kaiming", 200)
+    conv = nn.Conv2d(16, 32, 3)
+    nn.init.xavier_normal_(conv.weight)
+    fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(conv.weight)
+    w = weight_stats(conv)
+    assert (w["fan_in"], w["fan_out"], w["init_guess"]) == (fan_in, fan_out, "xavier")
+    const = nn.Linear(10, 6)
+    nn.init.constant_(const.weight, 0.1)
+    nn.init.zeros_(const.bias)
+    assert weight_stats(const)["distinct_units"] == 1
+    assert math.isnan(weight_stats(nn.ReLU())["weight_std"])

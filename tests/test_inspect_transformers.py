@@ -1,0 +1,76 @@
+"""inspect on models of the transformers library, built from config with its own init (no
+downloads), and on the ways their init goes wrong."""
+
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+from initscope.inspect import inspect, inspect_model  # noqa: E402
+from initscope.inspect.zoo import build, input_shape, llama_model  # noqa: E402
+
+FAMILIES = ("gpt2", "llama", "bert", "vit")
+
+
+def _run(family, init="default"):
+    return inspect_model(lambda: build(family, init), input_shape=input_shape(family), batch=8)
+
+
+def _kinds(res):
+    return {f.kind for f in res.findings}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("init", ["default", "zero-residual"])
+def test_library_initialized_models_are_healthy(family, init):
+    res = _run(family, init)
+    assert res.issues == [], res.issues
+    assert len(res.blocks) == 4 and len(res.attention) == 16  # 4 blocks x 4 heads, eager attention
+    assert res.output.task in ("lm", "classification")
+    assert abs(res.output.loss - res.output.chance_loss) < 0.3
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_small_inits_that_train_are_not_flagged(family):
+    assert _run(family, "x0.01").issues == []
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_weight_x10_is_overconfident_and_saturated(family):
+    kinds = _kinds(_run(family, "x10"))
+    assert {"overconfident output", "saturated attention"} <= kinds, kinds
+
+
+@pytest.mark.parametrize("family,expected", [("gpt2", "collapsing over positions"), ("llama", "collapsing over positions"),
+                                             ("bert", "vanishing stream"), ("vit", "duplicate units")])
+def test_constant_weights_are_named(family, expected):
+    kinds = _kinds(_run(family, "constant"))
+    assert expected in kinds and "duplicate units" in kinds, kinds
+
+
+def test_llama_with_initializer_range_1_is_saturated_not_vanishing():
+    torch.manual_seed(0)
+    res = inspect_model(lambda: llama_model(initializer_range=1.0), input_shape=(32,), batch=8)
+    kinds = _kinds(res)
+    assert {"overconfident output", "saturated attention"} <= kinds and "vanishing" not in kinds, res.issues
+    assert res.output.loss > 3 * res.output.chance_loss
+
+
+def test_gpt2_conv1d_is_a_weighted_layer_with_its_own_fans():
+    res = _run("gpt2")
+    c_attn = res.layers[res.layers.name == "transformer.h.0.attn.c_attn"].iloc[0]
+    assert (c_attn.fan_in, c_attn.fan_out) == (64, 192) and "Conv1D" in c_attn.fan_source
+    assert c_attn.weight_std == pytest.approx(0.02, rel=0.1)
+    branches = res.branches[res.branches.block == "transformer.h.0"]
+    assert list(branches.role) == ["attention", "mlp"]
+
+
+def test_the_models_own_loss_is_backpropagated_and_attention_restored():
+    model = build("llama")
+    ids = torch.randint(0, 1000, (4, 16))
+    res = inspect(model, {"input_ids": ids})
+    with torch.no_grad():
+        expect = float(model.eval()(input_ids=ids, labels=ids).loss)
+    assert res.output.loss == pytest.approx(expect, rel=1e-5)
+    assert "own loss" in res.output.loss_source
+    assert model.config._attn_implementation != "eager" or any("eager" in n for n in res.notes) is False
