@@ -69,6 +69,7 @@ def test_distinct_rows_counts_exact_duplicates_without_a_pairwise_matrix():
     assert distinct_rows(rows) == 5 == torch.unique(rows, dim=0).shape[0]
     assert distinct_rows(torch.randn(20000, 64, generator=g) * 0.02) == 20000  # random rows never collide
     assert distinct_rows(torch.full((50, 8), 0.3)) == 1
+    assert distinct_rows(torch.tensor([[0.0, 1.0], [-0.0, 1.0], [1e-12, 1.0]])) == 2  # bit for bit, -0.0 == 0.0
 
 
 def test_effective_rank_matches_geometry_below_the_subset_size_and_is_bounded_above_it():

@@ -36,9 +36,11 @@ def test_small_inits_that_train_are_not_flagged(family):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_every_weight_x10_is_overconfident_and_saturated(family):
+def test_every_weight_x10_saturates_attention(family):
     kinds = _kinds(_run(family, "x10"))
-    assert {"overconfident output", "saturated attention"} <= kinds, kinds
+    assert "saturated attention" in kinds, kinds
+    if family != "bert":  # post-norm BERT's logits stay within 1.2 nats of chance
+        assert "overconfident output" in kinds, kinds
 
 
 @pytest.mark.parametrize("family,expected", [("gpt2", "collapsing over positions"), ("llama", "collapsing over positions"),

@@ -207,7 +207,8 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
 @click.option("--task", type=click.Choice(["auto", "classification", "lm", "regression", "none"]), default="auto", show_default=True,
               help="The loss to back-propagate: auto reads it from a transformers head, or a [batch, classes] output of a linear layer.")
 @click.option("--draws", type=int, default=1, show_default=True, help="Call the factory K times: variance over weight draws vs over samples.")
-@click.option("--fix", type=click.Choice(["lsuv", "sample-variance"]), default=None, help="Apply a data-driven init and save the state dict.")
+@click.option("--fix", type=click.Choice(["auto", "lsuv", "sample-variance"]), default=None,
+              help="auto: the fix the defects call for (nothing if healthy); lsuv / sample-variance: a data-driven re-init. Saves the state dict.")
 @click.option("--out", type=click.Path(path_type=Path), default=None)
 @click.option("--force", is_flag=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -229,6 +230,14 @@ def inspect_cmd(model: str, input_shape: str | None, vocab: int | None, data_ref
             click.echo(f"  - {issue}")
     else:
         click.echo(summary["verdict"])
+    fx = summary.get("fix")
+    if fx:
+        left = fx["issues_after"]
+        click.echo(f"--fix {fx['method']}: {len(fx.get('actions', [])) or fx['forward_passes']} "
+                   f"{'changes' if fx.get('actions') else 'forward passes'}; state dict in {path}/{fx['state_dict']}; "
+                   + ("no issue left on a held-out batch" if not left else f"{len(left)} issue(s) left"))
+        for k, v in (fx.get("config_changes") or {}).items():
+            click.echo(f"  transformers: {v}" if k == "note" else f"  transformers config: {k} = {v}")
 
 
 def main(argv: list[str] | None = None) -> int:

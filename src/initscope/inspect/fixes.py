@@ -1,10 +1,16 @@
-"""Fixes that apply a data-driven init in place: LSUV (Mishkin & Matas 2016) and its
-sample-variance twin, over every weighted layer (Linear, ConvNd, ``transformers``' Conv1D,
-custom layers with a 2-D+ weight; embeddings are lookups and keep their rows)."""
+"""Fixes applied in place.
+
+- ``auto``: chosen from the structure and the defect, never touching a healthy model (see
+  :func:`auto_fix`): role-aware rescaling for residual / normalized nets, re-drawn weights
+  where units are identical, LSUV for plain stacks without normalization;
+- ``lsuv`` (Mishkin & Matas 2016) and its ``sample-variance`` twin, over every weighted layer
+  (Linear, ConvNd, ``transformers``' Conv1D, custom layers with a 2-D+ weight; embeddings are
+  lookups and keep their rows)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -16,7 +22,7 @@ from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
 from initscope.inspect.stats import as_samples_by_units
 from initscope.inspect.structure import is_embedding, weight_of
 
-FIXES = ("lsuv", "sample-variance")
+FIXES = ("auto", "lsuv", "sample-variance")
 
 
 def fix_model(model: nn.Module, batch: Any, method: str, *, tol: float = 0.05, max_iter: int = 10) -> tuple[nn.Module, int]:
@@ -28,6 +34,9 @@ def fix_model(model: nn.Module, batch: Any, method: str, *, tol: float = 0.05, m
     if method not in FIXES:
         raise InitscopeError(f"unknown fix {method!r}; choose from: {', '.join(FIXES)}")
     b: Batch = as_batch(batch)
+    if method == "auto":
+        plan = auto_fix(model, b)
+        return model, plan.forward_passes
     weighted = [(n, m) for n, m in model.named_modules() if weight_of(m) is not None and not is_embedding(m)]
     passes = 0
     with torch.no_grad():
@@ -56,3 +65,212 @@ def fix_model(model: nn.Module, batch: Any, method: str, *, tol: float = 0.05, m
                     break
                 weight_of(m).mul_(1 / math.sqrt(v))
     return model, passes
+
+
+# --- auto ---------------------------------------------------------------------------------------
+
+# Norm scales (LayerNorm/RMSNorm/BatchNorm weights) further than this factor from 1 are reset
+# to 1; a zero-initialized (1 + w) norm (Gemma) has mean 0 and is left as it is.
+NORM_SCALE_FACTOR = 2.0
+# Embedding tables wider than N(0, 1) (torch's own default) are brought back to it: a post-norm
+# block's attention reads them raw. GPT-2/LLaMA's 0.02 and torch's 1 are both left alone, except
+# in a net without norms (an LSTM), where an embedding narrower than 1/2 starves what reads it.
+EMBEDDING_STD_MAX = 2.0
+
+
+@dataclass
+class FixPlan:
+    """What ``--fix auto`` did, per module, and why."""
+
+    actions: list[str] = field(default_factory=list)
+    config_changes: dict[str, Any] = field(default_factory=dict)  # transformers: the config a user would set
+    forward_passes: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"actions": self.actions, "config_changes": self.config_changes, "forward_passes": self.forward_passes}
+
+
+def _target_std(role: str, fan_in: int, relu_next: bool, n_blocks: int) -> float:
+    """The std a weight of this role is rescaled to: LeCun 1/sqrt(fan_in) keeps a unit-RMS input
+    at unit RMS (Kaiming's sqrt(2/fan_in) before a ReLU); a residual branch's last layer is
+    divided by sqrt(2 x blocks) so the stream grows by O(1) over depth (GPT-2, Radford et al.
+    2019); a head gets 1/sqrt(fan_in) for unit-scale logits on a normalized input."""
+    base = math.sqrt((2.0 if relu_next else 1.0) / max(1, fan_in))
+    if role == "branch-out":
+        return base / math.sqrt(2 * max(1, n_blocks))
+    return base
+
+
+def _rescale(w: torch.Tensor, target: float, what: str, plan: FixPlan, g: torch.Generator, bias: torch.Tensor | None = None,
+             *, force: bool = False) -> None:
+    """Re-draw a weight whose units are all identical (and not all zero: a zero-initialized
+    layer is deliberate), then rescale it to ``target`` when it is more than 2x off (always
+    with ``force``); its bias moves with it, or is zeroed after a re-draw."""
+    rows = w.view(w.shape[0], -1)
+    redrawn = rows.shape[0] > 1 and bool((rows == rows[:1]).all()) and float(rows.abs().max()) > 0
+    if redrawn:
+        w.normal_(0.0, 1.0, generator=g)
+        if bias is not None:
+            bias.zero_()
+        plan.actions.append(f"{what}: {rows.shape[0]} identical units re-drawn")
+    std = float(w.float().std())
+    if std > 0 and (force or redrawn or not 0.5 <= target / std <= 2):
+        w.mul_(target / std)
+        if bias is not None and not redrawn:
+            bias.mul_(target / std)
+        plan.actions.append(f"{what}: weight std {std:.3g} -> {target:.3g}")
+
+
+# A residual branch larger than the stream it joins replaces the stream instead of refining
+# it; after the role-wise rescale, branches still above this ratio are scaled down to it.
+BRANCH_RATIO_TARGET = 1.0
+
+
+def _tame_branches(model: nn.Module, batch: Batch, plan: FixPlan, *, seed: int, rounds: int = 3) -> int:
+    """Measure the branch/stream ratios and scale the modules that produce an oversized branch
+    (their weights and biases) by target/ratio, block by block in forward order, a few rounds:
+    the data-driven step for what the role-wise targets cannot know (the stream's own scale)."""
+    from initscope.inspect.core import inspect
+
+    mods = dict(model.named_modules())
+    passes = 0
+    for _ in range(rounds):
+        res = inspect(model, batch, seed=seed)
+        passes += 1
+        if res.branches.empty:
+            break
+        big = res.branches[res.branches.ratio > BRANCH_RATIO_TARGET]
+        if big.empty:
+            break
+        with torch.no_grad():
+            for r in big.itertuples():
+                for name in {n.split("#")[0] for n in str(r.module).split(",") if n}:
+                    m = mods.get(name)
+                    if isinstance(m, nn.MultiheadAttention):
+                        m = m.out_proj  # applied functionally inside torch's attention
+                    w = weight_of(m) if m is not None else None
+                    if w is None:
+                        continue
+                    factor = BRANCH_RATIO_TARGET / r.ratio
+                    w.mul_(factor)
+                    bias = getattr(m, "bias", None)
+                    if isinstance(bias, torch.Tensor):
+                        bias.mul_(factor)
+                    plan.actions.append(f"{name}: branch {r.ratio:.3g}x its stream, scaled by {factor:.3g}")
+    return passes
+
+
+def _fix_recurrent(m: nn.RNNBase, name: str, plan: FixPlan, seed: int) -> None:
+    """An LSTM/GRU/RNN whose weights are constant or more than 2x off torch's own default
+    (uniform +-1/sqrt(hidden), std 1/sqrt(3 hidden)) gets that default back: the scheme its
+    layer type expects (gates saturate or die when its weights are rescaled)."""
+    expect = 1.0 / math.sqrt(3 * m.hidden_size)
+    off = []
+    for pname, p in m.named_parameters(recurse=False):
+        if p.dim() < 2:
+            continue
+        rows = p.view(p.shape[0], -1)
+        std = float(p.float().std())
+        if (rows.shape[0] > 1 and bool((rows == rows[:1]).all())) or not 0.5 <= std / expect <= 2:
+            off.append(f"{pname} std {std:.3g}")
+    if off:
+        devnull = torch.random.fork_rng(devices=[])
+        with devnull:
+            torch.manual_seed(seed)
+            m.reset_parameters()
+        plan.actions.append(f"{name}: {', '.join(off)} (torch's default {expect:.3g}): re-initialized with reset_parameters()")
+
+
+def _fix_mha(m: nn.MultiheadAttention, name: str, is_branch: bool, n_blocks: int, plan: FixPlan, g: torch.Generator) -> None:
+    """torch's MultiheadAttention keeps its q/k/v projection as ``in_proj_weight`` and applies
+    ``out_proj`` functionally: both are rescaled here by their roles."""
+    if m.in_proj_weight is not None:
+        _rescale(m.in_proj_weight, _target_std("layer", m.embed_dim, False, n_blocks), f"{name}.in_proj_weight", plan, g, m.in_proj_bias)
+    else:
+        for p in (m.q_proj_weight, m.k_proj_weight, m.v_proj_weight):
+            _rescale(p, _target_std("layer", p.shape[1], False, n_blocks), f"{name} projection", plan, g)
+    _rescale(m.out_proj.weight, _target_std("branch-out" if is_branch else "layer", m.embed_dim, False, n_blocks),
+             f"{name}.out_proj", plan, g, m.out_proj.bias)
+
+
+def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
+    """Choose and apply the fix from the model's structure and the defects inspect finds.
+
+    - healthy: nothing is changed;
+    - a plain stack (no blocks, no norms): LSUV on every weighted layer;
+    - otherwise, per weighted layer, by role: weights with identical units (a constant init)
+      are re-drawn N(0, 1) first; every weight whose std is more than 2x off its role's target
+      (:func:`_target_std`: projections, residual-branch outputs, heads; embeddings are kept
+      unless constant) is rescaled to it, its bias with it; norm scales far from 1 go back to 1.
+    For ``transformers`` models the plan also names the config change (``initializer_range``)."""
+    from initscope.inspect.core import inspect
+
+    plan = FixPlan()
+    b = as_batch(batch)
+    res = inspect(model, b, seed=seed)
+    plan.forward_passes += 1
+    if not res.issues:
+        plan.actions.append("healthy: nothing changed")
+        return plan
+    layers = res.layers
+    has_norm = bool((layers.role == "norm").any()) if "role" in layers else False
+    recurrent = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.RNNBase)]
+    if res.blocks.empty and not has_norm and not recurrent:
+        _, passes = fix_model(model, b, "lsuv")
+        plan.forward_passes += passes
+        plan.actions.append("plain stack without normalization: LSUV (orthogonal weights, then unit output variance per layer)")
+        return plan
+    mods = dict(model.named_modules())
+    branch_out = {n for m in res.branches.module for n in str(m).split(",") if n} if not res.branches.empty else set()
+    n_blocks = max(1, len(res.blocks))
+    first = layers.drop_duplicates("module")
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for i, row in enumerate(first.itertuples()):
+            m = mods[row.module]
+            w = weight_of(m)
+            if isinstance(m, nn.MultiheadAttention):
+                _fix_mha(m, row.module, row.name in branch_out or row.module in branch_out, n_blocks, plan, g)
+                continue
+            if isinstance(m, nn.RNNBase):
+                _fix_recurrent(m, row.module, plan, seed)
+                continue
+            if w is None:
+                if row.role == "norm":
+                    nw = getattr(m, "weight", None)
+                    if isinstance(nw, torch.Tensor) and nw.numel():
+                        mean = float(nw.mean())
+                        if mean != 0 and (abs(mean) > NORM_SCALE_FACTOR or abs(mean) < 1 / NORM_SCALE_FACTOR):
+                            nw.fill_(1.0)
+                            plan.actions.append(f"{row.module}: norm scale {mean:.3g} reset to 1")
+                continue
+            if is_embedding(m):
+                if bool((w == w.reshape(-1)[0]).all()):
+                    std = float(w.abs().mean()) or 0.02
+                    w.normal_(0.0, std, generator=g)
+                    plan.actions.append(f"{row.module}: identical rows re-drawn N(0, {std:.3g}^2)")
+                elif float(w.float().std()) > EMBEDDING_STD_MAX or (not has_norm and float(w.float().std()) < 1 / EMBEDDING_STD_MAX):
+                    # a post-norm block reads the embeddings before any norm, and a net without
+                    # norms (an LSTM) reads them as they are: torch's N(0, 1) then
+                    plan.actions.append(f"{row.module}: embedding std {float(w.float().std()):.3g} -> 1")
+                    w.mul_(1.0 / float(w.float().std()))
+                continue
+            nxt = first.iloc[i + 1] if i + 1 < len(first) else None
+            relu_next = nxt is not None and nxt.role == "activation" and "relu" in str(nxt.type).lower()
+            role = "branch-out" if row.name in branch_out or row.module in branch_out else ("head" if row.role == "head" else row.role)
+            bias = getattr(m, "bias", None)
+            _rescale(w, _target_std(role, int(row.fan_in), relu_next, n_blocks), f"{row.module} ({role})", plan, g,
+                     bias if isinstance(bias, torch.Tensor) else None, force=role == "head")
+    plan.forward_passes += _tame_branches(model, b, plan, seed=seed)
+    cfg = getattr(model, "config", None)
+    rng = getattr(cfg, "initializer_range", None)
+    if isinstance(rng, (int, float)):
+        linear_std = layers[(layers.role.isin(["layer", "head"])) & layers.weight_std.notna()].weight_std.median()
+        if not (0.02 / 3 <= rng <= 0.02 * 3):
+            plan.config_changes["initializer_range"] = 0.02
+        elif linear_std == linear_std and not (rng / 3 <= linear_std <= rng * 3):
+            plan.config_changes["note"] = (f"weights measure std {linear_std:.3g} while initializer_range is {rng}: "
+                                           "they were changed after the library's init; re-run it (model.init_weights())")
+    if not plan.actions:
+        plan.actions.append("nothing to rescale: the defect is not in the weights' scale")
+    return plan

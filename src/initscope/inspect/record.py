@@ -80,8 +80,17 @@ class _AddWatcher(TorchFunctionMode):
         if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.shape != b.shape:
             return func(*args, **kwargs)
         on_a, on_b = id(a) in frame.stream, id(b) in frame.stream
-        if on_a == on_b:
+        if on_a and on_b:
             return func(*args, **kwargs)
+        if not on_a and not on_b:
+            # two branch outputs summed before they reach the stream (GPT-NeoX's parallel
+            # attention + MLP): the sum remembers where its parts came from
+            out = func(*args, **kwargs)
+            names = [n for t in (a, b) for n in self.rec.producers_of(t)]
+            if names and isinstance(out, torch.Tensor):
+                self.rec._composite[id(out)] = (weakref.ref(out), names)
+                frame.keep.append(out)
+            return out
         stream, branch = (a, b) if on_a else (b, a)
         self.rec.branch_added(frame, stream, branch)
         out = func(*args, **kwargs)
@@ -109,6 +118,7 @@ class Recorder:
         self._handles: list[Any] = []
         self._block_stack: list[str] = []
         self._attn_marks: list[int] = []
+        self._composite: dict[int, tuple[weakref.ref, list[str]]] = {}  # id(sum of branches) -> their modules
 
     # --- per module call ---
 
@@ -244,9 +254,16 @@ class Recorder:
 
         return hook
 
+    def producers_of(self, t: torch.Tensor) -> list[str]:
+        """The recorded module calls a tensor came out of (several for a sum of branches)."""
+        hit = self._producer.get(id(t))
+        if hit is not None and hit[0]() is t:
+            return [self.rec.rows[hit[1]]["name"]]
+        comp = self._composite.get(id(t))
+        return list(comp[1]) if comp is not None and comp[0]() is t else []
+
     def branch_added(self, frame: _Frame, stream: torch.Tensor, branch: torch.Tensor) -> None:
-        hit = self._producer.get(id(branch))
-        module = self.rec.rows[hit[1]]["name"] if hit is not None and hit[0]() is branch else ""
+        module = ",".join(self.producers_of(branch))
         s, b = rms(stream), rms(branch)
         self.rec.branches.append(dict(
             block=self.rec.blocks[frame.block]["block"], block_index=frame.block,
@@ -291,6 +308,7 @@ class Recorder:
         self._handles.clear()
         self.frames.clear()
         self._producer.clear()
+        self._composite.clear()
 
 
 @contextmanager

@@ -17,7 +17,7 @@ import torch
 
 from initscope.errors import InitscopeError
 from initscope.inspect.core import InspectResult, Task, inspect, inspect_model
-from initscope.inspect.fixes import FIXES, fix_model
+from initscope.inspect.fixes import FIXES, auto_fix, fix_model
 from initscope.inspect.load import call_factory, draw_batch, load_batch, load_object
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
@@ -203,13 +203,20 @@ def run_inspect(
             torch.manual_seed(seed)
             model = call_factory(factory)
             b = load_batch(data, batch, data_ref or "") if data is not None else draw_batch(model, input_shape=input_shape, vocab=vocab, batch=batch, seed=seed)
-            fixed, passes = fix_model(model, b, fix)
+            plan = None
+            if fix == "auto":
+                plan = auto_fix(model, b, seed=seed)
+                fixed, passes = model, plan.forward_passes
+            else:
+                fixed, passes = fix_model(model, b, fix)
             torch.save(fixed.state_dict(), staging.path / "fixed_state_dict.pt")
             held = b if data is not None else draw_batch(model, input_shape=input_shape, vocab=vocab, batch=batch, seed=seed + 12345)
             after = inspect(fixed, held, seed=seed, task=task)
             summary["fix"] = {"method": fix, "forward_passes": passes, "state_dict": "fixed_state_dict.pt",
                               "layers_after": after.layers.reindex(columns=["name", "sample_variance", "variance", "sample_fraction", "verdict"]).to_dict(orient="records"),
                               "issues_after": after.issues, "output_after": after.output.as_dict()}
+            if plan is not None:
+                summary["fix"].update(actions=plan.actions, config_changes=plan.config_changes)
         elapsed = time.perf_counter() - t0
         tables = {"stats": res.layers, "blocks": res.blocks, "branches": res.branches, "attention": res.attention}
         for name, df in tables.items():
@@ -252,7 +259,12 @@ def run_inspect(
         sections.append(Section("Every module call", f"{len(res.layers)} module calls in forward order; flagged rows are red.", (pfig,),
                                 html=sortable_table(res.layers)))
         if after is not None:
-            sections.append(Section(f"After --fix {fix}", "; ".join(after.issues) or "no issue left on a held-out batch.", ()))
+            fx = summary["fix"]
+            what = "".join(f"<li>{html.escape(a)}</li>" for a in fx.get("actions", [])[:200])
+            cfg = fx.get("config_changes") or {}
+            note = ("transformers config: " + ", ".join(f"{k} = {v}" for k, v in cfg.items())) if cfg else ""
+            sections.append(Section(f"After --fix {fix}", "; ".join(after.issues) or "no issue left on a held-out batch.", (),
+                                    note=note, html=f"<details><summary>what the fix did</summary><ul>{what}</ul></details>" if what else ""))
         meta = {
             "experiment": "inspect", "description": f"initscope inspect {model_ref}",
             "config": {"model": model_ref, "input_shape": list(input_shape) if input_shape else None, "data": data_ref, "vocab": vocab,

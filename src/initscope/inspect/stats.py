@@ -161,27 +161,18 @@ def attention_stats(p: torch.Tensor) -> list[dict[str, float]]:
     return out
 
 
-def distinct_rows(rows: torch.Tensor, *, rtol: float = 1e-6, seed: int = 0) -> int:
-    """How many rows of ``rows`` differ, in O(N D): four random projections of every row,
-    rounded to ``rtol * (1 + largest entry)``, and the distinct 4-tuples counted. Identical rows
-    (a constant init) give identical projections; random rows collide in all four with
-    probability ~ N^2 / (range / tol)^4, nil for any real layer."""
-    rows = rows.detach().reshape(rows.shape[0], -1)
-    x = rows.to(_reduce_dtype(rows))
-    if x.dtype == torch.float32:
-        rtol = max(rtol, 1e-5)  # float32 projections carry ~1e-7 relative rounding
+def distinct_rows(rows: torch.Tensor) -> int:
+    """How many rows of ``rows`` differ, bit for bit, in O(N D log N) without a pairwise matrix:
+    the rows are sorted as raw bytes (numpy's unique over a void view). Symmetry from a
+    constant init is exact (SGD keeps identical units identical to the bit), so exact equality
+    is the test; -0.0 and 0.0 count as equal."""
+    import numpy as np
+
+    x = rows.detach().reshape(rows.shape[0], -1).cpu().contiguous()
     if x.shape[0] < 2:
         return int(x.shape[0])
-    scale = float(x.abs().max())
-    if not math.isfinite(scale):
-        return int(x.shape[0])
-    g = torch.Generator().manual_seed(seed)
-    r = torch.randn(x.shape[1], 4, generator=g, dtype=torch.float64).to(device=x.device, dtype=x.dtype)
-    r = r / r.norm(dim=0)
-    proj = x @ r
-    tol = rtol * (1.0 + scale)
-    keys = torch.round(proj / tol)
-    return int(torch.unique(keys, dim=0).shape[0])
+    a = np.ascontiguousarray((x + 0.0).numpy())
+    return int(np.unique(a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1])))).shape[0])
 
 
 def weight_stats(module: nn.Module) -> dict[str, object]:

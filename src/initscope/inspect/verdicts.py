@@ -134,7 +134,7 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None) -> tuple[list
     """Plain-stack rules (layers outside any block) and symmetry (all weighted layers)."""
     verdicts: list[str] = []
     hits: dict[str, list[tuple[str, float, str]]] = {}
-    after_pool = False
+    after_pool = after_norm = False
     for _, r in layers.iterrows():
         v: list[tuple[str, float, str]] = []
         in_block = bool(r.get("block"))
@@ -142,7 +142,9 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None) -> tuple[list
         m2 = r.second_moment
         if not math.isfinite(m2):
             v.append(("non-finite output", m2, "output is not finite"))
-        elif not in_block and reference and r.role == "layer" and not r.get("feeds_norm", False):
+        elif not in_block and not after_norm and reference and r.role == "layer" and not r.get("feeds_norm", False):
+            # judged against the input only until a norm resets the scale (BERT's pooler reads a
+            # LayerNorm's output: its scale owes nothing to the embeddings')
             if m2 > EXPLODE_M2 * reference:
                 v.append(("exploding", m2, f"second moment {m2:.3g} against {reference:.3g} at the input"))
             elif m2 < VANISH_M2 * reference:
@@ -161,6 +163,7 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None) -> tuple[list
         du, units = r.get("distinct_units"), r.get("weight_units")
         if du is not None and pd.notna(du) and pd.notna(units) and r.get("weight_abs_max", 1.0) > 0 and int(du) < int(units):
             v.append(("duplicate units", float(du), f"{int(du)} distinct of {int(units)} units"))
+        after_norm = after_norm or r.role == "norm"
         verdicts.append("; ".join(f"{k}: {d}" for k, _, d in v))
         for k, val, d in v:
             hits.setdefault(k, []).append((r["name"], val, d))

@@ -46,6 +46,15 @@ def llama_model(**cfg: object) -> nn.Module:
     return t.LlamaForCausalLM(t.LlamaConfig(**c))
 
 
+def neox_model(**cfg: object) -> nn.Module:
+    """GPT-NeoX: parallel attention and MLP branches added to the stream together."""
+    t = _tf()
+    c = dict(vocab_size=VOCAB, hidden_size=64, num_hidden_layers=4, num_attention_heads=4, intermediate_size=256,
+             max_position_embeddings=128)
+    c.update(cfg)
+    return t.GPTNeoXForCausalLM(t.GPTNeoXConfig(**c))
+
+
 def bert_model(**cfg: object) -> nn.Module:
     t = _tf()
     c = dict(vocab_size=VOCAB, hidden_size=64, num_hidden_layers=4, num_attention_heads=4, intermediate_size=256,
@@ -109,17 +118,33 @@ def cnn_model(width: int = 16, depth: int = 4) -> nn.Module:
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, CLASSES))
 
 
-def mlp_model(depth: int = 8, width: int = 128, in_dim: int = 64) -> nn.Module:
-    """A ReLU MLP, Kaiming-initialized."""
+def mlp_model(depth: int = 8, width: int = 128, in_dim: int = 64, kaiming: bool = True) -> nn.Module:
+    """A ReLU MLP, Kaiming-initialized (``kaiming=False``: torch's default init, which shrinks
+    the signal by ~1/sqrt(6) a layer)."""
     layers: list[nn.Module] = []
     d = in_dim
     for _ in range(depth):
         lin = nn.Linear(d, width)
-        nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
-        nn.init.zeros_(lin.bias)
+        if kaiming:
+            nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
+            nn.init.zeros_(lin.bias)
         layers += [lin, nn.ReLU()]
         d = width
     return nn.Sequential(*layers, nn.Linear(width, CLASSES))
+
+
+class LSTMClassifier(nn.Module):
+    """Token embeddings, a 2-layer LSTM and a classifier on its last state (torch's default init)."""
+
+    def __init__(self, d: int = 64) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(VOCAB, d)
+        self.lstm = nn.LSTM(d, d, num_layers=2, batch_first=True)
+        self.head = nn.Linear(d, CLASSES)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(self.embed(ids))
+        return self.head(out[:, -1])
 
 
 # family -> (builder, input shape, how its residual branches end: names of the modules whose
@@ -127,6 +152,7 @@ def mlp_model(depth: int = 8, width: int = 128, in_dim: int = 64) -> nn.Module:
 FAMILIES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], tuple[str, ...]]] = {
     "gpt2": (gpt2_model, (SEQ,), ("attn.c_proj", "mlp.c_proj")),
     "llama": (llama_model, (SEQ,), ("o_proj", "down_proj")),
+    "neox": (neox_model, (SEQ,), ("attention.dense", "mlp.dense_4h_to_h")),
     "bert": (bert_model, (SEQ,), ("attention.output.dense", "output.dense")),
     "vit": (vit_model, IMAGE, ("attention.o_proj", "mlp.fc2", "attention.output.dense", "output.dense")),
     "encoder": (lambda: TokenEncoder(norm_first=False), (SEQ,), ("out_proj", "linear2")),
@@ -134,9 +160,11 @@ FAMILIES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], tuple[str, .
     "resnet": (resnet_model, IMAGE, ("bn2",)),
     "cnn": (cnn_model, IMAGE, ()),
     "mlp": (mlp_model, (64,), ()),
+    "mlp20-torch": (lambda: mlp_model(depth=20, kaiming=False), (64,), ()),
+    "lstm": (LSTMClassifier, (SEQ,), ()),
 }
 
-INITS = ("default", "x10", "x0.1", "x0.01", "constant", "zero-residual")
+INITS = ("default", "x10", "x0.1", "x0.01", "constant", "zero-residual", "orthogonal")
 
 
 def _scale_all(model: nn.Module, factor: float) -> None:
@@ -151,6 +179,16 @@ def _constant(model: nn.Module) -> None:
         for p in model.parameters():
             if p.dim() >= 2:
                 p.fill_(float(p.abs().mean()))
+
+
+def _orthogonal(model: nn.Module) -> None:
+    """Every weight matrix re-drawn orthogonal with gain 1 (rows or columns orthonormal), biases
+    kept: a scale-preserving init that ignores what each layer feeds."""
+    g = torch.Generator().manual_seed(1234)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2:
+                nn.init.orthogonal_(p.view(p.shape[0], -1), generator=g)
 
 
 def _zero_residual(model: nn.Module, ends: tuple[str, ...]) -> None:
@@ -177,11 +215,67 @@ def build(family: str, init: str = "default", *, seed: int = 0) -> nn.Module:
         _scale_all(model, float(init[1:]))
     elif init == "constant":
         _constant(model)
+    elif init == "orthogonal":
+        _orthogonal(model)
     elif init == "zero-residual":
         if not ends:
             raise InitscopeError(f"{family} has no residual branches to zero")
         _zero_residual(model, ends)
     return model
+
+
+# --- each family's task: small, learnable in a few hundred steps, chance loss log(classes) ---
+
+LM_SUCCESSORS = 4  # the LM task: a first-order Markov chain, each token followed by one of 4
+
+
+def task(family: str) -> str:
+    """``lm`` (next token of a sparse Markov chain), ``tokens`` (bag-of-words classes) or
+    ``digits`` (scikit-learn's 8 x 8 digits: flat for MLPs, 3 x 32 x 32 images otherwise)."""
+    if family in ("gpt2", "llama", "neox"):
+        return "lm"
+    if family in ("bert", "encoder", "encoder-prenorm", "lstm"):
+        return "tokens"
+    return "digits"
+
+
+def _digits(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.tensor(d.data, dtype=torch.float32)
+    y = torch.tensor(d.target, dtype=torch.long)
+    n_train = 1400
+    mu, sd = x[:n_train].mean(0), x[:n_train].std(0).clamp_min(1e-3)  # standardized per feature on the training split
+    x = (x - mu) / sd
+    return (x[:n_train], y[:n_train]) if split == "train" else (x[n_train:], y[n_train:])
+
+
+def task_data(family: str, n: int, *, seed: int, split: str = "train") -> tuple[object, torch.Tensor]:
+    """``n`` examples of the family's task: (model input, labels). For the LM task the labels
+    are the input ids (the model shifts them)."""
+    g = torch.Generator().manual_seed(seed * 7919 + (0 if split == "train" else 1))
+    kind = task(family)
+    if kind == "lm":
+        table = torch.randint(0, VOCAB, (VOCAB, LM_SUCCESSORS), generator=torch.Generator().manual_seed(0))
+        ids = torch.empty(n, SEQ, dtype=torch.long)
+        ids[:, 0] = torch.randint(0, VOCAB, (n,), generator=g)
+        for t in range(1, SEQ):
+            ids[:, t] = table[ids[:, t - 1], torch.randint(0, LM_SUCCESSORS, (n,), generator=g)]
+        return {"input_ids": ids}, ids
+    if kind == "tokens":
+        y = torch.randint(0, CLASSES, (n,), generator=g)
+        own = y.unsqueeze(1) * (VOCAB // CLASSES) + torch.randint(0, VOCAB // CLASSES, (n, SEQ), generator=g)
+        ids = torch.where(torch.rand(n, SEQ, generator=g) < 0.5, own, torch.randint(0, VOCAB, (n, SEQ), generator=g))
+        return ({"input_ids": ids} if family == "bert" else ids), y
+    x, y = _digits(split)
+    idx = torch.randint(0, len(y), (n,), generator=g)
+    x, y = x[idx], y[idx]
+    if family.startswith("mlp"):
+        return x, y
+    img = torch.nn.functional.interpolate(x.view(-1, 1, 8, 8), size=IMAGE[1:], mode="bilinear", align_corners=False)
+    img = img.expand(-1, IMAGE[0], -1, -1).contiguous()
+    return ({"pixel_values": img} if family == "vit" else img), y
 
 
 def input_shape(family: str) -> tuple[int, ...]:

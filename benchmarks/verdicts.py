@@ -1,0 +1,221 @@
+"""Calibration of ``inspect``'s verdicts against training (issue 19).
+
+    python benchmarks/verdicts.py train     # train the zoo, save the ground truth (~25 min on 2 cores)
+    python benchmarks/verdicts.py score     # inspect every pair against the saved truth (~1 min)
+    python benchmarks/verdicts.py fixes     # --fix auto on every flagged pair, retrain, score the fixes
+    python benchmarks/verdicts.py           # all three (train only if no truth is saved)
+
+The zoo is ``initscope.inspect.zoo``: 12 families (GPT-2, LLaMA and GPT-NeoX decoders on a
+sparse Markov-chain LM task; BERT, torch's TransformerEncoder post- and pre-norm and a 2-layer
+LSTM on bag-of-words sequence classes; ViT, a BatchNorm ResNet and a plain CNN on scikit-learn's
+digits as 3 x 32 x 32 images; a Kaiming MLP and a 20-layer MLP with torch's default init on the
+flat digits), each with 7 inits (the library's default, every parameter x10, x0.1, x0.01,
+constant weight matrices, zeroed residual-branch outputs, orthogonal re-draws).
+
+**Ground truth.** Every pair is trained with AdamW (lr 1e-3, weight decay 0.01,
+150 steps of batch 16, dropout as the model has it) for 2 seeds (init and data order), then its loss is
+measured on held-out data. Progress = (chance - loss) / (chance - best), chance = log(classes)
+(log(vocabulary) for the LM), best = the family's lowest mean held-out loss over its inits.
+Label: ``trains`` at progress >= 0.7, ``broken`` at <= 0.3, ``marginal`` between. A family
+whose best init gets less than 10% of chance below chance is left out (its task was not
+learned). The truth is saved in ``benchmarks/verdicts_truth.json`` so re-scoring after a change
+to the verdicts takes a minute, not the training time.
+
+**Score.** inspect runs on each pair (seed 0) with a batch of 16 examples of its task; a pair
+is flagged when inspect reports any issue. Printed: the confusion matrix (flagged / not flagged
+x trains / broken / marginal), agreement on the labelled pairs, false alarms and misses, per
+family. Targets: agreement >= 95%, no false alarm on a library default, on zeroed residual
+branches or on a small init that trains; every broken pair flagged.
+
+**Fixes.** Every flagged pair is fixed with ``fix_model(..., "auto")`` and trained again the
+same way; target: >= 90% of the broken pairs then train, and no pair that trained loses more
+than its seed spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from initscope.inspect import inspect
+from initscope.inspect import zoo
+from initscope.inspect.trial import train
+
+TRUTH = Path(__file__).with_name("verdicts_truth.json")
+STEPS, LR, BATCH, SEEDS = 150, 1e-3, 16, (0, 1)  # sized so the whole zoo trains in ~30 min on 2 cores
+TRAINS, BROKEN = 0.7, 0.3
+
+
+def _pairs(families: list[str], inits: list[str]) -> list[tuple[str, str]]:
+    return [(f, i) for f in families for i in inits if not (i == "zero-residual" and not zoo.FAMILIES[f][2])]
+
+
+def chance(family: str) -> float:
+    return math.log(zoo.VOCAB if zoo.task(family) == "lm" else zoo.CLASSES)
+
+
+def run_training(family: str, init: str, seed: int, model: torch.nn.Module | None = None) -> float:
+    """Held-out loss after the fixed training budget."""
+    torch.manual_seed(seed)
+    if model is None:
+        model = zoo.build(family, init, seed=seed)
+    data = lambda step: zoo.task_data(family, BATCH, seed=seed * 100_003 + step)  # noqa: E731
+    res = train(model, data, steps=STEPS, lr=LR, eval_data=zoo.task_data(family, 512, seed=999, split="eval"))
+    return res.eval_loss
+
+
+def label(progress: float) -> str:
+    return "trains" if progress >= TRAINS else "broken" if progress <= BROKEN else "marginal"
+
+
+def add_labels(truth: dict) -> dict:
+    """Progress and label of every pair from the saved losses (the rule in the docstring)."""
+    fams: dict[str, list[str]] = {}
+    for key in truth["pairs"]:
+        fams.setdefault(key.split("|")[0], []).append(key)
+    for fam, keys in fams.items():
+        c = chance(fam)
+        means = {k: sum(truth["pairs"][k]["losses"]) / len(truth["pairs"][k]["losses"]) for k in keys}
+        best = min(means.values())
+        learned = c - best >= 0.1 * c
+        for k in keys:
+            p = truth["pairs"][k]
+            p["chance"], p["best"] = c, best
+            p["progress"] = (c - means[k]) / (c - best) if math.isfinite(means[k]) and c > best else -math.inf
+            p["label"] = label(p["progress"]) if learned else "left out"
+    return truth
+
+
+def _train_job(job: tuple[str, str, int]) -> tuple[str, int, float]:
+    torch.set_num_threads(1)  # tiny models: two single-threaded workers beat one two-threaded
+    fam, init, seed = job
+    return f"{fam}|{init}", seed, run_training(fam, init, seed)
+
+
+def cmd_train(families: list[str], inits: list[str], jobs: int) -> dict:
+    """Train every (pair, seed) not yet in the saved truth; the file is rewritten as results
+    come in, so an interrupted run resumes."""
+    import multiprocessing as mp
+
+    truth = {"steps": STEPS, "lr": LR, "batch": BATCH, "seeds": list(SEEDS), "pairs": {}}
+    if TRUTH.exists():
+        truth = json.loads(TRUTH.read_text())
+    todo = [(f, i, s) for f, i in _pairs(families, inits) for s in SEEDS
+            if len(truth["pairs"].get(f"{f}|{i}", {}).get("by_seed", {})) < len(SEEDS)
+            and str(s) not in truth["pairs"].get(f"{f}|{i}", {}).get("by_seed", {})]
+    t0 = time.perf_counter()
+    with mp.get_context("spawn").Pool(jobs) as pool:
+        for n, (key, seed, loss) in enumerate(pool.imap_unordered(_train_job, todo)):
+            entry = truth["pairs"].setdefault(key, {"by_seed": {}})
+            entry["by_seed"][str(seed)] = loss
+            entry["losses"] = [entry["by_seed"][k] for k in sorted(entry["by_seed"])]
+            TRUTH.write_text(json.dumps(truth, indent=1, allow_nan=True))
+            print(f"[{n + 1}/{len(todo)} {time.perf_counter() - t0:6.0f}s] {key:28s} seed {seed}: held-out loss {loss:.4g}",
+                  file=sys.stderr, flush=True)
+    truth["pairs"] = {k: v for k, v in truth["pairs"].items() if len(v.get("losses", [])) == len(SEEDS)}
+    return add_labels(truth)
+
+
+def inspect_pair(family: str, init: str):
+    model = zoo.build(family, init, seed=0)
+    x, _ = zoo.task_data(family, 16, seed=12345)
+    return model, x, inspect(model, x)
+
+
+def cmd_score(truth: dict) -> dict[str, object]:
+    rows = []
+    for key, p in truth["pairs"].items():
+        if p["label"] == "left out":
+            continue
+        fam, init = key.split("|")
+        _, _, res = inspect_pair(fam, init)
+        rows.append((fam, init, p["label"], p["progress"], res))
+    cm = {(f, l): 0 for f in (True, False) for l in ("trains", "broken", "marginal")}
+    for _, _, lab, _, res in rows:
+        cm[(bool(res.issues), lab)] += 1
+    labelled = [r for r in rows if r[2] != "marginal"]
+    agree = sum((bool(r[4].issues) == (r[2] == "broken")) for r in labelled)
+    print(f"\n{'':12s} {'trains':>7s} {'broken':>7s} {'marginal':>9s}")
+    for f in (True, False):
+        print(f"{'flagged' if f else 'not flagged':12s} {cm[(f, 'trains')]:7d} {cm[(f, 'broken')]:7d} {cm[(f, 'marginal')]:9d}")
+    print(f"\nagreement on {len(labelled)} labelled pairs: {agree} ({agree / max(1, len(labelled)):.1%}); "
+          f"never flagging would give {sum(r[2] == 'trains' for r in labelled)}")
+    print("\nfalse alarms (flagged, trains):")
+    for fam, init, lab, prog, res in rows:
+        if lab == "trains" and res.issues:
+            print(f"  {fam:16s} {init:14s} progress {prog:5.2f}  {' | '.join(f.kind + ' @ ' + f.place for f in res.findings)}")
+    print("misses (not flagged, broken):")
+    for fam, init, lab, prog, res in rows:
+        if lab == "broken" and not res.issues:
+            print(f"  {fam:16s} {init:14s} progress {prog:5.2f}")
+    print("\nper family: init -> label (progress) / verdict")
+    for fam in dict.fromkeys(r[0] for r in rows):
+        parts = [f"{init}: {lab} ({prog:.2f}) {'FLAG ' + ','.join(sorted({f.kind for f in res.findings})) if res.issues else 'ok'}"
+                 for f2, init, lab, prog, res in rows if f2 == fam]
+        print(f"  {fam}:\n    " + "\n    ".join(parts))
+    return {"rows": rows, "agreement": agree / max(1, len(labelled))}
+
+
+def cmd_fixes(truth: dict, score: dict) -> None:
+    from initscope.inspect.fixes import fix_model
+
+    print("\nfixes (--fix auto) on flagged pairs, trained again (2 seeds):")
+    broken_fixed = broken_total = 0
+    worse = []
+    for fam, init, lab, prog, res in score["rows"]:
+        if not res.issues:
+            continue
+        p = truth["pairs"][f"{fam}|{init}"]
+        losses = []
+        for s in SEEDS:
+            model = zoo.build(fam, init, seed=s)
+            x, _ = zoo.task_data(fam, 16, seed=12345)
+            fix_model(model, x, "auto")
+            losses.append(run_training(fam, init, s, model=model))
+        mean = sum(losses) / len(losses)
+        new = (p["chance"] - mean) / (p["chance"] - p["best"])
+        if lab == "broken":
+            broken_total += 1
+            broken_fixed += new >= TRAINS
+        spread = abs(p["losses"][0] - p["losses"][1]) / (p["chance"] - p["best"])
+        if lab == "trains" and new < prog - max(spread, 0.05):
+            worse.append(f"{fam} {init}")
+        print(f"  {fam:16s} {init:14s} {lab:8s} progress {prog:5.2f} -> {new:5.2f} ({label(new)})")
+    print(f"\nbroken pairs that train after the fix: {broken_fixed} of {broken_total}"
+          f" ({broken_fixed / max(1, broken_total):.0%}); trained pairs made worse: {worse or 'none'}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("what", nargs="?", default="all", choices=["all", "train", "score", "fixes"])
+    ap.add_argument("--families", default=",".join(zoo.FAMILIES))
+    ap.add_argument("--inits", default=",".join(zoo.INITS))
+    ap.add_argument("--jobs", type=int, default=2, help="training processes (one thread each)")
+    a = ap.parse_args()
+    families, inits = a.families.split(","), a.inits.split(",")
+    if a.what == "train" or (a.what == "all" and not TRUTH.exists()):
+        truth = cmd_train(families, inits, a.jobs)
+    else:
+        if not TRUTH.exists():
+            sys.exit(f"no saved truth at {TRUTH}: run `python benchmarks/verdicts.py train` first")
+        truth = json.loads(TRUTH.read_text())
+        truth["pairs"] = {k: v for k, v in truth["pairs"].items() if len(v.get("losses", [])) == len(SEEDS)}
+        truth = add_labels(truth)
+        truth["pairs"] = {k: v for k, v in truth["pairs"].items() if k.split("|")[0] in families and k.split("|")[1] in inits}
+    if a.what == "train":
+        for k, v in truth["pairs"].items():
+            print(f"{k:28s} {v['label']:9s} progress {v['progress']:6.2f}  losses {v['losses']}")
+        return
+    score = cmd_score(truth)
+    if a.what in ("all", "fixes"):
+        cmd_fixes(truth, score)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""A short training run from a model's init: the ground truth the verdicts are calibrated on
+(``benchmarks/verdicts.py``) and the optional second signal of ``inspect --trial``.
+
+The loss is the one inspect back-propagates at step 0: a ``transformers`` model's own loss
+(given labels), else cross-entropy of ``[batch, classes]`` logits against the labels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from initscope.inspect.load import as_batch, call_model, model_loss, output_tensor
+
+
+def task_loss(model: nn.Module, inputs: Any, labels: torch.Tensor) -> torch.Tensor:
+    """The training loss of one batch: the model's own (``labels=`` keyword, ``transformers``)
+    when the model takes labels, else cross-entropy on its logits."""
+    b = as_batch(inputs)
+    if hasattr(model, "config") and b.kwargs:
+        out = call_model(model, b.with_kwargs(labels=labels))
+        own = model_loss(out)
+        if own is not None:
+            return own
+    else:
+        out = call_model(model, b)
+    logits = output_tensor(out)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
+
+
+@dataclass
+class TrialResult:
+    losses: list[float] = field(default_factory=list)  # training loss per step
+    eval_loss: float = math.nan  # on held-out data after the last step
+    diverged_at: int | None = None  # first step whose loss was not finite
+
+
+def train(
+    model: nn.Module,
+    data: Callable[[int], tuple[Any, torch.Tensor]],
+    *,
+    steps: int = 300,
+    lr: float = 1e-3,
+    weight_decay: float = 0.01,
+    eval_data: tuple[Any, torch.Tensor] | None = None,
+) -> TrialResult:
+    """AdamW for ``steps`` steps on ``data(step)`` batches (dropout on, as in training), then the
+    loss on ``eval_data`` (eval mode). A non-finite loss stops the run and is recorded."""
+    res = TrialResult()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    model.train()
+    for step in range(steps):
+        x, y = data(step)
+        loss = task_loss(model, x, y)
+        v = float(loss.detach())
+        res.losses.append(v)
+        if not math.isfinite(v):
+            res.diverged_at = step
+            break
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    if eval_data is not None and res.diverged_at is None:
+        model.eval()
+        with torch.no_grad():
+            res.eval_loss = float(task_loss(model, *eval_data))
+    elif res.diverged_at is not None:
+        res.eval_loss = math.inf
+    model.zero_grad(set_to_none=True)
+    return res
