@@ -72,6 +72,7 @@ def test_broken_models_get_the_right_verdict(factory, shape, expected):
     assert expected in _kinds(res), res.issues
     f = next(f for f in res.findings if f.kind == expected)
     assert f.place and "fix:" in f.message  # a place, a number and a fix
+    assert f.confidence in ("high", "low") and (f.confidence == "low") == ("near the threshold" in f.message)
 
 
 def test_in_memory_api_takes_tuples_and_dicts_and_the_package_is_callable():

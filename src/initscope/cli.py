@@ -209,17 +209,19 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
 @click.option("--draws", type=int, default=1, show_default=True, help="Call the factory K times: variance over weight draws vs over samples.")
 @click.option("--fix", type=click.Choice(["auto", "lsuv", "sample-variance"]), default=None,
               help="auto: the fix the defects call for (nothing if healthy); lsuv / sample-variance: a data-driven re-init. Saves the state dict.")
+@click.option("--trial", "trial_steps", type=int, default=None,
+              help="Also train STEPS AdamW steps on the batch from the init and from its --fix auto twin, and compare.")
 @click.option("--out", type=click.Path(path_type=Path), default=None)
 @click.option("--force", is_flag=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print only a JSON object on stdout.")
 def inspect_cmd(model: str, input_shape: str | None, vocab: int | None, data_ref: str | None, batch: int | None, task: str, draws: int,
-                fix: str | None, out: Path | None, force: bool, seed: int, as_json: bool) -> None:
+                fix: str | None, trial_steps: int | None, out: Path | None, force: bool, seed: int, as_json: bool) -> None:
     """Check any torch model at init: MODEL is MODULE:FACTORY (a function returning an nn.Module)."""
     from initscope.inspect import run_inspect
 
     path, summary = run_inspect(model, input_shape=_shape(input_shape), data_ref=data_ref, vocab=vocab, batch=batch, draws=draws,
-                                fix=fix, task=task, out=out, force=force, seed=seed)  # type: ignore[arg-type]
+                                fix=fix, task=task, trial_steps=trial_steps, out=out, force=force, seed=seed)  # type: ignore[arg-type]
     if as_json:
         _echo_json(summary)
         return
@@ -230,6 +232,8 @@ def inspect_cmd(model: str, input_shape: str | None, vocab: int | None, data_ref
             click.echo(f"  - {issue}")
     else:
         click.echo(summary["verdict"])
+    if summary.get("trial"):
+        click.echo(f"trial: {summary['trial']['verdict']}")
     fx = summary.get("fix")
     if fx:
         left = fx["issues_after"]

@@ -51,7 +51,8 @@ class InspectResult:
     verdict: str
     issues: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how things were measured (eager attention, inputs, ...)
-    findings: list[Any] = field(default_factory=list)  # verdicts.Finding, structured
+    findings: list[Any] = field(default_factory=list)  # verdicts.Finding, structured (defects and warnings)
+    warnings: list[str] = field(default_factory=list)  # findings not predicted to stop training
 
     LAYER_COLUMNS = ("name", "type", "role", "block", "sample_variance", "mean_spread", "sample_fraction", "dead_fraction",
                      "effective_rank", "grad_norm", "weight_std", "fan_in", "fan_out", "fan_source", "kaiming_std", "xavier_std",
@@ -67,6 +68,7 @@ class InspectResult:
 
         rows = lambda df, cols=None: jsonable((df.reindex(columns=list(cols)) if cols else df).to_dict(orient="records"))  # noqa: E731
         return {"layers": rows(self.layers, self.LAYER_COLUMNS), "verdict": self.verdict, "issues": list(self.issues),
+                "warnings": list(self.warnings), "confidence": [f.confidence for f in self.findings if f.severity == "defect"],
                 "blocks": rows(self.blocks), "attention": rows(self.attention), "output": jsonable(self.output.as_dict()),
                 "notes": list(self.notes)}
 
@@ -307,13 +309,16 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
         notes.insert(0, f"inputs: {b.source}")
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b))
     layers["verdict"] = layer_verdicts
-    issues = [f.message for f in findings]
+    issues = [f.message for f in findings if f.severity == "defect"]
+    warnings = [f.message for f in findings if f.severity == "warning"]
     if missing:
         issues.append(f"not recorded (a fused path skipped their hooks): {', '.join(missing)}")
     verdict = ("healthy: nothing at init stands in the way of training (scale, stream, attention, output, symmetry)."
                if not issues else " | ".join(issues))
+    if not issues and warnings:
+        verdict += " To watch: " + "; ".join(w.split(";")[0] for w in warnings) + "."
     return InspectResult(layers=layers, blocks=blocks, branches=branches, attention=attention, output=output,
-                         verdict=verdict, issues=issues, notes=notes, findings=findings)
+                         verdict=verdict, issues=issues, notes=notes, findings=findings, warnings=warnings)
 
 
 def _float_input_m2(b: Batch) -> float | None:

@@ -176,11 +176,13 @@ def run_inspect(
     draws: int = 1,
     fix: str | None = None,
     task: Task = "auto",
+    trial_steps: int | None = None,
     out: str | Path | None = None,
     force: bool = False,
     seed: int = 0,
 ) -> tuple[Path, dict[str, Any]]:
-    """The ``initscope inspect`` command as a library call: inspect, optionally fix, write a run directory."""
+    """The ``initscope inspect`` command as a library call: inspect, optionally fix and try a
+    short training run, write a run directory."""
     import matplotlib.pyplot as plt
 
     from initscope.experiments.base import Section
@@ -189,6 +191,8 @@ def run_inspect(
 
     if fix is not None and fix not in FIXES:
         raise InitscopeError(f"unknown fix {fix!r}; choose from: {', '.join(FIXES)}")
+    if trial_steps is not None and trial_steps < 1:
+        raise InitscopeError(f"--trial must be >= 1 steps, got {trial_steps}")
     factory = load_object(model_ref)
     data = load_object(data_ref) if data_ref else None
     out_path = Path(out) if out is not None else Path("runs") / f"inspect-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
@@ -217,6 +221,10 @@ def run_inspect(
                               "issues_after": after.issues, "output_after": after.output.as_dict()}
             if plan is not None:
                 summary["fix"].update(actions=plan.actions, config_changes=plan.config_changes)
+        trial_fig = None
+        if trial_steps:
+            summary["trial"] = _trial(factory, data, data_ref, input_shape, vocab, batch, seed, res, trial_steps)
+            trial_fig = _trial_figure(summary["trial"])
         elapsed = time.perf_counter() - t0
         tables = {"stats": res.layers, "blocks": res.blocks, "branches": res.branches, "attention": res.attention}
         for name, df in tables.items():
@@ -258,6 +266,11 @@ def run_inspect(
         save(fig, "profile")
         sections.append(Section("Every module call", f"{len(res.layers)} module calls in forward order; flagged rows are red.", (pfig,),
                                 html=sortable_table(res.layers)))
+        if trial_fig is not None:
+            tr = summary["trial"]
+            sections.append(Section(f"Trial: {tr['steps']} AdamW steps on this batch", tr["verdict"], (trial_fig,),
+                                    note="A second signal beside the step-0 verdicts: the model's own init against the same "
+                                         "architecture after --fix auto (or its library's init when healthy), fitting the one batch."))
         if after is not None:
             fx = summary["fix"]
             what = "".join(f"<li>{html.escape(a)}</li>" for a in fx.get("actions", [])[:200])
@@ -278,6 +291,51 @@ def run_inspect(
     except BaseException:
         staging.abort()
         raise
+
+
+def _trial(factory: Any, data: Any, data_ref: str | None, input_shape: Any, vocab: Any, batch: Any, seed: int,
+           res: InspectResult, steps: int) -> dict[str, Any]:
+    """Train the model from its init and from its auto-fixed twin on the same batch; compare."""
+    from initscope.inspect.trial import trial
+
+    curves: dict[str, list[float]] = {}
+    for which in ("init", "fixed"):
+        if which == "fixed" and not res.issues:
+            break
+        torch.manual_seed(seed)
+        model = call_factory(factory)
+        b = load_batch(data, batch, data_ref or "") if data is not None else draw_batch(model, input_shape=input_shape, vocab=vocab, batch=batch, seed=seed)
+        if which == "fixed":
+            auto_fix(model, b, seed=seed)
+        r = trial(model, b, res.output.task, steps=steps, seed=seed)
+        if r is None:
+            return {"steps": steps, "verdict": f"no trial: task {res.output.task!r} has no labels to fit", "curves": {}}
+        curves[which] = r.losses
+    first = curves["init"][0]
+    chance = res.output.chance_loss
+    # progress below chance, as benchmarks/verdicts.py measures it (a start far above chance is no progress)
+    drop = {k: chance - v[-1] if v and all(map(math.isfinite, v)) else -math.inf for k, v in curves.items()}
+    if "fixed" not in curves:
+        verdict = f"from its init the loss goes {first:.3g} -> {curves['init'][-1]:.3g} in {steps} steps."
+    else:
+        share = drop["init"] / drop["fixed"] if drop["fixed"] > 0 else math.nan
+        verdict = (f"from its init the loss goes {first:.3g} -> {curves['init'][-1]:.3g}; after --fix auto "
+                   f"{curves['fixed'][0]:.3g} -> {curves['fixed'][-1]:.3g}: the init gets {share:.0%} of the fixed model's progress below chance ({chance:.3g})"
+                   + (" (the defects may not stop this model from training)" if share == share and share >= 0.7 else "") + ".")
+    return {"steps": steps, "curves": curves, "verdict": verdict}
+
+
+def _trial_figure(tr: dict[str, Any]):
+    import plotly.graph_objects as go
+
+    if not tr.get("curves"):
+        return None
+    fig = go.Figure()
+    for j, (k, v) in enumerate(tr["curves"].items()):
+        fig.add_trace(go.Scatter(y=v, mode="lines", name="model's init" if k == "init" else "after --fix auto", line=dict(color=PALETTE[j])))
+    fig.update_layout(height=320, template="plotly_white", xaxis_title="step", yaxis_title="training loss", yaxis_type="log",
+                      margin=dict(l=40, r=10, t=20, b=40))
+    return fig
 
 
 def _versions(base: Any) -> dict[str, str]:

@@ -74,3 +74,28 @@ def train(
         res.eval_loss = math.inf
     model.zero_grad(set_to_none=True)
     return res
+
+
+def trial(model: nn.Module, batch: Any, task: str, *, steps: int, seed: int = 0, lr: float = 1e-3) -> TrialResult | None:
+    """``inspect --trial STEPS``: AdamW for ``steps`` steps on the user's one batch (labels: the
+    token ids for an LM, random classes for a classifier: can the model fit them at all?).
+    None when the task has no labels to fit (a bare encoder, a regression output)."""
+    b = as_batch(batch)
+    g = torch.Generator().manual_seed(seed + 2)
+    if task == "lm":
+        ids = b.kwargs.get("input_ids", b.main)
+        if ids is None or ids.is_floating_point():
+            return None
+        labels = ids
+        if not hasattr(model, "config"):
+            return None  # a plain torch LM's output layout is unknown: no shifted loss to train on
+    elif task == "classification":
+        with torch.no_grad():
+            model.eval()
+            out = output_tensor(call_model(model, b))
+        if out is None or out.dim() < 2:
+            return None
+        labels = torch.randint(0, out.shape[-1], tuple(out.shape[:-1]) if out.dim() > 2 else (out.shape[0],), generator=g)
+    else:
+        return None
+    return train(model, lambda step: (b, labels), steps=steps, lr=lr)

@@ -36,21 +36,30 @@ LOSS_EXCESS_SHARE = 0.25
 # Attention: mean entropy over a head's rows / its maximum log(keys). Library inits: 0.93-1.0
 # (constant weights too: uniform attention); x10: 0.0005-0.012. Saturated below 0.3.
 ENTROPY_RATIO_MIN = 0.3
-# Residual branch RMS / stream RMS at the addition. Library inits: at most 1.4 (ResNet block 0
-# of a fresh stem), 0.67 (LLaMA); x10 and constant weights: 18-126 in the first block.
-BRANCH_RATIO_MAX = 10.0
+# Residual branch RMS / stream RMS at the addition. Library inits: at most 1.76 (BN ResNet
+# block 0), 1.37 (GPT-NeoX); orthogonal re-draws give 11.1 (NeoX) and 14.6 (LLaMA) in block 0
+# and train (benchmarks/verdicts.py); x10: 15.6 (ViT, also saturated) to 215 (NeoX).
+BRANCH_RATIO_MAX = 20.0
 # Token similarity (mean cosine between one sequence's token vectors) at a block's output.
 # Library inits: up to 0.55 (LLaMA, 4 blocks), 0.38 (BERT, from its shared token-type
 # vector); constant weights: exactly 1 (every token the same vector).
 TOKEN_SIMILARITY_MAX = 0.95
-# Share of a unit's variance that depends on the input (text 000). Below 5% the output is
-# nearly the same for every sample (text 000's 100-layer ReLU MLP ends at 2-3%).
+# Share of a unit's variance that depends on the input (text 000). Below 5% it is reported as
+# a warning (text 000's collapse: a 100-layer Kaiming ReLU MLP ends at 2-3%); it predicts a
+# failure to train only far lower: in the calibration a 20-layer MLP at 2.4e-5 and an LSTM at
+# 1.2e-4 train, an LSTM at 7.7e-8 is marginal, MLPs at 1e-14 and below are broken.
 SAMPLE_FRACTION_MIN = 0.05
+SAMPLE_FRACTION_DEFECT = 1e-6
 # Plain stacks: a layer's second moment against the reference (input or embeddings) beyond
 # these factors (x1000 is ~32x in RMS: six layers of N(0, 1) weights at width 64 pass it).
 EXPLODE_M2 = 1e3
 VANISH_M2 = 1e-3
-DEAD_FRACTION_MAX = 0.5  # ReLU at init kills none for good; more than half dead is a defect
+# More than half the units never vary over the batch: a warning (an orthogonal 20-layer ReLU
+# MLP with 57% dead in its last layer trains; every broken pair with dead units is caught by
+# its vanishing scale first).
+DEAD_FRACTION_MAX = 0.5
+# Kinds reported as warnings (seen, worth knowing, not predicted to stop training).
+WARNINGS = ("dead units",)
 RANK_SHARE_MIN = 0.05  # effective rank below 5% of min(samples, units) of the measured subset
 
 
@@ -63,11 +72,32 @@ class Finding:
     value: float
     message: str  # kind, place, number and fix in one line
     count: int = 1  # how many places show it
+    confidence: str = "high"  # "high": far past its threshold; "low": near it (the model may still train)
+    severity: str = "defect"  # "defect": predicted to stop training; "warning": seen, not predicted to
 
 
-def _finding(kind: str, places: list[str], value: float, detail: str, fix: str) -> Finding:
+def _sure(kind: str, value: float) -> str:
+    """How far past its threshold a number is: 'high' beyond a clear margin, 'low' near the bar.
+    The margins are a factor 3 on the thresholds above (in log terms for scales)."""
+    if kind == "saturated attention":
+        return "high" if value < ENTROPY_RATIO_MIN / 3 else "low"
+    if kind == "residual branch swamps the stream":
+        return "high" if value > 3 * BRANCH_RATIO_MAX else "low"
+    if kind in ("collapsing over samples",):
+        return "high" if value < SAMPLE_FRACTION_DEFECT / 1e3 else "low"
+    if kind == "collapsing over positions":
+        return "high" if value > 1 - (1 - TOKEN_SIMILARITY_MAX) / 3 else "low"
+    if kind == "dead units":
+        return "high" if value > 0.8 else "low"
+    return "high"
+
+
+def _finding(kind: str, places: list[str], value: float, detail: str, fix: str, confidence: str | None = None) -> Finding:
     where = f"first {places[0]}" + (f" ({len(places)} places)" if len(places) > 1 else "")
-    return Finding(kind, places[0], value, f"{kind}: {detail}, {where}; fix: {fix}", len(places))
+    severity = "warning" if kind in WARNINGS or (kind == "collapsing over samples" and value >= SAMPLE_FRACTION_DEFECT) else "defect"
+    sure = confidence or _sure(kind, value)
+    hedge = " [near the threshold: may still train]" if sure == "low" and severity == "defect" else ""
+    return Finding(kind, places[0], value, f"{kind}: {detail}, {where}{hedge}; fix: {fix}", len(places), sure, severity)
 
 
 def _output_findings(o: Output) -> list[Finding]:
@@ -77,12 +107,14 @@ def _output_findings(o: Output) -> list[Finding]:
                             "a smaller init scale"))
     elif o.task in ("classification", "lm") and math.isfinite(o.chance_loss):
         excess = o.loss - o.chance_loss
-        if excess > max(LOSS_EXCESS_NATS, LOSS_EXCESS_SHARE * o.chance_loss):
+        bar = max(LOSS_EXCESS_NATS, LOSS_EXCESS_SHARE * o.chance_loss)
+        if excess > bar:
             out.append(_finding(
                 "overconfident output", ["output"], o.loss,
                 f"loss at step 0 is {o.loss:.3g} against {o.chance_loss:.3g} = log({o.classes}) for uniform guesses "
                 f"(logit std {o.logit_std:.3g})",
-                "scale the init down (transformers: initializer_range, default 0.02) or zero-init the head"))
+                "scale the init down (transformers: initializer_range, default 0.02) or zero-init the head",
+                "high" if excess > 3 * bar else "low"))
     return out
 
 
@@ -123,7 +155,7 @@ def _block_findings(blocks: pd.DataFrame) -> list[Finding]:
                             "a random init of the embeddings and projections (identical rows make every token one vector)"))
     samp = blocks[(blocks.sample_fraction < SAMPLE_FRACTION_MIN) & (blocks.stream_rms > 0)] if "sample_fraction" in blocks else blocks.iloc[0:0]
     if not samp.empty:
-        r = samp.iloc[0]
+        r = samp.loc[samp.sample_fraction.idxmin()]
         out.append(_finding("collapsing over samples", list(samp.block), float(r.sample_fraction),
                             f"only {r.sample_fraction:.1%} of the stream's variance depends on the input",
                             "a random init; normalization; a smaller residual branch"))
@@ -149,6 +181,7 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None) -> tuple[list
                 v.append(("exploding", m2, f"second moment {m2:.3g} against {reference:.3g} at the input"))
             elif m2 < VANISH_M2 * reference:
                 v.append(("vanishing", m2, f"second moment {m2:.3g} against {reference:.3g} at the input"))
+            # (scale findings are 'high' confidence: a factor 1000 in second moment is already the margin)
         # the head is judged by the loss, an embedding by nothing the init decides (a
         # token-type embedding fed one id is constant over samples by its input)
         if not in_block and r.role not in ("norm", "head", "embedding"):
@@ -176,7 +209,13 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None) -> tuple[list
         "rank collapse": "residual connections or normalization",
         "duplicate units": "a random init (e.g. kaiming-normal): SGD cannot separate identical units",
     }
-    findings = [_finding(k, [h[0] for h in hs], hs[0][1], hs[0][2], fixes[k]) for k, hs in hits.items()]
+    def worst(k: str, hs: list) -> tuple:
+        return min(hs, key=lambda h: h[1]) if k == "collapsing over samples" else hs[0]
+
+    findings = []
+    for k, hs in hits.items():
+        w = worst(k, hs)
+        findings.append(_finding(k, [w[0]] + [h[0] for h in hs if h[0] != w[0]], w[1], w[2], fixes[k]))
     return findings, verdicts
 
 
@@ -193,7 +232,8 @@ def reference_scale(layers: pd.DataFrame, float_input_m2: float | None) -> float
 
 def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame, attention: pd.DataFrame,
              output: Output, *, float_input_m2: float | None) -> tuple[list[Finding], list[str]]:
-    """All findings (output first, then attention, stream, layers) and a verdict per layer row."""
+    """All findings (output first, then attention, stream, layers) and a verdict per layer row.
+    Each says how sure it is (``Finding.confidence``)."""
     layer_findings, verdicts = _layer_findings(layers, reference_scale(layers, float_input_m2)) if not layers.empty else ([], [])
     findings = [*_output_findings(output), *_attention_findings(attention), *_block_findings(blocks), *layer_findings]
     return findings, verdicts

@@ -1,0 +1,78 @@
+"""--fix auto: chosen from the structure and the defect; healthy models untouched."""
+
+import json
+
+import pytest
+import torch
+
+from initscope.inspect import inspect
+from initscope.inspect.fixes import auto_fix, fix_model
+from initscope.inspect.zoo import build, task_data
+
+
+def _fixed(family, init):
+    model = build(family, init)
+    x, _ = task_data(family, 16, seed=3)
+    plan = auto_fix(model, x)
+    return model, x, plan
+
+
+@pytest.mark.parametrize("family", ["resnet", "encoder-prenorm", "mlp"])
+def test_healthy_models_are_left_exactly_as_they_were(family):
+    model = build(family)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x, _ = task_data(family, 16, seed=3)
+    plan = auto_fix(model, x)
+    assert plan.actions == ["healthy: nothing changed"]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+@pytest.mark.parametrize("family,init", [("encoder", "x10"), ("encoder-prenorm", "constant"), ("resnet", "x10"),
+                                         ("mlp", "x0.01"), ("lstm", "x10"), ("lstm", "constant")])
+def test_broken_models_come_out_healthy(family, init):
+    model, x, plan = _fixed(family, init)
+    assert inspect(model, x).issues == [], plan.actions
+    held, _ = task_data(family, 16, seed=4)
+    assert inspect(model, held).issues == []
+
+
+def test_plain_stacks_get_lsuv_and_residual_nets_a_role_wise_rescale():
+    _, _, plan = _fixed("mlp", "x10")
+    assert plan.actions[-1].startswith("plain stack without normalization: LSUV")
+    _, _, plan = _fixed("encoder-prenorm", "x10")
+    assert any("branch-out" in a for a in plan.actions) and any("norm scale 10 reset to 1" in a for a in plan.actions)
+
+
+def test_transformers_fix_names_the_config_change():
+    pytest.importorskip("transformers")
+    model, x, plan = _fixed("llama", "x10")
+    assert inspect(model, x).issues == []
+    assert "initializer_range" in plan.config_changes.get("note", "")
+    from initscope.inspect.zoo import llama_model
+
+    torch.manual_seed(0)
+    broad = llama_model(initializer_range=1.0)
+    plan = auto_fix(broad, {"input_ids": torch.randint(0, 1000, (4, 16))})
+    assert plan.config_changes.get("initializer_range") == 0.02
+
+
+def test_cli_fix_auto_and_trial(tmp_path, monkeypatch, capsys):
+    from initscope.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    assert main(["inspect", "initscope.inspect.zoo:mlp_x10", "--input-shape", "64", "--batch", "32", "--fix", "auto",
+                 "--trial", "5", "--json", "--out", str(out)]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["fix"]["method"] == "auto" and d["fix"]["issues_after"] == [] and d["fix"]["actions"]
+    assert set(d["trial"]["curves"]) == {"init", "fixed"} and len(d["trial"]["curves"]["init"]) == 5
+    assert (out / "fixed_state_dict.pt").exists()
+    assert main(["inspect", "initscope.inspect.zoo:mlp", "--input-shape", "64", "--trial", "0", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_lsuv_still_available_by_name():
+    model = build("mlp", "x0.1")
+    x, _ = task_data("mlp", 64, seed=1)
+    _, passes = fix_model(model, x, "lsuv")
+    assert passes >= 9
