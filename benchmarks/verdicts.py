@@ -149,14 +149,15 @@ def cmd_score(truth: dict) -> dict[str, object]:
     print("\nfalse alarms (flagged, trains):")
     for fam, init, lab, prog, res in rows:
         if lab == "trains" and res.issues:
-            print(f"  {fam:16s} {init:14s} progress {prog:5.2f}  {' | '.join(f.kind + ' @ ' + f.place for f in res.findings)}")
+            print(f"  {fam:16s} {init:14s} progress {prog:5.2f}  {' | '.join(f.kind + ' @ ' + f.place for f in res.findings if f.severity == 'defect')}")
     print("misses (not flagged, broken):")
     for fam, init, lab, prog, res in rows:
         if lab == "broken" and not res.issues:
             print(f"  {fam:16s} {init:14s} progress {prog:5.2f}")
     print("\nper family: init -> label (progress) / verdict")
     for fam in dict.fromkeys(r[0] for r in rows):
-        parts = [f"{init}: {lab} ({prog:.2f}) {'FLAG ' + ','.join(sorted({f.kind for f in res.findings})) if res.issues else 'ok'}"
+        parts = [f"{init}: {lab} ({prog:.2f}) " + (f"FLAG {','.join(sorted({f.kind for f in res.findings if f.severity == 'defect'}))}" if res.issues else "ok")
+                 + (f" (warnings: {','.join(sorted({f.kind for f in res.findings if f.severity == 'warning'}))})" if res.warnings else "")
                  for f2, init, lab, prog, res in rows if f2 == fam]
         print(f"  {fam}:\n    " + "\n    ".join(parts))
     return {"rows": rows, "agreement": agree / max(1, len(labelled))}

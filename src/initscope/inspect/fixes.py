@@ -90,12 +90,13 @@ class FixPlan:
         return {"actions": self.actions, "config_changes": self.config_changes, "forward_passes": self.forward_passes}
 
 
-def _target_std(role: str, fan_in: int, relu_next: bool, n_blocks: int) -> float:
-    """The std a weight of this role is rescaled to: LeCun 1/sqrt(fan_in) keeps a unit-RMS input
-    at unit RMS (Kaiming's sqrt(2/fan_in) before a ReLU); a residual branch's last layer is
-    divided by sqrt(2 x blocks) so the stream grows by O(1) over depth (GPT-2, Radford et al.
-    2019); a head gets 1/sqrt(fan_in) for unit-scale logits on a normalized input."""
-    base = math.sqrt((2.0 if relu_next else 1.0) / max(1, fan_in))
+def _target_std(role: str, fan_in: int, relu_next: bool, n_blocks: int, library_std: float | None = None) -> float:
+    """The std a weight of this role is rescaled to: the library's own scale where the model
+    names one (``transformers``' ``initializer_range``), else LeCun 1/sqrt(fan_in), which keeps
+    a unit-RMS input at unit RMS (Kaiming's sqrt(2/fan_in) before a ReLU); a residual branch's
+    last layer is divided by sqrt(2 x blocks) so the stream grows by O(1) over depth (GPT-2,
+    Radford et al. 2019); a head gets the same, unit-scale logits on a normalized input."""
+    base = library_std if library_std is not None else math.sqrt((2.0 if relu_next else 1.0) / max(1, fan_in))
     if role == "branch-out":
         return base / math.sqrt(2 * max(1, n_blocks))
     return base
@@ -193,6 +194,19 @@ def _fix_mha(m: nn.MultiheadAttention, name: str, is_branch: bool, n_blocks: int
              f"{name}.out_proj", plan, g, m.out_proj.bias)
 
 
+def _library_std(model: nn.Module) -> float | None:
+    """The weight std the model's library initializes with: ``transformers``' ``initializer_range``
+    (its default 0.02 when the config holds an implausible one, the case --fix auto repairs)."""
+    cfg = getattr(model, "config", None)
+    rng = getattr(cfg, "initializer_range", None) if USE_LIBRARY_STD else None
+    if not isinstance(rng, (int, float)):
+        return None
+    return float(rng) if 0.002 <= rng <= 0.2 else 0.02
+
+
+USE_LIBRARY_STD = True
+
+
 def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
     """Choose and apply the fix from the model's structure and the defects inspect finds.
 
@@ -224,6 +238,7 @@ def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
     branch_out = {n for m in res.branches.module for n in str(m).split(",") if n} if not res.branches.empty else set()
     n_blocks = max(1, len(res.blocks))
     first = layers.drop_duplicates("module")
+    library_std = _library_std(model)
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for i, row in enumerate(first.itertuples()):
@@ -246,9 +261,12 @@ def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
                 continue
             if is_embedding(m):
                 if bool((w == w.reshape(-1)[0]).all()):
-                    std = float(w.abs().mean()) or 0.02
+                    std = library_std or float(w.abs().mean()) or 0.02
                     w.normal_(0.0, std, generator=g)
                     plan.actions.append(f"{row.module}: identical rows re-drawn N(0, {std:.3g}^2)")
+                elif library_std is not None and not 0.5 <= library_std / max(float(w.float().std()), 1e-30) <= 2:
+                    plan.actions.append(f"{row.module}: embedding std {float(w.float().std()):.3g} -> {library_std:.3g} (initializer_range)")
+                    w.mul_(library_std / float(w.float().std()))
                 elif float(w.float().std()) > EMBEDDING_STD_MAX or (not has_norm and float(w.float().std()) < 1 / EMBEDDING_STD_MAX):
                     # a post-norm block reads the embeddings before any norm, and a net without
                     # norms (an LSTM) reads them as they are: torch's N(0, 1) then
@@ -259,7 +277,7 @@ def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
             relu_next = nxt is not None and nxt.role == "activation" and "relu" in str(nxt.type).lower()
             role = "branch-out" if row.name in branch_out or row.module in branch_out else ("head" if row.role == "head" else row.role)
             bias = getattr(m, "bias", None)
-            _rescale(w, _target_std(role, int(row.fan_in), relu_next, n_blocks), f"{row.module} ({role})", plan, g,
+            _rescale(w, _target_std(role, int(row.fan_in), relu_next, n_blocks, library_std), f"{row.module} ({role})", plan, g,
                      bias if isinstance(bias, torch.Tensor) else None, force=role == "head")
     plan.forward_passes += _tame_branches(model, b, plan, seed=seed)
     cfg = getattr(model, "config", None)

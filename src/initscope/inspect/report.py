@@ -21,9 +21,9 @@ from initscope.inspect.fixes import FIXES, auto_fix, fix_model
 from initscope.inspect.load import call_factory, draw_batch, load_batch, load_object
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
-_PROFILE = (("stream_rms", "stream RMS", "log"), ("branch_ratio", "branch RMS / stream RMS", "log"),
-            ("sample_fraction", "share of variance over samples", "linear"),
-            ("token_similarity", "token similarity (mean cosine)", "linear"))
+_PROFILE = (("stream_rms", "stream RMS", "log"), ("branch_ratio", "branch / stream RMS", "log"),
+            ("sample_fraction", "share over samples", "linear"),
+            ("token_similarity", "token similarity", "linear"))
 _TABLE_COLUMNS = ("name", "type", "role", "second_moment", "sample_variance", "mean_spread", "sample_fraction", "dead_fraction",
                   "effective_rank", "grad_norm", "weight_std", "init_guess", "fan_source", "verdict")
 
@@ -319,8 +319,11 @@ def _trial(factory: Any, data: Any, data_ref: str | None, input_shape: Any, voca
         verdict = f"from its init the loss goes {first:.3g} -> {curves['init'][-1]:.3g} in {steps} steps."
     else:
         share = drop["init"] / drop["fixed"] if drop["fixed"] > 0 else math.nan
+        reach = (f"the init gets {share:.0%} of the fixed model's progress below chance ({chance:.3g})" if share == share and share >= 0
+                 else f"the init is still above chance ({chance:.3g}) while the fixed model is below it" if share == share
+                 else "the fixed model makes no progress below chance either")
         verdict = (f"from its init the loss goes {first:.3g} -> {curves['init'][-1]:.3g}; after --fix auto "
-                   f"{curves['fixed'][0]:.3g} -> {curves['fixed'][-1]:.3g}: the init gets {share:.0%} of the fixed model's progress below chance ({chance:.3g})"
+                   f"{curves['fixed'][0]:.3g} -> {curves['fixed'][-1]:.3g}: {reach}"
                    + (" (the defects may not stop this model from training)" if share == share and share >= 0.7 else "") + ".")
     return {"steps": steps, "curves": curves, "verdict": verdict}
 
