@@ -1,7 +1,6 @@
 """What inspect reads from the module types: fans, roles, blocks."""
 
 import pytest
-import torch
 from torch import nn
 
 from initscope.inspect.structure import fans, find_blocks, is_attention, is_norm, weight_of
@@ -15,7 +14,7 @@ def test_fans_match_torch_for_linear_and_conv_and_transpose_conv1d():
         if isinstance(m, nn.ConvTranspose2d):  # stored [in, out, k, k]: torch's helper reads it as [out, in]
             expect = expect[::-1]
         assert (f.fan_in, f.fan_out) == expect, m
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("transformers")
     from transformers.pytorch_utils import Conv1D
 
     c = Conv1D(nf=12, nx=5)  # GPT-2's layer: weight [in=5, out=12]

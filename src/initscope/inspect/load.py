@@ -99,10 +99,6 @@ class Batch:
         m = self.main
         return int(m.shape[0]) if m is not None and m.dim() > 0 else 1
 
-    def to(self, device: torch.device | str) -> Batch:
-        mv = lambda v: v.to(device) if isinstance(v, torch.Tensor) else v  # noqa: E731
-        return Batch(tuple(mv(a) for a in self.args), {k: mv(v) for k, v in self.kwargs.items()}, self.source)
-
     def with_kwargs(self, **extra: Any) -> Batch:
         return Batch(self.args, {**self.kwargs, **extra}, self.source)
 
