@@ -146,11 +146,14 @@ def _labels_for(model: nn.Module, task: str, batch: Batch, out: torch.Tensor, ge
     return None
 
 
-def _loss(task: str, out: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator, hf_lm_shift: bool) -> torch.Tensor:
+def standard_loss(task: str, out: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+    """The loss of a task whose head inspect knows, on the model's output: cross-entropy for a
+    classifier, next-token cross-entropy for an LM (labels are the input ids, shifted here as
+    transformers does); MSE against N(0, 1) targets otherwise."""
     if task == "classification" and labels is not None:
         return F.cross_entropy(out.reshape(-1, out.shape[-1]).float(), labels.reshape(-1))
     if task == "lm" and labels is not None:
-        logits, target = (out[:, :-1], labels[:, 1:]) if hf_lm_shift else (out, labels)
+        logits, target = out[:, :-1], labels[:, 1:]
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1))
     # no known task: gradients under MSE against N(0, 1) targets of the output's shape
     target = torch.randn(out.shape, generator=generator, dtype=out.dtype).to(out.device)
@@ -231,7 +234,7 @@ def _record(model: nn.Module, batch: Batch, *, seed: int, task: Task) -> tuple[R
                 if resolved in ("classification", "lm") and labels is None:
                     raise InitscopeError(f"--task {resolved} needs integer inputs to use as labels (token ids)") if resolved == "lm" else \
                         InitscopeError("could not draw labels for the classification loss")
-                loss = _loss(resolved, out_t, labels, g, hf_lm_shift=True)
+                loss = standard_loss(resolved, out_t, labels, g)
                 source = {"classification": "cross-entropy with random labels", "lm": "next-token cross-entropy",
                           }.get(resolved, "MSE against N(0, 1) targets (no known task)")
             output = Output(

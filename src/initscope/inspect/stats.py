@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
+from initscope.geometry import effective_rank
 from initscope.inspect.structure import fans, is_embedding, weight_of
 
 # Effective rank is an SVD: it is taken on at most this many samples x units (a fixed random
@@ -56,16 +57,9 @@ def effective_rank_sampled(h: torch.Tensor, generator: torch.Generator) -> tuple
     if u > RANK_SUBSET:
         h = h[:, torch.randperm(u, generator=generator)[:RANK_SUBSET].to(h.device)]
     h = h.to(torch.float64)
-    h = h - h.mean(dim=0)
     if not torch.isfinite(h).all():
         return math.nan, min(h.shape)
-    s = torch.linalg.svdvals(h)
-    total = float(s.sum())
-    if total <= 0:
-        return 0.0, min(h.shape)
-    p = s / total
-    p = p[p > 0]
-    return float(torch.exp(-(p * p.log()).sum())), min(h.shape)
+    return effective_rank(h), min(h.shape)  # geometry's definition (centred), on the subset
 
 
 def output_stats(h: torch.Tensor, generator: torch.Generator) -> dict[str, float]:

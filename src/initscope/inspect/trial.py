@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from initscope.inspect.load import as_batch, call_model, model_loss, output_tensor
 
@@ -30,8 +29,9 @@ def task_loss(model: nn.Module, inputs: Any, labels: torch.Tensor) -> torch.Tens
             return own
     else:
         out = call_model(model, b)
-    logits = output_tensor(out)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
+    from initscope.inspect.core import standard_loss
+
+    return standard_loss("classification", output_tensor(out), labels, torch.Generator())
 
 
 @dataclass
