@@ -115,3 +115,37 @@ def test_transformer_encoder_hooks_are_not_skipped():
     with torch.no_grad(), at_init_mode(model):
         y = model(torch.randn(10, 6, 32))
     assert y.shape == (10, 6, 32)
+
+
+class LoopResidual(nn.Module):
+    """Blocks that return only their branch; the caller's loop adds it: x = x + block(x)."""
+
+    def __init__(self, d=32, depth=4, last_scale=1.0):
+        super().__init__()
+        self.blocks = nn.ModuleList(nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d)) for _ in range(depth))
+        with torch.no_grad():
+            for b in self.blocks:
+                b[3].weight.mul_(last_scale)
+
+    def forward(self, x):
+        for b in self.blocks:
+            x = x + b(x)
+        return x
+
+
+@pytest.mark.parametrize("scale", [1.0, 100.0])
+def test_a_residual_added_by_the_callers_loop_is_measured(scale):
+    torch.manual_seed(0)
+    net = LoopResidual(last_scale=scale)
+    x = torch.randn(64, 32)
+    res = inspect(net, x)
+    assert len(res.blocks) == 4 and (res.blocks.branches == 1).all()
+    with torch.no_grad():
+        h, expect = x, []
+        for b in net.blocks:
+            y = b(h)
+            expect.append(float(y.pow(2).mean().sqrt() / h.pow(2).mean().sqrt()))
+            h = h + y
+    assert res.blocks.branch_ratio.tolist() == pytest.approx(expect, rel=1e-5)
+    assert res.blocks.stream_rms.iloc[-1] == pytest.approx(float(h.pow(2).mean().sqrt()), rel=1e-5)
+    assert ("residual branch swamps the stream" in [f.kind for f in res.findings]) == (scale > 20)

@@ -50,6 +50,7 @@ class _Frame:
     summed: set[int]  # ids of stream tensors made by an addition (a post-norm normalizes these)
     keep: list[torch.Tensor] = field(default_factory=list)  # keeps the ids above alive and unique
     attention_since_add: bool = False
+    attention_seen: bool = False  # an attention module ran inside this block call
 
 
 @dataclass
@@ -74,8 +75,10 @@ class _AddWatcher(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         kwargs = kwargs or {}
         frame = self.rec.frames[-1] if self.rec.frames else None
-        if frame is None or getattr(func, "__name__", "") not in _ADDS or len(args) < 1:
+        if getattr(func, "__name__", "") not in _ADDS or len(args) < 1:
             return func(*args, **kwargs)
+        if frame is None:
+            return self.rec.outer_add(func, args, kwargs)
         a, b = args[0], (args[1] if len(args) > 1 else kwargs.get("other"))
         if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.shape != b.shape:
             return func(*args, **kwargs)
@@ -118,6 +121,7 @@ class Recorder:
         self._handles: list[Any] = []
         self._block_stack: list[str] = []
         self._attn_marks: list[int] = []
+        self._pending: tuple | None = None  # a block whose output may be added to its input by the caller
         self._composite: dict[int, tuple[weakref.ref, list[str]]] = {}  # id(sum of branches) -> their modules
 
     # --- per module call ---
@@ -152,6 +156,8 @@ class Recorder:
                     self._find_attention(self._call_name(name)[0], out)
                 if is_attention(m) and self.frames and self._attn_marks and self._attn_marks.pop() == len(self.rec.branches):
                     self.frames[-1].attention_since_add = True
+                if is_attention(m) and self.frames:
+                    self.frames[-1].attention_seen = True
                 return
             call, k = self._call_name(name)
             with torch.no_grad():
@@ -168,6 +174,7 @@ class Recorder:
                 # an attention module that made no residual addition itself (BERT's outer
                 # BertAttention adds its own branch inside): the next addition is its branch
                 self.frames[-1].attention_since_add = True
+                self.frames[-1].attention_seen = True
             if self.frames and is_norm(m) and x is not None and id(x) in self.frames[-1].summed:
                 # a post-norm block: the normalized sum is the stream from here on
                 self.frames[-1].stream.add(id(t))
@@ -247,12 +254,43 @@ class Recorder:
                     row[f"{role}_branch_ratio"] = max(rs) if rs else math.nan
                 row["branch_ratio"] = max((b["ratio"] for b in mine), default=math.nan)
                 row["branches"] = len(mine)
+            x = frame.keep[0] if frame.keep else None
+            self._pending = None
+            if not mine and x is not None and x.shape == y.shape and x is not y:
+                # the block returned its branch: the caller may add it to the stream (a loop
+                # `x = x + block(x)`); outer_add checks the next addition
+                self._pending = (frame.block, weakref.ref(x), weakref.ref(y), frame.attention_seen, m)
             if y.requires_grad:
                 def grad_hook(g: torch.Tensor, row: dict = row) -> None:
                     row["grad_rms"] = rms(g)
                 y.register_hook(grad_hook)
 
         return hook
+
+    def outer_add(self, func: Any, args: tuple, kwargs: dict) -> Any:
+        """An addition outside every block: when it adds the last block's output to that block's
+        input, the block is a residual branch of a caller's loop, measured like the others."""
+        out = func(*args, **kwargs)
+        p, self._pending = self._pending, None
+        if p is None or len(args) < 2:
+            return out
+        idx, xr, yr, attn, m = p
+        x, y = xr(), yr()
+        a, b = args[0], args[1]
+        if x is None or y is None or not isinstance(out, torch.Tensor) or {id(a), id(b)} != {id(x), id(y)}:
+            return out
+        row = self.rec.blocks[idx]
+        s_, b_ = rms(x), rms(y)
+        ratio = b_ / s_ if s_ > 0 else (math.inf if b_ > 0 else math.nan)
+        role = "attention" if attn else "mlp"
+        self.rec.branches.append(dict(block=row["block"], block_index=idx, role=role, module=row["module"],
+                                      branch_rms=b_, stream_rms=s_, ratio=ratio))
+        with torch.no_grad():
+            st = output_stats(as_samples_by_units(out, m), self.generator)
+            row.update(stream_rms=rms(out), sample_fraction=st["sample_fraction"], effective_rank=st["effective_rank"],
+                       token_similarity=token_similarity(out, self.seq_dim) if out.dim() == 3 else math.nan,
+                       branches=1, branch_ratio=ratio, **{f"{role}_branch_ratio": ratio})
+        return out
 
     def producers_of(self, t: torch.Tensor) -> list[str]:
         """The recorded module calls a tensor came out of (several for a sum of branches)."""

@@ -86,11 +86,24 @@ def fans(module: nn.Module, weight: torch.Tensor) -> Fans:
     return Fans(shape[1] * receptive, shape[0] * receptive, "guessed from the weight as [out, in, *kernel]")
 
 
+def _is_block(m: nn.Module) -> bool:
+    """A container of layers: a module with children, except a ``Sequential`` / ``ModuleList``
+    whose children are containers themselves (a stage of blocks, not a block)."""
+    children = list(m.children())
+    if not children:
+        return False
+    if isinstance(m, (nn.ModuleList, nn.Sequential)):
+        return all(len(list(c.children())) == 0 for c in children)
+    return True
+
+
 def find_blocks(model: nn.Module) -> list[tuple[str, str]]:
     """The repeated blocks, as ``(name, group)`` in registration order: every child of a
     ``ModuleList`` / ``Sequential`` that sits in a run of two or more children of one class that
-    have children of their own (a transformer's layers, a ResNet stage's blocks). Leaf layers in
-    a row (``Linear, Linear``) are a plain stack, not blocks. Nested runs keep the outermost."""
+    are containers of layers (a transformer's layers, a ResNet stage's blocks, a ``Sequential``
+    of leaf layers that the parent adds to its input). Leaf layers in a row (``Linear, Linear``)
+    are a plain stack, not blocks; a ``Sequential`` of blocks is a stage. Nested runs keep the
+    outermost."""
     blocks: list[tuple[str, str]] = []
     taken: list[str] = []
 
@@ -108,7 +121,7 @@ def find_blocks(model: nn.Module) -> list[tuple[str, str]]:
             while j + 1 < len(children) and type(children[j + 1][1]) is cls:
                 j += 1
             run = children[i : j + 1]
-            if len(run) >= 2 and len(list(run[0][1].children())) > 0 and not isinstance(run[0][1], (nn.ModuleList, nn.Sequential)):
+            if len(run) >= 2 and _is_block(run[0][1]):
                 for child_name, _ in run:
                     full = f"{name}.{child_name}" if name else child_name
                     blocks.append((full, name or "(root)"))
