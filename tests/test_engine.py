@@ -40,10 +40,14 @@ def test_running_moments_merge_equals_one_pass():
         dict(activation="relu", init="kaiming-normal"),
         dict(activation="tanh", init="xavier-normal", bias="normal", sigma_b=0.3),
         dict(activation="gelu", init="lecun-normal", residual=True, norm="layernorm"),
+        dict(activation="relu", init="orthogonal", weight_scale=2.0),
+        dict(activation="tanh", init="orthogonal", widths=(64, 32, 80, 48, 20, 48)),  # tall, wide, square
+        dict(activation="relu", init="sphere", bias="normal", sigma_b=0.2),
+        dict(activation="tanh", init="sphere", widths=(30, 60, 5, 48, 2, 48)),
     ],
 )
 def test_exact_sampler_agrees_with_full_matrices(kw):
-    spec = MLPSpec(input_dim=48, width=48, depth=6, **kw)
+    spec = MLPSpec(input_dim=48, **({"width": 48, "depth": 6} | kw))
     common = dict(spec=spec, networks=3000, views=("network",), trace_layers=(6,), seed=11)
     exact = probe(ProbeConfig(sampler="exact", **common))
     full = probe(ProbeConfig(sampler="full", **common))
@@ -52,7 +56,11 @@ def test_exact_sampler_agrees_with_full_matrices(kw):
         for site in ("pre", "post"):
             a, sa = _value(exact, "network_variance", layer, site)
             b, sb = _value(full, "network_variance", layer, site)
-            assert abs(a - b) < 5 * math.hypot(sa, sb), (layer, site, a, b)
+            # The reported error bar is the spread of |y_m|^2 over networks, which is 0 where W
+            # keeps the norm (orthogonal); the estimator's other term, the squared mean over
+            # networks, has a spread of about q sqrt(2 / N) / M per run.
+            mean_term = b * math.sqrt(2 / spec.layer_widths[layer - 1]) / 3000
+            assert abs(a - b) < 5 * math.hypot(sa, sb, mean_term, mean_term), (layer, site, a, b)
     # the whole distribution of one neuron over networks, not just its variance
     ta = exact.traces[(exact.traces.site == "pre") & (exact.traces.layer == 6)].value
     tb = full.traces[(full.traces.site == "pre") & (full.traces.layer == 6)].value
@@ -72,11 +80,62 @@ def test_kaiming_relu_network_variance_is_preserved_exactly():
         assert abs(v - q) < 5 * se, (layer, v, q, se)
 
 
-def test_full_sampler_for_non_gaussian_scheme_and_exact_refused():
-    spec = MLPSpec(input_dim=16, width=16, depth=3, init="kaiming-uniform")
-    assert probe(ProbeConfig(spec=spec, networks=64, views=("network",))).sampler == "full"
-    with pytest.raises(InitscopeError, match="exact"):
-        ProbeConfig(spec=spec, sampler="exact").resolved_sampler()
+def test_full_sampler_for_schemes_without_an_exact_law_and_exact_refused():
+    for init in ("kaiming-uniform", "truncated-normal", "torch-default"):
+        spec = MLPSpec(input_dim=16, width=16, depth=3, init=init)
+        assert probe(ProbeConfig(spec=spec, networks=64, views=("network",))).sampler == "full"
+        with pytest.raises(InitscopeError, match="exact"):
+            ProbeConfig(spec=spec, sampler="exact").resolved_sampler()
+    for init in ("kaiming-normal", "orthogonal", "sphere", "constant"):
+        assert ProbeConfig(spec=MLPSpec(init=init)).resolved_sampler() == "exact"
+
+
+@pytest.mark.parametrize("shape", [(24, 24), (40, 24), (8, 24)])
+def test_exact_orthogonal_law_against_drawn_matrices(shape):
+    # Square and tall orthogonal W keep the norm, |W h|^2 = c^2 |h|^2 with c^2 = max(out, in) / fan_in;
+    # a wide one keeps the part of h on a random subspace: |W h|^2 / (c^2 |h|^2) ~ Beta(out/2, (in-out)/2).
+    from initscope.engine.samplers import exact_linear
+    from initscope.schemes import get_scheme
+
+    scheme, (out, fan_in), m = get_scheme("orthogonal"), shape, 3000
+    g = torch.Generator().manual_seed(0)
+    h = torch.randn(1, fan_in, dtype=torch.float64, generator=g)
+    y = exact_linear(scheme, shape, h.expand(m, fan_in), h.norm(dim=1, keepdim=True).expand(m, 1), blocks=[(slice(None), g)],
+                     out=torch.empty(m, out, dtype=torch.float64))
+    drawn = torch.stack([scheme.sample(shape, generator=g, dtype=torch.float64) @ h[0] for _ in range(m)])
+    c2 = max(out, fan_in) / fan_in
+    for v in (y, drawn):
+        ratio = (v.pow(2).sum(1) / (c2 * h.pow(2).sum())).numpy()
+        if out >= fan_in:
+            np.testing.assert_allclose(ratio, 1.0, rtol=1e-9)
+        else:
+            assert sps.kstest(ratio, "beta", args=(out / 2, (fan_in - out) / 2)).pvalue > 1e-3
+    # one coordinate's law, exact against drawn
+    assert sps.ks_2samp(y[:, 0].numpy(), drawn[:, 0].numpy()).pvalue > 1e-3
+
+
+def test_exact_sphere_coordinate_and_gamma_laws():
+    from initscope.engine.samplers import sphere_coordinate, standard_gamma
+
+    g = torch.Generator().manual_seed(1)
+    for alpha in (0.5, 1.0, 7.5, 2000.0):
+        for dtype in (torch.float32, torch.float64):
+            x = standard_gamma(alpha, 20000, generator=g, dtype=dtype).double().numpy()
+            assert sps.kstest(x, "gamma", args=(alpha,)).pvalue > 1e-3, (alpha, dtype)
+    for dim in (1, 2, 3, 50):
+        t = sphere_coordinate([(slice(None), g)], 100, 200, dim, dtype=torch.float64, device="cpu").flatten().numpy()
+        if dim == 1:
+            assert set(np.unique(t)) <= {-1.0, 1.0}
+        else:  # the first coordinate of a uniform unit vector of R^dim: t^2 ~ Beta(1/2, (dim-1)/2)
+            assert sps.kstest(t**2, "beta", args=(0.5, (dim - 1) / 2)).pvalue > 1e-3, dim
+            assert abs(t.mean()) < 5 * t.std() / math.sqrt(t.size)
+
+
+def test_exact_constant_law_is_the_constant_network():
+    spec = MLPSpec(input_dim=16, width=16, depth=3, init="constant", activation="tanh")
+    exact = probe(ProbeConfig(spec=spec, networks=64, views=("network",), seed=4, dtype="float64"))
+    full = probe(ProbeConfig(spec=spec, networks=64, views=("network",), seed=4, dtype="float64", sampler="full"))
+    np.testing.assert_allclose(exact.stats.value.to_numpy(), full.stats.value.to_numpy(), rtol=1e-9, atol=1e-12)
 
 
 # --- sample and layer views against a brute-force computation ---------------

@@ -16,6 +16,7 @@ network.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -153,6 +154,55 @@ def draw_bias(
     return b
 
 
+# A weight (or a block of networks' weights drawn together) with more entries than this
+# is drawn in row tiles, tile k from its own stream: no memory budget ever needs a whole
+# matrix at once, and which random numbers land where depends on the spec only, never on
+# the budget. 2^24 entries are 64 MiB in float32; every matrix of the texts is one tile.
+TILE_ENTRIES = 1 << 24
+
+
+def row_tiles(rows: int, cols: int, batch: int = 1, *, separable: bool = True) -> list[range]:
+    """The row tiles a ``[batch, rows, cols]`` weight block is drawn in (one if it is small
+    or its rows are not independent, as an orthogonal matrix's)."""
+    if not separable or batch * rows * cols <= TILE_ENTRIES:
+        return [range(rows)]
+    per = max(1, TILE_ENTRIES // (batch * cols))
+    return [range(s, min(s + per, rows)) for s in range(0, rows, per)]
+
+
+def draw_tiles(
+    spec: MLPSpec,
+    layer: int,
+    seed: int,
+    *path: int | str,
+    batch: int | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> Iterator[tuple[range | None, torch.Tensor]]:
+    """One layer's parameters, drawn from the streams under ``(seed, *path, layer)``.
+
+    Yields ``(rows, W[..., rows, :])`` tile by tile, then ``(None, b)``. ``batch``: a block
+    of networks drawn in one call (shapes ``[batch, rows, fan_in]`` and ``[batch, out]``);
+    None for one network (``[rows, fan_in]``, ``[out]``). A weight of one tile and its
+    bias come from the stream ``(seed, *path, layer)`` in that order; tile k of a bigger
+    weight from ``(..., layer, "rows", k)`` and its bias from ``(..., layer, "bias")``.
+    """
+    scheme = spec.scheme
+    shape = spec.weight_shape(layer)
+    lead = () if batch is None else (batch,)
+    tiles = row_tiles(*shape, batch or 1, separable=scheme.row_separable)
+    g = make_generator(seed, *path, layer, device=device)
+    for k, rows in enumerate(tiles):
+        if len(tiles) > 1:
+            g = make_generator(seed, *path, layer, "rows", k, device=device)
+        w = torch.empty(*lead, len(rows), shape[1], dtype=dtype, device=device)
+        scheme.init_(w, generator=g, batch_dims=len(lead), fan_shape=shape)
+        yield rows, w
+    if len(tiles) > 1:
+        g = make_generator(seed, *path, layer, "bias", device=device)
+    yield None, draw_bias(spec, layer, lead, generator=g, dtype=dtype, device=device)
+
+
 def draw_layer(
     spec: MLPSpec,
     seed: int,
@@ -163,11 +213,10 @@ def draw_layer(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weight ``[out, in]`` and bias ``[out]`` of one layer of network ``network``."""
-    g = make_generator(seed, stream, network, layer, device=device)
-    w = torch.empty(spec.weight_shape(layer), dtype=dtype, device=device)
-    spec.scheme.init_(w, generator=g)
-    b = draw_bias(spec, layer, (), generator=g, dtype=dtype, device=device)
+    """Weight ``[out, in]`` and bias ``[out]`` of one layer of network ``network``
+    (assembled from its row tiles, see :func:`draw_tiles`)."""
+    *tiles, (_, b) = draw_tiles(spec, layer, seed, stream, network, dtype=dtype, device=device)
+    w = tiles[0][1] if len(tiles) == 1 else torch.cat([t for _, t in tiles])
     return w, b
 
 

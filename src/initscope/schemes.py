@@ -65,13 +65,15 @@ def _check(scale: float, mode: str, distribution: str) -> None:
         raise InitscopeError(f"scale must be a finite number >= 0, got {scale}")
 
 
-def _orthogonal(rows: int, cols: int, w: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """A (semi-)orthogonal ``[rows, cols]`` matrix: QR of a Gaussian, signs fixed by diag(R)
-    so that Q is Haar-distributed (Mezzadri 2007), as torch.nn.init.orthogonal_ does."""
-    a = torch.randn(max(rows, cols), min(rows, cols), generator=generator, dtype=w.dtype, device=w.device)
+def _orthogonal(w: torch.Tensor, rows: int, cols: int, generator: torch.Generator | None) -> torch.Tensor:
+    """(Semi-)orthogonal ``[*batch, rows, cols]`` matrices, ``batch = w.shape[:-2]``: QR of a
+    Gaussian, signs fixed by diag(R) so that Q is Haar-distributed (Mezzadri 2007), as
+    torch.nn.init.orthogonal_ does. A batch is one batched QR."""
+    batch = w.shape[:-2]
+    a = torch.randn(*batch, max(rows, cols), min(rows, cols), generator=generator, dtype=w.dtype, device=w.device)
     q, r = torch.linalg.qr(a)
-    q = q * torch.sign(torch.diagonal(r)).unsqueeze(0)
-    return q if rows >= cols else q.T
+    q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
+    return q if rows >= cols else q.transpose(-2, -1)
 
 
 def variance_scaling_(
@@ -81,6 +83,8 @@ def variance_scaling_(
     distribution: Distribution = "normal",
     *,
     generator: torch.Generator | None = None,
+    batch_dims: int = 0,
+    fan_shape: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Fill ``w`` in place with zero-mean weights of per-weight variance ``v = scale / fan(mode)``.
 
@@ -96,10 +100,17 @@ def variance_scaling_(
       mean square per weight is v; with the ``sphere`` preset rows have unit 2-norm (text 001).
     * ``constant``: every entry sqrt(scale / fan(mode)); its variance over draws is 0.
 
-    Returns ``w``. Respects ``generator`` in every random path.
+    ``batch_dims`` leading axes index independent weights (a block of networks): fans come
+    from the rest of the shape, and the whole block is drawn in one call (one batched QR for
+    ``orthogonal``). ``fan_shape``: the whole weight's shape when ``w`` is a tile of its rows
+    (not for ``orthogonal``, whose rows are not independent). Returns ``w``. Respects
+    ``generator`` in every random path.
     """
     _check(scale, mode, distribution)
-    v = scale / fan(w.shape, mode)
+    shape = w.shape[batch_dims:]
+    if fan_shape is not None and distribution == "orthogonal" and tuple(fan_shape) != tuple(shape):
+        raise InitscopeError("orthogonal weights cannot be drawn in row tiles: their rows are not independent")
+    v = scale / fan(fan_shape if fan_shape is not None else shape, mode)
     with torch.no_grad():
         if distribution == "normal":
             return w.normal_(0.0, math.sqrt(v), generator=generator)
@@ -110,22 +121,21 @@ def variance_scaling_(
             s = math.sqrt(v) / _TRUNC_STD
             # Inverse-CDF sampling of the truncated standard normal, as torch's trunc_normal_.
             lo, hi = (1.0 + math.erf(-2.0 / math.sqrt(2.0))) / 2.0, (1.0 + math.erf(2.0 / math.sqrt(2.0))) / 2.0
-            u = torch.empty_like(w).uniform_(2 * lo - 1, 2 * hi - 1, generator=generator)
-            z = torch.erfinv(u) * math.sqrt(2.0)
-            return w.copy_(z.clamp_(-2.0, 2.0) * s)
+            w.uniform_(2 * lo - 1, 2 * hi - 1, generator=generator)
+            return w.erfinv_().mul_(math.sqrt(2.0)).clamp_(-2.0, 2.0).mul_(s)
         if distribution == "constant":
             return w.fill_(math.sqrt(v))
-        rows = w.shape[0]
-        flat = w.view(rows, -1) if w.is_contiguous() else w.reshape(rows, -1)
-        cols = flat.shape[1]
+        rows = shape[0]
+        flat = w.reshape(*w.shape[:batch_dims], rows, -1)
+        cols = flat.shape[-1]
         if distribution == "orthogonal":
-            q = _orthogonal(rows, cols, w, generator)
-            w.copy_((q * math.sqrt(v * max(rows, cols))).view_as(w))
+            q = _orthogonal(flat, rows, cols, generator)
+            w.copy_((q * math.sqrt(v * max(rows, cols))).reshape(w.shape))
             return w
         # sphere
-        z = torch.randn(rows, cols, generator=generator, dtype=w.dtype, device=w.device)
-        z = z / z.norm(dim=1, keepdim=True)
-        w.copy_((z * math.sqrt(v * cols)).view_as(w))
+        z = torch.randn(flat.shape, generator=generator, dtype=w.dtype, device=w.device)
+        z = z / z.norm(dim=-1, keepdim=True)
+        w.copy_((z * math.sqrt(v * cols)).reshape(w.shape))
         return w
 
 
@@ -158,8 +168,22 @@ class Scheme:
         """Rows i.i.d. isotropic Gaussian: then W h ~ sigma |h| z exactly (the engine's fast path)."""
         return self.distribution == "normal"
 
-    def init_(self, w: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        return variance_scaling_(w, self.scale, self.mode, self.distribution, generator=generator)
+    @property
+    def row_separable(self) -> bool:
+        """Rows (output units) are drawn independently, so a big weight can be drawn in row tiles."""
+        return self.distribution != "orthogonal"
+
+    def init_(
+        self,
+        w: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        batch_dims: int = 0,
+        fan_shape: Sequence[int] | None = None,
+    ) -> torch.Tensor:
+        return variance_scaling_(
+            w, self.scale, self.mode, self.distribution, generator=generator, batch_dims=batch_dims, fan_shape=fan_shape
+        )
 
     def sample(
         self,

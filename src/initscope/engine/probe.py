@@ -32,7 +32,9 @@ import torch
 from initscope.data import get_input
 from initscope.engine.moments import RunningMoments, ScalarMoments
 from initscope.errors import InitscopeError, unknown
-from initscope.nets import MLPSpec, combine, draw_bias, draw_layer, post_activation
+from initscope.engine.forward import forward
+from initscope.engine.samplers import EXACT_DISTRIBUTIONS, exact_linear, has_exact_law
+from initscope.nets import TILE_ENTRIES, MLPSpec, combine, draw_bias, draw_tiles, post_activation
 from initscope.repro import generator as make_generator
 
 View = Literal["network", "sample", "layer"]
@@ -99,13 +101,14 @@ class ProbeConfig:
 
     def resolved_sampler(self) -> str:
         """'exact' or 'full' for the network view."""
-        gaussian = self.spec.scheme.rotation_invariant_gaussian
-        if self.sampler == "exact" and not gaussian:
+        exact = has_exact_law(self.spec.scheme)
+        if self.sampler == "exact" and not exact:
             raise InitscopeError(
-                f"sampler 'exact' needs i.i.d. Gaussian weights; init {self.spec.init!r} is not; use sampler=full or auto"
+                f"sampler 'exact' needs {', '.join(EXACT_DISTRIBUTIONS)} weights; init {self.spec.init!r} is "
+                f"{self.spec.scheme.distribution}; use sampler=full or auto"
             )
         if self.sampler == "auto":
-            return "exact" if gaussian else "full"
+            return "exact" if exact else "full"
         return self.sampler
 
 
@@ -192,12 +195,24 @@ def _chunks(total: int, size: int) -> list[range]:
 # --- network view ---------------------------------------------------------
 
 
+def _weight_bytes(cfg: ProbeConfig, batch: int) -> int:
+    """Bytes of the biggest weight tile drawn at once for ``batch`` networks."""
+    spec, item = cfg.spec, torch.empty((), dtype=cfg.torch_dtype).element_size()
+    separable = spec.scheme.row_separable
+    biggest = 0
+    for layer in range(1, spec.n_layers + 1):
+        out, fan_in = spec.weight_shape(layer)
+        whole = batch * out * fan_in
+        biggest = max(biggest, whole if not separable else min(whole, max(TILE_ENTRIES, batch * fan_in)))
+    return biggest * item
+
+
 def _network_chunk_size(cfg: ProbeConfig, sampler: str) -> int:
     spec, item = cfg.spec, torch.empty((), dtype=cfg.torch_dtype).element_size()
-    widest = max(spec.layer_widths)
-    biggest_w = max(spec.weight_shape(l)[0] * spec.weight_shape(l)[1] for l in range(1, spec.n_layers + 1))
-    per_net = item * (8 * widest + (2 * biggest_w if sampler == "full" else 0))
-    blocks = max(1, int(cfg.memory_mb * 2**20 // (per_net * RNG_BLOCK)))
+    widest = max(*spec.layer_widths, spec.input_dim)
+    per_net = item * 8 * widest
+    free = cfg.memory_mb * 2**20 - (2 * _weight_bytes(cfg, RNG_BLOCK) if sampler == "full" else 0)
+    blocks = max(1, int(free // (per_net * RNG_BLOCK)))
     return blocks * RNG_BLOCK
 
 
@@ -207,25 +222,33 @@ def _network_layer(
     """Pre-activation (before the skip connection) of ``layer`` for networks ``nets``.
 
     ``h``: ``[m, fan_in]`` inputs of this layer, one row per network; ``h_norm``: their
-    2-norms ``[m, 1]`` (the exact sampler needs nothing else of h).
+    2-norms ``[m, 1]`` (the exact laws need little else of h). Each block of
+    ``RNG_BLOCK`` networks draws from its own streams: one call for the exact law, or
+    the block's whole weights in row tiles (one batched multiply per tile).
     """
     spec, dtype = cfg.spec, cfg.torch_dtype
     out, fan_in = spec.weight_shape(layer)
     lin = torch.empty(len(nets), out, dtype=dtype, device=device)
-    std_w = math.sqrt(spec.scheme.variance((out, fan_in)))
-    for block in _chunks_in_blocks(nets):
-        g = make_generator(cfg.seed, f"network-{sampler}", block.start // RNG_BLOCK, layer, device=device)
-        rows = slice(block.start - nets.start, block.stop - nets.start)
-        if sampler == "exact":
-            torch.randn(len(block), out, generator=g, dtype=dtype, device=device, out=lin[rows])
-            lin[rows] *= std_w * h_norm[rows]
-        else:
-            w = torch.empty(len(block), out, fan_in, dtype=dtype, device=device)
-            for i in range(len(block)):
-                spec.scheme.init_(w[i], generator=g)
-            lin[rows] = torch.bmm(w, h[rows].unsqueeze(2)).squeeze(2)
+    if sampler == "exact":
+        blocks = [
+            (slice(b.start - nets.start, b.stop - nets.start), make_generator(cfg.seed, "network-exact", b.start // RNG_BLOCK, layer, device=device))
+            for b in _chunks_in_blocks(nets)
+        ]
+        exact_linear(spec.scheme, (out, fan_in), h, h_norm, blocks=blocks, out=lin)
         if spec.bias != "zero":
-            lin[rows] += draw_bias(spec, layer, (len(block),), generator=g, dtype=dtype, device=device)
+            for rows, g in blocks:
+                lin[rows] += draw_bias(spec, layer, (rows.stop - rows.start,), generator=g, dtype=dtype, device=device)
+        return lin
+    for block in _chunks_in_blocks(nets):
+        rows = slice(block.start - nets.start, block.stop - nets.start)
+        index = block.start // RNG_BLOCK
+        hb, lb = h[rows].unsqueeze(2), lin[rows]
+        for tile, part in draw_tiles(spec, layer, cfg.seed, "network-full", index, batch=len(block), dtype=dtype, device=device):
+            if tile is None:
+                if spec.bias != "zero":
+                    lb += part
+            else:
+                lb[:, tile.start : tile.stop] = torch.bmm(part, hb).squeeze(2)
     return lin
 
 
@@ -333,24 +356,26 @@ def _probe_network_view(
 
 
 def _sample_chunk_size(cfg: ProbeConfig) -> int:
+    """Samples per chunk: what fits beside the biggest weight tile (twice: drawn, multiplied).
+
+    A budget smaller than that floor is exceeded by the tile, never by the activations."""
     spec, item = cfg.spec, torch.empty((), dtype=cfg.torch_dtype).element_size()
-    biggest_w = max(spec.weight_shape(l)[0] * spec.weight_shape(l)[1] for l in range(1, spec.n_layers + 1))
-    free = cfg.memory_mb * 2**20 - 2 * biggest_w * item
+    budget = cfg.memory_mb * 2**20
+    free = max(budget - 2 * _weight_bytes(cfg, 1), budget / 4)
     per_sample = 8 * max(max(spec.layer_widths), spec.input_dim) * item
-    return max(1, int(free // per_sample)) if free > 0 else 1
+    return max(1, int(free // per_sample))
 
 
 def _probe_sample_views(
     cfg: ProbeConfig, x: torch.Tensor, rows: _Rows, traces: list[dict], first: dict, progress: Progress
 ) -> None:
     """Sample view (and layer view) over R networks, each ``build_mlp(spec, seed, r)``."""
-    spec, act, device, dtype = cfg.spec, cfg.spec.act, torch.device(cfg.device), cfg.torch_dtype
+    spec = cfg.spec
     L, R = spec.n_layers, cfg.sample_networks
     want_sample, want_layer = "sample" in cfg.views, "layer" in cfg.views
     traced = set(cfg.layers_traced)
     per_net: dict[str, list[list[dict]]] = {s: [[] for _ in range(L)] for s in SITES}
     chunks = _chunks(cfg.samples, _sample_chunk_size(cfg))
-    cached = len(chunks) == 1  # one chunk: draw each layer once and drop it at once
     total = R * L * len(chunks)
     done = 0
     for r in range(R):
@@ -359,13 +384,8 @@ def _probe_sample_views(
         layer_mean = {s: [0.0] * L for s in SITES}
         reached = L
         for chunk in chunks:
-            y_prev: torch.Tensor | None = None
-            for layer in range(1, min(L, reached) + 1):
-                w, b = draw_layer(spec, cfg.seed, r, layer, dtype=dtype, device=device)
-                h = x[chunk.start : chunk.stop] if layer == 1 else post_activation(y_prev, spec, act)
-                y = combine(torch.addmm(b, h, w.T), y_prev, spec, layer)
+            for layer, y, post in forward(spec, x[chunk.start : chunk.stop], cfg.seed, "net", r, last=min(L, reached)):
                 done += 1
-                post = post_activation(y, spec, act)
                 if not (_finite(y) and _finite(post)):
                     _record_overflow(first, "sample", layer)
                     if want_layer:
@@ -385,8 +405,6 @@ def _probe_sample_views(
                         if want_layer and chunk.start == 0:
                             for k, v in enumerate(val[0].tolist()):
                                 traces.append(dict(view="layer", site=site, layer=layer, neuron=k, draw=0, value=v))
-                y_prev = y
-                del w
             progress("sample view", done, total)
         for site in SITES:
             for layer in range(1, reached + 1):
