@@ -218,3 +218,45 @@ def test_overflow_is_reported_not_averaged():
 def test_bad_probe_configs(kw, match):
     with pytest.raises(InitscopeError, match=match):
         ProbeConfig(spec=MLPSpec(input_dim=4, width=4, depth=2), **kw)
+
+
+# --- row tiles: any width within the memory budget, same numbers at any budget ----
+
+
+def test_forward_is_the_built_network_with_and_without_row_tiles(monkeypatch):
+    from initscope import nets
+    from initscope.engine.forward import forward
+
+    spec = MLPSpec(input_dim=20, widths=(30, 30, 10), activation="tanh", init="kaiming-uniform", bias="normal", sigma_b=0.1,
+                   residual=False)
+    x = torch.randn(7, 20, dtype=torch.float64)
+    want = build_mlp(spec, seed=3, network=2, dtype=torch.float64).preactivations(x)
+    got = [y for _, y, _ in forward(spec, x, 3, "net", 2)]
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b.detach(), rtol=1e-12, atol=1e-12)
+    # with tiles of 4 rows (8 streams per 30-row layer) the network is another draw of the same law
+    monkeypatch.setattr(nets, "TILE_ENTRIES", 4 * 30)
+    assert len(nets.row_tiles(30, 30)) == 8 and len(nets.row_tiles(30, 30, separable=False)) == 1
+    w, b = nets.draw_layer(spec, 3, 2, 2, dtype=torch.float64)
+    tiled = [y for _, y, _ in forward(spec, x, 3, "net", 2)]
+    h = torch.tanh(tiled[0])
+    torch.testing.assert_close(tiled[1], h @ w.T + b, rtol=1e-12, atol=1e-12)
+    assert not torch.allclose(tiled[1], want[1].detach())
+    # each tile keeps the scheme's law: kaiming-uniform bounds sqrt(6 / fan_in)
+    big = torch.cat([nets.draw_layer(spec, s, 0, 2, dtype=torch.float64)[0] for s in range(40)])
+    assert float(big.abs().max()) <= math.sqrt(6 / 30) and abs(float(big.var()) - 2 / 30) < 5 * (2 / 30) * math.sqrt(0.8 / big.numel())
+
+
+@pytest.mark.parametrize("init", ["kaiming-uniform", "sphere", "orthogonal"])
+def test_memory_budget_changes_no_number_with_row_tiles(monkeypatch, init):
+    from initscope import nets
+
+    monkeypatch.setattr(nets, "TILE_ENTRIES", 64 * 8 * 24)  # full-path blocks of 64 networks in 3 tiles
+    spec = MLPSpec(input_dim=24, width=24, depth=3, init=init, activation="tanh")
+    common = dict(spec=spec, networks=130, samples=90, sample_networks=2, dtype="float64", seed=9, sampler="full")
+    big = probe(ProbeConfig(memory_mb=512, **common))
+    small = probe(ProbeConfig(memory_mb=0.01, **common))
+    np.testing.assert_allclose(big.stats.value.to_numpy(), small.stats.value.to_numpy(), rtol=1e-9)
+    # the same draws in the same order; values equal up to the rounding of differently sized matmuls
+    assert big.traces.drop(columns="value").equals(small.traces.drop(columns="value"))
+    np.testing.assert_allclose(big.traces.value.to_numpy(), small.traces.value.to_numpy(), rtol=1e-12, atol=1e-14)

@@ -398,9 +398,9 @@ def _probe_sample_views(
                     layer_var[site][layer - 1] += float(lv.sum(dtype=torch.float64)) if val.shape[1] > 1 else math.nan
                     layer_mean[site][layer - 1] += float(lm.sum(dtype=torch.float64))
                     if r == 0 and layer in traced:
-                        if want_sample and chunk.start == 0:
+                        if want_sample:
                             for k in range(min(cfg.trace_neurons, val.shape[1])):
-                                for s, v in enumerate(val[:, k].tolist()):
+                                for s, v in enumerate(val[:, k].tolist(), start=chunk.start):
                                     traces.append(dict(view="sample", site=site, layer=layer, neuron=k, draw=s, value=v))
                         if want_layer and chunk.start == 0:
                             for k, v in enumerate(val[0].tolist()):
@@ -455,6 +455,21 @@ def _probe_sample_views(
 # --- entry point ----------------------------------------------------------
 
 
+def _in_order(traces: pd.DataFrame) -> pd.DataFrame:
+    """Traces in one order whatever the chunking: the network view's by layer, site and
+    draw; then, per layer and site, the sample view's (by neuron, draw) and the layer view's."""
+    key = pd.DataFrame({
+        "a": (traces.view != "network").astype(int),
+        "layer": traces.layer,
+        "site": traces.site.map({s: i for i, s in enumerate(SITES)}),
+        "b": (traces.view == "layer").astype(int),
+        "neuron": traces.neuron,
+        "draw": traces.draw,
+    })
+    order = key.sort_values(list(key.columns), kind="stable").index
+    return traces.loc[order].reset_index(drop=True)
+
+
 def probe(cfg: ProbeConfig, progress: Progress | None = None) -> ProbeResult:
     """Measure ``cfg.spec`` in every view of ``cfg.views``; see the module docstring."""
     progress = progress or _no_progress
@@ -476,5 +491,5 @@ def probe(cfg: ProbeConfig, progress: Progress | None = None) -> ProbeResult:
             _probe_sample_views(cfg, x, rows, traces, first, progress)
             timings["sample_view_s"] = time.perf_counter() - t0
     stats = pd.DataFrame(rows.rows, columns=["view", "site", "layer", "stat", "value", "stderr", "n"])
-    trace_df = pd.DataFrame(traces, columns=["view", "site", "layer", "neuron", "draw", "value"])
+    trace_df = _in_order(pd.DataFrame(traces, columns=["view", "site", "layer", "neuron", "draw", "value"]))
     return ProbeResult(stats, trace_df, first, sampler, timings)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from initscope.activations import get_activation
+from initscope import training
 from initscope.errors import InitscopeError
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLPSpec, build_mlp
@@ -70,28 +71,18 @@ def train(cfg: ConstantInitConfig, variant: str, x: torch.Tensor, y: torch.Tenso
     numerical rank of the incoming weights."""
     steps = cfg.steps if steps is None else steps
     model = build_mlp(cfg.spec(variant), seed=seed)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
-    g = generator(seed, "batches")
     torch.manual_seed(seed)  # dropout masks come from the global generator
-    rows = []
-    for step in range(steps + 1):
-        model.eval()
-        with torch.no_grad():
-            loss = float(torch.nn.functional.cross_entropy(model(x), y))
-        rows.append(dict(
-            variant=variant, step=step, loss=loss,
-            distinct_units=distinct_units_per_layer(model, rtol=cfg.rtol),
-            unit_spread=unit_spread_per_layer(model),
-            rank=weight_ranks(model)[:-1],  # hidden layers only, like the other two
-        ))
-        if step == steps:
-            break
-        model.train()
-        idx = torch.randint(0, x.shape[0], (cfg.batch,), generator=g)
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-        opt.step()
-    return pd.DataFrame(rows)
+
+    def measure(m: nn.Module) -> dict[str, Any]:
+        return dict(
+            distinct_units=distinct_units_per_layer(m, rtol=cfg.rtol),
+            unit_spread=unit_spread_per_layer(m),
+            rank=weight_ranks(m)[:-1],  # hidden layers only, like the other two
+        )
+
+    hist = training.train(model, x, y, steps=steps, lr=cfg.lr, batches=training.minibatches(x.shape[0], cfg.batch, generator(seed, "batches")),
+                          measure=measure)
+    return hist.assign(variant=variant)[["variant", "step", "loss", "distinct_units", "unit_spread", "rank", "batch_loss", "diverged"]]
 
 
 class _Elementwise(nn.Module):
@@ -112,17 +103,13 @@ def global_rng_training(cfg: ConstantInitConfig, x: torch.Tensor, y: torch.Tenso
     layers: list[nn.Module] = []
     for fan_in, fan_out in zip(dims[:-1], dims[1:]):
         layers += [nn.Linear(fan_in, fan_out), _Elementwise(fn), nn.Dropout(cfg.dropout)]
-    model = nn.Sequential(*layers, nn.Linear(dims[-1], 10)).train()
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
-    losses = []
-    for _ in range(steps):
-        idx = torch.from_numpy(np.random.randint(0, x.shape[0], cfg.batch))
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    return np.array(losses)
+    model = nn.Sequential(*layers, nn.Linear(dims[-1], 10))
+
+    def numpy_batches(step: int) -> torch.Tensor:
+        return torch.from_numpy(np.random.randint(0, x.shape[0], cfg.batch))
+
+    hist = training.train(model, x, y, steps=steps, lr=cfg.lr, batches=numpy_batches, evaluate=False)
+    return hist.batch_loss.to_numpy()[:-1]
 
 
 def seed_all_check(cfg: ConstantInitConfig, x: torch.Tensor, y: torch.Tensor, seed: int) -> dict[str, bool]:

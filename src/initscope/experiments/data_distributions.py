@@ -28,7 +28,8 @@ from initscope.data import get_input
 from initscope.errors import InitscopeError
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.geometry import effective_rank, jacobian_singular_values, normalized_spectrum, pca, top_k_fraction, weight_norms
-from initscope.nets import MLPSpec, build_mlp, post_activation
+from initscope.engine.forward import forward
+from initscope.nets import MLPSpec
 from initscope.repro import generator
 
 # variant -> MLPSpec overrides on the text's base network
@@ -71,10 +72,10 @@ class DataDistributionsConfig:
         return replace(base, **VARIANTS[variant])
 
 
-def states(model, x: torch.Tensor, *, grad: bool = False) -> list[torch.Tensor]:
-    """The text's ``states``: every layer's output after the shift and the ReLU."""
-    with torch.set_grad_enabled(grad):
-        return [post_activation(y, model.spec, model.spec.act) for y in model.preactivations(x)]
+def states(spec: MLPSpec, x: torch.Tensor, seed: int, network: int = 0) -> list[torch.Tensor]:
+    """The text's ``states``: every layer's output after the shift and the ReLU, for network
+    ``network`` (``build_mlp(spec, seed, network)``), through the engine's forward pass."""
+    return [post for _, _, post in forward(spec, x, seed, "net", network)]
 
 
 def _ball(n: int, dim: int, seed: int, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,8 +93,7 @@ def run(cfg: DataDistributionsConfig, ctx: RunContext) -> Outcome:
     for vi, variant in enumerate(cfg.variants):
         spec40, spec3 = cfg.spec(variant, cfg.spectrum_dim), cfg.spec(variant, cfg.picture_dim)
         for r in range(cfg.networks):
-            model = build_mlp(spec40, seed=ctx.seed, network=r, dtype=torch.float64)
-            for layer, h in enumerate(states(model, x40), start=1):
+            for layer, h in enumerate(states(spec40, x40, ctx.seed, r), start=1):
                 finite = bool(torch.isfinite(h).all())
                 rows.append(dict(variant=variant, network=r, layer=layer,
                                  scale=float(h.norm(dim=1).mean()) / in_scale if finite else math.nan,
@@ -103,15 +103,14 @@ def run(cfg: DataDistributionsConfig, ctx: RunContext) -> Outcome:
                     for i, s in enumerate(normalized_spectrum(h).tolist()):
                         spectra_rows.append(dict(variant=variant, network=r, layer=layer, index=i + 1, value=s))
             if r == 0:
-                pic = build_mlp(spec3, seed=ctx.seed, network=0, dtype=torch.float64)
-                layers = [x3] + states(pic, x3)
+                layers = [x3] + states(spec3, x3, ctx.seed, 0)
                 for layer, h in enumerate(layers):
                     p = pca(h, 3) if bool(torch.isfinite(h).all()) else torch.full((h.shape[0], 3), math.nan)
                     for i in range(h.shape[0]):
                         pca_rows.append(dict(variant=variant, layer=layer, sample=i, pc1=float(p[i, 0]), pc2=float(p[i, 1]), pc3=float(p[i, 2]), target=float(y3[i])))
 
-                def last_state(v: torch.Tensor, m=model) -> torch.Tensor:
-                    return states(m, v.unsqueeze(0), grad=True)[-1][0]
+                def last_state(v: torch.Tensor, spec: MLPSpec = spec40) -> torch.Tensor:
+                    return states(spec, v.unsqueeze(0), ctx.seed, 0)[-1][0]
 
                 with torch.enable_grad():
                     sv = jacobian_singular_values(last_state, x40[: cfg.jacobian_points])

@@ -53,7 +53,8 @@ from initscope.activations import ACTIVATIONS, moments
 from initscope.data import get_input
 from initscope.errors import InitscopeError
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
-from initscope.nets import MLPSpec, draw_layer
+from initscope.engine.forward import forward
+from initscope.nets import MLPSpec
 from initscope.repro import generator
 from initscope.schemes import SCHEMES
 
@@ -238,17 +239,14 @@ def _simulate(cfg: VarianceExplosionConfig, variant: str, x: torch.Tensor, seed:
     stops at its first layer with a non-finite pre- or post-activation. Histogram values
     (pre and post, the same entries) come from network 0."""
     spec, dtype = cfg.spec(variant), DTYPES[cfg.dtype]
-    act = spec.act
     rows: list[dict] = []
     hist: list[dict] = []
     firsts: list[int | None] = []
     keep = torch.randperm(x.shape[0] * spec.width, generator=generator(seed, "hist"))[: cfg.hist_values].to(x.device)
     for r in range(cfg.networks):
-        h, first = x, None
-        for layer in range(1, spec.n_layers + 1):
-            w, _ = draw_layer(spec, seed, r, layer, stream=f"explosion-{variant}", dtype=dtype, device=device)
-            y = h @ w.T  # no biases: text 002's layers are x @ w
-            post = act.fn(y)
+        first = None
+        # no biases: text 002's layers are x @ w
+        for layer, y, post in forward(spec, x.to(dtype), seed, f"explosion-{variant}", r, bias=False):
             stats = {"pre": _pooled(y), "post": _pooled(post)}
             if stats["pre"] is None or stats["post"] is None:
                 first = layer
@@ -259,7 +257,6 @@ def _simulate(cfg: VarianceExplosionConfig, variant: str, x: torch.Tensor, seed:
                 for site, v in (("pre", y), ("post", post)):
                     vals = v.reshape(-1)[keep].to(torch.float64).cpu().numpy()
                     hist.extend(dict(variant=variant, site=site, layer=layer, value=float(z)) for z in vals)
-            h = post
         firsts.append(first)
     bad = [f for f in firsts if f is not None]
     return _Simulated(rows, hist, min(bad) if bad else None, firsts)
