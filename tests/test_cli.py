@@ -96,3 +96,19 @@ def test_report_rebuilds_from_run_dir(tmp_path):
     assert (out / "report.html").exists()
     p = cli("report", str(tmp_path))
     assert p.returncode == 2 and "not a run directory" in p.stderr
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["run", "kaiming-variance", "--set", "depth=2", "--out", "/proc/initscope-x"], "--out /proc/initscope-x: cannot write a run directory there"),
+        (["theory", "--depth", "100000000"], "--depth must be <= 100,000"),
+        (["theory", "--depth", "0"], "--depth must be >= 1"),
+    ],
+)
+def test_unwritable_out_and_endless_theory_are_refused_in_one_line(capsys, argv, message):
+    from initscope.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

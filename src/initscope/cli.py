@@ -136,10 +136,12 @@ def theory_cmd(
     sigma_b: float, sigma_w2: float | None, as_json: bool,
 ) -> None:
     """Mean-field predictions per layer for a setup, without simulating."""
-    from initscope.theory import predict_setup
+    from initscope.theory import check_depth, predict_setup
 
-    if depth < 1:
-        raise InitscopeError(f"--depth must be >= 1, got {depth}")
+    try:
+        check_depth(depth)
+    except InitscopeError as e:
+        raise InitscopeError(f"--{e}") from None
     pred = predict_setup(
         activation, init, depth, width=width, input_dim=input_dim, sigma_b=sigma_b, sigma_w2=sigma_w2, input=input_
     )

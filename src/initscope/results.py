@@ -124,8 +124,11 @@ class StagingDir:
         self.out = out
         self.force = force
         check_out_dir(out, force)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            self.path = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        except OSError as e:
+            raise InitscopeError(f"--out {out}: cannot write a run directory there ({e.strerror}); choose a writable path") from None
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self.path, 0o777 & ~umask)  # mkdtemp makes it private; a run directory is not

@@ -605,9 +605,23 @@ class Prediction:
         }
 
 
-def _per_layer(sigma_w2: float | Sequence[float], depth: int) -> list[float]:
+# The deepest network the theory folds through: 100,000 layers take about 15 s for tanh,
+# the slowest built-in, and under a minute for a user's callable on a 2-core machine
+# (benchmarks/bench_theory.py measures 1000 layers).
+MAX_DEPTH = 100_000
+
+
+def check_depth(depth: int) -> int:
+    """``depth`` if the theory can fold through it, else a clear error naming the limit."""
     if depth < 1:
         raise InitscopeError(f"depth must be >= 1, got {depth}")
+    if depth > MAX_DEPTH:
+        raise InitscopeError(f"depth must be <= {MAX_DEPTH:,} (what the theory computes in about a minute), got {depth:,}")
+    return depth
+
+
+def _per_layer(sigma_w2: float | Sequence[float], depth: int) -> list[float]:
+    check_depth(depth)
     sw = [float(sigma_w2)] * depth if np.isscalar(sigma_w2) else [float(s) for s in sigma_w2]  # type: ignore[arg-type]
     if len(sw) != depth:
         raise InitscopeError(f"sigma_w2 needs one value per layer ({depth}), got {len(sw)}")
@@ -906,6 +920,7 @@ def predict_setup(
     from initscope.data import get_input
     from initscope.schemes import get_scheme
 
+    check_depth(depth)
     if width < 1:
         raise InitscopeError(f"width must be >= 1, got {width}")
     if sigma_b < 0:
