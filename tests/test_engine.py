@@ -255,8 +255,17 @@ def test_memory_budget_changes_no_number_with_row_tiles(monkeypatch, init):
     spec = MLPSpec(input_dim=24, width=24, depth=3, init=init, activation="tanh")
     common = dict(spec=spec, networks=130, samples=90, sample_networks=2, dtype="float64", seed=9, sampler="full")
     big = probe(ProbeConfig(memory_mb=512, **common))
-    small = probe(ProbeConfig(memory_mb=0.01, **common))
+    small = probe(ProbeConfig(memory_mb=0.01 if init != "orthogonal" else 0.3, **common))  # orthogonal: 64 whole matrices
     np.testing.assert_allclose(big.stats.value.to_numpy(), small.stats.value.to_numpy(), rtol=1e-9)
     # the same draws in the same order; values equal up to the rounding of differently sized matmuls
     assert big.traces.drop(columns="value").equals(small.traces.drop(columns="value"))
     np.testing.assert_allclose(big.traces.value.to_numpy(), small.traces.value.to_numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_orthogonal_weights_past_the_budget_are_refused_up_front():
+    spec = MLPSpec(input_dim=2000, width=2000, depth=2, init="orthogonal")
+    with pytest.raises(InitscopeError, match=r"2000x2000 float32 matrix needs 15.26 MB, above memory_mb=10; raise memory_mb \(to 30.52 or more\)"):
+        ProbeConfig(spec=spec, memory_mb=10)
+    ProbeConfig(spec=spec, memory_mb=10, views=("network",))  # the exact law needs no matrix
+    with pytest.raises(InitscopeError, match="64 networks at once"):
+        ProbeConfig(spec=spec, memory_mb=100, views=("network",), sampler="full")

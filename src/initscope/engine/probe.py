@@ -90,6 +90,27 @@ class ProbeConfig:
         if not self.memory_mb > 0:
             raise InitscopeError(f"memory_mb must be > 0, got {self.memory_mb}")
         get_input(self.input)
+        self._check_whole_weights()
+
+    def _check_whole_weights(self) -> None:
+        """Weights whose rows are not independent (orthogonal) cannot be drawn in row tiles:
+        refuse, before any work, a matrix the memory budget cannot hold."""
+        scheme = self.spec.scheme
+        if scheme.row_separable:
+            return
+        item = torch.empty((), dtype=self.torch_dtype).element_size()
+        biggest = max(range(1, self.spec.n_layers + 1), key=lambda l: math.prod(self.spec.weight_shape(l)))
+        shape = self.spec.weight_shape(biggest)
+        need = math.prod(shape) * item / 2**20
+        full_network = "network" in self.views and self.resolved_sampler() == "full"
+        if ({"sample", "layer"} & set(self.views) or full_network) and need * (RNG_BLOCK if full_network else 1) > self.memory_mb:
+            raise InitscopeError(
+                f"init {self.spec.init!r} draws every weight whole ({scheme.distribution} rows are not independent): "
+                f"layer {biggest}'s {shape[0]}x{shape[1]} {self.dtype} matrix needs {need:,.4g} MB"
+                f"{f' per network, {RNG_BLOCK} networks at once' if full_network else ''}, above memory_mb={self.memory_mb:g}; "
+                f"raise memory_mb (to {2 * need * (RNG_BLOCK if full_network else 1):,.4g} or more), or probe the network view "
+                "alone with its exact law, which needs no matrix (ProbeConfig(views=('network',)))"
+            )
 
     @property
     def torch_dtype(self) -> torch.dtype:
