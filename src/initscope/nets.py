@@ -16,6 +16,7 @@ network.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -178,6 +179,7 @@ def draw_tiles(
     batch: int | None = None,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
+    workspace: torch.Tensor | None = None,
 ) -> Iterator[tuple[range | None, torch.Tensor]]:
     """One layer's parameters, drawn from the streams under ``(seed, *path, layer)``.
 
@@ -186,6 +188,9 @@ def draw_tiles(
     None for one network (``[rows, fan_in]``, ``[out]``). A weight of one tile and its
     bias come from the stream ``(seed, *path, layer)`` in that order; tile k of a bigger
     weight from ``(..., layer, "rows", k)`` and its bias from ``(..., layer, "bias")``.
+    ``workspace``: a flat tensor big enough for one tile, reused for every tile (a fresh
+    64 MiB allocation costs about as much as filling half of it); each tile is then
+    overwritten by the next, so use it before asking for the next.
     """
     scheme = spec.scheme
     shape = spec.weight_shape(layer)
@@ -195,7 +200,11 @@ def draw_tiles(
     for k, rows in enumerate(tiles):
         if len(tiles) > 1:
             g = make_generator(seed, *path, layer, "rows", k, device=device)
-        w = torch.empty(*lead, len(rows), shape[1], dtype=dtype, device=device)
+        size = (*lead, len(rows), shape[1])
+        if workspace is not None and workspace.numel() >= math.prod(size):
+            w = workspace[: math.prod(size)].view(size)
+        else:
+            w = torch.empty(size, dtype=dtype, device=device)
         scheme.init_(w, generator=g, batch_dims=len(lead), fan_shape=shape)
         yield rows, w
     if len(tiles) > 1:

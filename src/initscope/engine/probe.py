@@ -238,7 +238,8 @@ def _network_chunk_size(cfg: ProbeConfig, sampler: str) -> int:
 
 
 def _network_layer(
-    cfg: ProbeConfig, sampler: str, layer: int, h: torch.Tensor, h_norm: torch.Tensor | None, nets: range, device: torch.device
+    cfg: ProbeConfig, sampler: str, layer: int, h: torch.Tensor, h_norm: torch.Tensor | None, nets: range, device: torch.device,
+    workspace: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Pre-activation (before the skip connection) of ``layer`` for networks ``nets``.
 
@@ -264,7 +265,8 @@ def _network_layer(
         rows = slice(block.start - nets.start, block.stop - nets.start)
         index = block.start // RNG_BLOCK
         hb, lb = h[rows].unsqueeze(2), lin[rows]
-        for tile, part in draw_tiles(spec, layer, cfg.seed, "network-full", index, batch=len(block), dtype=dtype, device=device):
+        parts = draw_tiles(spec, layer, cfg.seed, "network-full", index, batch=len(block), dtype=dtype, device=device, workspace=workspace)
+        for tile, part in parts:
             if tile is None:
                 if spec.bias != "zero":
                     lb += part
@@ -335,13 +337,15 @@ def _probe_network_view(
     sums = {s: [_NetworkSums() for _ in range(L)] for s in SITES}
     traced = set(cfg.layers_traced)
     chunks = _chunks(cfg.networks, _network_chunk_size(cfg, sampler))
+    item = torch.empty((), dtype=cfg.torch_dtype).element_size()
+    workspace = torch.empty(_weight_bytes(cfg, RNG_BLOCK) // item, dtype=cfg.torch_dtype, device=device) if sampler == "full" else None
     done = 0
     for nets in chunks:
         m = len(nets)
         y_prev: torch.Tensor | None = None
         h, h_norm = x0.expand(m, -1), _row_norm(x0.unsqueeze(0)).expand(m, 1)
         for layer in range(1, L + 1):
-            y = combine(_network_layer(cfg, sampler, layer, h, h_norm, nets, device), y_prev, spec, layer)
+            y = combine(_network_layer(cfg, sampler, layer, h, h_norm, nets, device, workspace), y_prev, spec, layer)
             amax = _amax(y)
             if not math.isfinite(amax):
                 _record_overflow(first, "network", layer)
