@@ -63,7 +63,8 @@ def depth_profile(
 
 
 def _draw_theory(ax, theory: pd.DataFrame, stat: str, color: str | None, label: str) -> None:
-    """Dashed: the mean-field prediction; dotted: an asymptote; band: finite-width spread."""
+    """Dashed: the mean-field prediction; dotted: an asymptote; shaded: the spread over networks;
+    thick solid with a grey band: the finite-width prediction and its ±2 standard errors."""
     t = theory[theory.stat == stat].sort_values("layer")
     if not t.empty:
         ax.plot(t.layer, t.value, ls="--", color=color, lw=1.3, label=f"{label} (theory)")
@@ -74,6 +75,13 @@ def _draw_theory(ax, theory: pd.DataFrame, stat: str, color: str | None, label: 
     hi = theory[theory.stat == f"{stat}_hi"].sort_values("layer")
     if not lo.empty and len(lo) == len(hi):
         ax.fill_between(lo.layer, lo.value, hi.value, color=color, alpha=0.12, lw=0, label=f"{label} (finite-width spread, 1 sd)")
+    fw = theory[theory.stat == f"{stat}_finite_width"].sort_values("layer")
+    if not fw.empty:
+        ax.plot(fw.layer, fw.value, ls="-", color=color, lw=2.4, alpha=0.55, label=f"{label} (finite-width theory)")
+        se = theory[theory.stat == f"{stat}_finite_width_stderr"].sort_values("layer")
+        if len(se) == len(fw):
+            v, e = fw.value.to_numpy(), 2 * se.value.to_numpy()
+            ax.fill_between(fw.layer, v - e, v + e, color="k", alpha=0.12, lw=0, label=f"{label} (finite-width theory, ±2 se)")
 
 
 def view_histograms(traces: pd.DataFrame, *, site: str = "pre", title: str = "") -> Figure:

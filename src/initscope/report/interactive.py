@@ -55,6 +55,16 @@ def depth_profile(
                 fig.add_trace(go.Scatter(x=list(lo.layer) + list(hi.layer)[::-1], y=list(lo.value) + list(hi.value)[::-1],
                                          fill="toself", fillcolor="rgba(44,160,44,0.12)", line=dict(width=0),
                                          name=f"{name} (finite-width spread)", hoverinfo="skip"))
+            fw = theory[theory.stat == f"{stat}_finite_width"].sort_values("layer")
+            if not fw.empty:
+                se = theory[theory.stat == f"{stat}_finite_width_stderr"].sort_values("layer")
+                if len(se) == len(fw):
+                    lo_v, hi_v = fw.value.to_numpy() - 2 * se.value.to_numpy(), fw.value.to_numpy() + 2 * se.value.to_numpy()
+                    fig.add_trace(go.Scatter(x=list(fw.layer) + list(fw.layer)[::-1], y=list(lo_v) + list(hi_v)[::-1],
+                                             fill="toself", fillcolor="rgba(0,0,0,0.10)", line=dict(width=0),
+                                             name=f"{name} (finite-width theory, ±2 se)", hoverinfo="skip"))
+                fig.add_trace(go.Scatter(x=fw.layer, y=fw.value, name=f"{name} (finite-width theory)", mode="lines",
+                                         line=dict(color=color, width=2.5)))
     fig.update_layout(
         title=title, xaxis_title="layer", yaxis_type="log" if log else "linear", height=420,
         margin=dict(l=60, r=20, t=40, b=50), legend=dict(font=dict(size=11)), template="plotly_white",
