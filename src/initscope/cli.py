@@ -130,13 +130,18 @@ def run_cmd(name: str, set_: tuple[str, ...], out: Path | None, device: str, see
 @click.option("--input", "input_", default="gaussian", show_default=True, help="Input distribution (sets E|x|^2 / N_0).")
 @click.option("--sigma-b", type=float, default=0.0, show_default=True, help="Standard deviation of the biases.")
 @click.option("--sigma-w2", type=float, default=None, help="Weight variance times fan-in, overriding --init.")
+@click.option("--replicates", type=int, default=None,
+              help="Replicates of the finite-width Gram chain (default 1000; 0 skips the finite-width prediction).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the finite-width chain.")
 @click.option("--json", "as_json", is_flag=True, help="Print only a JSON object on stdout.")
 def theory_cmd(
     activation: str, init: str, depth: int, width: int, input_dim: int | None, input_: str,
-    sigma_b: float, sigma_w2: float | None, as_json: bool,
+    sigma_b: float, sigma_w2: float | None, replicates: int | None, seed: int, as_json: bool,
 ) -> None:
-    """Mean-field predictions per layer for a setup, without simulating."""
+    """Mean-field predictions per layer for a setup, and the finite-width prediction at --width
+    (sampled Gram chain), without simulating a network."""
     from initscope.theory import check_depth, predict_setup
+    from initscope.theory.finite_width import DEFAULT_REPLICATES, predict_setup_finite_width, setup_spec
 
     try:
         check_depth(depth)
@@ -146,6 +151,20 @@ def theory_cmd(
         activation, init, depth, width=width, input_dim=input_dim, sigma_b=sigma_b, sigma_w2=sigma_w2, input=input_
     )
     d = pred.as_dict()
+    replicates = DEFAULT_REPLICATES if replicates is None else replicates
+    fw = None
+    if replicates:
+        spec = setup_spec(activation, init, depth, width=width, input_dim=input_dim, sigma_b=sigma_b, sigma_w2=sigma_w2)
+        fw = predict_setup_finite_width(spec, input=input_, replicates=replicates, seed=seed)
+        f = fw.as_dict()
+        d.update({
+            "sample_fraction_finite_width": f["sample_fraction"],
+            "sample_fraction_finite_width_stderr": f["sample_fraction_stderr"],
+            "network_variance_finite_width": f["network_variance"],
+            "network_variance_finite_width_stderr": f["network_variance_stderr"],
+            "norm_spread_finite_width": f["norm_spread"],
+            "finite_width": {"route": fw.route, "replicates": fw.replicates, "width": width, "seed": seed, "notes": fw.notes},
+        })
     if as_json:
         _echo_json(d)
         return
@@ -155,11 +174,20 @@ def theory_cmd(
         click.echo(f"  {key:7s} {'undefined' if v is None else f'{v:.6g}'}")
     for note in d["notes"]:
         click.echo(f"  note: {note}")
-    click.echo(f"  {'layer':>5s} {'q':>12s} {'c':>10s} {'sample_fraction':>16s}")
+    if fw is not None:
+        click.echo(f"  finite width {width}: {fw.route}, {fw.replicates} replicates (seed {seed}), mean ± standard error")
+        for note in fw.notes:
+            click.echo(f"  note: {note}")
+    head = f"  {'layer':>5s} {'q':>12s} {'c':>10s} {'sample_fraction':>16s}"
+    click.echo(head + (f" {'at width ' + str(width):>22s} {'network_variance':>17s}" if fw is not None else ""))
     show = sorted({1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, depth} & set(pred.layers))
     for layer in show:
         i = layer - 1
-        click.echo(f"  {layer:5d} {pred.q[i]:12.6g} {pred.c[i]:10.6f} {pred.sample_fraction[i]:16.6g}")
+        line = f"  {layer:5d} {pred.q[i]:12.6g} {pred.c[i]:10.6f} {pred.sample_fraction[i]:16.6g}"
+        if fw is not None:
+            sf = f"{fw.sample_fraction[i]:.4g} ± {fw.sample_fraction_stderr[i]:.2g}"
+            line += f" {sf:>22s} {fw.network_variance[i]:17.6g}"
+        click.echo(line)
 
 
 @app.command("report")

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -462,9 +463,8 @@ def _probe_sample_views(
             if want_sample:
                 sv, sv_se = mean_se("sample_variance")
                 ms, ms_se = mean_se("mean_spread")
-                frac_r = df["sample_variance"] / (df["sample_variance"] + df["mean_spread"]) if not df.empty else None
                 frac = sv / (sv + ms) if not df.empty else math.nan
-                frac_se = float(frac_r.std(ddof=1) / math.sqrt(len(frac_r))) if frac_r is not None and len(frac_r) > 1 else math.nan
+                frac_se = _ratio_stderr(df["sample_variance"].to_numpy(), df["mean_spread"].to_numpy()) if len(df) > 1 else math.nan
                 mu, mu_se = mean_se("sample_mean")
                 rows.add("sample", site, layer, "sample_variance", sv, sv_se, R)
                 rows.add("sample", site, layer, "mean_spread", ms, ms_se, R)
@@ -475,6 +475,16 @@ def _probe_sample_views(
                 lm, lm_se = mean_se("layer_mean")
                 rows.add("layer", site, layer, "layer_variance", lv, lv_se, R)
                 rows.add("layer", site, layer, "layer_mean", lm, lm_se, R)
+
+
+def _ratio_stderr(a: np.ndarray, b: np.ndarray) -> float:
+    """Jackknife standard error over networks of sum(a) / (sum(a) + sum(b)), the ratio of
+    means the sample fraction is (the spread of per-network ratios is another quantity,
+    with heavy tails at depth)."""
+    n = len(a)
+    sa, sb = float(a.sum()), float(b.sum())
+    loo = (sa - a) / ((sa - a) + (sb - b))
+    return float(math.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum()))
 
 
 # --- entry point ----------------------------------------------------------

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from initscope.engine.probe import ProbeConfig, probe
+from initscope.errors import InitscopeError
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLPSpec
 
@@ -36,12 +37,13 @@ class KaimingVarianceConfig:
     input: str = "gaussian"  # text 000: "inputs are Gaussian white noise"
     networks: int = 1000  # text 000: "randomly sample 1000 different networks"
     samples: int = 1000  # text 000: "generate 1000 different input samples"
-    sample_networks: int = 4  # the text froze one network; 4 give error bars within the 10 s budget
+    sample_networks: int = 12  # the text froze one network; 12 put the layer-50 sample fraction within 5% (1 se, jackknife)
     trace_layers: tuple[int, ...] = (1, 5, 10, 50)  # the text's histogram layers
     trace_neurons: int = 3  # text 000: "3 neurons in layers 1,5,10,50"
     sampler: str = "auto"  # network view: exact shortcut for Gaussian weights, else full matrices
     dtype: str = "float32"
     memory_mb: float = 1024.0
+    theory_replicates: int = 1000  # replicates of the finite-width Gram chain (0: mean field only)
 
     def spec(self) -> MLPSpec:
         names = {f.name for f in fields(MLPSpec)}
@@ -67,6 +69,8 @@ class KaimingVarianceConfig:
 
     def __post_init__(self) -> None:
         self.probe_config(0, "cpu")  # validate everything up front, before any work
+        if self.theory_replicates == 1 or self.theory_replicates < 0:
+            raise InitscopeError(f"theory_replicates must be 0 (off) or >= 2, got {self.theory_replicates}")
 
 
 SUMMARY_STATS = ("network_variance", "sample_variance", "mean_spread", "sample_fraction", "layer_variance")
@@ -92,10 +96,11 @@ def run(cfg: KaimingVarianceConfig, ctx: RunContext) -> Outcome:
     pc = cfg.probe_config(ctx.seed, ctx.device)
     result = probe(pc, ctx.progress)
     t0 = time.perf_counter()
-    theory, notes = theory_table(pc)
+    theory, notes = theory_table(pc, replicates=cfg.theory_replicates)
     summary = summarize(result.stats, result.first_nonfinite)
-    for stat in ("network_variance", "sample_fraction"):
-        summary[f"theory_{stat}"] = _series(theory, stat, site=None)
+    for stat in ("network_variance", "sample_fraction", "sample_fraction_finite_width", "network_variance_finite_width"):
+        if (theory.stat == stat).any():
+            summary[f"theory_{stat}"] = _series(theory, stat, site=None)
     summary["theory_notes"] = notes
     return Outcome(
         tables={"stats": result.stats, "traces": result.traces, "theory": theory},
@@ -105,15 +110,24 @@ def run(cfg: KaimingVarianceConfig, ctx: RunContext) -> Outcome:
     )
 
 
-def mean_field_inputs(pc: ProbeConfig) -> dict[str, Any]:
-    """What the mean-field maps need from a probe config: per-layer sigma_w^2, sigma_b^2,
-    and the second moments of the actual inputs (x0 for the network view, the S samples
-    for the sample view), drawn from the same generators as the engine."""
+def drawn_inputs(pc: ProbeConfig) -> tuple[Any, Any]:
+    """The engine's own inputs, in float64: x0 of the network view and the S samples of the
+    sample view (same generators, same dtype: a float64 draw would be another number)."""
     import torch
 
     from initscope.data import get_input
     from initscope.repro import generator
 
+    dist, n0 = get_input(pc.input), pc.spec.input_dim
+    x0 = dist.sample(1, n0, generator=generator(pc.seed, "x0"), dtype=pc.torch_dtype)[0].to(torch.float64)
+    x = dist.sample(pc.samples, n0, generator=generator(pc.seed, "inputs"), dtype=pc.torch_dtype).to(torch.float64)
+    return x0, x
+
+
+def mean_field_inputs(pc: ProbeConfig) -> dict[str, Any]:
+    """What the mean-field maps need from a probe config: per-layer sigma_w^2, sigma_b^2,
+    and the second moments of the actual inputs (x0 for the network view, the S samples
+    for the sample view), drawn from the same generators as the engine."""
     spec = pc.spec
     sw2 = [spec.scheme.second_moment(spec.weight_shape(l)) * spec.fan_in(l) for l in range(1, spec.n_layers + 1)]
     notes: list[str] = []
@@ -131,10 +145,7 @@ def mean_field_inputs(pc: ProbeConfig) -> dict[str, Any]:
     }[spec.bias]
     if spec.bias in ("constant", "linspace", "torch-default"):
         notes.append(f"'{spec.bias}' biases are not i.i.d. Gaussian; the theory uses their mean square {sigma_b2:.3g}")
-    dist = get_input(pc.input)
-    # the engine's own draws: same generators, same dtype (a float64 draw is another number)
-    x0 = dist.sample(1, spec.input_dim, generator=generator(pc.seed, "x0"), dtype=pc.torch_dtype)[0].double()
-    x = dist.sample(pc.samples, spec.input_dim, generator=generator(pc.seed, "inputs"), dtype=pc.torch_dtype).double()
+    x0, x = drawn_inputs(pc)
     n0, s = spec.input_dim, pc.samples
     sq = float((x * x).sum()) / (s * n0)
     total = x.sum(dim=0)
@@ -145,9 +156,17 @@ def mean_field_inputs(pc: ProbeConfig) -> dict[str, Any]:
     )
 
 
-def theory_table(pc: ProbeConfig) -> tuple[pd.DataFrame, list[str]]:
-    """Mean-field predictions of every statistic the run measures (tidy: layer, stat, value)."""
-    from initscope.theory import predict, relu_norm_fluctuation, relu_sample_fraction_asymptote
+INPUT_SUBSET = 128  # inputs whose 8128 pairs the mean-field sample-view line averages over (0.12 s for relu)
+
+
+def theory_table(pc: ProbeConfig, replicates: int = 0) -> tuple[pd.DataFrame, list[str]]:
+    """Mean-field predictions of every statistic the run measures (tidy: layer, stat, value),
+    and with ``replicates`` the finite-width ones of the sampled Gram chain on the run's own
+    inputs (``*_finite_width`` and their ``*_stderr``)."""
+    from initscope.theory import (
+        pairs_in_closed_form, predict, propagate_inputs, relu_norm_fluctuation, relu_sample_fraction_asymptote,
+    )
+    from initscope.theory.finite_width import pairs_from, predict_finite_width
 
     spec = pc.spec
     mf = mean_field_inputs(pc)
@@ -155,14 +174,35 @@ def theory_table(pc: ProbeConfig) -> tuple[pd.DataFrame, list[str]]:
     at_x0 = predict(spec.act, mf["sigma_w2"], mf["sigma_b2"], spec.n_layers, x_sq=mf["x0_sq"], **common)
     over_x = predict(spec.act, mf["sigma_w2"], mf["sigma_b2"], spec.n_layers, x_sq=mf["x_sq"], x_ab=mf["x_ab"], samples=pc.samples, **common)
     layers = np.arange(1, spec.n_layers + 1)
+    sample_var, spread, frac = np.array(over_x.sample_variance), np.array(over_x.mean_spread), np.array(over_x.sample_fraction)
+    if not (mf["residual"] or mf["layernorm"]) and pairs_in_closed_form(spec.act):
+        # the inputs' norms differ: run the covariance map on every pair of a subset of the
+        # actual inputs instead of the equal-norm map (whose q_ab misses (E|x|)^2 / E|x|^2).
+        # In closed form only: by quadrature 8128 pairs would take minutes.
+        x0, x = drawn_inputs(pc)
+        sub = x[: INPUT_SUBSET]
+        pairs = propagate_inputs(spec.act, mf["sigma_w2"], mf["sigma_b2"], spec.n_layers, (sub @ sub.T).numpy(), spec.input_dim)
+        sample_var = pairs.sample_variance
+        spread = pairs.mean_spread + sample_var / pc.samples
+        frac = sample_var / (sample_var + spread)
     cols = {
         "network_variance": np.array(at_x0.q),
-        "sample_variance": np.array(over_x.sample_variance),
-        "mean_spread": np.array(over_x.mean_spread),
-        "sample_fraction": np.array(over_x.sample_fraction),
-        # over the units of one layer: E|y|^2/N - E[mean_i y]^2 ~ q (1 - 1/N) for zero-mean units
-        "layer_variance": np.array(over_x.q) * (1 - 1 / np.array(spec.layer_widths, dtype=float)),
+        "sample_variance": sample_var,
+        "mean_spread": spread,
+        "sample_fraction": frac,
+        # over the units of one layer, ddof 1 as measured: units i.i.d. with mean 0 and
+        # variance q given the previous layer, so its expectation is q itself
+        "layer_variance": np.array(over_x.q),
     }
+    fw_notes: list[str] = []
+    if replicates:
+        x0, x = drawn_inputs(pc)
+        fw = predict_finite_width(spec, pairs=pairs_from(x, replicates, pc.seed), x0=x0, samples=pc.samples, seed=pc.seed)
+        cols["sample_fraction_finite_width"] = np.array(fw.sample_fraction)
+        cols["sample_fraction_finite_width_stderr"] = np.array(fw.sample_fraction_stderr)
+        cols["network_variance_finite_width"] = np.array(fw.network_variance)
+        cols["network_variance_finite_width_stderr"] = np.array(fw.network_variance_stderr)
+        fw_notes = [f"finite-width theory at width {spec.width}: {fw.route}, {fw.replicates} replicates"] + fw.notes
     relu_kaiming = spec.activation == "relu" and mf["sigma_b2"] == 0 and not (mf["residual"] or mf["layernorm"])
     if relu_kaiming and all(abs(v - 2.0) < 1e-12 for v in mf["sigma_w2"][1:]):
         cols["sample_fraction_asymptote"] = np.where(layers >= 10, relu_sample_fraction_asymptote(layers), np.nan)
@@ -175,7 +215,7 @@ def theory_table(pc: ProbeConfig) -> tuple[pd.DataFrame, list[str]]:
         for stat, values in cols.items()
         for l, v in zip(layers, values)
     ]
-    notes = list(mf["notes"]) + [n for n in over_x.notes if not n.startswith(("q_star", "xi", "chi1"))]
+    notes = list(mf["notes"]) + [n for n in over_x.notes if not n.startswith(("q_star", "xi", "chi1"))] + fw_notes
     return pd.DataFrame(rows, columns=["layer", "stat", "value"]), notes
 
 

@@ -67,7 +67,7 @@ def _draw_theory(ax, theory: pd.DataFrame, stat: str, color: str | None, label: 
     thick solid with a grey band: the finite-width prediction and its ±2 standard errors."""
     t = theory[theory.stat == stat].sort_values("layer")
     if not t.empty:
-        ax.plot(t.layer, t.value, ls="--", color=color, lw=1.3, label=f"{label} (theory)")
+        ax.plot(t.layer, t.value, ls="--", color=color, lw=1.3, label=f"{label} (mean-field theory)")
     a = theory[theory.stat == f"{stat}_asymptote"].sort_values("layer")
     if not a.empty:
         ax.plot(a.layer, a.value, ls=":", color="k", lw=1.2, label=f"{label} (large-depth asymptote)")

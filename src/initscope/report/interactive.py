@@ -45,7 +45,7 @@ def depth_profile(
         if theory is not None:
             t = theory[theory.stat == stat].sort_values("layer")
             if not t.empty:
-                fig.add_trace(go.Scatter(x=t.layer, y=t.value, name=f"{name} (theory)", mode="lines", line=dict(color=color, dash="dash")))
+                fig.add_trace(go.Scatter(x=t.layer, y=t.value, name=f"{name} (mean-field theory)", mode="lines", line=dict(color=color, dash="dash")))
             a = theory[theory.stat == f"{stat}_asymptote"].sort_values("layer")
             if not a.empty:
                 fig.add_trace(go.Scatter(x=a.layer, y=a.value, name=f"{name} (asymptote)", mode="lines", line=dict(color="black", dash="dot")))
