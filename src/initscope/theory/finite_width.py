@@ -56,7 +56,9 @@ class FiniteWidthPrediction:
     sample_fraction: list[float]
     sample_fraction_stderr: list[float]
     sample_variance: list[float]
+    sample_variance_stderr: list[float]
     mean_spread: list[float]
+    mean_spread_stderr: list[float]
     network_variance: list[float]
     network_variance_stderr: list[float]
     norm_spread: list[float]  # std over networks of |y|^2 / N, relative to its mean
@@ -71,7 +73,8 @@ class FiniteWidthPrediction:
         return {
             "route": self.route, "replicates": self.replicates, "layers": list(self.layers),
             "sample_fraction": clean(self.sample_fraction), "sample_fraction_stderr": clean(self.sample_fraction_stderr),
-            "sample_variance": clean(self.sample_variance), "mean_spread": clean(self.mean_spread),
+            "sample_variance": clean(self.sample_variance), "sample_variance_stderr": clean(self.sample_variance_stderr),
+            "mean_spread": clean(self.mean_spread), "mean_spread_stderr": clean(self.mean_spread_stderr),
             "network_variance": clean(self.network_variance), "network_variance_stderr": clean(self.network_variance_stderr),
             "norm_spread": clean(self.norm_spread), "notes": list(self.notes),
         }
@@ -141,6 +144,7 @@ def predict_finite_width(
     dtype = torch.float32
     L = spec.n_layers
     sf, sf_se, sv_l, ms_l = [math.nan] * L, [math.nan] * L, [math.nan] * L, [math.nan] * L
+    sv_se, ms_se = [math.nan] * L, [math.nan] * L
     nv, nv_se, spread = [math.nan] * L, [math.nan] * L, [math.nan] * L
     with torch.no_grad():
         xp = pairs.to(dtype)  # [M, 2, N_0]
@@ -157,6 +161,7 @@ def predict_finite_width(
             if not (math.isfinite(s_mean) and math.isfinite(ms_mean)):  # an inf or NaN anywhere reaches the means
                 break
             sv_l[layer - 1], ms_l[layer - 1] = s_mean, ms_mean
+            sv_se[layer - 1], ms_se[layer - 1] = float(sv.std() / math.sqrt(m)), float(ms.std() / math.sqrt(m))
             sf[layer - 1] = s_mean / (s_mean + ms_mean)
             # delta method for a ratio of means: f = A / (A + B)
             tot = s_mean + ms_mean
@@ -178,7 +183,7 @@ def predict_finite_width(
         notes.append(f"{spec.init} weights enter the chain through their variance: exact for Gaussian weights only")
     return FiniteWidthPrediction(
         layers=list(range(1, L + 1)), width=list(spec.layer_widths), sample_fraction=sf, sample_fraction_stderr=sf_se,
-        sample_variance=sv_l, mean_spread=ms_l, network_variance=nv, network_variance_stderr=nv_se, norm_spread=spread,
+        sample_variance=sv_l, sample_variance_stderr=sv_se, mean_spread=ms_l, mean_spread_stderr=ms_se, network_variance=nv, network_variance_stderr=nv_se, norm_spread=spread,
         replicates=m, notes=notes,
     )
 
