@@ -144,8 +144,17 @@ def mean_field_inputs(pc: ProbeConfig) -> dict[str, Any]:
         "linspace": float(np.mean(np.linspace(-1, 1, widths[0]) ** 2)),
         "torch-default": 1.0 / (3.0 * widths[0]),
     }[spec.bias]
-    if spec.bias in ("constant", "linspace", "torch-default"):
-        notes.append(f"'{spec.bias}' biases are not i.i.d. Gaussian; the theory uses their mean square {sigma_b2:.3g}")
+    if spec.bias in ("constant", "linspace"):
+        notes.append(
+            f"'{spec.bias}' biases are the same in every network: the mean-field network variance tracks each unit's mean; "
+            f"its sample-view lines treat them as random with their mean square {sigma_b2:.3g}; the finite-width lines draw them as the network does"
+        )
+    if spec.bias == "torch-default":
+        notes.append(
+            f"'torch-default' biases are uniform, of variance 1/(3 fan_in): the mean-field lines use the hidden layers' {sigma_b2:.3g} "
+            f"throughout{' (layer 1 has fan-in ' + str(spec.input_dim) + ')' if spec.input_dim != widths[0] else ''}; "
+            "the finite-width lines draw each layer's own"
+        )
     x0, x = drawn_inputs(pc)
     n0, s = spec.input_dim, pc.samples
     sq = float((x * x).sum()) / (s * n0)
@@ -155,6 +164,28 @@ def mean_field_inputs(pc: ProbeConfig) -> dict[str, Any]:
         sigma_w2=sw2, sigma_b2=sigma_b2, x0_sq=float(x0 @ x0) / n0, x_sq=sq, x_ab=cross, notes=notes,
         residual=spec.residual, layernorm=spec.norm == "layernorm",
     )
+
+
+def fixed_bias_network_variance(spec: MLPSpec, sigma_w2: list[float], x0_sq: float) -> np.ndarray:
+    """Mean-field variance over networks when every network has the same biases b.
+
+    Over networks, y_{l,i} = w_i . h_{l-1} + b_i has mean b_i and variance
+    v_l = sigma_w^2 E|h_{l-1}|^2 / N, where E|h|^2 / N = mean_i E[phi(b_i + sqrt(v) z)^2]:
+    v_1 = sigma_w^2 |x0|^2 / N_0 (Gauss-Hermite, 160 nodes)."""
+    import torch
+
+    from initscope.nets import draw_bias
+    from initscope.repro import generator
+
+    z, w = np.polynomial.hermite_e.hermegauss(160)
+    w = w / w.sum()
+    v = [sigma_w2[0] * x0_sq]
+    for layer in range(2, spec.n_layers + 1):
+        b = draw_bias(spec, layer - 1, (), generator=generator(0, "unused"), dtype=torch.float64, device="cpu").numpy()
+        u = b[:, None] + math.sqrt(max(v[-1], 0.0)) * z[None, :]
+        phi = spec.act.fn(torch.from_numpy(u)).numpy()
+        v.append(sigma_w2[layer - 1] * float(((phi * phi) @ w).mean()))
+    return np.array(v)
 
 
 INPUT_SUBSET = 128  # inputs whose 8128 pairs the mean-field sample-view line averages over (0.12 s for relu)
@@ -189,8 +220,13 @@ def theory_table(pc: ProbeConfig, replicates: int = 0) -> tuple[pd.DataFrame, li
         sample_var[0], spread[0] = over_x.sample_variance[0], over_x.mean_spread[0] - over_x.sample_variance[0] / pc.samples
         spread += sample_var / pc.samples
         frac = sample_var / (sample_var + spread)
+    net_var = np.array(at_x0.q)
+    if spec.bias in ("constant", "linspace") and not (mf["residual"] or mf["layernorm"]):
+        # a bias shared by every network adds nothing to a variance over networks: track
+        # each unit's mean (its bias) through the layers instead of adding mean(b^2)
+        net_var = fixed_bias_network_variance(spec, mf["sigma_w2"], mf["x0_sq"])
     cols = {
-        "network_variance": np.array(at_x0.q),
+        "network_variance": net_var,
         "sample_variance": sample_var,
         "mean_spread": spread,
         "sample_fraction": frac,
