@@ -232,6 +232,7 @@ class _Simulated:
     hist: list[dict]
     first_nonfinite_layer: int | None
     per_network_first: list[int | None]
+    text_rows: list[dict]  # the text's own reductions, x.var() and x.sum() in the run's dtype
 
 
 def _simulate(cfg: VarianceExplosionConfig, variant: str, x: torch.Tensor, seed: int, device: str) -> _Simulated:
@@ -241,6 +242,7 @@ def _simulate(cfg: VarianceExplosionConfig, variant: str, x: torch.Tensor, seed:
     spec, dtype = cfg.spec(variant), DTYPES[cfg.dtype]
     rows: list[dict] = []
     hist: list[dict] = []
+    text_rows: list[dict] = []
     firsts: list[int | None] = []
     keep = torch.randperm(x.shape[0] * spec.width, generator=generator(seed, "hist"))[: cfg.hist_values].to(x.device)
     for r in range(cfg.networks):
@@ -253,13 +255,32 @@ def _simulate(cfg: VarianceExplosionConfig, variant: str, x: torch.Tensor, seed:
                 break
             for site, st in stats.items():
                 rows.append(dict(variant=variant, network=r, layer=layer, site=site, **st))
+            with np.errstate(all="ignore"):
+                text_rows.append(dict(variant=variant, network=r, layer=layer, text_variance=float(post.var()), text_sum=float(post.sum())))
             if r == 0 and layer in cfg.hist_layers:
                 for site, v in (("pre", y), ("post", post)):
                     vals = v.reshape(-1)[keep].to(torch.float64).cpu().numpy()
                     hist.extend(dict(variant=variant, site=site, layer=layer, value=float(z)) for z in vals)
         firsts.append(first)
     bad = [f for f in firsts if f is not None]
-    return _Simulated(rows, hist, min(bad) if bad else None, firsts)
+    return _Simulated(rows, hist, min(bad) if bad else None, firsts, text_rows)
+
+
+def _text_stats(sim: _Simulated, variant: str, depth: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The text's ``x.var()`` and ``x.sum()`` of the post-activations, computed as the text
+    does in the run's dtype (inf and NaN included), beside the safe float64 reductions:
+    tidy rows (mean over networks, which is inf or NaN as soon as one network's is) and
+    the first layer where each stops being finite."""
+    df = pd.DataFrame(sim.text_rows, columns=["variant", "network", "layer", "text_variance", "text_sum"])
+    out, first = [], {}
+    for stat in ("text_variance", "text_sum"):
+        by_layer = df.groupby("layer")[stat].apply(lambda v: float(np.mean(v.to_numpy())) if len(v) else math.nan)
+        for layer in range(1, depth + 1):
+            value = float(by_layer.get(layer, math.nan))
+            out.append(dict(variant=variant, layer=layer, site="post", stat=stat, value=value, stderr=math.nan, n=int((df.layer == layer).sum())))
+        bad = df[~np.isfinite(df[stat].to_numpy())]
+        first[f"{stat}_first_nonfinite_layer"] = int(bad.layer.min()) if len(bad) else None
+    return pd.DataFrame(out), first
 
 
 def _standard_error(vals: np.ndarray) -> float:
@@ -349,7 +370,8 @@ def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
             sim = _simulate(cfg, variant, x, ctx.seed, ctx.device)
             timings[f"{variant}_s"] = time.perf_counter() - t1
             stats = _aggregate(sim, variant, cfg.depth, cfg.networks)
-            stats_parts.append(stats)
+            text_stats, text_first = _text_stats(sim, variant, cfg.depth)
+            stats_parts.append(pd.concat([stats, text_stats], ignore_index=True))
             hist_rows += sim.hist
             spec = cfg.spec(variant)
             th = theory(spec, x_sq)
@@ -368,6 +390,9 @@ def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
                 "mean": _series(stats, "post", "mean"),
                 "theory_pre_activation_variance": [_or_none(v) for v in th["pre_second_moment"]],
                 "first_nonfinite_layer_per_network": sim.per_network_first,
+                # x.var() and x.sum() as the text computes them, in the run's dtype (may overflow first)
+                "text_variance": _series(text_stats, "post", "text_variance"),
+                **text_first,
                 "predicted_overflow_layer": predicted_overflow(spec, x_sq, cfg.networks * cfg.samples * cfg.width),
                 "scheme": spec.init,
                 "activation": spec.activation,
@@ -421,6 +446,21 @@ def _left_range(summary: dict[str, Any], variant: str) -> int | None:
     return summary.get(variant, {}).get("first_nonfinite_layer")
 
 
+def theory_agreement(stats: pd.DataFrame, theory: pd.DataFrame, variants: tuple[str, ...]) -> str:
+    """Per variant, where the simulated post-activation variance leaves the recursion and by how much."""
+    from initscope.agreement import gap
+
+    parts = []
+    for v in variants:
+        st = stats[(stats.variant == v) & (stats.site == "post")]
+        th = theory[(theory.variant == v) & (theory.site == "post")]
+        g = gap(st, th, "variance", site=None)
+        if g is not None:
+            parts.append(f"{v}: " + g.sentence("recursion"))
+    return ("Against theory: " + "; ".join(parts) + ". One network's pooled variance random-walks in log with a step of "
+            "order 2-5/width per layer, so over many layers a few networks wander off the expectation.") if parts else ""
+
+
 def verdicts(summary_variants: dict[str, Any], dtype: str = "float32") -> str:
     """One plain sentence per variant: where the variance starts and ends, or where it overflows."""
     parts = []
@@ -438,6 +478,13 @@ def verdicts(summary_variants: dict[str, Any], dtype: str = "float32") -> str:
             parts.append(f"{name}: activations leave {dtype} at layer {first}")
         elif var:
             parts.append(f"{name}: {var[0]:.3g} at layer 1, {var[-1]:.3g} at layer {len(var)} (theory {v['theory_variance'][len(var) - 1]:.3g})")
+        tv, ts = v.get("text_variance_first_nonfinite_layer"), v.get("text_sum_first_nonfinite_layer")
+        if tv is not None and (first is None or tv < first):
+            parts[-1] += (
+                f"; the text's own x.var() in {dtype} is already inf from layer {tv}"
+                + (f" and x.sum() not finite from layer {ts}" if ts is not None else "")
+                + " (the safe float64 reductions above stay finite)"
+            )
     return "; ".join(parts) + "." if parts else "no finite statistics."
 
 
@@ -581,7 +628,7 @@ def sections(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta
     fig.update_layout(yaxis_type="log", xaxis_title="layer", yaxis_title="variance after the activation (pooled)", height=500, template="plotly_white")
     out.append(Section(
         "Variance by depth",
-        verdicts(summary, cfg.dtype),
+        verdicts(summary, cfg.dtype) + " " + theory_agreement(tables["stats"], tables["theory"], cfg.variants),
         (fig,),
         note=f"Mean over {cfg.networks} networks, error bars 2 standard errors over networks. Dashed: q_1 = sigma_w^2 E[x^2], "
         "q_{l+1} = sigma_w^2 E[phi(u)^2], u ~ N(0, q_l), sigma_w^2 = fan_in x Var(w); plotted is E[phi(u)^2] - E[phi(u)]^2. "
