@@ -36,6 +36,7 @@ class PhaseDiagramConfig:
     width: int = 512  # wide enough for mean-field to hold at this depth
     samples: int = 64  # inputs per simulated network
     sample_networks: int = 3  # networks per simulated point, for error bars
+    theory_replicates: int = 1000  # finite-width prediction at `width` for each simulated point (0: off)
 
     def __post_init__(self) -> None:
         from initscope.activations import get_activation
@@ -70,6 +71,7 @@ def _point(act: str, sw2: float, sb2: float) -> dict[str, Any]:
 
 def run(cfg: PhaseDiagramConfig, ctx: RunContext) -> Outcome:
     from initscope.theory import order_chaos_boundary, predict
+    from initscope.theory.finite_width import predict_setup_finite_width
 
     t0 = time.perf_counter()
     sw_grid = np.linspace(cfg.sigma_w2_min, cfg.sigma_w2_max, cfg.grid_w)
@@ -94,8 +96,11 @@ def run(cfg: PhaseDiagramConfig, ctx: RunContext) -> Outcome:
                                 trace_layers=(), seed=ctx.seed + k, device=ctx.device))
         row = res.stats.query("stat == 'sample_fraction' and site == 'pre' and layer == @cfg.depth").iloc[0]
         pred = predict(cfg.activation, sw, sb, cfg.depth, samples=cfg.samples)
+        fw = predict_setup_finite_width(spec, replicates=cfg.theory_replicates, seed=ctx.seed + k, samples=cfg.samples) if cfg.theory_replicates else None
         sims.append(dict(sigma_w2=sw, sigma_b2=sb, layer=cfg.depth, stat="sample_fraction", value=float(row.value),
-                         stderr=float(row.stderr), theory=float(pred.sample_fraction[-1])))
+                         stderr=float(row.stderr), theory=float(pred.sample_fraction[-1]),
+                         theory_finite_width=fw.sample_fraction[-1] if fw else math.nan,
+                         theory_finite_width_stderr=fw.sample_fraction_stderr[-1] if fw else math.nan))
         ctx.progress("simulated points", k + 1, len(points))
     stats = pd.DataFrame(sims)
     summary = {
@@ -103,7 +108,9 @@ def run(cfg: PhaseDiagramConfig, ctx: RunContext) -> Outcome:
         "boundary_sigma_b2": [float(v) for v in boundary.sigma_b2],
         "boundary_sigma_w2": [None if v is None or not math.isfinite(v) else float(v) for v in boundary.sigma_w2],
         "simulated": [
-            {k: r[k] for k in ("sigma_w2", "sigma_b2", "value", "stderr", "theory")} for r in sims
+            {k: (None if isinstance(r[k], float) and not math.isfinite(r[k]) else r[k])
+             for k in ("sigma_w2", "sigma_b2", "value", "stderr", "theory", "theory_finite_width", "theory_finite_width_stderr")}
+            for r in sims
         ],
     }
     return Outcome(
@@ -118,8 +125,13 @@ def verdict(stats: pd.DataFrame) -> str:
         return "no simulated points."
     z = ((stats.value - stats.theory) / stats.stderr.where(stats.stderr > 0)).abs()
     ok = int((z < 5).sum())
+    fw = ""
+    if "theory_finite_width" in stats and stats.theory_finite_width.notna().any():
+        err = np.hypot(stats.stderr, stats.theory_finite_width_stderr.fillna(0))
+        zf = ((stats.value - stats.theory_finite_width) / err.where(err > 0)).abs()
+        fw = f" and {int((zf < 5).sum())} with the finite-width prediction at this width"
     return (
-        f"{ok} of {len(stats)} simulated points agree with mean-field theory within 5 standard errors; "
+        f"{ok} of {len(stats)} simulated points agree with mean-field theory within 5 standard errors{fw}; "
         "left of the line correlations go to 1 (ordered: inputs become indistinguishable), right of it they settle below 1 (chaotic)."
     )
 
@@ -164,7 +176,8 @@ def sections(tables: dict[str, pd.DataFrame], cfg: PhaseDiagramConfig, meta: dic
         fig.add_trace(go.Scatter(
             x=stats.sigma_w2, y=stats.sigma_b2, mode="markers", name="simulated",
             marker=dict(size=14, color=stats.value, colorscale="Magma", cmin=0, cmax=1, line=dict(color="white", width=1)),
-            text=[f"simulated {v:.3f} ± {s:.3f}, theory {t:.3f}" for v, s, t in zip(stats.value, stats.stderr, stats.theory)],
+            text=[f"simulated {v:.3f} ± {s:.3f}, mean-field theory {t:.3f}, finite width {f:.3f}"
+                  for v, s, t, f in zip(stats.value, stats.stderr, stats.theory, stats.get("theory_finite_width", stats.theory))],
             hovertemplate="%{text}<extra></extra>",
         ))
     fig.update_layout(xaxis_title="sigma_w^2", yaxis_title="sigma_b^2", height=480, template="plotly_white", legend=dict(x=0, y=1.12, orientation="h"))
