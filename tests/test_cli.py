@@ -19,9 +19,11 @@ def test_run_json_summary_and_run_directory(tmp_path):
     p = cli("run", "kaiming-variance", *SMALL, "--out", str(out), "--json", "--device", "cpu", "--seed", "3")
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout)  # stdout holds only the JSON
-    keys = ["layers", "network_variance", "sample_variance", "mean_spread", "sample_fraction", "layer_variance"]
+    keys = ["layers", "network_variance", "sample_variance", "mean_spread", "sample_fraction", "layer_variance",
+            "theory_sample_fraction", "theory_sample_fraction_finite_width", "theory_network_variance_finite_width"]
     for k in keys:
         assert len(summary[k]) == 6, k
+    assert "finite-width line" in summary["theory_verdict"]
     assert summary["layers"] == [1, 2, 3, 4, 5, 6]
     for sv, ms, f in zip(summary["sample_variance"], summary["mean_spread"], summary["sample_fraction"]):
         assert f == pytest.approx(sv / (sv + ms))

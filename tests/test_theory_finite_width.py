@@ -109,3 +109,18 @@ def test_cli_theory_width_changes_the_finite_width_numbers(capsys):
     assert a["sample_fraction_finite_width"][19] - b["sample_fraction_finite_width"][19] > 5 * se
     assert main(["theory", "--depth", "5", "--replicates", "0", "--json"]) == 0
     assert "sample_fraction_finite_width" not in json.loads(capsys.readouterr().out)
+
+
+def test_kaiming_variance_theory_table_follows_the_simulation_at_depth():
+    # width 48, depth 24: the finite-width line goes through the simulated points, mean field does not
+    from initscope.agreement import gap
+    from initscope.runner import run
+
+    rec = run("kaiming-variance", {"depth": 24, "width": 48, "networks": 256, "samples": 128, "sample_networks": 40,
+                                   "theory_replicates": 3000}, seed=4, write=False)
+    stats, theory = rec.outcome.tables["stats"], rec.outcome.tables["theory"]
+    fw = gap(stats, theory, "sample_fraction", "sample_fraction_finite_width")
+    mf = gap(stats, theory, "sample_fraction")
+    assert fw.departing <= 1, fw
+    assert mf.departing >= 5 and mf.worst_relative > 0.2, mf
+    assert {"sample_fraction_finite_width_stderr", "network_variance_finite_width"} <= set(theory.stat)
