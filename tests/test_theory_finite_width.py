@@ -124,3 +124,23 @@ def test_kaiming_variance_theory_table_follows_the_simulation_at_depth():
     assert fw.departing <= 1, fw
     assert mf.departing >= 5 and mf.worst_relative > 0.2, mf
     assert {"sample_fraction_finite_width_stderr", "network_variance_finite_width"} <= set(theory.stat)
+
+
+def test_the_two_routes_agree_where_the_expansion_holds_and_it_says_where_it_stops():
+    from initscope.theory.finite_width import input_pairs, predict_perturbative
+
+    for act, kw, width in (("relu", {}, 2048), ("tanh", dict(sigma_w2=1.5, sigma_b=0.05**0.5), 512)):
+        init = "kaiming-normal" if act == "relu" else "lecun-normal"
+        spec = setup_spec(act, init, 20, width=width, **kw)
+        pt = predict_perturbative(spec, pairs=input_pairs("gaussian", width, 2000, 0)[0])
+        fw = predict_setup_finite_width(spec, replicates=1500, seed=1)
+        assert pt.reliable_until == 20
+        for layer in (5, 10, 20):
+            i = layer - 1
+            assert abs(pt.sample_fraction[i] - fw.sample_fraction[i]) < 4 * fw.sample_fraction_stderr[i], (act, layer)
+    # ReLU at criticality: the spread of the layer norm grows like depth/width; past it the route says so
+    narrow = predict_perturbative(setup_spec(depth=50, width=256), pairs=input_pairs("gaussian", 256, 500, 0)[0])
+    wide = predict_perturbative(setup_spec(depth=50, width=1024), pairs=input_pairs("gaussian", 256 * 4, 500, 0)[0])
+    assert narrow.reliable_until < wide.reliable_until < 50
+    with pytest.raises(InitscopeError, match="plain MLPs"):
+        predict_perturbative(MLPSpec(input_dim=8, width=8, depth=3, residual=True), pairs=torch.zeros(4, 2, 8))

@@ -165,6 +165,14 @@ def theory_cmd(
             "norm_spread_finite_width": f["norm_spread"],
             "finite_width": {"route": fw.route, "replicates": fw.replicates, "width": width, "seed": seed, "notes": fw.notes},
         })
+        if spec.residual is False and spec.norm == "none":
+            from initscope.theory.finite_width import input_pairs, predict_perturbative
+
+            pt = predict_perturbative(spec, pairs=input_pairs(input_, spec.input_dim, replicates, seed)[0])
+            d.update({
+                "sample_fraction_perturbative": [v if v == v else None for v in pt.sample_fraction],
+                "perturbative": {"route": pt.route, "reliable_until": pt.reliable_until, "notes": pt.notes},
+            })
     if as_json:
         _echo_json(d)
         return
@@ -176,10 +184,16 @@ def theory_cmd(
         click.echo(f"  note: {note}")
     if fw is not None:
         click.echo(f"  finite width {width}: {fw.route}, {fw.replicates} replicates (seed {seed}), mean ± standard error")
+        if "perturbative" in d:
+            until = d["perturbative"]["reliable_until"]
+            click.echo(f"  analytic check: {d['perturbative']['route']}, reliable to layer {until}" if until else
+                       f"  analytic check: {d['perturbative']['route']}, not reliable at this depth/width")
         for note in fw.notes:
             click.echo(f"  note: {note}")
     head = f"  {'layer':>5s} {'q':>12s} {'c':>10s} {'sample_fraction':>16s}"
-    click.echo(head + (f" {'at width ' + str(width):>22s} {'network_variance':>17s}" if fw is not None else ""))
+    pt_frac = d.get("sample_fraction_perturbative")
+    click.echo(head + (f" {'at width ' + str(width):>22s} {'network_variance':>17s}" if fw is not None else "")
+               + (f" {'1/N theory':>11s}" if pt_frac else ""))
     show = sorted({1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, depth} & set(pred.layers))
     for layer in show:
         i = layer - 1
@@ -187,6 +201,8 @@ def theory_cmd(
         if fw is not None:
             sf = f"{fw.sample_fraction[i]:.4g} ± {fw.sample_fraction_stderr[i]:.2g}"
             line += f" {sf:>22s} {fw.network_variance[i]:17.6g}"
+        if pt_frac:
+            line += f" {pt_frac[i]:11.4g}" if pt_frac[i] is not None else f" {'-':>11s}"
         click.echo(line)
 
 
