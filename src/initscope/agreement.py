@@ -32,7 +32,7 @@ class Gap:
             return f"{self.stat} stays within {Z:g} standard errors of the {label} at every layer (largest gap {abs(self.worst_z):.1f} se)"
         return (
             f"{self.stat} leaves the {label} from layer {self.first_layer} ({self.departing} of {self.layers} layers past "
-            f"{Z:g} se), by up to {self.worst_relative:+.0%} at layer {self.worst_layer}"
+            f"{Z:g} se), by up to {self.worst_relative:+.{0 if abs(self.worst_relative) >= 0.01 else 2}%} at layer {self.worst_layer}"
         )
 
 

@@ -313,7 +313,11 @@ class _NetworkSums:
         m = self.count
         ubar = self.unit_sum / m
         value = (float(sq.sum()) - m * float((ubar * ubar).mean())) / (m - 1)
-        return value, float(sq.std() / math.sqrt(m))
+        # two sources of error: the spread of |y_m|^2 / N over networks (0 where W keeps the
+        # norm, as an orthogonal one does) and that of the squared unit means, each of whose
+        # N means has variance ~ value / M: sd of their average ~ value sqrt(2 / N) / M
+        n_units = ubar.numel()
+        return value, math.hypot(float(sq.std() / math.sqrt(m)), abs(value) * math.sqrt(2 / n_units) / (m - 1))
 
     def network_mean(self) -> tuple[float, float]:
         r = torch.cat(self.row_mean)
