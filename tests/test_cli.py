@@ -7,7 +7,8 @@ import sys
 import pandas as pd
 import pytest
 
-SMALL = ["--set", "depth=6", "--set", "width=32", "--set", "networks=64", "--set", "samples=64", "--set", "sample_networks=2"]
+SMALL = ["--set", "depth=6", "--set", "width=32", "--set", "networks=64", "--set", "samples=64", "--set", "sample_networks=2",
+         "--set", "theory_replicates=200"]
 
 
 def cli(*args, cwd=None):
