@@ -269,3 +269,17 @@ def test_orthogonal_weights_past_the_budget_are_refused_up_front():
     ProbeConfig(spec=spec, memory_mb=10, views=("network",))  # the exact law needs no matrix
     with pytest.raises(InitscopeError, match="64 networks at once"):
         ProbeConfig(spec=spec, memory_mb=100, views=("network",), sampler="full")
+
+
+@pytest.mark.parametrize("widths", [(20, 20), (20, 33), (20, 9)])
+def test_orthogonal_forward_by_reflectors_is_the_built_network(widths):
+    # the sample view applies orthogonal weights by Householder reflectors (geqrf + ormqr);
+    # the network must be build_mlp's, which forms Q by torch.linalg.qr from the same draw
+    from initscope.engine.forward import forward
+
+    spec = MLPSpec(input_dim=20, widths=widths, activation="tanh", init="orthogonal", bias="normal", sigma_b=0.2)
+    x = torch.randn(11, 20, dtype=torch.float64)
+    want = build_mlp(spec, seed=5, network=1, dtype=torch.float64).preactivations(x)
+    got = [y for _, y, _ in forward(spec, x, 5, "net", 1)]
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b.detach(), rtol=1e-10, atol=1e-12)
