@@ -39,9 +39,7 @@ def test_network_variance_matches_full_matrices(kw):
     for layer in (1, 4, 8):
         v, se = _sim(res, "network_variance", layer)
         f, fse = fw.network_variance[layer - 1], fw.network_variance_stderr[layer - 1]
-        # both error bars miss the squared-mean term of the estimator (~ q sqrt(2/N) / M each)
-        extra = v * math.sqrt(2 / 24) / 3000
-        assert abs(v - f) < 4 * math.hypot(se, fse, extra, extra), (layer, v, f, se, fse)
+        assert abs(v - f) < 4 * math.hypot(se, fse), (layer, v, f, se, fse)
 
 
 def test_sample_statistics_match_the_sample_view_where_mean_field_does_not():
@@ -62,6 +60,21 @@ def test_sample_statistics_match_the_sample_view_where_mean_field_does_not():
         assert abs(v - fw.sample_fraction[layer - 1]) < 4 * math.hypot(se, fw.sample_fraction_stderr[layer - 1])
         misses += abs(v - mf.sample_fraction[layer - 1]) > 4 * se
     assert misses >= 2  # mean field misses what the chain gets (the reason the chain exists)
+
+
+def test_width_256_depth_20_the_chain_is_the_simulation_and_mean_field_is_not():
+    # ISSUE-NOTES: the benchmark's claims at width 256, depth 20, with error bars sized for seconds
+    spec = MLPSpec(input_dim=256, width=256, depth=20)
+    S, R = 64, 48
+    res = probe(ProbeConfig(spec=spec, samples=S, sample_networks=R, views=("sample",), seed=8))
+    x = get_input("gaussian").sample(S, 256, generator=generator(8, "inputs"), dtype=torch.float64)
+    fw = predict_finite_width(spec, pairs=pairs_from(x, 3000, 1), x0=x[0], samples=S, seed=1)
+    mf = predict_setup("relu", "kaiming-normal", 20, width=256)
+    for layer in (10, 20):
+        v, se = _sim(res, "sample_fraction", layer)
+        assert abs(v - fw.sample_fraction[layer - 1]) < 3 * math.hypot(se, fw.sample_fraction_stderr[layer - 1]), layer
+    v, se = _sim(res, "sample_fraction", 20)
+    assert v - mf.sample_fraction[19] > 5 * se  # mean field is 30% low here
 
 
 def test_wide_and_shallow_is_mean_field():

@@ -177,7 +177,8 @@ def predict_finite_width(
             if not math.isfinite(value):
                 break
             nv[layer - 1] = value
-            nv_se[layer - 1] = float(sq.std() / math.sqrt(m))
+            # as the network view's: the spread of |y|^2 / N and that of the squared unit means
+            nv_se[layer - 1] = math.hypot(float(sq.std() / math.sqrt(m)), abs(value) * math.sqrt(2 / ubar.numel()) / (m - 1))
             spread[layer - 1] = float(sq.std() / sq.mean()) if float(sq.mean()) > 0 else math.nan
     notes = []
     if spec.scheme.distribution != "normal":
