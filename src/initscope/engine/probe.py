@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 from initscope.data import get_input
-from initscope.engine.moments import RunningMoments, ScalarMoments
+from initscope.engine.moments import RunningMoments
 from initscope.errors import InitscopeError, unknown
 from initscope.engine.forward import forward
 from initscope.engine.samplers import EXACT_DISTRIBUTIONS, exact_linear, has_exact_law
