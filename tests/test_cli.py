@@ -137,3 +137,58 @@ def test_unwritable_out_and_endless_theory_are_refused_in_one_line(capsys, argv,
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["run", "kaiming-variance", "--seed", "1180591620717411303424"], "--seed must be an integer in [0, 2^63)"),
+        (["run", "kaiming-variance", "--set", "memory_mb=inf"], "memory_mb='inf'"),
+        (["run", "kaiming-variance", "--set", "sigma_b=nan"], "sigma_b='nan'"),
+        (["run", "constant-init", "--set", "lr=nan"], "lr='nan': expected a finite number"),
+        (["run", "kaiming-variance", "--set", "depth=3", "--set", "depth=4"], "--set depth given twice"),
+    ],
+)
+def test_values_that_parse_but_cannot_be_used(tmp_path, args, message, main):
+    p = main(*args, "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert p.returncode == 2 and message in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "run_json,table,message",
+    [
+        ("[1, 2]", None, "run.json: expected a JSON object, got list"),
+        ("{", None, "run.json: not readable JSON"),
+        ('{"experiment": "kaiming-variance"}', None, "run.json: missing config, seed"),
+        ('{"experiment": "kaiming-variance", "config": {}, "seed": 0}', b"not parquet", "stats.parquet: not a readable parquet table"),
+    ],
+)
+def test_corrupt_run_directories_are_named_not_tracebacks(tmp_path, run_json, table, message, main):
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "run.json").write_text(run_json)
+    if table is not None:
+        (d / "stats.parquet").write_bytes(table)
+    before = sorted(p.name for p in d.iterdir())
+    for cmd in (["report", str(d)], ["compare", str(d), str(d), "--out", str(tmp_path / "cmp")]):
+        p = main(*cmd)
+        assert p.returncode == 2 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1, (cmd, p.stderr)
+    assert sorted(p.name for p in d.iterdir()) == before and not (tmp_path / "cmp").exists()
+
+
+def test_stale_staging_directories_of_the_target_are_removed(tmp_path, main):
+    stale = tmp_path / ".out.tmp-killed"
+    stale.mkdir()
+    (stale / "stats.parquet").write_text("half")
+    other = tmp_path / ".another.tmp-x"
+    other.mkdir()
+    assert main("run", "kaiming-variance", *SMALL, "--out", str(tmp_path / "out")).returncode == 0
+    assert not stale.exists() and other.exists() and (tmp_path / "out" / "run.json").exists()
+
+
+def test_diverging_training_reports_its_step(tmp_path, main):
+    p = main("run", "constant-init", "--set", "lr=1e30", "--set", "steps=5", "--set", "seed_check_steps=2",
+             "--out", str(tmp_path / "ci"), "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["diverged_at_step"] == {"constant": 1, "constant-dropout": 1, "random": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -25,6 +26,13 @@ def _describe(tp: Any) -> str:
     return {int: "integer", float: "number", bool: "true/false", str: "string", type(None): "none"}.get(tp, str(tp))
 
 
+def _is_nonfinite_number(text: str) -> bool:
+    try:
+        return not math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
 def parse_value(text: str, tp: Any, key: str) -> Any:
     """Parse ``text`` as type ``tp`` (int, float, bool, str, tuple[T, ...], T | None)."""
     origin = typing.get_origin(tp)
@@ -39,7 +47,8 @@ def parse_value(text: str, tp: Any, key: str) -> Any:
                 return parse_value(text, a, key)
             except InitscopeError:
                 continue
-        raise InitscopeError(f"--set {key}={text!r}: expected {_describe(tp)}")
+        finite = " (finite)" if _is_nonfinite_number(text) else ""
+        raise InitscopeError(f"--set {key}={text!r}: expected {_describe(tp)}{finite}")
     if origin is tuple:
         (inner, *_rest) = typing.get_args(tp)
         parts = [p for p in text.replace(" ", "").split(",") if p]
@@ -56,21 +65,28 @@ def parse_value(text: str, tp: Any, key: str) -> Any:
             return int(text)
         if tp is float:
             value = float(text)
-            return value
+            if math.isfinite(value):
+                return value
         if tp is str:
             return text
     except ValueError:
         raise InitscopeError(f"--set {key}={text!r}: expected {_describe(tp)}") from None
+    if tp is float:
+        raise InitscopeError(f"--set {key}={text!r}: expected a finite number")
     raise InitscopeError(f"--set {key}: unsupported field type {tp}")
 
 
 def split_assignments(assignments: Iterable[str]) -> dict[str, str]:
+    """``key=value`` strings to a dict; a key given twice is refused (which one was meant?)."""
     out: dict[str, str] = {}
     for a in assignments:
         if "=" not in a:
             raise InitscopeError(f"--set expects key=value, got {a!r}")
         k, v = a.split("=", 1)
-        out[k.strip().replace("-", "_")] = v.strip()
+        key = k.strip().replace("-", "_")
+        if key in out:
+            raise InitscopeError(f"--set {key} given twice ({out[key]!r} and {v.strip()!r}); give it once")
+        out[key] = v.strip()
     return out
 
 
@@ -88,6 +104,8 @@ def apply_overrides(cls: type[C], overrides: Mapping[str, Any] | Iterable[str] =
         if key not in names:
             raise InitscopeError(f"unknown config key {key!r}; choose from: {', '.join(names)}")
         kwargs[key] = parse_value(value, hints[key], key) if isinstance(value, str) and hints[key] is not str else value
+        if isinstance(kwargs[key], float) and not math.isfinite(kwargs[key]):
+            raise InitscopeError(f"{key} must be a finite number, got {kwargs[key]}")
     try:
         return cls(**kwargs)
     except TypeError as e:  # a wrongly typed value given from Python

@@ -126,6 +126,9 @@ class StagingDir:
         check_out_dir(out, force)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
+            # staging directories of this target left by a killed run: never a finished run
+            for stale in out.parent.glob(f".{out.name}.tmp-*"):
+                shutil.rmtree(stale, ignore_errors=True)
             self.path = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         except OSError as e:
             raise InitscopeError(f"--out {out}: cannot write a run directory there ({e.strerror}); choose a writable path") from None
@@ -169,6 +172,22 @@ def load_run(path: str | Path) -> RunDir:
     p = Path(path)
     if not (p / RUN_JSON).is_file():
         raise InitscopeError(f"{str(p)!r} is not a run directory (no {RUN_JSON})")
-    meta = json.loads((p / RUN_JSON).read_text())
-    tables = {f.stem: pd.read_parquet(f) for f in sorted(p.glob("*.parquet"))}
+    f = p / RUN_JSON
+    try:
+        meta = json.loads(f.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InitscopeError(f"{f}: not readable JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise InitscopeError(f"{f}: expected a JSON object, got {type(meta).__name__}")
+    missing = [k for k in ("experiment", "config", "seed") if k not in meta]
+    if missing:
+        raise InitscopeError(f"{f}: missing {', '.join(missing)}; not a run directory initscope wrote")
+    if not isinstance(meta["config"], dict):
+        raise InitscopeError(f"{f}: 'config' must be an object")
+    tables = {}
+    for t in sorted(p.glob("*.parquet")):
+        try:
+            tables[t.stem] = pd.read_parquet(t)
+        except Exception as e:  # pyarrow raises several types for a truncated or foreign file
+            raise InitscopeError(f"{t}: not a readable parquet table ({type(e).__name__})") from None
     return RunDir(p, meta, tables)

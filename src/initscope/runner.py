@@ -79,6 +79,8 @@ def run(
     :class:`InitscopeError` before any work is done and before anything is written.
     """
     progress = progress or _no_progress
+    if not (isinstance(seed, int) and 0 <= seed < 2**63):
+        raise InitscopeError(f"--seed must be an integer in [0, 2^63), got {seed}")
     exp = get_experiment(name)
     cfg = apply_overrides(exp.config, overrides)
     dev = resolve_device(device)

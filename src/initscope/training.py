@@ -28,6 +28,10 @@ def minibatches(n: int, batch: int, generator: torch.Generator | None = None) ->
     return draw
 
 
+def _finite_parameters(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
 def train(
     model: nn.Module,
     x: torch.Tensor,
@@ -57,10 +61,10 @@ def train(
             model.eval()
             with torch.no_grad():
                 row["loss"] = float(loss_fn(model(x), y))
-            if measure is not None:
-                row.update(measure(model))
+        row["diverged"] = evaluate and not (math.isfinite(row["loss"]) and _finite_parameters(model))
+        if evaluate and measure is not None and not row["diverged"]:  # nothing to measure in non-finite weights
+            row.update(measure(model))
         row["batch_loss"] = math.nan
-        row["diverged"] = evaluate and not math.isfinite(row["loss"])
         rows.append(row)
         if step == steps or row["diverged"]:
             break

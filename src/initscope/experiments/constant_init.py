@@ -82,7 +82,8 @@ def train(cfg: ConstantInitConfig, variant: str, x: torch.Tensor, y: torch.Tenso
 
     hist = training.train(model, x, y, steps=steps, lr=cfg.lr, batches=training.minibatches(x.shape[0], cfg.batch, generator(seed, "batches")),
                           measure=measure)
-    return hist.assign(variant=variant)[["variant", "step", "loss", "distinct_units", "unit_spread", "rank", "batch_loss", "diverged"]]
+    # a step whose loss or weights are no longer finite ends training and is not measured
+    return hist.assign(variant=variant).reindex(columns=["variant", "step", "loss", "distinct_units", "unit_spread", "rank", "batch_loss", "diverged"])
 
 
 class _Elementwise(nn.Module):
@@ -141,6 +142,9 @@ def run(cfg: ConstantInitConfig, ctx: RunContext) -> Outcome:
         frames.append(train(cfg, variant, x, y, ctx.seed))
         ctx.progress("variants", k + 1, len(VARIANTS))
     hist = pd.concat(frames, ignore_index=True)
+    diverged = {v: (int(hist[(hist.variant == v) & hist.diverged].step.min()) if ((hist.variant == v) & hist.diverged).any() else None)
+                for v in VARIANTS}
+    hist = hist[~hist.diverged.astype(bool)].reset_index(drop=True)
     # tidy: one row per variant, step, hidden layer (layer 0: the network's loss)
     n_layers = len(cfg.widths)
     per_layer = [
@@ -164,6 +168,7 @@ def run(cfg: ConstantInitConfig, ctx: RunContext) -> Outcome:
             for v, h in by_variant.items()
         },
         "seed_check": seed_check,
+        "diverged_at_step": diverged,  # the step whose loss or weights stopped being finite (None: never)
     }
     return Outcome(tables={"stats": stats}, summary=summary, timings={"training_s": t1 - t0, "seed_check_s": seed_s})
 
@@ -178,6 +183,9 @@ def verdict(summary: dict[str, Any]) -> str:
             spread = ", ".join(f"{s:.2g}" for s in final[name]["unit_spread"])
             part += f" (unit spread {spread}; rank {final[name]['rank']})"
         parts.append(part + f", loss {v[name]['loss'][0]:.3f} -> {v[name]['loss'][-1]:.3f}")
+    for name, step in (summary.get("diverged_at_step") or {}).items():
+        if step is not None:
+            parts.append(f"{name}: training diverged at step {step} (loss or weights no longer finite); lower lr")
     sc = summary["seed_check"]
     parts.append(
         f"seed_all: same seed bit-identical {sc['same_seed_bit_identical']}, another seed differs {sc['other_seed_differs']}"
