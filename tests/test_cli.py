@@ -192,3 +192,29 @@ def test_diverging_training_reports_its_step(tmp_path, main):
              "--out", str(tmp_path / "ci"), "--json")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["diverged_at_step"] == {"constant": 1, "constant-dropout": 1, "random": 1}
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["run", "kaiming-variance", "--set", "depth=1000000000"], "depth must be <= 100,000"),
+        (["run", "kaiming-variance", "--set", "width=10000000"], "need"),  # memory here, operations on a bigger machine
+        (["run", "kaiming-variance", "--set", "input_dim=10000000000"], "need"),
+        (["run", "kaiming-variance", "--set", "networks=1000000000000"], "per-network sums of 1,000,000,000,000 networks"),
+        (["run", "kaiming-variance", "--set", "samples=100000000000"], "100,000,000,000 inputs of dimension 1,024 need"),
+        (["run", "kaiming-variance", "--set", "width=100000", "--set", "memory_mb=100000"], "multiply-adds"),
+        (["run", "variance-explosion", "--set", "width=10000000"], "half of this machine's memory"),
+        (["run", "variance-explosion", "--set", "networks=100000000"], "multiply-adds"),
+        (["run", "constant-init", "--set", "widths=10000000,10000000"], "the digits MLP"),
+        (["run", "constant-init", "--set", "rtol=-1"], "rtol must be a finite number >= 0"),
+        (["run", "permutation-symmetry", "--set", "widths=1000000000"], "the permuted MLP"),
+        (["run", "data-distributions", "--set", "samples=100000000000"], "the normal MLP"),
+        (["run", "phase-diagram", "--set", "grid_w=1000000", "--set", "grid_b=1000000"], "grid_w x grid_b must be <= 10,000"),
+        (["theory", "--depth", "1000000000"], "--depth must be <= 100,000"),
+    ],
+)
+def test_sizes_beyond_the_machine_are_refused_before_any_work(tmp_path, args, message, main):
+    extra = ["--out", str(tmp_path / "out")] if args[0] == "run" else []
+    p = main(*args, *extra, cwd=tmp_path)
+    assert p.returncode == 2 and message in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []

@@ -33,6 +33,9 @@ Norm = Literal["none", "layernorm"]
 NORMS: tuple[str, ...] = ("none", "layernorm")
 
 
+MAX_DEPTH = 100_000  # as initscope.theory.MAX_DEPTH: a spec lists its widths, so refuse before building it
+
+
 @dataclass(frozen=True)
 class MLPSpec:
     """A fully connected network at initialization. Defaults are text 000's setup."""
@@ -56,6 +59,8 @@ class MLPSpec:
     def __post_init__(self) -> None:
         if self.widths is None and self.depth < 1:
             raise InitscopeError(f"depth must be >= 1, got {self.depth}")
+        if self.widths is None and self.depth > MAX_DEPTH:
+            raise InitscopeError(f"depth must be <= {MAX_DEPTH:,} (the deepest network theory and engine take), got {self.depth:,}")
         if self.widths is None and self.width < 1:
             raise InitscopeError(f"width must be >= 1, got {self.width}")
         if self.input_dim < 1:

@@ -37,6 +37,7 @@ from initscope.engine.forward import forward
 from initscope.engine.samplers import EXACT_DISTRIBUTIONS, exact_linear, has_exact_law
 from initscope.nets import TILE_ENTRIES, MLPSpec, combine, draw_bias, draw_tiles, post_activation
 from initscope.repro import generator as make_generator
+from initscope.resources import check_memory, check_operations
 
 View = Literal["network", "sample", "layer"]
 VIEWS: tuple[str, ...] = ("network", "sample", "layer")
@@ -92,6 +93,31 @@ class ProbeConfig:
             raise InitscopeError(f"memory_mb must be > 0, got {self.memory_mb}")
         get_input(self.input)
         self._check_whole_weights()
+        self._check_resources()
+
+    def _check_resources(self) -> None:
+        """Refuse, before any work, a config that cannot fit ``memory_mb`` or has no end."""
+        spec, item = self.spec, torch.empty((), dtype=self.torch_dtype).element_size()
+        widest = max(*spec.layer_widths, spec.input_dim)
+        L = spec.n_layers
+        needs = []
+        if "network" in self.views:
+            needs.append((RNG_BLOCK * 8 * widest * item, f"one block of {RNG_BLOCK} networks at width {widest:,}"))
+            needs.append((self.networks * L * 32, f"per-network sums of {self.networks:,} networks x {L:,} layers"))
+        if {"sample", "layer"} & set(self.views):
+            needs.append((self.samples * spec.input_dim * item, f"{self.samples:,} inputs of dimension {spec.input_dim:,}"))
+            needs.append((8 * widest * item, f"one sample's activations at width {widest:,}"))
+        # these are floors the chunking cannot cut (below them memory_mb is exceeded by one
+        # block, one sample, the inputs): they must fit the machine
+        for need, what in needs:
+            check_memory(need, what)
+        macs = sum(spec.weight_shape(l)[0] * spec.weight_shape(l)[1] for l in range(1, L + 1))
+        ops = 0.0
+        if "network" in self.views and self.resolved_sampler() == "full":
+            ops += float(self.networks) * macs
+        if {"sample", "layer"} & set(self.views):
+            ops += float(self.sample_networks) * self.samples * macs
+        check_operations(ops, "use fewer networks, samples, layers or a smaller width")
 
     def _check_whole_weights(self) -> None:
         """Weights whose rows are not independent (orthogonal) cannot be drawn in row tiles:

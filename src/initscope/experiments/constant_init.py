@@ -57,7 +57,11 @@ class ConstantInitConfig:
             raise InitscopeError(f"dropout must be in (0, 1) for the dropout variant, got {self.dropout}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise InitscopeError(f"lr must be a positive number, got {self.lr}")
-        self.spec("random")
+        if not (self.rtol >= 0 and math.isfinite(self.rtol)):
+            raise InitscopeError(f"rtol must be a finite number >= 0, got {self.rtol}")
+        from initscope.resources import check_model
+
+        check_model(self.spec("random"), 1797, what="the digits MLP")  # every step evaluates all 1797 digits
 
     def spec(self, variant: str) -> MLPSpec:
         init = "constant" if variant.startswith("constant") else self.random_init

@@ -65,6 +65,10 @@ class DataDistributionsConfig:
         for v in self.variants:
             if v not in VARIANTS:
                 raise InitscopeError(f"unknown variant {v!r}; choose from: {', '.join(VARIANTS)}")
+        from initscope.resources import check_model
+
+        for v in self.variants:
+            check_model(self.spec(v, self.spectrum_dim), self.samples, item=8, what=f"the {v} MLP")
 
     def spec(self, variant: str, input_dim: int) -> MLPSpec:
         base = MLPSpec(input_dim=input_dim, width=self.width, depth=self.depth, activation="relu", bias="linspace",

@@ -49,6 +49,9 @@ class PermutationSymmetryConfig:
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise InitscopeError(f"lr must be a positive number, got {self.lr}")
         self.spec()
+        from initscope.resources import check_model
+
+        check_model(self.spec(), self.samples, item=8, what="the permuted MLP")
 
     def spec(self) -> MLPSpec:
         return MLPSpec(input_dim=self.input_dim, widths=self.widths, activation=self.activation, init=self.init,

@@ -48,6 +48,8 @@ class PhaseDiagramConfig:
             raise InitscopeError(f"sigma_b2_max must be >= 0, got {self.sigma_b2_max}")
         if self.grid_w < 2 or self.grid_b < 2:
             raise InitscopeError("grid_w and grid_b must be >= 2")
+        if self.grid_w * self.grid_b > 10_000:
+            raise InitscopeError(f"grid_w x grid_b must be <= 10,000 points (about 30 ms each), got {self.grid_w * self.grid_b:,}")
         for name in ("depth", "width"):
             if getattr(self, name) < 1:
                 raise InitscopeError(f"{name} must be >= 1, got {getattr(self, name)}")

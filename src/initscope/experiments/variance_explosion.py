@@ -109,6 +109,14 @@ class VarianceExplosionConfig:
             parse_variant(v)
         if self.dtype not in DTYPES:
             raise InitscopeError(f"unknown dtype {self.dtype!r}; choose from: {', '.join(DTYPES)}")
+        from initscope.resources import check_memory, check_operations
+
+        self.spec(self.variants[0])  # depth within bounds before anything is sized
+        item = 8 if self.dtype == "float64" else 4
+        check_memory(6.0 * self.samples * self.width * item, f"the activations of {self.samples:,} samples at width {self.width:,}")
+        check_memory(float(self.width) * self.width * item, f"one {self.width:,} x {self.width:,} weight")
+        check_operations(float(len(self.variants)) * self.networks * self.depth * self.samples * self.width * self.width,
+                         "use fewer samples, networks, layers or a smaller width")
 
     def spec(self, variant: str) -> MLPSpec:
         scheme, act = parse_variant(variant)
