@@ -218,3 +218,12 @@ def test_sizes_beyond_the_machine_are_refused_before_any_work(tmp_path, args, me
     p = main(*args, *extra, cwd=tmp_path)
     assert p.returncode == 2 and message in p.stderr, p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_output_paths_that_cannot_be_written(tmp_path, main):
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    for out, message in ((f / "sub", "cannot write a run directory there"), (tmp_path / ("x" * 300), "File name too long")):
+        p = main("run", "kaiming-variance", *SMALL, "--out", str(out))
+        assert p.returncode == 2 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert [q.name for q in tmp_path.iterdir()] == ["a-file"]

@@ -123,8 +123,8 @@ class StagingDir:
     def __init__(self, out: Path, force: bool) -> None:
         self.out = out
         self.force = force
-        check_out_dir(out, force)
         try:
+            check_out_dir(out, force)
             out.parent.mkdir(parents=True, exist_ok=True)
             # staging directories of this target left by a killed run: never a finished run
             for stale in out.parent.glob(f".{out.name}.tmp-*"):

@@ -83,6 +83,10 @@ def run(
         raise InitscopeError(f"--seed must be an integer in [0, 2^63), got {seed}")
     exp = get_experiment(name)
     cfg = apply_overrides(exp.config, overrides)
+    if tensorboard is not None:  # found before anything is written, not after the run
+        from initscope.report.tensorboard import check_tensorboard
+
+        check_tensorboard()
     dev = resolve_device(device)
     staging = StagingDir(Path(out) if out is not None else default_out(name), force) if write else None
     try:

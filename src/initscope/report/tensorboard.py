@@ -11,6 +11,14 @@ import pandas as pd
 from initscope.errors import InitscopeError
 
 
+def check_tensorboard() -> None:
+    """Raise before any work if ``--tensorboard`` cannot be written (the package is an extra)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
+    except ImportError:  # pragma: no cover - tensorboard is an optional extra
+        raise InitscopeError("--tensorboard needs the tensorboard package: pip install 'initscope[tensorboard]'") from None
+
+
 def write_tensorboard(log_dir: str | Path, tables: dict[str, pd.DataFrame], run_name: str) -> int:
     """Write every table with ``layer`` and ``value`` columns as histograms; returns how many.
 
