@@ -21,6 +21,14 @@ class Result:
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
 
+def assert_refused(p: Result, message: str) -> None:
+    """The bad-input contract: exit 2, one line on stderr naming the problem, no traceback, no stdout."""
+    assert p.returncode == 2, p.stderr
+    assert message in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+    assert p.stdout == ""
+
+
 @pytest.fixture
 def main(capsys, monkeypatch):
     """``main(*args, cwd=None)``: the CLI in-process, with the subprocess result's fields."""
@@ -81,11 +89,7 @@ def test_same_seed_gives_identical_stats(tmp_path, main):
     ],
 )
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, message, main):
-    p = main(*args, "--out", str(tmp_path / "out"), cwd=tmp_path)
-    assert p.returncode == 2
-    assert message in p.stderr
-    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
-    assert p.stdout == ""
+    assert_refused(main(*args, "--out", str(tmp_path / "out"), cwd=tmp_path), message)
     assert list(tmp_path.iterdir()) == []  # nothing written, not even a temporary directory
 
 
@@ -131,12 +135,8 @@ def test_report_rebuilds_from_run_dir(tmp_path, main):
         (["theory", "--depth", "0"], "--depth must be >= 1"),
     ],
 )
-def test_unwritable_out_and_endless_theory_are_refused_in_one_line(capsys, argv, message):
-    from initscope.cli import main
-
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
+def test_unwritable_out_and_endless_theory_are_refused_in_one_line(argv, message, main):
+    assert_refused(main(*argv), message)
 
 
 @pytest.mark.parametrize(
@@ -150,9 +150,8 @@ def test_unwritable_out_and_endless_theory_are_refused_in_one_line(capsys, argv,
     ],
 )
 def test_values_that_parse_but_cannot_be_used(tmp_path, args, message, main):
-    p = main(*args, "--out", str(tmp_path / "out"), cwd=tmp_path)
-    assert p.returncode == 2 and message in p.stderr, p.stderr
-    assert len(p.stderr.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
+    assert_refused(main(*args, "--out", str(tmp_path / "out"), cwd=tmp_path), message)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -172,8 +171,7 @@ def test_corrupt_run_directories_are_named_not_tracebacks(tmp_path, run_json, ta
         (d / "stats.parquet").write_bytes(table)
     before = sorted(p.name for p in d.iterdir())
     for cmd in (["report", str(d)], ["compare", str(d), str(d), "--out", str(tmp_path / "cmp")]):
-        p = main(*cmd)
-        assert p.returncode == 2 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1, (cmd, p.stderr)
+        assert_refused(main(*cmd), message)
     assert sorted(p.name for p in d.iterdir()) == before and not (tmp_path / "cmp").exists()
 
 
@@ -215,15 +213,13 @@ def test_diverging_training_reports_its_step(tmp_path, main):
 )
 def test_sizes_beyond_the_machine_are_refused_before_any_work(tmp_path, args, message, main):
     extra = ["--out", str(tmp_path / "out")] if args[0] == "run" else []
-    p = main(*args, *extra, cwd=tmp_path)
-    assert p.returncode == 2 and message in p.stderr, p.stderr
-    assert len(p.stderr.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
+    assert_refused(main(*args, *extra, cwd=tmp_path), message)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_output_paths_that_cannot_be_written(tmp_path, main):
     f = tmp_path / "a-file"
     f.write_text("x")
     for out, message in ((f / "sub", "cannot write a run directory there"), (tmp_path / ("x" * 300), "File name too long")):
-        p = main("run", "kaiming-variance", *SMALL, "--out", str(out))
-        assert p.returncode == 2 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert_refused(main("run", "kaiming-variance", *SMALL, "--out", str(out)), message)
     assert [q.name for q in tmp_path.iterdir()] == ["a-file"]

@@ -7,6 +7,7 @@ triples combine exactly, so the result does not depend on how work was chunked
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -70,3 +71,17 @@ class ScalarMoments:
         if self.n < 2:
             return float("nan")
         return float(torch.tensor(self.values, dtype=torch.float64).std() / self.n**0.5)
+
+
+def network_variance(sq: torch.Tensor, ubar: torch.Tensor) -> tuple[float, float]:
+    """Mean over units of the variance over M networks, from each network's |y_m|^2 / N
+    (``sq``, [M]) and each unit's mean over networks (``ubar``, [N]), with its standard error.
+
+    value = (sum_m |y_m|^2 / N - M mean_i ubar_i^2) / (M - 1). Two sources of error: the
+    spread of |y_m|^2 / N over networks (0 where W keeps the norm, as an orthogonal one does)
+    and that of the squared unit means, each of whose N means has variance ~ value / M: the
+    sd of their average is ~ value sqrt(2 / N) / M.
+    """
+    m = sq.numel()
+    value = (float(sq.sum()) - m * float((ubar * ubar).mean())) / (m - 1)
+    return value, math.hypot(float(sq.std() / math.sqrt(m)), abs(value) * math.sqrt(2 / ubar.numel()) / (m - 1))

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 from initscope.data import get_input
-from initscope.engine.moments import RunningMoments
+from initscope.engine.moments import RunningMoments, network_variance
 from initscope.errors import InitscopeError, unknown
 from initscope.engine.forward import forward
 from initscope.engine.samplers import EXACT_DISTRIBUTIONS, exact_linear, has_exact_law
@@ -335,15 +335,7 @@ class _NetworkSums:
         self.count += v.shape[0]
 
     def network_variance(self) -> tuple[float, float]:
-        sq = torch.cat(self.row_sq)
-        m = self.count
-        ubar = self.unit_sum / m
-        value = (float(sq.sum()) - m * float((ubar * ubar).mean())) / (m - 1)
-        # two sources of error: the spread of |y_m|^2 / N over networks (0 where W keeps the
-        # norm, as an orthogonal one does) and that of the squared unit means, each of whose
-        # N means has variance ~ value / M: sd of their average ~ value sqrt(2 / N) / M
-        n_units = ubar.numel()
-        return value, math.hypot(float(sq.std() / math.sqrt(m)), abs(value) * math.sqrt(2 / n_units) / (m - 1))
+        return network_variance(torch.cat(self.row_sq), self.unit_sum / self.count)
 
     def network_mean(self) -> tuple[float, float]:
         r = torch.cat(self.row_mean)

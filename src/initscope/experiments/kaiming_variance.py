@@ -125,7 +125,7 @@ def drawn_inputs(pc: ProbeConfig) -> tuple[Any, Any]:
     return x0, x
 
 
-def mean_field_inputs(pc: ProbeConfig) -> dict[str, Any]:
+def mean_field_inputs(pc: ProbeConfig, inputs: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """What the mean-field maps need from a probe config: per-layer sigma_w^2, sigma_b^2,
     and the second moments of the actual inputs (x0 for the network view, the S samples
     for the sample view), drawn from the same generators as the engine."""
@@ -155,7 +155,7 @@ def mean_field_inputs(pc: ProbeConfig) -> dict[str, Any]:
             f"throughout{' (layer 1 has fan-in ' + str(spec.input_dim) + ')' if spec.input_dim != widths[0] else ''}; "
             "the finite-width lines draw each layer's own"
         )
-    x0, x = drawn_inputs(pc)
+    x0, x = inputs if inputs is not None else drawn_inputs(pc)
     n0, s = spec.input_dim, pc.samples
     sq = float((x * x).sum()) / (s * n0)
     total = x.sum(dim=0)
@@ -175,13 +175,13 @@ def fixed_bias_network_variance(spec: MLPSpec, sigma_w2: list[float], x0_sq: flo
     import torch
 
     from initscope.nets import draw_bias
-    from initscope.repro import generator
 
     z, w = np.polynomial.hermite_e.hermegauss(160)
     w = w / w.sum()
     v = [sigma_w2[0] * x0_sq]
     for layer in range(2, spec.n_layers + 1):
-        b = draw_bias(spec, layer - 1, (), generator=generator(0, "unused"), dtype=torch.float64, device="cpu").numpy()
+        # constant and linspace biases draw nothing: the generator is never used
+        b = draw_bias(spec, layer - 1, (), generator=torch.Generator(), dtype=torch.float64, device="cpu").numpy()
         u = b[:, None] + math.sqrt(max(v[-1], 0.0)) * z[None, :]
         phi = spec.act.fn(torch.from_numpy(u)).numpy()
         v.append(sigma_w2[layer - 1] * float(((phi * phi) @ w).mean()))
@@ -201,7 +201,8 @@ def theory_table(pc: ProbeConfig, replicates: int = 0) -> tuple[pd.DataFrame, li
     from initscope.theory.finite_width import pairs_from, predict_finite_width
 
     spec = pc.spec
-    mf = mean_field_inputs(pc)
+    x0, x = drawn_inputs(pc)  # once, for every theory line below
+    mf = mean_field_inputs(pc, (x0, x))
     common = dict(residual=mf["residual"], layernorm=mf["layernorm"])
     at_x0 = predict(spec.act, mf["sigma_w2"], mf["sigma_b2"], spec.n_layers, x_sq=mf["x0_sq"], **common)
     over_x = predict(spec.act, mf["sigma_w2"], mf["sigma_b2"], spec.n_layers, x_sq=mf["x_sq"], x_ab=mf["x_ab"], samples=pc.samples, **common)
@@ -211,7 +212,6 @@ def theory_table(pc: ProbeConfig, replicates: int = 0) -> tuple[pd.DataFrame, li
         # the inputs' norms differ: run the covariance map on every pair of a subset of the
         # actual inputs instead of the equal-norm map (whose q_ab misses (E|x|)^2 / E|x|^2).
         # In closed form only: by quadrature 8128 pairs would take minutes.
-        x0, x = drawn_inputs(pc)
         sub = x[: INPUT_SUBSET]
         pairs = propagate_inputs(spec.act, mf["sigma_w2"], mf["sigma_b2"], spec.n_layers, (sub @ sub.T).numpy(), spec.input_dim)
         sample_var, spread = pairs.sample_variance.copy(), pairs.mean_spread.copy()
@@ -236,7 +236,6 @@ def theory_table(pc: ProbeConfig, replicates: int = 0) -> tuple[pd.DataFrame, li
     }
     fw_notes: list[str] = []
     if replicates:
-        x0, x = drawn_inputs(pc)
         fw = predict_finite_width(spec, pairs=pairs_from(x, replicates, pc.seed), x0=x0, samples=pc.samples, seed=pc.seed)
         cols["sample_fraction_finite_width"] = np.array(fw.sample_fraction)
         cols["sample_fraction_finite_width_stderr"] = np.array(fw.sample_fraction_stderr)

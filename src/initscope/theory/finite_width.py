@@ -41,7 +41,8 @@ import numpy as np
 import torch
 
 from initscope.errors import InitscopeError
-from initscope.nets import MLPSpec, draw_bias, normalize
+from initscope.engine.moments import network_variance
+from initscope.nets import MLPSpec, combine, draw_bias, post_activation
 from initscope.repro import generator as make_generator
 
 ROUTE = "sampled Gram chain"
@@ -109,14 +110,9 @@ def _chain(spec: MLPSpec, x: torch.Tensor, seed: int, stream: str) -> Iterator[t
         new = _layer(h, out, scheme.second_moment((out, fan_in)), g)
         if spec.bias != "zero":  # per network: the same bias for every input
             new += draw_bias(spec, layer, (x.shape[0],), generator=g, dtype=x.dtype, device=x.device)[:, None, :]
-        y = new + y if (spec.residual and layer >= 2 and y is not None) else new
+        y = combine(new, y, spec, layer)  # the one forward rule of nets: units are the last axis
         yield layer, y
-        h = act.fn(normalize(y, spec.norm))
-
-
-def _mean_se(v: torch.Tensor) -> tuple[float, float]:
-    v = v.to(torch.float64)
-    return float(v.mean()), float(v.std() / math.sqrt(v.numel())) if v.numel() > 1 else math.nan
+        h = post_activation(y, spec, act)
 
 
 def predict_finite_width(
@@ -172,13 +168,10 @@ def predict_finite_width(
         for layer, y in _chain(spec, x1, seed, "finite-width-x0"):
             yy = y[:, 0]
             sq = (yy * yy).mean(dim=1, dtype=torch.float64)
-            ubar = yy.mean(dim=0, dtype=torch.float64)
-            value = (float(sq.sum()) - m * float((ubar * ubar).mean())) / (m - 1)
+            value, se = network_variance(sq, yy.mean(dim=0, dtype=torch.float64))  # the network view's estimator
             if not math.isfinite(value):
                 break
-            nv[layer - 1] = value
-            # as the network view's: the spread of |y|^2 / N and that of the squared unit means
-            nv_se[layer - 1] = math.hypot(float(sq.std() / math.sqrt(m)), abs(value) * math.sqrt(2 / ubar.numel()) / (m - 1))
+            nv[layer - 1], nv_se[layer - 1] = value, se
             spread[layer - 1] = float(sq.std() / sq.mean()) if float(sq.mean()) > 0 else math.nan
     notes = []
     if spec.scheme.distribution != "normal":
