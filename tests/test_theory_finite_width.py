@@ -157,3 +157,15 @@ def test_the_two_routes_agree_where_the_expansion_holds_and_it_says_where_it_sto
     assert narrow.reliable_until < wide.reliable_until < 50
     with pytest.raises(InitscopeError, match="plain MLPs"):
         predict_perturbative(MLPSpec(input_dim=8, width=8, depth=3, residual=True), pairs=torch.zeros(4, 2, 8))
+
+
+def test_deep_in_the_ordered_phase_the_chain_resolves_tiny_sample_fractions():
+    # tanh, sigma_w^2 = 0.8, sigma_b^2 = 0.09: at layer 30 the sample fraction is ~4e-7, below
+    # what a float32 Cholesky of the Gram matrix resolves; wide enough that mean field holds
+    spec = setup_spec("tanh", "lecun-normal", 30, width=2048, sigma_b=0.3, sigma_w2=0.8)
+    fw = predict_setup_finite_width(spec, replicates=200, seed=0)
+    mf = predict_setup("tanh", "lecun-normal", 30, width=2048, sigma_b=0.3, sigma_w2=0.8)
+    for layer in (20, 30):
+        i = layer - 1
+        assert mf.sample_fraction[i] < 1e-4
+        assert abs(fw.sample_fraction[i] - mf.sample_fraction[i]) < 4 * fw.sample_fraction_stderr[i] + 0.01 * mf.sample_fraction[i]

@@ -93,7 +93,13 @@ def _layer(h: torch.Tensor, out: int, v: float, g: torch.Generator) -> torch.Ten
     if s == 1:
         return z.mul_(a[:, :, None])
     l21 = torch.where(a > 0, gram[:, 0, 1, None] / a.clamp_min(torch.finfo(h.dtype).tiny), torch.zeros_like(a))
-    l22 = (gram[:, 1, 1, None] - l21 * l21).clamp_min(0).sqrt()
+    # l22^2 = c - l21^2 cancels when the two inputs have become nearly the same (deep in the
+    # ordered phase): in float32 that floors the sample fraction near 1e-7. Through the
+    # difference d = h_b - h_a instead, (|h_a|^2 |d|^2 - (h_a . d)^2) / |h_a|^2, in float64 sums.
+    f64 = torch.float64
+    ha, d = h[:, 0], h[:, 1] - h[:, 0]
+    aa, dd, ad = ((ha * ha).sum(1, dtype=f64), (d * d).sum(1, dtype=f64), (ha * d).sum(1, dtype=f64))
+    l22 = (v * (aa * dd - ad * ad).clamp_min(0) / aa.clamp_min(torch.finfo(f64).tiny)).sqrt().to(h.dtype)[:, None]
     z[:, 1].mul_(l22).addcmul_(z[:, 0], l21)
     z[:, 0].mul_(a)
     return z
