@@ -7,6 +7,7 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import assert_refused
 
 SMALL = ["--set", "depth=6", "--set", "width=32", "--set", "networks=64", "--set", "samples=64", "--set", "sample_networks=2",
          "--set", "theory_replicates=200"]
@@ -14,35 +15,6 @@ SMALL = ["--set", "depth=6", "--set", "width=32", "--set", "networks=64", "--set
 
 def cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "initscope", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
-
-
-class Result:
-    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
-
-
-def assert_refused(p: Result, message: str) -> None:
-    """The bad-input contract: exit 2, one line on stderr naming the problem, no traceback, no stdout."""
-    assert p.returncode == 2, p.stderr
-    assert message in p.stderr, p.stderr
-    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
-    assert p.stdout == ""
-
-
-@pytest.fixture
-def main(capsys, monkeypatch):
-    """``main(*args, cwd=None)``: the CLI in-process, with the subprocess result's fields."""
-    from initscope.cli import main as entry
-
-    def call(*args, cwd=None):
-        if cwd is not None:
-            monkeypatch.chdir(cwd)
-        capsys.readouterr()
-        rc = entry([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return Result(rc, out, err)
-
-    return call
 
 
 def test_run_json_summary_and_run_directory(tmp_path):
@@ -220,6 +192,6 @@ def test_sizes_beyond_the_machine_are_refused_before_any_work(tmp_path, args, me
 def test_output_paths_that_cannot_be_written(tmp_path, main):
     f = tmp_path / "a-file"
     f.write_text("x")
-    for out, message in ((f / "sub", "cannot write a run directory there"), (tmp_path / ("x" * 300), "File name too long")):
+    for out, message in ((f / "sub", "is a file, not a folder"), (tmp_path / ("x" * 300), "File name too long")):
         assert_refused(main("run", "kaiming-variance", *SMALL, "--out", str(out)), message)
     assert [q.name for q in tmp_path.iterdir()] == ["a-file"]

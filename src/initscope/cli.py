@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -20,10 +21,12 @@ def app() -> None:
 
 
 class _Bar:
-    """A rich progress bar on stderr that appears only once work has taken > 1 s."""
+    """A rich progress bar on stderr, with the time left estimated from the rate so far; drawn
+    only on a terminal (a script's stderr keeps its one line per error) and only once work has
+    taken > 1 s."""
 
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.t0 = time.perf_counter()
         self.progress: Any = None
         self.tasks: dict[str, Any] = {}
@@ -35,10 +38,13 @@ class _Bar:
             if time.perf_counter() - self.t0 < 1.0:
                 return
             from rich.console import Console
-            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+            )
 
             self.progress = Progress(
                 TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                TextColumn("left"), TimeRemainingColumn(),
                 console=Console(stderr=True), transient=False,
             )
             self.progress.start()
@@ -143,6 +149,9 @@ def theory_cmd(
     from initscope.theory import check_depth, predict_setup
     from initscope.theory.finite_width import DEFAULT_REPLICATES, predict_setup_finite_width, setup_spec
 
+    from initscope.repro import check_seed
+
+    check_seed(seed)
     try:
         check_depth(depth)
     except InitscopeError as e:
@@ -195,12 +204,15 @@ def theory_cmd(
     click.echo(head + (f" {'at width ' + str(width):>22s} {'network_variance':>17s}" if fw is not None else "")
                + (f" {'1/N theory':>11s}" if pt_frac else ""))
     show = sorted({1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, depth} & set(pred.layers))
+    def num(v: float, width: int, spec: str) -> str:  # '-': undefined there (past an overflow, or 0/0); the notes say why
+        return f"{v:{width}{spec}}" if math.isfinite(v) else f"{'-':>{width}s}"
+
     for layer in show:
         i = layer - 1
-        line = f"  {layer:5d} {pred.q[i]:12.6g} {pred.c[i]:10.6f} {pred.sample_fraction[i]:16.6g}"
+        line = f"  {layer:5d} {num(pred.q[i], 12, '.6g')} {num(pred.c[i], 10, '.6f')} {num(pred.sample_fraction[i], 16, '.6g')}"
         if fw is not None:
-            sf = f"{fw.sample_fraction[i]:.4g} ± {fw.sample_fraction_stderr[i]:.2g}"
-            line += f" {sf:>22s} {fw.network_variance[i]:17.6g}"
+            sf = (f"{fw.sample_fraction[i]:.4g} ± {fw.sample_fraction_stderr[i]:.2g}" if math.isfinite(fw.sample_fraction[i]) else "-")
+            line += f" {sf:>22s} {num(fw.network_variance[i], 17, '.6g')}"
         if pt_frac:
             line += f" {pt_frac[i]:11.4g}" if pt_frac[i] is not None else f" {'-':>11s}"
         click.echo(line)

@@ -15,6 +15,18 @@ import random
 import numpy as np
 import torch
 
+from initscope.errors import InitscopeError
+
+
+SEED_LIMIT = 2**63  # torch.manual_seed takes a signed 64-bit integer
+
+
+def check_seed(seed: int, flag: str = "--seed") -> int:
+    """Refuse a seed torch cannot take, in one line, before any work."""
+    if not (isinstance(seed, int) and 0 <= seed < SEED_LIMIT):
+        raise InitscopeError(f"{flag} must be an integer in [0, 2^63), got {seed}")
+    return seed
+
 
 def seed_all(seed: int = 1992, seed_torch: bool = True, deterministic: bool = True) -> int:
     """Seed python, numpy, torch and CUDA; switch torch to deterministic kernels.

@@ -105,12 +105,40 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def check_out_dir(out: Path, force: bool) -> None:
-    """Refuse an existing non-empty directory unless ``force``; refuse a file."""
+def check_out_dir(out: Path, force: bool, flag: str = "--out") -> None:
+    """Refuse an existing non-empty directory unless ``force``; refuse a file; refuse a path that
+    names no directory of its own ('', '.', '..', '/') or holds the working directory (--force
+    would delete it)."""
+    if out.name in ("", ".", ".."):
+        raise InitscopeError(f"{flag} {str(out)!r} names no new directory; give a path such as runs/my-run")
+    try:
+        holds_cwd = out.exists() and Path.cwd().resolve().is_relative_to(out.resolve())
+    except OSError:
+        holds_cwd = False
+    if holds_cwd:
+        raise InitscopeError(f"{flag} {str(out)!r} holds the working directory; give a path such as runs/my-run")
     if out.exists() and not out.is_dir():
         raise InitscopeError(f"--out {str(out)!r} exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise InitscopeError(f"--out {str(out)!r} exists and is not empty; pass --force to replace it")
+
+
+def check_writable(path: Path, flag: str) -> None:
+    """Refuse, before any work, a path whose nearest existing ancestor is not a writable folder."""
+    p = path if path.is_absolute() else Path.cwd() / path
+    if p.exists():
+        if not p.is_dir():
+            raise InitscopeError(f"{flag} {str(path)!r} exists and is not a directory")
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise InitscopeError(f"{flag} {str(path)!r}: the folder is not writable; choose a writable path")
+        return
+    for a in p.parents:
+        if a.exists():
+            if not a.is_dir():
+                raise InitscopeError(f"{flag} {str(path)!r}: {str(a)!r} is a file, not a folder; choose a writable path")
+            if not os.access(a, os.W_OK | os.X_OK):
+                raise InitscopeError(f"{flag} {str(path)!r}: {str(a)!r} is not writable; choose a writable path")
+            return
 
 
 class StagingDir:
@@ -123,14 +151,18 @@ class StagingDir:
     def __init__(self, out: Path, force: bool) -> None:
         self.out = out
         self.force = force
+        self.created: list[Path] = []
         try:
             check_out_dir(out, force)
+            # folders this run creates above ``out``: removed again if it fails (nothing left behind)
+            self.created = [p for p in (out.parent, *out.parent.parents) if not p.exists()][::-1]
             out.parent.mkdir(parents=True, exist_ok=True)
             # staging directories of this target left by a killed run: never a finished run
             for stale in out.parent.glob(f".{out.name}.tmp-*"):
                 shutil.rmtree(stale, ignore_errors=True)
             self.path = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         except OSError as e:
+            self._remove_created()
             raise InitscopeError(f"--out {out}: cannot write a run directory there ({e.strerror}); choose a writable path") from None
         umask = os.umask(0)
         os.umask(umask)
@@ -149,6 +181,14 @@ class StagingDir:
 
     def abort(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+        self._remove_created()
+
+    def _remove_created(self) -> None:
+        for p in reversed(self.created):
+            try:
+                p.rmdir()  # only if still empty: never anything another process put there
+            except OSError:
+                break
 
     def __enter__(self) -> StagingDir:
         return self

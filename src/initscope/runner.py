@@ -12,9 +12,9 @@ from typing import Any
 from initscope.config import apply_overrides, to_dict
 from initscope.engine.probe import Progress, _no_progress
 from initscope.errors import InitscopeError
-from initscope.experiments import Outcome, RunContext, get_experiment
-from initscope.repro import seed_all
-from initscope.results import StagingDir, device_info, versions, write_meta, write_tables
+from initscope.experiments import Experiment, Outcome, RunContext, get_experiment
+from initscope.repro import check_seed, seed_all
+from initscope.results import StagingDir, check_out_dir, check_writable, device_info, versions, write_meta, write_tables
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -61,6 +61,51 @@ class RunRecord:
         return f"RunRecord({self.meta['experiment']!r}, path={str(self.path) if self.path else None!r})"
 
 
+@dataclass(frozen=True)
+class Plan:
+    """A run that passed every check: what :func:`run` will do, nothing done or written yet."""
+
+    experiment: Experiment
+    config: Any
+    seed: int
+    device: str
+    out: Path | None  # None: not written
+
+
+def validate(
+    name: str,
+    overrides: Mapping[str, Any] | Iterable[str] = (),
+    *,
+    seed: int = 0,
+    device: str = "auto",
+    out: str | Path | None = None,
+    force: bool = False,
+    write: bool = True,
+    tensorboard: str | Path | None = None,
+) -> Plan:
+    """Every check a run goes through before it touches the disk, and nothing else: the name,
+    each config value (type, finiteness, range), the memory and operations the config needs
+    against ``memory_mb`` and the machine, the seed, the device, and the output paths.
+    Raises :class:`InitscopeError` with one line naming what is wrong and what is allowed."""
+    check_seed(seed)
+    exp = get_experiment(name)
+    cfg = apply_overrides(exp.config, overrides)
+    if tensorboard is not None:
+        from initscope.report.tensorboard import check_tensorboard
+
+        check_tensorboard(tensorboard)
+    dev = resolve_device(device)
+    target = None
+    if write:
+        target = Path(out) if out is not None else default_out(name)
+        try:
+            check_out_dir(target, force)
+            check_writable(target, "--out")
+        except OSError as e:  # a name too long, a path through a file
+            raise InitscopeError(f"--out {target}: cannot write a run directory there ({e.strerror}); choose a writable path") from None
+    return Plan(exp, cfg, seed, dev, target)
+
+
 def run(
     name: str,
     overrides: Mapping[str, Any] | Iterable[str] = (),
@@ -79,16 +124,9 @@ def run(
     :class:`InitscopeError` before any work is done and before anything is written.
     """
     progress = progress or _no_progress
-    if not (isinstance(seed, int) and 0 <= seed < 2**63):
-        raise InitscopeError(f"--seed must be an integer in [0, 2^63), got {seed}")
-    exp = get_experiment(name)
-    cfg = apply_overrides(exp.config, overrides)
-    if tensorboard is not None:  # found before anything is written, not after the run
-        from initscope.report.tensorboard import check_tensorboard
-
-        check_tensorboard()
-    dev = resolve_device(device)
-    staging = StagingDir(Path(out) if out is not None else default_out(name), force) if write else None
+    plan = validate(name, overrides, seed=seed, device=device, out=out, force=force, write=write, tensorboard=tensorboard)
+    exp, cfg, dev = plan.experiment, plan.config, plan.device
+    staging = StagingDir(plan.out, force) if plan.out is not None else None
     try:
         seed_all(seed)
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -85,6 +85,9 @@ class ProbeConfig:
         for v in self.views:
             if v not in VIEWS:
                 raise unknown("view", v, VIEWS)
+        if {"sample", "layer"} & set(self.views) and min(self.spec.layer_widths) < 2:
+            raise InitscopeError(f"width must be >= 2: the sample and layer views take a variance over a layer's units, "
+                                 f"got {min(self.spec.layer_widths)}")
         if self.sampler not in SAMPLERS:
             raise unknown("sampler", self.sampler, SAMPLERS)
         if self.dtype not in DTYPES:
@@ -200,7 +203,8 @@ class _Rows:
         self.rows: list[dict] = []
 
     def add(self, view: str, site: str, layer: int, stat: str, value: float, stderr: float, n: int) -> None:
-        self.rows.append(dict(view=view, site=site, layer=layer, stat=stat, value=value, stderr=stderr, n=n))
+        if math.isfinite(value):  # no row where a statistic is undefined (past an overflow, 0/0): never a NaN value
+            self.rows.append(dict(view=view, site=site, layer=layer, stat=stat, value=value, stderr=stderr, n=n))
 
 
 def _amax(x: torch.Tensor) -> float:
@@ -485,7 +489,7 @@ def _probe_sample_views(
             if want_sample:
                 sv, sv_se = mean_se("sample_variance")
                 ms, ms_se = mean_se("mean_spread")
-                frac = sv / (sv + ms) if not df.empty else math.nan
+                frac = sv / (sv + ms) if sv + ms > 0 else math.nan  # every pre-activation equal: undefined
                 frac_se = _ratio_stderr(df["sample_variance"].to_numpy(), df["mean_spread"].to_numpy()) if len(df) > 1 else math.nan
                 mu, mu_se = mean_se("sample_mean")
                 rows.add("sample", site, layer, "sample_variance", sv, sv_se, R)
@@ -505,7 +509,10 @@ def _ratio_stderr(a: np.ndarray, b: np.ndarray) -> float:
     with heavy tails at depth)."""
     n = len(a)
     sa, sb = float(a.sum()), float(b.sum())
-    loo = (sa - a) / ((sa - a) + (sb - b))
+    with np.errstate(divide="ignore", invalid="ignore"):  # a network with no variance at all: undefined, not a warning
+        loo = (sa - a) / ((sa - a) + (sb - b))
+    if not np.isfinite(loo).all():
+        return math.nan
     return float(math.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum()))
 
 

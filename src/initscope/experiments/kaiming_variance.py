@@ -76,20 +76,36 @@ class KaimingVarianceConfig:
 SUMMARY_STATS = ("network_variance", "sample_variance", "mean_spread", "sample_fraction", "layer_variance")
 
 
-def _series(stats: pd.DataFrame, stat: str, site: str | None = "pre") -> list[float | None]:
+def _series(stats: pd.DataFrame, stat: str, layers: list[int], site: str | None = "pre") -> list[float | None]:
+    """``stat`` at each of ``layers``; None where it is undefined (no row: past an overflow, or 0/0)."""
     rows = stats[stats.stat == stat] if site is None else stats[(stats.stat == stat) & (stats.site == site)]
-    s = rows.sort_values("layer")["value"]
-    return [float(v) if math.isfinite(v) else None for v in s]
+    by_layer = dict(zip(rows.layer.astype(int), rows.value.astype(float)))
+    return [by_layer[l] if l in by_layer and math.isfinite(by_layer[l]) else None for l in layers]
 
 
-def summarize(stats: pd.DataFrame, first_nonfinite: dict[str, int | None]) -> dict[str, Any]:
-    """The ``--json`` summary: per-layer lists of pre-activation statistics."""
-    layers = sorted(int(l) for l in stats.layer.unique())
+def summarize(stats: pd.DataFrame, first_nonfinite: dict[str, int | None], depth: int | None = None) -> dict[str, Any]:
+    """The ``--json`` summary: per-layer lists of pre-activation statistics (None where undefined)."""
+    layers = list(range(1, depth + 1)) if depth else sorted(int(l) for l in stats.layer.unique())
     out: dict[str, Any] = {"layers": layers}
     for stat in SUMMARY_STATS:
-        out[stat] = _series(stats, stat)
+        out[stat] = _series(stats, stat, layers)
     out["first_nonfinite_layer"] = first_nonfinite
+    measured = set(stats.layer[stats.stat == "sample_variance"].astype(int))
+    flat = [l for l, v in zip(layers, out["sample_fraction"]) if v is None and l in measured]
+    out["notes"] = ([f"sample_fraction undefined at layer(s) {_ranges(flat)}: every pre-activation of those layers is the same "
+                     "number (no variance over samples or networks), so the fraction is 0/0"] if flat else [])
     return out
+
+
+def _ranges(layers: list[int]) -> str:
+    """[1, 2, 3, 7] -> '1-3, 7'."""
+    parts: list[str] = []
+    for l in layers:
+        if parts and int(parts[-1].split("-")[-1]) == l - 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{l}"
+        else:
+            parts.append(str(l))
+    return ", ".join(parts)
 
 
 def run(cfg: KaimingVarianceConfig, ctx: RunContext) -> Outcome:
@@ -97,10 +113,10 @@ def run(cfg: KaimingVarianceConfig, ctx: RunContext) -> Outcome:
     result = probe(pc, ctx.progress)
     t0 = time.perf_counter()
     theory, notes = theory_table(pc, replicates=cfg.theory_replicates)
-    summary = summarize(result.stats, result.first_nonfinite)
+    summary = summarize(result.stats, result.first_nonfinite, pc.spec.n_layers)
     for stat in ("network_variance", "sample_fraction", "sample_fraction_finite_width", "network_variance_finite_width"):
         if (theory.stat == stat).any():
-            summary[f"theory_{stat}"] = _series(theory, stat, site=None)
+            summary[f"theory_{stat}"] = _series(theory, stat, summary["layers"], site=None)
     summary["theory_notes"] = notes
     summary["theory_verdict"] = theory_verdict(result.stats, theory)
     return Outcome(
@@ -196,7 +212,7 @@ def theory_table(pc: ProbeConfig, replicates: int = 0) -> tuple[pd.DataFrame, li
     and with ``replicates`` the finite-width ones of the sampled Gram chain on the run's own
     inputs (``*_finite_width`` and their ``*_stderr``)."""
     from initscope.theory import (
-        pairs_in_closed_form, predict, propagate_inputs, relu_norm_fluctuation, relu_sample_fraction_asymptote,
+        pairs_in_closed_form, predict, propagate_inputs, ratio_or_nan, relu_norm_fluctuation, relu_sample_fraction_asymptote,
     )
     from initscope.theory.finite_width import pairs_from, predict_finite_width
 
@@ -219,7 +235,7 @@ def theory_table(pc: ProbeConfig, replicates: int = 0) -> tuple[pd.DataFrame, li
         # next to a mean spread that is ~0 there)
         sample_var[0], spread[0] = over_x.sample_variance[0], over_x.mean_spread[0] - over_x.sample_variance[0] / pc.samples
         spread += sample_var / pc.samples
-        frac = sample_var / (sample_var + spread)
+        frac = ratio_or_nan(sample_var, sample_var + spread)
     net_var = np.array(at_x0.q)
     if spec.bias in ("constant", "linspace") and not (mf["residual"] or mf["layernorm"]):
         # a bias shared by every network adds nothing to a variance over networks: track
@@ -256,6 +272,7 @@ def theory_table(pc: ProbeConfig, replicates: int = 0) -> tuple[pd.DataFrame, li
         dict(layer=int(l), stat=stat, value=float(v))
         for stat, values in cols.items()
         for l, v in zip(layers, values)
+        if math.isfinite(v)  # no row where a line is not defined (the asymptote before layer 10)
     ]
     notes = list(mf["notes"]) + [n for n in over_x.notes if not n.startswith(("q_star", "xi", "chi1"))] + fw_notes
     return pd.DataFrame(rows, columns=["layer", "stat", "value"]), notes

@@ -50,9 +50,10 @@ class PhaseDiagramConfig:
             raise InitscopeError("grid_w and grid_b must be >= 2")
         if self.grid_w * self.grid_b > 10_000:
             raise InitscopeError(f"grid_w x grid_b must be <= 10,000 points (about 30 ms each), got {self.grid_w * self.grid_b:,}")
-        for name in ("depth", "width"):
-            if getattr(self, name) < 1:
-                raise InitscopeError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.depth < 1:
+            raise InitscopeError(f"depth must be >= 1, got {self.depth}")
+        if self.width < 2:
+            raise InitscopeError(f"width must be >= 2 (the sample fraction takes a variance over a layer's units), got {self.width}")
         if self.samples < 2 or self.sample_networks < 2:
             raise InitscopeError("samples and sample_networks must be >= 2 (error bars)")
         if any(v < 0 for v in self.sim_sigma_w2 + self.sim_sigma_b2):

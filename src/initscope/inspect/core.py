@@ -318,6 +318,9 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
         issues.append(f"not recorded (a fused path skipped their hooks): {', '.join(missing)}")
     verdict = ("healthy: nothing at init stands in the way of training (scale, stream, attention, output, symmetry)."
                if not issues else " | ".join(issues))
+    if layers.empty and not issues:  # nothing inside was measured: say so instead of a clean bill
+        verdict = ("only the output was judged (no issue there): no module inside the model gave a floating-point output "
+                   "to measure (a bare nn.LSTM or nn.Linear has no submodules; wrap it in nn.Sequential to see its layers).")
     if not issues and warnings:
         verdict += " To watch: " + "; ".join(w.split(";")[0] for w in warnings) + "."
     return InspectResult(layers=layers, blocks=blocks, branches=branches, attention=attention, output=output,
@@ -329,6 +332,9 @@ def _float_input_m2(b: Batch) -> float | None:
     if m is None or not m.is_floating_point():
         return None
     return float(m.detach().double().pow(2).mean())
+
+
+MAX_DRAWS = 1_000  # each draw builds and runs the model once; more only sharpens an error bar already at 1/sqrt(2 x 1000)
 
 
 def inspect_model(
@@ -349,8 +355,8 @@ def inspect_model(
 
     if batch is not None and batch < 2:
         raise InitscopeError(f"--batch must be >= 2, got {batch}")
-    if draws < 1:
-        raise InitscopeError(f"--draws must be >= 1, got {draws}")
+    if not 1 <= draws <= MAX_DRAWS:
+        raise InitscopeError(f"--draws must be in [1, {MAX_DRAWS:,}] (the variance over draws is within 5% at 1,000), got {draws}")
     torch.manual_seed(seed)
     model = call_factory(factory)
     b = load_batch(data, batch, data_ref or "loader") if data is not None else draw_batch(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -161,6 +162,11 @@ def draw_batch(
     n = batch if batch is not None else (DEFAULT_TOKEN_BATCH if tokens else DEFAULT_BATCH)
     if n < 2:
         raise InitscopeError(f"--batch must be >= 2, got {n}")
+    from initscope.resources import check_memory
+
+    entries = n * math.prod(input_shape)
+    check_memory(8.0 * entries, f"a batch of {n:,} inputs of shape {tuple(input_shape)} ({entries:,} numbers)",
+                 knob="use a smaller --batch or --input-shape")
     if tokens:
         x = torch.randint(0, tokens, (n, *input_shape), generator=g)
         source = f"uniform random token ids in [0, {tokens}), shape {tuple(x.shape)}" + (

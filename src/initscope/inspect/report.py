@@ -115,7 +115,8 @@ def module_profile_figures(before: pd.DataFrame, after: pd.DataFrame | None):
     for ax in axes:
         ax.set_xlabel("module call (forward order; names in the table)", fontsize=8)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     axes[0].set_title("variance over samples and spread of per-unit means", fontsize=9)
     axes[1].set_title("share of variance over samples", fontsize=9)
     pfig.update_layout(yaxis_type="log", height=380, template="plotly_white", xaxis_title="module call (hover for its name)",
@@ -166,6 +167,9 @@ def _issues_html(res: InspectResult) -> str:
     return f"<ul class='issues'>{items}</ul>" if items else ""
 
 
+MAX_TRIAL_STEPS = 10_000
+
+
 def run_inspect(
     model_ref: str,
     *,
@@ -189,10 +193,13 @@ def run_inspect(
     from initscope.report.html import render
     from initscope.results import StagingDir, device_info, versions, write_meta
 
+    from initscope.repro import check_seed
+
+    check_seed(seed)
     if fix is not None and fix not in FIXES:
         raise InitscopeError(f"unknown fix {fix!r}; choose from: {', '.join(FIXES)}")
-    if trial_steps is not None and trial_steps < 1:
-        raise InitscopeError(f"--trial must be >= 1 steps, got {trial_steps}")
+    if trial_steps is not None and not 1 <= trial_steps <= MAX_TRIAL_STEPS:
+        raise InitscopeError(f"--trial must be in [1, {MAX_TRIAL_STEPS:,}] steps (a trial is a first signal, not a training run), got {trial_steps}")
     factory = load_object(model_ref)
     data = load_object(data_ref) if data_ref else None
     out_path = Path(out) if out is not None else Path("runs") / f"inspect-{datetime.now().strftime('%Y%m%d-%H%M%S')}"

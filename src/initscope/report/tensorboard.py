@@ -11,8 +11,16 @@ import pandas as pd
 from initscope.errors import InitscopeError
 
 
-def check_tensorboard() -> None:
-    """Raise before any work if ``--tensorboard`` cannot be written (the package is an extra)."""
+def check_tensorboard(log_dir: str | Path | None = None) -> None:
+    """Raise before any work if ``--tensorboard`` cannot be written (the package is an extra,
+    the folder must be writable)."""
+    if log_dir is not None:
+        from initscope.results import check_writable
+
+        try:
+            check_writable(Path(log_dir), "--tensorboard")
+        except OSError as e:
+            raise InitscopeError(f"--tensorboard {str(log_dir)!r}: {e.strerror}; choose a writable path") from None
     try:
         from torch.utils.tensorboard import SummaryWriter  # noqa: F401
     except ImportError:  # pragma: no cover - tensorboard is an optional extra

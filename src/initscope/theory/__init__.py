@@ -77,6 +77,14 @@ _BIG = 1e300  # a variance beyond this counts as diverged (the next layer would 
 # --- evaluation of phi ----------------------------------------------------------------
 
 
+def ratio_or_nan(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den where den > 0, else NaN: a sample fraction of layers where every value is the
+    same number is 0/0, undefined (the tables leave those rows out)."""
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    pos = den > 0
+    return np.where(pos, num / np.where(pos, den, 1.0), math.nan)
+
+
 def _phi(act: Activation, x: np.ndarray) -> np.ndarray:
     """phi on float64 numpy values, through the activation's torch function; NaN/inf raise."""
     x = np.ascontiguousarray(x, dtype=np.float64)
@@ -711,7 +719,7 @@ def predict(
         sample_var = da
         spread = (qa - da) + (da / samples if samples else 0.0)
         total = sample_var + spread
-        frac = np.where(total > 0, sample_var / np.where(total > 0, total, 1.0), math.nan)
+        frac = ratio_or_nan(sample_var, total)
     scalars, more = _fixed_point_scalars(a, sw[-1], sigma_b2, qs[0], residual, layernorm)
     notes.extend(more)
     return Prediction(
@@ -844,7 +852,7 @@ def propagate_inputs(
     mean_q = qarr.mean(axis=1)
     return InputsPrediction(
         q=qarr, q_ab=qab, sample_variance=sample_var, mean_spread=mean_q - sample_var,
-        sample_fraction=sample_var / mean_q, first_nonfinite_layer=first_bad,
+        sample_fraction=ratio_or_nan(sample_var, mean_q), first_nonfinite_layer=first_bad,
     )
 
 
@@ -931,8 +939,8 @@ def predict_setup(
     check_depth(depth)
     if width < 1:
         raise InitscopeError(f"width must be >= 1, got {width}")
-    if sigma_b < 0:
-        raise InitscopeError(f"sigma_b must be >= 0, got {sigma_b}")
+    if not (0 <= sigma_b and math.isfinite(sigma_b * sigma_b)):
+        raise InitscopeError(f"sigma_b must be >= 0 with a finite square, got {sigma_b}")
     n0 = input_dim if input_dim is not None else width
     if n0 < 1:
         raise InitscopeError(f"input_dim must be >= 1, got {n0}")

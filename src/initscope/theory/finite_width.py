@@ -121,6 +121,7 @@ def _chain(spec: MLPSpec, x: torch.Tensor, seed: int, stream: str) -> Iterator[t
         h = post_activation(y, spec, act)
 
 
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")  # past an overflow: NaN, cut off and noted, not a warning
 def predict_finite_width(
     spec: MLPSpec,
     *,
@@ -165,9 +166,11 @@ def predict_finite_width(
                 break
             sv_l[layer - 1], ms_l[layer - 1] = s_mean, ms_mean
             sv_se[layer - 1], ms_se[layer - 1] = float(sv.std() / math.sqrt(m)), float(ms.std() / math.sqrt(m))
-            sf[layer - 1] = s_mean / (s_mean + ms_mean)
-            # delta method for a ratio of means: f = A / (A + B)
             tot = s_mean + ms_mean
+            if tot == 0:  # every pre-activation the same number: the fraction is 0/0, left undefined
+                continue
+            sf[layer - 1] = s_mean / tot
+            # delta method for a ratio of means: f = A / (A + B)
             infl = (sv * ms_mean - ms * s_mean) / (tot * tot)
             sf_se[layer - 1] = float(infl.std() / math.sqrt(m))
         x1 = (x0.to(dtype).reshape(1, 1, -1).expand(m, 1, -1) if x0.dim() == 1 else x0.to(dtype).reshape(m, 1, -1)).contiguous()
@@ -298,6 +301,7 @@ def _gram_noise(act, sigma_w2: float, sigma_b2: float, s: np.ndarray) -> np.ndar
     return (d * w) @ d.T
 
 
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def predict_perturbative(
     spec: MLPSpec,
     *,
