@@ -279,3 +279,68 @@ def test_orthogonal_forward_by_reflectors_is_the_built_network(widths):
     got = [y for _, y, _ in forward(spec, x, 5, "net", 1)]
     for a, b in zip(got, want):
         torch.testing.assert_close(a, b.detach(), rtol=1e-10, atol=1e-12)
+
+
+# --- batch norm: the network view's batch, the sample view's groups -----------------------
+
+
+def test_batch_norm_network_view_exact_law_agrees_with_full_matrices():
+    """sqrt(v) Z R (QR of the batch) against drawn Gaussian matrices, batch of 8 through 5 layers."""
+    spec = MLPSpec(input_dim=24, width=24, depth=5, norm="batchnorm", batch_size=8, activation="relu", bias="normal", sigma_b=0.1)
+    common = dict(spec=spec, networks=3000, views=("network",), trace_layers=(5,), seed=4)
+    exact, full = probe(ProbeConfig(sampler="exact", **common)), probe(ProbeConfig(sampler="full", **common))
+    assert exact.sampler == "exact" and full.sampler == "full"
+    for layer in (1, 3, 5):
+        a, sa = _value(exact, "network_variance", layer)
+        b, sb = _value(full, "network_variance", layer)
+        assert abs(a - b) < 5 * math.hypot(sa, sb), (layer, a, b)
+    ta, tb = (r.traces[(r.traces.site == "pre") & (r.traces.layer == 5)].value for r in (exact, full))
+    assert sps.ks_2samp(ta, tb).pvalue > 1e-3
+
+
+def test_batch_norm_network_view_is_x0_inside_its_batch():
+    """Brute force: each network built as a module, the batch (x0 first) through it in training mode."""
+    spec = MLPSpec(input_dim=6, width=10, depth=3, norm="batchnorm", batch_size=5, activation="tanh")
+    res = probe(ProbeConfig(spec=spec, networks=4, views=("network",), sampler="full", trace_layers=(3,), dtype="float64", seed=7))
+    dist = get_input("gaussian")
+    x0 = dist.sample(1, 6, generator=generator(7, "x0"), dtype=torch.float64)[0]
+    others = dist.sample(4, 6, generator=generator(7, "x0-batch"), dtype=torch.float64)
+    batch = torch.cat([x0.unsqueeze(0), others])
+    from initscope.nets import draw_tiles  # the full path's weights: streams ("network-full", block 0, layer)
+
+    h = batch.expand(4, -1, -1)
+    for layer in range(1, 4):
+        (_, w), (_, b) = list(draw_tiles(spec, layer, 7, "network-full", 0, batch=4, dtype=torch.float64))
+        y = torch.bmm(h, w.transpose(1, 2)) + b.unsqueeze(1)  # [network, batch, unit]
+        h = torch.tanh(torch.stack([torch.nn.functional.batch_norm(y[k], None, None, training=True) for k in range(4)]))
+    got = res.traces[(res.traces.view == "network") & (res.traces.site == "pre") & (res.traces.layer == 3)].value.to_numpy()
+    np.testing.assert_allclose(got, y[:, 0, 0].numpy(), rtol=1e-10)  # unit 0 of x0's row, network by network
+
+
+def test_batch_norm_sample_view_matches_modules_batch_by_batch():
+    spec = MLPSpec(input_dim=10, width=12, depth=4, norm="batchnorm", batch_size=25, activation="relu", bias="normal", sigma_b=0.3)
+    cfg = ProbeConfig(spec=spec, samples=75, sample_networks=2, views=("sample",), dtype="float64", seed=5)
+    res = probe(cfg)
+    x = get_input("gaussian").sample(75, 10, generator=generator(5, "inputs"), dtype=torch.float64)
+    sv, ms = [], []
+    for r in range(2):
+        model = build_mlp(spec, seed=5, network=r, dtype=torch.float64).train()
+        y = torch.cat([model.preactivations(x[s : s + 25])[3] for s in (0, 25, 50)]).detach().numpy()
+        sv.append(y.var(axis=0, ddof=1).mean())
+        ms.append(y.mean(axis=0).var(ddof=1))
+    assert _value(res, "sample_variance", 4)[0] == pytest.approx(np.mean(sv), rel=1e-10)
+    assert _value(res, "mean_spread", 4)[0] == pytest.approx(np.mean(ms), rel=1e-10)
+    small = probe(ProbeConfig(spec=spec, samples=75, sample_networks=2, views=("sample",), dtype="float64", seed=5, memory_mb=0.01))
+    np.testing.assert_allclose(small.stats.value.to_numpy(), res.stats.value.to_numpy(), rtol=1e-12)  # chunks hold whole batches
+
+
+def test_batch_norm_keeps_the_sample_fraction_where_layer_norm_lets_it_decay():
+    """Text 000's closing claim: batch statistics stop the decay, layer statistics do not. ReLU
+    after batch norm resets the fraction to 1 - 1/pi every layer (mean field); the plain and
+    layer-normalized nets fall below 0.2 by layer 16."""
+    out = {}
+    for norm in ("batchnorm", "layernorm", "none"):
+        spec = MLPSpec(input_dim=128, width=128, depth=16, norm=norm)
+        out[norm] = probe(ProbeConfig(spec=spec, samples=256, sample_networks=3, views=("sample",), seed=1)).stat("sample_fraction")
+    assert all(abs(out["batchnorm"][l] - (1 - 1 / math.pi)) < 0.05 for l in (2, 8, 16))
+    assert out["layernorm"][16] < 0.2 and out["none"][16] < 0.2

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from initscope.errors import InitscopeError
-from initscope.nets import MLPSpec, build_ensemble, build_mlp, draw_layer, post_activation
+from initscope.nets import MLPSpec, build_ensemble, build_mlp, draw_layer, normalize, post_activation
 
 
 def _manual_forward(spec, seed, r, x):
@@ -75,7 +75,8 @@ def test_post_activation_applies_norm_then_phi():
         (dict(init="kaiming"), "unknown init scheme 'kaiming'"),
         (dict(activation="rleu"), "unknown activation 'rleu'.*relu"),
         (dict(bias="random"), "unknown bias"),
-        (dict(norm="batchnorm"), "unknown norm"),
+        (dict(norm="groupnorm"), "unknown norm 'groupnorm'.*batchnorm"),
+        (dict(norm="batchnorm", batch_size=1), "batch_size must be >= 2"),
         (dict(residual=True, widths=(4, 5)), "equal widths"),
         (dict(dropout=1.5), "dropout"),
     ],
@@ -88,3 +89,45 @@ def test_bad_specs(kw, match):
 def test_weight_scale_overrides_scheme():
     spec = MLPSpec(input_dim=100, width=100, depth=1, init="kaiming-normal", weight_scale=3.0)
     assert spec.scheme.variance((100, 100)) == pytest.approx(3.0 / 100)
+
+
+# --- normalization against torch's own functions on the same tensors ---------------------
+
+
+def test_layer_and_rms_norm_are_torchs():
+    y = torch.randn(3, 50, 16, dtype=torch.float64) * 3 + 1
+    torch.testing.assert_close(normalize(y, "layernorm"), torch.nn.functional.layer_norm(y, (16,)))
+    if hasattr(torch.nn.functional, "rms_norm"):  # torch >= 2.4
+        torch.testing.assert_close(normalize(y, "rmsnorm"), torch.nn.functional.rms_norm(y, (16,)))
+    torch.testing.assert_close(normalize(y, "rmsnorm"), y / y.pow(2).mean(-1, keepdim=True).add(torch.finfo(y.dtype).eps).sqrt())
+
+
+@pytest.mark.parametrize("n,size", [(96, 32), (70, 32), (10, 32), (64, None)])
+def test_batch_norm_is_torchs_in_groups_of_the_batch(n, size):
+    """Consecutive groups of ``batch_size`` samples, each through torch's batch_norm in training mode;
+    a last, smaller group is its own batch."""
+    y = torch.randn(2, n, 16, dtype=torch.float64) * 2 - 1
+    out = normalize(y, "batchnorm", size)
+    step = min(size or n, n)
+    for k in range(2):
+        for s in range(0, n, step):
+            part = y[k, s : s + step]
+            ref = torch.nn.functional.batch_norm(part, None, None, training=True, eps=1e-5)
+            torch.testing.assert_close(out[k, s : s + step], ref)
+
+
+def test_batch_norm_refuses_a_batch_of_one():
+    with pytest.raises(InitscopeError, match="leave a batch of 1"):
+        normalize(torch.randn(33, 4), "batchnorm", 32)
+
+
+def test_batch_norm_module_in_training_mode_is_the_engines_forward():
+    from initscope.engine.forward import forward
+
+    spec = MLPSpec(input_dim=8, width=16, depth=4, norm="batchnorm", batch_size=40, activation="tanh", bias="normal", sigma_b=0.2)
+    x = torch.randn(40, 8, dtype=torch.float64)
+    model = build_mlp(spec, seed=3, dtype=torch.float64).train()
+    engine = [y for _, y, _ in forward(spec, x, 3)]
+    for a, b in zip(model.preactivations(x), engine):
+        torch.testing.assert_close(a, b)
+    assert all(isinstance(m, torch.nn.BatchNorm1d) and m.affine is False for m in model.norms)

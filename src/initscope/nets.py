@@ -29,8 +29,9 @@ from initscope.errors import InitscopeError, unknown
 from initscope.repro import generator as make_generator
 from initscope.schemes import BIAS_KINDS, Scheme, bias_init_, get_scheme
 
-Norm = Literal["none", "layernorm"]
-NORMS: tuple[str, ...] = ("none", "layernorm")
+Norm = Literal["none", "layernorm", "batchnorm", "rmsnorm"]
+NORMS: tuple[str, ...] = ("none", "layernorm", "batchnorm", "rmsnorm")
+NORM_EPS = 1e-5  # torch's LayerNorm and BatchNorm default
 
 
 MAX_DEPTH = 100_000  # as initscope.theory.MAX_DEPTH: a spec lists its widths, so refuse before building it
@@ -50,7 +51,8 @@ class MLPSpec:
     sigma_b: float = 0.0  # std of "normal" biases
     bias_value: float = 0.0  # value of "constant" biases
     residual: bool = False  # y_l += y_{l-1} for l >= 2 (equal widths)
-    norm: str = "none"  # "layernorm": phi is applied to LayerNorm(y) (no affine at init)
+    norm: str = "none"  # phi is applied to norm(y): layernorm, rmsnorm (over units), batchnorm (over samples); no affine at init
+    batch_size: int = 32  # batchnorm: samples normalized together, in consecutive groups of this size
     dropout: float = 0.0  # only in built modules (training); the engine measures at eval
     output_dim: int | None = None  # a readout layer after the last hidden layer (not probed)
     output_init: str | None = None  # scheme of the readout; None: same as init ("zeros" in text 001)
@@ -69,6 +71,8 @@ class MLPSpec:
             raise InitscopeError(f"widths must be a non-empty list of integers >= 1, got {self.widths}")
         if self.norm not in NORMS:
             raise unknown("norm", self.norm, NORMS)
+        if self.batch_size < 2:
+            raise InitscopeError(f"batch_size must be >= 2 (batch norm takes a variance over the batch), got {self.batch_size}")
         if self.bias not in BIAS_KINDS:
             raise unknown("bias", self.bias, BIAS_KINDS)
         if not 0.0 <= self.dropout < 1.0:
@@ -114,16 +118,43 @@ class MLPSpec:
 # --- the one forward rule -------------------------------------------------
 
 
-def normalize(y: torch.Tensor, norm: str) -> torch.Tensor:
-    """LayerNorm over the last (unit) axis without affine parameters, or identity."""
+def normalize(y: torch.Tensor, norm: str, batch_size: int | None = None) -> torch.Tensor:
+    """``y`` ``[..., samples, units]`` normalized without affine parameters (as at init):
+
+    * ``layernorm``: each sample over its units, (y - mean) / sqrt(var + eps);
+    * ``rmsnorm``: each sample over its units, y / sqrt(mean(y^2) + eps), torch's eps;
+    * ``batchnorm``: each unit over the samples of its batch, (y - mean) / sqrt(var + eps)
+      with the batch statistics of training mode; the samples pass in consecutive groups of
+      ``batch_size`` (default: all together); a last, smaller group is its own batch.
+    """
     if norm == "layernorm":
-        return torch.nn.functional.layer_norm(y, y.shape[-1:])
+        return torch.nn.functional.layer_norm(y, y.shape[-1:], eps=NORM_EPS)
+    if norm == "rmsnorm":
+        eps = torch.finfo(y.dtype).eps  # torch.nn.functional.rms_norm's default
+        return y * torch.rsqrt(y.pow(2).mean(dim=-1, keepdim=True) + eps)
+    if norm == "batchnorm":
+        n = y.shape[-2]
+        size = min(batch_size or n, n)
+        if n % size == 1:
+            raise InitscopeError(f"batch norm: {n} samples leave a batch of 1 after groups of {size}; change samples or batch_size")
+        full = n - n % size
+        parts = [_batch_norm(y[..., :full, :].unflatten(-2, (full // size, size))).flatten(-3, -2)]
+        if full < n:
+            parts.append(_batch_norm(y[..., full:, :]))
+        return torch.cat(parts, dim=-2) if len(parts) > 1 else parts[0]
     return y
+
+
+def _batch_norm(y: torch.Tensor) -> torch.Tensor:
+    """Each unit (last axis) over the batch (second last), biased variance, as torch's training mode."""
+    mean = y.mean(dim=-2, keepdim=True)
+    var = (y - mean).pow(2).mean(dim=-2, keepdim=True)
+    return (y - mean) * torch.rsqrt(var + NORM_EPS)
 
 
 def post_activation(y: torch.Tensor, spec: MLPSpec, act: Activation) -> torch.Tensor:
     """phi(norm(y)): what layer l passes on to layer l + 1."""
-    return act.fn(normalize(y, spec.norm))
+    return act.fn(normalize(y, spec.norm, spec.batch_size))
 
 
 def combine(linear: torch.Tensor, y_prev: torch.Tensor | None, spec: MLPSpec, layer: int) -> torch.Tensor:
@@ -249,13 +280,23 @@ class MLP(nn.Module):
         self.hidden = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(spec.n_layers))
         self.dropout = nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity()
         self.readout = nn.Linear(dims[-1], spec.output_dim) if spec.output_dim else None
+        # batch norm as a module: batch statistics in training mode (what normalize computes for
+        # the whole batch), running statistics at eval; no affine parameters, as at init
+        self.norms = (nn.ModuleList(nn.BatchNorm1d(w, affine=False) for w in spec.layer_widths)
+                      if spec.norm == "batchnorm" else None)
+
+    def post(self, y: torch.Tensor, layer: int) -> torch.Tensor:
+        """phi(norm(y_layer)) as the module computes it (batch norm: its BatchNorm1d)."""
+        if self.norms is not None:
+            return self._act.fn(self.norms[layer - 1](y))
+        return post_activation(y, self.spec, self._act)
 
     def preactivations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Every hidden layer's pre-activation y_l, l = 1..depth."""
         ys: list[torch.Tensor] = []
         y: torch.Tensor | None = None
         for i, linear in enumerate(self.hidden, start=1):
-            h = x if i == 1 else self.dropout(post_activation(y, self.spec, self._act))
+            h = x if i == 1 else self.dropout(self.post(y, i - 1))
             y = combine(linear(h), y, self.spec, i)
             ys.append(y)
         return ys
@@ -264,7 +305,7 @@ class MLP(nn.Module):
         y = self.preactivations(x)[-1]
         if self.readout is None:
             return y
-        return self.readout(self.dropout(post_activation(y, self.spec, self._act)))
+        return self.readout(self.dropout(self.post(y, self.spec.n_layers)))
 
     def extra_repr(self) -> str:
         s = self.spec

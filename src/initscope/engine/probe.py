@@ -82,6 +82,9 @@ class ProbeConfig:
             raise InitscopeError("networks must be >= 2 to measure a variance over networks")
         if "sample" in self.views and self.samples < 2:
             raise InitscopeError("samples must be >= 2 to measure a variance over samples")
+        if self.spec.norm == "batchnorm" and self.samples % self.spec.batch_size == 1 and {"sample", "layer"} & set(self.views):
+            raise InitscopeError(f"batch norm: {self.samples} samples in batches of {self.spec.batch_size} leave a batch of 1; "
+                                 "change samples or batch_size")
         for v in self.views:
             if v not in VIEWS:
                 raise unknown("view", v, VIEWS)
@@ -104,8 +107,10 @@ class ProbeConfig:
         widest = max(*spec.layer_widths, spec.input_dim)
         L = spec.n_layers
         needs = []
+        batch = self.network_batch
         if "network" in self.views:
-            needs.append((RNG_BLOCK * 8 * widest * item, f"one block of {RNG_BLOCK} networks at width {widest:,}"))
+            needs.append((RNG_BLOCK * 8 * widest * batch * item,
+                          f"one block of {RNG_BLOCK} networks at width {widest:,}" + (f", a batch of {batch} each" if batch > 1 else "")))
             needs.append((self.networks * L * 32, f"per-network sums of {self.networks:,} networks x {L:,} layers"))
         if {"sample", "layer"} & set(self.views):
             needs.append((self.samples * spec.input_dim * item, f"{self.samples:,} inputs of dimension {spec.input_dim:,}"))
@@ -116,8 +121,8 @@ class ProbeConfig:
             check_memory(need, what)
         macs = sum(spec.weight_shape(l)[0] * spec.weight_shape(l)[1] for l in range(1, L + 1))
         ops = 0.0
-        if "network" in self.views and self.resolved_sampler() == "full":
-            ops += float(self.networks) * macs
+        if "network" in self.views and (self.resolved_sampler() == "full" or batch > 1):
+            ops += float(self.networks) * macs * batch
         if {"sample", "layer"} & set(self.views):
             ops += float(self.sample_networks) * self.samples * macs
         check_operations(ops, "use fewer networks, samples, layers or a smaller width")
@@ -143,6 +148,12 @@ class ProbeConfig:
             )
 
     @property
+    def network_batch(self) -> int:
+        """Inputs each network of the network view sees at once: x0 alone, or with batch norm
+        x0 and ``batch_size - 1`` fixed others (the same for every network), normalized together."""
+        return self.spec.batch_size if self.spec.norm == "batchnorm" else 1
+
+    @property
     def torch_dtype(self) -> torch.dtype:
         return DTYPES[self.dtype]
 
@@ -151,7 +162,13 @@ class ProbeConfig:
         return tuple(sorted({l for l in self.trace_layers if 1 <= l <= self.spec.n_layers}))
 
     def resolved_sampler(self) -> str:
-        """'exact' or 'full' for the network view."""
+        """'exact' or 'full' for the network view (with batch norm, exact for Gaussian rows only:
+        W H for a batch H is then sqrt(v) Z R, with R from the QR of H)."""
+        if self.spec.norm == "batchnorm" and self.spec.scheme.distribution != "normal":
+            if self.sampler == "exact":
+                raise InitscopeError(f"sampler 'exact' with norm=batchnorm needs normal weights; init {self.spec.init!r} is "
+                                     f"{self.spec.scheme.distribution}; use sampler=full or auto")
+            return "full"
         exact = has_exact_law(self.spec.scheme)
         if self.sampler == "exact" and not exact:
             raise InitscopeError(
@@ -262,7 +279,7 @@ def _weight_bytes(cfg: ProbeConfig, batch: int) -> int:
 def _network_chunk_size(cfg: ProbeConfig, sampler: str) -> int:
     spec, item = cfg.spec, torch.empty((), dtype=cfg.torch_dtype).element_size()
     widest = max(*spec.layer_widths, spec.input_dim)
-    per_net = item * 8 * widest
+    per_net = item * 8 * widest * cfg.network_batch
     free = cfg.memory_mb * 2**20 - (2 * _weight_bytes(cfg, RNG_BLOCK) if sampler == "full" else 0)
     blocks = max(1, int(free // (per_net * RNG_BLOCK)))
     return blocks * RNG_BLOCK
@@ -303,6 +320,44 @@ def _network_layer(
                     lb += part
             else:
                 lb[:, tile.start : tile.stop] = torch.bmm(part, hb).squeeze(2)
+    return lin
+
+
+def _network_layer_batch(
+    cfg: ProbeConfig, sampler: str, layer: int, h: torch.Tensor, nets: range, device: torch.device,
+    workspace: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """:func:`_network_layer` for a batch per network: ``h`` ``[m, B, fan_in]`` -> ``[m, B, out]``.
+
+    Exact for Gaussian rows: with H^T = Q R (QR of the batch), W H^T = (W Q) R and W Q has
+    i.i.d. N(0, v) entries (Q has orthonormal columns), so W H^T = sqrt(v) Z R for
+    Z ~ N(0, I) of shape [out, min(fan_in, B)]: O(out B^2) per network instead of O(out fan_in B).
+    """
+    spec, dtype = cfg.spec, cfg.torch_dtype
+    out, fan_in = spec.weight_shape(layer)
+    lin = torch.empty(len(nets), h.shape[1], out, dtype=dtype, device=device)
+    if sampler == "exact":
+        v = spec.scheme.second_moment((out, fan_in))
+        for b in _chunks_in_blocks(nets):
+            rows = slice(b.start - nets.start, b.stop - nets.start)
+            g = make_generator(cfg.seed, "network-batch-exact", b.start // RNG_BLOCK, layer, device=device)
+            r = torch.linalg.qr(h[rows].transpose(1, 2).to(torch.float64), mode="r").R.to(dtype)  # [mb, k, B]
+            z = torch.randn(b.stop - b.start, out, r.shape[1], generator=g, dtype=dtype, device=device)
+            lin[rows] = (math.sqrt(v) * torch.bmm(z, r)).transpose(1, 2)
+            if spec.bias != "zero":
+                lin[rows] += draw_bias(spec, layer, (b.stop - b.start,), generator=g, dtype=dtype, device=device).unsqueeze(1)
+        return lin
+    for block in _chunks_in_blocks(nets):
+        rows = slice(block.start - nets.start, block.stop - nets.start)
+        hb, lb = h[rows], lin[rows]
+        parts = draw_tiles(spec, layer, cfg.seed, "network-full", block.start // RNG_BLOCK, batch=len(block), dtype=dtype,
+                           device=device, workspace=workspace)
+        for tile, part in parts:
+            if tile is None:
+                if spec.bias != "zero":
+                    lb += part.unsqueeze(1)
+            else:
+                lb[:, :, tile.start : tile.stop] = torch.bmm(hb, part.transpose(1, 2))
     return lin
 
 
@@ -356,8 +411,11 @@ def _sq_norms(v: torch.Tensor, amax: float) -> tuple[torch.Tensor, torch.Tensor]
 
 
 def _probe_network_view(
-    cfg: ProbeConfig, x0: torch.Tensor, rows: _Rows, traces: list[dict], first: dict, progress: Progress
+    cfg: ProbeConfig, x0: torch.Tensor, rows: _Rows, traces: list[dict], first: dict, progress: Progress,
+    batch: torch.Tensor | None = None,
 ) -> str:
+    """The network view: ``networks`` networks at the fixed input ``x0`` (row 0 of ``batch``,
+    whose other rows pass beside it through batch norm)."""
     spec, act, device = cfg.spec, cfg.spec.act, torch.device(cfg.device)
     sampler = cfg.resolved_sampler()
     L = spec.n_layers
@@ -371,7 +429,22 @@ def _probe_network_view(
         m = len(nets)
         y_prev: torch.Tensor | None = None
         h, h_norm = x0.expand(m, -1), _row_norm(x0.unsqueeze(0)).expand(m, 1)
+        hb = batch.expand(m, -1, -1) if batch is not None else None
         for layer in range(1, L + 1):
+            if hb is not None:  # batch norm: the whole batch goes through; x0's row is measured
+                yb = combine(_network_layer_batch(cfg, sampler, layer, hb, nets, device, workspace), y_prev, spec, layer)
+                postb = post_activation(yb, spec, act)
+                y, y_prev, hb = yb[:, 0], yb, postb
+                if not (_finite(yb) and _finite(postb)):
+                    _record_overflow(first, "network", layer)
+                    break
+                for site, val in (("pre", y), ("post", postb[:, 0])):
+                    v, sq = _sq_norms(val, _amax(val))
+                    sums[site][layer - 1].add(v, sq)
+                    if layer in traced:
+                        for k, x in enumerate(val[:, 0].tolist()):
+                            traces.append(dict(view="network", site=site, layer=layer, neuron=0, draw=nets.start + k, value=x))
+                continue
             y = combine(_network_layer(cfg, sampler, layer, h, h_norm, nets, device, workspace), y_prev, spec, layer)
             amax = _amax(y)
             if not math.isfinite(amax):
@@ -427,7 +500,10 @@ def _probe_sample_views(
     want_sample, want_layer = "sample" in cfg.views, "layer" in cfg.views
     traced = set(cfg.layers_traced)
     per_net: dict[str, list[list[dict]]] = {s: [[] for _ in range(L)] for s in SITES}
-    chunks = _chunks(cfg.samples, _sample_chunk_size(cfg))
+    size = _sample_chunk_size(cfg)
+    if spec.norm == "batchnorm":  # a chunk holds whole batches: batch_size is the batch, never the memory chunk
+        size = max(spec.batch_size, size - size % spec.batch_size)
+    chunks = _chunks(cfg.samples, size)
     total = R * L * len(chunks)
     done = 0
     for r in range(R):
@@ -547,7 +623,12 @@ def probe(cfg: ProbeConfig, progress: Progress | None = None) -> ProbeResult:
         if "network" in cfg.views:
             t0 = time.perf_counter()
             x0 = dist.sample(1, spec.input_dim, generator=make_generator(cfg.seed, "x0", device=device), dtype=dtype, device=device)[0]
-            _probe_network_view(cfg, x0, rows, traces, first, progress)
+            batch = None
+            if cfg.network_batch > 1:  # x0 and batch_size - 1 fixed others, shared by every network
+                others = dist.sample(cfg.network_batch - 1, spec.input_dim, generator=make_generator(cfg.seed, "x0-batch", device=device),
+                                     dtype=dtype, device=device)
+                batch = torch.cat([x0.unsqueeze(0), others])
+            _probe_network_view(cfg, x0, rows, traces, first, progress, batch)
             timings["network_view_s"] = time.perf_counter() - t0
         if "sample" in cfg.views or "layer" in cfg.views:
             t0 = time.perf_counter()

@@ -33,7 +33,8 @@ class KaimingVarianceConfig:
     sigma_b: float = 0.0
     bias_value: float = 0.0
     residual: bool = False
-    norm: str = "none"
+    norm: str = "none"  # none | layernorm | rmsnorm | batchnorm (text 000's last sections)
+    batch_size: int = 32  # batchnorm: samples normalized together; the network view's batch (x0 and 31 others)
     input: str = "gaussian"  # text 000: "inputs are Gaussian white noise"
     networks: int = 1000  # text 000: "randomly sample 1000 different networks"
     samples: int = 1000  # text 000: "generate 1000 different input samples"
@@ -178,7 +179,7 @@ def mean_field_inputs(pc: ProbeConfig, inputs: tuple[Any, Any] | None = None) ->
     cross = (float(total @ total) - float((x * x).sum())) / (s * (s - 1) * n0) if s > 1 else 0.0
     return dict(
         sigma_w2=sw2, sigma_b2=sigma_b2, x0_sq=float(x0 @ x0) / n0, x_sq=sq, x_ab=cross, notes=notes,
-        residual=spec.residual, layernorm=spec.norm == "layernorm",
+        residual=spec.residual, layernorm=spec.norm in ("layernorm", "rmsnorm"),
     )
 
 
@@ -212,7 +213,7 @@ def theory_table(pc: ProbeConfig, replicates: int = 0) -> tuple[pd.DataFrame, li
     and with ``replicates`` the finite-width ones of the sampled Gram chain on the run's own
     inputs (``*_finite_width`` and their ``*_stderr``)."""
     from initscope.theory import (
-        pairs_in_closed_form, predict, propagate_inputs, ratio_or_nan, relu_norm_fluctuation, relu_sample_fraction_asymptote,
+        pairs_in_closed_form, predict, predict_batchnorm, propagate_inputs, ratio_or_nan, relu_norm_fluctuation, relu_sample_fraction_asymptote,
     )
     from initscope.theory.finite_width import pairs_from, predict_finite_width
 
@@ -237,7 +238,21 @@ def theory_table(pc: ProbeConfig, replicates: int = 0) -> tuple[pd.DataFrame, li
         spread += sample_var / pc.samples
         frac = ratio_or_nan(sample_var, sample_var + spread)
     net_var = np.array(at_x0.q)
-    if spec.bias in ("constant", "linspace") and not (mf["residual"] or mf["layernorm"]):
+    norm_notes: list[str] = []
+    if spec.norm == "rmsnorm":
+        norm_notes.append("rmsnorm: mean field as layernorm (the mean over units it keeps is O(1/sqrt(width)) for zero-mean "
+                          "pre-activations; a bias or a ReLU's mean adds to it at finite width)")
+    if spec.norm == "batchnorm":
+        bn = predict_batchnorm(spec.act, mf["sigma_w2"], mf["sigma_b2"], (at_x0.q[0], sample_var[0], spread[0] - sample_var[0] / pc.samples),
+                               residual=mf["residual"])
+        net_var[1:], sample_var[1:] = bn.q, bn.sample_variance
+        spread[1:] = bn.mean_spread + bn.sample_variance / pc.samples
+        frac = ratio_or_nan(sample_var, sample_var + spread)
+        over_q = np.array(over_x.q)
+        over_q[1:] = bn.q
+        norm_notes.append(f"batchnorm: mean field over an infinite batch (the batch here is {spec.batch_size}): every unit is "
+                          "reset to mean 0 and variance 1 over samples, so from layer 2 on the lines are the same at every layer")
+    if spec.bias in ("constant", "linspace") and not (mf["residual"] or mf["layernorm"]) and spec.norm != "batchnorm":
         # a bias shared by every network adds nothing to a variance over networks: track
         # each unit's mean (its bias) through the layers instead of adding mean(b^2)
         net_var = fixed_bias_network_variance(spec, mf["sigma_w2"], mf["x0_sq"])
@@ -248,10 +263,12 @@ def theory_table(pc: ProbeConfig, replicates: int = 0) -> tuple[pd.DataFrame, li
         "sample_fraction": frac,
         # over the units of one layer, ddof 1 as measured: units i.i.d. with mean 0 and
         # variance q given the previous layer, so its expectation is q itself
-        "layer_variance": np.array(over_x.q),
+        "layer_variance": over_q if spec.norm == "batchnorm" else np.array(over_x.q),
     }
-    fw_notes: list[str] = []
-    if replicates:
+    fw_notes: list[str] = list(norm_notes)
+    if replicates and spec.norm == "batchnorm":
+        fw_notes.append("no finite-width line for batch norm: the Gram chain follows input pairs, and a batch couples all its samples")
+    elif replicates:
         fw = predict_finite_width(spec, pairs=pairs_from(x, replicates, pc.seed), x0=x0, samples=pc.samples, seed=pc.seed)
         cols["sample_fraction_finite_width"] = np.array(fw.sample_fraction)
         cols["sample_fraction_finite_width_stderr"] = np.array(fw.sample_fraction_stderr)
@@ -260,11 +277,11 @@ def theory_table(pc: ProbeConfig, replicates: int = 0) -> tuple[pd.DataFrame, li
         for stat in ("sample_variance", "mean_spread"):
             cols[f"{stat}_finite_width"] = np.array(getattr(fw, stat))
             cols[f"{stat}_finite_width_stderr"] = np.array(getattr(fw, f"{stat}_stderr"))
-        fw_notes = [f"finite-width theory at width {spec.width}: {fw.route}, {fw.replicates} replicates"] + fw.notes
-    relu_kaiming = spec.activation == "relu" and mf["sigma_b2"] == 0 and not (mf["residual"] or mf["layernorm"])
+        fw_notes += [f"finite-width theory at width {spec.width}: {fw.route}, {fw.replicates} replicates"] + fw.notes
+    relu_kaiming = spec.activation == "relu" and mf["sigma_b2"] == 0 and not (mf["residual"] or mf["layernorm"]) and spec.norm == "none"
     if relu_kaiming and all(abs(v - 2.0) < 1e-12 for v in mf["sigma_w2"][1:]):
         cols["sample_fraction_asymptote"] = np.where(layers >= 10, relu_sample_fraction_asymptote(layers), np.nan)
-    if spec.activation == "relu" and mf["sigma_b2"] == 0 and not (mf["residual"] or mf["layernorm"]):
+    if spec.activation == "relu" and mf["sigma_b2"] == 0 and not (mf["residual"] or mf["layernorm"]) and spec.norm == "none":
         spread = np.sqrt(relu_norm_fluctuation(spec.n_layers, spec.layer_widths))
         cols["layer_variance_lo"] = cols["layer_variance"] * (1 - spread)
         cols["layer_variance_hi"] = cols["layer_variance"] * (1 + spread)

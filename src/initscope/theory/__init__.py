@@ -881,6 +881,46 @@ RELU_ASYMPTOTE_A = 2 * math.sqrt(2) / (3 * math.pi)
 RELU_ASYMPTOTE_LOG = 3 * RELU_ASYMPTOTE_A / 4
 
 
+@dataclass(frozen=True)
+class BatchNormLines:
+    """Mean-field lines of a batch-normalized MLP for layers 2..depth (index i is layer i + 2)."""
+
+    q: np.ndarray  # E[y_l^2] at one input: the network variance
+    sample_variance: np.ndarray
+    mean_spread: np.ndarray  # without the finite-sample noise of the means (add sample_variance / S)
+
+    @property
+    def sample_fraction(self) -> np.ndarray:
+        return ratio_or_nan(self.sample_variance, self.sample_variance + self.mean_spread)
+
+
+def predict_batchnorm(act: ActivationLike, sigma_w2: Sequence[float], sigma_b2: float, first: tuple[float, float, float],
+                      residual: bool = False) -> BatchNormLines:
+    """Mean field of y_l = W_l phi(BN(y_{l-1})) + b_l (+ y_{l-1}), l >= 2, BN over an infinite batch.
+
+    Batch norm makes every unit of the previous layer exactly zero-mean and unit-variance over
+    the samples, so phi(BN(y)) has, unit by unit, mean m1 = E phi(z) and second moment
+    m2 = E phi(z)^2 for z ~ N(0, 1) (the unit's law over samples taken Gaussian, the wide-layer
+    limit). A fresh W and b then give each unit of y_l a variance over samples of
+    sigma_w^2 (m2 - m1^2), and a mean over samples sum_j W_ij m1 + b_i, whose spread over
+    units is sigma_w^2 m1^2 + sigma_b^2. Nothing depends on the layer before: the sample
+    fraction is reset to sigma_w^2 Var phi / (sigma_w^2 m2 + sigma_b^2) at every layer
+    (1 - 1/pi for ReLU without bias; 1 for an odd phi) instead of decaying. With a residual
+    stream the new parts add to the old (independent W). ``first``: layer 1's
+    (q, sample_variance, mean_spread), which no norm precedes.
+    """
+    m = moments(get_activation(act), 1.0)
+    m1, m2 = m.mean, m.second
+    q, sv, ms = [first[0]], [first[1]], [first[2]]
+    for sw in sigma_w2[1:]:
+        dq, dsv, dms = sw * m2 + sigma_b2, sw * (m2 - m1 * m1), sw * m1 * m1 + sigma_b2
+        base = (q[-1], sv[-1], ms[-1]) if residual else (0.0, 0.0, 0.0)
+        q.append(base[0] + dq)
+        sv.append(base[1] + dsv)
+        ms.append(base[2] + dms)
+    return BatchNormLines(np.array(q[1:]), np.array(sv[1:]), np.array(ms[1:]))
+
+
 def relu_sample_fraction_asymptote(layers: Sequence[int] | np.ndarray) -> np.ndarray:
     """K / l^2: the large-depth share of variance over samples (1 - c_l) for Kaiming ReLU nets."""
     layer_arr = np.asarray(layers, dtype=np.float64)
