@@ -541,3 +541,25 @@ def test_cli_theory_json():
     assert relu["q_star"] is None and any("fixed point" in n for n in relu["notes"])
     bad = subprocess.run([sys.executable, "-m", "initscope", "theory", "--activation", "rleu"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown activation" in bad.stderr and len(bad.stderr.splitlines()) == 1
+
+
+def test_batch_norm_mean_field_resets_the_sample_fraction():
+    """Batch norm hands every layer units of mean 0, variance 1 over samples: the fraction is
+    Var phi(z) / E phi(z)^2 from layer 2 on, 1 - 1/pi for ReLU, 1 for odd tanh without bias;
+    checked against a Monte Carlo of phi(z) (1e6 draws)."""
+    from initscope.theory import predict_batchnorm
+
+    relu = predict_batchnorm("relu", [2.0] * 6, 0.0, (1.0, 1.0, 0.0))
+    np.testing.assert_allclose(relu.sample_fraction, 1 - 1 / math.pi, rtol=1e-6)
+    np.testing.assert_allclose(relu.q, 1.0, rtol=1e-6)
+    tanh = predict_batchnorm("tanh", [1.5] * 4, 0.0, (1.0, 1.0, 0.0))
+    np.testing.assert_allclose(tanh.sample_fraction, 1.0, rtol=1e-9)
+    z = torch.randn(1_000_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    phi = torch.nn.functional.gelu(z)
+    sw2, sb2 = 1.7, 0.09
+    gelu = predict_batchnorm("gelu", [sw2] * 3, sb2, (1.0, 1.0, 0.0))
+    se = float(phi.var()) * math.sqrt(2 / 1e6) * sw2 * 5
+    assert abs(gelu.sample_variance[0] - sw2 * float(phi.var())) < se
+    assert abs(gelu.mean_spread[0] - (sw2 * float(phi.mean()) ** 2 + sb2)) < 5 * sw2 * 2 * abs(float(phi.mean())) * float(phi.std()) / 1e3
+    res = predict_batchnorm("relu", [2.0] * 3, 0.0, (1.0, 0.7, 0.3), residual=True)  # a residual stream adds the layers up
+    np.testing.assert_allclose(res.q, [2.0, 3.0], rtol=1e-6)
