@@ -45,12 +45,16 @@ class KaimingVarianceConfig:
     dtype: str = "float32"
     memory_mb: float = 1024.0
     theory_replicates: int = 1000  # replicates of the finite-width Gram chain (0: mean field only)
+    compare_norms: tuple[str, ...] = ("layernorm", "batchnorm")  # text 000's last sections: the same net with these norms (sample view)
 
     def spec(self) -> MLPSpec:
         names = {f.name for f in fields(MLPSpec)}
         kw = {k: getattr(self, k) for k in names if hasattr(self, k)}
         kw["input_dim"] = self.input_dim if self.input_dim is not None else self.width
         return MLPSpec(**kw)
+
+    def companion(self, norm: str, seed: int, device: str) -> ProbeConfig:
+        return companion(self, norm, seed, device)
 
     def probe_config(self, seed: int, device: str) -> ProbeConfig:
         return ProbeConfig(
@@ -70,6 +74,8 @@ class KaimingVarianceConfig:
 
     def __post_init__(self) -> None:
         self.probe_config(0, "cpu")  # validate everything up front, before any work
+        for norm in self.compare_norms:
+            self.companion(norm, 0, "cpu")
         if self.theory_replicates == 1 or self.theory_replicates < 0:
             raise InitscopeError(f"theory_replicates must be 0 (off) or >= 2, got {self.theory_replicates}")
 
@@ -82,6 +88,38 @@ def _series(stats: pd.DataFrame, stat: str, layers: list[int], site: str | None 
     rows = stats[stats.stat == stat] if site is None else stats[(stats.stat == stat) & (stats.site == site)]
     by_layer = dict(zip(rows.layer.astype(int), rows.value.astype(float)))
     return [by_layer[l] if l in by_layer and math.isfinite(by_layer[l]) else None for l in layers]
+
+
+COMPANION_SAMPLES, COMPANION_NETWORKS = 256, 3  # the comparison's sample view: ~4% of the main one's work per norm
+
+
+def companion(cfg: KaimingVarianceConfig, norm: str, seed: int, device: str) -> ProbeConfig:
+    """The run's network with ``norm`` instead of its own, sample view only, at a smaller size."""
+    import dataclasses
+
+    pc = cfg.probe_config(seed, device)
+    samples = min(cfg.samples, COMPANION_SAMPLES)
+    if norm == "batchnorm" and samples % cfg.batch_size == 1:
+        samples -= 1
+    return dataclasses.replace(pc, spec=dataclasses.replace(pc.spec, norm=norm), views=("sample",), samples=samples,
+                               sample_networks=min(cfg.sample_networks, COMPANION_NETWORKS), trace_layers=())
+
+
+def norm_comparison(cfg: KaimingVarianceConfig, stats: pd.DataFrame, theory: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
+    """Sample fraction per layer with each norm (the run's own from its tables), beside its mean-field line."""
+    own = stats[(stats.stat == "sample_fraction") & (stats.site == "pre")]
+    line = theory[theory.stat == "sample_fraction"].set_index("layer").value
+    frames = [own.assign(norm=cfg.norm, theory=own.layer.map(line))]
+    for k, norm in enumerate(n for n in cfg.compare_norms if n != cfg.norm):
+        pc = companion(cfg, norm, ctx.seed, ctx.device)
+        s = probe(pc).stats
+        s = s[(s.stat == "sample_fraction") & (s.site == "pre")]
+        t, _ = theory_table(pc, replicates=0)
+        line = t[t.stat == "sample_fraction"].set_index("layer").value
+        frames.append(s.assign(norm=norm, theory=s.layer.map(line)))
+        ctx.progress("norm comparison", k + 1, len(cfg.compare_norms))
+    cols = ["norm", "layer", "stat", "value", "stderr", "n", "theory"]
+    return pd.concat(frames, ignore_index=True).reindex(columns=cols)
 
 
 def summarize(stats: pd.DataFrame, first_nonfinite: dict[str, int | None], depth: int | None = None) -> dict[str, Any]:
@@ -120,8 +158,13 @@ def run(cfg: KaimingVarianceConfig, ctx: RunContext) -> Outcome:
             summary[f"theory_{stat}"] = _series(theory, stat, summary["layers"], site=None)
     summary["theory_notes"] = notes
     summary["theory_verdict"] = theory_verdict(result.stats, theory)
+    tables = {"stats": result.stats, "traces": result.traces, "theory": theory}
+    if cfg.compare_norms:
+        norms = norm_comparison(cfg, result.stats, theory, ctx)
+        tables["norms"] = norms
+        summary["norms"] = {n: _series(d, "sample_fraction", summary["layers"], site=None) for n, d in norms.groupby("norm", sort=False)}
     return Outcome(
-        tables={"stats": result.stats, "traces": result.traces, "theory": theory},
+        tables=tables,
         summary=summary,
         timings={**result.timings, "theory_s": time.perf_counter() - t0},
         info={"sampler": result.sampler, "first_nonfinite_layer": result.first_nonfinite, "theory_notes": notes},
@@ -353,12 +396,59 @@ def verdict(stats: pd.DataFrame) -> str:
     return "; ".join(parts) + "." if parts else "no finite statistics."
 
 
+NORM_COLORS = {"none": "#1f77b4", "layernorm": "#ff7f0e", "batchnorm": "#9467bd", "rmsnorm": "#2ca02c"}
+NORM_WHY = (
+    "Text 000: Kaiming init takes its statistics over weights, batch norm over the samples of a minibatch, layer norm over "
+    "the units of a layer. Only batch norm sees (and removes) what the samples share, each unit's mean over samples, the "
+    "mean spread whose growth with depth is the decay; layer norm rescales every sample alike and leaves the decay as it is. "
+    "The fraction is measured at the pre-activation, before the next layer's norm (after it, batch norm would make the "
+    "mean spread 0 by construction). Mean field: layer norm resets the length map every layer; batch norm resets every unit "
+    "to mean 0, variance 1 over samples, so from layer 2 on the fraction is Var phi(z) / E phi(z)^2 (1 - 1/pi for ReLU, "
+    "1 for an odd phi without bias), up to finite-batch terms."
+)
+
+
+def norm_verdict(norms: pd.DataFrame) -> str:
+    """Per norm: the sample fraction at layer 1 and at the last layer, simulated and mean field."""
+    parts = []
+    for norm, d in norms.groupby("norm", sort=False):
+        d = d.sort_values("layer")
+        if d.empty:
+            continue
+        last = d.iloc[-1]
+        th = f" (mean field {last.theory:.3g})" if math.isfinite(last.theory) else ""
+        parts.append(f"{norm}: {d.iloc[0].value:.3g} at layer 1, {last.value:.3g} ± {last.stderr:.2g} at layer {int(last.layer)}{th}")
+    return "Sample fraction by norm — " + "; ".join(parts) + "." if parts else ""
+
+
+def _norms_figure(norms: pd.DataFrame, title: str) -> Any:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    fig.subplots_adjust(left=0.1, right=0.97, top=0.9, bottom=0.12)
+    for norm, d in norms.groupby("norm", sort=False):
+        d = d.sort_values("layer")
+        c = NORM_COLORS.get(norm, "k")
+        ax.errorbar(d.layer, d.value, yerr=d.stderr.fillna(0), fmt="o", ms=3, color=c, label=f"{norm} (simulated)")
+        ax.plot(d.layer, d.theory, ls="--", color=c, lw=1.2, label=f"{norm} (mean field)")
+    ax.set_yscale("log")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("sample fraction (pre-activation)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
 def figures(tables: dict[str, pd.DataFrame], cfg: KaimingVarianceConfig, meta: dict[str, Any]) -> dict[str, Any]:
     from initscope.report import figures as F
 
     stats, traces, theory = tables["stats"], tables["traces"], tables.get("theory")
     title = f"{cfg.activation}, {cfg.init}, width {cfg.width}"
-    return {
+    extra = {}
+    if "norms" in tables:
+        extra["normalization"] = _norms_figure(tables["norms"], f"Batch norm vs layer norm: share of variance over samples ({title})")
+    return extra | {
         "histograms": F.view_histograms(traces, site="pre", title=f"Pre-activation distributions by view ({title})"),
         "variance_by_depth": F.depth_profile(
             stats,
@@ -392,12 +482,31 @@ def sections(tables: dict[str, pd.DataFrame], cfg: KaimingVarianceConfig, meta: 
             (I.depth_profile(stats, ["sample_fraction"], log=True, theory=theory),),
             note=WHY_FINITE_WIDTH,
         ),
+        *([Section("Batch normalization and layer normalization", norm_verdict(tables["norms"]), (_norms_plotly(tables["norms"]),),
+                    note=NORM_WHY + f" The compared norms run the sample view alone, {COMPANION_NETWORKS} networks x "
+                    f"{COMPANION_SAMPLES} samples at most.")] if "norms" in tables else []),
         Section(
             "Neuron distributions per view",
             "Network and layer views stay wide; in the sample view each neuron collapses to small fluctuations around its own mean.",
             (I.view_histograms(traces, site="pre"),),
         ),
     ]
+
+
+def _norms_plotly(norms: pd.DataFrame) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for norm, d in norms.groupby("norm", sort=False):
+        d = d.sort_values("layer")
+        c = NORM_COLORS.get(norm, "black")
+        fig.add_trace(go.Scatter(x=d.layer, y=d.value, mode="markers", name=f"{norm} (simulated)", marker=dict(color=c, size=6),
+                                 error_y=dict(type="data", array=list(d.stderr.fillna(0)), visible=True), legendgroup=norm))
+        fig.add_trace(go.Scatter(x=d.layer, y=d.theory, mode="lines", name=f"{norm} (mean field)", line=dict(color=c, dash="dash"),
+                                 legendgroup=norm))
+    fig.update_layout(xaxis_title="layer", yaxis_title="sample fraction (pre-activation)", yaxis_type="log", height=420,
+                      template="plotly_white")
+    return fig
 
 
 EXPERIMENT = Experiment(

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from initscope.engine.probe import ProbeConfig, probe
 from initscope.errors import InitscopeError
@@ -37,6 +38,8 @@ class PhaseDiagramConfig:
     samples: int = 64  # inputs per simulated network
     sample_networks: int = 3  # networks per simulated point, for error bars
     theory_replicates: int = 1000  # finite-width prediction at `width` for each simulated point (0: off)
+    case_depth: int = 50  # text 000's "nearly linear networks and edge of chaos": depth profiles of five cases
+    case_width: int = 256
 
     def __post_init__(self) -> None:
         from initscope.activations import get_activation
@@ -54,6 +57,8 @@ class PhaseDiagramConfig:
             raise InitscopeError(f"depth must be >= 1, got {self.depth}")
         if self.width < 2:
             raise InitscopeError(f"width must be >= 2 (the sample fraction takes a variance over a layer's units), got {self.width}")
+        if self.case_depth < 0 or self.case_width < 2:
+            raise InitscopeError("case_depth must be >= 0 (0: no cases) and case_width >= 2")
         if self.samples < 2 or self.sample_networks < 2:
             raise InitscopeError("samples and sample_networks must be >= 2 (error bars)")
         if any(v < 0 for v in self.sim_sigma_w2 + self.sim_sigma_b2):
@@ -70,6 +75,72 @@ def _point(act: str, sw2: float, sb2: float) -> dict[str, Any]:
     cs = c_star(act, sw2, sb2, q) if q > 0 else 1.0
     xi = depth_scale(chi_c(act, sw2, q, cs)) if q > 0 else depth_scale(c1)
     return dict(sigma_w2=sw2, sigma_b2=sb2, q_star=q, chi1=c1, c_star=cs, xi_c=math.inf if xi is None else xi)
+
+
+# Text 000's "Nearly linear networks and edge of chaos": (name, sigma_w^2, sigma_b^2, why); the edge's
+# sigma_w^2 is found on the chi_1 = 1 line at its sigma_b^2.
+CASES = (
+    ("odd, no bias", 1.5, 0.0,
+     "an odd activation without bias makes the network odd, f(-x) = -f(x); over inputs as likely as their negatives every "
+     "unit's mean is 0, so the mean spread is 0 and the whole variance is over samples at every depth (up to the 1/S noise of "
+     "a mean over S samples: S / (S + 1))"),
+    ("nearly linear", 0.25, 0.01,
+     "small weights keep the pre-activations inside the activation's linear range (q* = sigma_b^2 / (1 - sigma_w^2) for tanh): "
+     "the network is nearly affine, y = A x + c; the input's part shrinks by sigma_w^2 per layer while each layer's bias adds "
+     "to what every input shares, so the fraction falls geometrically"),
+    ("ordered", 0.8, 0.1,
+     "ordered phase (chi_1 < 1): two inputs' correlation goes to 1 exponentially, the network forgets its input and the "
+     "fraction goes to 0 within a few correlation depths"),
+    ("edge of chaos", None, 0.1,
+     "on the edge (chi_1 = 1) the correlation approaches 1 only as a power of the depth: the fraction decays slowly, "
+     "which is why deep networks are initialized there"),
+    ("chaotic", 3.0, 0.1,
+     "chaotic phase (chi_1 > 1): correlations settle at c* < 1, so a fixed share 1 - c* of the variance stays over samples "
+     "at any depth, but nearby inputs are pulled apart"),
+)
+
+
+def _is_odd(act: str) -> bool:
+    from initscope.activations import get_activation
+
+    z = torch.linspace(-4, 4, 81, dtype=torch.float64)
+    f = get_activation(act).fn
+    return bool(torch.allclose(f(-z), -f(z), atol=1e-12))
+
+
+def run_cases(cfg: PhaseDiagramConfig, ctx: RunContext) -> pd.DataFrame:
+    """Sample fraction by depth for each of CASES, simulated (sample view) and mean field."""
+    from initscope.theory import order_chaos_boundary, predict
+
+    rows = []
+    for k, (name, sw, sb, _) in enumerate(CASES):
+        if sw is None:
+            sw = order_chaos_boundary(cfg.activation, [sb], lo=0.05, hi=20.0)[0]
+            if sw is None:
+                continue
+        spec = MLPSpec(input_dim=cfg.case_width, width=cfg.case_width, depth=cfg.case_depth, activation=cfg.activation,
+                       init="lecun-normal", weight_scale=sw, bias="normal" if sb > 0 else "zero", sigma_b=math.sqrt(sb))
+        res = probe(ProbeConfig(spec=spec, samples=cfg.samples * 2, sample_networks=cfg.sample_networks, views=("sample",),
+                                trace_layers=(), seed=ctx.seed + 100 + k, device=ctx.device,
+                                dtype="float64"))  # float32 floors a fraction near 1e-14 (its eps squared): the nearly linear case gets there
+        s = res.stats[(res.stats.stat == "sample_fraction") & (res.stats.site == "pre")]
+        pred = predict(cfg.activation, sw, sb, cfg.case_depth, samples=cfg.samples * 2)
+        for r in s.itertuples():
+            rows.append(dict(case=name, sigma_w2=float(sw), sigma_b2=float(sb), layer=int(r.layer), value=float(r.value),
+                             stderr=float(r.stderr), theory=float(pred.sample_fraction[int(r.layer) - 1])))
+        ctx.progress("cases", k + 1, len(CASES))
+    return pd.DataFrame(rows, columns=["case", "sigma_w2", "sigma_b2", "layer", "value", "stderr", "theory"])
+
+
+def cases_verdict(cases: pd.DataFrame, activation: str) -> str:
+    parts = []
+    for name, d in cases.groupby("case", sort=False):
+        last = d.sort_values("layer").iloc[-1]
+        th = f", mean field {last.theory:.3g}" if math.isfinite(last.theory) else ""
+        parts.append(f"{name} (sigma_w^2 {last.sigma_w2:.3g}, sigma_b^2 {last.sigma_b2:.3g}): {last.value:.3g} ± {last.stderr:.2g} "
+                     f"at layer {int(last.layer)}{th}")
+    odd = "" if _is_odd(activation) else f" ({activation} is not odd: the first case's symmetry argument does not hold for it.)"
+    return "Sample fraction — " + "; ".join(parts) + "." + odd if parts else ""
 
 
 def run(cfg: PhaseDiagramConfig, ctx: RunContext) -> Outcome:
@@ -106,6 +177,7 @@ def run(cfg: PhaseDiagramConfig, ctx: RunContext) -> Outcome:
                          theory_finite_width_stderr=fw.sample_fraction_stderr[-1] if fw else math.nan))
         ctx.progress("simulated points", k + 1, len(points))
     stats = pd.DataFrame(sims)
+    cases = run_cases(cfg, ctx) if cfg.case_depth else pd.DataFrame()
     summary = {
         "activation": cfg.activation,
         "boundary_sigma_b2": [float(v) for v in boundary.sigma_b2],
@@ -115,9 +187,13 @@ def run(cfg: PhaseDiagramConfig, ctx: RunContext) -> Outcome:
              for k in ("sigma_w2", "sigma_b2", "value", "stderr", "theory", "theory_finite_width", "theory_finite_width_stderr")}
             for r in sims
         ],
+        "cases": {name: {"sigma_w2": float(d.sigma_w2.iloc[0]), "sigma_b2": float(d.sigma_b2.iloc[0]),
+                         "sample_fraction": [float(v) for v in d.sort_values("layer").value],
+                         "theory": [float(v) if math.isfinite(v) else None for v in d.sort_values("layer").theory]}
+                  for name, d in cases.groupby("case", sort=False)} if not cases.empty else {},
     }
     return Outcome(
-        tables={"stats": stats, "grid": grid, "boundary": boundary},
+        tables={"stats": stats, "grid": grid, "boundary": boundary, **({"cases": cases} if not cases.empty else {})},
         summary=summary,
         timings={"theory_grid_s": t1 - t0, "simulation_s": time.perf_counter() - t1},
     )
@@ -162,7 +238,32 @@ def figures(tables: dict[str, pd.DataFrame], cfg: PhaseDiagramConfig, meta: dict
     ax.set_ylabel("sigma_b^2")
     ax.set_title(f"Order-to-chaos phase diagram, {cfg.activation}", fontsize=10)
     ax.legend(loc="upper left", fontsize=8)
-    return {"phase_diagram": fig}
+    out = {"phase_diagram": fig}
+    if "cases" in tables:
+        out["nearly_linear_and_edge_of_chaos"] = _cases_figure(tables["cases"], cfg)
+    return out
+
+
+CASE_COLORS = ("#1f77b4", "#2ca02c", "#ff7f0e", "#d62728", "#9467bd")
+
+
+def _cases_figure(cases: pd.DataFrame, cfg: PhaseDiagramConfig) -> Any:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    fig.subplots_adjust(left=0.1, right=0.97, top=0.9, bottom=0.12)
+    for (name, d), c in zip(cases.groupby("case", sort=False), CASE_COLORS):
+        d = d.sort_values("layer")
+        label = f"{name} ({d.sigma_w2.iloc[0]:.3g}, {d.sigma_b2.iloc[0]:.3g})"
+        ax.errorbar(d.layer, d.value, yerr=d.stderr.fillna(0), fmt="o", ms=3, color=c, label=f"{label} simulated")
+        ax.plot(d.layer, d.theory, ls="--", color=c, lw=1.2, label=f"{name}: mean field")
+    ax.set_yscale("log")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("sample fraction (pre-activation)")
+    ax.set_title(f"Nearly linear networks and the edge of chaos ({cfg.activation}, width {cfg.case_width}; (sigma_w^2, sigma_b^2))", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6.5, ncol=2)
+    return fig
 
 
 def sections(tables: dict[str, pd.DataFrame], cfg: PhaseDiagramConfig, meta: dict[str, Any]) -> list[Section]:
@@ -184,8 +285,22 @@ def sections(tables: dict[str, pd.DataFrame], cfg: PhaseDiagramConfig, meta: dic
             hovertemplate="%{text}<extra></extra>",
         ))
     fig.update_layout(xaxis_title="sigma_w^2", yaxis_title="sigma_b^2", height=480, template="plotly_white", legend=dict(x=0, y=1.12, orientation="h"))
-    return [Section("Order and chaos", verdict(stats), (fig,),
-                    note="Colour: depth over which the correlation of two inputs relaxes to its fixed point. Markers: share of variance over samples at the last layer, simulated (theory in the hover).")]
+    out = [Section("Order and chaos", verdict(stats), (fig,),
+                   note="Colour: depth over which the correlation of two inputs relaxes to its fixed point. Markers: share of variance over samples at the last layer, simulated (theory in the hover).")]
+    if "cases" in tables:
+        cases = tables["cases"]
+        cf = go.Figure()
+        for (name, d), c in zip(cases.groupby("case", sort=False), CASE_COLORS):
+            d = d.sort_values("layer")
+            cf.add_trace(go.Scatter(x=d.layer, y=d.value, mode="markers", name=f"{name} (simulated)", marker=dict(color=c, size=6),
+                                    error_y=dict(type="data", array=list(d.stderr.fillna(0)), visible=True), legendgroup=name))
+            cf.add_trace(go.Scatter(x=d.layer, y=d.theory, mode="lines", name=f"{name} (mean field)", line=dict(color=c, dash="dash"),
+                                    legendgroup=name))
+        cf.update_layout(xaxis_title="layer", yaxis_title="sample fraction (pre-activation)", yaxis_type="log", height=440,
+                         template="plotly_white")
+        why = " ".join(f"{name.capitalize()}: {reason}." for name, _, _, reason in CASES)
+        out.append(Section("Nearly linear networks and the edge of chaos", cases_verdict(cases, cfg.activation), (cf,), note=why))
+    return out
 
 
 EXPERIMENT = Experiment(
