@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 
 from initscope.runner import run
 
@@ -23,14 +21,14 @@ def test_variants_orderings_not_numbers():
     assert set(pcs.layer) == set(range(11)) and {"pc1", "pc2", "pc3", "target"} <= set(pcs.columns)
 
 
-def test_cli_json_keys(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "initscope", "run", "data-distributions", "--json", "--out", str(tmp_path / "r"),
-                        "--set", "networks=2", "--set", "variants=normal,sphere", "--set", "depth=4"], capture_output=True, text=True, timeout=300)
+def test_cli_json_keys(tmp_path, main):
+    p = main("run", "data-distributions", "--json", "--out", str(tmp_path / "r"),
+             "--set", "networks=2", "--set", "variants=normal,sphere", "--set", "depth=4")
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
     assert set(d["variants"]) == {"normal", "sphere"}
     for v in d["variants"].values():
         assert {"scale", "effective_rank", "top1_fraction", "singular_values"} <= set(v)
     assert (tmp_path / "r" / "figures" / "pca.png").exists()
-    bad = subprocess.run([sys.executable, "-m", "initscope", "run", "data-distributions", "--set", "variants=sphere-spaced"], capture_output=True, text=True)
+    bad = main("run", "data-distributions", "--set", "variants=sphere-spaced")
     assert bad.returncode == 2 and "unknown variant 'sphere-spaced'" in bad.stderr

@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -59,9 +57,9 @@ def test_bad_configs_are_user_errors(name, override):
         run(name, override, write=False)
 
 
-def test_cli_permutation_symmetry_json(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "initscope", "run", "permutation-symmetry", "--json", "--out", str(tmp_path / "r"),
-                        "--set", "networks=1", "--set", "steps=2", "--set", "dtype=float32"], capture_output=True, text=True, timeout=300)
+def test_cli_permutation_symmetry_json(tmp_path, main):
+    p = main("run", "permutation-symmetry", "--json", "--out", str(tmp_path / "r"),
+             "--set", "networks=1", "--set", "steps=2", "--set", "dtype=float32")
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
     assert d["dtype"] == "float32"

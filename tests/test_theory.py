@@ -4,8 +4,6 @@ the ReLU asymptote and the finite-width formula by simulation, and the engine.""
 
 import dataclasses
 import json
-import subprocess
-import sys
 import math
 import warnings
 
@@ -526,20 +524,18 @@ def test_where_mean_field_fails_narrow_deep_relu_nets():
     assert st.value > t + 5 * st.stderr and st.value > 1.5 * t
 
 
-def test_cli_theory_json():
-    out = subprocess.run([sys.executable, "-m", "initscope", "theory", "--activation", "tanh", "--init", "xavier-normal",
-                          "--depth", "30", "--sigma-b", "0.2", "--width", "64", "--replicates", "200", "--json"],
-                         capture_output=True, text=True, timeout=120)
+def test_cli_theory_json(main):
+    out = main("theory", "--activation", "tanh", "--init", "xavier-normal",
+               "--depth", "30", "--sigma-b", "0.2", "--width", "64", "--replicates", "200", "--json")
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     assert len(d["layers"]) == len(d["q"]) == len(d["c"]) == len(d["sample_fraction"]) == 30
     for k in ("chi1", "q_star", "c_star", "xi_q", "xi_c", "notes"):
         assert k in d
     assert len(d["sample_fraction_finite_width"]) == 30 and d["perturbative"]["reliable_until"] >= 1
-    relu = json.loads(subprocess.run([sys.executable, "-m", "initscope", "theory", "--replicates", "0", "--json"],
-                                     capture_output=True, text=True).stdout)
+    relu = json.loads(main("theory", "--replicates", "0", "--json").stdout)
     assert relu["q_star"] is None and any("fixed point" in n for n in relu["notes"])
-    bad = subprocess.run([sys.executable, "-m", "initscope", "theory", "--activation", "rleu"], capture_output=True, text=True)
+    bad = main("theory", "--activation", "rleu")
     assert bad.returncode == 2 and "unknown activation" in bad.stderr and len(bad.stderr.splitlines()) == 1
 
 

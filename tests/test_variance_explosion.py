@@ -18,8 +18,6 @@ lecun-relu layer 8 empirical SE from the recursion, but well within the bound).
 
 import json
 import math
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -164,19 +162,17 @@ def test_sums_demo():
         assert abs(r.variance - r.expected) < 5 * r.stderr
 
 
-def test_cli(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "initscope", "run", "variance-explosion", "--json", "--out", str(tmp_path / "r"),
-                        "--set", "depth=8", "--set", "width=32", "--set", "samples=64", "--set", "networks=2", "--set", "hist_layers=1,8"],
-                       capture_output=True, text=True, timeout=300)
+def test_cli(tmp_path, main, recwarn):
+    p = main("run", "variance-explosion", "--json", "--out", str(tmp_path / "r"),
+             "--set", "depth=8", "--set", "width=32", "--set", "samples=64", "--set", "networks=2", "--set", "hist_layers=1,8")
     assert p.returncode == 0, p.stderr
-    assert "Warning" not in p.stderr
+    assert not [str(w.message) for w in recwarn if "initscope" in str(w.filename)]  # in-process: warnings, not stderr
     d = json.loads(p.stdout)
     assert set(d["variants"]) == set(VARIANTS)
     for v in d["variants"].values():
         assert {"variance", "pre_activation_variance", "first_nonfinite_layer", "theory_variance"} <= set(v)
         assert len(v["variance"]) == len(v["theory_variance"]) == len(v["pre_activation_variance"]) == 8
     assert (tmp_path / "r" / "report.html").exists() and (tmp_path / "r" / "sums.parquet").exists()
-    bad = subprocess.run([sys.executable, "-m", "initscope", "run", "variance-explosion", "--set", "variants=kaimin-relu",
-                          "--out", str(tmp_path / "b")], capture_output=True, text=True)
+    bad = main("run", "variance-explosion", "--set", "variants=kaimin-relu", "--out", str(tmp_path / "b"))
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "kaimin" in bad.stderr
     assert not (tmp_path / "b").exists()
