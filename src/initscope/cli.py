@@ -247,6 +247,46 @@ def compare_cmd(run_dirs: tuple[Path, ...], out: Path | None, force: bool) -> No
     click.echo(f"wrote {path}/report.html")
 
 
+@app.command("sweep")
+@click.argument("name")
+@click.option("--grid", "grid", multiple=True, metavar="KEY=V1,V2", required=True,
+              help="A config key and its values (repeatable; the sweep is the product). seed=0,1,2 repeats. "
+                   "A list-valued key separates its values with ';' (variants='a,b;c').")
+@click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="Override a config field at every point (repeatable).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: a process pool; ray: each point a Ray task (pip install 'initscope[ray]').")
+@click.option("--workers", type=int, default=1, show_default=True, help="Points at once (local pool size, or a local Ray's CPUs).")
+@click.option("--address", default=None, help="Join this Ray cluster (with --engine ray); without it a local Ray starts.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto; cuda points ask Ray for a GPU.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every point (unless seed is swept).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Sweep folder; re-running resumes it.")
+@click.option("--force", is_flag=True, help="Start over: remove what --out holds.")
+@click.option("--json", "as_json", is_flag=True, help="Print only a JSON object (points, table) on stdout.")
+def sweep_cmd(name: str, grid: tuple[str, ...], set_: tuple[str, ...], engine: str, workers: int, address: str | None, device: str,
+              seed: int, out: Path, force: bool, as_json: bool) -> int:
+    """Run an experiment at every point of a config grid, into one table (DIR/stats.parquet) and one report."""
+    from initscope.sweep import sweep
+
+    bar = _Bar()
+
+    def failed(r: Any) -> None:
+        where = ", ".join(f"{k}={v}" for k, v in r.point.values.items())
+        sys.stderr.write(f"initscope: point {where} failed: {r.error}\n")
+
+    try:
+        res = sweep(name, grid, set_, out=out, engine=engine, workers=workers, address=address, device=device, seed=seed,
+                    force=force, progress=bar, on_failure=failed)
+    finally:
+        bar.close()
+    if as_json:
+        _echo_json(res.as_json())
+    else:
+        counts = {s: sum(r.status == s for r in res.points) for s in ("done", "skipped", "failed")}
+        click.echo(f"wrote {res.path}/ ({counts['done']} points run, {counts['skipped']} already done, {counts['failed']} failed; "
+                   f"table {res.table or 'none'}, report.html)")
+    return 1 if res.failed else 0
+
+
 def _shape(text: str | None) -> tuple[int, ...] | None:
     if text is None:
         return None

@@ -16,6 +16,17 @@ exact shortcut: given the previous layer's output h of one network, a fresh
 W h is N(0, sigma_w^2 |h|^2 I), so ``y = sigma_w |h| z + b`` costs O(N) per
 network and layer instead of O(N^2). The full-matrix path draws every W and is
 the reference the shortcut is tested against.
+
+With batch norm (``spec.norm == "batchnorm"``) a unit is normalized over the samples that
+pass with it, so every view needs a batch:
+
+* **network** — each network sees x_0 together with ``batch_size - 1`` other inputs, drawn
+  once and the same for every network; the reported value is x_0's row. For Gaussian rows
+  the shortcut becomes W H^T = sqrt(v) Z R with R from the QR of the batch (O(out B^2)).
+* **sample** and **layer** — the S inputs pass in consecutive batches of ``batch_size``
+  (memory chunks hold whole batches: ``batch_size`` is never the chunk).
+
+Every statistic is taken at the pre-activation y_l, before the next layer's norm.
 """
 
 from __future__ import annotations
