@@ -309,14 +309,38 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
               help="auto: the fix the defects call for (nothing if healthy); lsuv / sample-variance: a data-driven re-init. Saves the state dict.")
 @click.option("--trial", "trial_steps", type=int, default=None,
               help="Also train STEPS AdamW steps on the batch from the init and from its --fix auto twin, and compare.")
+@click.option("--widths", default=None, metavar="W1,W2,...",
+              help="Width check (mup's coordinate check): call FACTORY(width=W) at each width and fit each module's scale against width.")
+@click.option("--steps", type=int, default=3, show_default=True, help="--widths: optimizer steps after init.")
+@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="adam", show_default=True, help="--widths: the optimizer.")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="--widths: its learning rate.")
 @click.option("--out", type=click.Path(path_type=Path), default=None)
 @click.option("--force", is_flag=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print only a JSON object on stdout.")
 def inspect_cmd(model: str, input_shape: str | None, vocab: int | None, data_ref: str | None, batch: int | None, task: str, draws: int,
-                fix: str | None, trial_steps: int | None, out: Path | None, force: bool, seed: int, as_json: bool) -> None:
+                fix: str | None, trial_steps: int | None, widths: str | None, steps: int, optimizer: str, lr: float, out: Path | None,
+                force: bool, seed: int, as_json: bool) -> None:
     """Check any torch model at init: MODEL is MODULE:FACTORY (a function returning an nn.Module)."""
     from initscope.inspect import run_inspect
+
+    if widths is not None:
+        from initscope.inspect.widths import run_width_check
+
+        if fix or trial_steps or draws != 1 or task != "auto":
+            raise InitscopeError("--widths runs the width check alone: drop --fix, --trial, --draws and --task")
+        try:
+            ws = [int(w) for w in widths.replace(" ", "").split(",") if w]
+        except ValueError:
+            raise InitscopeError(f"--widths expects comma-separated integers like 64,128,256, got {widths!r}") from None
+        path, summary = run_width_check(model, ws, input_shape=_shape(input_shape), data_ref=data_ref, vocab=vocab, batch=batch,
+                                        steps=steps, optimizer=optimizer, lr=lr, out=out, force=force, seed=seed)
+        if as_json:
+            _echo_json(summary)
+        else:
+            click.echo(f"wrote {path}/ (report.html, run.json, stats.parquet, slopes.parquet)")
+            click.echo(summary["verdict"])
+        return
 
     path, summary = run_inspect(model, input_shape=_shape(input_shape), data_ref=data_ref, vocab=vocab, batch=batch, draws=draws,
                                 fix=fix, task=task, trial_steps=trial_steps, out=out, force=force, seed=seed)  # type: ignore[arg-type]
