@@ -173,8 +173,8 @@ def run_local(experiment: str, todo: list[Point], device: str, root: Path, worke
             status, secs, err = _run_point(experiment, p.overrides, p.seed, device, str(root / "points" / p.name), 0)
             done(PointResult(p, status, secs, err))
         return
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_pool_init,
-                                initargs=(threads,)) as pool:
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_pool_init, initargs=(threads,))
+    try:
         futures = {pool.submit(_run_point, experiment, p.overrides, p.seed, device, str(root / "points" / p.name), threads): p
                    for p in todo}
         for f in cf.as_completed(futures):
@@ -184,6 +184,8 @@ def run_local(experiment: str, todo: list[Point], device: str, root: Path, worke
             except Exception as e:  # noqa: BLE001 - a worker that died (killed, out of memory)
                 status, secs, err = "failed", 0.0, f"worker died: {type(e).__name__}: {e}"
             done(PointResult(p, status, secs, err))
+    finally:  # on Ctrl-C: points not started are cancelled; finished ones stay (the sweep resumes)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def check_ray() -> Any:
