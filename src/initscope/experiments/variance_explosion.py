@@ -282,7 +282,8 @@ def _text_stats(sim: _Simulated, variant: str, depth: int) -> tuple[pd.DataFrame
     df = pd.DataFrame(sim.text_rows, columns=["variant", "network", "layer", "text_variance", "text_sum"])
     out, first = [], {}
     for stat in ("text_variance", "text_sum"):
-        by_layer = df.groupby("layer")[stat].apply(lambda v: float(np.mean(v.to_numpy())) if len(v) else math.nan)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf and NaN are the text's own results here, not a warning
+            by_layer = df.groupby("layer")[stat].apply(lambda v: float(np.mean(v.to_numpy())) if len(v) else math.nan)
         for layer in range(1, depth + 1):
             value = float(by_layer.get(layer, math.nan))
             out.append(dict(variant=variant, layer=layer, site="post", stat=stat, value=value, stderr=math.nan, n=int((df.layer == layer).sum())))

@@ -206,7 +206,8 @@ def figures(check: WidthCheck) -> tuple[Any, Any]:
             pfig.add_trace(go.Scatter(x=d.width, y=d.value, mode="lines+markers", name=label, legendgroup=m, showlegend=True,
                                       line=dict(width=3 if m in flagged else 1.2)), row=1, col=j + 1)
         ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
+        if (t[t.step == step].value > 0).any():  # a panel of zeros (all-zero init) stays linear
+            ax.set_yscale("log")
         ax.set_title(f"step {step}" + (" (init)" if step == 0 else f" ({check.optimizer}, lr {check.lr:g})"), fontsize=9)
         ax.set_xlabel("width")
         ax.grid(alpha=0.3)
