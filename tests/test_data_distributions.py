@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from initscope.runner import run
 
 
@@ -32,3 +34,12 @@ def test_cli_json_keys(tmp_path, main):
     assert (tmp_path / "r" / "figures" / "pca.png").exists()
     bad = main("run", "data-distributions", "--set", "variants=sphere-spaced")
     assert bad.returncode == 2 and "unknown variant 'sphere-spaced'" in bad.stderr
+
+
+def test_residual_branch_scale_follows_the_depth():
+    """Issue 16's bug: the residual variant kept 2/10 ("1/depth" at the default depth) under --set depth=20."""
+    from initscope.experiments.data_distributions import DataDistributionsConfig
+
+    for depth in (10, 20, 3):
+        spec = DataDistributionsConfig(depth=depth, variants=("residual",)).spec("residual", 40)
+        assert spec.weight_scale == pytest.approx(2.0 / depth) and spec.residual

@@ -5,6 +5,7 @@ the ReLU asymptote and the finite-width formula by simulation, and the engine.""
 import dataclasses
 import json
 import math
+import zlib
 import warnings
 
 import numpy as np
@@ -74,7 +75,7 @@ PAIRS = [(1.0, 1.0, 0.3), (2.0, 0.7, -0.5), (1.3, 1.3, 1.2), (0.4, 3.0, 0.9)]
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "abs", "erf", "linear", "tanh", "gelu", "silu", "elu"])
 @pytest.mark.parametrize("qa,qb,qab", PAIRS[:3])
 def test_expected_product_matches_monte_carlo(name, qa, qb, qab):
-    u, v = _mc_pairs(qa, qb, qab, seed=hash((name, qa)) % 1000)
+    u, v = _mc_pairs(qa, qb, qab, seed=zlib.crc32(repr((name, qa)).encode()) % 1000)  # stable across PYTHONHASHSEED
     f = get_activation(name).fn
     prod = (f(u) * f(v)).numpy()
     got = float(expected_product(name, qa, qb, qab)[0])
@@ -249,7 +250,7 @@ def test_maps_against_simulated_mlps(act, sw2, sb2):
     variance of each input and 1 - c per layer within 5 standard errors of the covariance map
     started from the inputs' actual norms and inner product."""
     n0, width, depth, m = 512, 512, 10, 200
-    gx = torch.Generator().manual_seed(hash((act, sw2, sb2)) % 10_000)
+    gx = torch.Generator().manual_seed(zlib.crc32(repr((act, sw2, sb2)).encode()) % 10_000)
     xa, xb = torch.randn(2, n0, generator=gx, dtype=torch.float64)
     sim = _simulate_pair(act, sw2, sb2, xa, xb, width, depth, m, seed=1)
     gram = torch.stack([xa, xb]) @ torch.stack([xa, xb]).T

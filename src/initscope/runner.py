@@ -11,7 +11,7 @@ from typing import Any
 
 from initscope.config import apply_overrides, to_dict
 from initscope.engine.probe import Progress, _no_progress
-from initscope.errors import InitscopeError
+from initscope.errors import InitscopeError, unknown
 from initscope.experiments import Experiment, Outcome, RunContext, get_experiment
 from initscope.repro import check_seed, seed_all
 from initscope.results import StagingDir, check_out_dir, check_writable, device_info, versions, write_meta, write_tables
@@ -31,7 +31,7 @@ def resolve_device(device: str) -> str:
         if not torch.cuda.is_available():
             raise InitscopeError("--device cuda: no CUDA device is available here; use --device cpu or auto")
         return device
-    raise InitscopeError(f"unknown device {device!r}; choose from: {', '.join(DEVICES)}")
+    raise unknown("device", device, DEVICES)
 
 
 def default_out(name: str) -> Path:

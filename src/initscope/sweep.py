@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from initscope.errors import InitscopeError
+from initscope.errors import InitscopeError, unknown
 
 ENGINES = ("local", "ray")
 SWEEP_JSON = "sweep.json"
@@ -302,7 +302,7 @@ def sweep(
     from initscope.runner import resolve_device
 
     if engine not in ENGINES:
-        raise InitscopeError(f"unknown engine {engine!r}; choose from: {', '.join(ENGINES)}")
+        raise unknown("engine", engine, ENGINES)
     if not 1 <= workers <= 1024:
         raise InitscopeError(f"--workers must be in [1, 1024], got {workers}")
     if address is not None and engine != "ray":

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 
 from initscope.data import get_input
-from initscope.errors import InitscopeError
+from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.geometry import effective_rank, jacobian_singular_values, normalized_spectrum, pca, top_k_fraction, weight_norms
 from initscope.engine.forward import forward
@@ -38,7 +38,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "sphere": dict(init="sphere"),
     "kaiming": dict(init="kaiming-normal"),
     "orthogonal": dict(init="orthogonal", weight_scale=2.0),  # with the ReLU gain sqrt 2
-    "residual": dict(init="kaiming-normal", residual=True, weight_scale=2.0 / 10),  # branch scaled by 1/depth
+    "residual": dict(init="kaiming-normal", residual=True),  # branch scaled by 1/depth in spec(): sigma_w^2 = 2 / depth
     "layernorm": dict(init="kaiming-normal", norm="layernorm"),
 }
 
@@ -64,7 +64,7 @@ class DataDistributionsConfig:
             raise InitscopeError(f"networks must be >= 2 (the spread over seeds is shown), got {self.networks}")
         for v in self.variants:
             if v not in VARIANTS:
-                raise InitscopeError(f"unknown variant {v!r}; choose from: {', '.join(VARIANTS)}")
+                raise unknown("variant", v, VARIANTS)
         from initscope.resources import check_model
 
         for v in self.variants:
@@ -73,7 +73,10 @@ class DataDistributionsConfig:
     def spec(self, variant: str, input_dim: int) -> MLPSpec:
         base = MLPSpec(input_dim=input_dim, width=self.width, depth=self.depth, activation="relu", bias="linspace",
                        output_dim=1, output_init="zeros")
-        return replace(base, **VARIANTS[variant])
+        spec = replace(base, **VARIANTS[variant])
+        if variant == "residual":  # each of the depth branches adds 2/depth of Kaiming's variance: the stream's grows by e^2, not 2^depth
+            spec = replace(spec, weight_scale=2.0 / self.depth)
+        return spec
 
 
 def states(spec: MLPSpec, x: torch.Tensor, seed: int, network: int = 0) -> list[torch.Tensor]:

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from initscope import training
-from initscope.errors import InitscopeError
+from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLP, MLPSpec, build_mlp
 from initscope.repro import derive_seed, generator
@@ -70,7 +70,7 @@ class InitTrainingConfig:
             raise InitscopeError(f"variants must name at least one of: {', '.join(VARIANTS)}")
         for v in self.variants:
             if v not in VARIANTS:
-                raise InitscopeError(f"unknown variant {v!r}; choose from: {', '.join(VARIANTS)}")
+                raise unknown("variant", v, VARIANTS)
         if len(set(self.variants)) != len(self.variants):
             raise InitscopeError(f"variants are listed twice: {', '.join(self.variants)}")
         if not (self.lr > 0 and math.isfinite(self.lr)):

@@ -15,13 +15,13 @@ from typing import Any
 import pandas as pd
 import torch
 
-from initscope.errors import InitscopeError
+from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLPSpec, build_mlp
 from initscope.repro import generator
 from initscope.symmetry import check_permutation_symmetry, random_permutations
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+from initscope.engine.probe import DTYPES  # one table of the dtypes runs take
 CLAIMS = ("forward", "grad", "update")
 
 
@@ -42,7 +42,7 @@ class PermutationSymmetryConfig:
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
-            raise InitscopeError(f"unknown dtype {self.dtype!r}; choose from: {', '.join(DTYPES)}")
+            raise unknown("dtype", self.dtype, DTYPES)
         for name in ("networks", "steps", "samples", "output_dim"):
             if getattr(self, name) < 1:
                 raise InitscopeError(f"{name} must be >= 1, got {getattr(self, name)}")

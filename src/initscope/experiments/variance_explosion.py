@@ -51,7 +51,7 @@ import torch
 
 from initscope.activations import ACTIVATIONS, moments
 from initscope.data import get_input
-from initscope.errors import InitscopeError
+from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.engine.forward import forward
 from initscope.nets import MLPSpec
@@ -59,7 +59,7 @@ from initscope.repro import generator
 from initscope.schemes import SCHEMES
 
 ALIASES = {"lecun": "lecun-normal", "kaiming": "kaiming-normal", "xavier": "xavier-normal"}
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+from initscope.engine.probe import DTYPES  # one table of the dtypes runs take
 SITES = ("pre", "post")
 STATS = ("variance", "mean", "second_moment")
 
@@ -108,7 +108,7 @@ class VarianceExplosionConfig:
         for v in self.variants:
             parse_variant(v)
         if self.dtype not in DTYPES:
-            raise InitscopeError(f"unknown dtype {self.dtype!r}; choose from: {', '.join(DTYPES)}")
+            raise unknown("dtype", self.dtype, DTYPES)
         from initscope.resources import check_memory, check_operations
 
         self.spec(self.variants[0])  # depth within bounds before anything is sized

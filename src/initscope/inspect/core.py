@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from initscope.errors import InitscopeError
+from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
 from initscope.inspect.record import Recorder, eager_attention, no_fastpath
 from initscope.inspect.stats import weight_stats
@@ -292,7 +292,7 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
     if not isinstance(model, nn.Module):
         raise InitscopeError(f"inspect needs a torch.nn.Module, got {type(model).__name__}")
     if task not in TASKS:
-        raise InitscopeError(f"unknown task {task!r}; choose from: {', '.join(TASKS)}")
+        raise unknown("task", task, TASKS)
     b = as_batch(batch)
     if b.size < 2:
         raise InitscopeError(f"the batch has {b.size} sample(s); at least 2 are needed")

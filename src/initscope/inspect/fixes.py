@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from initscope.errors import InitscopeError
+from initscope.errors import InitscopeError, unknown
 from initscope.inspect.core import at_init_mode
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
 from initscope.inspect.stats import as_samples_by_units
@@ -33,7 +33,7 @@ def fix_model(model: nn.Module, batch: Any, method: str, *, tol: float = 0.05, m
     each unit's variance over the batch), the quantity text 000 says Kaiming lets collapse.
     Returns the model and the number of forward passes used."""
     if method not in FIXES:
-        raise InitscopeError(f"unknown fix {method!r}; choose from: {', '.join(FIXES)}")
+        raise unknown("fix", method, FIXES)
     b: Batch = as_batch(batch)
     if method == "auto":
         plan = auto_fix(model, b)

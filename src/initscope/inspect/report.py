@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from initscope.errors import InitscopeError
+from initscope.errors import InitscopeError, unknown
 from initscope.inspect.core import InspectResult, Task, inspect, inspect_model
 from initscope.inspect.fixes import FIXES, auto_fix, fix_model
 from initscope.inspect.load import call_factory, draw_batch, load_batch, load_object
@@ -197,7 +197,7 @@ def run_inspect(
 
     check_seed(seed)
     if fix is not None and fix not in FIXES:
-        raise InitscopeError(f"unknown fix {fix!r}; choose from: {', '.join(FIXES)}")
+        raise unknown("fix", fix, FIXES)
     if trial_steps is not None and not 1 <= trial_steps <= MAX_TRIAL_STEPS:
         raise InitscopeError(f"--trial must be in [1, {MAX_TRIAL_STEPS:,}] steps (a trial is a first signal, not a training run), got {trial_steps}")
     factory = load_object(model_ref)

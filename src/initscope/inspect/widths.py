@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from initscope.errors import InitscopeError
+from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, call_model, draw_batch, load_batch, output_tensor
 
 FLAG_SLOPE = 0.25  # per doubling: a 2^0.25 = 19% change per doubling compounds to 2x over four doublings
@@ -127,7 +127,7 @@ def width_check(factory: Callable[..., nn.Module], widths: list[int], *, input_s
     if len(widths) < 2 or len(set(widths)) != len(widths) or min(widths) < 1 or len(widths) > MAX_WIDTHS:
         raise InitscopeError(f"--widths needs 2 to {MAX_WIDTHS} different positive integers, got {widths}")
     if optimizer not in OPTIMIZERS:
-        raise InitscopeError(f"unknown optimizer {optimizer!r}; choose from: {', '.join(OPTIMIZERS)}")
+        raise unknown("optimizer", optimizer, OPTIMIZERS)
     if not 0 <= steps <= MAX_STEPS:
         raise InitscopeError(f"--steps must be in [0, {MAX_STEPS}], got {steps}")
     if not (lr > 0 and math.isfinite(lr)):
