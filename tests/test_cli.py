@@ -90,7 +90,11 @@ def test_list_names_everything(main):
 
 def test_report_rebuilds_from_run_dir(tmp_path, main):
     out = tmp_path / "run"
-    assert main("run", "kaiming-variance", *SMALL, "--out", str(out)).returncode == 0
+    p = main("run", "kaiming-variance", *SMALL, "--out", str(out))
+    assert p.returncode == 0
+    lines = p.stdout.splitlines()  # where it wrote, then each report section's verdict (also in run.json)
+    assert lines[0].startswith("wrote ") and lines[1].startswith("Variance by depth, per source of randomness: network variance")
+    assert json.loads((out / "run.json").read_text())["verdicts"][0]["title"] == "Variance by depth, per source of randomness"
     (out / "report.html").unlink()
     p = main("report", str(out))
     assert p.returncode == 0, p.stderr

@@ -122,9 +122,8 @@ def run_cmd(name: str, set_: tuple[str, ...], out: Path | None, device: str, see
         _echo_json(record.summary)
         return
     click.echo(f"wrote {record.path}/ (report.html, run.json, stats.parquet, figures/)")
-    sections = record.meta.get("verdict")
-    if sections:
-        click.echo(sections)
+    for v in record.meta.get("verdicts", []):  # each report section's verdict, in the report's order
+        click.echo(f"{v['title']}: {v['verdict']}")
 
 
 @app.command("theory")

@@ -156,7 +156,7 @@ def run(
         write_figures(staging.path, exp, outcome.tables, cfg, meta)
         timings["figures_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        write_report(staging.path / "report.html", exp, outcome.tables, cfg, meta)
+        meta["verdicts"] = write_report(staging.path / "report.html", exp, outcome.tables, cfg, meta)
         timings["report_s"] = time.perf_counter() - t2
         progress("figures", 1, 1)
         meta["timings"] = timings

@@ -26,12 +26,13 @@ def write_figures(run_dir: Path, exp: Experiment, tables: dict[str, pd.DataFrame
     return paths
 
 
-def write_report(path: Path, exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> Path:
+def write_report(path: Path, exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> list[dict[str, str]]:
+    """Write the HTML report; return each section's title and verdict (what ``initscope run`` prints)."""
     from initscope.report.html import render
 
     sections = exp.sections(tables, cfg, meta)
     path.write_text(render(f"initscope: {exp.name}", meta, sections, tables), encoding="utf-8")
-    return path
+    return [{"title": s.title, "verdict": s.verdict} for s in sections if s.verdict]
 
 
 __all__ = ["write_figures", "write_report"]
