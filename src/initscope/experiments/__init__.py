@@ -32,5 +32,6 @@ from initscope.experiments import permutation_symmetry  # noqa: E402,F401
 from initscope.experiments import constant_init  # noqa: E402,F401
 from initscope.experiments import data_distributions  # noqa: E402,F401
 from initscope.experiments import init_training  # noqa: E402,F401
+from initscope.experiments import backward_variance  # noqa: E402,F401
 
 __all__ = ["EXPERIMENTS", "Experiment", "Outcome", "RunContext", "Section", "get_experiment", "list_experiments", "register"]

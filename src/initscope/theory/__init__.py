@@ -55,6 +55,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from functools import lru_cache
 
 import numpy as np
@@ -919,6 +920,45 @@ def predict_batchnorm(act: ActivationLike, sigma_w2: Sequence[float], sigma_b2: 
         sv.append(base[1] + dsv)
         ms.append(base[2] + dms)
     return BatchNormLines(np.array(q[1:]), np.array(sv[1:]), np.array(ms[1:]))
+
+
+@dataclass(frozen=True)
+class BackwardPrediction:
+    """Mean-field second moments per hidden layer (index i is layer i + 1): forward q_l = E y_l^2
+    and backward g_l = E delta_l^2 for an output cotangent of unit variance."""
+
+    q: np.ndarray
+    g: np.ndarray
+
+
+def predict_backward(spec: Any, x_sq: float = 1.0, sigma_b2: float = 0.0, cotangent: float = 1.0) -> BackwardPrediction:
+    """Forward and backward mean field for ``spec`` (an MLPSpec with a readout), any activation,
+    any per-layer widths, any fan mode of its scheme (Schoenholz et al. 2017's chi_1 products).
+
+    With v_l the per-weight second moment of W_l (out N_l, in N_{l-1}):
+    forward q_1 = v_1 N_0 x_sq + sigma_b^2, q_{l+1} = v_{l+1} N_l E phi(y_l)^2 + sigma_b^2; backward,
+    assuming each W independent of the signal coming back through it (gradient independence,
+    exact as widths grow at fixed depth), g_L = E phi'(y_L)^2 K v_out E c^2 for a readout of K
+    outputs and g_l = E phi'(y_l)^2 N_{l+1} v_{l+1} g_{l+1}. So fan_in (v = s / N_in) keeps q and
+    multiplies g by N_{l+1} / N_l at each width change; fan_out (v = s / N_out) the reverse.
+    """
+    from initscope.schemes import get_scheme
+
+    act = spec.act
+    widths, L = spec.layer_widths, spec.n_layers
+    scheme = spec.scheme
+    v = [scheme.second_moment(spec.weight_shape(l)) for l in range(1, L + 1)]
+    out_scheme = get_scheme(spec.output_init) if spec.output_init else scheme
+    v_out = out_scheme.second_moment((spec.output_dim, widths[-1]))
+    q = [v[0] * spec.input_dim * x_sq + sigma_b2]
+    for l in range(1, L):
+        q.append(v[l] * widths[l - 1] * moments(act, q[-1]).second + sigma_b2)
+    d2 = [moments(act, qq).deriv_second for qq in q]
+    g = [0.0] * L
+    g[L - 1] = d2[L - 1] * spec.output_dim * v_out * cotangent
+    for l in range(L - 2, -1, -1):
+        g[l] = d2[l] * widths[l + 1] * v[l + 1] * g[l + 1]
+    return BackwardPrediction(np.array(q), np.array(g))
 
 
 def relu_sample_fraction_asymptote(layers: Sequence[int] | np.ndarray) -> np.ndarray:
