@@ -308,6 +308,7 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
               help="auto: the fix the defects call for (nothing if healthy); lsuv / sample-variance: a data-driven re-init. Saves the state dict.")
 @click.option("--trial", "trial_steps", type=int, default=None,
               help="Also train STEPS AdamW steps on the batch from the init and from its --fix auto twin, and compare.")
+@click.option("--ops", "ops", is_flag=True, help="Also record every floating-point operation forward and backward, with float16/bfloat16/float8 headroom.")
 @click.option("--widths", default=None, metavar="W1,W2,...",
               help="Width check (mup's coordinate check): call FACTORY(width=W) at each width and fit each module's scale against width.")
 @click.option("--steps", type=int, default=3, show_default=True, help="--widths: optimizer steps after init.")
@@ -318,7 +319,7 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print only a JSON object on stdout.")
 def inspect_cmd(model: str, input_shape: str | None, vocab: int | None, data_ref: str | None, batch: int | None, task: str, draws: int,
-                fix: str | None, trial_steps: int | None, widths: str | None, steps: int, optimizer: str, lr: float, out: Path | None,
+                fix: str | None, trial_steps: int | None, ops: bool, widths: str | None, steps: int, optimizer: str, lr: float, out: Path | None,
                 force: bool, seed: int, as_json: bool) -> None:
     """Check any torch model at init: MODEL is MODULE:FACTORY (a function returning an nn.Module)."""
     from initscope.inspect import run_inspect
@@ -342,7 +343,7 @@ def inspect_cmd(model: str, input_shape: str | None, vocab: int | None, data_ref
         return
 
     path, summary = run_inspect(model, input_shape=_shape(input_shape), data_ref=data_ref, vocab=vocab, batch=batch, draws=draws,
-                                fix=fix, task=task, trial_steps=trial_steps, out=out, force=force, seed=seed)  # type: ignore[arg-type]
+                                fix=fix, task=task, trial_steps=trial_steps, ops=ops, out=out, force=force, seed=seed)  # type: ignore[arg-type]
     if as_json:
         _echo_json(summary)
         return
@@ -355,6 +356,9 @@ def inspect_cmd(model: str, input_shape: str | None, vocab: int | None, data_ref
         click.echo(summary["verdict"])
     if summary.get("trial"):
         click.echo(f"trial: {summary['trial']['verdict']}")
+    if "ops" in summary:
+        click.echo(f"ops: {len(summary['ops'])} floating-point operations recorded (ops.parquet)"
+                   + "".join(f"\n  - {m}" for m in summary.get("format_findings", [])))
     fx = summary.get("fix")
     if fx:
         left = fx["issues_after"]

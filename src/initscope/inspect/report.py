@@ -170,6 +170,57 @@ def _issues_html(res: InspectResult) -> str:
 MAX_TRIAL_STEPS = 10_000
 
 
+def _record_ops(factory: Any, data: Any, data_ref: str | None, input_shape: Any, vocab: Any, batch: Any, seed: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``--ops``: a fresh model from the same seed, the same batch, one forward and backward under
+    the op recorder (loss as the width check takes it: next-token, classes, or MSE)."""
+    from initscope.inspect.load import call_factory, call_model, draw_batch, load_batch, output_tensor
+    from initscope.inspect.ops import findings, record_ops
+    from initscope.inspect.widths import _loss
+
+    torch.manual_seed(seed)
+    model = call_factory(factory)
+    b = load_batch(data, batch, data_ref or "") if data is not None else draw_batch(model, input_shape=input_shape, vocab=vocab, batch=batch, seed=seed)
+    model.train()
+
+    def loss_of(out: Any) -> torch.Tensor:
+        t = output_tensor(out)
+        if t is None:
+            raise InitscopeError("the model returned no floating tensor to take a loss of")
+        return _loss(t, b, torch.Generator().manual_seed(seed + 1))[0]
+
+    table = record_ops(model, lambda: call_model(model, b), loss_of)
+    return table, findings(table)
+
+
+def _ops_figure(ops: pd.DataFrame) -> Any:
+    """log2 RMS per op in execution order, forward and backward, float16 and float8 e4m3 bands;
+    with four or more repeated blocks, only the first and last are drawn (the rest are folded)."""
+    import plotly.graph_objects as go
+
+    from initscope.inspect.ops import block_of
+
+    blocks = ops.module.map(block_of)
+    order = list(dict.fromkeys(b for b in blocks if b))
+    shown = ops
+    folded = ""
+    if len(order) >= 4:
+        keep = {order[0], order[-1]}
+        shown = ops[[b is None or b in keep for b in blocks]]
+        folded = f" (blocks {order[1]} .. {order[-2]} folded: {len(ops) - len(shown)} ops in the table)"
+    fig = go.Figure()
+    for lo, hi, name, color in ((-14, math.log2(65504), "float16 normal range", "rgba(31,119,180,0.08)"),
+                                (-6, math.log2(448), "float8 e4m3 normal range", "rgba(214,39,40,0.08)")):
+        fig.add_hrect(y0=lo, y1=hi, fillcolor=color, line_width=0, annotation_text=name, annotation_position="top left")
+    x = list(range(len(shown)))
+    labels = [f"{m}: {o}" for m, o in zip(shown.module, shown.op)]
+    for col, name in (("fwd_rms", "forward RMS"), ("bwd_rms", "gradient RMS")):
+        if col in shown:
+            y = [math.log2(v) if isinstance(v, float) and v > 0 and math.isfinite(v) else None for v in shown[col]]
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, text=labels, hovertemplate="%{text}<br>log2 %{y:.2f}<extra></extra>"))
+    fig.update_layout(height=420, template="plotly_white", xaxis_title="operation, in execution order" + folded, yaxis_title="log2 RMS")
+    return fig
+
+
 def run_inspect(
     model_ref: str,
     *,
@@ -181,6 +232,7 @@ def run_inspect(
     fix: str | None = None,
     task: Task = "auto",
     trial_steps: int | None = None,
+    ops: bool = False,
     out: str | Path | None = None,
     force: bool = False,
     seed: int = 0,
@@ -233,7 +285,16 @@ def run_inspect(
             summary["trial"] = _trial(factory, data, data_ref, input_shape, vocab, batch, seed, res, trial_steps)
             trial_fig = _trial_figure(summary["trial"])
         elapsed = time.perf_counter() - t0
+        ops_table = None
+        if ops:
+            ops_table, ops_found = _record_ops(factory, data, data_ref, input_shape, vocab, batch, seed)
+            summary["ops"] = ops_table.to_dict(orient="records")
+            summary["formats"] = ops_found["formats"]
+            summary["format_findings"] = ops_found["messages"]
+            summary["gradient_first_to_last_block"] = ops_found.get("gradient_first_to_last_block")
         tables = {"stats": res.layers, "blocks": res.blocks, "branches": res.branches, "attention": res.attention}
+        if ops_table is not None:
+            tables["ops"] = ops_table
         for name, df in tables.items():
             df.to_parquet(staging.path / f"{name}.parquet", index=False)
         if after is not None:
@@ -273,6 +334,16 @@ def run_inspect(
         save(fig, "profile")
         sections.append(Section("Every module call", f"{len(res.layers)} module calls in forward order; flagged rows are red.", (pfig,),
                                 html=sortable_table(res.layers)))
+        if ops_table is not None and not ops_table.empty:
+            fmsg = summary["format_findings"]
+            sections.append(Section("Every operation, forward and backward, against the number formats",
+                                    "; ".join(fmsg) + "." if fmsg else "no operation overflows float16 and none is mostly below float8 e4m3's smallest normal.",
+                                    (_ops_figure(ops_table),),
+                                    note=f"{len(ops_table)} floating-point operations (module calls and functional ops, recorded by a "
+                                         "TorchFunctionMode), RMS of each output and of the gradient flowing back through it, log2; "
+                                         "bands: float16's normal range (2^-14 to 65504) and float8 e4m3's (2^-6 to 448). The table "
+                                         "(ops.parquet, --json ops) has every format's underflow and overflow shares, raw and with "
+                                         "per-tensor scaling."))
         if trial_fig is not None:
             tr = summary["trial"]
             sections.append(Section(f"Trial: {tr['steps']} AdamW steps on this batch", tr["verdict"], (trial_fig,),
