@@ -104,3 +104,15 @@ def test_shares_of_a_big_tensor_come_from_a_strided_sample_and_overflow_stays_ex
     assert abs(s["float16_underflow"] - exact_under) < 0.005  # a strided sample of 2^20 values
     assert s["float16_overflow"] == int((x > 65504).sum()) / x.numel()  # counted on every value
     assert s["rms"] == pytest.approx(float(x.double().pow(2).mean().sqrt()), rel=1e-9)
+
+
+def test_report_folds_the_middle_blocks():
+    import pandas as pd
+
+    from initscope.inspect.report import _ops_figure
+
+    mods = ["embed"] + [f"layers.{b}.mlp" for b in range(5) for _ in range(3)] + ["head"]
+    ops = pd.DataFrame({"module": mods, "op": ["linear"] * len(mods), "fwd_rms": [1.0] * len(mods), "bwd_rms": [0.5] * len(mods)})
+    fig = _ops_figure(ops)
+    assert len(fig.data[0].x) == 1 + 3 + 3 + 1  # embed, block 0, block 4, head
+    assert "blocks layers.1 .. layers.3 folded: 9 ops" in fig.layout.xaxis.title.text

@@ -199,7 +199,7 @@ def _ops_figure(ops: pd.DataFrame) -> Any:
 
     from initscope.inspect.ops import block_of
 
-    blocks = ops.module.map(block_of)
+    blocks = [block_of(m) for m in ops.module]  # a list: pandas would turn None into a (truthy) NaN
     order = list(dict.fromkeys(b for b in blocks if b))
     shown = ops
     folded = ""
