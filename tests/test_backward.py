@@ -61,7 +61,7 @@ def test_fan_in_keeps_the_forward_and_fan_out_the_backward_variance():
     from initscope.runner import run
 
     s = run("backward-variance", {"input_dim": 32, "widths": (128, 32, 128, 32), "output_dim": 32, "activations": ("relu",),
-                                  "networks": 150, "samples": 8}, write=False).summary
+                                  "networks": 150, "samples": 8, "gi_widths": ()}, write=False).summary
     assert swing(s["forward_variance"]["relu/fan_in"]) < 1.25 and swing(s["backward_variance"]["relu/fan_in"]) > 3
     assert swing(s["backward_variance"]["relu/fan_out"]) < 1.25 and swing(s["forward_variance"]["relu/fan_out"]) > 3
     assert swing(s["theory_backward_variance"]["relu/fan_in"]) == pytest.approx(4.0) and s["layers"] == [1, 2, 3, 4]
@@ -88,3 +88,17 @@ def test_backward_view_needs_a_readout():
     with pytest.raises(InitscopeError, match="needs a readout"):
         signals(MLPSpec(input_dim=4, width=4, depth=2), torch.randn(3, 4), 0, 0)
     assert math.isfinite(predict_backward(_spec()).g[0])
+
+
+def test_gradient_independence_fails_as_depth_over_width_grows():
+    """Deep narrow nets: the gradient's spread over networks grows and the typical network falls
+    below the mean-field line as the width shrinks at fixed depth (Hanin 2018's depth/width)."""
+    from initscope.experiments.backward_variance import BackwardVarianceConfig, independence_check, independence_summary
+    from initscope.experiments.base import RunContext
+
+    cfg = BackwardVarianceConfig(activations=("relu",), gi_widths=(8, 64), gi_depth=16, gi_networks=150)
+    s = independence_summary(independence_check(cfg, RunContext(seed=0)))
+    narrow, wide = s["relu/8"], s["relu/64"]
+    assert narrow["norm_spread_layer_1"] > 2 * wide["norm_spread_layer_1"]
+    assert narrow["typical_ratio_layer_1"] < wide["typical_ratio_layer_1"] < 1.2
+    assert 0.7 < wide["mean_ratio_layer_1"] < 1.3  # at depth/width 0.25 the mean still follows mean field

@@ -23,7 +23,7 @@ SMALL = {
     "permutation-symmetry": {"networks": 1, "steps": 2},
     "constant-init": {"steps": 10},
     "data-distributions": {"networks": 2, "samples": 40, "depth": 4, "variants": ("normal", "sphere")},
-    "backward-variance": {"input_dim": 16, "widths": (32, 16), "output_dim": 8, "networks": 20, "samples": 4},
+    "backward-variance": {"input_dim": 16, "widths": (32, 16), "output_dim": 8, "networks": 20, "samples": 4, "gi_widths": (8,), "gi_depth": 4},
     "init-training": {"depth": 3, "width": 16, "seeds": 2, "epochs": 2, "variants": ("kaiming", "sample-statistics", "batchnorm")},
 }
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -87,6 +87,13 @@ def backward_probe(spec: MLPSpec, *, networks: int = 400, samples: int = 100, se
             dev = ((at_x0 - at_x0.mean(dim=0)) ** 2).mean(dim=1) * networks / (networks - 1)
             nv, nv_se = float(per_unit.mean()), float(dev.std() / math.sqrt(networks))
             rows.append(dict(direction=direction, view="network", layer=l + 1, stat="network_variance", value=nv, stderr=nv_se, n=networks))
+            if float(dev.mean()) > 0:  # relative spread over networks of the layer's mean square (0 as width -> infinity)
+                rows.append(dict(direction=direction, view="network", layer=l + 1, stat="norm_spread",
+                                 value=float(dev.std() / dev.mean()), stderr=math.nan, n=networks))
+                # the typical network: median over networks of the unit-averaged square (the mean is carried by rare large ones
+                # once depth/width is not small)
+                rows.append(dict(direction=direction, view="network", layer=l + 1, stat="network_variance_median",
+                                 value=float(dev.median()), stderr=math.nan, n=networks))
             for key, stat, view in (("sv", "sample_variance", "sample"), ("ms", "mean_spread", "sample"), ("lv", "layer_variance", "layer")):
                 m, se = _mean_se(a[key][l])
                 rows.append(dict(direction=direction, view=view, layer=l + 1, stat=stat, value=m, stderr=se, n=networks))
