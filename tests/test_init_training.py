@@ -125,7 +125,7 @@ def test_verdict_says_when_sample_statistics_do_not_help():
 
 
 @pytest.mark.parametrize("kw,match", [
-    (dict(variants=("nope",)), "unknown variant 'nope'; choose from: kaiming"),
+    (dict(variants=("nope",)), "unknown variant 'nope'; choose from: batchnorm, kaiming"),
     (dict(variants=("lsuv", "lsuv")), "listed twice"),
     (dict(batch=1), "batch must be >= 2"),
     (dict(lr=math.inf), "lr must be"),

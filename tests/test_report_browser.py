@@ -16,13 +16,14 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is installed by `scripts/install.sh --test`")
 
 SMALL = {
-    "kaiming-variance": {"depth": 12, "width": 64, "networks": 64, "samples": 64, "sample_networks": 2},
+    "kaiming-variance": {"depth": 12, "width": 64, "networks": 64, "samples": 64, "sample_networks": 2, "theory_replicates": 100},
     "variance-explosion": {"depth": 12, "width": 32, "samples": 64, "networks": 2, "hist_layers": (1, 10)},
     "phase-diagram": {"grid_w": 4, "grid_b": 3, "depth": 6, "width": 64, "samples": 16, "sim_sigma_w2": (1.5,), "sim_sigma_b2": (0.1,),
                       "case_depth": 6, "case_width": 32},
     "permutation-symmetry": {"networks": 1, "steps": 2},
     "constant-init": {"steps": 10},
-    "data-distributions": {"networks": 2, "samples": 40, "depth": 4, "variants": ("normal", "sphere")},
+    "data-distributions": {"networks": 2, "samples": 20, "depth": 3, "width": 16, "spectrum_dim": 16, "jacobian_points": 3,
+                           "variants": ("normal", "sphere")},
     "backward-variance": {"input_dim": 16, "widths": (32, 16), "output_dim": 8, "networks": 20, "samples": 4, "gi_widths": (8,), "gi_depth": 4},
     "init-training": {"depth": 3, "width": 16, "seeds": 2, "epochs": 2, "variants": ("kaiming", "sample-statistics", "batchnorm")},
 }
@@ -64,7 +65,7 @@ def test_report_renders_offline_with_every_plot_drawn(browser, tmp_path, name):
     from initscope.experiments import EXPERIMENTS
 
     assert set(SMALL) == set(EXPERIMENTS), "every experiment needs a browser test"
-    rec = run(name, SMALL[name], out=tmp_path / name, seed=0, device="cpu")
+    rec = run(name, SMALL[name], out=tmp_path / name, seed=0, device="cpu", figures=False)  # the page, not the PNGs
     info = _render(browser, rec.path / "report.html", tmp_path / f"{name}.png")
     assert info["errors"] == [], info["errors"]
     assert info["external"] == [], info["external"]
@@ -84,6 +85,7 @@ def test_user_text_is_escaped(browser, tmp_path):
 
 
 def test_thousand_layer_report_stays_small(tmp_path):
-    rec = run("kaiming-variance", {"depth": 1000, "width": 32, "networks": 32, "samples": 32, "sample_networks": 2,
-                                       "compare_norms": (), "theory_replicates": 50}, out=tmp_path / "k")
+    rec = run("kaiming-variance", {"depth": 1000, "width": 16, "networks": 16, "samples": 16, "sample_networks": 2,
+                                       "compare_norms": (), "theory_replicates": 20}, out=tmp_path / "k",
+              figures=False)
     assert (rec.path / "report.html").stat().st_size < 10 * 2**20

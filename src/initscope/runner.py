@@ -117,8 +117,10 @@ def run(
     write: bool = True,
     progress: Progress | None = None,
     tensorboard: str | Path | None = None,
+    figures: bool = True,
 ) -> RunRecord:
-    """Run experiment ``name``; write its run directory unless ``write=False``.
+    """Run experiment ``name``; write its run directory unless ``write=False`` (``figures=False``:
+    without the static PNG/SVG figures, which cost seconds; the HTML report is always written).
 
     Every user mistake (unknown name or key, bad value, occupied ``out``) raises
     :class:`InitscopeError` before any work is done and before anything is written.
@@ -153,7 +155,8 @@ def run(
         progress("figures", 0, 1)
         from initscope.report import write_figures, write_report
 
-        write_figures(staging.path, exp, outcome.tables, cfg, meta)
+        if figures:
+            write_figures(staging.path, exp, outcome.tables, cfg, meta)
         timings["figures_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         meta["verdicts"] = write_report(staging.path / "report.html", exp, outcome.tables, cfg, meta)

@@ -1,0 +1,33 @@
+"""The static figures of the newer experiments draw from their tables (the browser tests skip the PNGs)."""
+
+import matplotlib.pyplot as plt
+import pytest
+
+from initscope.config import apply_overrides
+from initscope.experiments import get_experiment
+from initscope.runner import run
+
+SMALL = {
+    "init-training": {"depth": 3, "width": 16, "seeds": 2, "epochs": 2, "variants": ("kaiming", "batchnorm")},
+    "backward-variance": {"input_dim": 16, "widths": (32, 16), "output_dim": 8, "networks": 20, "samples": 4, "gi_widths": (8,), "gi_depth": 4},
+    "phase-diagram": {"grid_w": 3, "grid_b": 2, "sim_sigma_w2": (1.5,), "sim_sigma_b2": (0.1,), "depth": 4, "width": 32, "samples": 16,
+                      "theory_replicates": 0, "case_depth": 5, "case_width": 32},
+    "kaiming-variance": {"depth": 4, "width": 32, "networks": 32, "samples": 32, "sample_networks": 2, "theory_replicates": 0},
+}
+NAMES = {"init-training": {"init_training"}, "backward-variance": {"backward_variance"},
+         "phase-diagram": {"phase_diagram", "nearly_linear_and_edge_of_chaos"}, "kaiming-variance": {"normalization", "sample_fraction"}}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_figures_draw(name):
+    rec = run(name, SMALL[name], write=False)
+    exp = get_experiment(name)
+    cfg = apply_overrides(exp.config, SMALL[name])
+    figs = exp.figures(rec.outcome.tables, cfg, rec.meta)
+    try:
+        assert NAMES[name] <= set(figs)
+        for fig in figs.values():
+            assert fig.axes and any(ax.has_data() for ax in fig.axes)
+    finally:
+        for fig in figs.values():
+            plt.close(fig)
