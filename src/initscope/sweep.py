@@ -20,6 +20,7 @@ import math
 import os
 import shutil
 import time
+import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ class PointResult:
 
 def _is_tuple_field(tp: Any) -> bool:
     origin = typing.get_origin(tp)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         return any(_is_tuple_field(a) for a in typing.get_args(tp))
     return origin is tuple
 

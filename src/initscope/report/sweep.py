@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from initscope.experiments.base import Section
@@ -79,8 +80,11 @@ def sections(table: pd.DataFrame, grid: dict[str, list[str]]) -> list[Section]:
         for stat in stats[: MAX_STATS // 2]:
             d = rows[rows.stat == stat].groupby([a, b]).value.mean().reset_index()
             piv = d.pivot(index=b, columns=a, values="value")
-            fig = go.Figure(go.Heatmap(x=list(piv.columns), y=list(piv.index), z=piv.to_numpy(), colorscale="Viridis",
-                                       colorbar=dict(title=stat)))
+            z, title = piv.to_numpy(dtype=float), stat
+            finite = z[np.isfinite(z)]
+            if finite.size and (finite > 0).all() and finite.max() / finite.min() > 100:  # spans decades: colour by log10
+                z, title = np.log10(z), f"log10 {stat}"
+            fig = go.Figure(go.Heatmap(x=list(piv.columns), y=list(piv.index), z=z, colorscale="Viridis", colorbar=dict(title=title)))
             fig.update_layout(xaxis_title=a, yaxis_title=b, height=420, template="plotly_white")
             out.append(Section(f"{stat} over {a} x {b}", f"{stat} ({where}) over the two swept numbers, mean over the other keys.", (fig,)))
     if not out:
