@@ -141,3 +141,17 @@ def test_process_pool_and_ray_give_the_same_table(tmp_path):
     assert [r.status for r in remote.points] == ["done"] * 4
     pd.testing.assert_frame_equal(pd.read_parquet(local.table), pd.read_parquet(remote.table))
     assert json.loads((tmp_path / "ray" / "sweep.json").read_text())["engine"] == "ray"
+
+
+def test_a_ray_address_nothing_answers_at_is_refused_quickly(tmp_path, main):
+    import socket
+    import time
+
+    pytest.importorskip("ray")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    assert_refused(main("sweep", "kaiming-variance", "--grid", "width=8", "--engine", "ray", "--address", f"127.0.0.1:{port}",
+                        "--out", str(tmp_path / "sw")), "no Ray cluster answers there")
+    assert time.perf_counter() - t0 < 30 and not (tmp_path / "sw").exists()

@@ -197,6 +197,23 @@ def check_ray() -> Any:
     return ray
 
 
+def check_address(address: str, timeout: float = 5.0) -> None:
+    """Refuse, in seconds and before anything is written, a Ray address nothing answers at
+    (Ray's own join retries for minutes). ``auto`` and addresses without a port are left to Ray."""
+    import socket
+
+    hostport = address.split("://", 1)[-1]
+    if address == "auto" or ":" not in hostport:
+        return
+    host, _, port = hostport.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as e:
+        raise InitscopeError(f"--address {address}: no Ray cluster answers there ({type(e).__name__}: {e}); start one with "
+                             "`ray start --head`, or drop --address for a local Ray") from None
+
+
 def run_ray(experiment: str, todo: list[Point], device: str, root: Path, workers: int, address: str | None,
             done: Callable[[PointResult], None]) -> None:
     """Each point a Ray task (one CPU, or one GPU with ``device`` cuda); joins ``address`` or starts a local Ray."""
@@ -317,6 +334,8 @@ def sweep(
     points = plan_points(experiment, g, set_map, seed=seed, device=dev)
     if engine == "ray":
         check_ray()
+        if address:
+            check_address(address)
     root = Path(out)
     old = _check_dir(root, experiment, force)
     if old == {} and force:
