@@ -494,19 +494,11 @@ def sections(tables: dict[str, pd.DataFrame], cfg: KaimingVarianceConfig, meta: 
 
 
 def _norms_plotly(norms: pd.DataFrame) -> Any:
-    import plotly.graph_objects as go
+    from initscope.report.interactive import simulated_beside_theory
 
-    fig = go.Figure()
-    for norm, d in norms.groupby("norm", sort=False):
-        d = d.sort_values("layer")
-        c = NORM_COLORS.get(norm, "black")
-        fig.add_trace(go.Scatter(x=d.layer, y=d.value, mode="markers", name=f"{norm} (simulated)", marker=dict(color=c, size=6),
-                                 error_y=dict(type="data", array=list(d.stderr.fillna(0)), visible=True), legendgroup=norm))
-        fig.add_trace(go.Scatter(x=d.layer, y=d.theory, mode="lines", name=f"{norm} (mean field)", line=dict(color=c, dash="dash"),
-                                 legendgroup=norm))
-    fig.update_layout(xaxis_title="layer", yaxis_title="sample fraction (pre-activation)", yaxis_type="log", height=420,
-                      template="plotly_white")
-    return fig
+    order = list(dict.fromkeys(norms.norm))
+    return simulated_beside_theory(norms, "norm", [NORM_COLORS.get(n, "black") for n in order],
+                                   y_title="sample fraction (pre-activation)", height=420)
 
 
 EXPERIMENT = Experiment(

@@ -289,15 +289,9 @@ def sections(tables: dict[str, pd.DataFrame], cfg: PhaseDiagramConfig, meta: dic
                    note="Colour: depth over which the correlation of two inputs relaxes to its fixed point. Markers: share of variance over samples at the last layer, simulated (theory in the hover).")]
     if "cases" in tables:
         cases = tables["cases"]
-        cf = go.Figure()
-        for (name, d), c in zip(cases.groupby("case", sort=False), CASE_COLORS):
-            d = d.sort_values("layer")
-            cf.add_trace(go.Scatter(x=d.layer, y=d.value, mode="markers", name=f"{name} (simulated)", marker=dict(color=c, size=6),
-                                    error_y=dict(type="data", array=list(d.stderr.fillna(0)), visible=True), legendgroup=name))
-            cf.add_trace(go.Scatter(x=d.layer, y=d.theory, mode="lines", name=f"{name} (mean field)", line=dict(color=c, dash="dash"),
-                                    legendgroup=name))
-        cf.update_layout(xaxis_title="layer", yaxis_title="sample fraction (pre-activation)", yaxis_type="log", height=440,
-                         template="plotly_white")
+        from initscope.report.interactive import simulated_beside_theory
+
+        cf = simulated_beside_theory(cases, "case", CASE_COLORS, y_title="sample fraction (pre-activation)", height=440)
         why = " ".join(f"{name.capitalize()}: {reason}." for name, _, _, reason in CASES)
         out.append(Section("Nearly linear networks and the edge of chaos", cases_verdict(cases, cfg.activation), (cf,), note=why))
     return out

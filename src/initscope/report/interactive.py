@@ -105,3 +105,19 @@ def view_histograms(traces: pd.DataFrame, *, site: str = "pre") -> go.Figure:
         sliders=[dict(active=0, currentvalue=dict(prefix="layer "), steps=steps, pad=dict(t=40))],
     )
     return fig
+
+
+def simulated_beside_theory(df: pd.DataFrame, by: str, colors: Sequence[str], *, y_title: str, log: bool = True,
+                            height: int = 430) -> go.Figure:
+    """One group per value of ``by``: simulated ``value`` per ``layer`` with ``stderr`` bars, and its
+    ``theory`` column dashed in the same colour (the depth profiles of several setups side by side)."""
+    fig = go.Figure()
+    for (name, d), c in zip(df.groupby(by, sort=False), colors):
+        d = d.sort_values("layer")
+        fig.add_trace(go.Scatter(x=d.layer, y=d.value, mode="markers", name=f"{name} (simulated)", marker=dict(color=c, size=6),
+                                 error_y=dict(type="data", array=list(d.stderr.fillna(0)), visible=True), legendgroup=str(name)))
+        fig.add_trace(go.Scatter(x=d.layer, y=d.theory, mode="lines", name=f"{name} (mean field)", line=dict(color=c, dash="dash"),
+                                 legendgroup=str(name)))
+    fig.update_layout(xaxis_title="layer", yaxis_title=y_title, yaxis_type="log" if log else "linear", height=height,
+                      template="plotly_white")
+    return fig
