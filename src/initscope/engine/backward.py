@@ -24,14 +24,10 @@ import pandas as pd
 import torch
 
 from initscope.data import get_input
+from initscope.engine.moments import mean_stderr, ratio_stderr
 from initscope.errors import InitscopeError
 from initscope.nets import MLPSpec, build_mlp
 from initscope.repro import generator
-
-def _mean_se(values: list[float]) -> tuple[float, float]:
-    a = np.asarray(values, dtype=float)
-    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else math.nan
-
 
 COTANGENTS = ("shared", "sample")
 
@@ -95,12 +91,11 @@ def backward_probe(spec: MLPSpec, *, networks: int = 400, samples: int = 100, se
                 rows.append(dict(direction=direction, view="network", layer=l + 1, stat="network_variance_median",
                                  value=float(dev.median()), stderr=math.nan, n=networks))
             for key, stat, view in (("sv", "sample_variance", "sample"), ("ms", "mean_spread", "sample"), ("lv", "layer_variance", "layer")):
-                m, se = _mean_se(a[key][l])
+                m, se = mean_stderr(a[key][l])
                 rows.append(dict(direction=direction, view=view, layer=l + 1, stat=stat, value=m, stderr=se, n=networks))
             sv, ms = np.array(a["sv"][l]), np.array(a["ms"][l])
             if sv.sum() + ms.sum() > 0:
                 frac = float(sv.sum() / (sv.sum() + ms.sum()))
-                loo = (sv.sum() - sv) / ((sv.sum() - sv) + (ms.sum() - ms))
-                se = float(math.sqrt((networks - 1) / networks * ((loo - loo.mean()) ** 2).sum()))
+                se = ratio_stderr(sv, ms)  # the probe's jackknife, over networks
                 rows.append(dict(direction=direction, view="sample", layer=l + 1, stat="sample_fraction", value=frac, stderr=se, n=networks))
     return pd.DataFrame(rows, columns=["direction", "view", "layer", "stat", "value", "stderr", "n"])

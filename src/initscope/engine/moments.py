@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import torch
 
 
@@ -85,3 +87,22 @@ def network_variance(sq: torch.Tensor, ubar: torch.Tensor) -> tuple[float, float
     m = sq.numel()
     value = (float(sq.sum()) - m * float((ubar * ubar).mean())) / (m - 1)
     return value, math.hypot(float(sq.std() / math.sqrt(m)), abs(value) * math.sqrt(2 / ubar.numel()) / (m - 1))
+
+
+def mean_stderr(values: Any) -> tuple[float, float]:
+    """Mean of independent draws and its standard error (NaN with fewer than two)."""
+    a = np.asarray(values, dtype=float)
+    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else math.nan
+
+
+def ratio_stderr(a: np.ndarray, b: np.ndarray) -> float:
+    """Jackknife standard error over networks of sum(a) / (sum(a) + sum(b)), the ratio of
+    means the sample fraction is (the spread of per-network ratios is another quantity,
+    with heavy tails at depth)."""
+    n = len(a)
+    sa, sb = float(a.sum()), float(b.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):  # a network with no variance at all: undefined, not a warning
+        loo = (sa - a) / ((sa - a) + (sb - b))
+    if not np.isfinite(loo).all():
+        return math.nan
+    return float(math.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum()))

@@ -42,7 +42,7 @@ import pandas as pd
 import torch
 
 from initscope.data import get_input
-from initscope.engine.moments import RunningMoments, network_variance
+from initscope.engine.moments import RunningMoments, network_variance, ratio_stderr
 from initscope.errors import InitscopeError, unknown
 from initscope.engine.forward import forward
 from initscope.engine.samplers import EXACT_DISTRIBUTIONS, exact_linear, has_exact_law
@@ -577,7 +577,7 @@ def _probe_sample_views(
                 sv, sv_se = mean_se("sample_variance")
                 ms, ms_se = mean_se("mean_spread")
                 frac = sv / (sv + ms) if sv + ms > 0 else math.nan  # every pre-activation equal: undefined
-                frac_se = _ratio_stderr(df["sample_variance"].to_numpy(), df["mean_spread"].to_numpy()) if len(df) > 1 else math.nan
+                frac_se = ratio_stderr(df["sample_variance"].to_numpy(), df["mean_spread"].to_numpy()) if len(df) > 1 else math.nan
                 mu, mu_se = mean_se("sample_mean")
                 rows.add("sample", site, layer, "sample_variance", sv, sv_se, R)
                 rows.add("sample", site, layer, "mean_spread", ms, ms_se, R)
@@ -588,19 +588,6 @@ def _probe_sample_views(
                 lm, lm_se = mean_se("layer_mean")
                 rows.add("layer", site, layer, "layer_variance", lv, lv_se, R)
                 rows.add("layer", site, layer, "layer_mean", lm, lm_se, R)
-
-
-def _ratio_stderr(a: np.ndarray, b: np.ndarray) -> float:
-    """Jackknife standard error over networks of sum(a) / (sum(a) + sum(b)), the ratio of
-    means the sample fraction is (the spread of per-network ratios is another quantity,
-    with heavy tails at depth)."""
-    n = len(a)
-    sa, sb = float(a.sum()), float(b.sum())
-    with np.errstate(divide="ignore", invalid="ignore"):  # a network with no variance at all: undefined, not a warning
-        loo = (sa - a) / ((sa - a) + (sb - b))
-    if not np.isfinite(loo).all():
-        return math.nan
-    return float(math.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum()))
 
 
 # --- entry point ----------------------------------------------------------

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from initscope import training
+from initscope.engine.moments import mean_stderr
 from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLP, MLPSpec, build_mlp
@@ -251,11 +252,6 @@ def _epoch_losses(stats: pd.DataFrame, variant: str, seeds: list[int]) -> pd.Dat
     return t.groupby(["epoch", "seed"]).value.mean().unstack("seed")
 
 
-def _mean_se(a: np.ndarray) -> tuple[float, float]:
-    a = np.asarray(a, dtype=float)
-    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else math.nan
-
-
 def _nan_to_none(v: float) -> float | None:
     return float(v) if math.isfinite(v) else None
 
@@ -288,8 +284,8 @@ def summarize(stats: pd.DataFrame, diverged: dict[str, dict[int, int]], cfg: Ini
             "sample_fraction_at_init": [_nan_to_none(x) for x in sf],
             "grad_norm_at_init": [_nan_to_none(x) for x in gn],
             "epochs_to_target": to_target,
-            "final_accuracy": _nan_to_none(_mean_se(final)[0]) if len(final) else None,
-            "final_accuracy_stderr": _nan_to_none(_mean_se(final)[1]) if len(final) > 1 else None,
+            "final_accuracy": _nan_to_none(mean_stderr(final)[0]) if len(final) else None,
+            "final_accuracy_stderr": _nan_to_none(mean_stderr(final)[1]) if len(final) > 1 else None,
             "mean_train_loss": _nan_to_none(float(per_epoch.to_numpy().mean())) if per_epoch.size else None,
         }
     summary = {"variants": out, "target_loss": cfg.target_loss, "steps_per_epoch": cfg.steps_per_epoch, "epochs": cfg.epochs}
@@ -302,7 +298,7 @@ def _speed(v: dict[str, Any], epochs: int) -> tuple[float, float, int]:
     e = [x if x is not None else epochs + 1 for x in v["epochs_to_target"]]
     if not e:
         return math.inf, math.nan, 0
-    m, se = _mean_se(np.array(e))
+    m, se = mean_stderr(np.array(e))
     return m, se, sum(x is not None for x in v["epochs_to_target"])
 
 

@@ -175,7 +175,7 @@ def _record_ops(factory: Any, data: Any, data_ref: str | None, input_shape: Any,
     the op recorder (loss as the width check takes it: next-token, classes, or MSE)."""
     from initscope.inspect.load import call_factory, call_model, draw_batch, load_batch, output_tensor
     from initscope.inspect.ops import findings, record_ops
-    from initscope.inspect.widths import _loss
+    from initscope.inspect.widths import batch_loss
 
     torch.manual_seed(seed)
     model = call_factory(factory)
@@ -186,7 +186,7 @@ def _record_ops(factory: Any, data: Any, data_ref: str | None, input_shape: Any,
         t = output_tensor(out)
         if t is None:
             raise InitscopeError("the model returned no floating tensor to take a loss of")
-        return _loss(t, b, torch.Generator().manual_seed(seed + 1))[0]
+        return batch_loss(t, b, torch.Generator().manual_seed(seed + 1))[0]
 
     table = record_ops(model, lambda: call_model(model, b), loss_of)
     return table, findings(table)

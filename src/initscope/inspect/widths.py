@@ -79,7 +79,7 @@ def _build(factory: Callable[..., nn.Module], width: int) -> nn.Module:
     return model
 
 
-def _loss(out: torch.Tensor, batch: Batch, g: torch.Generator) -> tuple[torch.Tensor, str]:
+def batch_loss(out: torch.Tensor, batch: Batch, g: torch.Generator) -> tuple[torch.Tensor, str]:
     """Next-token cross-entropy for integer inputs and [batch, seq, vocab] logits; cross-entropy
     against fixed random classes for [batch, classes]; else MSE against fixed N(0, 1) targets."""
     from initscope.inspect.core import standard_loss
@@ -157,7 +157,7 @@ def width_check(factory: Callable[..., nn.Module], widths: list[int], *, input_s
             if out is None:
                 raise InitscopeError("the model returned no floating tensor to take a loss of")
             g.manual_seed(seed + 1)  # the same targets at every step and width
-            loss, loss_name = _loss(out, b, g)
+            loss, loss_name = batch_loss(out, b, g)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
