@@ -116,3 +116,11 @@ def test_report_folds_the_middle_blocks():
     fig = _ops_figure(ops)
     assert len(fig.data[0].x) == 1 + 3 + 3 + 1  # embed, block 0, block 4, head
     assert "blocks layers.1 .. layers.3 folded: 9 ops" in fig.layout.xaxis.title.text
+
+
+def test_ops_returning_several_tensors_are_recorded():
+    """torch's LSTM returns (output, (h, c)) from one op: each floating tensor is a row, with its gradient."""
+    m = nn.LSTM(6, 8, batch_first=True)
+    t = record_ops(m, lambda: m(torch.randn(3, 5, 6))[0], lambda out: out.pow(2).mean())
+    assert t.op.str.startswith("lstm[").sum() >= 1 and t.fwd_rms.notna().all()
+    assert t[t.op == "lstm[0]"].bwd_rms.notna().all()

@@ -113,8 +113,17 @@ class OpRecorder(TorchFunctionMode):
     def __torch_function__(self, func: Callable[..., Any], types: Any, args: Any = (), kwargs: Any = None) -> Any:
         out = func(*args, **(kwargs or {}))
         name = getattr(func, "__name__", str(func))
-        if name in SKIP or not isinstance(out, torch.Tensor) or not out.is_floating_point() or out.numel() == 0:
+        if name in SKIP:
             return out
+        # an op may return several tensors (torch's LSTM: output, h, c): each floating one is a row
+        parts = [(name, out)] if isinstance(out, torch.Tensor) else (
+            [(f"{name}[{i}]", t) for i, t in enumerate(out) if isinstance(t, torch.Tensor)] if isinstance(out, (tuple, list)) else [])
+        for label, t in parts:
+            if t.is_floating_point() and t.numel():
+                self._record(label, t)
+        return out
+
+    def _record(self, name: str, out: torch.Tensor) -> None:
         row: dict[str, Any] = {"index": len(self.rows), "module": self.stack[-1] if self.stack else "(model)", "op": name,
                                "shape": "x".join(map(str, out.shape))}
         row.update({f"fwd_{k}": v for k, v in format_stats(out).items()})
@@ -124,7 +133,6 @@ class OpRecorder(TorchFunctionMode):
                 row.update({f"bwd_{k}": v for k, v in format_stats(g).items()})
 
             out.register_hook(grad_hook)
-        return out
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
