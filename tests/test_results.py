@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from initscope.errors import InitscopeError
-from initscope.results import StagingDir, jsonable, load_run, write_meta, write_tables
+from initscope.results import RunWriter, StagingDir, jsonable, load_run, write_meta, write_tables
 
 
 def test_staging_commits_whole_or_leaves_nothing(tmp_path):
@@ -42,6 +42,48 @@ def test_context_manager_aborts_on_error(tmp_path):
             (s.path / "x").write_text("x")
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_run_writer_commits_tables_figure_report_and_meta_whole(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    df = pd.DataFrame({"layer": [1, 2], "stat": ["a", "a"], "value": [0.5, 1.5]})
+    fig, ax = plt.subplots()
+    ax.plot([1, 2])
+    with RunWriter(tmp_path / "r" / "run") as w:
+        w.tables({"stats": df})
+        w.figure(fig, "profile")
+        w.report("title", {"experiment": "x"}, [], {"stats": df})
+        w.meta({"experiment": "kaiming-variance", "config": {}, "seed": 0})
+        assert not (tmp_path / "r" / "run").exists()  # nothing in place before the block ends
+    assert w.committed and w.out == tmp_path / "r" / "run"
+    assert sorted(p.name for p in w.out.rglob("*")) == ["figures", "profile.png", "profile.svg", "report.html", "run.json", "stats.parquet"]
+    pd.testing.assert_frame_equal(load_run(w.out).stats, df)
+    assert not plt.fignum_exists(fig.number)  # closed after saving
+
+
+def test_run_writer_leaves_nothing_on_error_and_update_keeps_the_old_until_whole(tmp_path):
+    with pytest.raises(RuntimeError):
+        with RunWriter(tmp_path / "a" / "run") as w:
+            w.meta({"experiment": "x", "config": {}, "seed": 0})
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == [] and not w.committed
+    run = tmp_path / "run"
+    with RunWriter(run) as w:
+        w.meta({"experiment": "x", "config": {}, "seed": 0})
+        (w.path / "report.html").write_text("old")
+    with pytest.raises(RuntimeError):
+        with RunWriter.update(run) as w:
+            (w.path / "report.html").write_text("half")
+            raise RuntimeError("boom")
+    assert (run / "report.html").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    with RunWriter.update(run) as w:
+        (w.path / "report.html").write_text("new")
+    assert (run / "report.html").read_text() == "new" and (run / "run.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
 def test_round_trip_through_the_loader(tmp_path):

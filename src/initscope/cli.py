@@ -221,17 +221,9 @@ def theory_cmd(
 @click.argument("run_dir", type=click.Path(path_type=Path))
 def report_cmd(run_dir: Path) -> None:
     """Rebuild figures and report.html of a run directory without re-running anything."""
-    from initscope.config import apply_overrides
-    from initscope.experiments import get_experiment
-    from initscope.report import write_figures, write_report
-    from initscope.results import load_run
+    from initscope.report import rebuild
 
-    rd = load_run(run_dir)
-    exp = get_experiment(rd.meta["experiment"])
-    cfg = apply_overrides(exp.config, {k: tuple(v) if isinstance(v, list) else v for k, v in rd.meta["config"].items()})
-    write_figures(rd.path, exp, rd.tables, cfg, rd.meta)
-    write_report(rd.path / "report.html", exp, rd.tables, cfg, rd.meta)
-    click.echo(f"rebuilt {rd.path}/report.html")
+    click.echo(f"rebuilt {rebuild(run_dir)}")
 
 
 @app.command("compare")

@@ -198,6 +198,77 @@ class StagingDir:
             self.abort()
 
 
+class RunWriter:
+    """The one way a run directory is written: ``run`` (and so each point of a ``sweep``),
+    ``inspect``, ``inspect --widths``, ``compare`` and ``report``. Everything goes into a
+    temporary sibling of ``out``; leaving the ``with`` block normally renames it into place,
+    an exception removes it (and any folder created for it), so a run directory appears whole
+    or not at all::
+
+        with RunWriter(out, force) as w:
+            w.tables({"stats": df})
+            w.figure(fig, "profile")              # figures/profile.png and .svg
+            w.report(title, meta, sections, tables)
+            w.meta(meta)
+        w.out                                     # the finished directory
+
+    ``RunWriter.update(path)`` stages a copy of an existing run directory, for rewriting its
+    figures and report (``initscope report``): the old one stays until the new one is whole.
+    """
+
+    def __init__(self, out: str | Path, force: bool = False, *, _copy_of: Path | None = None) -> None:
+        self.out = Path(out)
+        self._staging = StagingDir(self.out, force)
+        self.path = self._staging.path
+        if _copy_of is not None:
+            try:
+                shutil.copytree(_copy_of, self.path, dirs_exist_ok=True)
+            except OSError as e:
+                self._staging.abort()
+                raise InitscopeError(f"{_copy_of}: cannot copy the run directory ({e.strerror})") from None
+        self.committed = False
+
+    @classmethod
+    def update(cls, path: str | Path) -> RunWriter:
+        return cls(path, force=True, _copy_of=Path(path))
+
+    def tables(self, tables: dict[str, pd.DataFrame]) -> None:
+        write_tables(self.path, tables)
+
+    def figure(self, fig: Any, name: str) -> list[Path]:
+        """A matplotlib figure as ``figures/NAME.png`` (110 dpi) and ``.svg`` (for papers and slides); closed after."""
+        import matplotlib.pyplot as plt
+
+        d = self.path / "figures"
+        d.mkdir(exist_ok=True)
+        paths = [d / f"{name}.png", d / f"{name}.svg"]
+        fig.savefig(paths[0], dpi=110)
+        fig.savefig(paths[1])
+        plt.close(fig)
+        return paths
+
+    def report(self, title: str, meta: dict[str, Any], sections: Any, tables: dict[str, pd.DataFrame]) -> Path:
+        """``report.html``: the self-contained page (:func:`initscope.report.html.render`)."""
+        from initscope.report.html import render
+
+        path = self.path / "report.html"
+        path.write_text(render(title, meta, sections, tables), encoding="utf-8")
+        return path
+
+    def meta(self, meta: dict[str, Any]) -> None:
+        write_meta(self.path, meta)
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.out = self._staging.commit()
+            self.committed = True
+        else:
+            self._staging.abort()
+
+
 def write_tables(path: Path, tables: dict[str, pd.DataFrame]) -> None:
     for name, df in tables.items():
         df.to_parquet(path / f"{name}.parquet", index=False)

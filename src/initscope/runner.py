@@ -14,7 +14,7 @@ from initscope.engine.probe import Progress, _no_progress
 from initscope.errors import InitscopeError, unknown
 from initscope.experiments import Experiment, Outcome, RunContext, get_experiment
 from initscope.repro import check_seed, seed_all
-from initscope.results import StagingDir, check_out_dir, check_writable, device_info, versions, write_meta, write_tables
+from initscope.results import RunWriter, check_out_dir, check_writable, device_info, versions
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -128,49 +128,43 @@ def run(
     progress = progress or _no_progress
     plan = validate(name, overrides, seed=seed, device=device, out=out, force=force, write=write, tensorboard=tensorboard)
     exp, cfg, dev = plan.experiment, plan.config, plan.device
-    staging = StagingDir(plan.out, force) if plan.out is not None else None
-    try:
-        seed_all(seed)
-        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        t0 = time.perf_counter()
-        outcome = exp.run(cfg, RunContext(seed=seed, device=dev, progress=progress))
-        timings = {**outcome.timings, "run_s": time.perf_counter() - t0}
-        meta: dict[str, Any] = {
-            "experiment": name,
-            "description": exp.description,
-            "source": exp.source,
-            "config": to_dict(cfg),
-            "seed": seed,
-            "device": device_info(dev),
-            "versions": versions(),
-            "started": started,
-            "timings": timings,
-            "summary": outcome.summary,
-            **outcome.info,
-        }
-        if staging is None:
-            return RunRecord(None, meta, outcome)
-        write_tables(staging.path, outcome.tables)
+    seed_all(seed)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    outcome = exp.run(cfg, RunContext(seed=seed, device=dev, progress=progress))
+    timings = {**outcome.timings, "run_s": time.perf_counter() - t0}
+    meta: dict[str, Any] = {
+        "experiment": name,
+        "description": exp.description,
+        "source": exp.source,
+        "config": to_dict(cfg),
+        "seed": seed,
+        "device": device_info(dev),
+        "versions": versions(),
+        "started": started,
+        "timings": timings,
+        "summary": outcome.summary,
+        **outcome.info,
+    }
+    if plan.out is None:
+        return RunRecord(None, meta, outcome)
+    from initscope.report import write_figures, write_report
+
+    with RunWriter(plan.out, force) as w:
+        w.tables(outcome.tables)
         t1 = time.perf_counter()
         progress("figures", 0, 1)
-        from initscope.report import write_figures, write_report
-
         if figures:
-            write_figures(staging.path, exp, outcome.tables, cfg, meta)
+            write_figures(w, exp, outcome.tables, cfg, meta)
         timings["figures_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        meta["verdicts"] = write_report(staging.path / "report.html", exp, outcome.tables, cfg, meta)
+        meta["verdicts"] = write_report(w, exp, outcome.tables, cfg, meta)
         timings["report_s"] = time.perf_counter() - t2
         progress("figures", 1, 1)
         meta["timings"] = timings
-        write_meta(staging.path, meta)
-        path = staging.commit()
-        if tensorboard is not None:
-            from initscope.report.tensorboard import write_tensorboard
+        w.meta(meta)
+    if tensorboard is not None:
+        from initscope.report.tensorboard import write_tensorboard
 
-            meta["tensorboard_histograms"] = write_tensorboard(tensorboard, outcome.tables, run_name=path.name)
-        return RunRecord(path, meta, outcome)
-    except BaseException:
-        if staging is not None:
-            staging.abort()
-        raise
+        meta["tensorboard_histograms"] = write_tensorboard(tensorboard, outcome.tables, run_name=w.out.name)
+    return RunRecord(w.out, meta, outcome)

@@ -239,11 +239,8 @@ def run_inspect(
 ) -> tuple[Path, dict[str, Any]]:
     """The ``initscope inspect`` command as a library call: inspect, optionally fix and try a
     short training run, write a run directory."""
-    import matplotlib.pyplot as plt
-
     from initscope.experiments.base import Section
-    from initscope.report.html import render
-    from initscope.results import StagingDir, device_info, versions, write_meta
+    from initscope.results import RunWriter, device_info, versions
 
     from initscope.repro import check_seed
 
@@ -255,8 +252,7 @@ def run_inspect(
     factory = load_object(model_ref)
     data = load_object(data_ref) if data_ref else None
     out_path = Path(out) if out is not None else Path("runs") / f"inspect-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    staging = StagingDir(out_path, force)
-    try:
+    with RunWriter(out_path, force) as w:
         t0 = time.perf_counter()
         res = inspect_model(factory, input_shape=input_shape, data=data, data_ref=data_ref or "", vocab=vocab, batch=batch,
                             draws=draws, seed=seed, task=task)
@@ -272,7 +268,7 @@ def run_inspect(
                 fixed, passes = model, plan.forward_passes
             else:
                 fixed, passes = fix_model(model, b, fix)
-            torch.save(fixed.state_dict(), staging.path / "fixed_state_dict.pt")
+            torch.save(fixed.state_dict(), w.path / "fixed_state_dict.pt")
             held = b if data is not None else draw_batch(model, input_shape=input_shape, vocab=vocab, batch=batch, seed=seed + 12345)
             after = inspect(fixed, held, seed=seed, task=task)
             summary["fix"] = {"method": fix, "forward_passes": passes, "state_dict": "fixed_state_dict.pt",
@@ -295,12 +291,9 @@ def run_inspect(
         tables = {"stats": res.layers, "blocks": res.blocks, "branches": res.branches, "attention": res.attention}
         if ops_table is not None:
             tables["ops"] = ops_table
-        for name, df in tables.items():
-            df.to_parquet(staging.path / f"{name}.parquet", index=False)
+        w.tables(tables)
         if after is not None:
-            after.layers.to_parquet(staging.path / "stats_after_fix.parquet", index=False)
-        figdir = staging.path / "figures"
-        figdir.mkdir()
+            w.tables({"stats_after_fix": after.layers})
         sections = []
         o = res.output
         out_line = (f"task {o.task}; loss at step 0 {o.loss:.4g} ({o.loss_source})"
@@ -310,14 +303,9 @@ def run_inspect(
         sections.append(Section("Verdict", headline, (), note=" ".join([out_line, *res.notes]),
                                 html=_issues_html(res)))
 
-        def save(fig: Any, name: str) -> None:
-            fig.savefig(figdir / f"{name}.png", dpi=110)
-            fig.savefig(figdir / f"{name}.svg")
-            plt.close(fig)
-
         if not res.blocks.empty and _profile_columns(res.blocks):
             fig, pfig = stream_figures(res.blocks, after.blocks if after is not None else None)
-            save(fig, "stream")
+            w.figure(fig, "stream")
             groups = ", ".join(sorted(set(res.blocks.group)))
             sections.append(Section("Residual stream, block by block", _stream_line(res), (pfig,),
                                     note=f"{len(res.blocks)} blocks in {groups}. Branch ratio: each residual branch's RMS against the "
@@ -325,13 +313,13 @@ def run_inspect(
                                          "the token vectors of one sequence (1 = every token the same vector)."))
         if not res.attention.empty:
             fig, pfig = attention_figures(res.attention)
-            save(fig, "attention")
+            w.figure(fig, "attention")
             per = res.attention.groupby("layer", sort=False).entropy_ratio.mean()
             sections.append(Section("Attention entropy", f"lowest layer mean: {per.min():.1%} of the maximum log(keys) ({per.idxmin()}); "
                                     f"logit std up to {res.attention.logit_std.max():.3g}.", (pfig,),
                                     note="Per head: entropy of the attention rows over its maximum log(number of keys each query may see)."))
         fig, pfig = module_profile_figures(res.layers, after.layers if after is not None else None)
-        save(fig, "profile")
+        w.figure(fig, "profile")
         sections.append(Section("Every module call", f"{len(res.layers)} module calls in forward order; flagged rows are red.", (pfig,),
                                 html=sortable_table(res.layers)))
         if ops_table is not None and not ops_table.empty:
@@ -363,12 +351,9 @@ def run_inspect(
             "seed": seed, "device": device_info("cpu"), "versions": _versions(versions),
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "timings": {"run_s": elapsed}, "summary": summary,
         }
-        (staging.path / "report.html").write_text(render(f"initscope inspect: {model_ref}", meta, sections, tables), encoding="utf-8")
-        write_meta(staging.path, meta)
-        return staging.commit(), summary
-    except BaseException:
-        staging.abort()
-        raise
+        w.report(f"initscope inspect: {model_ref}", meta, sections, tables)
+        w.meta(meta)
+    return w.out, summary
 
 
 def _trial(factory: Any, data: Any, data_ref: str | None, input_shape: Any, vocab: Any, batch: Any, seed: int,

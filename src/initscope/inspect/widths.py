@@ -243,32 +243,24 @@ def run_width_check(model_ref: str, widths: list[int], *, input_shape: tuple[int
     from datetime import datetime, timezone
     from pathlib import Path
 
-    import matplotlib.pyplot as plt
-
     from initscope.experiments.base import Section
     from initscope.inspect.load import load_object
-    from initscope.report.html import render
     from initscope.repro import check_seed
-    from initscope.results import StagingDir, device_info, versions, write_meta
+    from initscope.results import RunWriter, device_info, versions
 
     check_seed(seed)
     factory = load_object(model_ref)
     data = load_object(data_ref) if data_ref else None
     out_path = Path(out) if out is not None else Path("runs") / f"widths-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    staging = StagingDir(out_path, force)
-    try:
+    with RunWriter(out_path, force) as w:
         t0 = time.perf_counter()
         check = width_check(factory, widths, input_shape=input_shape, vocab=vocab, batch=batch, data=data, data_ref=data_ref or "",
                             steps=steps, optimizer=optimizer, lr=lr, seed=seed)
         summary = check.as_json()
         summary["verdict"] = verdict(check)
-        check.table.to_parquet(staging.path / "stats.parquet", index=False)
-        check.slopes.to_parquet(staging.path / "slopes.parquet", index=False)
+        w.tables({"stats": check.table, "slopes": check.slopes})
         fig, pfig = figures(check)
-        (staging.path / "figures").mkdir()
-        fig.savefig(staging.path / "figures" / "width_check.png", dpi=110)
-        fig.savefig(staging.path / "figures" / "width_check.svg")
-        plt.close(fig)
+        w.figure(fig, "width_check")
         meta = {
             "experiment": "inspect --widths", "description": f"initscope inspect {model_ref} --widths {','.join(map(str, widths))}",
             "config": {"model": model_ref, "widths": widths, "steps": steps, "optimizer": optimizer, "lr": lr, "loss": check.loss,
@@ -282,10 +274,6 @@ def run_width_check(model_ref: str, widths: list[int], *, input_shape: tuple[int
                                  f"{check.loss}); the number beside each module is the fitted slope of log2 RMS on log2 width, "
                                  "per doubling, at that step. mup's coordinate check: with a width-aware parametrization every "
                                  "line is flat at every step.")]
-        (staging.path / "report.html").write_text(render(f"initscope inspect --widths: {model_ref}", meta, sections,
-                                                         {"stats": check.table, "slopes": check.slopes}), encoding="utf-8")
-        write_meta(staging.path, meta)
-        return staging.commit(), summary
-    except BaseException:
-        staging.abort()
-        raise
+        w.report(f"initscope inspect --widths: {model_ref}", meta, sections, {"stats": check.table, "slopes": check.slopes})
+        w.meta(meta)
+    return w.out, summary

@@ -1,4 +1,5 @@
-"""Reports: static matplotlib figures and one self-contained interactive HTML page."""
+"""Reports: static matplotlib figures and one self-contained interactive HTML page, written
+into a run directory through :class:`initscope.results.RunWriter`."""
 
 from __future__ import annotations
 
@@ -8,31 +9,36 @@ from typing import Any
 import pandas as pd
 
 from initscope.experiments.base import Experiment
+from initscope.results import RunWriter
 
 
-def write_figures(run_dir: Path, exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> list[Path]:
-    """Draw the experiment's figures into ``run_dir/figures/*.png`` and ``*.svg`` (for papers and slides)."""
-    import matplotlib.pyplot as plt
-
-    out = run_dir / "figures"
-    out.mkdir(exist_ok=True)
-    paths = []
-    for name, fig in exp.figures(tables, cfg, meta).items():
-        for ext, kw in (("png", {"dpi": 110}), ("svg", {})):
-            p = out / f"{name}.{ext}"
-            fig.savefig(p, **kw)
-            paths.append(p)
-        plt.close(fig)
-    return paths
+def write_figures(w: RunWriter, exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> list[Path]:
+    """Draw the experiment's figures as ``figures/*.png`` and ``*.svg`` (for papers and slides)."""
+    return [p for name, fig in exp.figures(tables, cfg, meta).items() for p in w.figure(fig, name)]
 
 
-def write_report(path: Path, exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> list[dict[str, str]]:
+def write_report(w: RunWriter, exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> list[dict[str, str]]:
     """Write the HTML report; return each section's title and verdict (what ``initscope run`` prints)."""
-    from initscope.report.html import render
-
     sections = exp.sections(tables, cfg, meta)
-    path.write_text(render(f"initscope: {exp.name}", meta, sections, tables), encoding="utf-8")
+    w.report(f"initscope: {exp.name}", meta, sections, tables)
     return [{"title": s.title, "verdict": s.verdict} for s in sections if s.verdict]
 
 
-__all__ = ["write_figures", "write_report"]
+def rebuild(run_dir: str | Path) -> Path:
+    """``initscope report``: redraw a run directory's figures and report from its tables and
+    run.json, without re-running anything. The directory is replaced only once the new figures
+    and report are whole."""
+    from initscope.config import apply_overrides
+    from initscope.experiments import get_experiment
+    from initscope.results import load_run
+
+    rd = load_run(run_dir)
+    exp = get_experiment(rd.meta["experiment"])
+    cfg = apply_overrides(exp.config, {k: tuple(v) if isinstance(v, list) else v for k, v in rd.meta["config"].items()})
+    with RunWriter.update(rd.path) as w:
+        write_figures(w, exp, rd.tables, cfg, rd.meta)
+        write_report(w, exp, rd.tables, cfg, rd.meta)
+    return w.out / "report.html"
+
+
+__all__ = ["rebuild", "write_figures", "write_report"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,7 +13,7 @@ import pandas as pd
 
 from initscope.errors import InitscopeError
 from initscope.experiments.base import Section
-from initscope.results import RunDir, StagingDir, load_run, write_meta
+from initscope.results import RunDir, RunWriter, load_run
 
 
 def _profiles(rd: RunDir, label: str) -> pd.DataFrame:
@@ -57,15 +56,11 @@ def compare(run_dirs: Sequence[str | Path], out: str | Path | None = None, *, fo
     if not shared:
         raise InitscopeError("the runs share no statistic to compare")
     out_path = Path(out) if out is not None else Path("runs") / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    staging = StagingDir(out_path, force)
-    try:
-        import matplotlib.pyplot as plt
-        import plotly.graph_objects as go
+    import matplotlib.pyplot as plt
+    import plotly.graph_objects as go
 
-        from initscope.report.html import render
-
-        (staging.path / "figures").mkdir()
-        sections = []
+    sections = []
+    with RunWriter(out_path, force) as w:
         for stat in shared:
             sub = table[table.stat == stat]
             vals = sub.value.to_numpy(dtype=float)
@@ -85,9 +80,7 @@ def compare(run_dirs: Sequence[str | Path], out: str | Path | None = None, *, fo
             ax.set_title(stat, fontsize=10)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-            fig.savefig(staging.path / "figures" / f"{stat}.png", dpi=110)
-            fig.savefig(staging.path / "figures" / f"{stat}.svg")
-            plt.close(fig)
+            w.figure(fig, stat)
             pfig.update_layout(yaxis_type="log" if log else "linear", xaxis_title="layer", height=400, template="plotly_white")
             last = sub.sort_values("layer").groupby("run", sort=False).value.last()
             verdict = "; ".join(f"{r}: {v:.4g} at the last layer" for r, v in last.items())
@@ -98,14 +91,10 @@ def compare(run_dirs: Sequence[str | Path], out: str | Path | None = None, *, fo
             "runs": [{"path": str(r.path), "label": lab, "experiment": r.meta.get("experiment"), "config": r.meta.get("config")} for r, lab in zip(runs, labels)],
             "config": {lab: str(r.path) for r, lab in zip(runs, labels)},
         }
-        table.to_parquet(staging.path / "stats.parquet", index=False)
-        (staging.path / "report.html").write_text(render("initscope: compare", meta, sections, {"stats": table}), encoding="utf-8")
-        write_meta(staging.path, meta)
-        return staging.commit()
-    except BaseException:
-        staging.abort()
-        raise
+        w.tables({"stats": table})
+        w.report("initscope: compare", meta, sections, {"stats": table})
+        w.meta(meta)
+    return w.out
 
 
 __all__ = ["compare"]
-_ = html  # escaping happens in render
