@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from initscope.registry import Registry
 from initscope.errors import InitscopeError, unknown
 
 _LEAKY_SLOPE = 0.01  # torch.nn.LeakyReLU's default negative slope
@@ -56,8 +57,8 @@ def _leaky_relu(x: torch.Tensor) -> torch.Tensor:
     return F.leaky_relu(x, _LEAKY_SLOPE)
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    a.name: a
+ACTIVATIONS: Registry[Activation] = Registry("activation", (
+    (a.name, a)
     for a in (
         Activation("relu", torch.relu, "relu"),
         Activation("leaky_relu", _leaky_relu, "leaky_relu"),
@@ -73,7 +74,7 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("abs", torch.abs),
         Activation("linear", _linear, "linear"),
     )
-}
+))
 
 
 def list_activations() -> list[str]:
@@ -134,10 +135,7 @@ def get_activation(name_or_callable: str | Callable[[torch.Tensor], torch.Tensor
     if isinstance(name_or_callable, Activation):
         return name_or_callable
     if isinstance(name_or_callable, str):
-        try:
-            return ACTIVATIONS[name_or_callable]
-        except KeyError:
-            raise unknown("activation", name_or_callable, ACTIVATIONS) from None
+        return ACTIVATIONS[name_or_callable]
     if callable(name_or_callable):
         name = getattr(name_or_callable, "__name__", "custom")
         return _validated(Activation("custom" if name == "<lambda>" else name, name_or_callable))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from initscope.errors import unknown
+from initscope.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ def _ball(n: int, dim: int, g: torch.Generator, dtype: torch.dtype, device: torc
     return direction * radius
 
 
-INPUTS: dict[str, InputDistribution] = {
-    d.name: d
+INPUTS: Registry[InputDistribution] = Registry("input distribution", (
+    (d.name, d)
     for d in (
         InputDistribution("gaussian", _gaussian, lambda dim: 1.0, "Gaussian white noise N(0, I) (text 000)"),
         InputDistribution("sphere", _sphere, lambda dim: 1.0 / dim, "uniform on the unit sphere"),
@@ -62,17 +62,14 @@ INPUTS: dict[str, InputDistribution] = {
             "ball", _ball, lambda dim: 1.0 / (dim + 2), "uniform in the unit ball (text 001); E|x|^2 = d/(d+2)"
         ),
     )
-}
+))
 
 
 def get_input(name: str | InputDistribution) -> InputDistribution:
     if isinstance(name, InputDistribution):
         return name
-    try:
-        return INPUTS[name]
-    except KeyError:
-        raise unknown("input distribution", name, INPUTS) from None
+    return INPUTS.lookup(name)
 
 
 def list_inputs() -> list[str]:
-    return sorted(INPUTS)
+    return INPUTS.names()

@@ -22,6 +22,7 @@ from typing import Literal
 
 import torch
 
+from initscope.registry import Registry
 from initscope.errors import InitscopeError, unknown
 
 Mode = Literal["fan_in", "fan_out", "fan_avg", "none"]
@@ -205,8 +206,8 @@ class Scheme:
         return f"Scheme({self.name!r}: {law.format(v=s)})"
 
 
-SCHEMES: dict[str, Scheme] = {
-    s.name: s
+SCHEMES: Registry[Scheme] = Registry("init scheme", (
+    (s.name, s)
     for s in (
         Scheme("normal", 1.0, "none", "normal", "N(0, 1): the 'harmless' init of text 002, variance grows by fan-in per layer"),
         Scheme("uniform", 1.0, "none", "uniform", "unit-variance U(-sqrt 3, sqrt 3) (torch's uniform_ default U(0,1) is not zero-mean)"),
@@ -223,21 +224,18 @@ SCHEMES: dict[str, Scheme] = {
         Scheme("truncated-normal", 1.0, "fan_in", "truncated_normal", "variance-corrected normal truncated at 2 sd, variance 1/fan_in"),
         Scheme("torch-default", 1.0 / 3.0, "fan_in", "uniform", "nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))"),
     )
-}
+))
 
 
 def get_scheme(name_or_scheme: str | Scheme) -> Scheme:
     """A preset by name, or a :class:`Scheme` as is."""
     if isinstance(name_or_scheme, Scheme):
         return name_or_scheme
-    try:
-        return SCHEMES[name_or_scheme]
-    except (KeyError, TypeError):
-        raise unknown("init scheme", name_or_scheme, SCHEMES) from None
+    return SCHEMES.lookup(name_or_scheme)
 
 
 def list_schemes() -> list[str]:
-    return sorted(SCHEMES)
+    return SCHEMES.names()
 
 
 def torch_equivalent(name: str) -> Callable[[torch.Tensor], torch.Tensor] | None:

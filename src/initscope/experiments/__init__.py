@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from initscope.errors import unknown
+from initscope.registry import Registry
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 
-EXPERIMENTS: dict[str, Experiment] = {}
+EXPERIMENTS: Registry[Experiment] = Registry("experiment")
 
 
 def register(exp: Experiment) -> Experiment:
-    EXPERIMENTS[exp.name] = exp
-    return exp
+    return EXPERIMENTS.register(exp.name, exp)
 
 
 def get_experiment(name: str) -> Experiment:
-    try:
-        return EXPERIMENTS[name]
-    except KeyError:
-        raise unknown("experiment", name, EXPERIMENTS) from None
+    return EXPERIMENTS.lookup(name)
 
 
 def list_experiments() -> list[str]:
-    return sorted(EXPERIMENTS)
+    return EXPERIMENTS.names()
 
 
 # Each module registers itself on import.
