@@ -218,17 +218,24 @@ def test_read_only_folder_for_real(sandbox, main):
 def test_failed_run_removes_the_folders_it_created(sandbox, main, monkeypatch):
     """A failure found late (here: the experiment itself raises) leaves no parent folder behind."""
     from initscope.errors import InitscopeError
-    from initscope.experiments import get_experiment
+    from initscope.experiments import EXPERIMENTS, get_experiment
 
     exp = get_experiment("kaiming-variance")
 
     def boom(cfg, ctx):
         raise InitscopeError("late failure")
 
-    monkeypatch.setattr("initscope.experiments.EXPERIMENTS", {"kaiming-variance": dataclasses.replace(exp, run=boom)})
+    monkeypatch.setitem(EXPERIMENTS, "kaiming-variance", dataclasses.replace(exp, run=boom))
     before = snapshot(sandbox)
     assert_refused(main("run", "kaiming-variance", *KV, "--out", str(sandbox / "a" / "b" / "run")), "late failure")
     assert_refused(main("run", "kaiming-variance", *KV), "late failure")  # default runs/NAME-TIME
+    assert snapshot(sandbox) == before
+
+    def late(tables, cfg, meta):  # fails while the run directory is being written: staging exists
+        raise InitscopeError("late failure in the report")
+
+    monkeypatch.setitem(EXPERIMENTS, "kaiming-variance", dataclasses.replace(exp, sections=late))
+    assert_refused(main("run", "kaiming-variance", *KV, "--out", str(sandbox / "c" / "d" / "run")), "late failure in the report")
     assert snapshot(sandbox) == before
 
 

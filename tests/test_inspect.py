@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 import initscope
+from initscope.repro import generator
 from initscope.errors import InitscopeError
 from initscope.inspect import fix_model, inspect, inspect_model
 from initscope.inspect.zoo import build
@@ -38,12 +39,12 @@ def _kinds(res):
     return [f.kind for f in res.findings]
 
 
-@pytest.mark.parametrize("family", ["mlp", "cnn", "resnet", "encoder", "encoder-prenorm"])
+@pytest.mark.parametrize("family", ["mlp", "cnn", "resnet", "encoder", "encoder-prenorm", "lstm"])
 @pytest.mark.parametrize("init", ["default", "zero-residual", "x0.1"])
 def test_library_inits_and_deliberate_zero_branches_are_healthy(family, init):
-    if init == "zero-residual" and family in ("mlp", "cnn"):
+    if init == "zero-residual" and family in ("mlp", "cnn", "lstm"):
         pytest.skip("no residual branches")
-    if init == "x0.1" and family in ("mlp", "cnn"):
+    if init == "x0.1" and family in ("mlp", "cnn", "lstm"):
         pytest.skip("a plain stack scaled x0.1 per layer does vanish (see the broken cases)")
     from initscope.inspect.zoo import input_shape
 
@@ -64,6 +65,7 @@ def test_library_inits_and_deliberate_zero_branches_are_healthy(family, init):
         (lambda: build("encoder-prenorm", "constant"), (32,), "collapsing over positions"),
         (lambda: build("mlp", "x10"), (64,), "overconfident output"),
         (lambda: build("cnn", "x0.01"), (3, 32, 32), "vanishing"),
+        (lambda: build("lstm", "x10"), (32,), "saturated gates"),
     ],
 )
 def test_broken_models_get_the_right_verdict(factory, shape, expected):
@@ -98,18 +100,30 @@ def test_in_memory_api_takes_tuples_and_dicts_and_the_package_is_callable():
         inspect(TwoInputs(), (x[:1], y[:1]))
 
 
-def test_classifier_loss_is_cross_entropy_against_log_classes():
+def test_classifier_loss_is_cross_entropy_expected_over_random_labels():
     torch.manual_seed(0)
     model = mlp(3, 32, "kaiming", head=5)
     x = torch.randn(64, 32)
     res = inspect(model, x, seed=3)
     assert res.output.task == "classification" and res.output.classes == 5
-    g = torch.Generator().manual_seed(4)  # the labels' stream: seed + 1
-    labels = torch.randint(0, 5, (64,), generator=g)
     with torch.no_grad():
-        expect = float(nn.functional.cross_entropy(model.eval()(x), labels))
-    assert res.output.loss == pytest.approx(expect, rel=1e-5)
+        logits = model.eval()(x).double()
+    # the average over all 5 labels of each sample's cross-entropy: no draw of labels moves it
+    per_label = torch.stack([nn.functional.cross_entropy(logits, torch.full((64,), c), reduction="none") for c in range(5)])
+    assert res.output.loss == pytest.approx(float(per_label.mean()), rel=1e-9)
+    assert inspect(model, x, seed=4).output.loss == res.output.loss
     assert res.output.chance_loss == pytest.approx(torch.log(torch.tensor(5.0)).item())
+    assert "expected over uniformly random labels" in res.output.loss_source
+    # the gradients still come from one draw of labels (the repro stream "labels"): the head's
+    # weight gradient is that of cross-entropy against them
+    g = generator(3, "labels")
+    labels = torch.randint(0, 5, (64,), generator=g)
+    model.zero_grad()
+    nn.functional.cross_entropy(model.eval()(x), labels).backward()
+    head = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+    row = res.layers[res.layers.name == head].iloc[0]
+    lin = dict(model.named_modules())[head]
+    assert row.grad_norm == pytest.approx(float(torch.cat([lin.weight.grad.flatten(), lin.bias.grad]).norm()), rel=1e-4)
 
 
 def test_draws_separate_weight_and_sample_variance():

@@ -108,3 +108,25 @@ def test_weight_stats_fans_and_guesses_follow_torch_init():
     nn.init.zeros_(const.bias)
     assert weight_stats(const)["distinct_units"] == 1
     assert math.isnan(weight_stats(nn.ReLU())["weight_std"])
+
+
+def test_gate_saturation_reads_the_pre_activations_torch_s_lstm_uses():
+    from initscope.inspect.stats import gate_saturation
+
+    torch.manual_seed(0)
+    lstm = nn.LSTM(8, 6, batch_first=True)
+    x = 3 * torch.randn(5, 7, 8)
+    with torch.no_grad():
+        h, _ = lstm(x)
+        # rebuild the first step from the pre-activations the statistic counts: h0 = c0 = 0, so
+        # z = W_ih x_0 + b_ih + b_hh and h_1 = o * tanh(i * g); torch's kernel is the independent answer
+        z = x[:, 0] @ lstm.weight_ih_l0.T + lstm.bias_ih_l0 + lstm.bias_hh_l0
+        i, _, g, o = z.chunk(4, dim=-1)
+        h1 = torch.sigmoid(o) * torch.tanh(torch.sigmoid(i) * torch.tanh(g))
+    torch.testing.assert_close(h1, h[:, 0])
+    share = gate_saturation(lstm, x)
+    assert share == float((z.abs() > 4).double().mean()) and 0 < share < 1
+    with torch.no_grad():
+        lstm.weight_ih_l0.mul_(100)
+    assert gate_saturation(lstm, x) > 0.9
+    assert math.isnan(gate_saturation(nn.RNN(8, 6, nonlinearity="relu"), x))

@@ -49,7 +49,9 @@ WIDTHS = [64, 128, 256, 512]
 def test_width_aware_model_is_flat_at_every_step():
     c = width_check(width_aware, WIDTHS, input_shape=(16,), batch=64, steps=3, optimizer="adam", lr=1e-2)
     assert c.flagged == []
-    assert c.slopes.slope.abs().max() < 0.1
+    # a finite batch's noise: the 4-unit readout over 64 samples gives max |slope| 0.02-0.13
+    # over seeds 0-4 (each width draws its own weights); unscaled weights give 0.5 (below)
+    assert c.slopes.slope.abs().max() < 0.2
 
 
 def test_unscaled_weights_grow_like_sqrt_width():

@@ -1,9 +1,20 @@
-"""Reproducible seeding, as text 003 ("Numerical Stability and Initialization") describes it.
+"""Reproducible seeding: one scheme, as text 003 ("Numerical Stability and Initialization")
+asks, everywhere in initscope.
 
-``seed_all`` seeds every generator a run can touch; ``derive_seed`` gives each
-(network, layer) its own seed so that a weight matrix is a pure function of the
-run seed and its position. That is what lets the engine regenerate a layer's
-weights instead of storing them, and chunk work without changing the numbers.
+**Every random stream initscope draws is ``generator(seed, purpose, *index)``**: a torch
+generator seeded with ``derive_seed(seed, purpose, *index)``, a hash of the run seed, a word
+naming what the stream is for and the indices that place it. Examples: the engine's weights
+``("sample", network, layer)`` and ``("network-exact", block, layer)``, an experiment's inputs
+``("inputs",)``, inspect's random labels ``("labels",)`` and batch ``("batch",)``. A stream is
+therefore a pure function of the seed and its place: work can be chunked, reordered or run in
+other processes without changing a number, and two purposes never share a stream (a hash,
+not ``seed + i``).
+
+**The global generator is seeded only where code outside initscope draws from it**: a user's
+model factory (``inspect``: ``torch.manual_seed(seed)``, so the model inspected is the one
+``torch.manual_seed(seed); factory()`` builds; further draws ``derive_seed(seed, "draw", d)``),
+``reset_parameters()`` and dropout masks in training loops (``derive_seed(seed, purpose, k)``).
+``seed_all`` seeds python, numpy, torch and CUDA once per run, for anything left.
 """
 
 from __future__ import annotations

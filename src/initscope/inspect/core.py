@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from initscope.repro import derive_seed, generator
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
 from initscope.inspect.record import Recorder, eager_attention, no_fastpath
@@ -56,7 +57,7 @@ class InspectResult:
 
     LAYER_COLUMNS = ("name", "type", "role", "block", "sample_variance", "mean_spread", "sample_fraction", "dead_fraction",
                      "effective_rank", "grad_norm", "weight_std", "fan_in", "fan_out", "fan_source", "kaiming_std", "xavier_std",
-                     "init_guess", "distinct_units", "second_moment", "feeds_norm", "network_variance", "network_variance_stderr",
+                     "init_guess", "distinct_units", "second_moment", "feeds_norm", "gate_saturation", "network_variance", "network_variance_stderr",
                      "verdict")
 
     @property
@@ -191,7 +192,7 @@ def _quiet_transformers() -> Iterator[None]:
 
 def _record(model: nn.Module, batch: Batch, *, seed: int, task: Task) -> tuple[Recorder, Output, list[str]]:
     notes: list[str] = []
-    g = torch.Generator().manual_seed(seed + 1)
+    g = generator(seed, "labels")
     known = hf_task(model)
     with at_init_mode(model), no_fastpath(), _quiet_transformers(), eager_attention(model) as eager:
         if eager:
@@ -237,8 +238,18 @@ def _record(model: nn.Module, batch: Batch, *, seed: int, task: Task) -> tuple[R
                 loss = standard_loss(resolved, out_t, labels, g)
                 source = {"classification": "cross-entropy with random labels", "lm": "next-token cross-entropy",
                           }.get(resolved, "MSE against N(0, 1) targets (no known task)")
+            value = float(loss.detach())
+            if resolved == "classification" and out_t.dim() >= 2 and out_t.shape[-1] >= 2 and math.isfinite(value):
+                # the labels are a random draw (inspect does not know the task's own), so the loss judged
+                # is its expectation over uniformly random labels, exact from the logits: no draw moves a
+                # verdict. The gradients still come from the drawn labels (the expected loss's gradient,
+                # softmax - 1/C, vanishes with the logits).
+                z = out_t.detach().double().reshape(-1, out_t.shape[-1])
+                value = float((torch.logsumexp(z, dim=-1) - z.mean(dim=-1)).mean())
+                source = source.replace("with random labels", "expected over uniformly random labels") \
+                    if "random labels" in source else source + ", expected over uniformly random labels"
             output = Output(
-                task=resolved, classes=classes, logit_std=float(out_t.detach().double().std()), loss=float(loss.detach()),
+                task=resolved, classes=classes, logit_std=float(out_t.detach().double().std()), loss=value,
                 chance_loss=math.log(classes) if classes and resolved in ("classification", "lm") else math.nan,
                 loss_source=source)
             if loss.requires_grad and math.isfinite(float(loss.detach())):
@@ -374,7 +385,7 @@ def _network_variance(res: InspectResult, factory: Callable[[], nn.Module], b: B
 
     sums: dict[str, list[torch.Tensor]] = {}
     for d in range(draws):
-        torch.manual_seed(seed + 1 + d)
+        torch.manual_seed(derive_seed(seed, "draw", d))  # the user's factory draws from the global generator
         m = call_factory(factory)
         outs: dict[str, torch.Tensor] = {}
         handles = []

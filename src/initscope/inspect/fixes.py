@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from initscope.repro import derive_seed, generator
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.core import at_init_mode
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
@@ -176,7 +177,7 @@ def _fix_recurrent(m: nn.RNNBase, name: str, plan: FixPlan, seed: int) -> None:
     if off:
         devnull = torch.random.fork_rng(devices=[])
         with devnull:
-            torch.manual_seed(seed)
+            torch.manual_seed(derive_seed(seed, "reset", name))
             m.reset_parameters()
         plan.actions.append(f"{name}: {', '.join(off)} (torch's default {expect:.3g}): re-initialized with reset_parameters()")
 
@@ -257,7 +258,7 @@ def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
     n_blocks = max(1, len(res.blocks))
     first = layers.drop_duplicates("module")
     library_std = _library_std(model)
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed, "fix")
     with torch.no_grad():
         for i, row in enumerate(first.itertuples()):
             m = mods[row.module]

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from initscope.repro import generator
 from initscope.errors import InitscopeError
 from initscope.inspect.structure import is_embedding
 
@@ -157,7 +158,7 @@ def draw_batch(
         raise InitscopeError(f"--input-shape needs positive sizes, got {input_shape}")
     if vocab is not None and vocab < 1:
         raise InitscopeError(f"--vocab must be >= 1, got {vocab}")
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed, "batch")
     tokens = vocab if vocab is not None else token_vocab(model)
     n = batch if batch is not None else (DEFAULT_TOKEN_BATCH if tokens else DEFAULT_BATCH)
     if n < 2:

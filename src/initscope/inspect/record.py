@@ -27,10 +27,12 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from initscope.repro import generator
 from initscope.inspect.load import first_tensor
 from initscope.inspect.stats import (
     as_samples_by_units,
     attention_stats,
+    gate_saturation,
     looks_like_attention,
     output_stats,
     rms,
@@ -111,7 +113,7 @@ class Recorder:
         self.rec = Recording()
         self.frames: list[_Frame] = []
         self.calls: dict[str, int] = {}
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = generator(seed, "record")
         self.seq_dim = 0 if sequence_first(model) else 1
         self.blocks = find_blocks(model)
         self.block_names = {name: group for name, group in self.blocks}
@@ -165,6 +167,8 @@ class Recorder:
                            block=self._block_stack[-1] if self._block_stack else "", feeds_norm=False,
                            **output_stats(as_samples_by_units(t, m), self.generator))
                 self._find_attention(call, out)
+                if isinstance(m, nn.RNNBase) and x is not None:
+                    row["gate_saturation"] = gate_saturation(m, x)
             idx = len(self.rec.rows)
             self.rec.rows.append(row)
             self._producer[id(t)] = (weakref.ref(t), idx)

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from initscope.repro import derive_seed, generator
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.core import InspectResult, Task, inspect, inspect_model
 from initscope.inspect.fixes import FIXES, auto_fix, fix_model
@@ -186,7 +187,7 @@ def _record_ops(factory: Any, data: Any, data_ref: str | None, input_shape: Any,
         t = output_tensor(out)
         if t is None:
             raise InitscopeError("the model returned no floating tensor to take a loss of")
-        return batch_loss(t, b, torch.Generator().manual_seed(seed + 1))[0]
+        return batch_loss(t, b, generator(seed, "labels"))[0]
 
     table = record_ops(model, lambda: call_model(model, b), loss_of)
     return table, findings(table)
@@ -269,7 +270,7 @@ def run_inspect(
             else:
                 fixed, passes = fix_model(model, b, fix)
             torch.save(fixed.state_dict(), w.path / "fixed_state_dict.pt")
-            held = b if data is not None else draw_batch(model, input_shape=input_shape, vocab=vocab, batch=batch, seed=seed + 12345)
+            held = b if data is not None else draw_batch(model, input_shape=input_shape, vocab=vocab, batch=batch, seed=derive_seed(seed, "held-out"))
             after = inspect(fixed, held, seed=seed, task=task)
             summary["fix"] = {"method": fix, "forward_passes": passes, "state_dict": "fixed_state_dict.pt",
                               "layers_after": after.layers.reindex(columns=["name", "sample_variance", "variance", "sample_fraction", "verdict"]).to_dict(orient="records"),

@@ -62,6 +62,28 @@ def effective_rank_sampled(h: torch.Tensor, generator: torch.Generator) -> tuple
     return effective_rank(h), min(h.shape)  # geometry's definition (centred), on the subset
 
 
+# |pre-activation| beyond which a gate passes almost no gradient: sigmoid' < 0.018, tanh' < 0.0014
+GATE_SATURATION_Z = 4.0
+
+
+def gate_saturation(m: nn.RNNBase, x: torch.Tensor) -> float:
+    """Share of a recurrent layer's gate pre-activations at the first time step beyond
+    |z| > 4, where sigmoid and tanh pass under 2% of the gradient. At the first step the hidden
+    state is zero, so the pre-activations are exactly the input projection of the first layer
+    plus both biases (W_ih x + b_ih + b_hh): no recurrent term is left out. NaN for a ReLU RNN
+    and when the input is not a plain tensor of ``input_size`` features."""
+    w = getattr(m, "weight_ih_l0", None)
+    if getattr(m, "mode", "") == "RNN_RELU":  # no saturating nonlinearity
+        return math.nan
+    if w is None or x.dim() < 2 or x.shape[-1] != w.shape[1] or not x.is_floating_point():
+        return math.nan
+    first = x[:, 0] if (x.dim() == 3 and m.batch_first) else x[0] if x.dim() == 3 else x
+    z = first.reshape(-1, w.shape[1]).to(w.dtype) @ w.T
+    if m.bias:
+        z = z + m.bias_ih_l0 + m.bias_hh_l0
+    return float((z.abs() > GATE_SATURATION_Z).double().mean())
+
+
 def output_stats(h: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
     """Text 000's decomposition of one output ``[samples, units]``: the variance over samples
     (mean over units), the spread of the per-unit means over units, their share; dead units
@@ -174,11 +196,28 @@ def distinct_rows(rows: torch.Tensor, *, seed: int = 0) -> int:
     return int(torch.unique(keys).shape[0])
 
 
+def _recurrent_weight_stats(m: nn.RNNBase) -> dict[str, object]:
+    """A recurrent layer's units are its hidden units: unit j owns row j of every gate's block in
+    the first layer's W_ih, W_hh and biases; identical units stay identical under training."""
+    nan = math.nan
+    gates = {"LSTM": 4, "GRU": 3}.get(type(m).__name__, 1)
+    h = m.hidden_size
+    parts = [getattr(m, n).detach() for n in ("weight_ih_l0", "weight_hh_l0")]
+    if m.bias:
+        parts += [getattr(m, n).detach().reshape(-1, 1) for n in ("bias_ih_l0", "bias_hh_l0")]
+    rows = torch.cat([t.to(torch.float64) for t in parts], dim=1)  # [gates * h, ...]
+    per_unit = rows.reshape(gates, h, -1).transpose(0, 1).reshape(h, -1)
+    return dict(weight_std=nan, weight_abs_max=float(parts[0].abs().max()), weight_units=h, fan_in=nan, fan_out=nan,
+                fan_source="", kaiming_std=nan, xavier_std=nan, init_guess=None, distinct_units=distinct_rows(per_unit))
+
+
 def weight_stats(module: nn.Module) -> dict[str, object]:
     """The module's weight: std against Kaiming, LeCun, Xavier and torch's default for its fans,
     the closest of them, and how many of its units (rows) are distinct."""
     w = weight_of(module)
     nan = math.nan
+    if w is None and isinstance(module, nn.RNNBase):
+        return _recurrent_weight_stats(module)
     if w is None:
         return dict(weight_std=nan, weight_abs_max=nan, weight_units=nan, fan_in=nan, fan_out=nan, fan_source="",
                     kaiming_std=nan, xavier_std=nan, init_guess=None, distinct_units=None)

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from initscope.repro import generator
 from initscope.inspect.load import as_batch, call_model, model_loss, output_tensor
 
 
@@ -81,7 +82,7 @@ def trial(model: nn.Module, batch: Any, task: str, *, steps: int, seed: int = 0,
     token ids for an LM, random classes for a classifier: can the model fit them at all?).
     None when the task has no labels to fit (a bare encoder, a regression output)."""
     b = as_batch(batch)
-    g = torch.Generator().manual_seed(seed + 2)
+    g = generator(seed, "trial-labels")
     if task == "lm":
         ids = b.kwargs.get("input_ids", b.main)
         if ids is None or ids.is_floating_point():

@@ -8,7 +8,8 @@
 - the **stream** by its collapse over positions (token similarity) and over samples;
 - a **weighted layer outside any block** (a plain stack) by its scale against the input's
   (float inputs) or the embeddings' (token ids), unless its output goes straight into a norm;
-- **symmetry** by identical units in a weight that is not all zero.
+- **symmetry** by identical units in a weight that is not all zero;
+- a **recurrent layer** by how many of its gates saturate at the first step.
 
 Thresholds were set on ``initscope.inspect.zoo`` (GPT-2, LLaMA, BERT, ViT, torch's
 TransformerEncoder pre- and post-norm, a BatchNorm ResNet, a plain CNN and MLP, each with its
@@ -58,9 +59,19 @@ VANISH_M2 = 1e-3
 # MLP with 57% dead in its last layer trains; every broken pair with dead units is caught by
 # its vanishing scale first).
 DEAD_FRACTION_MAX = 0.5
+# Recurrent layers (LSTM/GRU/RNN): share of the first step's gate pre-activations beyond
+# |z| > 4 (inspect.stats.gate_saturation). torch's default on N(0, 1) embeddings: 0 (z std
+# ~0.6), also x0.1, x0.01, orthogonal; every parameter x10: 0.95, broken in the calibration
+# (benchmarks/verdicts.py, progress -0.72). Saturated above 30%.
+GATE_SATURATION_MAX = 0.3
 # Kinds reported as warnings (seen, worth knowing, not predicted to stop training).
 WARNINGS = ("dead units",)
-RANK_SHARE_MIN = 0.05  # effective rank below 5% of min(samples, units) of the measured subset
+# Rank collapse: effective rank below 5% of min(samples, units) of the measured subset, and
+# below a quarter of the rank the data arrives with (the first measured layer's: a random
+# linear map keeps the rank of its input, so a low rank there is the data's, not the init's;
+# ViT's patch projection of upsampled 8x8 digits has rank 3-4 of 64 under every init).
+RANK_SHARE_MIN = 0.05
+RANK_LOSS_MAX = 0.25
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,8 @@ def _sure(kind: str, value: float) -> str:
         return "high" if value > 1 - (1 - TOKEN_SIMILARITY_MAX) / 3 else "low"
     if kind == "dead units":
         return "high" if value > 0.8 else "low"
+    if kind == "saturated gates":
+        return "high" if value > 0.6 else "low"
     return "high"
 
 
@@ -162,11 +175,15 @@ def _block_findings(blocks: pd.DataFrame) -> list[Finding]:
     return out
 
 
-def _layer_findings(layers: pd.DataFrame, reference: float | None) -> tuple[list[Finding], list[str]]:
+def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_float: bool = False) -> tuple[list[Finding], list[str]]:
     """Plain-stack rules (layers outside any block) and symmetry (all weighted layers)."""
     verdicts: list[str] = []
     hits: dict[str, list[tuple[str, float, str]]] = {}
     after_pool = after_norm = False
+    ranks = layers[layers.effective_rank.notna()] if "effective_rank" in layers else layers.iloc[0:0]
+    # the data's rank is seen where a weighted layer first maps a float input (an embedding's
+    # rank is its init's, not the data's): without one, only the share of dims is judged
+    data_rank = float(ranks.iloc[0].effective_rank) if reference_is_float and len(ranks) and ranks.iloc[0].role == "layer" else math.inf
     for _, r in layers.iterrows():
         v: list[tuple[str, float, str]] = []
         in_block = bool(r.get("block"))
@@ -191,8 +208,14 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None) -> tuple[list
             if r.dead_fraction > DEAD_FRACTION_MAX and r.role == "activation":
                 v.append(("dead units", r.dead_fraction, f"{r.dead_fraction:.0%} of units never vary"))
             dims = r.get("rank_dims", 0) or 0
-            if dims >= 8 and math.isfinite(r.effective_rank) and r.effective_rank < RANK_SHARE_MIN * dims and math.isfinite(sf) and sf >= SAMPLE_FRACTION_MIN:
-                v.append(("rank collapse", r.effective_rank, f"effective rank {r.effective_rank:.2g} of {dims}"))
+            if (dims >= 8 and math.isfinite(r.effective_rank) and r.effective_rank < RANK_SHARE_MIN * dims
+                    and r.effective_rank < RANK_LOSS_MAX * data_rank and math.isfinite(sf) and sf >= SAMPLE_FRACTION_MIN):
+                v.append(("rank collapse", r.effective_rank, f"effective rank {r.effective_rank:.2g} of {dims}"
+                                                             + (f", against {data_rank:.2g} where the data enters" if math.isfinite(data_rank) else "")))
+        gs = r.get("gate_saturation", math.nan)
+        if gs is not None and pd.notna(gs) and gs > GATE_SATURATION_MAX:
+            v.append(("saturated gates", float(gs), f"{gs:.0%} of the gate pre-activations at the first step beyond |z| > 4, "
+                                                     "where sigmoid and tanh pass under 2% of the gradient"))
         du, units = r.get("distinct_units"), r.get("weight_units")
         if du is not None and pd.notna(du) and pd.notna(units) and r.get("weight_abs_max", 1.0) > 0 and int(du) < int(units):
             v.append(("duplicate units", float(du), f"{int(du)} distinct of {int(units)} units"))
@@ -208,6 +231,8 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None) -> tuple[list
         "dead units": "a leaky activation, smaller biases, or a re-init",
         "rank collapse": "residual connections or normalization",
         "duplicate units": "a random init (e.g. kaiming-normal): SGD cannot separate identical units",
+        "saturated gates": "torch's default for recurrent layers (reset_parameters: U(-1/sqrt(hidden), 1/sqrt(hidden))) on "
+                           "inputs of unit scale, or initscope inspect --fix auto",
     }
     def worst(k: str, hs: list) -> tuple:
         return min(hs, key=lambda h: h[1]) if k == "collapsing over samples" else hs[0]
@@ -234,6 +259,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
              output: Output, *, float_input_m2: float | None) -> tuple[list[Finding], list[str]]:
     """All findings (output first, then attention, stream, layers) and a verdict per layer row.
     Each says how sure it is (``Finding.confidence``)."""
-    layer_findings, verdicts = _layer_findings(layers, reference_scale(layers, float_input_m2)) if not layers.empty else ([], [])
+    layer_findings, verdicts = (_layer_findings(layers, reference_scale(layers, float_input_m2), float_input_m2 is not None)
+                                if not layers.empty else ([], []))
     findings = [*_output_findings(output), *_attention_findings(attention), *_block_findings(blocks), *layer_findings]
     return findings, verdicts

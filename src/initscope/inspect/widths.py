@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from initscope.repro import derive_seed, generator
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, call_model, draw_batch, load_batch, output_tensor
 
@@ -145,7 +146,7 @@ def width_check(factory: Callable[..., nn.Module], widths: list[int], *, input_s
             b = load_batch(data, batch, data_ref) if data is not None else draw_batch(model, input_shape=input_shape, vocab=vocab,
                                                                                       batch=batch, seed=seed)
         opt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)(model.parameters(), lr=lr)
-        g = torch.Generator().manual_seed(seed + 1)
+        g = generator(seed, "labels")
         for step in range(steps + 1):
             model.train()
             for name, (mean_abs, rms) in _scales(model, b).items():
@@ -156,7 +157,7 @@ def width_check(factory: Callable[..., nn.Module], widths: list[int], *, input_s
             out = output_tensor(call_model(model, b))
             if out is None:
                 raise InitscopeError("the model returned no floating tensor to take a loss of")
-            g.manual_seed(seed + 1)  # the same targets at every step and width
+            g.manual_seed(derive_seed(seed, "labels"))  # the same targets at every step and width
             loss, loss_name = batch_loss(out, b, g)
             opt.zero_grad(set_to_none=True)
             loss.backward()
