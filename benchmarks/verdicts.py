@@ -3,7 +3,8 @@
     python benchmarks/verdicts.py train     # train the zoo, save the ground truth (~25 min on 2 cores)
     python benchmarks/verdicts.py score     # inspect every pair against the saved truth (~1 min)
     python benchmarks/verdicts.py fixes     # --fix auto on every flagged pair, retrain, score the fixes
-    python benchmarks/verdicts.py           # all three (train only if no truth is saved)
+    python benchmarks/verdicts.py others    # families outside the zoo: library default and x10, no training
+    python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
 
 The zoo is ``initscope.inspect.zoo``: 12 families (GPT-2, LLaMA and GPT-NeoX decoders on a
 sparse Markov-chain LM task; BERT, torch's TransformerEncoder post- and pre-norm and a 2-layer
@@ -238,14 +239,77 @@ def cmd_fixes(truth: dict, score: dict, jobs: int) -> dict[str, object]:
     return {"broken_fixed": broken_fixed, "broken_total": broken_total, "worse": worse}
 
 
+def _others() -> dict[str, tuple[object, object]]:
+    """``transformers`` families the zoo does not hold, built small from config: (factory, batch)."""
+    import transformers as t
+
+    v = zoo.VOCAB
+    ids = {"input_ids": torch.randint(0, v, (8, 32), generator=torch.Generator().manual_seed(0))}
+    img = {"pixel_values": torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))}
+    small = dict(vocab_size=v, hidden_size=64, num_hidden_layers=4, num_attention_heads=4, intermediate_size=172,
+                 max_position_embeddings=128)
+    enc = {**small, "intermediate_size": 256, "max_position_embeddings": 130}
+    return {
+        "mistral": (lambda: t.MistralForCausalLM(t.MistralConfig(**small, num_key_value_heads=2)), ids),
+        "qwen2": (lambda: t.Qwen2ForCausalLM(t.Qwen2Config(**small, num_key_value_heads=2)), ids),
+        "phi": (lambda: t.PhiForCausalLM(t.PhiConfig(**small)), ids),
+        "gemma": (lambda: t.GemmaForCausalLM(t.GemmaConfig(**small, num_key_value_heads=2, head_dim=16)), ids),
+        "opt": (lambda: t.OPTForCausalLM(t.OPTConfig(vocab_size=v, hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
+                                                      ffn_dim=256, max_position_embeddings=128, word_embed_proj_dim=64)), ids),
+        "bloom": (lambda: t.BloomForCausalLM(t.BloomConfig(vocab_size=v, hidden_size=64, n_layer=4, n_head=4)), ids),
+        "falcon": (lambda: t.FalconForCausalLM(t.FalconConfig(vocab_size=v, hidden_size=64, num_hidden_layers=4, num_attention_heads=4)), ids),
+        "gpt-j": (lambda: t.GPTJForCausalLM(t.GPTJConfig(vocab_size=v, n_embd=64, n_layer=4, n_head=4, rotary_dim=8, n_positions=128)), ids),
+        "roberta": (lambda: t.RobertaForSequenceClassification(t.RobertaConfig(**enc, num_labels=10)), ids),
+        "distilbert": (lambda: t.DistilBertForSequenceClassification(t.DistilBertConfig(
+            vocab_size=v, dim=64, n_layers=4, n_heads=4, hidden_dim=256, max_position_embeddings=128, num_labels=10)), ids),
+        "electra": (lambda: t.ElectraForSequenceClassification(t.ElectraConfig(
+            vocab_size=v, embedding_size=64, hidden_size=64, num_hidden_layers=4, num_attention_heads=4, intermediate_size=256,
+            max_position_embeddings=128, num_labels=10)), ids),
+        "bert (no head)": (lambda: t.BertModel(t.BertConfig(**enc)), ids),
+        "t5 encoder": (lambda: t.T5EncoderModel(t.T5Config(vocab_size=v, d_model=64, d_kv=16, d_ff=256, num_layers=4, num_heads=4)), ids),
+        "convnext": (lambda: t.ConvNextForImageClassification(t.ConvNextConfig(hidden_sizes=[16, 32, 64, 128], depths=[1, 1, 2, 1],
+                                                                               num_labels=10)), img),
+        "swin": (lambda: t.SwinForImageClassification(t.SwinConfig(image_size=32, patch_size=4, embed_dim=16, depths=[1, 1],
+                                                                   num_heads=[2, 2], window_size=4, num_labels=10)), img),
+        "deit": (lambda: t.DeiTForImageClassification(t.DeiTConfig(image_size=32, patch_size=4, hidden_size=64, num_hidden_layers=4,
+                                                                   num_attention_heads=4, intermediate_size=256, num_labels=10)), img),
+        "resnet (transformers)": (lambda: t.ResNetForImageClassification(t.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32],
+                                                                                       depths=[1, 1], num_labels=10)), img),
+    }
+
+
+def cmd_others() -> None:
+    """Families outside the zoo, untrained: a library default should not be flagged; every
+    parameter x10 is printed with what inspect says (training decides whether it breaks)."""
+    false_alarms = 0
+    cases = _others()
+    for name, (factory, batch) in cases.items():
+        torch.manual_seed(0)
+        model = factory()
+        for init in ("default", "x10"):
+            if init == "x10":
+                with torch.no_grad():
+                    for p in model.parameters():
+                        p.mul_(10)
+            res = inspect(model, batch)
+            kinds = sorted({f.kind for f in res.findings if f.severity == "defect"})
+            false_alarms += init == "default" and bool(kinds)
+            print(f"  {name:22s} {init:8s} loss {res.output.loss:6.3g} (chance {res.output.chance_loss:.3g}) "
+                  + (f"FLAG {', '.join(kinds)}" if kinds else "ok"))
+    print(f"\nlibrary defaults flagged: {false_alarms} of {len(cases)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", nargs="?", default="all", choices=["all", "train", "score", "fixes", "features"])
+    ap.add_argument("what", nargs="?", default="all", choices=["all", "train", "score", "fixes", "features", "others"])
     ap.add_argument("--families", default=",".join(zoo.FAMILIES))
     ap.add_argument("--inits", default=",".join(zoo.INITS))
     ap.add_argument("--jobs", type=int, default=2, help="training processes (one thread each)")
     a = ap.parse_args()
     families, inits = a.families.split(","), a.inits.split(",")
+    if a.what == "others":
+        cmd_others()
+        return
     if a.what == "train" or (a.what == "all" and not TRUTH.exists()):
         truth = cmd_train(families, inits, a.jobs)
     else:

@@ -89,10 +89,26 @@ def network_variance(sq: torch.Tensor, ubar: torch.Tensor) -> tuple[float, float
     return value, math.hypot(float(sq.std() / math.sqrt(m)), abs(value) * math.sqrt(2 / ubar.numel()) / (m - 1))
 
 
-def mean_stderr(values: Any) -> tuple[float, float]:
-    """Mean of independent draws and its standard error (NaN with fewer than two)."""
-    a = np.asarray(values, dtype=float)
-    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else math.nan
+def mean_stderr(values: Any, *, overflow_safe: bool = False) -> tuple[float, float]:
+    """Mean of independent draws and its standard error (NaN with fewer than two): the one
+    place initscope turns draws (networks, seeds, runs) into a value and its error bar.
+    ``overflow_safe``: the spread is taken on values divided by their largest magnitude, so
+    values near float64's limit do not overflow when squared (the result may still be inf)."""
+    a = np.asarray(values, dtype=float).ravel()
+    if len(a) < 2:
+        return (float(a.mean()) if len(a) else math.nan), math.nan
+    if overflow_safe:
+        scale = float(np.abs(a).max())
+        return float(a.mean()), (0.0 if scale == 0.0 else float((a / scale).std(ddof=1)) / math.sqrt(len(a)) * scale)
+    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(len(a)))
+
+
+def mean_stderr_rows(table: Any) -> tuple[Any, Any]:
+    """Per row of a [points x draws] table (numpy or pandas): mean and standard error over the
+    draws (the columns); the error is 0 with a single draw (nothing to spread)."""
+    a = np.asarray(table, dtype=float)
+    n = a.shape[1]
+    return a.mean(axis=1), (a.std(axis=1, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(a.shape[0]))
 
 
 def ratio_stderr(a: np.ndarray, b: np.ndarray) -> float:

@@ -37,12 +37,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 import torch
 
 from initscope.data import get_input
-from initscope.engine.moments import RunningMoments, network_variance, ratio_stderr
+from initscope.engine.moments import RunningMoments, mean_stderr, network_variance, ratio_stderr
 from initscope.errors import InitscopeError, unknown
 from initscope.engine.forward import forward
 from initscope.engine.samplers import EXACT_DISTRIBUTIONS, exact_linear, has_exact_law
@@ -567,11 +566,7 @@ def _probe_sample_views(
             df = pd.DataFrame(recs)
 
             def mean_se(col: str) -> tuple[float, float]:
-                if df.empty:
-                    return math.nan, math.nan
-                vals = df[col].to_numpy()
-                se = float(vals.std(ddof=1) / math.sqrt(len(vals))) if len(vals) > 1 else math.nan
-                return float(vals.mean()), se
+                return (math.nan, math.nan) if df.empty else mean_stderr(df[col].to_numpy())
 
             if want_sample:
                 sv, sv_se = mean_se("sample_variance")

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from initscope.engine.moments import mean_stderr
 from initscope.data import get_input
 from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
@@ -128,7 +129,7 @@ def run(cfg: DataDistributionsConfig, ctx: RunContext) -> Outcome:
     per_net = pd.DataFrame(rows)
     stats = (
         per_net.melt(id_vars=["variant", "network", "layer"], var_name="stat", value_name="v")
-        .groupby(["variant", "layer", "stat"]).v.agg(value="mean", stderr=lambda s: s.std(ddof=1) / math.sqrt(len(s)), n="count")
+        .groupby(["variant", "layer", "stat"]).v.agg(value="mean", stderr=lambda s: mean_stderr(s)[1], n="count")
         .reset_index()
     )
     spectra = pd.DataFrame(spectra_rows).groupby(["variant", "layer", "index"]).value.mean().reset_index()

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from initscope import training
-from initscope.engine.moments import mean_stderr
+from initscope.engine.moments import mean_stderr, mean_stderr_rows
 from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLP, MLPSpec, build_mlp
@@ -344,9 +344,8 @@ def _curves(stats: pd.DataFrame, summary: dict[str, Any]) -> dict[str, pd.DataFr
             continue
         wide = t.pivot_table(index="step", columns="seed", values="value").sort_index()
         smooth = wide.rolling(summary["steps_per_epoch"], min_periods=1).mean()
-        n = smooth.shape[1]
-        out[v] = pd.DataFrame({"step": smooth.index, "mean": smooth.mean(axis=1),
-                               "se": smooth.std(axis=1, ddof=1) / math.sqrt(n) if n > 1 else 0.0})
+        mean, se = mean_stderr_rows(smooth)
+        out[v] = pd.DataFrame({"step": smooth.index, "mean": mean, "se": se})
     return out
 
 

@@ -54,6 +54,7 @@ from initscope.data import get_input
 from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.engine.forward import forward
+from initscope.engine.moments import mean_stderr
 from initscope.nets import MLPSpec
 from initscope.repro import generator
 from initscope.schemes import SCHEMES
@@ -292,15 +293,6 @@ def _text_stats(sim: _Simulated, variant: str, depth: int) -> tuple[pd.DataFrame
     return pd.DataFrame(out), first
 
 
-def _standard_error(vals: np.ndarray) -> float:
-    """Standard error of the mean of finite ``vals``, rescaled so that values near float64's
-    limit do not overflow when squared (the result may be inf, silently)."""
-    scale = float(np.abs(vals).max())
-    if scale == 0.0:
-        return 0.0
-    return float((vals / scale).std(ddof=1)) / math.sqrt(len(vals)) * scale
-
-
 def _aggregate(sim: _Simulated, variant: str, depth: int, networks: int) -> pd.DataFrame:
     """Mean and standard error over networks per layer, site and statistic (tidy).
 
@@ -322,7 +314,7 @@ def _aggregate(sim: _Simulated, variant: str, depth: int, networks: int) -> pd.D
                 value = math.inf  # float64 activations whose variance is past 1.8e308
             else:
                 value = math.nan
-            se = _standard_error(vals) if finite and len(vals) > 1 else math.nan
+            se = mean_stderr(vals, overflow_safe=True)[1] if finite else math.nan
             out.append(dict(variant=variant, layer=int(layer), site=site, stat=stat, value=value, stderr=se, n=networks))
     have = {(r["layer"], r["site"]) for r in out}
     for layer in range(1, depth + 1):
