@@ -103,6 +103,13 @@ class MLPSpec:
     def weight_shape(self, layer: int) -> tuple[int, int]:
         return (self.layer_widths[layer - 1], self.fan_in(layer))
 
+    def sigma_w2(self) -> list[float]:
+        """sigma_w^2 per hidden layer, the quantity mean-field theory reads: fan-in times the
+        weights' second moment under the init scheme (2 for Kaiming, 784 for N(0, 1) weights of
+        fan-in 784). The one place it is computed."""
+        scheme = self.scheme
+        return [scheme.second_moment(self.weight_shape(l)) * self.fan_in(l) for l in range(1, self.n_layers + 1)]
+
     @property
     def scheme(self) -> Scheme:
         scheme = get_scheme(self.init)

@@ -190,7 +190,7 @@ def mean_field_inputs(pc: ProbeConfig, inputs: tuple[Any, Any] | None = None) ->
     and the second moments of the actual inputs (x0 for the network view, the S samples
     for the sample view), drawn from the same generators as the engine."""
     spec = pc.spec
-    sw2 = [spec.scheme.second_moment(spec.weight_shape(l)) * spec.fan_in(l) for l in range(1, spec.n_layers + 1)]
+    sw2 = spec.sigma_w2()
     notes: list[str] = []
     if spec.scheme.distribution == "constant":
         notes.append("constant weights are not random: mean-field theory does not apply")

@@ -127,11 +127,6 @@ class VarianceExplosionConfig:
 # --- theory --------------------------------------------------------------------------
 
 
-def _sigma_w2(spec: MLPSpec) -> list[float]:
-    """fan_in x the weights' second moment, per layer (784 for N(0, 1) weights of fan-in 784)."""
-    return [spec.scheme.second_moment(spec.weight_shape(l)) * spec.fan_in(l) for l in range(1, spec.n_layers + 1)]
-
-
 def theory(spec: MLPSpec, x_sq: float) -> dict[str, np.ndarray]:
     """The recursion of the module docstring, per layer.
 
@@ -143,7 +138,7 @@ def theory(spec: MLPSpec, x_sq: float) -> dict[str, np.ndarray]:
     """
     act, n = spec.act, spec.n_layers
     out = {k: np.full(n, np.nan) for k in ("pre_second_moment", "post_second_moment", "post_mean", "post_variance")}
-    sw2 = _sigma_w2(spec)
+    sw2 = spec.sigma_w2()
     ql = sw2[0] * x_sq
     for i in range(n):
         if not (math.isfinite(ql) and ql < 1e300):
@@ -177,7 +172,7 @@ def predicted_overflow(spec: MLPSpec, x_sq: float, n_values: int, max_layers: in
     below 1e282 (exact for positively homogeneous phi: linear, ReLU, leaky ReLU).
     """
     act = spec.act
-    sw2_all = _sigma_w2(spec)
+    sw2_all = spec.sigma_w2()
     sw2 = sw2_all[-1]  # layers past depth repeat the last one
     log_z = math.log(expected_max_abs_normal(n_values))
     q = sw2_all[0] * x_sq
@@ -397,7 +392,7 @@ def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
                 "predicted_overflow_layer": predicted_overflow(spec, x_sq, cfg.networks * cfg.samples * cfg.width),
                 "scheme": spec.init,
                 "activation": spec.activation,
-                "sigma_w2": _sigma_w2(spec)[0],
+                "sigma_w2": spec.sigma_w2()[0],
             }
             ctx.progress("variants", k + 1, len(cfg.variants))
     sums = sums_demo(ctx.seed)

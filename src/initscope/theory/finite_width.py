@@ -337,9 +337,10 @@ def predict_perturbative(
     L = spec.n_layers
     frac, netvar, spread = [math.nan] * L, [math.nan] * L, [math.nan] * L
     reliable: int | None = None
+    sw2s = spec.sigma_w2()
     for layer in range(1, L + 1):
-        out, fan_in = spec.weight_shape(layer)
-        sw2 = spec.scheme.second_moment((out, fan_in)) * fan_in
+        out = spec.weight_shape(layer)[0]
+        sw2 = sw2s[layer - 1]
         sv = sw2 * m[2]
         ms = sw2 * ((m[0] + m[1]) / 2 - m[2]) + sb2 + (sv / samples if samples else 0.0)
         frac[layer - 1] = float(sv / (sv + ms)) if sv + ms > 0 else math.nan
