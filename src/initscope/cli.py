@@ -145,42 +145,10 @@ def theory_cmd(
 ) -> None:
     """Mean-field predictions per layer for a setup, and the finite-width prediction at --width
     (sampled Gram chain), without simulating a network."""
-    from initscope.theory import check_depth, predict_setup
-    from initscope.theory.finite_width import DEFAULT_REPLICATES, predict_setup_finite_width, setup_spec
+    from initscope.theory.finite_width import setup_summary
 
-    from initscope.repro import check_seed
-
-    check_seed(seed)
-    try:
-        check_depth(depth)
-    except InitscopeError as e:
-        raise InitscopeError(f"--{e}") from None
-    pred = predict_setup(
-        activation, init, depth, width=width, input_dim=input_dim, sigma_b=sigma_b, sigma_w2=sigma_w2, input=input_
-    )
-    d = pred.as_dict()
-    replicates = DEFAULT_REPLICATES if replicates is None else replicates
-    fw = None
-    if replicates:
-        spec = setup_spec(activation, init, depth, width=width, input_dim=input_dim, sigma_b=sigma_b, sigma_w2=sigma_w2)
-        fw = predict_setup_finite_width(spec, input=input_, replicates=replicates, seed=seed)
-        f = fw.as_dict()
-        d.update({
-            "sample_fraction_finite_width": f["sample_fraction"],
-            "sample_fraction_finite_width_stderr": f["sample_fraction_stderr"],
-            "network_variance_finite_width": f["network_variance"],
-            "network_variance_finite_width_stderr": f["network_variance_stderr"],
-            "norm_spread_finite_width": f["norm_spread"],
-            "finite_width": {"route": fw.route, "replicates": fw.replicates, "width": width, "seed": seed, "notes": fw.notes},
-        })
-        if spec.residual is False and spec.norm == "none":
-            from initscope.theory.finite_width import input_pairs, predict_perturbative
-
-            pt = predict_perturbative(spec, pairs=input_pairs(input_, spec.input_dim, replicates, seed)[0])
-            d.update({
-                "sample_fraction_perturbative": [v if v == v else None for v in pt.sample_fraction],
-                "perturbative": {"route": pt.route, "reliable_until": pt.reliable_until, "notes": pt.notes},
-            })
+    pred, fw, d = setup_summary(activation, init, depth, width=width, input_dim=input_dim, input=input_, sigma_b=sigma_b,
+                                sigma_w2=sigma_w2, replicates=replicates, seed=seed)
     if as_json:
         _echo_json(d)
         return

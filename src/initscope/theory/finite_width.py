@@ -367,7 +367,51 @@ def predict_perturbative(
     return PerturbativePrediction(list(range(1, L + 1)), frac, netvar, spread, reliable, notes=notes)
 
 
+
+
+def setup_summary(activation: str, init: str, depth: int, *, width: int, input_dim: int | None = None, input: str = "gaussian",
+                  sigma_b: float = 0.0, sigma_w2: float | None = None, replicates: int | None = None, seed: int = 0) -> tuple[Any, Any, dict]:
+    """``initscope theory`` as a library call: the mean-field prediction of a setup, the
+    finite-width one at ``width`` (sampled Gram chain; ``replicates=0`` skips it) and, for
+    plain nets, the 1/N perturbative check, merged into the command's ``--json`` object.
+    Returns (mean-field Prediction, finite-width prediction or None, the JSON dict)."""
+    from initscope.repro import check_seed
+    from initscope.theory import check_depth, predict_setup
+
+    check_seed(seed)
+    try:
+        check_depth(depth)
+    except InitscopeError as e:
+        raise InitscopeError(f"--{e}") from None
+    pred = predict_setup(
+        activation, init, depth, width=width, input_dim=input_dim, sigma_b=sigma_b, sigma_w2=sigma_w2, input=input
+    )
+    d = pred.as_dict()
+    replicates = DEFAULT_REPLICATES if replicates is None else replicates
+    fw = None
+    if replicates:
+        spec = setup_spec(activation, init, depth, width=width, input_dim=input_dim, sigma_b=sigma_b, sigma_w2=sigma_w2)
+        fw = predict_setup_finite_width(spec, input=input, replicates=replicates, seed=seed)
+        f = fw.as_dict()
+        d.update({
+            "sample_fraction_finite_width": f["sample_fraction"],
+            "sample_fraction_finite_width_stderr": f["sample_fraction_stderr"],
+            "network_variance_finite_width": f["network_variance"],
+            "network_variance_finite_width_stderr": f["network_variance_stderr"],
+            "norm_spread_finite_width": f["norm_spread"],
+            "finite_width": {"route": fw.route, "replicates": fw.replicates, "width": width, "seed": seed, "notes": fw.notes},
+        })
+        if spec.residual is False and spec.norm == "none":
+            pt = predict_perturbative(spec, pairs=input_pairs(input, spec.input_dim, replicates, seed)[0])
+            d.update({
+                "sample_fraction_perturbative": [v if v == v else None for v in pt.sample_fraction],
+                "perturbative": {"route": pt.route, "reliable_until": pt.reliable_until, "notes": pt.notes},
+            })
+    return pred, fw, d
+
+
 __all__ = [
     "DEFAULT_REPLICATES", "ROUTE", "FiniteWidthPrediction", "input_pairs", "pairs_from", "predict_finite_width",
     "predict_setup_finite_width", "setup_spec", "PerturbativePrediction", "predict_perturbative",
+    "setup_summary",
 ]
