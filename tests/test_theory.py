@@ -560,3 +560,32 @@ def test_batch_norm_mean_field_resets_the_sample_fraction():
     assert abs(gelu.mean_spread[0] - (sw2 * float(phi.mean()) ** 2 + sb2)) < 5 * sw2 * 2 * abs(float(phi.mean())) * float(phi.std()) / 1e3
     res = predict_batchnorm("relu", [2.0] * 3, 0.0, (1.0, 0.7, 0.3), residual=True)  # a residual stream adds the layers up
     np.testing.assert_allclose(res.q, [2.0, 3.0], rtol=1e-6)
+
+
+def test_residual_layernorm_fold_against_wide_networks():
+    """predict's fold of layernorm, activation, dense and residual maps against simulated
+    networks y' = y + W phi(LN(y)) + b at width 1000 (an independent answer: no theory code)."""
+    n, depth, sw, sb2, nets = 1000, 5, 1.5, 0.1, 8
+    g = torch.Generator().manual_seed(20261130)
+    z = torch.randn(2, n, generator=g, dtype=torch.float64)
+    xa = z[0] / z[0].norm() * math.sqrt(n)
+    xb = 0.3 * xa + math.sqrt(1 - 0.09) * (z[1] - (z[1] @ xa) / n * xa) / (z[1] - (z[1] @ xa) / n * xa).norm() * math.sqrt(n)
+    qs, cs = np.zeros((nets, depth)), np.zeros((nets, depth))
+    for r in range(nets):
+        y = None
+        for layer in range(depth):
+            w = torch.randn(n, n, generator=g, dtype=torch.float64) * math.sqrt(sw / n)
+            b = torch.randn(n, 1, generator=g, dtype=torch.float64) * math.sqrt(sb2)
+            if y is None:
+                y = w @ torch.stack([xa, xb], dim=1) + b
+            else:
+                h = (y - y.mean(0)) / y.std(0, unbiased=False)  # LayerNorm over units, per input
+                y = y + w @ torch.tanh(h) + b
+            qs[r, layer] = float((y[:, 0] ** 2).mean() + (y[:, 1] ** 2).mean()) / 2
+            cs[r, layer] = float(y[:, 0] @ y[:, 1] / (y[:, 0].norm() * y[:, 1].norm()))
+    pred = predict("tanh", sw, sb2, depth, x_sq=1.0, x_ab=0.3, residual=True, layernorm=True)
+    q_se, c_se = qs.std(0, ddof=1) / math.sqrt(nets), cs.std(0, ddof=1) / math.sqrt(nets)
+    for layer in range(depth):
+        # 4 standard errors over networks, plus finite width's O(1/N) shift
+        assert abs(qs[:, layer].mean() - pred.q[layer]) < 4 * q_se[layer] + 0.01 * pred.q[layer], layer
+        assert abs(cs[:, layer].mean() - pred.c[layer]) < 4 * c_se[layer] + 0.005, layer

@@ -359,23 +359,46 @@ def first_layer(
     return MeanFieldState(layer=1, q=q, gap=max(gap, 0.0))
 
 
-def _advance(a: Activation, kind: str | None, q: float, d: float, sw: float, sb: float,
-             residual: bool = False, layernorm: bool = False) -> tuple[float, float]:
-    """One layer of (q, gap) with a single evaluation of phi (generic activations)."""
-    qe, de = (1.0, d / q) if layernorm else (q, d)  # LayerNorm: phi acts on y / sqrt(q)
-    if kind in ("relu", "leaky_relu", "abs", "linear"):
+# --- the fold: a network is a sequence of maps on the state of a pair of inputs ----------
+#
+# A pair of equal-norm inputs at one site is (q, gap). Each map takes it to the next site:
+# ``layernorm`` (phi then acts on y / sqrt(q)), ``activation`` (the post-activation second
+# moments E[phi(u)^2] and (1/2) E[(phi(u) - phi(v))^2]), ``dense`` (sigma_w^2 x + sigma_b^2 on
+# the second moment, sigma_w^2 x on the gap), ``residual`` (a branch of maps added to what
+# entered it) and ``clip`` (0 <= gap <= 2 q: c stays in [-1, 1]). One layer of a network is
+# :func:`layer_maps`; :func:`predict`, :func:`step` and :func:`propagate` all fold them.
+# (Several inputs of any norms, :func:`propagate_inputs`, use the same maps on a Gram state.)
+
+Pair = tuple[float, float]  # (q, gap)
+PairMap = Callable[[Pair], Pair]
+
+
+def layernorm_map(s: Pair) -> Pair:
+    q, d = s
+    return 1.0, d / q
+
+
+def activation_map(a: Activation, kind: str | None) -> PairMap:
+    """(q, gap) of a pre-activation -> (E[phi(u)^2], (1/2) E[(phi(u) - phi(v))^2]), one
+    evaluation of phi (closed forms for the ReLU family and linear; quadrature otherwise)."""
+
+    def closed(s: Pair) -> Pair:
+        qe, de = s
         if kind == "linear":
-            m_q, m_d = qe, max(de, 0.0)
-        else:  # scalar form of _closed_gap for equal norms: cos theta = 1 - d/q
-            s = _relu_family_slope(kind)
-            m_q = (1 + s * s) * qe / 2
-            if de > 0:
-                th = 2 * math.asin(min(1.0, math.sqrt(de / (2 * qe))))
-                k_neg = qe * _g_scalar(th) / (2 * math.pi)
-                m_d = (1 + s * s) * (0.5 * de - k_neg) + 2 * s * k_neg
-            else:
-                m_d = 0.0
-    else:  # erf too: its product's closed form would cancel in the gap
+            return qe, max(de, 0.0)
+        # scalar form of _closed_gap for equal norms: cos theta = 1 - d/q
+        sl = _relu_family_slope(kind)  # type: ignore[arg-type]
+        m_q = (1 + sl * sl) * qe / 2
+        if de > 0:
+            th = 2 * math.asin(min(1.0, math.sqrt(de / (2 * qe))))
+            k_neg = qe * _g_scalar(th) / (2 * math.pi)
+            m_d = (1 + sl * sl) * (0.5 * de - k_neg) + 2 * sl * k_neg
+        else:
+            m_d = 0.0
+        return m_q, m_d
+
+    def quadrature(s: Pair) -> Pair:  # erf too: its product's closed form would cancel in the gap
+        qe, de = s
         x1, w1, z1, z2, w2 = _loop_nodes()
         n1, n2 = x1.shape[0], z1.shape[0]
         if de > 0:  # equal norms: u = A z2 + B z1, v = A z2 - B z1 with B = sqrt(d/2), A = sqrt(q - d/2)
@@ -392,12 +415,88 @@ def _advance(a: Activation, kind: str | None, q: float, d: float, sw: float, sb:
             y = _phi(a, x1 * math.sqrt(qe))
             m_d = 0.0
         y1 = y[:n1]
-        m_q = float(np.dot(w1, y1 * y1))
-    nq = sw * m_q + sb
-    nd = sw * m_d
-    if residual:
-        nq, nd = nq + q, nd + d
-    return nq, min(max(nd, 0.0), 2 * nq)  # 0 <= gap <= 2 q: c in [-1, 1]
+        return float(np.dot(w1, y1 * y1)), m_d
+
+    return closed if kind in ("relu", "leaky_relu", "abs", "linear") else quadrature
+
+
+def dense_map(sw: float, sb: float) -> PairMap:
+    return lambda s: (sw * s[0] + sb, sw * s[1])
+
+
+def residual_map(branch: Sequence[PairMap]) -> PairMap:
+    def add(s: Pair) -> Pair:
+        b = fold(branch, s)
+        return b[0] + s[0], b[1] + s[1]
+
+    return add
+
+
+def clip_map(s: Pair) -> Pair:
+    q, d = s
+    return q, min(max(d, 0.0), 2 * q)
+
+
+def fold(maps: Sequence[PairMap], s: Pair) -> Pair:
+    for m in maps:
+        s = m(s)
+    return s
+
+
+def layer_maps(a: Activation, kind: str | None, sw: float, sb: float, residual: bool = False, layernorm: bool = False) -> list[PairMap]:
+    """One layer of an MLP, y' = [y +] W phi([LN] y) + b, as maps on (q, gap)."""
+    branch = [layernorm_map] if layernorm else []
+    branch += [activation_map(a, kind), dense_map(sw, sb)]
+    return [residual_map(branch) if residual else fold_map(branch), clip_map]
+
+
+def fold_map(maps: Sequence[PairMap]) -> PairMap:
+    return lambda s: fold(maps, s)
+
+
+def gram_activation_map(a: Activation, kind: str | None, ia: np.ndarray, ib: np.ndarray) -> PairMap:
+    """The activation map on the state of several inputs of any norms: (q per input, gap per
+    pair a < b, gap_ab = (q_a + q_b)/2 - q_ab) -> the same second moments after phi, vectorized
+    over pairs with one evaluation of phi (closed forms for the ReLU family and linear)."""
+    x1, w1 = split_nodes()
+
+    def apply(st: Any) -> Any:
+        qd, gap = st
+        qa_, qb_ = qd[ia], qd[ib]
+        if kind is not None and kind != "erf":
+            from initscope.activations import closed_form_moments
+
+            m_q = np.array([closed_form_moments(a, float(v)).second for v in qd])
+            m_d = np.where(gap > 0, _closed_gap(kind, qa_, qb_, gap), 0.0)
+        else:
+            u1 = np.sqrt(qd)[:, None] * x1[None, :]
+            u, v = _gap_nodes(qa_, qb_, gap)
+            y = _phi(a, np.concatenate([u1.ravel(), u.ravel(), v.ravel()]))
+            y1 = y[: u1.size].reshape(u1.shape)
+            yu = y[u1.size : u1.size + u.size].reshape(u.shape)
+            yv = y[u1.size + u.size :].reshape(v.shape)
+            m_q = (y1 * y1) @ w1
+            m_d = np.where(gap > 0, 0.5 * ((yu - yv) ** 2) @ _grid()[2], 0.0)
+        return m_q, m_d
+
+    return apply
+
+
+def gram_clip_map(ia: np.ndarray, ib: np.ndarray) -> PairMap:
+    """c in [-1, 1] for every pair: 0 <= gap <= (q_a + q_b)/2 + sqrt(q_a q_b)."""
+    return lambda st: (st[0], np.clip(st[1], 0.0, 0.5 * (st[0][ia] + st[0][ib]) + np.sqrt(st[0][ia] * st[0][ib])))
+
+
+def gram_layer_maps(a: Activation, kind: str | None, sw: float, sb: float, ia: np.ndarray, ib: np.ndarray) -> list[PairMap]:
+    """One plain layer on the state of several inputs: activation, dense (the same
+    :func:`dense_map`, elementwise), clip."""
+    return [gram_activation_map(a, kind, ia, ib), dense_map(sw, sb), gram_clip_map(ia, ib)]
+
+
+def _advance(a: Activation, kind: str | None, q: float, d: float, sw: float, sb: float,
+             residual: bool = False, layernorm: bool = False) -> tuple[float, float]:
+    """One layer of (q, gap): the fold of :func:`layer_maps`."""
+    return fold(layer_maps(a, kind, sw, sb, residual, layernorm), (q, d))
 
 
 def step(act: ActivationLike, state: MeanFieldState, sigma_w2: float, sigma_b2: float = 0.0) -> MeanFieldState:
@@ -814,31 +913,14 @@ def propagate_inputs(
     qd = sw[0] * np.diag(g) / input_dim + sigma_b2
     gap = np.maximum(sw[0] * (0.5 * (g[ia, ia] + g[ib, ib]) - g[ia, ib]) / input_dim, 0.0)
     kind = _closed(a)
-    x1, w1 = split_nodes()
     qs, gaps, first_bad = [qd], [gap], None
     with np.errstate(all="ignore"):
         for layer in range(2, depth + 1):
-            qa_, qb_ = qd[ia], qd[ib]
-            if kind is not None and kind != "erf":
-                from initscope.activations import closed_form_moments
-
-                m_q = np.array([closed_form_moments(a, float(v)).second for v in qd])
-                m_d = np.where(gap > 0, _closed_gap(kind, qa_, qb_, gap), 0.0)
-            else:
-                u1 = np.sqrt(qd)[:, None] * x1[None, :]
-                u, v = _gap_nodes(qa_, qb_, gap)
-                y = _phi(a, np.concatenate([u1.ravel(), u.ravel(), v.ravel()]))
-                y1 = y[: u1.size].reshape(u1.shape)
-                yu = y[u1.size : u1.size + u.size].reshape(u.shape)
-                yv = y[u1.size + u.size :].reshape(v.shape)
-                m_q = (y1 * y1) @ w1
-                m_d = np.where(gap > 0, 0.5 * ((yu - yv) ** 2) @ _grid()[2], 0.0)
-            nq = sw[layer - 1] * m_q + sigma_b2
+            nq, ngap = fold(gram_layer_maps(a, kind, sw[layer - 1], sigma_b2, ia, ib), (qd, gap))
             if not (np.all(np.isfinite(nq)) and nq.max() < _BIG):
                 first_bad = layer
                 break
-            # c in [-1, 1]: 0 <= gap <= (q_a + q_b)/2 + sqrt(q_a q_b)
-            qd, gap = nq, np.clip(sw[layer - 1] * m_d, 0.0, 0.5 * (nq[ia] + nq[ib]) + np.sqrt(nq[ia] * nq[ib]))
+            qd, gap = nq, ngap
             qs.append(qd)
             gaps.append(gap)
     qarr = np.full((depth, s), math.nan)
