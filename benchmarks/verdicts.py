@@ -89,6 +89,7 @@ def add_labels(truth: dict) -> dict:
             p = truth["pairs"][k]
             p["chance"], p["best"] = c, best
             p["progress"] = (c - means[k]) / (c - best) if math.isfinite(means[k]) and c > best else -math.inf
+            p["seed_progress"] = [(c - v) / (c - best) if math.isfinite(v) and c > best else -math.inf for v in p["losses"]]
             p["label"] = label(p["progress"]) if learned else "left out"
     return truth
 
@@ -155,13 +156,23 @@ def cmd_score(truth: dict) -> dict[str, object]:
     for fam, init, lab, prog, res in rows:
         if lab == "broken" and not res.issues:
             print(f"  {fam:16s} {init:14s} progress {prog:5.2f}")
+    # a pair whose seeds land on opposite sides (one trains, one broken) is labelled by a coin
+    # flip of its training seed: agreement is also given without such pairs
+    split = [r for r in labelled if min(truth["pairs"][f"{r[0]}|{r[1]}"]["seed_progress"]) <= BROKEN
+             and max(truth["pairs"][f"{r[0]}|{r[1]}"]["seed_progress"]) >= TRAINS]
+    steady = [r for r in labelled if r not in split]
+    agree_steady = sum((bool(r[4].issues) == (r[2] == "broken")) for r in steady)
+    print(f"\npairs whose {len(SEEDS)} training seeds disagree (one trains, one broken): {len(split)}"
+          + "".join(f"\n  {f:16s} {i:14s} seeds {', '.join(f'{v:.2f}' for v in truth['pairs'][f'{f}|{i}']['seed_progress'])}"
+                    f" -> {lab}, {'flagged' if res.issues else 'not flagged'}" for f, i, lab, _, res in split)
+          + f"\nagreement on the {len(steady)} pairs whose seeds agree: {agree_steady} ({agree_steady / max(1, len(steady)):.1%})")
     print("\nper family: init -> label (progress) / verdict")
     for fam in dict.fromkeys(r[0] for r in rows):
         parts = [f"{init}: {lab} ({prog:.2f}) " + (f"FLAG {','.join(sorted({f.kind for f in res.findings if f.severity == 'defect'}))}" if res.issues else "ok")
                  + (f" (warnings: {','.join(sorted({f.kind for f in res.findings if f.severity == 'warning'}))})" if res.warnings else "")
                  for f2, init, lab, prog, res in rows if f2 == fam]
         print(f"  {fam}:\n    " + "\n    ".join(parts))
-    return {"rows": rows, "agreement": agree / max(1, len(labelled))}
+    return {"rows": rows, "agreement": agree / max(1, len(labelled)), "agreement_seeds_agree": agree_steady / max(1, len(steady))}
 
 
 def features(res) -> dict[str, float]:
