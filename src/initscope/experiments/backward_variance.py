@@ -19,12 +19,13 @@ from typing import Any
 
 import pandas as pd
 
+from initscope.palette import PALETTE, color as palette_color
 from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLPSpec
 
 MODES = ("fan_in", "fan_out", "fan_avg")
-MODE_COLORS = {"fan_in": "#1f77b4", "fan_out": "#d62728", "fan_avg": "#2ca02c"}
+MODE_COLORS = {"fan_in": PALETTE[0], "fan_out": PALETTE[3], "fan_avg": PALETTE[2]}
 
 
 @dataclass(frozen=True)
@@ -302,13 +303,12 @@ def sections(tables: dict[str, pd.DataFrame], cfg: BackwardVarianceConfig, meta:
         ind = tables["independence"]
         fig = make_subplots(rows=1, cols=3, subplot_titles=["mean over networks / mean field", "typical (median) network / mean field",
                                                             "relative spread over networks"])
-        palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
         for k, ((act, w), d) in enumerate(ind.groupby(["activation", "width"], sort=False)):
             d = d.sort_values("layer")
             name = f"{act}, width {w}"
             for j, col in enumerate(("ratio", "typical_ratio", "norm_spread")):  # one colour per net in every panel
                 fig.add_trace(go.Scatter(x=d.layer, y=d[col], mode="lines+markers", name=name, legendgroup=name, showlegend=j == 0,
-                                         line=dict(color=palette[k % len(palette)])), row=1, col=j + 1)
+                                         line=dict(color=palette_color(k))), row=1, col=j + 1)
         fig.update_yaxes(type="log", row=1, col=1)
         fig.update_yaxes(type="log", row=1, col=2)
         fig.update_xaxes(title_text="layer (the gradient comes back from the last)")

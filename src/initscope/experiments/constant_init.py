@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from initscope.palette import PALETTE
 from initscope.activations import get_activation
 from initscope import training
 from initscope.errors import InitscopeError
@@ -198,7 +199,7 @@ def verdict(summary: dict[str, Any]) -> str:
     return "; ".join(parts) + "."
 
 
-COLORS = {"constant": "C3", "constant-dropout": "C1", "random": "C0"}
+COLORS = {"constant": PALETTE[3], "constant-dropout": PALETTE[1], "random": PALETTE[0]}
 # random is drawn first, wide and pale, so that constant-dropout (also at full width) shows on top of it
 _WIDE = {"random": dict(lw=5, alpha=0.35), "constant-dropout": dict(lw=1.5), "constant": dict(lw=1.5)}
 _DRAW_ORDER = ("random", "constant-dropout", "constant")
@@ -252,14 +253,14 @@ def sections(tables: dict[str, pd.DataFrame], cfg: ConstantInitConfig, meta: dic
     for variant in _DRAW_ORDER:
         width = 6 if variant == "random" else 2
         for layer, dash in zip(layers, ("solid", "dash", "dot", "dashdot") * len(layers)):
-            line = dict(color=_PLOTLY[variant], dash=dash, width=width)
+            line = dict(color=COLORS[variant], dash=dash, width=width)
             t = _series(stats, variant, "distinct_units", layer)
             fig.add_trace(go.Scatter(x=t.step, y=t.value, name=f"{variant}, layer {layer}", mode="lines", line=line, legendgroup=variant), row=1, col=1)
             t = _series(stats, variant, "unit_spread", layer)
             t = t[t.value > 0]
             fig.add_trace(go.Scatter(x=t.step, y=t.value, name=f"{variant}, layer {layer} spread", mode="lines", line=line, legendgroup=variant, showlegend=False), row=1, col=2)
         t = _series(stats, variant, "loss", 0)
-        fig.add_trace(go.Scatter(x=t.step, y=t.value, name=f"{variant} loss", mode="lines", line=dict(color=_PLOTLY[variant], width=width), legendgroup=variant), row=1, col=3)
+        fig.add_trace(go.Scatter(x=t.step, y=t.value, name=f"{variant} loss", mode="lines", line=dict(color=COLORS[variant], width=width), legendgroup=variant), row=1, col=3)
     for col in (1, 2, 3):
         fig.update_yaxes(type="log", row=1, col=col)
         fig.update_xaxes(title_text="SGD step", row=1, col=col)
@@ -276,7 +277,6 @@ def sections(tables: dict[str, pd.DataFrame], cfg: ConstantInitConfig, meta: dic
     ]
 
 
-_PLOTLY = {"constant": "#d62728", "constant-dropout": "#ff7f0e", "random": "#1f77b4"}  # matplotlib's C3, C1, C0
 
 
 EXPERIMENT = Experiment(

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from initscope import training
+from initscope.palette import PALETTE
 from initscope.engine.moments import mean_stderr, mean_stderr_rows
 from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
@@ -44,7 +45,7 @@ from initscope.repro import derive_seed, generator
 VARIANTS = ("kaiming", "sample-statistics", "lsuv", "batchnorm", "layernorm")
 NORM_OF = {"batchnorm": "batchnorm", "layernorm": "layernorm"}
 INIT_OF = {"lsuv": "orthogonal"}
-COLORS = {"kaiming": "#1f77b4", "sample-statistics": "#d62728", "lsuv": "#2ca02c", "batchnorm": "#9467bd", "layernorm": "#ff7f0e"}
+COLORS = {"kaiming": PALETTE[0], "sample-statistics": PALETTE[3], "lsuv": PALETTE[2], "batchnorm": PALETTE[4], "layernorm": PALETTE[1]}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from initscope.palette import PALETTE
 from initscope.engine.probe import ProbeConfig, probe
 from initscope.errors import InitscopeError
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
@@ -396,7 +397,7 @@ def verdict(stats: pd.DataFrame) -> str:
     return "; ".join(parts) + "." if parts else "no finite statistics."
 
 
-NORM_COLORS = {"none": "#1f77b4", "layernorm": "#ff7f0e", "batchnorm": "#9467bd", "rmsnorm": "#2ca02c"}
+NORM_COLORS = {"none": PALETTE[0], "layernorm": PALETTE[1], "batchnorm": PALETTE[4], "rmsnorm": PALETTE[2]}
 NORM_WHY = (
     "Text 000: Kaiming init takes its statistics over weights, batch norm over the samples of a minibatch, layer norm over "
     "the units of a layer. Only batch norm sees (and removes) what the samples share, each unit's mean over samples, the "

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from initscope.palette import PALETTE
 from initscope.engine.probe import ProbeConfig, probe
 from initscope.errors import InitscopeError
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
@@ -244,7 +245,7 @@ def figures(tables: dict[str, pd.DataFrame], cfg: PhaseDiagramConfig, meta: dict
     return out
 
 
-CASE_COLORS = ("#1f77b4", "#2ca02c", "#ff7f0e", "#d62728", "#9467bd")
+CASE_COLORS = tuple(PALETTE[i] for i in (0, 2, 1, 3, 4))
 
 
 def _cases_figure(cases: pd.DataFrame, cfg: PhaseDiagramConfig) -> Any:

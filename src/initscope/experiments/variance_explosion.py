@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from initscope.palette import color as palette_color
 from initscope.activations import ACTIVATIONS, moments
 from initscope.data import get_input
 from initscope.errors import InitscopeError, unknown
@@ -589,7 +590,6 @@ def figures(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta:
     return figs
 
 
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
 def _plotly_lines(values: Any) -> list[float | None]:
@@ -606,7 +606,7 @@ def sections(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta
 
     fig = go.Figure()
     for i, variant in enumerate(cfg.variants):
-        color = _PALETTE[i % len(_PALETTE)]
+        color = palette_color(i)
         s = _curve(stats, variant, "post", "variance")
         fig.add_trace(go.Scatter(x=s.layer, y=_plotly_lines(s.value), name=variant, mode="lines+markers", line=dict(color=color),
                                  error_y=dict(type="data", array=(2 * s.stderr.fillna(0)).to_numpy(), visible=True)))
@@ -635,7 +635,7 @@ def sections(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta
     if nonlinear:
         fig = make_subplots(rows=1, cols=2, subplot_titles=("variance before / after the activation", "mean before / after the activation"))
         for variant in nonlinear:
-            color = _PALETTE[cfg.variants.index(variant) % len(_PALETTE)]
+            color = palette_color(cfg.variants.index(variant))
             for site, symbol in (("pre", "circle"), ("post", "square")):
                 word = "before" if site == "pre" else "after"
                 for col, stat in ((1, "variance"), (2, "mean")):
@@ -672,7 +672,7 @@ def sections(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta
                         continue
                     vals = hist[(hist.variant == variant) & (hist.layer == layer) & (hist.site == site)].value.to_numpy()
                     if len(vals):
-                        fig.add_trace(go.Histogram(x=vals, nbinsx=50, marker_color=_PALETTE[i % len(_PALETTE)] if site == "post" else "black",
+                        fig.add_trace(go.Histogram(x=vals, nbinsx=50, marker_color=palette_color(i) if site == "post" else "black",
                                                    opacity=opacity, name=f"{variant} L{layer} {'after' if site == 'post' else 'before'}", showlegend=False),
                                       row=i + 1, col=j + 1)
         fig.update_layout(height=230 * len(cfg.variants) + 60, template="plotly_white", barmode="overlay")

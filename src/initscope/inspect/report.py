@@ -15,13 +15,13 @@ from typing import Any
 import pandas as pd
 import torch
 
+from initscope.palette import PALETTE
 from initscope.repro import derive_seed, generator
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.core import InspectResult, Task, inspect, inspect_model
 from initscope.inspect.fixes import FIXES, auto_fix, fix_model
 from initscope.inspect.load import call_factory, draw_batch, load_batch, load_object
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 _PROFILE = (("stream_rms", "stream RMS", "log"), ("branch_ratio", "branch / stream RMS", "log"),
             ("sample_fraction", "share over samples", "linear"),
             ("token_similarity", "token similarity", "linear"))

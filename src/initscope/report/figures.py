@@ -12,13 +12,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-VIEW_COLORS = {"network": "#1f77b4", "sample": "#d62728", "layer": "#2ca02c"}
+from initscope.palette import PALETTE  # noqa: E402
+
+BLUE, ORANGE, GREEN, RED, PURPLE = PALETTE[:5]
+VIEW_COLORS = {"network": BLUE, "sample": RED, "layer": GREEN}
 STAT_COLORS = {
-    "network_variance": "#1f77b4",
-    "sample_variance": "#d62728",
-    "mean_spread": "#9467bd",
-    "layer_variance": "#2ca02c",
-    "sample_fraction": "#d62728",
+    "network_variance": BLUE,
+    "sample_variance": RED,
+    "mean_spread": PURPLE,
+    "layer_variance": GREEN,
+    "sample_fraction": RED,
 }
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from initscope.palette import PALETTE, color as palette_color
 from initscope.report.figures import STAT_COLORS, VIEW_COLORS
 
 
@@ -24,13 +25,12 @@ def depth_profile(
     fig = go.Figure()
     sub = stats[stats.stat.isin(stat_names) & (stats.site == site)]
     keys = [(s, None) for s in stat_names] if group is None else [(s, g) for s in stat_names for g in sub[group].unique()]
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
     for i, (stat, g) in enumerate(keys):
         rows = sub[sub.stat == stat] if g is None else sub[(sub.stat == stat) & (sub[group] == g)]
         rows = rows.sort_values("layer")
         if rows.empty:
             continue
-        color = STAT_COLORS.get(stat) if g is None else palette[i % len(palette)]
+        color = STAT_COLORS.get(stat) if g is None else palette_color(i)
         name = stat if g is None else f"{g}: {stat}"
         y = rows.value.to_numpy(dtype=float)
         trace = go.Scatter  # SVG: faster than WebGL under software rendering, even at 1000 layers
@@ -87,7 +87,7 @@ def view_histograms(traces: pd.DataFrame, *, site: str = "pre") -> go.Figure:
             groups = cell.groupby("neuron") if view == "sample" else [("all", cell)]
             for k, (neuron, grp) in enumerate(groups):
                 vals = grp.value.to_numpy()
-                color = VIEW_COLORS[view] if view != "sample" else ["#d62728", "#ff7f0e", "#8c564b", "#e377c2"][k % 4]
+                color = VIEW_COLORS[view] if view != "sample" else [PALETTE[i] for i in (3, 1, 5, 6)][k % 4]
                 fig.add_trace(
                     go.Histogram(
                         x=vals[np.isfinite(vals)], nbinsx=40, histnorm="probability density", opacity=0.6,
