@@ -130,3 +130,23 @@ def test_gate_saturation_reads_the_pre_activations_torch_s_lstm_uses():
         lstm.weight_ih_l0.mul_(100)
     assert gate_saturation(lstm, x) > 0.9
     assert math.isnan(gate_saturation(nn.RNN(8, 6, nonlinearity="relu"), x))
+
+
+def test_recurrent_hidden_units_are_compared_across_every_gate():
+    from initscope.inspect.stats import weight_stats
+
+    torch.manual_seed(0)
+    lstm = nn.LSTM(5, 6)
+    assert weight_stats(lstm)["distinct_units"] == 6 and weight_stats(lstm)["weight_units"] == 6
+    with torch.no_grad():
+        for p in lstm.parameters():
+            p.fill_(0.3)  # every hidden unit the same in every gate
+    assert weight_stats(lstm)["distinct_units"] == 1
+    with torch.no_grad():
+        lstm.weight_hh_l0[3 * 6 + 2, 0] = 0.5  # unit 2 differs in its output gate only (rows 18..23)
+    assert weight_stats(lstm)["distinct_units"] == 2
+    gru = nn.GRU(5, 4)
+    with torch.no_grad():
+        for p in gru.parameters():
+            p.fill_(-0.1)
+    assert weight_stats(gru)["distinct_units"] == 1 and weight_stats(gru)["weight_units"] == 4

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from initscope.registry import Registry
 from initscope.errors import InitscopeError, unknown
+from initscope.registry import Registry
 
 _LEAKY_SLOPE = 0.01  # torch.nn.LeakyReLU's default negative slope
 

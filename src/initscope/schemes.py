@@ -22,8 +22,8 @@ from typing import Literal
 
 import torch
 
-from initscope.registry import Registry
 from initscope.errors import InitscopeError, unknown
+from initscope.registry import Registry
 
 Mode = Literal["fan_in", "fan_out", "fan_avg", "none"]
 Distribution = Literal["normal", "truncated_normal", "uniform", "orthogonal", "sphere", "constant"]

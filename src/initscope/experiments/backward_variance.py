@@ -19,10 +19,10 @@ from typing import Any
 
 import pandas as pd
 
-from initscope.palette import PALETTE, color as palette_color
 from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLPSpec
+from initscope.palette import PALETTE, color as palette_color
 
 MODES = ("fan_in", "fan_out", "fan_avg")
 MODE_COLORS = {"fan_in": PALETTE[0], "fan_out": PALETTE[3], "fan_avg": PALETTE[2]}

@@ -18,8 +18,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from initscope.palette import PALETTE
 from initscope.activations import get_activation
+from initscope.palette import PALETTE
 from initscope import training
 from initscope.errors import InitscopeError
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section

@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from initscope.engine.moments import mean_stderr
 from initscope.data import get_input
+from initscope.engine.forward import forward
+from initscope.engine.moments import mean_stderr
 from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.geometry import effective_rank, jacobian_singular_values, normalized_spectrum, pca, top_k_fraction, weight_norms
-from initscope.engine.forward import forward
 from initscope.nets import MLPSpec
 from initscope.repro import generator
 

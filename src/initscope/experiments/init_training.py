@@ -35,11 +35,11 @@ import torch
 from torch import nn
 
 from initscope import training
-from initscope.palette import PALETTE
 from initscope.engine.moments import mean_stderr, mean_stderr_rows
 from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLP, MLPSpec, build_mlp
+from initscope.palette import PALETTE
 from initscope.repro import derive_seed, generator
 
 VARIANTS = ("kaiming", "sample-statistics", "lsuv", "batchnorm", "layernorm")

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from initscope.palette import PALETTE
 from initscope.engine.probe import ProbeConfig, probe
 from initscope.errors import InitscopeError
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLPSpec
+from initscope.palette import PALETTE
 
 
 @dataclass(frozen=True)

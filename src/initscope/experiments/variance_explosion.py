@@ -49,14 +49,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from initscope.palette import color as palette_color
 from initscope.activations import ACTIVATIONS, moments
 from initscope.data import get_input
-from initscope.errors import InitscopeError, unknown
-from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.engine.forward import forward
 from initscope.engine.moments import mean_stderr
+from initscope.errors import InitscopeError, unknown
+from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLPSpec
+from initscope.palette import color as palette_color
 from initscope.repro import generator
 from initscope.schemes import SCHEMES
 

@@ -16,12 +16,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from initscope.repro import derive_seed, generator
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.core import at_init_mode
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
 from initscope.inspect.stats import as_samples_by_units
 from initscope.inspect.structure import is_embedding, weight_of
+from initscope.repro import derive_seed, generator
 
 FIXES = ("auto", "lsuv", "sample-variance")
 

@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from initscope.repro import generator
 from initscope.errors import InitscopeError
 from initscope.inspect.structure import is_embedding
+from initscope.repro import generator
 
 # A batch of sequences when the CLI draws token ids and the user gave no --batch: 32 x 64
 # tokens is the size the speed target is stated at (issue 11), and 2048 rows is plenty for

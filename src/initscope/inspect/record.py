@@ -27,7 +27,6 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from initscope.repro import generator
 from initscope.inspect.load import first_tensor
 from initscope.inspect.stats import (
     as_samples_by_units,
@@ -39,6 +38,7 @@ from initscope.inspect.stats import (
     token_similarity,
 )
 from initscope.inspect.structure import find_blocks, is_attention, is_embedding, is_norm, is_pass_through, weight_of
+from initscope.repro import generator
 
 _ADDS = {"add", "add_", "__add__", "__radd__", "__iadd__"}
 

@@ -15,12 +15,12 @@ from typing import Any
 import pandas as pd
 import torch
 
-from initscope.palette import PALETTE
-from initscope.repro import derive_seed, generator
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.core import InspectResult, Task, inspect, inspect_model
 from initscope.inspect.fixes import FIXES, auto_fix, fix_model
 from initscope.inspect.load import call_factory, draw_batch, load_batch, load_object
+from initscope.palette import PALETTE
+from initscope.repro import derive_seed, generator
 
 _PROFILE = (("stream_rms", "stream RMS", "log"), ("branch_ratio", "branch / stream RMS", "log"),
             ("sample_fraction", "share over samples", "linear"),

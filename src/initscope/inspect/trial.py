@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from initscope.repro import generator
 from initscope.inspect.load import as_batch, call_model, model_loss, output_tensor
+from initscope.repro import generator
 
 
 def task_loss(model: nn.Module, inputs: Any, labels: torch.Tensor) -> torch.Tensor:

@@ -23,9 +23,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from initscope.repro import derive_seed, generator
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, call_model, draw_batch, load_batch, output_tensor
+from initscope.repro import derive_seed, generator
 
 FLAG_SLOPE = 0.25  # per doubling: a 2^0.25 = 19% change per doubling compounds to 2x over four doublings
 OPTIMIZERS = ("sgd", "adam")
