@@ -76,3 +76,20 @@ def test_lsuv_still_available_by_name():
     x, _ = task_data("mlp", 64, seed=1)
     _, passes = fix_model(model, x, "lsuv")
     assert passes >= 9
+
+
+def test_vision_transformer_fix_is_lecun_and_reaches_loose_parameters():
+    pytest.importorskip("transformers")
+    model, x, plan = _fixed("vit", "constant")
+    emb = model.vit.embeddings
+    # the class token and position embeddings are bare nn.Parameters: re-drawn, not left constant
+    for p in (emb.cls_token.detach(), emb.position_embeddings.detach()):
+        assert p.reshape(-1).unique().numel() > 1
+        assert float(p.std()) == pytest.approx(1 / 8, rel=0.2)  # 1/sqrt(hidden 64)
+    proj = emb.patch_embeddings.projection.weight.detach()
+    assert float(proj.std()) == pytest.approx(1 / proj[0].numel() ** 0.5, rel=0.05)  # LeCun on the 4x4x3 patch
+    assert plan.config_changes["initializer_range"] == 0.125
+    assert inspect(model, x).issues == []
+    # token models keep their library's scale
+    _, _, plan = _fixed("gpt2", "x10")
+    assert plan.config_changes.get("initializer_range") != 0.125
