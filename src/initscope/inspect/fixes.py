@@ -286,12 +286,13 @@ def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
     n_blocks = max(1, len(res.blocks))
     first = layers.drop_duplicates("module")
     library_std = _library_std(model)
-    # a transformers model reading a float input (pixel values through a patch projection)
-    # gets LeCun targets: in the calibration (benchmarks/verdicts.py) ViT's own 0.02 does not
+    # a transformers model with attention reading a float input (a vision transformer: pixel
+    # values through a patch projection) gets LeCun targets: in the calibration (benchmarks/verdicts.py) ViT's own 0.02 does not
     # learn the digits in 200 steps at hidden 64 (progress 0.10) and LeCun on every layer does
     # (0.84); DeiT 0.08 -> 0.56 and Swin 0.52 -> 1.01 the same way (2 seeds each, RESULTS.md).
-    # Token models keep their library's scale (LeCun left GPT-2 and BERT x10 broken).
-    vision = library_std is not None and b.main is not None and b.main.is_floating_point()
+    # Token models keep their library's scale (LeCun left GPT-2 and BERT x10 broken), and so do
+    # vision models without attention (ConvNeXt, ResNet: no evidence either way).
+    vision = library_std is not None and b.main is not None and b.main.is_floating_point() and not res.attention.empty
     g = generator(seed, "fix")
     with torch.no_grad():
         for i, row in enumerate(first.itertuples()):
