@@ -69,6 +69,27 @@ def test_cli_fix_auto_and_trial(tmp_path, monkeypatch, capsys):
     assert set(d["trial"]["curves"]) == {"init", "fixed"} and len(d["trial"]["curves"]["init"]) == 5
     assert (out / "fixed_state_dict.pt").exists()
     assert main(["inspect", "initscope.inspect.zoo:mlp", "--input-shape", "64", "--trial", "0", "--out", str(tmp_path / "x")]) == 2
+    # a healthy model is compared with its library's own init re-drawn, not with nothing
+    assert main(["inspect", "initscope.inspect.zoo:mlp20_torch_orthogonal", "--input-shape", "64", "--batch", "32",
+                 "--trial", "5", "--json", "--out", str(tmp_path / "h")]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["issues"] == [] and set(d["trial"]["curves"]) == {"init", "library re-init"}
+    assert d["trial"]["reference"] == "library re-init" and d["trial"]["share"] is not None
+
+
+def test_library_reinit_is_the_library_scheme_on_fresh_draws():
+    from initscope.inspect.trial import library_reinit
+
+    model = build("mlp20-torch", "orthogonal")  # orthogonal gain-1 weights: std 1/sqrt(fan_in) = 0.125
+    fresh = library_reinit(model, seed=3)
+    w0, w1 = model[0].weight.detach(), fresh[0].weight.detach()
+    assert not torch.equal(w0, w1) and fresh is not model
+    # torch's default for nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), std 1/sqrt(3 fan_in)
+    assert float(w1.std()) == pytest.approx(1 / (3 * 64) ** 0.5, rel=0.05) and float(w1.abs().max()) <= 1 / 64 ** 0.5
+    state = torch.random.get_rng_state()
+    library_reinit(model, seed=3)
+    assert torch.equal(state, torch.random.get_rng_state())  # the global generator untouched
+    assert torch.equal(library_reinit(model, seed=3)[0].weight, w1)  # same seed, same draw
 
 
 def test_lsuv_still_available_by_name():

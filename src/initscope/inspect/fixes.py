@@ -108,12 +108,14 @@ def _rescale(w: torch.Tensor, target: float, what: str, plan: FixPlan, g: torch.
     layer is deliberate), then rescale it to ``target`` when it is more than 2x off (always
     with ``force``); its bias moves with it, or is zeroed after a re-draw."""
     rows = w.view(w.shape[0], -1)
-    redrawn = rows.shape[0] > 1 and bool((rows == rows[:1]).all()) and float(rows.abs().max()) > 0
+    # identical units, or a single unit whose entries are all the same (a class token)
+    same = bool((rows == rows[:1]).all()) if rows.shape[0] > 1 else rows.numel() > 1 and bool((rows == rows.reshape(-1)[0]).all())
+    redrawn = same and float(rows.abs().max()) > 0
     if redrawn:
         w.normal_(0.0, 1.0, generator=g)
         if bias is not None:
             bias.zero_()
-        plan.actions.append(f"{what}: {rows.shape[0]} identical units re-drawn")
+        plan.actions.append(f"{what}: {rows.shape[0]} identical units re-drawn" if rows.shape[0] > 1 else f"{what}: identical entries re-drawn")
     std = float(w.float().std())
     if std > 0 and (force or redrawn or not 0.5 <= target / std <= 2):
         w.mul_(target / std)
@@ -228,29 +230,22 @@ HEAD_VARIANCE = 0.05
 def _fix_loose_parameters(model: nn.Module, recorded: set[str], library_std: float | None, plan: FixPlan, g: torch.Generator,
                           *, lecun: bool = False) -> None:
     """Parameters of 2+ dimensions that no recorded module owns as its weight: position
-    embeddings and class tokens kept as bare ``nn.Parameter`` (ViT, a hand-written encoder).
-    Identical entries (a constant init) are re-drawn N(0, s^2), s the library's scale or their
-    own magnitude; with a library scale, one more than 2x off it is brought back to it
-    (``lecun``: 1/sqrt(width), the scale the vision models' layers get, instead)."""
+    embeddings and class tokens kept as bare ``nn.Parameter`` (ViT, a hand-written encoder),
+    one unit per row of their last dimension. :func:`_rescale` re-draws identical ones and
+    brings them to the library's scale (``lecun``: 1/sqrt(width), the scale a vision
+    transformer's layers get); without a scale only a constant one is re-drawn, at its own
+    magnitude."""
     for mod_name, m in model.named_modules():
         if mod_name in recorded:
             continue
         for pname, p in m.named_parameters(recurse=False):
-            if p.dim() < 2 or p.numel() < 2 or not p.is_floating_point():
+            if p.dim() < 2 or p.numel() < 2 or not p.is_floating_point() or not p.is_contiguous():
                 continue
-            what = f"{mod_name}.{pname}" if mod_name else pname
-            flat = p.reshape(-1)
-            std = float(p.float().std())
+            rows = p.view(-1, p.shape[-1])
             scale = 1 / math.sqrt(p.shape[-1]) if lecun else library_std
-            if bool((flat == flat[0]).all()):
-                if float(flat[0]) == 0.0:
-                    continue  # zero-initialized on purpose (a learned offset starting at 0)
-                target = scale or abs(float(flat[0]))
-                p.normal_(0.0, target, generator=g)
-                plan.actions.append(f"{what}: identical entries re-drawn N(0, {target:.3g}^2)")
-            elif scale is not None and std > 0 and not 0.5 <= scale / std <= 2:
-                p.mul_(scale / std)
-                plan.actions.append(f"{what}: std {std:.3g} -> {scale:.3g}" + (" (LeCun)" if lecun else " (initializer_range)"))
+            if scale is None and not bool((rows == rows.reshape(-1)[0]).all()):
+                continue
+            _rescale(rows, scale or float(p.abs().mean()), f"{mod_name}.{pname}" if mod_name else pname, plan, g)
 
 
 def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:

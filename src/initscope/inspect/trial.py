@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from initscope.inspect.load import as_batch, call_model, model_loss, output_tensor
-from initscope.repro import generator
+from initscope.repro import derive_seed, generator
 
 
 def task_loss(model: nn.Module, inputs: Any, labels: torch.Tensor) -> torch.Tensor:
@@ -75,6 +75,26 @@ def train(
         res.eval_loss = math.inf
     model.zero_grad(set_to_none=True)
     return res
+
+
+def library_reinit(model: nn.Module, seed: int = 0) -> nn.Module:
+    """The same architecture re-initialized by its library's own scheme, the known-good
+    reference of a trial: a ``transformers`` model rebuilt from its config, any other module a
+    copy with ``reset_parameters()`` called on every submodule that has one (torch's defaults).
+    The global generator is left as it was."""
+    import copy
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(seed, "reinit"))
+        if hasattr(model, "config") and hasattr(type(model), "config_class"):
+            return type(model)(model.config)
+        fresh = copy.deepcopy(model)
+        for m in fresh.modules():
+            if isinstance(m, nn.MultiheadAttention):
+                m._reset_parameters()
+            elif m is not fresh and callable(getattr(m, "reset_parameters", None)):
+                m.reset_parameters()
+        return fresh
 
 
 def trial(model: nn.Module, batch: Any, task: str, *, steps: int, seed: int = 0, lr: float = 1e-3) -> TrialResult | None:

@@ -369,20 +369,20 @@ def first_layer(
 # :func:`layer_maps`; :func:`predict`, :func:`step` and :func:`propagate` all fold them.
 # (Several inputs of any norms, :func:`propagate_inputs`, use the same maps on a Gram state.)
 
-Pair = tuple[float, float]  # (q, gap)
-PairMap = Callable[[Pair], Pair]
+State = tuple[Any, Any]  # (q, gap): floats for a pair of inputs; per input and per pair arrays for several
+Map = Callable[[State], State]
 
 
-def layernorm_map(s: Pair) -> Pair:
+def layernorm_map(s: State) -> State:
     q, d = s
     return 1.0, d / q
 
 
-def activation_map(a: Activation, kind: str | None) -> PairMap:
+def activation_map(a: Activation, kind: str | None) -> Map:
     """(q, gap) of a pre-activation -> (E[phi(u)^2], (1/2) E[(phi(u) - phi(v))^2]), one
     evaluation of phi (closed forms for the ReLU family and linear; quadrature otherwise)."""
 
-    def closed(s: Pair) -> Pair:
+    def closed(s: State) -> State:
         qe, de = s
         if kind == "linear":
             return qe, max(de, 0.0)
@@ -397,7 +397,7 @@ def activation_map(a: Activation, kind: str | None) -> PairMap:
             m_d = 0.0
         return m_q, m_d
 
-    def quadrature(s: Pair) -> Pair:  # erf too: its product's closed form would cancel in the gap
+    def quadrature(s: State) -> State:  # erf too: its product's closed form would cancel in the gap
         qe, de = s
         x1, w1, z1, z2, w2 = _loop_nodes()
         n1, n2 = x1.shape[0], z1.shape[0]
@@ -420,41 +420,42 @@ def activation_map(a: Activation, kind: str | None) -> PairMap:
     return closed if kind in ("relu", "leaky_relu", "abs", "linear") else quadrature
 
 
-def dense_map(sw: float, sb: float) -> PairMap:
+def dense_map(sw: float, sb: float) -> Map:
     return lambda s: (sw * s[0] + sb, sw * s[1])
 
 
-def residual_map(branch: Sequence[PairMap]) -> PairMap:
-    def add(s: Pair) -> Pair:
+def residual_map(branch: Sequence[Map]) -> Map:
+    def add(s: State) -> State:
         b = fold(branch, s)
         return b[0] + s[0], b[1] + s[1]
 
     return add
 
 
-def clip_map(s: Pair) -> Pair:
+def clip_map(s: State) -> State:
     q, d = s
     return q, min(max(d, 0.0), 2 * q)
 
 
-def fold(maps: Sequence[PairMap], s: Pair) -> Pair:
+def fold(maps: Sequence[Map], s: State) -> State:
     for m in maps:
         s = m(s)
     return s
 
 
-def layer_maps(a: Activation, kind: str | None, sw: float, sb: float, residual: bool = False, layernorm: bool = False) -> list[PairMap]:
-    """One layer of an MLP, y' = [y +] W phi([LN] y) + b, as maps on (q, gap)."""
+def layer_maps(phi: Map, sw: float, sb: float, residual: bool = False, layernorm: bool = False) -> list[Map]:
+    """One layer of an MLP, y' = [y +] W phi([LN] y) + b, as maps on (q, gap); ``phi`` is the
+    :func:`activation_map`, built once per network."""
     branch = [layernorm_map] if layernorm else []
-    branch += [activation_map(a, kind), dense_map(sw, sb)]
+    branch += [phi, dense_map(sw, sb)]
     return [residual_map(branch) if residual else fold_map(branch), clip_map]
 
 
-def fold_map(maps: Sequence[PairMap]) -> PairMap:
+def fold_map(maps: Sequence[Map]) -> Map:
     return lambda s: fold(maps, s)
 
 
-def gram_activation_map(a: Activation, kind: str | None, ia: np.ndarray, ib: np.ndarray) -> PairMap:
+def gram_activation_map(a: Activation, kind: str | None, ia: np.ndarray, ib: np.ndarray) -> Map:
     """The activation map on the state of several inputs of any norms: (q per input, gap per
     pair a < b, gap_ab = (q_a + q_b)/2 - q_ab) -> the same second moments after phi, vectorized
     over pairs with one evaluation of phi (closed forms for the ReLU family and linear)."""
@@ -482,27 +483,21 @@ def gram_activation_map(a: Activation, kind: str | None, ia: np.ndarray, ib: np.
     return apply
 
 
-def gram_clip_map(ia: np.ndarray, ib: np.ndarray) -> PairMap:
+def gram_clip_map(ia: np.ndarray, ib: np.ndarray) -> Map:
     """c in [-1, 1] for every pair: 0 <= gap <= (q_a + q_b)/2 + sqrt(q_a q_b)."""
     return lambda st: (st[0], np.clip(st[1], 0.0, 0.5 * (st[0][ia] + st[0][ib]) + np.sqrt(st[0][ia] * st[0][ib])))
 
 
-def gram_layer_maps(a: Activation, kind: str | None, sw: float, sb: float, ia: np.ndarray, ib: np.ndarray) -> list[PairMap]:
-    """One plain layer on the state of several inputs: activation, dense (the same
-    :func:`dense_map`, elementwise), clip."""
-    return [gram_activation_map(a, kind, ia, ib), dense_map(sw, sb), gram_clip_map(ia, ib)]
-
-
-def _advance(a: Activation, kind: str | None, q: float, d: float, sw: float, sb: float,
-             residual: bool = False, layernorm: bool = False) -> tuple[float, float]:
-    """One layer of (q, gap): the fold of :func:`layer_maps`."""
-    return fold(layer_maps(a, kind, sw, sb, residual, layernorm), (q, d))
+def gram_layer_maps(phi: Map, clip: Map, sw: float, sb: float) -> list[Map]:
+    """One plain layer on the state of several inputs: :func:`gram_activation_map`, the same
+    :func:`dense_map` (elementwise), :func:`gram_clip_map`."""
+    return [phi, dense_map(sw, sb), clip]
 
 
 def step(act: ActivationLike, state: MeanFieldState, sigma_w2: float, sigma_b2: float = 0.0) -> MeanFieldState:
     """The next layer's state: q' = length map, gap' = sigma_w^2 (1/2) E[(phi(u) - phi(v))^2]."""
     a = get_activation(act)
-    nq, nd = _advance(a, _closed(a), state.q, state.gap, sigma_w2, sigma_b2)
+    nq, nd = fold(layer_maps(activation_map(a, _closed(a)), sigma_w2, sigma_b2), (state.q, state.gap))
     return dataclasses.replace(state, layer=state.layer + 1, q=nq, gap=nd)
 
 
@@ -792,6 +787,7 @@ def predict(
         state = first_layer(sw[0], sigma_b2, 1.0 if x_sq is None else float(x_sq), 1, 0.0 if x_ab is None else float(x_ab))
     notes: list[str] = []
     kind = _closed(a)
+    phi = activation_map(a, kind)
     q, d = state.q, state.gap
     qs, ds = [q], [d]
     first_bad = None
@@ -801,7 +797,7 @@ def predict(
                 first_bad = layer
                 notes.append(f"LayerNorm of a zero variance is undefined at layer {layer}")
                 break
-            nq, nd = _advance(a, kind, q, d, sw[layer - 1], sigma_b2, residual, layernorm)
+            nq, nd = fold(layer_maps(phi, sw[layer - 1], sigma_b2, residual, layernorm), (q, d))
             if not (math.isfinite(nq) and nq < _BIG):
                 first_bad = layer
                 notes.append(f"the predicted variance leaves the float64 range at layer {layer} (diverges)")
@@ -912,11 +908,11 @@ def propagate_inputs(
     ia, ib = np.triu_indices(s, k=1)
     qd = sw[0] * np.diag(g) / input_dim + sigma_b2
     gap = np.maximum(sw[0] * (0.5 * (g[ia, ia] + g[ib, ib]) - g[ia, ib]) / input_dim, 0.0)
-    kind = _closed(a)
+    phi, clip = gram_activation_map(a, _closed(a), ia, ib), gram_clip_map(ia, ib)
     qs, gaps, first_bad = [qd], [gap], None
     with np.errstate(all="ignore"):
         for layer in range(2, depth + 1):
-            nq, ngap = fold(gram_layer_maps(a, kind, sw[layer - 1], sigma_b2, ia, ib), (qd, gap))
+            nq, ngap = fold(gram_layer_maps(phi, clip, sw[layer - 1], sigma_b2), (qd, gap))
             if not (np.all(np.isfinite(nq)) and nq.max() < _BIG):
                 first_bad = layer
                 break
