@@ -118,16 +118,71 @@ def test_generic_quadrature_matches_reference(name):
         assert float(expected_product(wrapped, qa, qb, qab)[0]) == pytest.approx(ref, rel=1e-6, abs=1e-9)
 
 
-@pytest.mark.parametrize("name,tol", [("tanh", 1e-4), ("gelu", 1e-8), ("elu", 5e-3)])  # elu: a jump in phi'', algebraic convergence
-def test_fast_loop_agrees_with_fine_covariance_map(name, tol):
-    """predict's per-layer loop (30 x 30 nodes, one phi call) against iterating the 61 x 61
-    covariance map: the coarse grid costs at most ~1e-4 relative over 30 layers."""
-    p = predict(name, 1.8, 0.1, 30, x_sq=1.0, x_ab=0.2)
-    qa, qb, qab = p.q[0], p.q[0], p.q[0] * p.c[0]
-    for layer in range(1, 30):
-        qa, qb, qab = covariance_map(name, qa, qb, qab, 1.8, 0.1)
-        assert p.q[layer] == pytest.approx(qa, rel=1e-10)
-        assert 1 - p.c[layer] == pytest.approx(1 - qab / qa, rel=tol)
+def _reference_pair_chain(fn, sw: float, sb: float, q: float, d: float, depth: int) -> tuple[list[float], list[float]]:
+    """(q, gap) of a pair of equal norms through `depth` layers, with no theory code: in
+    t = u - v ~ N(0, 2 gap), s = (u + v)/2 ~ N(0, q - gap/2): Gauss-Legendre in |t| (120 nodes
+    on [0, 13] sd; for phi with a kink the inner integral is not smooth at t = 0, so Gauss-Hermite
+    in t would converge only algebraically) and, in s, on [-13, 13] split at the kinks s = -+t/2
+    (3 x 100 nodes)."""
+    g, gw = np.polynomial.legendre.leggauss(100)
+    zt, wt = np.polynomial.legendre.leggauss(120)  # |z_t| on [0, 13]: the t integral is even in t and not smooth at 0
+    zt, wt = (zt + 1) * 6.5, 2 * wt * 6.5 * np.exp(-0.5 * ((zt + 1) * 6.5) ** 2) / math.sqrt(2 * math.pi)
+    z1, w1 = np.polynomial.legendre.leggauss(200)
+    x1, w1 = (z1 + 1) * 6.5, w1 * 6.5 * np.exp(-0.5 * ((z1 + 1) * 6.5) ** 2) / math.sqrt(2 * math.pi)
+
+    def phi(x):
+        return fn(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))).numpy()
+
+    qs, ds = [q], [d]
+    for _ in range(depth - 1):
+        m_q = float(np.dot(w1, phi(math.sqrt(q) * x1) ** 2 + phi(-math.sqrt(q) * x1) ** 2))
+        t = math.sqrt(2 * d) * zt
+        ss = math.sqrt(q - 0.5 * d)
+        k = np.minimum(np.abs(t) / (2 * ss), 13.0)
+        xs, ws = [], []
+        for lo, hi in ((-13.0 + 0 * k, -k), (-k, k), (k, 13.0 + 0 * k)):
+            x = lo[:, None] + (hi - lo)[:, None] * (g + 1) / 2
+            xs.append(x)
+            ws.append((hi - lo)[:, None] * gw / 2 * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi))
+        x, w = np.concatenate(xs, axis=1), np.concatenate(ws, axis=1)
+        diff = phi(ss * x + t[:, None] / 2) - phi(ss * x - t[:, None] / 2)
+        m_d = 0.5 * float(wt @ np.sum(w * diff * diff, axis=1))
+        q, d = sw * m_q + sb, sw * m_d
+        qs.append(q)
+        ds.append(d)
+    return qs, ds
+
+
+@pytest.mark.parametrize("name", ["tanh", "gelu", "elu", "selu", "sigmoid"])
+def test_fast_loop_agrees_with_an_independent_pair_chain(name):
+    """predict's per-layer loop (polar pair rule, one phi call per layer) against the same
+    chain computed by split quadrature in (s, t): 1e-6 relative over 30 layers for smooth phi
+    and for a kink at 0 alike (the tensor Gauss-Hermite rule it replaced was off by ~5e-3 for
+    elu and ~1e-4 for tanh at these sizes)."""
+    p = predict(name, 1.5, 0.1, 30, x_sq=1.0, x_ab=0.2)  # selu at 1.8 grows to q ~ 40, where the loop's rule is ~1e-6 per layer
+    q_ref, d_ref = _reference_pair_chain(get_activation(name).fn, 1.5, 0.1, p.q[0], p.sample_variance[0], 30)
+    np.testing.assert_allclose(p.q, q_ref, rtol=1e-12)
+    seen = np.array(d_ref) > 1e-12 * np.array(q_ref)  # below it the reference's differences cancel
+    assert seen.sum() >= 10
+    np.testing.assert_allclose(np.array(p.sample_variance)[seen], np.array(d_ref)[seen], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["tanh", "elu"])
+def test_fast_loop_keeps_a_vanishing_gap(name):
+    """Deep in the ordered phase the gap falls by many orders of magnitude; below
+    gap / q = 1e-12 the loop uses the map's linearity (gap' = gap E[phi'^2] (1 + O(gap/q)))
+    instead of differences that would cancel. Checked against the linearized chain with phi'
+    from autograd: the ratio of successive gaps is that slope, layer after layer."""
+    p = predict(name, 0.8, 0.05, 120)
+    q, d = np.array(p.q), np.array(p.sample_variance)
+    assert d[-1] < 1e-20 * q[-1] and d[-1] > 0  # far below the cancellation floor, still resolved
+    t, v = np.polynomial.legendre.leggauss(200)  # split at 0: elu's phi'^2 has a kink there
+    z = np.concatenate([-(t + 1) * 6.5, (t + 1) * 6.5])
+    w = np.concatenate([v, v]) * 6.5 * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    x = torch.tensor(math.sqrt(q[-2]) * z, requires_grad=True)
+    (slope,) = torch.autograd.grad(get_activation(name).fn(x).sum(), x)
+    expected = 0.8 * float(np.dot(w, slope.numpy() ** 2))
+    assert d[-1] / d[-2] == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "abs", "tanh", "gelu", "erf", "linear"])

@@ -29,17 +29,20 @@ Numerics.
   accurate at 1e-12 and below (deep ReLU nets, the ordered phase), where 1 - q^{ab}/q would be
   rounding noise.
 * 1-D expectations use split Gauss-Legendre nodes (exponentially accurate for a kink at 0, see
-  :mod:`initscope.activations`); 2-D expectations a tensor-product probabilists' Gauss-Hermite
-  rule after a Cholesky factorisation of the 2 x 2 covariance: 61 x 61 nodes for one-off calls,
-  30 x 30 in the per-layer loop of :func:`predict` (speed: one call of phi per layer). Smooth
-  phi (gelu, silu, sin) are exact to ~1e-12 at q ~ 1-2; tanh (poles at +-i pi / 2) to ~1e-5
-  relative at q ~ 2 on 30 x 30 and ~3e-7 on 61 x 61; steep phi at large q (erf at q ~ 3 in the
-  chaotic phase) lose more on 30 x 30 (c_l ~4e-4 from the 61 x 61 c*); for a kink away from the
-  closed forms (elu, selu, user callables) convergence is algebraic (1 - c ~3e-3 for elu).
+  :mod:`initscope.activations`). The gap of a pair of equal norms uses a polar rule
+  (:func:`_polar_pair_nodes`): angular sectors split at the rays where u = 0 and v = 0, Gauss-
+  Legendre in angle and a Gauss rule for the radius, so a kink at 0 (elu, selu, user functions)
+  converges exponentially like a smooth phi: 3 x 12 x 12 nodes per layer in :func:`predict`'s
+  loop, 3 x 32 x 24 in one-off calls. Measured against an independent split quadrature
+  (``benchmarks/bench_theory.py``, 200 layers): q to ~1e-14, 1 - c to <= 1.2e-7 for tanh, gelu,
+  silu, elu and selu, down to gaps of 1e-290 (below gap/q = 1e-12 the loop uses the map's
+  linearity, see _LINEAR_GAP). The 30 x 30 Gauss-Hermite rule it replaced was off by up to 6%
+  (tanh at q = 4) and 68% (elu's 1 - c after 200 layers). Pairs of unequal norms and products
+  E[phi(u) phi(v)] still use a 61 x 61 Gauss-Hermite rule after a Cholesky factorisation.
 * Closed forms where they exist: ReLU, leaky ReLU and abs by the arc-cosine kernel (Cho & Saul
-  2009), erf (Williams 1997), linear. Any other registered activation or user callable goes
-  through quadrature with one call of ``act.fn`` on a float64 tensor per layer; NaN or inf
-  from it raises :class:`InitscopeError`.
+  2009), erf (Williams 1997; its gap without cancellation, :func:`_erf_gap`), linear. Any
+  other registered activation or user callable goes through quadrature with one call of
+  ``act.fn`` on a float64 tensor per layer; NaN or inf from it raises :class:`InitscopeError`.
 * phi' comes from autograd (chi_1, chi_c); the phi'' of Schoenholz et al.'s chi_q is avoided
   by Stein's lemma, sigma_w^2 E[phi'^2 + phi phi''] = sigma_w^2 E[u phi(u) phi'(u)] / q, which
   is exactly d q_{l+1} / d q_l and needs one derivative only (so it is right for ReLU, whose
@@ -61,7 +64,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from initscope.activations import ACTIVATIONS, Activation, get_activation, moments, split_nodes
+from initscope.activations import ACTIVATIONS, Activation, get_activation, moments, radial_nodes, split_nodes
 from initscope.errors import InitscopeError
 
 ActivationLike = str | Activation | Callable[[torch.Tensor], torch.Tensor]
@@ -125,13 +128,6 @@ def _grid(n: int = _N2D_FINE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for a in (z1, z2, ww):
         a.setflags(write=False)
     return z1, z2, ww
-
-
-@lru_cache(maxsize=1)
-def _loop_nodes() -> tuple[np.ndarray, ...]:
-    """The per-layer loop's nodes: 1-D split Gauss-Legendre (2 x _N1D) and the 2-D grid."""
-    x1, w1 = split_nodes(_N1D)
-    return (x1, w1, *_grid(_N2D))
 
 
 def _g_scalar(t: float) -> float:
@@ -265,11 +261,11 @@ def correlation(q_aa: float, q_bb: float, q_ab: float) -> float:
     return q_ab / math.sqrt(q_aa * q_bb)
 
 
-def _gap_nodes(qa: np.ndarray, qb: np.ndarray, gap: np.ndarray, n: int = _N2D_FINE) -> tuple[np.ndarray, np.ndarray]:
+def _gap_nodes(qa: np.ndarray, qb: np.ndarray, gap: np.ndarray, grid: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Nodes (u, v) for (1/2) E[(phi(u) - phi(v))^2] in coordinates t = u - v ~ N(0, 2 gap) and
     s = (u + v) / 2 = beta t + sqrt(var_s - beta^2 2 gap) z2, so the difference is resolved on the
-    scale of t however small it is. Shapes (P, n^2)."""
-    z1, z2, _ = _grid(n)
+    scale of t however small it is. Shapes (P, n^2) on ``grid`` (default :func:`_grid`)."""
+    z1, z2, _ = _grid() if grid is None else grid
     vt = 2 * gap
     cov = 0.5 * (qa - qb)  # Cov(s, t)
     var_s = 0.5 * (qa + qb) - 0.5 * gap
@@ -304,16 +300,98 @@ def half_squared_difference(act: ActivationLike, q: float, d: float, q_b: float 
     return float(_gap_values(a, np.array([q], float), np.array([qb], float), np.array([d], float))[0])
 
 
+_POLAR_LOOP = (12, 12)  # angular Gauss-Legendre nodes per sector x radial nodes, per-layer loop (432 pairs)
+_POLAR_FINE = (32, 24)  # and in one-off expectations (c*, the pair maps of several inputs of equal norms)
+_LINEAR_GAP = 1e-12  # below gap / q = this the gap map is linear, gap' = gap E[phi'(s)^2] (1 + O(gap / q)),
+# and phi(u) - phi(v) cancels (outer sectors: relative error ~1e-16 / sqrt(gap / q)): the loop evaluates the
+# map at this gap and scales it down (measured against an independent reference: benchmarks/bench_theory.py)
+
+
+@lru_cache(maxsize=4)
+def _polar_rule(n_psi: int, n_r: int) -> tuple[np.ndarray, ...]:
+    """The pair rule for equal norms (:func:`_polar_pair_nodes`) as affine functions of the
+    angle alpha = atan2(B, A): each node's u / (sqrt(q) r) and v / (sqrt(q) r) is
+    sin(b0 + alpha b1) (u's then v's: b0, b1 of length 2K, K = 3 n_psi), the angular weights are
+    w0 + alpha w1 (length K), and r, wr the radial rule of :func:`radial_nodes`.
+
+    The angle psi of (z2, z1) runs over the sectors [0, pi/2 - alpha], [pi/2 - alpha,
+    pi/2 + alpha] and [pi/2 + alpha, pi], n_psi Gauss-Legendre nodes each (fractions T in
+    (0, 1)); u = sqrt(q) r cos(psi - alpha) and v = sqrt(q) r cos(psi + alpha). Written as
+    sines of pi/2 - (psi -+ alpha), the middle sector's arguments are exact multiples of alpha
+    (cos(pi/2 + x) in floating point would bottom out at 6e-17), so a gap of 1e-300 q keeps
+    its digits.
+    """
+    t, v = np.polynomial.legendre.leggauss(n_psi)
+    tt, vv = (t + 1) / 2, v / 2
+    half = math.pi / 2
+    b0 = np.concatenate([half * (1 - tt), 0 * tt, -half * tt])
+    b1_u = np.concatenate([tt + 1, 2 - 2 * tt, tt])
+    b1_v = np.concatenate([tt - 1, -2 * tt, tt - 2])
+    w0 = np.concatenate([half * vv, 0 * vv, half * vv]) / (2 * math.pi)
+    w1 = np.concatenate([-vv, 2 * vv, -vv]) / (2 * math.pi)
+    r, wr = radial_nodes(n_r)
+    out = (np.concatenate([b0, b0]), np.concatenate([b1_u, b1_v]), w0, w1, r, wr)
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
+def _polar_pair_nodes(q: np.ndarray, d: np.ndarray, rule: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes (u, v) and weights w, shapes (P, 3 n_psi n_r), with sum(w (phi(u) - phi(v))^2) =
+    (1/2) E[(phi(u) - phi(v))^2] for pairs of equal norms q and gaps d (0 <= d <= 2q).
+
+    u = A z2 + B z1, v = A z2 - B z1 (A = sqrt(q - d/2), B = sqrt(d/2)); in polar coordinates
+    z2 = r cos psi, z1 = r sin psi, psi -> -psi swaps u and v, so psi runs over [0, pi] only.
+    The sectors' edges are the rays where u = 0 and v = 0, psi = pi/2 -+ alpha with
+    alpha = atan2(B, A): inside a sector neither changes sign, so phi with a kink at 0 (ReLU-like,
+    elu, selu, most user functions) is smooth there and the rule converges exponentially, where
+    the tensor-product Gauss-Hermite rule it replaces converged algebraically (and slowly for
+    steep smooth phi: 30 x 30 nodes had tanh's gap 6% off at q = 4). The thin middle sector
+    keeps a small gap resolved. Rules in :func:`_polar_rule`.
+    """
+    b0, b1, w0, w1, r, wr = _polar_rule(*rule)
+    alpha = np.arctan2(np.sqrt(0.5 * d), np.sqrt(np.maximum(q - 0.5 * d, 0.0)))[:, None]
+    k = np.sqrt(q)[:, None] * np.sin(b0 + alpha * b1)
+    w = ((w0 + alpha * w1)[:, :, None] * wr).reshape(q.shape[0], -1)
+    nodes = (k[:, :, None] * r).reshape(q.shape[0], 2, -1)
+    return nodes[:, 0], nodes[:, 1], w
+
+
+def _erf_gap(q: Any, d: Any) -> Any:
+    """erf's pair map in closed form (Williams 1997) for equal norms q and gap d (floats or
+    arrays): with k = 1 + 2q, a = 2q/k and b = 2(q - d)/k, E[erf(u)^2] = (2/pi) asin(a) and
+    (1/2) E[(erf(u) - erf(v))^2] = (2/pi) (asin(a) - asin(b)). The difference is atan2(sin, cos)
+    of asin(a) - asin(b), with sin = (a - b)(a + b) / (a sqrt(1 - b^2) + b sqrt(1 - a^2)) for
+    b > 0: a - b = 2d/k exactly, 1 - a^2 = (1 + 4q)/k^2 and 1 - b^2 = (1 + 2d)(1 + 4q - 2d)/k^2
+    in factored form, so a gap of 1e-12 q keeps its digits (the direct difference would not)."""
+    k = 1.0 + 2.0 * q
+    a, b = 2.0 * q / k, 2.0 * (q - d) / k
+    ca = np.sqrt(1.0 + 4.0 * q) / k
+    cb = np.sqrt(np.maximum((1.0 + 2.0 * d) * (1.0 + 4.0 * q - 2.0 * d), 0.0)) / k
+    den = a * cb + b * ca
+    sin = np.where(b > 0, (2.0 * d / k) * (a + b) / np.where(b > 0, den, 1.0), a * cb - b * ca)
+    return (2 / np.pi) * np.arcsin(a), (2 / np.pi) * np.arctan2(sin, ca * cb + a * b)
+
+
 def _gap_values(a: Activation, qa: np.ndarray, qb: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """(1/2) E[(phi(u) - phi(v))^2] per pair: closed forms, else quadrature on the 61 x 61 grid
+    (its half where the norms are equal)."""
     kind = _closed(a)
     if kind in ("relu", "leaky_relu", "abs", "linear"):
         return _closed_gap(kind, qa, qb, gap)
-    _, _, w = _grid()
-    u, v = _gap_nodes(qa, qb, gap)
+    equal = np.array_equal(qa, qb)
+    if kind == "erf" and equal:
+        return np.asarray(_erf_gap(qa, np.maximum(gap, 0.0))[1], dtype=np.float64)
+    if equal:
+        u, v, w = _polar_pair_nodes(qa, np.clip(gap, 0.0, 2 * qa), _POLAR_FINE)
+        half = 1.0
+    else:
+        u, v = _gap_nodes(qa, qb, gap)
+        w, half = _grid()[2], 0.5
     n = u.shape[1]
     y = _phi(a, np.concatenate([u, v], axis=1))
     diff = y[:, :n] - y[:, n:]
-    return 0.5 * (diff * diff) @ w
+    return half * ((diff * diff) * w).sum(axis=1) if w.ndim == 2 else half * (diff * diff) @ w
 
 
 # --- the state of a pair of inputs and its fold --------------------------------------
@@ -379,8 +457,9 @@ def layernorm_map(s: State) -> State:
 
 
 def activation_map(a: Activation, kind: str | None) -> Map:
-    """(q, gap) of a pre-activation -> (E[phi(u)^2], (1/2) E[(phi(u) - phi(v))^2]), one
-    evaluation of phi (closed forms for the ReLU family and linear; quadrature otherwise)."""
+    """(q, gap) of a pre-activation -> (E[phi(u)^2], (1/2) E[(phi(u) - phi(v))^2]): closed forms
+    for the ReLU family, linear and erf; otherwise one evaluation of phi per call
+    (:class:`_LoopQuadrature`). Built once per network."""
 
     def closed(s: State) -> State:
         qe, de = s
@@ -397,27 +476,93 @@ def activation_map(a: Activation, kind: str | None) -> Map:
             m_d = 0.0
         return m_q, m_d
 
-    def quadrature(s: State) -> State:  # erf too: its product's closed form would cancel in the gap
+    if kind in ("relu", "leaky_relu", "abs", "linear"):
+        return closed
+    if kind == "erf":
+        return _erf_pair
+    return _LoopQuadrature(a)
+
+
+def _erf_pair(s: State) -> State:
+    q, d = s
+    m_q, m_d = _erf_gap(q, d) if d > 0 else (_erf_gap(q, 0.0)[0], 0.0)
+    return float(m_q), float(m_d)
+
+
+class _LoopQuadrature:
+    """The activation map by quadrature, as fast as one call of phi allows (the per-layer loop
+    of :func:`predict`, :func:`step` and :func:`propagate`): E[phi(u)^2] on 2 x _N1D split
+    Gauss-Legendre nodes, the gap on the polar pair rule (:func:`_polar_pair_nodes`,
+    _POLAR_LOOP). All nodes are one buffer that phi reads through a torch view of the same
+    memory: one call of phi and a few numpy calls per layer.
+    """
+
+    def __init__(self, a: Activation) -> None:
+        x1, w1 = split_nodes(_N1D)
+        self.a0, self.a1, w0, w1_, r, wr = _polar_rule(*_POLAR_LOOP)
+        k, n1 = w0.size, x1.size
+        self.w01, self.r, self.wr = np.stack([w0, w1_]), r, wr
+        self.act, self.n1, self.k, self.x1, self.wq = a, n1, k, x1, w1
+        self.buf = np.empty(n1 + 2 * k * r.size)
+        self.nodes = self.buf[n1:].reshape(2 * k, r.size)  # rows: u's then v's, one per angle
+        self.angle = np.empty(2 * k)
+        self.t_all = torch.from_numpy(self.buf)  # phi reads the buffer through these views
+        self.t_1d = self.t_all[:n1]
+        self.last_in: tuple[float, float] | None = None
+        self.last_out = (math.nan, math.nan)
+
+    def _phi(self, x: torch.Tensor) -> np.ndarray:
+        y = self.act.fn(x)
+        if type(y) is not torch.Tensor or y.dtype != torch.float64 or y.requires_grad:
+            if not isinstance(y, torch.Tensor):
+                raise InitscopeError(f"activation {self.act.name!r} must map a tensor to a tensor of the same shape")
+            y = y.detach().to(torch.float64)  # a callable with learnable parameters (a PReLU module)
+        if y.shape != x.shape:
+            raise InitscopeError(f"activation {self.act.name!r} must map a tensor to a tensor of the same shape")
+        return y.numpy()
+
+    def __call__(self, s: State) -> State:
+        """The scalar case of :func:`_polar_pair_nodes`, written into the buffer in place.
+
+        The map is a pure function of (q, gap): the last evaluation is kept, and a layer whose
+        state repeats it bit for bit (a fixed point reached exactly; in the linear regime
+        below, any gap once q has converged) reuses it instead of calling phi again.
+        """
         qe, de = s
-        x1, w1, z1, z2, w2 = _loop_nodes()
-        n1, n2 = x1.shape[0], z1.shape[0]
-        if de > 0:  # equal norms: u = A z2 + B z1, v = A z2 - B z1 with B = sqrt(d/2), A = sqrt(q - d/2)
-            buf = np.empty(n1 + 2 * n2)
-            np.multiply(x1, math.sqrt(qe), out=buf[:n1])
-            az = math.sqrt(max(qe - 0.5 * de, 0.0)) * z2
-            bz = math.sqrt(0.5 * de) * z1
-            np.add(az, bz, out=buf[n1 : n1 + n2])
-            np.subtract(az, bz, out=buf[n1 + n2 :])
-            y = _phi(a, buf)
-            diff = y[n1 : n1 + n2] - y[n1 + n2 :]
-            m_d = 0.5 * float(np.dot(diff * diff, w2))
+        de, scale = (min(de, 2 * qe), 1.0) if de > 0 else (0.0, 1.0)
+        if 0 < de < _LINEAR_GAP * qe:  # the map is linear in the gap here: evaluate where it does not cancel
+            de, scale = _LINEAR_GAP * qe, de / (_LINEAR_GAP * qe)
+        if (qe, de) != self.last_in:
+            self.last_in, self.last_out = (qe, de), self._evaluate(qe, de)
+        m_q, m_d = self.last_out
+        return m_q, scale * m_d
+
+    def _evaluate(self, qe: float, de: float) -> tuple[float, float]:
+        n1, k = self.n1, self.k
+        sq = math.sqrt(qe)
+        np.multiply(self.x1, sq, out=self.buf[:n1])
+        if de > 0:
+            alpha = math.atan2(math.sqrt(0.5 * de), math.sqrt(max(qe - 0.5 * de, 0.0)))
+            ang = self.angle
+            np.multiply(self.a1, alpha, out=ang)
+            ang += self.a0
+            np.sin(ang, out=ang)
+            ang *= sq
+            np.multiply(ang[:, None], self.r, out=self.nodes)
+            y = self._phi(self.t_all)
+            yy = y[n1:].reshape(2 * k, -1)
+            diff = yy[:k] - yy[k:]
+            diff *= diff
+            g0, g1 = self.w01 @ (diff @ self.wr)
+            m_d = float(g0) + alpha * float(g1)
         else:
-            y = _phi(a, x1 * math.sqrt(qe))
+            y = self._phi(self.t_1d)
             m_d = 0.0
         y1 = y[:n1]
-        return float(np.dot(w1, y1 * y1)), m_d
-
-    return closed if kind in ("relu", "leaky_relu", "abs", "linear") else quadrature
+        m_q = float(np.dot(y1 * y1, self.wq))
+        if not (math.isfinite(m_q) and math.isfinite(m_d)) and not np.isfinite(y).all():
+            raise InitscopeError(f"activation {self.act.name!r} returned NaN or inf inside the theory's quadrature")
+        return m_q, m_d
 
 
 def dense_map(sw: float, sb: float) -> Map:
@@ -615,7 +760,8 @@ def c_star(act: ActivationLike, sigma_w2: float, sigma_b2: float, q: float) -> f
 
     tol = 1e-12
     for e0, e1, h0, h1 in zip(eps[:-1], eps[1:], h[:-1], h[1:]):
-        if h0 > tol * e0 and h1 <= tol * e1:
+        at_zero = e1 == 1.0 and abs(h1) <= 1e-7  # c = 0 is a root up to the quadratures' agreement
+        if h0 > tol * e0 and (h1 <= tol * e1 or at_zero):
             if abs(h1) <= (1e-7 if e1 == 1.0 else tol * e1):
                 # c* = 0 (odd phi, no bias): at eps = 1 the 2-D quadrature of the gap and the
                 # 1-D one of q* agree to ~1e-8 only, so accept that as the root
@@ -788,6 +934,7 @@ def predict(
     notes: list[str] = []
     kind = _closed(a)
     phi = activation_map(a, kind)
+    maps: dict[float, Map] = {}
     q, d = state.q, state.gap
     qs, ds = [q], [d]
     first_bad = None
@@ -797,7 +944,10 @@ def predict(
                 first_bad = layer
                 notes.append(f"LayerNorm of a zero variance is undefined at layer {layer}")
                 break
-            nq, nd = fold(layer_maps(phi, sw[layer - 1], sigma_b2, residual, layernorm), (q, d))
+            one = maps.get(sw[layer - 1])
+            if one is None:  # one composed map per distinct sigma_w^2 (usually one per network)
+                one = maps[sw[layer - 1]] = fold_map(layer_maps(phi, sw[layer - 1], sigma_b2, residual, layernorm))
+            nq, nd = one((q, d))
             if not (math.isfinite(nq) and nq < _BIG):
                 first_bad = layer
                 notes.append(f"the predicted variance leaves the float64 range at layer {layer} (diverges)")
