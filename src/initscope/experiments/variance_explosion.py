@@ -137,18 +137,18 @@ def theory(spec: MLPSpec, x_sq: float) -> dict[str, np.ndarray]:
     q_l no longer fits a float64 (past 1e300) are NaN: the recursion is then continued in
     log space by :func:`predicted_overflow`.
     """
+    from initscope.theory import predict
+
     act, n = spec.act, spec.n_layers
     out = {k: np.full(n, np.nan) for k in ("pre_second_moment", "post_second_moment", "post_mean", "post_variance")}
-    sw2 = spec.sigma_w2()
-    ql = sw2[0] * x_sq
-    for i in range(n):
-        if not (math.isfinite(ql) and ql < 1e300):
+    # q_l is the theory fold's (one input: a pair at distance 0; no bias); it stops past 1e300
+    chain = predict(act, [float(v) for v in spec.sigma_w2()], 0.0, n, x_sq=x_sq, x_ab=x_sq).q
+    for i, ql in enumerate(chain):
+        if not math.isfinite(ql):
             break
         m = moments(act, ql)
         out["pre_second_moment"][i] = ql
         out["post_second_moment"][i], out["post_mean"][i], out["post_variance"][i] = m.second, m.mean, m.variance
-        if i + 1 < n:
-            ql = sw2[i + 1] * m.second
     return out
 
 
