@@ -100,3 +100,42 @@ def test_jsonable_has_no_nan_and_no_numpy():
     assert out == {"a": 1.5, "b": [None, 3], "c": [None], "4": "k"}
     assert type(out["b"][1]) is int
     json.dumps(out, allow_nan=False)
+
+
+def test_conform_stats_puts_the_schema_last_and_fills_what_a_single_measurement_lacks():
+    from initscope.results import STATS_COLUMNS, conform_stats, stats_keys
+
+    df = pd.DataFrame({"value": [1.0, 2.0], "layer": [1, 2], "variant": ["a", "b"], "stat": ["s", "s"], "step": [0, 0]})
+    out = conform_stats(df)
+    assert list(out.columns) == ["variant", "step", *STATS_COLUMNS]
+    assert out.stderr.isna().all() and (out.n == 1).all() and list(out.value) == [1.0, 2.0]
+    assert stats_keys(out) == ["variant", "step"]
+    with pytest.raises(ValueError, match="missing stat"):
+        conform_stats(pd.DataFrame({"layer": [1], "value": [0.0]}))
+
+
+def _fake_run(path, stats: pd.DataFrame, config: dict) -> None:
+    path.mkdir()
+    write_tables(path, {"stats": stats})
+    write_meta(path, {"experiment": "x", "config": config, "seed": 0})
+
+
+def test_compare_reads_any_run_through_the_schema(tmp_path):
+    """Two runs of different shapes: one with per-view series, one with a value per training step
+    and no standard error. Series come from the keys that vary (views), a key with many values
+    (steps) is averaged over and named; no experiment is special-cased."""
+    from initscope.report.compare import compare
+
+    views = pd.DataFrame({"view": ["network"] * 3 + ["sample"] * 3, "layer": [1, 2, 3] * 2, "stat": "variance",
+                          "value": [1.0, 1.0, 1.0, 0.5, 0.25, 0.125], "stderr": 0.01, "n": 100})
+    steps = pd.DataFrame({"step": np.repeat(np.arange(10), 3), "layer": np.tile([1, 2, 3], 10), "stat": "variance",
+                          "value": np.tile([2.0, 4.0, 6.0], 10) + np.repeat(np.arange(10), 3)})
+    _fake_run(tmp_path / "a", views, {"width": 10})
+    _fake_run(tmp_path / "b", steps, {"width": 20})
+    out = load_run(compare([tmp_path / "a", tmp_path / "b"], tmp_path / "cmp"))
+    table = out.stats
+    assert set(table.run) == {"width=10, network", "width=10, sample", "width=20"}
+    b = table[table.run == "width=20"].sort_values("layer")
+    np.testing.assert_allclose(b.value, [2 + 4.5, 4 + 4.5, 6 + 4.5])  # the mean over the 10 steps
+    report = (tmp_path / "cmp" / "report.html").read_text()
+    assert "averaged over step (10 values)" in report

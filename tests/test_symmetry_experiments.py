@@ -17,7 +17,8 @@ def test_permutation_symmetry_experiment():
     assert min(s["inconsistent_float64"].values()) > 1e-2
     stats = rec.outcome.tables["stats"]
     assert set(stats.permutation) == {"consistent", "inconsistent"}
-    assert set(stats.claim) == {"forward", "grad", "update"} and stats.step.nunique() == 3
+    assert set(stats.stat) == {"forward_max_abs_diff", "grad_max_abs_diff", "update_max_abs_diff"} and stats.step.nunique() == 3
+    assert list(stats.columns[-5:]) == ["layer", "stat", "value", "stderr", "n"]  # the schema every experiment shares
 
 
 def test_constant_init_experiment_claims():

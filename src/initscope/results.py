@@ -269,6 +269,33 @@ class RunWriter:
             self._staging.abort()
 
 
+STATS_COLUMNS = ("layer", "stat", "value", "stderr", "n")
+"""Every experiment's ``stats`` table: key columns that say which series a row belongs to
+(``variant``, ``view``, ``site``, ``step``, ...), then these five, in this order. ``stderr`` is
+NaN and ``n`` 1 for a value measured once (one network trained, one exact check); predictions
+live in a table of their own (``theory``). ``compare`` and the sweep read any run through it."""
+
+
+def conform_stats(df: pd.DataFrame, *, stderr: float = math.nan, n: int = 1) -> pd.DataFrame:
+    """``df`` with the :data:`STATS_COLUMNS` last and in order, filling a missing ``stderr``
+    or ``n`` (a value measured once); raises if ``layer``, ``stat`` or ``value`` is missing."""
+    missing = [c for c in ("layer", "stat", "value") if c not in df.columns]
+    if missing:
+        raise ValueError(f"a stats table needs the columns {', '.join(STATS_COLUMNS)}; missing {', '.join(missing)}")
+    out = df.copy()
+    if "stderr" not in out:
+        out["stderr"] = stderr
+    if "n" not in out:
+        out["n"] = n
+    keys = [c for c in out.columns if c not in STATS_COLUMNS]
+    return out[keys + list(STATS_COLUMNS)]
+
+
+def stats_keys(df: pd.DataFrame) -> list[str]:
+    """The key columns of a stats table: everything before :data:`STATS_COLUMNS`."""
+    return [c for c in df.columns if c not in STATS_COLUMNS]
+
+
 def write_tables(path: Path, tables: dict[str, pd.DataFrame]) -> None:
     for name, df in tables.items():
         df.to_parquet(path / f"{name}.parquet", index=False)

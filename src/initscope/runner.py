@@ -14,7 +14,7 @@ from initscope.engine.probe import Progress, _no_progress
 from initscope.errors import InitscopeError, unknown
 from initscope.experiments import Experiment, Outcome, RunContext, get_experiment
 from initscope.repro import check_seed, seed_all
-from initscope.results import RunWriter, check_out_dir, check_writable, device_info, versions
+from initscope.results import RunWriter, conform_stats, check_out_dir, check_writable, device_info, versions
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -132,6 +132,7 @@ def run(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     outcome = exp.run(cfg, RunContext(seed=seed, device=dev, progress=progress))
+    outcome.tables["stats"] = conform_stats(outcome.tables["stats"])  # one schema for every experiment
     timings = {**outcome.timings, "run_s": time.perf_counter() - t0}
     meta: dict[str, Any] = {
         "experiment": name,

@@ -25,6 +25,7 @@ from initscope.errors import InitscopeError
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLPSpec, build_mlp
 from initscope.repro import generator, seed_all
+from initscope.results import conform_stats
 from initscope.symmetry import distinct_units_per_layer, unit_spread_per_layer, weight_ranks
 
 VARIANTS = ("constant", "constant-dropout", "random")
@@ -157,7 +158,7 @@ def run(cfg: ConstantInitConfig, ctx: RunContext) -> Outcome:
         for r in hist.itertuples() for stat in PER_LAYER for l in range(n_layers)
     ]
     losses = [dict(variant=r.variant, step=r.step, layer=0, stat="loss", value=r.loss) for r in hist.itertuples()]
-    stats = pd.DataFrame(per_layer + losses, columns=["variant", "step", "layer", "stat", "value"])
+    stats = conform_stats(pd.DataFrame(per_layer + losses, columns=["variant", "step", "layer", "stat", "value"]))  # one network
     t1 = time.perf_counter()
     seed_check = seed_all_check(cfg, x, y, ctx.seed)
     seed_s = time.perf_counter() - t1

@@ -41,6 +41,7 @@ from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLP, MLPSpec, build_mlp
 from initscope.palette import PALETTE
 from initscope.repro import derive_seed, generator
+from initscope.results import conform_stats
 
 VARIANTS = ("kaiming", "sample-statistics", "lsuv", "batchnorm", "layernorm")
 NORM_OF = {"batchnorm": "batchnorm", "layernorm": "layernorm"}
@@ -239,7 +240,7 @@ def run(cfg: InitTrainingConfig, ctx: RunContext) -> Outcome:
             rows += r
             done += 1
             ctx.progress("trainings", done, total)
-    stats = pd.DataFrame(rows, columns=["variant", "seed", "step", "epoch", "layer", "stat", "value"])
+    stats = conform_stats(pd.DataFrame(rows, columns=["variant", "seed", "step", "epoch", "layer", "stat", "value"]))  # per seed
     summary = summarize(stats, diverged, cfg)
     return Outcome(tables={"stats": stats}, summary=summary, timings={"training_s": time.perf_counter() - t0})
 

@@ -19,6 +19,7 @@ from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLPSpec, build_mlp
 from initscope.repro import generator
+from initscope.results import conform_stats
 from initscope.symmetry import check_permutation_symmetry, random_permutations
 
 from initscope.engine.probe import DTYPES  # one table of the dtypes runs take
@@ -80,17 +81,19 @@ def run(cfg: PermutationSymmetryConfig, ctx: RunContext) -> Outcome:
     df["network"], df["dtype"] = 0, "float64"
     stats = pd.concat(tables, ignore_index=True).assign(permutation="consistent")
     stats = pd.concat([stats, df.assign(permutation="inconsistent")], ignore_index=True)
+    stats["stat"] = stats.pop("claim") + "_max_abs_diff"  # one exact check per row: stderr NaN, n 1
+    stats = conform_stats(stats.rename(columns={"max_abs_diff": "value"}))
     summary: dict[str, Any] = {"dtype": cfg.dtype}
     by_dtype = {}
     consistent = stats[stats.permutation == "consistent"]
     for name in DTYPES:
         sub = consistent[consistent.dtype == name]
-        by_dtype[name] = {f"{c}_max_abs_diff": float(sub[sub.claim == c].max_abs_diff.max()) for c in CLAIMS}
+        by_dtype[name] = {f"{c}_max_abs_diff": float(sub[sub.stat == f"{c}_max_abs_diff"].value.max()) for c in CLAIMS}
     summary.update(by_dtype[cfg.dtype])
     summary["by_dtype"] = by_dtype
     summary["eps"] = {name: float(torch.finfo(dt).eps) for name, dt in DTYPES.items()}
     control = stats[stats.permutation == "inconsistent"]
-    summary["inconsistent_float64"] = {f"{c}_min_abs_diff": float(control[control.claim == c].groupby("step").max_abs_diff.max().min()) for c in CLAIMS}
+    summary["inconsistent_float64"] = {f"{c}_min_abs_diff": float(control[control.stat == f"{c}_max_abs_diff"].groupby("step").value.max().min()) for c in CLAIMS}
     return Outcome(tables={"stats": stats}, summary=summary)
 
 
@@ -104,11 +107,11 @@ def figures(tables: dict[str, pd.DataFrame], cfg: PermutationSymmetryConfig, met
     stats = _consistent(stats)
     for ax, claim in zip(axes, CLAIMS):
         for k, (name, dt) in enumerate(DTYPES.items()):
-            s = stats[(stats.claim == claim) & (stats.dtype == name)].groupby("step").max_abs_diff.max()
+            s = stats[(stats.stat == f"{claim}_max_abs_diff") & (stats.dtype == name)].groupby("step").value.max()
             ax.semilogy(s.index, s.clip(lower=1e-20).to_numpy(), "o-", color=f"C{k}", label=name)
             ax.axhline(torch.finfo(dt).eps, color=f"C{k}", ls=":", lw=1)
         if len(control):
-            s = control[control.claim == claim].groupby("step").max_abs_diff.max()
+            s = control[control.stat == f"{claim}_max_abs_diff"].groupby("step").value.max()
             ax.semilogy(s.index, s.clip(lower=1e-20).to_numpy(), "x--", color="0.5", label="inconsistent (control), float64")
         ax.set_title({"forward": "outputs", "grad": "gradients vs permuted gradients", "update": "after SGD vs permuted update"}[claim], fontsize=9)
         ax.set_xlabel("SGD step")
@@ -127,10 +130,10 @@ def sections(tables: dict[str, pd.DataFrame], cfg: PermutationSymmetryConfig, me
     fig = go.Figure()
     for name in DTYPES:
         for claim in CLAIMS:
-            s = stats[(stats.claim == claim) & (stats.dtype == name)].groupby("step").max_abs_diff.max()
+            s = stats[(stats.stat == f"{claim}_max_abs_diff") & (stats.dtype == name)].groupby("step").value.max()
             fig.add_trace(go.Scatter(x=list(s.index), y=list(s.clip(lower=1e-20)), mode="lines+markers", name=f"{claim}, {name}"))
     for claim in CLAIMS if len(control) else ():
-        s = control[control.claim == claim].groupby("step").max_abs_diff.max()
+        s = control[control.stat == f"{claim}_max_abs_diff"].groupby("step").value.max()
         fig.add_trace(go.Scatter(x=list(s.index), y=list(s.clip(lower=1e-20)), mode="lines+markers", line=dict(dash="dash", color="gray"),
                                  name=f"{claim}, inconsistent (control)"))
     fig.update_layout(yaxis_type="log", xaxis_title="SGD step", yaxis_title="largest |difference|", height=420, template="plotly_white")

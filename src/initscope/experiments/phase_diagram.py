@@ -22,6 +22,7 @@ from initscope.errors import InitscopeError
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
 from initscope.nets import MLPSpec
 from initscope.palette import PALETTE
+from initscope.results import conform_stats
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,10 @@ def run(cfg: PhaseDiagramConfig, ctx: RunContext) -> Outcome:
                          theory_finite_width=fw.sample_fraction[-1] if fw else math.nan,
                          theory_finite_width_stderr=fw.sample_fraction_stderr[-1] if fw else math.nan))
         ctx.progress("simulated points", k + 1, len(points))
-    stats = pd.DataFrame(sims)
+    keys = ["sigma_w2", "sigma_b2", "layer", "stat"]
+    sim = pd.DataFrame(sims, columns=keys + ["value", "stderr", "theory", "theory_finite_width", "theory_finite_width_stderr"])
+    stats = conform_stats(sim[keys + ["value", "stderr"]], n=cfg.sample_networks)  # stderr over the sampled networks
+    theory = sim[keys + ["theory", "theory_finite_width", "theory_finite_width_stderr"]]
     cases = run_cases(cfg, ctx) if cfg.case_depth else pd.DataFrame()
     summary = {
         "activation": cfg.activation,
@@ -194,13 +198,22 @@ def run(cfg: PhaseDiagramConfig, ctx: RunContext) -> Outcome:
                   for name, d in cases.groupby("case", sort=False)} if not cases.empty else {},
     }
     return Outcome(
-        tables={"stats": stats, "grid": grid, "boundary": boundary, **({"cases": cases} if not cases.empty else {})},
+        tables={"stats": stats, "theory": theory, "grid": grid, "boundary": boundary, **({"cases": cases} if not cases.empty else {})},
         summary=summary,
         timings={"theory_grid_s": t1 - t0, "simulation_s": time.perf_counter() - t1},
     )
 
 
+def simulated(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The simulated points beside their predictions (``stats`` joined with ``theory``)."""
+    stats = tables["stats"]
+    if "theory" not in tables:  # a run directory from before the theory table: the columns were in stats
+        return stats
+    return stats.merge(tables["theory"], on=["sigma_w2", "sigma_b2", "layer", "stat"], how="left")
+
+
 def verdict(stats: pd.DataFrame) -> str:
+    """``stats``: :func:`simulated`'s table."""
     if stats.empty:
         return "no simulated points."
     z = ((stats.value - stats.theory) / stats.stderr.where(stats.stderr > 0)).abs()
@@ -219,7 +232,7 @@ def verdict(stats: pd.DataFrame) -> str:
 def figures(tables: dict[str, pd.DataFrame], cfg: PhaseDiagramConfig, meta: dict[str, Any]) -> dict[str, Any]:
     import matplotlib.pyplot as plt
 
-    grid, boundary, stats = tables["grid"], tables["boundary"], tables["stats"]
+    grid, boundary, stats = tables["grid"], tables["boundary"], simulated(tables)
     piv = grid.pivot(index="sigma_b2", columns="sigma_w2", values="xi_c")
     fig, ax = plt.subplots(figsize=(8, 5.2))
     fig.subplots_adjust(left=0.1, right=0.97, top=0.92, bottom=0.1)
@@ -270,7 +283,7 @@ def _cases_figure(cases: pd.DataFrame, cfg: PhaseDiagramConfig) -> Any:
 def sections(tables: dict[str, pd.DataFrame], cfg: PhaseDiagramConfig, meta: dict[str, Any]) -> list[Section]:
     import plotly.graph_objects as go
 
-    grid, boundary, stats = tables["grid"], tables["boundary"], tables["stats"]
+    grid, boundary, stats = tables["grid"], tables["boundary"], simulated(tables)
     piv = grid.pivot(index="sigma_b2", columns="sigma_w2", values="xi_c")
     z = np.log10(np.clip(piv.to_numpy(dtype=float), 1e-2, 1e3))
     fig = go.Figure(go.Heatmap(x=list(piv.columns), y=list(piv.index), z=z, colorscale="Viridis",

@@ -13,20 +13,30 @@ import pandas as pd
 
 from initscope.errors import InitscopeError
 from initscope.experiments.base import Section
-from initscope.results import RunDir, RunWriter, load_run
+from initscope.results import RunDir, RunWriter, conform_stats, load_run, stats_keys
 
 
-def _profiles(rd: RunDir, label: str) -> pd.DataFrame:
-    st = rd.stats
-    if not {"layer", "stat", "value"} <= set(st.columns):
-        raise InitscopeError(f"run {str(rd.path)!r} has no per-layer statistics to compare")
-    if "site" in st.columns:
-        st = st[st.site.isin(["pre", "post"]) & ((st.site == "pre") | ~st.stat.isin(st[st.site == "pre"].stat))]
+MAX_VALUES = 8  # a key with more distinct values in a run (steps, seeds) is averaged over, not drawn as series
+
+
+def _profiles(rd: RunDir, label: str) -> tuple[pd.DataFrame, list[str]]:
+    """A run's stats as series ``run`` (its label, then the values of every key that varies in
+    it: variant, view, site, ...) over ``layer``; keys with more than MAX_VALUES values are
+    averaged over (and named, for the verdict). Any experiment's table, through one schema."""
+    try:
+        st = conform_stats(rd.stats)
+    except ValueError:
+        raise InitscopeError(f"run {str(rd.path)!r} has no per-layer statistics to compare") from None
+    varying = [k for k in stats_keys(st) if st[k].nunique(dropna=False) > 1]
+    series = [k for k in varying if st[k].nunique(dropna=False) <= MAX_VALUES]
+    averaged = [f"{k} ({st[k].nunique()} values)" for k in varying if k not in series]
+    if averaged:
+        st = st.groupby(series + ["layer", "stat"], sort=False, dropna=False).value.mean().reset_index().assign(stderr=np.nan)
     st = st.copy()
-    st["run"] = label if "variant" not in st.columns else label + ": " + st["variant"].astype(str)
-    if "stderr" not in st.columns:
-        st["stderr"] = np.nan
-    return st[["run", "layer", "stat", "value", "stderr"]]
+    st["run"] = label
+    for k in series:
+        st["run"] = st["run"] + ", " + st[k].astype(str)
+    return st[["run", "layer", "stat", "value", "stderr"]], averaged
 
 
 def _labels(runs: Sequence[RunDir]) -> list[str]:
@@ -51,8 +61,10 @@ def compare(run_dirs: Sequence[str | Path], out: str | Path | None = None, *, fo
         raise InitscopeError("compare needs at least two run directories")
     runs = [load_run(d) for d in run_dirs]
     labels = _labels(runs)
-    table = pd.concat([_profiles(r, lab) for r, lab in zip(runs, labels)], ignore_index=True)
-    shared = sorted(set.intersection(*[set(table[table.run.str.startswith(lab)].stat) for lab in labels]))
+    profiles = [_profiles(r, lab) for r, lab in zip(runs, labels)]
+    table = pd.concat([t for t, _ in profiles], ignore_index=True)
+    shared = sorted(set.intersection(*[set(t.stat) for t, _ in profiles]))
+    averaged = "; ".join(f"{lab}: averaged over {', '.join(a)}" for lab, (_, a) in zip(labels, profiles) if a)
     if not shared:
         raise InitscopeError("the runs share no statistic to compare")
     out_path = Path(out) if out is not None else Path("runs") / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
@@ -83,10 +95,11 @@ def compare(run_dirs: Sequence[str | Path], out: str | Path | None = None, *, fo
             w.figure(fig, stat)
             pfig.update_layout(yaxis_type="log" if log else "linear", xaxis_title="layer", height=400, template="plotly_white")
             last = sub.sort_values("layer").groupby("run", sort=False).value.last()
-            verdict = "; ".join(f"{r}: {v:.4g} at the last layer" for r, v in last.items())
+            verdict = "; ".join(f"{r}: {v:.4g} at the last layer" for r, v in last.items()) + (f" ({averaged})" if averaged else "")
             sections.append(Section(stat, verdict, (pfig,)))
         meta: dict[str, Any] = {
             "experiment": "compare",
+            "seed": None,  # nothing is drawn: the runs' own seeds are in their run.json
             "description": "Depth profiles of " + ", ".join(str(r.path) for r in runs),
             "runs": [{"path": str(r.path), "label": lab, "experiment": r.meta.get("experiment"), "config": r.meta.get("config")} for r, lab in zip(runs, labels)],
             "config": {lab: str(r.path) for r, lab in zip(runs, labels)},
