@@ -4,6 +4,7 @@
     python benchmarks/verdicts.py score     # inspect every pair against the saved truth (~1 min)
     python benchmarks/verdicts.py fixes     # --fix auto on every flagged pair, retrain, score the fixes
     python benchmarks/verdicts.py others    # families outside the zoo: library default and x10, no training
+    python benchmarks/verdicts.py trial     # score inspect --trial's share against the truth (~TBD min; --steps, default 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
 
 The zoo is ``initscope.inspect.zoo``: 12 families (GPT-2, LLaMA and GPT-NeoX decoders on a
@@ -31,6 +32,16 @@ branches or on a small init that trains; every broken pair flagged.
 **Fixes.** Every flagged pair is fixed with ``fix_model(..., "auto")`` and trained again the
 same way; target: >= 90% of the broken pairs then train, and no pair that trained loses more
 than its seed spread.
+
+**Trial.** The second signal of ``inspect --trial STEPS``, computed as ``report._trial`` does
+it: AdamW (lr 1e-3) for ``--steps`` steps on the pair's one batch (random labels for a
+classifier, the token ids for an LM), from the pair's init and from a reference (its ``--fix
+auto`` twin when inspect flags the pair, else its library's re-init); share = (chance - last
+loss of the init) / (chance - last loss of the reference). The trial says broken at share < 0.3
+(also when the init ends non-finite or above chance while the reference gets below it),
+trains at share >= 0.7, unsure between or when the reference makes no progress either.
+Printed: the trial alone, step 0 alone, "either flags" and "the trial overrides when it is
+sure", and every pair's numbers. Results are cached in ``benchmarks/verdicts_trial.json``.
 """
 
 from __future__ import annotations
@@ -49,6 +60,7 @@ from initscope.inspect import zoo
 from initscope.inspect.trial import train
 
 TRUTH = Path(__file__).with_name("verdicts_truth.json")
+TRIAL_CACHE = Path(__file__).with_name("verdicts_trial.json")
 STEPS, LR, BATCH, SEEDS = 200, 3e-3, 16, (0, 1)  # sized so the whole zoo trains in ~20 min on 2 cores
 TRAINS, BROKEN = 0.7, 0.3
 
@@ -173,6 +185,114 @@ def cmd_score(truth: dict) -> dict[str, object]:
                  for f2, init, lab, prog, res in rows if f2 == fam]
         print(f"  {fam}:\n    " + "\n    ".join(parts))
     return {"rows": rows, "agreement": agree / max(1, len(labelled)), "agreement_seeds_agree": agree_steady / max(1, len(steady))}
+
+
+def trial_pair(family: str, init: str, res, steps: int) -> dict[str, object]:
+    """``report._trial`` on one zoo pair: the pair's init and its reference trained on the same
+    batch (seed 0); ``res`` is inspect's step-0 result on that batch."""
+    from initscope.inspect.fixes import auto_fix
+    from initscope.inspect.trial import library_reinit, trial
+
+    t0 = time.perf_counter()
+    x, _ = zoo.task_data(family, 16, seed=12345)
+    ref_name = "fixed" if res.issues else "library re-init"
+    curves: dict[str, list[float]] = {}
+    for which in ("init", ref_name):
+        torch.manual_seed(0)
+        model = zoo.build(family, init, seed=0)
+        if which == "fixed":
+            auto_fix(model, x, seed=0)
+        elif which == "library re-init":
+            model = library_reinit(model, 0)
+        r = trial(model, x, res.output.task, steps=steps, seed=0)
+        if r is None:
+            return {"steps": steps, "reference": ref_name, "share": math.nan, "no_trial": True, "seconds": time.perf_counter() - t0}
+        curves[which] = r.losses
+    chance_ = res.output.chance_loss
+    drop = {k: chance_ - v[-1] if v and all(map(math.isfinite, v)) else -math.inf for k, v in curves.items()}
+    share = drop["init"] / drop[ref_name] if drop[ref_name] > 0 else math.nan
+    return {"steps": steps, "reference": ref_name, "chance": chance_, "share": share,
+            "init": [curves["init"][0], curves["init"][-1]], "ref": [curves[ref_name][0], curves[ref_name][-1]],
+            "init_diverged": not all(map(math.isfinite, curves["init"])), "seconds": time.perf_counter() - t0}
+
+
+def trial_call(share: float) -> str:
+    """broken below 0.3 (a non-finite or above-chance init against a reference that gets below
+    chance gives a share <= 0, -inf), trains at 0.7 and above, unsure between and when the share
+    is undefined (the reference makes no progress below chance either, or there is no trial)."""
+    if share != share:
+        return "unsure"
+    return "broken" if share < BROKEN else "trains" if share >= TRAINS else "unsure"
+
+
+def cmd_trial(truth: dict, steps: int = 60) -> dict[str, object]:
+    """The short trial (``inspect --trial``) scored against the truth, alone and with step 0."""
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    cache = json.loads(TRIAL_CACHE.read_text()) if TRIAL_CACHE.exists() else {}
+    cache.setdefault("pairs", {})
+    cache.update({"lr": 1e-3, "batch": 16, "seed": 0, "note": "inspect --trial's share per zoo pair (benchmarks/verdicts.py trial)"})
+    rows = []
+    keys = [k for k, p in truth["pairs"].items() if p["label"] != "left out"]
+    trained = 0
+    for n, key in enumerate(keys):
+        p = truth["pairs"][key]
+        fam, init = key.split("|")
+        _, _, res = inspect_pair(fam, init)
+        ref_name = "fixed" if res.issues else "library re-init"
+        tr = cache["pairs"].get(key)
+        if tr is None or tr.get("steps") != steps or tr.get("reference") != ref_name:
+            tr = trial_pair(fam, init, res, steps)
+            cache["pairs"][key] = tr
+            cache["steps"] = steps
+            TRIAL_CACHE.write_text(json.dumps(cache, indent=1, allow_nan=True))
+            trained += 1
+            print(f"[{n + 1}/{len(keys)} {time.perf_counter() - t0:6.0f}s] {key:28s} share {tr['share']:.3g} ({tr['seconds']:.1f}s)",
+                  file=sys.stderr, flush=True)
+        rows.append((fam, init, p["label"], p["progress"], bool(res.issues), tr["share"], trial_call(tr["share"]), tr))
+    labelled = [r for r in rows if r[2] != "marginal"]
+    n_lab = max(1, len(labelled))
+
+    def matrix(name: str, flag) -> int:
+        cm = {(f, l): 0 for f in (True, False) for l in ("trains", "broken", "marginal")}
+        for r in rows:
+            cm[(bool(flag(r)), r[2])] += 1
+        agree = sum(bool(flag(r)) == (r[2] == "broken") for r in labelled)
+        print(f"\n{name}\n{'':12s} {'trains':>7s} {'broken':>7s} {'marginal':>9s}")
+        for f in (True, False):
+            print(f"{'flagged' if f else 'not flagged':12s} {cm[(f, 'trains')]:7d} {cm[(f, 'broken')]:7d} {cm[(f, 'marginal')]:9d}")
+        print(f"agreement on {len(labelled)} labelled pairs: {agree} ({agree / n_lab:.1%})")
+        return agree
+
+    print(f"\nshort trial: {steps} AdamW steps (lr 1e-3) on the pair's batch of 16; reference: --fix auto twin when step 0 "
+          f"flags, else library re-init; trial says broken at share < {BROKEN}, trains at >= {TRAINS}")
+    calls = {c: {l: sum(r[6] == c and r[2] == l for r in rows) for l in ("trains", "broken", "marginal")}
+             for c in ("broken", "unsure", "trains")}
+    print(f"\ntrial calls    {'trains':>7s} {'broken':>7s} {'marginal':>9s}")
+    for c, v in calls.items():
+        print(f"says {c:9s} {v['trains']:7d} {v['broken']:7d} {v['marginal']:9d}")
+    a_trial = matrix("(1) trial alone (flagged = says broken; unsure counted as not flagged):", lambda r: r[6] == "broken")
+    print(f"unsure on {sum(r[6] == 'unsure' for r in labelled)} of {len(labelled)} labelled pairs "
+          f"({sum(r[6] == 'unsure' for r in rows if r[2] == 'marginal')} of {len(rows) - len(labelled)} marginal)")
+    sure = [r for r in labelled if r[6] != "unsure"]
+    a_sure = sum((r[6] == "broken") == (r[2] == "broken") for r in sure)
+    print(f"where the trial is sure: {a_sure} of {len(sure)} right ({a_sure / max(1, len(sure)):.1%})")
+    a_step0 = matrix("(2) step-0 verdict alone (as `score`):", lambda r: r[4])
+    a_either = matrix("(3a) either flags (step 0 flags or the trial says broken):", lambda r: r[4] or r[6] == "broken")
+    a_over = matrix("(3b) the trial overrides when it is sure (its call where broken/trains, else step 0):",
+                    lambda r: r[6] == "broken" if r[6] != "unsure" else r[4])
+    print(f"\nper pair ({steps} steps): family, init, label (progress), step 0, reference, share, trial call")
+    num = lambda v: f"{v:7.2f}" if abs(v) < 1e3 or not math.isfinite(v) else f"{v:7.2g}"  # noqa: E731
+    for fam, init, lab, prog, flagged, share, call, tr in rows:
+        wrong = (call != "unsure" and (call == "broken") != (lab == "broken") and lab != "marginal")
+        print(f"  {fam:16s} {init:14s} {lab:8s} {num(prog)}  {'FLAG' if flagged else 'ok  '}  {tr['reference']:15s} "
+              f"share {num(share)}  {call:7s}" + ("  <- trial wrong" if wrong else ""))
+    wall = time.perf_counter() - t0
+    spent = sum(r[7].get("seconds", 0.0) for r in rows)
+    print(f"\nwall time {wall:.0f} s ({trained} pairs trained now, {len(rows) - trained} from {TRIAL_CACHE.name}); "
+          f"trial training time summed over the {len(rows)} pairs (cached included): {spent:.0f} s")
+    return {"rows": rows, "agreement_trial": a_trial / n_lab, "agreement_step0": a_step0 / n_lab,
+            "agreement_either": a_either / n_lab, "agreement_override": a_over / n_lab}
 
 
 def features(res) -> dict[str, float]:
@@ -312,10 +432,11 @@ def cmd_others() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", nargs="?", default="all", choices=["all", "train", "score", "fixes", "features", "others"])
+    ap.add_argument("what", nargs="?", default="all", choices=["all", "train", "score", "fixes", "features", "others", "trial"])
     ap.add_argument("--families", default=",".join(zoo.FAMILIES))
     ap.add_argument("--inits", default=",".join(zoo.INITS))
     ap.add_argument("--jobs", type=int, default=2, help="training processes (one thread each)")
+    ap.add_argument("--steps", type=int, default=60, help="trial: AdamW steps on the pair's batch")
     a = ap.parse_args()
     families, inits = a.families.split(","), a.inits.split(",")
     if a.what == "others":
@@ -336,6 +457,9 @@ def main() -> None:
         return
     if a.what == "features":
         cmd_features(truth)
+        return
+    if a.what == "trial":
+        cmd_trial(truth, a.steps)
         return
     score = cmd_score(truth)
     if a.what in ("all", "fixes"):

@@ -1,10 +1,11 @@
-"""The static figures of the newer experiments draw from their tables (the browser tests skip the PNGs)."""
+"""The static figures draw from the tables (the browser tests skip the PNGs)."""
 
 import matplotlib.pyplot as plt
 import pytest
 
 from initscope.config import apply_overrides
 from initscope.experiments import get_experiment
+from initscope.report import draw_figures
 from initscope.runner import run
 
 SMALL = {
@@ -23,7 +24,7 @@ def test_figures_draw(name):
     rec = run(name, SMALL[name], write=False)
     exp = get_experiment(name)
     cfg = apply_overrides(exp.config, SMALL[name])
-    figs = exp.figures(rec.outcome.tables, cfg, rec.meta)
+    figs = draw_figures(exp, rec.outcome.tables, cfg, rec.meta)
     try:
         assert NAMES[name] <= set(figs)
         for fig in figs.values():

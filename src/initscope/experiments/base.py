@@ -40,11 +40,13 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Section:
-    """One block of the HTML report: a title, a verdict in plain words, plotly figures."""
+    """One block of the report: a title, a verdict in plain words, and figures, declared as
+    :class:`initscope.report.charts.Chart` (drawn as ``figures/NAME.png`` and in the HTML page)
+    or given as plotly figures (HTML only)."""
 
     title: str
     verdict: str
-    figures: tuple[Any, ...] = ()  # plotly.graph_objects.Figure
+    figures: tuple[Any, ...] = ()  # Chart declarations, or plotly.graph_objects.Figure
     note: str = ""
     html: str = ""  # trusted markup built with escaping (inspect's sortable table), after the figures
 
@@ -55,8 +57,12 @@ class Experiment:
     description: str
     config: type
     run: Callable[[Any, RunContext], Outcome]
-    figures: Callable[[dict[str, pd.DataFrame], Any, dict[str, Any]], dict[str, Any]]  # -> matplotlib Figures
-    sections: Callable[[dict[str, pd.DataFrame], Any, dict[str, Any]], list[Section]]
+    # what the report shows: sections of Chart declarations over the run's tables (the report
+    # layer draws each chart as a PNG and in the HTML page). ``figures`` (-> matplotlib Figures)
+    # and ``sections`` (-> plotly) are the older form, kept for experiments not yet declared.
+    report: Callable[[dict[str, pd.DataFrame], Any, dict[str, Any]], list[Section]] | None = None
+    figures: Callable[[dict[str, pd.DataFrame], Any, dict[str, Any]], dict[str, Any]] | None = None
+    sections: Callable[[dict[str, pd.DataFrame], Any, dict[str, Any]], list[Section]] | None = None
     source: str = ""  # the seed text it reproduces
 
     def __repr__(self) -> str:

@@ -422,57 +422,17 @@ def norm_verdict(norms: pd.DataFrame) -> str:
     return "Sample fraction by norm — " + "; ".join(parts) + "." if parts else ""
 
 
-def _norms_figure(norms: pd.DataFrame, title: str) -> Any:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.6))
-    fig.subplots_adjust(left=0.1, right=0.97, top=0.9, bottom=0.12)
-    for norm, d in norms.groupby("norm", sort=False):
-        d = d.sort_values("layer")
-        c = NORM_COLORS.get(norm, "k")
-        ax.errorbar(d.layer, d.value, yerr=d.stderr.fillna(0), fmt="o", ms=3, color=c, label=f"{norm} (simulated)")
-        ax.plot(d.layer, d.theory, ls="--", color=c, lw=1.2, label=f"{norm} (mean field)")
-    ax.set_yscale("log")
-    ax.set_xlabel("layer")
-    ax.set_ylabel("sample fraction (pre-activation)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    return fig
-
-
-def figures(tables: dict[str, pd.DataFrame], cfg: KaimingVarianceConfig, meta: dict[str, Any]) -> dict[str, Any]:
-    from initscope.report import figures as F
+def report(tables: dict[str, pd.DataFrame], cfg: KaimingVarianceConfig, meta: dict[str, Any]) -> list[Section]:
+    from initscope.report.builders import depth_profile, simulated_beside_theory, view_histograms
 
     stats, traces, theory = tables["stats"], tables["traces"], tables.get("theory")
     title = f"{cfg.activation}, {cfg.init}, width {cfg.width}"
-    extra = {}
-    if "norms" in tables:
-        extra["normalization"] = _norms_figure(tables["norms"], f"Batch norm vs layer norm: share of variance over samples ({title})")
-    return extra | {
-        "histograms": F.view_histograms(traces, site="pre", title=f"Pre-activation distributions by view ({title})"),
-        "variance_by_depth": F.depth_profile(
-            stats,
-            ["network_variance", "sample_variance", "mean_spread", "layer_variance"],
-            title=f"Variance of a pre-activation, by source of randomness ({title})",
-            log=True,
-            theory=theory,
-        ),
-        "sample_fraction": F.depth_profile(
-            stats, ["sample_fraction"], title=f"Fraction of variance that is over samples ({title})", log=True, theory=theory
-        ),
-    }
-
-
-def sections(tables: dict[str, pd.DataFrame], cfg: KaimingVarianceConfig, meta: dict[str, Any]) -> list[Section]:
-    from initscope.report import interactive as I
-
-    stats, traces, theory = tables["stats"], tables["traces"], tables.get("theory")
-    return [
+    sections = [
         Section(
             "Variance by depth, per source of randomness",
             " ".join(p for p in (verdict(stats), theory_verdict(stats, theory)) if p),
-            (I.depth_profile(stats, ["network_variance", "sample_variance", "mean_spread", "layer_variance"], log=True, theory=theory),),
+            (depth_profile("variance_by_depth", stats, ["network_variance", "sample_variance", "mean_spread", "layer_variance"],
+                           title=f"Variance of a pre-activation, by source of randomness ({title})", log=True, theory=theory),),
             note="network: one input, many networks. sample: one network, many inputs (mean over R networks, error bars over networks). "
             "mean spread: variance over neurons of each neuron's mean over samples, mu(w). layer: one network and input, over the units of a layer.",
         ),
@@ -480,26 +440,26 @@ def sections(tables: dict[str, pd.DataFrame], cfg: KaimingVarianceConfig, meta: 
             "How much of the variance is over samples",
             "sample_fraction = sample_variance / (sample_variance + mean_spread); near 0 the network ignores its input. "
             + theory_verdict(stats, theory),
-            (I.depth_profile(stats, ["sample_fraction"], log=True, theory=theory),),
+            (depth_profile("sample_fraction", stats, ["sample_fraction"], title=f"Fraction of variance that is over samples ({title})",
+                           log=True, theory=theory),),
             note=WHY_FINITE_WIDTH,
         ),
-        *([Section("Batch normalization and layer normalization", norm_verdict(tables["norms"]), (_norms_plotly(tables["norms"]),),
-                    note=NORM_WHY + f" The compared norms run the sample view alone, {COMPANION_NETWORKS} networks x "
-                    f"{COMPANION_SAMPLES} samples at most.")] if "norms" in tables else []),
-        Section(
-            "Neuron distributions per view",
-            "Network and layer views stay wide; in the sample view each neuron collapses to small fluctuations around its own mean.",
-            (I.view_histograms(traces, site="pre"),),
-        ),
     ]
-
-
-def _norms_plotly(norms: pd.DataFrame) -> Any:
-    from initscope.report.interactive import simulated_beside_theory
-
-    order = list(dict.fromkeys(norms.norm))
-    return simulated_beside_theory(norms, "norm", [NORM_COLORS.get(n, "black") for n in order],
-                                   y_title="sample fraction (pre-activation)", height=420)
+    if "norms" in tables:
+        norms = tables["norms"]
+        order = list(dict.fromkeys(norms.norm))
+        chart = simulated_beside_theory("normalization", norms, "norm", [NORM_COLORS.get(n, "black") for n in order],
+                                        y_title="sample fraction (pre-activation)", height=420,
+                                        title=f"Batch norm vs layer norm: share of variance over samples ({title})")
+        sections.append(Section("Batch normalization and layer normalization", norm_verdict(norms), (chart,),
+                                note=NORM_WHY + f" The compared norms run the sample view alone, {COMPANION_NETWORKS} networks x "
+                                f"{COMPANION_SAMPLES} samples at most."))
+    sections.append(Section(
+        "Neuron distributions per view",
+        "Network and layer views stay wide; in the sample view each neuron collapses to small fluctuations around its own mean.",
+        (view_histograms("histograms", traces, site="pre", title=f"Pre-activation distributions by view ({title})"),),
+    ))
+    return sections
 
 
 EXPERIMENT = Experiment(
@@ -507,8 +467,7 @@ EXPERIMENT = Experiment(
     description="Kaiming preserves a neuron's variance over weights, but its variance over samples collapses with depth",
     config=KaimingVarianceConfig,
     run=run,
-    figures=figures,
-    sections=sections,
+    report=report,
     source="000_ca7ae6ba9298fa59.txt",
 )
 

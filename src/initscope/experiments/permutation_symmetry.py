@@ -97,57 +97,52 @@ def run(cfg: PermutationSymmetryConfig, ctx: RunContext) -> Outcome:
     return Outcome(tables={"stats": stats}, summary=summary)
 
 
-def figures(tables: dict[str, pd.DataFrame], cfg: PermutationSymmetryConfig, meta: dict[str, Any]) -> dict[str, Any]:
-    import matplotlib.pyplot as plt
-
-    stats = tables["stats"]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharey=True)
-    fig.subplots_adjust(left=0.07, right=0.98, top=0.85, bottom=0.14, wspace=0.08)
-    control = _control(stats)
-    stats = _consistent(stats)
-    for ax, claim in zip(axes, CLAIMS):
-        for k, (name, dt) in enumerate(DTYPES.items()):
-            s = stats[(stats.stat == f"{claim}_max_abs_diff") & (stats.dtype == name)].groupby("step").value.max()
-            ax.semilogy(s.index, s.clip(lower=1e-20).to_numpy(), "o-", color=f"C{k}", label=name)
-            ax.axhline(torch.finfo(dt).eps, color=f"C{k}", ls=":", lw=1)
-        if len(control):
-            s = control[control.stat == f"{claim}_max_abs_diff"].groupby("step").value.max()
-            ax.semilogy(s.index, s.clip(lower=1e-20).to_numpy(), "x--", color="0.5", label="inconsistent (control), float64")
-        ax.set_title({"forward": "outputs", "grad": "gradients vs permuted gradients", "update": "after SGD vs permuted update"}[claim], fontsize=9)
-        ax.set_xlabel("SGD step")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("largest |difference| (dotted: machine epsilon)")
-    axes[0].legend(fontsize=8, loc="center right")
-    fig.suptitle("Permuting hidden units changes nothing, at every step (text 003)", fontsize=10)
-    return {"permutation_checks": fig}
+PANEL_TITLES = {"forward": "outputs", "grad": "gradients vs permuted gradients", "update": "after SGD vs permuted update"}
 
 
-def sections(tables: dict[str, pd.DataFrame], cfg: PermutationSymmetryConfig, meta: dict[str, Any]) -> list[Section]:
-    import plotly.graph_objects as go
+def _per_step(stats: pd.DataFrame, claim: str) -> pd.Series:
+    """The largest |difference| per step over networks and layers (0 shown at 1e-20 on the log axis)."""
+    return stats[stats.stat == f"{claim}_max_abs_diff"].groupby("step").value.max().clip(lower=1e-20)
 
-    control = _control(tables["stats"])
-    stats = _consistent(tables["stats"])
-    fig = go.Figure()
+
+def verdict(stats: pd.DataFrame) -> str:
+    """From the table: the largest difference per claim and dtype, and the control's smallest."""
+    control, stats = _control(stats), _consistent(stats)
+    parts = []
     for name in DTYPES:
-        for claim in CLAIMS:
-            s = stats[(stats.stat == f"{claim}_max_abs_diff") & (stats.dtype == name)].groupby("step").value.max()
-            fig.add_trace(go.Scatter(x=list(s.index), y=list(s.clip(lower=1e-20)), mode="lines+markers", name=f"{claim}, {name}"))
-    for claim in CLAIMS if len(control) else ():
-        s = control[control.stat == f"{claim}_max_abs_diff"].groupby("step").value.max()
-        fig.add_trace(go.Scatter(x=list(s.index), y=list(s.clip(lower=1e-20)), mode="lines+markers", line=dict(dash="dash", color="gray"),
-                                 name=f"{claim}, inconsistent (control)"))
-    fig.update_layout(yaxis_type="log", xaxis_title="SGD step", yaxis_title="largest |difference|", height=420, template="plotly_white")
-    s = meta.get("summary", {}).get("by_dtype", {})
-    verdict = "; ".join(
-        f"{name}: outputs {v['forward_max_abs_diff']:.1e}, gradients {v['grad_max_abs_diff']:.1e}, updates {v['update_max_abs_diff']:.1e}"
-        for name, v in s.items()
-    )
-    ctrl = meta.get("summary", {}).get("inconsistent_float64")
-    if verdict:
-        verdict += " — all at rounding level: the permuted network is the same function and trains identically."
-    if verdict and ctrl:
-        verdict += f" Control: permuting a layer's units without the next layer's columns changes the outputs by at least {ctrl['forward_min_abs_diff']:.2g} at every step."
-    return [Section("Three claims, checked", verdict, (fig,), note="Largest |difference| over networks and layers, per SGD step.")]
+        sub = stats[stats.dtype == name]
+        if len(sub):
+            v = {c: float(sub[sub.stat == f"{c}_max_abs_diff"].value.max()) for c in CLAIMS}
+            parts.append(f"{name}: outputs {v['forward']:.1e}, gradients {v['grad']:.1e}, updates {v['update']:.1e}")
+    out = "; ".join(parts)
+    if out:
+        out += " — all at rounding level: the permuted network is the same function and trains identically."
+    if out and len(control):
+        smallest = float(control[control.stat == "forward_max_abs_diff"].groupby("step").value.max().min())
+        out += f" Control: permuting a layer's units without the next layer's columns changes the outputs by at least {smallest:.2g} at every step."
+    return out
+
+
+def report(tables: dict[str, pd.DataFrame], cfg: PermutationSymmetryConfig, meta: dict[str, Any]) -> list[Section]:
+    from initscope.palette import color
+    from initscope.report.charts import Chart, Panel, Trace
+
+    control, stats = _control(tables["stats"]), _consistent(tables["stats"])
+    panels = []
+    for i, claim in enumerate(CLAIMS):
+        traces = []
+        for k, name in enumerate(DTYPES):
+            s = _per_step(stats[stats.dtype == name], claim)
+            traces.append(Trace("errorbar", s.index, s.to_numpy(), name, color(k), legend=i == 0))
+        if len(control):
+            s = _per_step(control, claim)
+            traces.append(Trace("errorbar", s.index, s.to_numpy(), "inconsistent (control), float64", "#808080", dash="dash", legend=i == 0))
+        eps = tuple((float(torch.finfo(dt).eps), f"{name} eps" if i == 0 else "") for name, dt in DTYPES.items())
+        panels.append(Panel(tuple(traces), title=PANEL_TITLES[claim], x_title="SGD step", y_log=True, hlines=eps,
+                            y_title="largest |difference| (dotted: machine epsilon)" if i == 0 else ""))
+    chart = Chart("permutation_checks", tuple(panels), title="Permuting hidden units changes nothing, at every step (text 003)",
+                  size=(12, 3.8), height=420)
+    return [Section("Three claims, checked", verdict(tables["stats"]), (chart,), note="Largest |difference| over networks and layers, per SGD step.")]
 
 
 def _consistent(stats: pd.DataFrame) -> pd.DataFrame:
@@ -163,8 +158,7 @@ EXPERIMENT = Experiment(
     description="Permuting hidden units leaves outputs unchanged, permutes gradients, and commutes with SGD",
     config=PermutationSymmetryConfig,
     run=run,
-    figures=figures,
-    sections=sections,
+    report=report,
     source="003_5c5d71341f241ce8.txt",
 )
 

@@ -3,23 +3,45 @@ into a run directory through :class:`initscope.results.RunWriter`."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from initscope.experiments.base import Experiment
+from initscope.experiments.base import Experiment, Section
 from initscope.results import RunWriter
+
+
+def draw_figures(exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """The experiment's static figures, name -> matplotlib Figure: its declared charts drawn by
+    the matplotlib backend (or, for an experiment not yet declared, its own ``figures``)."""
+    from initscope.report.charts import Chart, to_matplotlib
+
+    if exp.report is None:
+        return exp.figures(tables, cfg, meta)
+    return {c.name: to_matplotlib(c) for s in exp.report(tables, cfg, meta) for c in s.figures if isinstance(c, Chart) and c.png}
 
 
 def write_figures(w: RunWriter, exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> list[Path]:
     """Draw the experiment's figures as ``figures/*.png`` and ``*.svg`` (for papers and slides)."""
-    return [p for name, fig in exp.figures(tables, cfg, meta).items() for p in w.figure(fig, name)]
+    return [p for name, fig in draw_figures(exp, tables, cfg, meta).items() for p in w.figure(fig, name)]
+
+
+def report_sections(exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> list[Section]:
+    """The report's sections with every declared chart drawn by the plotly backend."""
+    from initscope.report.charts import Chart, to_plotly
+
+    if exp.report is None:
+        return exp.sections(tables, cfg, meta)
+    return [dataclasses.replace(s, figures=tuple(to_plotly(f) if isinstance(f, Chart) else f for f in s.figures
+                                                 if not isinstance(f, Chart) or f.html))
+            for s in exp.report(tables, cfg, meta)]
 
 
 def write_report(w: RunWriter, exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> list[dict[str, str]]:
     """Write the HTML report; return each section's title and verdict (what ``initscope run`` prints)."""
-    sections = exp.sections(tables, cfg, meta)
+    sections = report_sections(exp, tables, cfg, meta)
     w.report(f"initscope: {exp.name}", meta, sections, tables)
     return [{"title": s.title, "verdict": s.verdict} for s in sections if s.verdict]
 
@@ -41,4 +63,4 @@ def rebuild(run_dir: str | Path) -> Path:
     return w.out / "report.html"
 
 
-__all__ = ["rebuild", "write_figures", "write_report"]
+__all__ = ["draw_figures", "rebuild", "report_sections", "write_figures", "write_report"]

@@ -1,0 +1,261 @@
+"""What a figure shows, declared once, drawn by two backends.
+
+An experiment says *what* to draw as a :class:`Chart` (panels of traces built from its tidy
+tables; no plotting library imported); the report layer draws it as a static matplotlib figure
+(``figures/NAME.png`` and ``.svg``, :func:`to_matplotlib`) and as an interactive plotly figure
+in ``report.html`` (:func:`to_plotly`). One palette (:mod:`initscope.palette`), one place per
+backend for every kind of trace, so a figure cannot say one thing in the PNG and another in the
+report.
+
+Trace kinds: ``line`` (``dash`` solid / dash / dot), ``markers`` (with +- ``err`` bars if
+given), ``errorbar`` (line, markers and +- ``err`` bars), ``band`` (shaded between ``y`` and ``y2``), ``hist`` (of ``x``),
+``heatmap`` (``z`` over ``x`` by ``y``). A panel adds horizontal and vertical reference lines
+and text notes; a chart with ``frames`` has one set of panels per frame (matplotlib: the frames
+side by side in a grid; plotly: a slider).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Trace:
+    kind: str  # line | markers | errorbar | band | hist | heatmap
+    x: Sequence[Any] = ()
+    y: Sequence[float] = ()
+    name: str = ""
+    color: str | None = None
+    err: Sequence[float] | None = None  # errorbar: +- this
+    y2: Sequence[float] | None = None  # band: from y to y2
+    z: Any = None  # heatmap: rows follow y, columns x
+    dash: str = "solid"  # solid | dash | dot
+    width: float = 1.3
+    alpha: float = 1.0
+    size: float = 4.0  # marker size (points)
+    bins: int = 40
+    density: bool = True
+    legend: bool = True
+    colorbar: str = ""  # heatmap: the colour scale's title
+    colorscale: str = "viridis"
+    zrange: tuple[float, float] | None = None
+    hover: Sequence[str] | None = None  # plotly hover text per point
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown trace kind {self.kind!r}; choose from: {', '.join(KINDS)}")
+
+
+KINDS = ("line", "markers", "errorbar", "band", "hist", "heatmap")
+
+
+@dataclass(frozen=True)
+class Panel:
+    traces: tuple[Trace, ...]
+    title: str = ""
+    x_title: str = ""
+    y_title: str = ""
+    x_log: bool = False
+    y_log: bool = False
+    hlines: tuple[tuple[float, str], ...] = ()  # (y, label)
+    vlines: tuple[tuple[float, str], ...] = ()
+    notes: tuple[tuple[float, float, str], ...] = ()  # (x, y, text) in data coordinates
+    legend: bool = True
+
+
+@dataclass(frozen=True)
+class Chart:
+    """``name``: the PNG's file stem; ``panels`` in a grid of ``cols`` columns; ``frames``:
+    (label, panels) pairs instead of ``panels`` when the chart steps through a variable."""
+
+    name: str
+    panels: tuple[Panel, ...] = ()
+    title: str = ""
+    cols: int = 0  # 0: all panels in one row
+    frames: tuple[tuple[str, tuple[Panel, ...]], ...] = ()
+    frame_label: str = ""
+    size: tuple[float, float] = (8.0, 4.8)  # matplotlib inches for the whole figure
+    height: int = 420  # plotly pixels
+    png: bool = True
+    html: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def grid(self) -> tuple[int, int]:
+        n = len(self.frames[0][1]) if self.frames else len(self.panels)
+        cols = self.cols or max(1, n)
+        return max(1, math.ceil(n / cols)), cols
+
+
+def finite(values: Sequence[float]) -> list[float | None]:
+    """Values for plotly: NaN and inf become gaps (None)."""
+    return [float(v) if v is not None and math.isfinite(float(v)) else None for v in np.asarray(values, dtype=float)]
+
+
+# --- matplotlib ------------------------------------------------------------------------
+
+_MPL_DASH = {"solid": "-", "dash": "--", "dot": ":"}
+
+
+def to_matplotlib(chart: Chart) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if chart.frames:  # rows: the panels; columns: the frames
+        rows, cols = len(chart.frames[0][1]), len(chart.frames)
+        fig, axes = plt.subplots(max(1, rows), max(1, cols), figsize=chart.size, squeeze=False)
+        for j, (label, panels) in enumerate(chart.frames):
+            for i, panel in enumerate(panels):
+                _mpl_panel(axes[i][j], panel, fig, small=True)
+                axes[i][j].set_title(f"{chart.frame_label} {label}".strip() if i == 0 else "", fontsize=9)
+                axes[i][j].set_ylabel(panel.title if j == 0 else "", fontsize=9)
+        fig.subplots_adjust(left=0.07, right=0.99, top=0.9, bottom=0.06, wspace=0.25, hspace=0.3)
+    else:
+        rows, cols = chart.grid()
+        fig, axes = plt.subplots(rows, cols, figsize=chart.size, squeeze=False)
+        for k, panel in enumerate(chart.panels):
+            _mpl_panel(axes[k // cols][k % cols], panel, fig)
+        for k in range(len(chart.panels), rows * cols):
+            axes[k // cols][k % cols].set_visible(False)
+        fig.tight_layout(rect=(0, 0, 1, 0.95 if chart.title else 1))
+    if chart.title:
+        fig.suptitle(chart.title, fontsize=10)
+    return fig
+
+
+def _mpl_panel(ax: Any, p: Panel, fig: Any, small: bool = False) -> None:
+    labelled = False
+    for t in p.traces:
+        label = t.name if (t.legend and t.name) else None
+        labelled |= label is not None
+        if t.kind == "line":
+            ax.plot(t.x, t.y, ls=_MPL_DASH[t.dash], color=t.color, lw=t.width, alpha=t.alpha, label=label)
+        elif t.kind == "markers" and t.err is not None:
+            ax.errorbar(t.x, t.y, yerr=np.nan_to_num(np.asarray(t.err, dtype=float)), fmt="o", ms=t.size * 0.75, color=t.color,
+                        alpha=t.alpha, label=label, zorder=3)
+        elif t.kind == "markers":
+            ax.scatter(t.x, t.y, color=t.color, s=t.size ** 2, alpha=t.alpha, label=label, zorder=3)
+        elif t.kind == "errorbar":
+            ax.errorbar(t.x, t.y, yerr=None if t.err is None else np.nan_to_num(np.asarray(t.err, dtype=float)), color=t.color,
+                        marker="o", ms=t.size * 0.6, lw=t.width, capsize=1.5, alpha=t.alpha, label=label,
+                        ls=_MPL_DASH[t.dash])
+        elif t.kind == "band":
+            ax.fill_between(t.x, t.y, t.y2, color=t.color, alpha=t.alpha, lw=0, label=label)
+        elif t.kind == "hist":
+            v = np.asarray(t.x, dtype=float)
+            v = v[np.isfinite(v)]
+            if len(v):
+                ax.hist(v, bins=t.bins, density=t.density, color=t.color, alpha=t.alpha, label=label)
+        elif t.kind == "heatmap":
+            z = np.asarray(t.z, dtype=float)
+            lo, hi = t.zrange if t.zrange else (np.nanmin(z), np.nanmax(z))
+            mesh = ax.pcolormesh(t.x, t.y, z, shading="nearest", cmap=t.colorscale, vmin=lo, vmax=hi)
+            fig.colorbar(mesh, ax=ax, label=t.colorbar)
+    for y, text in p.hlines:
+        ax.axhline(y, color="k", ls=":", lw=1, label=text or None)
+        labelled |= bool(text)
+    for x, text in p.vlines:
+        ax.axvline(x, color="k", ls=":", lw=1, label=text or None)
+        labelled |= bool(text)
+    for x, y, text in p.notes:
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    if p.x_log:
+        ax.set_xscale("log")
+    if p.y_log:
+        ax.set_yscale("log")
+    if not small:
+        ax.set_title(p.title, fontsize=10)
+        ax.set_ylabel(p.y_title)
+    ax.set_xlabel(p.x_title)
+    ax.tick_params(labelsize=7 if small else 9)
+    ax.grid(True, which="both", alpha=0.3)
+    if labelled and p.legend:
+        ax.legend(fontsize=7 if small else 8)
+
+
+# --- plotly ----------------------------------------------------------------------------
+
+_PLOTLY_DASH = {"solid": "solid", "dash": "dash", "dot": "dot"}
+
+
+def to_plotly(chart: Chart) -> Any:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    panel_sets = [p for _, p in chart.frames] if chart.frames else [chart.panels]
+    first = panel_sets[0]
+    rows, cols = (1, len(first)) if chart.frames else chart.grid()
+    titles = [p.title for p in first]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles) if len(first) > 1 else go.Figure()
+    owner: list[int] = []  # the frame each trace belongs to
+    for f, panels in enumerate(panel_sets):
+        for k, panel in enumerate(panels):
+            where = dict(row=k // cols + 1, col=k % cols + 1) if len(first) > 1 else {}
+            for t in panel.traces:
+                for tr in _plotly_traces(go, t):
+                    if chart.frames:
+                        tr.visible = f == 0
+                    fig.add_trace(tr, **where)
+                    owner.append(f)
+            for y, text in panel.hlines:
+                fig.add_hline(y=y, line=dict(color="black", dash="dot", width=1), annotation_text=text, **where)
+            for x, text in panel.vlines:
+                fig.add_vline(x=x, line=dict(color="black", dash="dot", width=1), annotation_text=text, **where)
+            if f == 0:
+                for x, y, text in panel.notes:
+                    fig.add_annotation(x=x, y=y, text=text, showarrow=False, yshift=10, **({"row": where["row"], "col": where["col"]} if where else {}))
+                axis = dict(**where) if where else {}
+                fig.update_xaxes(title_text=panel.x_title, type="log" if panel.x_log else None, **axis)
+                fig.update_yaxes(title_text=panel.y_title, type="log" if panel.y_log else None, **axis)
+    layout: dict[str, Any] = dict(height=chart.height, template="plotly_white", margin=dict(l=60, r=20, t=50, b=50),
+                                  barmode="overlay", legend=dict(font=dict(size=11)))
+    if chart.title and len(first) == 1 and not first[0].title:
+        layout["title"] = chart.title
+    elif len(first) == 1 and first[0].title:
+        layout["title"] = first[0].title
+    if chart.frames:
+        steps = [dict(method="update", label=label, args=[{"visible": [o == f for o in owner]}])
+                 for f, (label, _) in enumerate(chart.frames)]
+        layout["sliders"] = [dict(active=0, currentvalue=dict(prefix=f"{chart.frame_label} "), steps=steps, pad=dict(t=40))]
+    fig.update_layout(**layout)
+    return fig
+
+
+def _plotly_traces(go: Any, t: Trace) -> list[Any]:
+    common: dict[str, Any] = dict(name=t.name, showlegend=t.legend and bool(t.name), legendgroup=t.name or None)
+    line = dict(color=t.color, dash=_PLOTLY_DASH[t.dash], width=t.width * 1.4)
+    hover = dict(text=list(t.hover), hovertemplate="%{text}<extra></extra>") if t.hover is not None else {}
+    if t.kind == "line":
+        return [go.Scatter(x=list(t.x), y=finite(t.y), mode="lines", line=line, opacity=t.alpha, **common, **hover)]
+    err = None if t.err is None else dict(type="data", array=list(np.nan_to_num(np.asarray(t.err, dtype=float))), visible=True, thickness=1)
+    if t.kind == "markers":
+        return [go.Scatter(x=list(t.x), y=finite(t.y), mode="markers", marker=dict(color=t.color, size=t.size * 1.6),
+                           error_y=err, opacity=t.alpha, **common, **hover)]
+    if t.kind == "errorbar":
+        return [go.Scatter(x=list(t.x), y=finite(t.y), mode="lines+markers", line=line, marker=dict(size=t.size, color=t.color),
+                           error_y=err, opacity=t.alpha, **common, **hover)]
+    if t.kind == "band":
+        xs = list(t.x)
+        return [go.Scatter(x=xs + xs[::-1], y=finite(list(t.y) + list(t.y2 if t.y2 is not None else ())[::-1]), fill="toself",
+                           fillcolor=_rgba(t.color, t.alpha), line=dict(width=0), hoverinfo="skip", **common)]
+    if t.kind == "hist":
+        v = np.asarray(t.x, dtype=float)
+        return [go.Histogram(x=v[np.isfinite(v)], nbinsx=t.bins, histnorm="probability density" if t.density else "",
+                             marker_color=t.color, opacity=t.alpha, **common)]
+    z = np.asarray(t.z, dtype=float)
+    lo, hi = t.zrange if t.zrange else (float(np.nanmin(z)), float(np.nanmax(z)))
+    return [go.Heatmap(x=list(t.x), y=list(t.y), z=[finite(r) for r in z], colorscale=t.colorscale.capitalize(), zmin=lo, zmax=hi,
+                       colorbar=dict(title=t.colorbar), name=t.name, showscale=True)]
+
+
+def _rgba(color: str | None, alpha: float) -> str:
+    from matplotlib.colors import to_rgba
+
+    r, g, b, _ = to_rgba(color or "black")
+    return f"rgba({int(r * 255)},{int(g * 255)},{int(b * 255)},{alpha})"
