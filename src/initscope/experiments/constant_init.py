@@ -210,74 +210,44 @@ def _series(stats: pd.DataFrame, variant: str, stat: str, layer: int) -> pd.Data
     return stats[(stats.variant == variant) & (stats.stat == stat) & (stats.layer == layer)].sort_values("step")
 
 
-def figures(tables: dict[str, pd.DataFrame], cfg: ConstantInitConfig, meta: dict[str, Any]) -> dict[str, Any]:
-    import matplotlib.pyplot as plt
+def report(tables: dict[str, pd.DataFrame], cfg: ConstantInitConfig, meta: dict[str, Any]) -> list[Section]:
+    from initscope.report.charts import Chart, Panel, Trace
 
     stats = tables["stats"]
     layers = sorted(int(l) for l in stats[stats.stat == "distinct_units"].layer.unique())
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    fig.subplots_adjust(left=0.05, right=0.99, top=0.86, bottom=0.13, wspace=0.25)
+    distinct, spread, loss = [], [], []
     for variant in _DRAW_ORDER:
-        color, kw = COLORS[variant], _WIDE[variant]
-        for layer, ls in zip(layers, ("-", "--", ":", "-.") * len(layers)):
+        style = dict(color=COLORS[variant], width=_WIDE[variant].get("lw", 1.5), alpha=_WIDE[variant].get("alpha", 1.0))
+        for layer, dash in zip(layers, ("solid", "dash", "dot") * len(layers)):
             t = _series(stats, variant, "distinct_units", layer)
-            axes[0].plot(t.step, t.value, ls=ls, color=color, label=f"{variant}, hidden layer {layer}", **kw)
+            distinct.append(Trace("line", t.step, t.value, f"{variant}, hidden layer {layer}", dash=dash, **style))
             t = _series(stats, variant, "unit_spread", layer)
-            positive = t[t.value > 0]  # exactly 0 (constant) has no place on a log axis
-            if len(positive):
-                axes[1].plot(positive.step, positive.value, ls=ls, color=color, label=f"{variant}, hidden layer {layer}", **kw)
+            t = t[t.value > 0]  # exactly 0 (constant) has no place on a log axis
+            if len(t):
+                spread.append(Trace("line", t.step, t.value, f"{variant}, hidden layer {layer}", dash=dash, **style))
         t = _series(stats, variant, "loss", 0)
-        axes[2].plot(t.step, t.value, color=color, label=variant, **kw)
-    if not (stats[(stats.variant == "constant") & (stats.stat == "unit_spread")].value > 0).any():
-        axes[1].text(0.5, 0.04, "constant: exactly 0 at every step (not drawn)", transform=axes[1].transAxes, ha="center", color=COLORS["constant"], fontsize=8)
-    axes[0].set_yscale("log")
-    axes[0].set_ylabel("distinct hidden units")
-    axes[1].set_yscale("log")
-    axes[1].set_ylabel("unit spread: max |unit - first unit| / max |w|")
-    axes[2].set_yscale("log")
-    axes[2].set_ylabel("training loss (cross-entropy, full data)")
-    for ax in axes:
-        ax.set_xlabel("SGD step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle("Constant init: SGD never breaks the symmetry, dropout does (weakly), random init starts at full width (digits)", fontsize=10)
-    return {"constant_init": fig}
-
-
-def sections(tables: dict[str, pd.DataFrame], cfg: ConstantInitConfig, meta: dict[str, Any]) -> list[Section]:
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    stats = tables["stats"]
-    layers = sorted(int(l) for l in stats[stats.stat == "distinct_units"].layer.unique())
-    fig = make_subplots(rows=1, cols=3, subplot_titles=["distinct hidden units", "unit spread (0 not drawn)", "training loss"])
-    for variant in _DRAW_ORDER:
-        width = 6 if variant == "random" else 2
-        for layer, dash in zip(layers, ("solid", "dash", "dot", "dashdot") * len(layers)):
-            line = dict(color=COLORS[variant], dash=dash, width=width)
-            t = _series(stats, variant, "distinct_units", layer)
-            fig.add_trace(go.Scatter(x=t.step, y=t.value, name=f"{variant}, layer {layer}", mode="lines", line=line, legendgroup=variant), row=1, col=1)
-            t = _series(stats, variant, "unit_spread", layer)
-            t = t[t.value > 0]
-            fig.add_trace(go.Scatter(x=t.step, y=t.value, name=f"{variant}, layer {layer} spread", mode="lines", line=line, legendgroup=variant, showlegend=False), row=1, col=2)
-        t = _series(stats, variant, "loss", 0)
-        fig.add_trace(go.Scatter(x=t.step, y=t.value, name=f"{variant} loss", mode="lines", line=dict(color=COLORS[variant], width=width), legendgroup=variant), row=1, col=3)
-    for col in (1, 2, 3):
-        fig.update_yaxes(type="log", row=1, col=col)
-        fig.update_xaxes(title_text="SGD step", row=1, col=col)
-    fig.update_layout(height=440, template="plotly_white")
-    summary = meta.get("summary")
+        loss.append(Trace("line", t.step, t.value, variant, **style))
+    notes = ()
+    if not (stats[(stats.variant == "constant") & (stats.stat == "unit_spread")].value > 0).any() and spread:
+        first = spread[0]
+        notes = ((float(first.x.iloc[0]), float(min(min(t.y) for t in spread)), "constant: exactly 0 at every step (not drawn)"),)
+    chart = Chart("constant_init", (
+        Panel(tuple(distinct), title="distinct hidden units", x_title="SGD step", y_title="distinct hidden units", y_log=True),
+        Panel(tuple(spread), title="unit spread (0 not drawn)", x_title="SGD step", y_title="unit spread: max |unit - first unit| / max |w|",
+              y_log=True, notes=notes),
+        Panel(tuple(loss), title="training loss", x_title="SGD step", y_title="training loss (cross-entropy, full data)", y_log=True),
+    ), title="Constant init: SGD never breaks the symmetry, dropout does (weakly), random init starts at full width (digits)",
+        size=(15, 4.4), height=440)
+    summary = meta.get("summary")  # the seed check and the final ranks are in the summary only
     return [
         Section(
             "Symmetry under training",
             verdict(summary) if summary else "",
-            (fig,),
+            (chart,),
             note="distinct units: rows of [W | b] equal within rtol count as one. unit spread: how far the units are from "
             "identical (0: all the same). rank: numerical rank of the incoming weight matrix.",
         )
     ]
-
-
 
 
 EXPERIMENT = Experiment(
@@ -285,8 +255,7 @@ EXPERIMENT = Experiment(
     description="Constant init keeps one distinct unit per layer under SGD; dropout breaks the symmetry",
     config=ConstantInitConfig,
     run=run,
-    figures=figures,
-    sections=sections,
+    report=report,
     source="003_5c5d71341f241ce8.txt",
 )
 

@@ -362,68 +362,33 @@ def _final_points(stats: pd.DataFrame, summary: dict[str, Any]) -> pd.DataFrame:
     return pd.concat([last, acc], axis=1).dropna().reset_index()
 
 
-def figures(tables: dict[str, pd.DataFrame], cfg: InitTrainingConfig, meta: dict[str, Any]) -> dict[str, Any]:
-    import matplotlib.pyplot as plt
+def report(tables: dict[str, pd.DataFrame], cfg: InitTrainingConfig, meta: dict[str, Any]) -> list[Section]:
+    from initscope.report.charts import Chart, Panel, Trace
 
     stats, summary = tables["stats"], meta["summary"]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
-    fig.subplots_adjust(left=0.05, right=0.99, top=0.86, bottom=0.13, wspace=0.25)
+    loss, acc, final = [], [], []
     for v, c in _curves(stats, summary).items():
-        axes[0].plot(c.step, c["mean"], color=COLORS[v], label=v)
-        axes[0].fill_between(c.step, c["mean"] - c.se, c["mean"] + c.se, color=COLORS[v], alpha=0.2)
-    axes[0].set_yscale("log")
-    axes[0].set_xlabel("SGD step")
-    axes[0].set_ylabel("training loss (1-epoch running mean)")
-    axes[0].set_title("band: ± 1 standard error over seeds", fontsize=8)
+        loss.append(Trace("band", c.step, c["mean"] - c.se, "", COLORS[v], y2=c["mean"] + c.se, alpha=0.2, legend=False))
+        loss.append(Trace("line", c.step, c["mean"], v, COLORS[v]))
     for v, d in summary["variants"].items():
-        acc = [a for a in d["accuracy"]]
-        se = [s or 0.0 for s in d["accuracy_stderr"]]
-        ep = np.arange(len(acc))
-        a = np.array([x if x is not None else np.nan for x in acc])
-        axes[1].plot(ep, a, marker="o", ms=3, color=COLORS[v], label=v)
-        axes[1].fill_between(ep, a - np.array(se), a + np.array(se), color=COLORS[v], alpha=0.2)
-    axes[1].set_xlabel("epoch (0: at init)")
-    axes[1].set_ylabel("held-out accuracy")
+        a = np.array([x if x is not None else np.nan for x in d["accuracy"]])
+        se = np.array([s or 0.0 for s in d["accuracy_stderr"]])
+        ep = np.arange(len(a))
+        acc.append(Trace("band", ep, a - se, "", COLORS[v], y2=a + se, alpha=0.2, legend=False))
+        acc.append(Trace("errorbar", ep, a, v, COLORS[v], legend=False))
     pts = _final_points(stats, summary)
     for v in summary["variants"]:
         p = pts[pts.variant == v]
-        axes[2].scatter(p.sample_fraction, p.accuracy, color=COLORS[v], label=v, s=30)
-    axes[2].set_xlabel(f"sample fraction at init, layer {cfg.depth} (pre-activation)")
-    axes[2].set_ylabel(f"held-out accuracy after {cfg.epochs} epochs")
-    axes[2].set_title("one point per seed (diverged seeds not drawn)", fontsize=8)
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle(f"Init and training: {cfg.depth}-layer ReLU MLP, width {cfg.width}, SGD lr {cfg.lr:g}, digits, {cfg.seeds} seeds", fontsize=10)
-    return {"init_training": fig}
-
-
-def sections(tables: dict[str, pd.DataFrame], cfg: InitTrainingConfig, meta: dict[str, Any]) -> list[Section]:
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    stats, summary = tables["stats"], meta["summary"]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=["training loss (one-epoch running mean ± 1 se)", "held-out accuracy",
-                                                        f"final accuracy vs sample fraction at init (layer {cfg.depth})"])
-    for v, c in _curves(stats, summary).items():
-        fig.add_trace(go.Scatter(x=list(c.step) + list(c.step[::-1]), y=list(c["mean"] + c.se) + list((c["mean"] - c.se)[::-1]),
-                                 fill="toself", fillcolor=COLORS[v], opacity=0.2, line=dict(width=0), showlegend=False,
-                                 hoverinfo="skip", legendgroup=v), row=1, col=1)
-        fig.add_trace(go.Scatter(x=c.step, y=c["mean"], name=v, mode="lines", line=dict(color=COLORS[v]), legendgroup=v), row=1, col=1)
-    for v, d in summary["variants"].items():
-        fig.add_trace(go.Scatter(x=list(range(len(d["accuracy"]))), y=d["accuracy"], mode="lines+markers", name=f"{v} accuracy",
-                                 line=dict(color=COLORS[v]), legendgroup=v, showlegend=False,
-                                 error_y=dict(type="data", array=[s or 0.0 for s in d["accuracy_stderr"]], visible=True)), row=1, col=2)
-    pts = _final_points(stats, summary)
-    for v in summary["variants"]:
-        p = pts[pts.variant == v]
-        fig.add_trace(go.Scatter(x=p.sample_fraction, y=p.accuracy, mode="markers", name=f"{v} (seeds)", marker=dict(color=COLORS[v], size=9),
-                                 legendgroup=v, showlegend=False, text=[f"seed {s}" for s in p.seed]), row=1, col=3)
-    fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_xaxes(title_text="SGD step", row=1, col=1)
-    fig.update_xaxes(title_text="epoch (0: at init)", row=1, col=2)
-    fig.update_xaxes(title_text="sample fraction at init", row=1, col=3)
-    fig.update_layout(height=460, template="plotly_white")
+        final.append(Trace("markers", p.sample_fraction, p.accuracy, v, COLORS[v], size=5.5, legend=False,
+                           hover=[f"{v}, seed {s}" for s in p.seed]))
+    chart = Chart("init_training", (
+        Panel(tuple(loss), title="training loss (one-epoch running mean, band ± 1 se over seeds)", x_title="SGD step",
+              y_title="training loss (1-epoch running mean)", y_log=True),
+        Panel(tuple(acc), title="held-out accuracy (band ± 1 se)", x_title="epoch (0: at init)", y_title="held-out accuracy"),
+        Panel(tuple(final), title="one point per seed (diverged seeds not drawn)",
+              x_title=f"sample fraction at init, layer {cfg.depth} (pre-activation)", y_title=f"held-out accuracy after {cfg.epochs} epochs"),
+    ), title=f"Init and training: {cfg.depth}-layer ReLU MLP, width {cfg.width}, SGD lr {cfg.lr:g}, digits, {cfg.seeds} seeds",
+        size=(16, 4.6), height=460)
     sf = "; ".join(f"{v} {d['sample_fraction_at_init'][-1]:.2f}" for v, d in summary["variants"].items()
                    if d["sample_fraction_at_init"] and d["sample_fraction_at_init"][-1] is not None)
     grads = "; ".join(f"{v} {d['grad_norm_at_init'][0]:.3g}" for v, d in summary["variants"].items()
@@ -431,7 +396,7 @@ def sections(tables: dict[str, pd.DataFrame], cfg: InitTrainingConfig, meta: dic
     return [Section(
         "Implications for training",
         summary["verdict"],
-        (fig,),
+        (chart,),
         note=("Text 000 asks whether the decay of the sample fraction matters for training. Each start trains the same "
               f"{cfg.depth}-layer ReLU network on the same minibatches per seed. Sample fraction at init at the last layer "
               f"(over {cfg.init_batch} training digits): {sf}. Sample statistics reset every unit to mean 0 over the batch, so "
@@ -450,8 +415,7 @@ EXPERIMENT = Experiment(
     description="Deep ReLU MLP trained on digits from Kaiming, sample-statistics, LSUV, batch-norm and layer-norm starts",
     config=InitTrainingConfig,
     run=run,
-    figures=figures,
-    sections=sections,
+    report=report,
     source="000_ca7ae6ba9298fa59.txt",
 )
 
