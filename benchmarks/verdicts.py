@@ -4,7 +4,7 @@
     python benchmarks/verdicts.py score     # inspect every pair against the saved truth (~1 min)
     python benchmarks/verdicts.py fixes     # --fix auto on every flagged pair, retrain, score the fixes
     python benchmarks/verdicts.py others    # families outside the zoo: library default and x10, no training
-    python benchmarks/verdicts.py trial     # score inspect --trial's share against the truth (~TBD min; --steps, default 60)
+    python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
 
 The zoo is ``initscope.inspect.zoo``: 12 families (GPT-2, LLaMA and GPT-NeoX decoders on a

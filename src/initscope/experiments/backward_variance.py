@@ -230,69 +230,46 @@ def verdict(summary: dict[str, Any]) -> str:
 # --- figures -------------------------------------------------------------------------------------
 
 
-def figures(tables: dict[str, pd.DataFrame], cfg: BackwardVarianceConfig, meta: dict[str, Any]) -> dict[str, Any]:
-    import matplotlib.pyplot as plt
+PANELS = (("forward", "network_variance", "forward: E y_l^2 over networks"),
+          ("backward", "network_variance", "backward: E delta_l^2 over networks"),
+          ("backward", "sample_fraction", "gradient: share of variance over samples"))
+
+
+def _panels(stats: pd.DataFrame, theory: pd.DataFrame, cfg: BackwardVarianceConfig, act: str, titled: bool) -> list[Any]:
+    from initscope.report.charts import Panel, Trace
+
+    panels = []
+    for j, (direction, stat, label) in enumerate(PANELS):
+        traces = []
+        for mode in dict.fromkeys(stats["mode"]):
+            d = stats[(stats.activation == act) & (stats["mode"] == mode) & (stats.direction == direction) & (stats.stat == stat)].sort_values("layer")
+            c = MODE_COLORS.get(mode, "black")
+            traces.append(Trace("markers", d.layer, d.value, f"{mode} (simulated)", c, err=d.stderr.fillna(0).to_numpy(), size=5, legend=j == 0))
+            t = theory[(theory.activation == act) & (theory["mode"] == mode) & (theory.direction == direction) & (theory.stat == stat)]
+            if len(t):
+                traces.append(Trace("line", t.layer, t.value, f"{mode} (mean field)", c, dash="dash", legend=j == 0))
+        panels.append(Panel(tuple(traces), title=f"{act} — {label}" if titled else label, x_title="layer (width)",
+                            y_log=stat == "network_variance",
+                            xticks=tuple((float(l), f"{l}\n({w})") for l, w in enumerate(cfg.widths, start=1))))
+    return panels
+
+
+def report(tables: dict[str, pd.DataFrame], cfg: BackwardVarianceConfig, meta: dict[str, Any]) -> list[Section]:
+    from initscope.report.charts import Chart, Panel, Trace
 
     stats, theory = tables["stats"], tables["theory"]
+    summary = summarize(stats, theory, cfg)  # from the tables
     acts = list(dict.fromkeys(stats.activation))
-    fig, axes = plt.subplots(len(acts), 3, figsize=(15, 4.0 * len(acts)), squeeze=False)
-    fig.subplots_adjust(left=0.06, right=0.99, top=0.93, bottom=0.08, hspace=0.35, wspace=0.25)
-    for i, act in enumerate(acts):
-        for j, (direction, stat, label) in enumerate((("forward", "network_variance", "forward: E y_l^2 over networks"),
-                                                       ("backward", "network_variance", "backward: E delta_l^2 over networks"),
-                                                       ("backward", "sample_fraction", "gradient: share of variance over samples"))):
-            ax = axes[i][j]
-            for mode in dict.fromkeys(stats["mode"]):
-                d = stats[(stats.activation == act) & (stats["mode"] == mode) & (stats.direction == direction) & (stats.stat == stat)].sort_values("layer")
-                c = MODE_COLORS.get(mode, "k")
-                ax.errorbar(d.layer, d.value, yerr=d.stderr.fillna(0), fmt="o", ms=4, color=c, label=f"{mode} (simulated)")
-                t = theory[(theory.activation == act) & (theory["mode"] == mode) & (theory.direction == direction) & (theory.stat == stat)]
-                if len(t):
-                    ax.plot(t.layer, t.value, ls="--", color=c, lw=1.2, label=f"{mode} (mean field)")
-            if stat == "network_variance":
-                ax.set_yscale("log")
-            ax.set_xticks(range(1, len(cfg.widths) + 1))
-            ax.set_xticklabels([f"{l}\n({w})" for l, w in enumerate(cfg.widths, start=1)], fontsize=7)
-            ax.set_xlabel("layer (width)")
-            ax.set_title(f"{act} — {label}", fontsize=9)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=6.5)
-    fig.suptitle(f"Forward and backward variance through width changes ({cfg.input_dim} -> {' -> '.join(map(str, cfg.widths))} -> {cfg.output_dim})",
-                 fontsize=10)
-    return {"backward_variance": fig}
-
-
-def sections(tables: dict[str, pd.DataFrame], cfg: BackwardVarianceConfig, meta: dict[str, Any]) -> list[Section]:
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    stats, theory = tables["stats"], tables["theory"]
-    summary = meta.get("summary") or summarize(stats, theory, cfg)
     out = []
-    for act in dict.fromkeys(stats.activation):
-        fig = make_subplots(rows=1, cols=3, subplot_titles=["forward: E y_l^2", "backward: E delta_l^2", "gradient: share over samples"])
-        for j, (direction, stat) in enumerate((("forward", "network_variance"), ("backward", "network_variance"), ("backward", "sample_fraction"))):
-            for mode in dict.fromkeys(stats["mode"]):
-                d = stats[(stats.activation == act) & (stats["mode"] == mode) & (stats.direction == direction) & (stats.stat == stat)].sort_values("layer")
-                c = MODE_COLORS.get(mode, "black")
-                fig.add_trace(go.Scatter(x=d.layer, y=d.value, mode="markers", name=f"{mode}", marker=dict(color=c, size=7),
-                                         error_y=dict(type="data", array=list(d.stderr.fillna(0)), visible=True), legendgroup=mode,
-                                         showlegend=j == 0), row=1, col=j + 1)
-                t = theory[(theory.activation == act) & (theory["mode"] == mode) & (theory.direction == direction) & (theory.stat == stat)]
-                if len(t):
-                    fig.add_trace(go.Scatter(x=t.layer, y=t.value, mode="lines", name=f"{mode} (mean field)", line=dict(color=c, dash="dash"),
-                                             legendgroup=mode, showlegend=j == 0), row=1, col=j + 1)
-            if stat == "network_variance":
-                fig.update_yaxes(type="log", row=1, col=j + 1)
-            fig.update_xaxes(title_text="layer", row=1, col=j + 1)
-        fig.update_layout(height=420, template="plotly_white")
+    for act in acts:
+        chart = Chart(f"backward_variance_{act}", tuple(_panels(stats, theory, cfg, act, titled=False)), png=False, height=420)
         fi, fo = f"{act}/fan_in", f"{act}/fan_out"
         line = []
         if fi in summary["forward_variance"] and fo in summary["backward_variance"]:
             line.append(f"fan_in keeps the forward variance (largest/smallest over layers x{swing(summary['forward_variance'][fi]):.2f}) "
                         f"while its backward variance swings x{swing(summary['backward_variance'][fi]):.2f}; fan_out keeps the backward "
                         f"(x{swing(summary['backward_variance'][fo]):.2f}) and swings the forward (x{swing(summary['forward_variance'][fo]):.2f}).")
-        out.append(Section(f"{act}: forward and backward through the widths", " ".join(line) or summary["verdict"], (fig,),
+        out.append(Section(f"{act}: forward and backward through the widths", " ".join(line) or summary["verdict"], (chart,),
                            note=("Dots: simulation (network view at one input x0, error bars over networks); dashes: mean field. A "
                                  "width change by k multiplies the backward variance by k under fan_in and the forward one by 1/k "
                                  "under fan_out; fan_avg sits between. Right: text 000's decomposition applied to the gradient, the "
@@ -301,23 +278,21 @@ def sections(tables: dict[str, pd.DataFrame], cfg: BackwardVarianceConfig, meta:
                                  "signal does.")))
     if "independence" in tables:
         ind = tables["independence"]
-        fig = make_subplots(rows=1, cols=3, subplot_titles=["mean over networks / mean field", "typical (median) network / mean field",
-                                                            "relative spread over networks"])
+        cols: dict[str, list[Trace]] = {"ratio": [], "typical_ratio": [], "norm_spread": []}
         for k, ((act, w), d) in enumerate(ind.groupby(["activation", "width"], sort=False)):
             d = d.sort_values("layer")
-            name = f"{act}, width {w}"
-            for j, col in enumerate(("ratio", "typical_ratio", "norm_spread")):  # one colour per net in every panel
-                fig.add_trace(go.Scatter(x=d.layer, y=d[col], mode="lines+markers", name=name, legendgroup=name, showlegend=j == 0,
-                                         line=dict(color=palette_color(k))), row=1, col=j + 1)
-        fig.update_yaxes(type="log", row=1, col=1)
-        fig.update_yaxes(type="log", row=1, col=2)
-        fig.update_xaxes(title_text="layer (the gradient comes back from the last)")
-        fig.update_layout(height=420, template="plotly_white")
-        worst = {k: v for k, v in summary.get("independence", {}).items()}
+            for j, col in enumerate(cols):  # one colour per net in every panel
+                cols[col].append(Trace("errorbar", d.layer, d[col], f"{act}, width {w}", palette_color(k), legend=j == 0))
+        x_title = "layer (the gradient comes back from the last)"
+        chart = Chart("gradient_independence", (
+            Panel(tuple(cols["ratio"]), title="mean over networks / mean field", x_title=x_title, y_log=True),
+            Panel(tuple(cols["typical_ratio"]), title="typical (median) network / mean field", x_title=x_title, y_log=True),
+            Panel(tuple(cols["norm_spread"]), title="relative spread over networks", x_title=x_title),
+        ), size=(15, 4.2), height=420)
         text = "At layer 1, after the gradient has come back through every layer — " + "; ".join(
             f"{k.split('/')[0]} width {k.split('/')[1]}: mean {v['mean_ratio_layer_1']:.2f}x mean field ({v['z_layer_1']:+.1f} se), "
-            f"typical network {v['typical_ratio_layer_1']:.2f}x, spread {v['norm_spread_layer_1']:.2f}" for k, v in worst.items())
-        out.append(Section(f"Where gradient independence fails: depth {cfg.gi_depth}, fan_in", text + ".", (fig,),
+            f"typical network {v['typical_ratio_layer_1']:.2f}x, spread {v['norm_spread_layer_1']:.2f}" for k, v in summary.get("independence", {}).items())
+        out.append(Section(f"Where gradient independence fails: depth {cfg.gi_depth}, fan_in", text + ".", (chart,),
                            note="The mean-field backward line treats each weight matrix as independent of the gradient coming back "
                                 "through it. At finite width the same W carries the signal forward and the gradient back, and the "
                                 "error compounds with depth/width: the narrow nets' gradients spread over networks (relative spread "
@@ -325,7 +300,10 @@ def sections(tables: dict[str, pd.DataFrame], cfg: BackwardVarianceConfig, meta:
                                 "line even where the mean over networks, carried by a few large ones, stays near it."))
     ag = summary["agreement"]
     worst = max(ag.items(), key=lambda kv: kv[1]["max_relative_gap"]) if ag else None
-    out.append(Section("Theory: chi_1 products and gradient independence", summary["verdict"], (),
+    overview = Chart("backward_variance", tuple(p for act in acts for p in _panels(stats, theory, cfg, act, titled=True)), cols=3,
+                     title=f"Forward and backward variance through width changes ({cfg.input_dim} -> {' -> '.join(map(str, cfg.widths))} -> {cfg.output_dim})",
+                     size=(15, 4.0 * len(acts)), html=False)
+    out.append(Section("Theory: chi_1 products and gradient independence", summary["verdict"], (overview,),
                        note=(f"Largest gap: {worst[0]}, {worst[1]['max_relative_gap']:.1%} ({worst[1]['max_z']:.1f} standard errors). "
                              "The backward prediction assumes each weight matrix independent of the gradient coming back through "
                              "it; that holds as widths grow at fixed depth, and its error grows with depth/width." if worst else "")))
@@ -337,8 +315,7 @@ EXPERIMENT = Experiment(
     description="Forward and backward variance through an expansion and a bottleneck: fan_in, fan_out, fan_avg, beside mean field",
     config=BackwardVarianceConfig,
     run=run,
-    figures=figures,
-    sections=sections,
+    report=report,
     source="Glorot & Bengio 2010; He et al. 2015; Schoenholz et al. 2017 (beyond text 000)",
 )
 

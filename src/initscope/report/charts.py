@@ -66,6 +66,7 @@ class Panel:
     vlines: tuple[tuple[float, str], ...] = ()
     notes: tuple[tuple[float, float, str], ...] = ()  # (x, y, text) in data coordinates
     legend: bool = True
+    xticks: tuple[tuple[float, str], ...] = ()  # (position, label): named ticks instead of numbers
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,9 @@ def _mpl_panel(ax: Any, p: Panel, fig: Any, small: bool = False) -> None:
         labelled |= bool(text)
     for x, y, text in p.notes:
         ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    if p.xticks:
+        ax.set_xticks([x for x, _ in p.xticks])
+        ax.set_xticklabels([lab for _, lab in p.xticks], fontsize=7)
     if p.x_log:
         ax.set_xscale("log")
     if p.y_log:
@@ -211,7 +215,8 @@ def to_plotly(chart: Chart) -> Any:
                 for x, y, text in panel.notes:
                     fig.add_annotation(x=x, y=y, text=text, showarrow=False, yshift=10, **({"row": where["row"], "col": where["col"]} if where else {}))
                 axis = dict(**where) if where else {}
-                fig.update_xaxes(title_text=panel.x_title, type="log" if panel.x_log else None, **axis)
+                ticks = dict(tickvals=[x for x, _ in panel.xticks], ticktext=[lab.replace("\n", "<br>") for _, lab in panel.xticks]) if panel.xticks else {}
+                fig.update_xaxes(title_text=panel.x_title, type="log" if panel.x_log else None, **ticks, **axis)
                 fig.update_yaxes(title_text=panel.y_title, type="log" if panel.y_log else None, **axis)
     layout: dict[str, Any] = dict(height=chart.height, template="plotly_white", margin=dict(l=60, r=20, t=50, b=50),
                                   barmode="overlay", legend=dict(font=dict(size=11)))
