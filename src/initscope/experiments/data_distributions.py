@@ -174,106 +174,66 @@ def verdict(summary: dict[str, Any]) -> str:
     return "; ".join(parts) + "."
 
 
-def figures(tables: dict[str, pd.DataFrame], cfg: DataDistributionsConfig, meta: dict[str, Any]) -> dict[str, Any]:
-    import matplotlib.pyplot as plt
+def report(tables: dict[str, pd.DataFrame], cfg: DataDistributionsConfig, meta: dict[str, Any]) -> list[Section]:
+    from initscope.palette import color, sequential
+    from initscope.report.charts import Chart, Panel, Trace
 
     stats, spectra, pcs, norms = tables["stats"], tables["spectra"], tables["pca"], tables["weight_norms"]
-    figs: dict[str, Any] = {}
     # effective rank and scale against depth
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    fig.subplots_adjust(left=0.07, right=0.98, top=0.88, bottom=0.13, wspace=0.22)
+    rank, scale = [], []
     for i, v in enumerate(cfg.variants):
-        for ax, stat in zip(axes, ("effective_rank", "scale")):
+        for out, stat in ((rank, "effective_rank"), (scale, "scale")):
             s = stats[(stats.variant == v) & (stats.stat == stat)].sort_values("layer")
-            ax.errorbar(s.layer, s.value, yerr=2 * s.stderr.fillna(0), color=f"C{i}", marker="o", ms=3, capsize=2, label=v)
-    axes[0].set_ylabel(f"effective rank (of {cfg.width})")
-    axes[1].set_ylabel("scale: mean |h| / mean |x|")
-    axes[1].set_yscale("log")
-    for ax in axes:
-        ax.set_xlabel("layer")
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.suptitle(f"Text 001: information and scale through {cfg.depth} ReLU layers (mean ± 2 SE over {cfg.networks} seeds)", fontsize=10)
-    figs["effective_rank"] = fig
-    # spectra per variant
-    n = len(cfg.variants)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4), sharey=True, squeeze=False)
-    fig.subplots_adjust(left=0.06, right=0.99, top=0.83, bottom=0.16, wspace=0.08)
-    cmap = plt.get_cmap("viridis")
-    for ax, v in zip(axes[0], cfg.variants):
-        for layer in range(1, cfg.depth + 1):
-            s = spectra[(spectra.variant == v) & (spectra.layer == layer)].sort_values("index")
-            ax.semilogy(s["index"], s.value.clip(lower=1e-12), color=cmap((layer - 1) / max(cfg.depth - 1, 1)), lw=1)
-        ax.set_title(v, fontsize=9)
-        ax.set_xlabel("component")
-        ax.set_ylim(1e-6, 1.5)
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("singular value / largest")
-    fig.suptitle("Singular-value spectra per layer (dark: layer 1, yellow: last)", fontsize=10)
-    figs["spectra"] = fig
-    # weight norms
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    fig.subplots_adjust(left=0.1, right=0.97, top=0.88, bottom=0.15)
-    # shared log bins: sphere and orthogonal rows all have norm exactly 1
+            out.append(Trace("errorbar", s.layer, s.value, v, color(i), err=2 * s.stderr.fillna(0).to_numpy(), legend=stat == "effective_rank"))
+    er = Chart("effective_rank", (
+        Panel(tuple(rank), title="effective rank", x_title="layer", y_title=f"effective rank (of {cfg.width})"),
+        Panel(tuple(scale), title="scale", x_title="layer", y_title="scale: mean |h| / mean |x|", y_log=True),
+    ), title=f"Text 001: information and scale through {cfg.depth} ReLU layers (mean ± 2 SE over {cfg.networks} seeds)",
+        size=(11, 4), height=420)
+
+    def spectrum(v: str, layer: int) -> pd.DataFrame:
+        return spectra[(spectra.variant == v) & (spectra.layer == layer)].sort_values("index")
+
+    # spectra: in the PNG every layer per variant (colour runs with depth); in the page a slider over layers
+    per_variant = tuple(
+        Panel(tuple(Trace("line", spectrum(v, layer)["index"], spectrum(v, layer).value.clip(lower=1e-12), f"layer {layer}",
+                          sequential((layer - 1) / max(cfg.depth - 1, 1)), width=1.0, legend=False) for layer in range(1, cfg.depth + 1)),
+              title=v, x_title="component", y_title="singular value / largest" if i == 0 else "", y_log=True)
+        for i, v in enumerate(cfg.variants))
+    sp_png = Chart("spectra", per_variant, title="Singular-value spectra per layer (dark: layer 1, yellow: last)",
+                   size=(3.2 * len(cfg.variants), 3.4), html=False)
+    sp_page = Chart("spectra_by_layer", frame_label="layer", png=False, height=400, frames=tuple(
+        (str(layer), (Panel(tuple(Trace("line", spectrum(v, layer)["index"], spectrum(v, layer).value.clip(lower=1e-12), v, color(i))
+                                  for i, v in enumerate(cfg.variants)), x_title="component", y_title="singular value / largest", y_log=True),))
+        for layer in range(1, cfg.depth + 1)))
+    # weight norms, on shared log bins: sphere and orthogonal rows all have norm exactly 1
     bins = np.geomspace(max(float(norms.norm.min()), 1e-3) * 0.8, float(norms.norm.max()) * 1.25, 80)
-    for i, (scheme, grp) in enumerate(norms.groupby("scheme")):
-        ax.hist(grp.norm, bins=bins, alpha=0.6, label=scheme)
-    ax.axvline(1.0, color="k", ls=":", lw=1)
-    ax.set_xscale("log")
-    ax.set_xlabel("2-norm of a unit's weight vector (width 40)")
-    ax.legend(fontsize=8)
-    ax.set_title("Weight-vector norms: N(0, 1) rows are ~sqrt(40) = 6.3, almost all > 1", fontsize=10)
-    figs["weight_norms"] = fig
-    # PCA pictures: input, first, middle, last layer
+    wn = Chart("weight_norms", (Panel(tuple(Trace("hist", grp.norm, name=scheme, color=color(i), bins=tuple(bins), density=False, alpha=0.6)
+                                            for i, (scheme, grp) in enumerate(norms.groupby("scheme"))),
+                                      title="Weight-vector norms: N(0, 1) rows are ~sqrt(40) = 6.3, almost all > 1",
+                                      x_title="2-norm of a unit's weight vector (width 40)", x_log=True, vlines=((1.0, ""),)),),
+               size=(7, 3.6), html=False)
+
+    # the data on its first three principal components
+    def pca(v: str, layer: int) -> Trace:
+        p = pcs[(pcs.variant == v) & (pcs.layer == layer)]
+        return Trace("scatter3d", p.pc1, p.pc2, z=p.pc3, values=p.target, colorscale="coolwarm", size=4)
+
     show = [v for v in ("normal", "sphere") if v in cfg.variants] or list(cfg.variants[:2])
     layers = sorted({0, 1, (cfg.depth + 1) // 2 + 1 if cfg.depth > 2 else 1, cfg.depth})
-    fig = plt.figure(figsize=(3.2 * len(layers), 3.2 * len(show)))
-    for i, v in enumerate(show):
-        for j, layer in enumerate(layers):
-            ax = fig.add_subplot(len(show), len(layers), i * len(layers) + j + 1, projection="3d")
-            p = pcs[(pcs.variant == v) & (pcs.layer == layer)]
-            ax.scatter(p.pc1, p.pc2, p.pc3, c=p.target, cmap="coolwarm", s=8)
-            ax.set_title(f"{v}, {'input' if layer == 0 else f'layer {layer}'}", fontsize=9)
-            ax.tick_params(labelsize=6)
-    fig.suptitle("Data on its first three principal components, coloured by cos(|x|)", fontsize=10)
-    figs["pca"] = fig
-    return figs
-
-
-def sections(tables: dict[str, pd.DataFrame], cfg: DataDistributionsConfig, meta: dict[str, Any]) -> list[Section]:
-    import plotly.graph_objects as go
-
-    stats, spectra, pcs = tables["stats"], tables["spectra"], tables["pca"]
-    er = go.Figure()
-    for v in cfg.variants:
-        s = stats[(stats.variant == v) & (stats.stat == "effective_rank")].sort_values("layer")
-        er.add_trace(go.Scatter(x=s.layer, y=s.value, name=v, mode="lines+markers", error_y=dict(type="data", array=2 * s.stderr.fillna(0).to_numpy())))
-    er.update_layout(xaxis_title="layer", yaxis_title="effective rank", height=400, template="plotly_white")
-    # 3-D scatter with a slider over layers, per variant
-    pics = []
-    for v in cfg.variants:
-        fig = go.Figure()
-        layers = sorted(pcs[pcs.variant == v].layer.unique())
-        for layer in layers:
-            p = pcs[(pcs.variant == v) & (pcs.layer == layer)]
-            fig.add_trace(go.Scatter3d(x=p.pc1, y=p.pc2, z=p.pc3, mode="markers", visible=layer == layers[0],
-                                       marker=dict(size=3, color=p.target, colorscale="RdBu"), name=f"layer {layer}"))
-        steps = [dict(method="update", label="input" if l == 0 else str(l), args=[{"visible": [k == i for k in range(len(layers))]}]) for i, l in enumerate(layers)]
-        fig.update_layout(height=420, title=f"{v}: first three principal components", sliders=[dict(steps=steps, currentvalue=dict(prefix="layer "))], margin=dict(l=0, r=0, t=40, b=0))
-        pics.append(fig)
-    sp = go.Figure()
-    trace_layer = []
-    for v in cfg.variants:
-        for layer in range(1, cfg.depth + 1):
-            s = spectra[(spectra.variant == v) & (spectra.layer == layer)].sort_values("index")
-            sp.add_trace(go.Scatter(x=s["index"], y=s.value.clip(lower=1e-12), name=v, mode="lines", visible=layer == 1))
-            trace_layer.append(layer)
-    sp.update_layout(yaxis_type="log", xaxis_title="component", yaxis_title="singular value / largest", height=400, template="plotly_white",
-                     sliders=[dict(steps=[dict(method="update", label=str(l), args=[{"visible": [t == l for t in trace_layer]}]) for l in range(1, cfg.depth + 1)], currentvalue=dict(prefix="layer "))])
+    pca_png = Chart("pca", frame_label="", html=False, size=(3.2 * len(layers), 3.2 * len(show)),
+                    title="Data on its first three principal components, coloured by cos(|x|)",
+                    frames=tuple(("input" if layer == 0 else f"layer {layer}", tuple(Panel((pca(v, layer),), title=v) for v in show))
+                                 for layer in layers))
+    pics = tuple(Chart(f"pca_{v}", png=False, frame_label="layer", height=420, title=f"{v}: first three principal components",
+                       frames=tuple(("input" if layer == 0 else str(layer), (Panel((pca(v, layer),)),))
+                                    for layer in sorted(int(x) for x in pcs[pcs.variant == v].layer.unique())))
+                 for v in cfg.variants)
     return [
-        Section("Information through depth", verdict(meta.get("summary", {"variants": {}})), (er, sp),
+        Section("Information through depth", verdict(meta.get("summary", {"variants": {}})), (er, sp_png, sp_page, wn),
                 note="'sphere' draws each unit's weight vector i.i.d. uniform on the unit sphere; the text's own 'well spaced' sphere points are not reproduced."),
-        Section("The data, layer by layer", "Each picture is one network (seed 0) with 3-dimensional inputs; move the slider through the layers.", tuple(pics)),
+        Section("The data, layer by layer", "Each picture is one network (seed 0) with 3-dimensional inputs; move the slider through the layers.",
+                (pca_png, *pics)),
     ]
 
 
@@ -282,8 +242,7 @@ EXPERIMENT = Experiment(
     description="Text 001: PCA views, weight norms and singular-value spectra per layer of a shifted ReLU MLP",
     config=DataDistributionsConfig,
     run=run,
-    figures=figures,
-    sections=sections,
+    report=report,
     source="001_ed742d2eed62457b.txt",
 )
 

@@ -9,7 +9,7 @@ report.
 
 Trace kinds: ``line`` (``dash`` solid / dash / dot), ``markers`` (with +- ``err`` bars if
 given), ``errorbar`` (line, markers and +- ``err`` bars), ``band`` (shaded between ``y`` and ``y2``), ``hist`` (of ``x``),
-``heatmap`` (``z`` over ``x`` by ``y``). A panel adds horizontal and vertical reference lines
+``heatmap`` (``z`` over ``x`` by ``y``), ``scatter3d`` (points ``x, y, z`` coloured by ``values``). A panel adds horizontal and vertical reference lines
 and text notes; a chart with ``frames`` has one set of panels per frame (matplotlib: the frames
 side by side in a grid; plotly: a slider).
 """
@@ -33,12 +33,13 @@ class Trace:
     color: str | None = None
     err: Sequence[float] | None = None  # errorbar: +- this
     y2: Sequence[float] | None = None  # band: from y to y2
-    z: Any = None  # heatmap: rows follow y, columns x
+    z: Any = None  # heatmap: rows follow y, columns x; scatter3d: the third coordinate
+    values: Sequence[float] | None = None  # scatter3d: a value per point, coloured on ``colorscale``
     dash: str = "solid"  # solid | dash | dot
     width: float = 1.3
     alpha: float = 1.0
     size: float = 4.0  # marker size (points)
-    bins: int = 40
+    bins: int | Sequence[float] = 40  # hist: a number of bins or their edges
     density: bool = True
     legend: bool = True
     colorbar: str = ""  # heatmap: the colour scale's title
@@ -51,7 +52,7 @@ class Trace:
             raise ValueError(f"unknown trace kind {self.kind!r}; choose from: {', '.join(KINDS)}")
 
 
-KINDS = ("line", "markers", "errorbar", "band", "hist", "heatmap")
+KINDS = ("line", "markers", "errorbar", "band", "hist", "heatmap", "scatter3d")
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,12 @@ def to_matplotlib(chart: Chart) -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    three_d = any(t.kind == "scatter3d" for _, ps in chart.frames for p in ps for t in p.traces) or any(
+        t.kind == "scatter3d" for p in chart.panels for t in p.traces)
     if chart.frames:  # rows: the panels; columns: the frames
         rows, cols = len(chart.frames[0][1]), len(chart.frames)
-        fig, axes = plt.subplots(max(1, rows), max(1, cols), figsize=chart.size, squeeze=False)
+        fig, axes = plt.subplots(max(1, rows), max(1, cols), figsize=chart.size, squeeze=False,
+                                 subplot_kw=dict(projection="3d") if three_d else None)
         for j, (label, panels) in enumerate(chart.frames):
             for i, panel in enumerate(panels):
                 _mpl_panel(axes[i][j], panel, fig, small=True)
@@ -153,6 +157,8 @@ def _mpl_panel(ax: Any, p: Panel, fig: Any, small: bool = False) -> None:
             v = v[np.isfinite(v)]
             if len(v):
                 ax.hist(v, bins=t.bins, density=t.density, color=t.color, alpha=t.alpha, label=label)
+        elif t.kind == "scatter3d":
+            ax.scatter(t.x, t.y, t.z, c=t.values, cmap=t.colorscale, s=t.size * 2)
         elif t.kind == "heatmap":
             z = np.asarray(t.z, dtype=float)
             lo, hi = t.zrange if t.zrange else (np.nanmin(z), np.nanmax(z))
@@ -178,7 +184,8 @@ def _mpl_panel(ax: Any, p: Panel, fig: Any, small: bool = False) -> None:
         ax.set_ylabel(p.y_title)
     ax.set_xlabel(p.x_title)
     ax.tick_params(labelsize=7 if small else 9)
-    ax.grid(True, which="both", alpha=0.3)
+    if not hasattr(ax, "zaxis"):
+        ax.grid(True, which="both", alpha=0.3)
     if labelled and p.legend:
         ax.legend(fontsize=7 if small else 8)
 
@@ -186,6 +193,7 @@ def _mpl_panel(ax: Any, p: Panel, fig: Any, small: bool = False) -> None:
 # --- plotly ----------------------------------------------------------------------------
 
 _PLOTLY_DASH = {"solid": "solid", "dash": "dash", "dot": "dot"}
+_PLOTLY_SCALES = {"coolwarm": "RdBu_r", "viridis": "Viridis", "magma": "Magma"}
 
 
 def to_plotly(chart: Chart) -> Any:
@@ -249,13 +257,17 @@ def _plotly_traces(go: Any, t: Trace) -> list[Any]:
         xs = list(t.x)
         return [go.Scatter(x=xs + xs[::-1], y=finite(list(t.y) + list(t.y2 if t.y2 is not None else ())[::-1]), fill="toself",
                            fillcolor=_rgba(t.color, t.alpha), line=dict(width=0), hoverinfo="skip", **common)]
+    if t.kind == "scatter3d":
+        return [go.Scatter3d(x=list(t.x), y=list(t.y), z=list(t.z), mode="markers", name=t.name, showlegend=False,
+                             marker=dict(size=t.size * 0.75, color=list(t.values) if t.values is not None else t.color,
+                                         colorscale=_PLOTLY_SCALES.get(t.colorscale, t.colorscale)))]
     if t.kind == "hist":
         v = np.asarray(t.x, dtype=float)
-        return [go.Histogram(x=v[np.isfinite(v)], nbinsx=t.bins, histnorm="probability density" if t.density else "",
+        return [go.Histogram(x=v[np.isfinite(v)], nbinsx=t.bins if isinstance(t.bins, int) else len(t.bins) - 1, histnorm="probability density" if t.density else "",
                              marker_color=t.color, opacity=t.alpha, **common)]
     z = np.asarray(t.z, dtype=float)
     lo, hi = t.zrange if t.zrange else (float(np.nanmin(z)), float(np.nanmax(z)))
-    return [go.Heatmap(x=list(t.x), y=list(t.y), z=[finite(r) for r in z], colorscale=t.colorscale.capitalize(), zmin=lo, zmax=hi,
+    return [go.Heatmap(x=list(t.x), y=list(t.y), z=[finite(r) for r in z], colorscale=_PLOTLY_SCALES.get(t.colorscale, t.colorscale), zmin=lo, zmax=hi,
                        colorbar=dict(title=t.colorbar), name=t.name, showscale=True)]
 
 
