@@ -229,83 +229,40 @@ def verdict(stats: pd.DataFrame) -> str:
     )
 
 
-def figures(tables: dict[str, pd.DataFrame], cfg: PhaseDiagramConfig, meta: dict[str, Any]) -> dict[str, Any]:
-    import matplotlib.pyplot as plt
-
-    grid, boundary, stats = tables["grid"], tables["boundary"], simulated(tables)
-    piv = grid.pivot(index="sigma_b2", columns="sigma_w2", values="xi_c")
-    fig, ax = plt.subplots(figsize=(8, 5.2))
-    fig.subplots_adjust(left=0.1, right=0.97, top=0.92, bottom=0.1)
-    z = np.log10(np.clip(piv.to_numpy(dtype=float), 1e-2, 1e3))
-    mesh = ax.pcolormesh(piv.columns, piv.index, z, shading="auto", cmap="viridis")
-    fig.colorbar(mesh, ax=ax, label="log10 correlation depth scale xi_c")
-    b = boundary.dropna()
-    ax.plot(b.sigma_w2, b.sigma_b2, "w-", lw=2.5, label="chi_1 = 1 (edge of chaos)")
-    if not stats.empty:
-        sc = ax.scatter(stats.sigma_w2, stats.sigma_b2, c=stats.value, cmap="magma", vmin=0, vmax=1, s=140, edgecolors="w", zorder=3)
-        for _, r in stats.iterrows():
-            ax.annotate(f"{r.value:.2f} ({r.theory:.2f})", (r.sigma_w2, r.sigma_b2), textcoords="offset points", xytext=(8, 6), color="w", fontsize=8)
-        fig.colorbar(sc, ax=ax, label=f"simulated 1 - c at layer {cfg.depth} (theory)", pad=0.02)
-    ax.set_xlim(cfg.sigma_w2_min, cfg.sigma_w2_max)
-    ax.set_ylim(0, cfg.sigma_b2_max)
-    ax.set_xlabel("sigma_w^2")
-    ax.set_ylabel("sigma_b^2")
-    ax.set_title(f"Order-to-chaos phase diagram, {cfg.activation}", fontsize=10)
-    ax.legend(loc="upper left", fontsize=8)
-    out = {"phase_diagram": fig}
-    if "cases" in tables:
-        out["nearly_linear_and_edge_of_chaos"] = _cases_figure(tables["cases"], cfg)
-    return out
-
-
 CASE_COLORS = tuple(PALETTE[i] for i in (0, 2, 1, 3, 4))
 
 
-def _cases_figure(cases: pd.DataFrame, cfg: PhaseDiagramConfig) -> Any:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.6))
-    fig.subplots_adjust(left=0.1, right=0.97, top=0.9, bottom=0.12)
-    for (name, d), c in zip(cases.groupby("case", sort=False), CASE_COLORS):
-        d = d.sort_values("layer")
-        label = f"{name} ({d.sigma_w2.iloc[0]:.3g}, {d.sigma_b2.iloc[0]:.3g})"
-        ax.errorbar(d.layer, d.value, yerr=d.stderr.fillna(0), fmt="o", ms=3, color=c, label=f"{label} simulated")
-        ax.plot(d.layer, d.theory, ls="--", color=c, lw=1.2, label=f"{name}: mean field")
-    ax.set_yscale("log")
-    ax.set_xlabel("layer")
-    ax.set_ylabel("sample fraction (pre-activation)")
-    ax.set_title(f"Nearly linear networks and the edge of chaos ({cfg.activation}, width {cfg.case_width}; (sigma_w^2, sigma_b^2))", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6.5, ncol=2)
-    return fig
-
-
-def sections(tables: dict[str, pd.DataFrame], cfg: PhaseDiagramConfig, meta: dict[str, Any]) -> list[Section]:
-    import plotly.graph_objects as go
+def report(tables: dict[str, pd.DataFrame], cfg: PhaseDiagramConfig, meta: dict[str, Any]) -> list[Section]:
+    from initscope.report.builders import simulated_beside_theory
+    from initscope.report.charts import Chart, Panel, Trace
 
     grid, boundary, stats = tables["grid"], tables["boundary"], simulated(tables)
     piv = grid.pivot(index="sigma_b2", columns="sigma_w2", values="xi_c")
     z = np.log10(np.clip(piv.to_numpy(dtype=float), 1e-2, 1e3))
-    fig = go.Figure(go.Heatmap(x=list(piv.columns), y=list(piv.index), z=z, colorscale="Viridis",
-                               colorbar=dict(title="log10 xi_c"), hovertemplate="sigma_w2 %{x:.3g}<br>sigma_b2 %{y:.3g}<br>log10 xi_c %{z:.3g}<extra></extra>"))
     b = boundary.dropna()
-    fig.add_trace(go.Scatter(x=b.sigma_w2, y=b.sigma_b2, mode="lines", line=dict(color="white", width=3), name="chi_1 = 1"))
+    traces = [Trace("heatmap", list(piv.columns), list(piv.index), z=z, colorbar="log10 correlation depth scale xi_c", legend=False),
+              Trace("line", b.sigma_w2, b.sigma_b2, "chi_1 = 1 (edge of chaos)", "white", width=2.5)]
+    notes = ()
     if not stats.empty:
-        fig.add_trace(go.Scatter(
-            x=stats.sigma_w2, y=stats.sigma_b2, mode="markers", name="simulated",
-            marker=dict(size=14, color=stats.value, colorscale="Magma", cmin=0, cmax=1, line=dict(color="white", width=1)),
-            text=[f"simulated {v:.3f} ± {s:.3f}, mean-field theory {t:.3f}, finite width {f:.3f}"
-                  for v, s, t, f in zip(stats.value, stats.stderr, stats.theory, stats.get("theory_finite_width", stats.theory))],
-            hovertemplate="%{text}<extra></extra>",
-        ))
-    fig.update_layout(xaxis_title="sigma_w^2", yaxis_title="sigma_b^2", height=480, template="plotly_white", legend=dict(x=0, y=1.12, orientation="h"))
-    out = [Section("Order and chaos", verdict(stats), (fig,),
-                   note="Colour: depth over which the correlation of two inputs relaxes to its fixed point. Markers: share of variance over samples at the last layer, simulated (theory in the hover).")]
+        fw = stats.get("theory_finite_width", stats.theory)
+        traces.append(Trace("markers", stats.sigma_w2, stats.sigma_b2, "simulated", values=stats.value, colorscale="magma", zrange=(0, 1),
+                            size=12, colorbar=f"simulated 1 - c at layer {cfg.depth} (theory)", legend=False,
+                            hover=[f"simulated {v:.3f} ± {s:.3f}, mean-field theory {t:.3f}, finite width {f:.3f}"
+                                   for v, s, t, f in zip(stats.value, stats.stderr, stats.theory, fw)]))
+        notes = tuple((float(r.sigma_w2), float(r.sigma_b2), f"{r.value:.2f} ({r.theory:.2f})") for r in stats.itertuples())
+    chart = Chart("phase_diagram", (Panel(tuple(traces), title=f"Order-to-chaos phase diagram, {cfg.activation}", x_title="sigma_w^2",
+                                          y_title="sigma_b^2", notes=notes, note_color="white",
+                                          x_range=(cfg.sigma_w2_min, cfg.sigma_w2_max), y_range=(0, cfg.sigma_b2_max)),),
+                  size=(8.5, 5.4), height=480)
+    out = [Section("Order and chaos", verdict(stats), (chart,),
+                   note="Colour: depth over which the correlation of two inputs relaxes to its fixed point. Markers: share of variance "
+                        "over samples at the last layer, simulated (theory beside it, and in the hover).")]
     if "cases" in tables:
         cases = tables["cases"]
-        from initscope.report.interactive import simulated_beside_theory
-
-        cf = simulated_beside_theory(cases, "case", CASE_COLORS, y_title="sample fraction (pre-activation)", height=440)
+        labelled = cases.assign(case=[f"{c} ({w:.3g}, {bb:.3g})" for c, w, bb in zip(cases.case, cases.sigma_w2, cases.sigma_b2)])
+        cf = simulated_beside_theory("nearly_linear_and_edge_of_chaos", labelled, "case", CASE_COLORS, y_title="sample fraction (pre-activation)",
+                                     title=f"Nearly linear networks and the edge of chaos ({cfg.activation}, width {cfg.case_width}; (sigma_w^2, sigma_b^2))",
+                                     height=440)
         why = " ".join(f"{name.capitalize()}: {reason}." for name, _, _, reason in CASES)
         out.append(Section("Nearly linear networks and the edge of chaos", cases_verdict(cases, cfg.activation), (cf,), note=why))
     return out
@@ -316,8 +273,7 @@ EXPERIMENT = Experiment(
     description="Order-to-chaos diagram in the (sigma_w^2, sigma_b^2) plane, with simulated points",
     config=PhaseDiagramConfig,
     run=run,
-    figures=figures,
-    sections=sections,
+    report=report,
     source="Poole et al. 2016; Schoenholz et al. 2017 (beyond text 000)",
 )
 

@@ -34,7 +34,7 @@ class Trace:
     err: Sequence[float] | None = None  # errorbar: +- this
     y2: Sequence[float] | None = None  # band: from y to y2
     z: Any = None  # heatmap: rows follow y, columns x; scatter3d: the third coordinate
-    values: Sequence[float] | None = None  # scatter3d: a value per point, coloured on ``colorscale``
+    values: Sequence[float] | None = None  # scatter3d, markers: a value per point, coloured on ``colorscale``
     dash: str = "solid"  # solid | dash | dot
     width: float = 1.3
     alpha: float = 1.0
@@ -68,6 +68,9 @@ class Panel:
     notes: tuple[tuple[float, float, str], ...] = ()  # (x, y, text) in data coordinates
     legend: bool = True
     xticks: tuple[tuple[float, str], ...] = ()  # (position, label): named ticks instead of numbers
+    note_color: str = "black"
+    x_range: tuple[float, float] | None = None
+    y_range: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,10 @@ def _mpl_panel(ax: Any, p: Panel, fig: Any, small: bool = False) -> None:
         elif t.kind == "markers" and t.err is not None:
             ax.errorbar(t.x, t.y, yerr=np.nan_to_num(np.asarray(t.err, dtype=float)), fmt="o", ms=t.size * 0.75, color=t.color,
                         alpha=t.alpha, label=label, zorder=3)
+        elif t.kind == "markers" and t.values is not None:  # coloured by value, with its own colour bar
+            lo, hi = t.zrange if t.zrange else (np.nanmin(t.values), np.nanmax(t.values))
+            sc = ax.scatter(t.x, t.y, c=t.values, cmap=t.colorscale, vmin=lo, vmax=hi, s=t.size ** 2, edgecolors="w", label=label, zorder=3)
+            fig.colorbar(sc, ax=ax, label=t.colorbar, pad=0.02)
         elif t.kind == "markers":
             ax.scatter(t.x, t.y, color=t.color, s=t.size ** 2, alpha=t.alpha, label=label, zorder=3)
         elif t.kind == "errorbar":
@@ -171,7 +178,11 @@ def _mpl_panel(ax: Any, p: Panel, fig: Any, small: bool = False) -> None:
         ax.axvline(x, color="k", ls=":", lw=1, label=text or None)
         labelled |= bool(text)
     for x, y, text in p.notes:
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8, color=p.note_color)
+    if p.x_range:
+        ax.set_xlim(*p.x_range)
+    if p.y_range:
+        ax.set_ylim(*p.y_range)
     if p.xticks:
         ax.set_xticks([x for x, _ in p.xticks])
         ax.set_xticklabels([lab for _, lab in p.xticks], fontsize=7)
@@ -221,7 +232,7 @@ def to_plotly(chart: Chart) -> Any:
                 fig.add_vline(x=x, line=dict(color="black", dash="dot", width=1), annotation_text=text, **where)
             if f == 0:
                 for x, y, text in panel.notes:
-                    fig.add_annotation(x=x, y=y, text=text, showarrow=False, yshift=10, **({"row": where["row"], "col": where["col"]} if where else {}))
+                    fig.add_annotation(x=x, y=y, text=text, showarrow=False, yshift=10, font=dict(color=panel.note_color), **({"row": where["row"], "col": where["col"]} if where else {}))
                 axis = dict(**where) if where else {}
                 ticks = dict(tickvals=[x for x, _ in panel.xticks], ticktext=[lab.replace("\n", "<br>") for _, lab in panel.xticks]) if panel.xticks else {}
                 fig.update_xaxes(title_text=panel.x_title, type="log" if panel.x_log else None, **ticks, **axis)
@@ -248,8 +259,12 @@ def _plotly_traces(go: Any, t: Trace) -> list[Any]:
         return [go.Scatter(x=list(t.x), y=finite(t.y), mode="lines", line=line, opacity=t.alpha, **common, **hover)]
     err = None if t.err is None else dict(type="data", array=list(np.nan_to_num(np.asarray(t.err, dtype=float))), visible=True, thickness=1)
     if t.kind == "markers":
-        return [go.Scatter(x=list(t.x), y=finite(t.y), mode="markers", marker=dict(color=t.color, size=t.size * 1.6),
-                           error_y=err, opacity=t.alpha, **common, **hover)]
+        marker: dict[str, Any] = dict(color=t.color, size=t.size * 1.6)
+        if t.values is not None:
+            lo, hi = t.zrange if t.zrange else (float(np.nanmin(t.values)), float(np.nanmax(t.values)))
+            marker.update(color=list(t.values), colorscale=_PLOTLY_SCALES.get(t.colorscale, t.colorscale), cmin=lo, cmax=hi,
+                          line=dict(color="white", width=1))
+        return [go.Scatter(x=list(t.x), y=finite(t.y), mode="markers", marker=marker, error_y=err, opacity=t.alpha, **common, **hover)]
     if t.kind == "errorbar":
         return [go.Scatter(x=list(t.x), y=finite(t.y), mode="lines+markers", line=line, marker=dict(size=t.size, color=t.color),
                            error_y=err, opacity=t.alpha, **common, **hover)]
