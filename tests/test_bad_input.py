@@ -234,7 +234,7 @@ def test_failed_run_removes_the_folders_it_created(sandbox, main, monkeypatch):
     def late(tables, cfg, meta):  # fails while the run directory is being written: staging exists
         raise InitscopeError("late failure in the report")
 
-    monkeypatch.setitem(EXPERIMENTS, "kaiming-variance", dataclasses.replace(exp, sections=late))
+    monkeypatch.setitem(EXPERIMENTS, "kaiming-variance", dataclasses.replace(exp, report=late))
     assert_refused(main("run", "kaiming-variance", *KV, "--out", str(sandbox / "c" / "d" / "run")), "late failure in the report")
     assert snapshot(sandbox) == before
 

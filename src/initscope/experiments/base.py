@@ -1,7 +1,8 @@
-"""What an experiment is: a config, a run function, figures and report sections.
+"""What an experiment is: a config, a run function, and the report it declares.
 
 Every experiment is the same pipeline with a different config; a module only
-declares what to vary, what to measure (tidy tables) and what to draw.
+declares what to vary, what to measure (tidy tables) and what to draw (sections of
+:class:`initscope.report.charts.Chart` over those tables; it imports no plotting library).
 """
 
 from __future__ import annotations
@@ -57,12 +58,9 @@ class Experiment:
     description: str
     config: type
     run: Callable[[Any, RunContext], Outcome]
-    # what the report shows: sections of Chart declarations over the run's tables (the report
-    # layer draws each chart as a PNG and in the HTML page). ``figures`` (-> matplotlib Figures)
-    # and ``sections`` (-> plotly) are the older form, kept for experiments not yet declared.
-    report: Callable[[dict[str, pd.DataFrame], Any, dict[str, Any]], list[Section]] | None = None
-    figures: Callable[[dict[str, pd.DataFrame], Any, dict[str, Any]], dict[str, Any]] | None = None
-    sections: Callable[[dict[str, pd.DataFrame], Any, dict[str, Any]], list[Section]] | None = None
+    # what the report shows: sections of Chart declarations over the run's tables; the report
+    # layer draws each chart as figures/NAME.png (and .svg) and in the HTML page
+    report: Callable[[dict[str, pd.DataFrame], Any, dict[str, Any]], list[Section]]
     source: str = ""  # the seed text it reproduces
 
     def __repr__(self) -> str:

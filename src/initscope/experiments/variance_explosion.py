@@ -485,147 +485,50 @@ def verdicts(summary_variants: dict[str, Any], dtype: str = "float32") -> str:
     return "; ".join(parts) + "." if parts else "no finite statistics."
 
 
-def figures(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta: dict[str, Any]) -> dict[str, Any]:
-    import matplotlib.pyplot as plt
+def report(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta: dict[str, Any]) -> list[Section]:
+    from initscope.report.charts import Chart, Panel, Trace
 
-    stats, theory_df, hist = tables["stats"], tables["theory"], tables["histograms"]
-    summary = meta.get("summary", {}).get("variants", {})
-    n_values = cfg.networks * cfg.samples * cfg.width
-    figs: dict[str, Any] = {}
+    stats, theory_df, sums, hist = tables["stats"], tables["theory"], tables["sums"], tables["histograms"]
+    summary = meta.get("summary", {}).get("variants", {})  # the float-range checks are in the summary only
+    out: list[Section] = []
 
-    # variance by depth, theory dashed; the grey band is where activations cannot be represented
-    fig, ax = plt.subplots(figsize=(10, 6.5))
-    fig.subplots_adjust(left=0.1, right=0.97, top=0.92, bottom=0.24)
-    top = 1.0
+    # variance by depth, the recursion dashed; the grey band is where activations cannot be represented
+    traces, notes, top = [], [], 1.0
     for i, variant in enumerate(cfg.variants):
-        color = f"C{i}"
-        s = _curve(stats, variant, "post", "variance")
-        y = _finite_or_nan(s.value)
-        ax.errorbar(s.layer, y, yerr=2 * s.stderr.fillna(0).to_numpy(), color=color, marker="o", ms=3, lw=1.3, label=f"{variant} (mean of {cfg.networks} networks, 2 SE)")
+        color = palette_color(i)
+        st = _curve(stats, variant, "post", "variance")
+        y = _finite_or_nan(st.value)
+        traces.append(Trace("errorbar", st.layer, y, f"{variant} (mean of {cfg.networks} networks, 2 SE)", color, err=2 * st.stderr.fillna(0).to_numpy()))
         t = _curve(theory_df, variant, "post", "variance")
         ty = _finite_or_nan(t.value)
-        ax.plot(t.layer, ty, ls="--", color=color, lw=1, label=f"{variant}, recursion")
+        traces.append(Trace("line", t.layer, ty, f"{variant}, recursion", color, dash="dash", width=1.0))
         top = max(top, np.nanmax(ty, initial=1.0), np.nanmax(y, initial=1.0))
         first = _left_range(summary, variant)
-        ok = s[np.isfinite(y)]
+        ok = st[np.isfinite(y)]
         if first is not None and len(ok):
             last = ok.iloc[-1]
-            ax.plot([last.layer], [last.value], marker="X", ms=10, color=color)
-            ax.annotate(f"{variant}: activations leave {cfg.dtype}\nat layer {first}", (last.layer, last.value), xytext=(10, -4),
-                        textcoords="offset points", color=color, fontsize=8, va="top")
+            traces.append(Trace("markers", [last.layer], [last.value], "", color, symbol="x", size=9, legend=False))
+            notes.append((float(last.layer), float(last.value), f"{variant}: activations leave {cfg.dtype} at layer {first}"))
     var_limit = float(np.finfo(DTYPES_NP[cfg.dtype]).max)
-    act_limit = _activation_limit(cfg.dtype, n_values)
+    act_limit = _activation_limit(cfg.dtype, cfg.networks * cfg.samples * cfg.width)
+    hlines, y_range = [], None
     if top > var_limit:
-        ax.axhline(var_limit, color="grey", ls=":", lw=1)
-        ax.text(cfg.depth, var_limit * 10, f"variance = {cfg.dtype} max: x.var() in {cfg.dtype} overflows", fontsize=7, color="grey", ha="right", va="bottom")
-    ax.set_yscale("log")
+        hlines.append((var_limit, ""))
+        notes.append((1.0, var_limit, f"variance = {cfg.dtype} max: x.var() in {cfg.dtype} overflows"))
     if top > act_limit and math.isfinite(act_limit):
         # the recursion goes on past the float range; show a few decades of it, not all
         ceiling = min(top * 1e3, act_limit * 1e15)
-        ax.axhspan(act_limit, ceiling, color="grey", alpha=0.15, lw=0)
-        ax.text(cfg.depth, act_limit * 10, f"largest activation > {cfg.dtype} max: outside the float range (recursion continues above)",
-                fontsize=7, color="dimgrey", ha="right", va="bottom")
-        ax.set_ylim(top=ceiling)
-    ax.set_xlabel("layer")
-    ax.set_ylabel("variance of a layer's activations\n(pooled over samples and units, after the activation)")
-    ax.set_title(f"Text 002: exploding, vanishing, preserved (width {cfg.width}, {cfg.samples} N(0, 1) inputs, {cfg.dtype})", fontsize=10)
-    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.12))  # below the axes: the plot area is all curves
-    ax.grid(True, which="major", alpha=0.3)
-    figs["variance_by_depth"] = fig
-
-    nonlinear = [v for v in cfg.variants if parse_variant(v)[1] != "linear"]
-    if nonlinear:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-        fig.subplots_adjust(left=0.07, right=0.98, top=0.88, bottom=0.13, wspace=0.22)
-        for variant in nonlinear:
-            color = f"C{cfg.variants.index(variant)}"
-            for site, marker in (("pre", "o"), ("post", "s")):
-                word = "before" if site == "pre" else "after"
-                for ax, stat in zip(axes, ("variance", "mean")):
-                    s = _curve(stats, variant, site, stat)
-                    ax.plot(s.layer, _finite_or_nan(s.value), ls="none", marker=marker, ms=3, color=color, label=f"{variant}, {word} {parse_variant(variant)[1]}")
-                    t = _curve(theory_df, variant, site, stat)
-                    ax.plot(t.layer, _finite_or_nan(t.value), ls="-" if site == "pre" else "--", lw=1, color=color)
-        axes[0].set_yscale("log")
-        axes[0].set_title("variance before (o) and after (s) the activation; lines: recursion", fontsize=9)
-        axes[1].set_title("mean before and after the activation", fontsize=9)
-        for ax in axes:
-            ax.set_xlabel("layer")
-            ax.grid(alpha=0.3)
-        axes[0].legend(fontsize=7)
-        figs["before_after_activation"] = fig
-
-    layers = [l for l in cfg.hist_layers if l <= cfg.depth]
-    ncol = max(1, len(layers))
-    fig, axes = plt.subplots(len(cfg.variants), ncol, figsize=(3.3 * ncol, 2.2 * len(cfg.variants) + 0.6), squeeze=False)
-    fig.subplots_adjust(left=0.12, right=0.98, top=0.9, bottom=0.06, hspace=0.6, wspace=0.3)
-    for i, variant in enumerate(cfg.variants):
-        linear = parse_variant(variant)[1] == "linear"
-        for j, layer in enumerate(layers):
-            ax = axes[i][j]
-            post = hist[(hist.variant == variant) & (hist.layer == layer) & (hist.site == "post")].value.to_numpy()
-            pre = hist[(hist.variant == variant) & (hist.layer == layer) & (hist.site == "pre")].value.to_numpy()
-            if len(post):
-                lo, hi = float(min(pre.min(), post.min())), float(max(pre.max(), post.max()))
-                bins = np.linspace(lo, hi, 51) if hi > lo else 50
-                ax.hist(post, bins=bins, color=f"C{i}", alpha=0.8, label="after" if not linear else None)
-                if not linear:
-                    ax.hist(pre, bins=bins, histtype="step", color="black", lw=0.8, label="before")
-                ax.text(0.02, 0.95, f"var {np.var(post, ddof=1):.3g}", transform=ax.transAxes, fontsize=7, va="top")
-            else:
-                first = _left_range(summary, variant)
-                msg = f"not finite:\nleft {cfg.dtype} at layer {first}" if first is not None else "not reached"
-                ax.text(0.5, 0.5, msg, ha="center", va="center", transform=ax.transAxes, color="grey", fontsize=8)
-                ax.set_xticks([])
-                ax.set_yticks([])
-            if i == 0:
-                ax.set_title(f"layer {layer}", fontsize=9)
-            if j == 0:
-                ax.set_ylabel(variant, fontsize=8)
-            if j == 0 and not linear and len(post):
-                ax.legend(fontsize=6, loc="upper right")
-            ax.tick_params(labelsize=7)
-    fig.suptitle(f"Activations at layers {', '.join(map(str, layers))} (network 0, {cfg.hist_values} values each; outline: before the activation)", fontsize=10)
-    figs["histograms"] = fig
-    return figs
-
-
-
-
-def _plotly_lines(values: Any) -> list[float | None]:
-    return [float(v) if math.isfinite(v) else None for v in values]
-
-
-def sections(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta: dict[str, Any]) -> list[Section]:
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    stats, theory_df, sums, hist = tables["stats"], tables["theory"], tables["sums"], tables["histograms"]
-    summary = meta.get("summary", {}).get("variants", {})
-    out: list[Section] = []
-
-    fig = go.Figure()
-    for i, variant in enumerate(cfg.variants):
-        color = palette_color(i)
-        s = _curve(stats, variant, "post", "variance")
-        fig.add_trace(go.Scatter(x=s.layer, y=_plotly_lines(s.value), name=variant, mode="lines+markers", line=dict(color=color),
-                                 error_y=dict(type="data", array=(2 * s.stderr.fillna(0)).to_numpy(), visible=True)))
-        t = _curve(theory_df, variant, "post", "variance")
-        fig.add_trace(go.Scatter(x=t.layer, y=_plotly_lines(t.value), name=f"{variant} (recursion)", mode="lines", line=dict(color=color, dash="dash")))
-        first = _left_range(summary, variant)
-        ok = s[np.isfinite(s.value.to_numpy(dtype=float))]
-        if first is not None and len(ok):
-            last = ok.iloc[-1]
-            fig.add_trace(go.Scatter(x=[last.layer], y=[last.value], mode="markers+text", marker=dict(symbol="x", size=12, color=color),
-                                     text=[f"leaves {cfg.dtype} at layer {first}"], textposition="middle right", name=f"{variant}: overflow", showlegend=False))
-    act_limit = _activation_limit(cfg.dtype, cfg.networks * cfg.samples * cfg.width)
-    if any(_left_range(summary, v) is not None for v in cfg.variants) and math.isfinite(act_limit):
-        fig.add_hline(y=act_limit, line=dict(color="grey", dash="dot"), annotation_text=f"largest activation = {cfg.dtype} max", annotation_position="top left")
-    fig.update_layout(yaxis_type="log", xaxis_title="layer", yaxis_title="variance after the activation (pooled)", height=500, template="plotly_white")
+        traces.append(Trace("band", [1, cfg.depth], [act_limit, act_limit], "", "grey", y2=[ceiling, ceiling], alpha=0.15, legend=False))
+        notes.append((1.0, math.sqrt(act_limit * ceiling), f"largest activation > {cfg.dtype} max: outside the float range (recursion continues above)"))
+        y_range = (None, ceiling)
+    chart = Chart("variance_by_depth", (Panel(
+        tuple(traces), title=f"Text 002: exploding, vanishing, preserved (width {cfg.width}, {cfg.samples} N(0, 1) inputs, {cfg.dtype})",
+        x_title="layer", y_title="variance of a layer's activations\n(pooled over samples and units, after the activation)", y_log=True,
+        hlines=tuple(hlines), notes=tuple(notes), y_range=y_range, legend_below=4),), size=(10, 6.5), height=520)
     out.append(Section(
         "Variance by depth",
         verdicts(summary, cfg.dtype) + " " + theory_agreement(tables["stats"], tables["theory"], cfg.variants),
-        (fig,),
+        (chart,),
         note=f"Mean over {cfg.networks} networks, error bars 2 standard errors over networks. Dashed: q_1 = sigma_w^2 E[x^2], "
         "q_{l+1} = sigma_w^2 E[phi(u)^2], u ~ N(0, q_l), sigma_w^2 = fan_in x Var(w); plotted is E[phi(u)^2] - E[phi(u)]^2. "
         "Gaps are layers whose activations left the float range.",
@@ -633,20 +536,22 @@ def sections(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta
 
     nonlinear = [v for v in cfg.variants if parse_variant(v)[1] != "linear"]
     if nonlinear:
-        fig = make_subplots(rows=1, cols=2, subplot_titles=("variance before / after the activation", "mean before / after the activation"))
+        panels: dict[str, list[Trace]] = {"variance": [], "mean": []}
         for variant in nonlinear:
             color = palette_color(cfg.variants.index(variant))
-            for site, symbol in (("pre", "circle"), ("post", "square")):
+            for site, symbol in (("pre", "o"), ("post", "s")):
                 word = "before" if site == "pre" else "after"
-                for col, stat in ((1, "variance"), (2, "mean")):
-                    s = _curve(stats, variant, site, stat)
-                    fig.add_trace(go.Scatter(x=s.layer, y=_plotly_lines(s.value), mode="markers", marker=dict(symbol=symbol, color=color, size=5),
-                                             name=f"{variant} {stat}, {word}", legendgroup=variant), row=1, col=col)
+                for stat, traces_ in panels.items():
+                    st = _curve(stats, variant, site, stat)
+                    traces_.append(Trace("markers", st.layer, _finite_or_nan(st.value), f"{variant}, {word} {parse_variant(variant)[1]}", color,
+                                         symbol=symbol, size=3.5, legend=stat == "variance"))
                     t = _curve(theory_df, variant, site, stat)
-                    fig.add_trace(go.Scatter(x=t.layer, y=_plotly_lines(t.value), mode="lines", line=dict(color=color, dash="solid" if site == "pre" else "dash", width=1),
-                                             name=f"{variant} {stat}, {word} (recursion)", legendgroup=variant, showlegend=False), row=1, col=col)
-        fig.update_yaxes(type="log", row=1, col=1)
-        fig.update_layout(height=430, template="plotly_white")
+                    traces_.append(Trace("line", t.layer, _finite_or_nan(t.value), "", color, dash="solid" if site == "pre" else "dash",
+                                         width=1.0, legend=False))
+        chart = Chart("before_after_activation", (
+            Panel(tuple(panels["variance"]), title="variance before (o) and after (s) the activation; lines: recursion", x_title="layer", y_log=True),
+            Panel(tuple(panels["mean"]), title="mean before and after the activation", x_title="layer"),
+        ), size=(11, 4.4), height=430)
         words = []
         for variant in nonlinear:
             pre = _series(stats[stats.variant == variant], "pre", "variance")
@@ -658,30 +563,37 @@ def sections(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta
             "Before and after the activation",
             ("; ".join(words) + ". ReLU keeps half the second moment (q/2) and moves the mean to sqrt(q/(2 pi)), so the variance after it is "
              "q/2 - q/(2 pi) = 0.34 q; with weights of variance 1/fan_in the next layer's q is half this one's.") if words else "",
-            (fig,),
+            (chart,),
         ))
 
     layers = [l for l in cfg.hist_layers if l <= cfg.depth]
     if layers:
-        fig = make_subplots(rows=len(cfg.variants), cols=len(layers), subplot_titles=[f"{v}, layer {l}" for v in cfg.variants for l in layers],
-                            vertical_spacing=0.08 if len(cfg.variants) <= 6 else 0.02)
+        panels_: list[Panel] = []
         for i, variant in enumerate(cfg.variants):
-            for j, layer in enumerate(layers):
-                for site, opacity in (("post", 0.8), ("pre", 0.35)):
-                    if site == "pre" and parse_variant(variant)[1] == "linear":
-                        continue
-                    vals = hist[(hist.variant == variant) & (hist.layer == layer) & (hist.site == site)].value.to_numpy()
-                    if len(vals):
-                        fig.add_trace(go.Histogram(x=vals, nbinsx=50, marker_color=palette_color(i) if site == "post" else "black",
-                                                   opacity=opacity, name=f"{variant} L{layer} {'after' if site == 'post' else 'before'}", showlegend=False),
-                                      row=i + 1, col=j + 1)
-        fig.update_layout(height=230 * len(cfg.variants) + 60, template="plotly_white", barmode="overlay")
+            linear = parse_variant(variant)[1] == "linear"
+            for layer in layers:
+                post = hist[(hist.variant == variant) & (hist.layer == layer) & (hist.site == "post")].value.to_numpy()
+                pre = hist[(hist.variant == variant) & (hist.layer == layer) & (hist.site == "pre")].value.to_numpy()
+                if len(post):
+                    lo, hi = float(min(pre.min(), post.min())), float(max(pre.max(), post.max()))
+                    bins = tuple(np.linspace(lo, hi, 51)) if hi > lo else 50
+                    tr = [Trace("hist", post, name="after", color=palette_color(i), bins=bins, density=False, alpha=0.8, legend=not linear)]
+                    if not linear:
+                        tr.append(Trace("hist", pre, name="before", color="black", bins=bins, density=False, alpha=0.3))
+                    panels_.append(Panel(tuple(tr), title=f"{variant}, layer {layer}: var {np.var(post, ddof=1):.3g}", legend=False))
+                else:
+                    first = _left_range(summary, variant)
+                    msg = f"not finite: left {cfg.dtype} at layer {first}" if first is not None else "not reached"
+                    panels_.append(Panel((), title=f"{variant}, layer {layer}", notes=((0.5, 0.5, msg),)))
+        chart = Chart("histograms", tuple(panels_), cols=len(layers), size=(3.3 * len(layers), 2.3 * len(cfg.variants) + 0.6),
+                      title=f"Activations at layers {', '.join(map(str, layers))} (network 0, {cfg.hist_values} values each; grey: before the activation)",
+                      height=230 * len(cfg.variants) + 60)
         missing = [f"{v} after layer {_left_range(summary, v) - 1}" for v in cfg.variants if _left_range(summary, v) is not None]
         out.append(Section(
             "Histograms of the activations",
-            "Network 0, the same entries in every panel of a row (black: before the activation)."
+            "Network 0, the same entries in every panel of a row (grey: before the activation)."
             + (f" Empty panels: activations no longer finite ({', '.join(missing)})." if missing else ""),
-            (fig,),
+            (chart,),
         ))
 
     rows = []
@@ -691,25 +603,20 @@ def sections(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta
         rows.append([variant, v.get("first_nonfinite_layer"), pred.get("float32", {}).get("activations"), pred.get("float32", {}).get("variance"),
                      pred.get("float64", {}).get("activations"), pred.get("float64", {}).get("variance")])
     header = ["variant", f"measured ({cfg.dtype})", "float32: activations", "float32: variance", "float64: activations", "float64: variance"]
-    table = go.Figure(go.Table(header=dict(values=header), cells=dict(values=[[("-" if r[k] is None else r[k]) for r in rows] for k in range(len(header))])))
-    table.update_layout(height=80 + 30 * len(rows), margin=dict(l=10, r=10, t=10, b=10))
+    table = pd.DataFrame([["-" if x is None else x for x in r] for r in rows], columns=header)
     out.append(Section(
         "Where the float range ends",
         "Predicted first layer at which the largest activation (sqrt(q_l) x sqrt(2 ln n) over the n values drawn) or the variance q_l itself "
         "exceeds the type's largest number, beside the first layer measured with non-finite activations ('-': never).",
-        (table,),
+        html=table.to_html(index=False, escape=True, classes="data"),
     ))
-
-    table = go.Figure(go.Table(header=dict(values=list(sums.columns)),
-                               cells=dict(values=[sums[c].map(lambda v: f"{v:.4g}" if isinstance(v, float) else v) for c in sums.columns])))
-    table.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10))
     s = sums.set_index(["n", "quantity"]).variance
     n_max = int(sums.n.max())
     out.append(Section(
         "Why: a sum of n unit-variance terms has variance n",
         f"Summing {n_max} N(0, 1) terms gives variance {s[(n_max, 'sum')]:.4g}; dividing by sqrt({n_max}) gives {s[(n_max, 'sum / sqrt(n)')]:.4g} "
         "(text 002's demonstration, by Monte Carlo; stderr = var x sqrt(2 / (draws - 1))). A layer's unit is such a sum over its fan-in.",
-        (table,),
+        html=sums.to_html(index=False, escape=True, classes="data", float_format=lambda v: f"{v:.4g}"),
     ))
     return out
 
@@ -719,8 +626,7 @@ EXPERIMENT = Experiment(
     description="50 stacked layers: N(0,1) weights explode, 1/sqrt(fan_in) fixes it, ReLU halves it, Kaiming fixes that",
     config=VarianceExplosionConfig,
     run=run,
-    figures=figures,
-    sections=sections,
+    report=report,
     source="002_76a6168605d556b4.txt",
 )
 

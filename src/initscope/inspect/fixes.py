@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from initscope.errors import InitscopeError, unknown
+from initscope.errors import unknown
 from initscope.inspect.core import at_init_mode
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
 from initscope.inspect.stats import as_samples_by_units

@@ -15,11 +15,9 @@ from initscope.results import RunWriter
 
 def draw_figures(exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> dict[str, Any]:
     """The experiment's static figures, name -> matplotlib Figure: its declared charts drawn by
-    the matplotlib backend (or, for an experiment not yet declared, its own ``figures``)."""
+    the matplotlib backend."""
     from initscope.report.charts import Chart, to_matplotlib
 
-    if exp.report is None:
-        return exp.figures(tables, cfg, meta)
     return {c.name: to_matplotlib(c) for s in exp.report(tables, cfg, meta) for c in s.figures if isinstance(c, Chart) and c.png}
 
 
@@ -32,8 +30,6 @@ def report_sections(exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, 
     """The report's sections with every declared chart drawn by the plotly backend."""
     from initscope.report.charts import Chart, to_plotly
 
-    if exp.report is None:
-        return exp.sections(tables, cfg, meta)
     return [dataclasses.replace(s, figures=tuple(to_plotly(f) if isinstance(f, Chart) else f for f in s.figures
                                                  if not isinstance(f, Chart) or f.html))
             for s in exp.report(tables, cfg, meta)]

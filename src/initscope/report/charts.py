@@ -39,6 +39,7 @@ class Trace:
     width: float = 1.3
     alpha: float = 1.0
     size: float = 4.0  # marker size (points)
+    symbol: str = "o"  # markers: o | s (square) | x
     bins: int | Sequence[float] = 40  # hist: a number of bins or their edges
     density: bool = True
     legend: bool = True
@@ -69,8 +70,9 @@ class Panel:
     legend: bool = True
     xticks: tuple[tuple[float, str], ...] = ()  # (position, label): named ticks instead of numbers
     note_color: str = "black"
-    x_range: tuple[float, float] | None = None
-    y_range: tuple[float, float] | None = None
+    legend_below: int = 0  # > 0: the legend below the axes in this many columns (the plot area is all curves)
+    x_range: tuple[float | None, float | None] | None = None
+    y_range: tuple[float | None, float | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,10 @@ def to_matplotlib(chart: Chart) -> Any:
             _mpl_panel(axes[k // cols][k % cols], panel, fig)
         for k in range(len(chart.panels), rows * cols):
             axes[k // cols][k % cols].set_visible(False)
-        fig.tight_layout(rect=(0, 0, 1, 0.95 if chart.title else 1))
+        if any(p.legend_below for p in chart.panels):  # the legend lives in the bottom margin, outside tight_layout's reach
+            fig.subplots_adjust(left=0.1, right=0.97, top=0.92, bottom=0.26)
+        else:
+            fig.tight_layout(rect=(0, 0, 1, 0.95 if chart.title else 1))
     if chart.title:
         fig.suptitle(chart.title, fontsize=10)
     return fig
@@ -152,7 +157,7 @@ def _mpl_panel(ax: Any, p: Panel, fig: Any, small: bool = False) -> None:
             sc = ax.scatter(t.x, t.y, c=t.values, cmap=t.colorscale, vmin=lo, vmax=hi, s=t.size ** 2, edgecolors="w", label=label, zorder=3)
             fig.colorbar(sc, ax=ax, label=t.colorbar, pad=0.02)
         elif t.kind == "markers":
-            ax.scatter(t.x, t.y, color=t.color, s=t.size ** 2, alpha=t.alpha, label=label, zorder=3)
+            ax.scatter(t.x, t.y, color=t.color, s=t.size ** 2, alpha=t.alpha, label=label, zorder=3, marker=t.symbol)
         elif t.kind == "errorbar":
             ax.errorbar(t.x, t.y, yerr=None if t.err is None else np.nan_to_num(np.asarray(t.err, dtype=float)), color=t.color,
                         marker="o", ms=t.size * 0.6, lw=t.width, capsize=1.5, alpha=t.alpha, label=label,
@@ -179,10 +184,6 @@ def _mpl_panel(ax: Any, p: Panel, fig: Any, small: bool = False) -> None:
         labelled |= bool(text)
     for x, y, text in p.notes:
         ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8, color=p.note_color)
-    if p.x_range:
-        ax.set_xlim(*p.x_range)
-    if p.y_range:
-        ax.set_ylim(*p.y_range)
     if p.xticks:
         ax.set_xticks([x for x, _ in p.xticks])
         ax.set_xticklabels([lab for _, lab in p.xticks], fontsize=7)
@@ -190,6 +191,10 @@ def _mpl_panel(ax: Any, p: Panel, fig: Any, small: bool = False) -> None:
         ax.set_xscale("log")
     if p.y_log:
         ax.set_yscale("log")
+    if p.x_range:  # after the scales: a log axis autoscales its open end anew
+        ax.set_xlim(*p.x_range)
+    if p.y_range:
+        ax.set_ylim(*p.y_range)  # (None, top) keeps the automatic bottom
     if not small:
         ax.set_title(p.title, fontsize=10)
         ax.set_ylabel(p.y_title)
@@ -197,7 +202,9 @@ def _mpl_panel(ax: Any, p: Panel, fig: Any, small: bool = False) -> None:
     ax.tick_params(labelsize=7 if small else 9)
     if not hasattr(ax, "zaxis"):
         ax.grid(True, which="both", alpha=0.3)
-    if labelled and p.legend:
+    if labelled and p.legend and p.legend_below:
+        ax.legend(fontsize=7, ncol=p.legend_below, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    elif labelled and p.legend:
         ax.legend(fontsize=7 if small else 8)
 
 
@@ -236,7 +243,9 @@ def to_plotly(chart: Chart) -> Any:
                 axis = dict(**where) if where else {}
                 ticks = dict(tickvals=[x for x, _ in panel.xticks], ticktext=[lab.replace("\n", "<br>") for _, lab in panel.xticks]) if panel.xticks else {}
                 fig.update_xaxes(title_text=panel.x_title, type="log" if panel.x_log else None, **ticks, **axis)
-                fig.update_yaxes(title_text=panel.y_title, type="log" if panel.y_log else None, **axis)
+                fig.update_yaxes(title_text=panel.y_title, type="log" if panel.y_log else None, **_range(panel.y_range, panel.y_log), **axis)
+                if panel.x_range:
+                    fig.update_xaxes(**_range(panel.x_range, panel.x_log), **axis)
     layout: dict[str, Any] = dict(height=chart.height, template="plotly_white", margin=dict(l=60, r=20, t=50, b=50),
                                   barmode="overlay", legend=dict(font=dict(size=11)))
     if chart.title and len(first) == 1 and not first[0].title:
@@ -251,6 +260,13 @@ def to_plotly(chart: Chart) -> Any:
     return fig
 
 
+def _range(r: tuple[float | None, float | None] | None, log: bool) -> dict[str, Any]:
+    """A plotly axis range (in log10 units on a log axis); none where either end is open."""
+    if not r or r[0] is None or r[1] is None:
+        return {}
+    return dict(range=[math.log10(r[0]), math.log10(r[1])] if log else list(r))
+
+
 def _plotly_traces(go: Any, t: Trace) -> list[Any]:
     common: dict[str, Any] = dict(name=t.name, showlegend=t.legend and bool(t.name), legendgroup=t.name or None)
     line = dict(color=t.color, dash=_PLOTLY_DASH[t.dash], width=t.width * 1.4)
@@ -259,7 +275,7 @@ def _plotly_traces(go: Any, t: Trace) -> list[Any]:
         return [go.Scatter(x=list(t.x), y=finite(t.y), mode="lines", line=line, opacity=t.alpha, **common, **hover)]
     err = None if t.err is None else dict(type="data", array=list(np.nan_to_num(np.asarray(t.err, dtype=float))), visible=True, thickness=1)
     if t.kind == "markers":
-        marker: dict[str, Any] = dict(color=t.color, size=t.size * 1.6)
+        marker: dict[str, Any] = dict(color=t.color, size=t.size * 1.6, symbol={"o": "circle", "s": "square", "x": "x"}[t.symbol])
         if t.values is not None:
             lo, hi = t.zrange if t.zrange else (float(np.nanmin(t.values)), float(np.nanmax(t.values)))
             marker.update(color=list(t.values), colorscale=_PLOTLY_SCALES.get(t.colorscale, t.colorscale), cmin=lo, cmax=hi,
