@@ -577,9 +577,9 @@ def report(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta: 
                 if len(post):
                     lo, hi = float(min(pre.min(), post.min())), float(max(pre.max(), post.max()))
                     bins = tuple(np.linspace(lo, hi, 51)) if hi > lo else 50
-                    tr = [Trace("hist", post, name="after", color=palette_color(i), bins=bins, density=False, alpha=0.8, legend=not linear)]
+                    tr = [Trace("hist", post, name="after", color=palette_color(i), bins=bins, density=False, alpha=0.8, legend=False)]
                     if not linear:
-                        tr.append(Trace("hist", pre, name="before", color="black", bins=bins, density=False, alpha=0.3))
+                        tr.append(Trace("hist", pre, name="before", color="black", bins=bins, density=False, alpha=0.3, legend=False))
                     panels_.append(Panel(tuple(tr), title=f"{variant}, layer {layer}: var {np.var(post, ddof=1):.3g}", legend=False))
                 else:
                     first = _left_range(summary, variant)

@@ -238,8 +238,10 @@ def to_plotly(chart: Chart) -> Any:
             for x, text in panel.vlines:
                 fig.add_vline(x=x, line=dict(color="black", dash="dot", width=1), annotation_text=text, **where)
             if f == 0:
-                for x, y, text in panel.notes:
-                    fig.add_annotation(x=x, y=y, text=text, showarrow=False, yshift=10, font=dict(color=panel.note_color), **({"row": where["row"], "col": where["col"]} if where else {}))
+                for x, y, text in panel.notes:  # annotation coordinates on a log axis are log10 values
+                    x = math.log10(x) if panel.x_log and x > 0 else x
+                    y = math.log10(y) if panel.y_log and y > 0 else y
+                    fig.add_annotation(x=x, y=y, xanchor="left", text=text, showarrow=False, yshift=10, font=dict(color=panel.note_color), **({"row": where["row"], "col": where["col"]} if where else {}))
                 axis = dict(**where) if where else {}
                 ticks = dict(tickvals=[x for x, _ in panel.xticks], ticktext=[lab.replace("\n", "<br>") for _, lab in panel.xticks]) if panel.xticks else {}
                 fig.update_xaxes(title_text=panel.x_title, type="log" if panel.x_log else None, **ticks, **axis)
@@ -248,6 +250,8 @@ def to_plotly(chart: Chart) -> Any:
                     fig.update_xaxes(**_range(panel.x_range, panel.x_log), **axis)
     layout: dict[str, Any] = dict(height=chart.height, template="plotly_white", margin=dict(l=60, r=20, t=50, b=50),
                                   barmode="overlay", legend=dict(font=dict(size=11)))
+    if any(t.kind == "scatter3d" for p in first for t in p.traces):  # a 3-D scene wants the whole width
+        layout["margin"] = dict(l=0, r=0, t=40, b=0)
     if chart.title and len(first) == 1 and not first[0].title:
         layout["title"] = chart.title
     elif len(first) == 1 and first[0].title:
@@ -286,7 +290,7 @@ def _plotly_traces(go: Any, t: Trace) -> list[Any]:
                            error_y=err, opacity=t.alpha, **common, **hover)]
     if t.kind == "band":
         xs = list(t.x)
-        return [go.Scatter(x=xs + xs[::-1], y=finite(list(t.y) + list(t.y2 if t.y2 is not None else ())[::-1]), fill="toself",
+        return [go.Scatter(x=xs + xs[::-1], y=finite(list(t.y) + list(t.y2 if t.y2 is not None else ())[::-1]), fill="toself", mode="lines",
                            fillcolor=_rgba(t.color, t.alpha), line=dict(width=0), hoverinfo="skip", **common)]
     if t.kind == "scatter3d":
         return [go.Scatter3d(x=list(t.x), y=list(t.y), z=list(t.z), mode="markers", name=t.name, showlegend=False,
