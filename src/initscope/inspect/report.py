@@ -389,7 +389,8 @@ def _trial(factory: Any, data: Any, data_ref: str | None, input_shape: Any, voca
              else "the reference makes no progress below chance either")
     hint = ""
     if share == share and ref_name == "fixed" and share >= 0.7:
-        hint = " (the defects may not stop this model from training)"
+        hint = (" (fitting one batch is not training: in benchmarks/verdicts.py six broken models fit their batch as well as "
+                "their fixed twin, so this does not clear the defects)")
     elif share == share and ref_name != "fixed" and share < 0.3:
         hint = (" (slower than its library's init on this batch: a short trial calls small inits slow that go on to train, "
                 "so this is a hint, not a verdict)")
