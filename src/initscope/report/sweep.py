@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 
 from initscope.experiments.base import Section
+from initscope.results import stats_keys
 
 MAX_STATS = 16  # statistics drawn (the table holds them all)
+MAX_LINES = 8  # a key of the experiment's table with more values (steps, epochs) is averaged over, not drawn as lines
 
 
 def table_column(key: str, table: pd.DataFrame) -> str:
@@ -27,11 +29,9 @@ def numeric_keys(table: pd.DataFrame, grid: dict[str, list[str]]) -> list[str]:
 
 
 def at_depth(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The rows a sweep plot reads: the deepest layer (where depth profiles differ most), the
-    pre-activation site; and a phrase saying so."""
+    """The rows a sweep plot reads: the deepest layer (where depth profiles differ most); and a
+    phrase saying so."""
     t, where = table, []
-    if "site" in t.columns and (t.site == "pre").any():
-        t, where = t[t.site == "pre"], ["pre-activations"]
     if "layer" in t.columns and t.layer.notna().any():
         last = t.groupby("stat").layer.transform("max")
         t = t[t.layer == last]
@@ -53,7 +53,11 @@ def sections(table: pd.DataFrame, grid: dict[str, list[str]]) -> list[Section]:
     rows, where = at_depth(table)
     nums = numeric_keys(table, grid)
     grid_cols = [table_column(k, table) for k, v in grid.items() if len(v) > 1]
-    label_cols = [c for c in ("view", "variant", "norm") if c in rows.columns and rows[c].nunique() > 1]
+    # the experiment's own keys (the stats schema: everything before layer, stat, value, ...) that
+    # vary get lines of their own: view, site, variant, norm, ...; grid keys and seeds do not
+    own = [c for c in stats_keys(rows) if c not in grid_cols and c not in ("seed", "grid_seed") and not c.startswith("grid_")
+           and c not in grid]
+    label_cols = [c for c in own if 1 < rows[c].nunique() <= MAX_LINES]
     stats = list(dict.fromkeys(rows.stat))[:MAX_STATS]
     out: list[Section] = []
     if nums:
@@ -72,7 +76,7 @@ def sections(table: pd.DataFrame, grid: dict[str, list[str]]) -> list[Section]:
             positive = (d["mean"] > 0).all() and len(d) and d["mean"].max() / max(d["mean"].min(), 1e-300) > 100
             fig.update_layout(xaxis_title=x, yaxis_title=stat, height=380, template="plotly_white",
                               yaxis_type="log" if positive else "linear")
-            out.append(Section(f"{stat} over {x}", _line_verdict(d, x, stat), (fig,),
+            out.append(Section(f"{stat} over {x}", _line_verdict(d, x, stat, by), (fig,),
                                note=f"{where}; one line per value of {', '.join(by) or 'nothing else'}; mean over seeds and repeats, "
                                     "error bars one standard error."))
     if len(nums) >= 2:
@@ -93,13 +97,15 @@ def sections(table: pd.DataFrame, grid: dict[str, list[str]]) -> list[Section]:
     return out
 
 
-def _line_verdict(d: pd.DataFrame, x: str, stat: str) -> str:
-    """Where the statistic is smallest and largest over the swept key (plain words)."""
+def _line_verdict(d: pd.DataFrame, x: str, stat: str, by: list[str] | None = None) -> str:
+    """Where the statistic is smallest and largest over the swept key, and on which line (plain words)."""
     if d.empty:
         return "no finite values."
     lo, hi = d.loc[d["mean"].idxmin()], d.loc[d["mean"].idxmax()]
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) and math.isfinite(v) else str(v)  # noqa: E731
-    return f"{stat}: smallest {fmt(lo['mean'])} at {x}={fmt(lo[x])}, largest {fmt(hi['mean'])} at {x}={fmt(hi[x])}."
+    line = lambda r: f" ({', '.join(f'{b}={fmt(r[b])}' for b in by)})" if by else ""  # noqa: E731
+    return (f"{stat}: smallest {fmt(lo['mean'])} at {x}={fmt(lo[x])}{line(lo)}, "
+            f"largest {fmt(hi['mean'])} at {x}={fmt(hi[x])}{line(hi)}.")
 
 
 def write_sweep_report(root: Path, experiment: str, grid: dict[str, list[str]], table: pd.DataFrame, meta: dict[str, Any]) -> Path:
