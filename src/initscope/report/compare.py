@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -68,8 +67,8 @@ def compare(run_dirs: Sequence[str | Path], out: str | Path | None = None, *, fo
     if not shared:
         raise InitscopeError("the runs share no statistic to compare")
     out_path = Path(out) if out is not None else Path("runs") / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    import matplotlib.pyplot as plt
-    import plotly.graph_objects as go
+    from initscope.palette import color
+    from initscope.report.charts import Chart, Panel, Trace, to_matplotlib, to_plotly
 
     sections = []
     with RunWriter(out_path, force) as w:
@@ -78,25 +77,13 @@ def compare(run_dirs: Sequence[str | Path], out: str | Path | None = None, *, fo
             vals = sub.value.to_numpy(dtype=float)
             vals = vals[np.isfinite(vals)]
             log = bool(len(vals)) and vals.min() > 0 and vals.max() / vals.min() > 10
-            fig, ax = plt.subplots(figsize=(8, 4.5))
-            fig.subplots_adjust(left=0.1, right=0.97, top=0.9, bottom=0.12)
-            pfig = go.Figure()
-            for run_name, grp in sub.groupby("run", sort=False):
-                g = grp.sort_values("layer")
-                ax.errorbar(g.layer, g.value, yerr=2 * g.stderr.fillna(0), marker="o", ms=2.5, lw=1.2, capsize=1.5, label=run_name)
-                pfig.add_trace(go.Scatter(x=g.layer, y=[v if math.isfinite(v) else None for v in g.value], name=run_name, mode="lines+markers",
-                                          error_y=dict(type="data", array=2 * g.stderr.fillna(0).to_numpy(), visible=True)))
-            if log:
-                ax.set_yscale("log")
-            ax.set_xlabel("layer")
-            ax.set_title(stat, fontsize=10)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
-            w.figure(fig, stat)
-            pfig.update_layout(yaxis_type="log" if log else "linear", xaxis_title="layer", height=400, template="plotly_white")
+            traces = tuple(Trace("errorbar", g.layer, g.value, run_name, color(i), err=2 * g.stderr.fillna(0).to_numpy())
+                           for i, (run_name, g) in enumerate((r, grp.sort_values("layer")) for r, grp in sub.groupby("run", sort=False)))
+            chart = Chart(stat, (Panel(traces, title=stat, x_title="layer", y_log=log),), size=(8, 4.5), height=400)
+            w.figure(to_matplotlib(chart), stat)
             last = sub.sort_values("layer").groupby("run", sort=False).value.last()
             verdict = "; ".join(f"{r}: {v:.4g} at the last layer" for r, v in last.items()) + (f" ({averaged})" if averaged else "")
-            sections.append(Section(stat, verdict, (pfig,)))
+            sections.append(Section(stat, verdict, (to_plotly(chart),)))
         meta: dict[str, Any] = {
             "experiment": "compare",
             "seed": None,  # nothing is drawn: the runs' own seeds are in their run.json
