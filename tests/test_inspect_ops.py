@@ -109,13 +109,14 @@ def test_shares_of_a_big_tensor_come_from_a_strided_sample_and_overflow_stays_ex
 def test_report_folds_the_middle_blocks():
     import pandas as pd
 
-    from initscope.inspect.report import _ops_figure
+    from initscope.inspect.report import _ops_chart
 
     mods = ["embed"] + [f"layers.{b}.mlp" for b in range(5) for _ in range(3)] + ["head"]
     ops = pd.DataFrame({"module": mods, "op": ["linear"] * len(mods), "fwd_rms": [1.0] * len(mods), "bwd_rms": [0.5] * len(mods)})
-    fig = _ops_figure(ops)
-    assert len(fig.data[0].x) == 1 + 3 + 3 + 1  # embed, block 0, block 4, head
-    assert "blocks layers.1 .. layers.3 folded: 9 ops" in fig.layout.xaxis.title.text
+    panel = _ops_chart(ops).panels[0]
+    forward = next(t for t in panel.traces if t.name == "forward RMS")
+    assert len(forward.x) == 1 + 3 + 3 + 1  # embed, block 0, block 4, head
+    assert "blocks layers.1 .. layers.3 folded: 9 ops" in panel.x_title
 
 
 def test_ops_returning_several_tensors_are_recorded():

@@ -20,6 +20,7 @@ from initscope.inspect.core import InspectResult, Task, inspect, inspect_model
 from initscope.inspect.fixes import FIXES, auto_fix, fix_model
 from initscope.inspect.load import call_factory, draw_batch, load_batch, load_object
 from initscope.palette import PALETTE
+from initscope.report.charts import Chart, Panel, Trace, to_matplotlib, to_plotly
 from initscope.repro import derive_seed, generator
 
 _PROFILE = (("stream_rms", "stream RMS", "log"), ("branch_ratio", "branch / stream RMS", "log"),
@@ -33,96 +34,52 @@ def _profile_columns(blocks: pd.DataFrame) -> list[tuple[str, str, str]]:
     return [p for p in _PROFILE if p[0] in blocks and blocks[p[0]].notna().any()]
 
 
-def stream_figures(blocks: pd.DataFrame, after: pd.DataFrame | None = None):
-    """Depth profile of the residual stream, block by block: (matplotlib, plotly) figures."""
-    import matplotlib.pyplot as plt
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
+def stream_chart(blocks: pd.DataFrame, after: pd.DataFrame | None = None) -> Chart:
+    """Depth profile of the residual stream, block by block (init solid, after a fix dashed)."""
     cols = _profile_columns(blocks)
-    fig, axes = plt.subplots(1, len(cols), figsize=(3.4 * len(cols), 3.2), squeeze=False)
-    fig.subplots_adjust(left=0.06, right=0.99, top=0.86, bottom=0.16, wspace=0.3)
-    pfig = make_subplots(rows=1, cols=len(cols), subplot_titles=[c[1] for c in cols])
-    for label, df, dash in (("init", blocks, "solid"), ("after fix", after, "dash")):
-        if df is None or df.empty:
-            continue
-        x = list(range(len(df)))
-        for k, (col, title, scale) in enumerate(cols):
-            ax = axes[0][k]
+    panels = []
+    for col, title, scale in cols:
+        traces = []
+        for label, df, dash in (("init", blocks, "solid"), ("after fix", after, "dash")):
+            if df is None or df.empty:
+                continue
             series = [("attention_branch_ratio", "attention"), ("mlp_branch_ratio", "mlp")] if col == "branch_ratio" else [(col, "")]
             for j, (c, sub) in enumerate(series):
                 if c not in df or df[c].isna().all():
                     continue
-                y = df[c].astype(float)
                 name = " ".join(s for s in (sub or title, f"({label})" if after is not None else "") if s)
-                ax.plot(x, y, marker="o", ms=3, ls="-" if dash == "solid" else "--", color=PALETTE[j], label=name)
-                pfig.add_trace(go.Scatter(x=x, y=list(y), mode="lines+markers", name=name, line=dict(color=PALETTE[j], dash=dash),
-                                          text=list(df.block), hovertemplate="%{text}: %{y:.4g}", showlegend=(c != col) or after is not None),
-                               row=1, col=k + 1)
-            if scale == "log":
-                ax.set_yscale("log")
-                pfig.update_yaxes(type="log", row=1, col=k + 1)
-            ax.set_title(title, fontsize=9)
-            ax.set_xlabel("block", fontsize=8)
-            ax.grid(alpha=0.3)
-            if len(series) > 1 or after is not None:
-                ax.legend(fontsize=7)
-    pfig.update_xaxes(title_text="block")
-    pfig.update_layout(height=360, template="plotly_white", margin=dict(l=40, r=10, t=40, b=40))
-    return fig, pfig
+                traces.append(Trace("errorbar", list(range(len(df))), df[c].astype(float), name, PALETTE[j], dash=dash, size=3,
+                                    legend=len(series) > 1 or after is not None,
+                                    hover=[f"{b}: {v:.4g}" for b, v in zip(df.block, df[c].astype(float))]))
+        panels.append(Panel(tuple(traces), title=title, x_title="block", y_log=scale == "log"))
+    return Chart("stream", tuple(panels), size=(3.4 * len(cols), 3.3), height=360)
 
 
-def attention_figures(att: pd.DataFrame):
+def attention_chart(att: pd.DataFrame) -> Chart:
     """Heatmap of attention entropy / its maximum, attention layer x head."""
-    import matplotlib.pyplot as plt
-    import plotly.graph_objects as go
-
     grid = att.pivot_table(index="layer", columns="head", values="entropy_ratio", sort=False)
-    fig, ax = plt.subplots(figsize=(1.6 + 0.45 * grid.shape[1], 0.9 + 0.3 * grid.shape[0]))
-    im = ax.imshow(grid.values, vmin=0, vmax=1, cmap="viridis", aspect="auto")
-    ax.set_yticks(range(grid.shape[0]), [str(i) for i in range(grid.shape[0])], fontsize=7)
-    ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns], fontsize=7)
-    ax.set_xlabel("head", fontsize=8)
-    ax.set_ylabel("attention layer (forward order)", fontsize=8)
-    ax.set_title("attention entropy / log(keys)", fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.05)
-    fig.tight_layout()
-    pfig = go.Figure(go.Heatmap(z=grid.values, x=[f"head {c}" for c in grid.columns], y=list(grid.index), zmin=0, zmax=1,
-                                colorscale="Viridis", colorbar=dict(title="entropy / max")))
-    pfig.update_layout(height=min(140 + 22 * grid.shape[0], 900), template="plotly_white", margin=dict(l=10, r=10, t=20, b=40),
-                       yaxis=dict(autorange="reversed"))
-    return fig, pfig
+    heat = Trace("heatmap", list(range(grid.shape[1])), list(range(grid.shape[0])), z=grid.values, zrange=(0, 1), colorbar="entropy / max")
+    panel = Panel((heat,), title="attention entropy / log(keys)", x_title="head", y_title="attention layer (forward order)", y_reversed=True,
+                  xticks=tuple((float(i), str(c)) for i, c in enumerate(grid.columns)))
+    return Chart("attention", (panel,), size=(2.2 + 0.45 * grid.shape[1], 1.3 + 0.3 * grid.shape[0]), height=min(160 + 22 * grid.shape[0], 900))
 
 
-def module_profile_figures(before: pd.DataFrame, after: pd.DataFrame | None):
+def module_profile_chart(before: pd.DataFrame, after: pd.DataFrame | None) -> Chart:
     """Variance over samples and its share per module call (forward order), before and after a fix."""
-    import matplotlib.pyplot as plt
-    import plotly.graph_objects as go
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
-    fig.subplots_adjust(left=0.07, right=0.98, top=0.88, bottom=0.15, wspace=0.2)
-    pfig = go.Figure()
-    for label, df, ls in (("init", before, "-"), ("after fix", after, "--")):
+    spread, share = [], []
+    for label, df, dash in (("init", before, "solid"), ("after fix", after, "dash")):
         if df is None or df.empty:
             continue
         x = list(range(len(df)))
-        axes[0].semilogy(x, df.sample_variance.clip(lower=1e-30), ls=ls, marker="o", ms=2, color=PALETTE[0], label=f"sample variance ({label})")
-        axes[0].semilogy(x, df.mean_spread.clip(lower=1e-30), ls=ls, marker="s", ms=2, color=PALETTE[1], label=f"mean spread ({label})")
-        axes[1].plot(x, df.sample_fraction, ls=ls, marker="o", ms=2, color=PALETTE[0], label=label)
-        for j, stat in enumerate(("sample_variance", "mean_spread")):
-            pfig.add_trace(go.Scatter(x=x, y=list(df[stat].clip(lower=1e-30)), text=list(df.name), mode="lines+markers",
-                                      name=f"{stat} ({label})", line=dict(color=PALETTE[j], dash="solid" if ls == "-" else "dash"),
-                                      hovertemplate="%{text}: %{y:.4g}"))
-    for ax in axes:
-        ax.set_xlabel("module call (forward order; names in the table)", fontsize=8)
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-    axes[0].set_title("variance over samples and spread of per-unit means", fontsize=9)
-    axes[1].set_title("share of variance over samples", fontsize=9)
-    pfig.update_layout(yaxis_type="log", height=380, template="plotly_white", xaxis_title="module call (hover for its name)",
-                       margin=dict(l=40, r=10, t=20, b=40))
-    return fig, pfig
+        for j, (stat, word) in enumerate((("sample_variance", "sample variance"), ("mean_spread", "mean spread"))):
+            y = df[stat].clip(lower=1e-30)
+            spread.append(Trace("errorbar", x, y, f"{word} ({label})", PALETTE[j], dash=dash, size=2.5,
+                                hover=[f"{n}: {v:.4g}" for n, v in zip(df.name, y)]))
+        share.append(Trace("errorbar", x, df.sample_fraction, label, PALETTE[0], dash=dash, size=2.5,
+                           hover=[f"{n}: {v:.3g}" for n, v in zip(df.name, df.sample_fraction)]))
+    x_title = "module call (forward order; names in the table and the hover)"
+    return Chart("profile", (Panel(tuple(spread), title="variance over samples and spread of per-unit means", x_title=x_title, y_log=True),
+                             Panel(tuple(share), title="share of variance over samples", x_title=x_title)), size=(12, 3.8), height=380)
 
 
 def _cell(v: Any) -> tuple[str, str]:
@@ -193,11 +150,9 @@ def _record_ops(factory: Any, data: Any, data_ref: str | None, input_shape: Any,
     return table, findings(table)
 
 
-def _ops_figure(ops: pd.DataFrame) -> Any:
+def _ops_chart(ops: pd.DataFrame) -> Chart:
     """log2 RMS per op in execution order, forward and backward, float16 and float8 e4m3 bands;
     with four or more repeated blocks, only the first and last are drawn (the rest are folded)."""
-    import plotly.graph_objects as go
-
     from initscope.inspect.ops import block_of
 
     blocks = [block_of(m) for m in ops.module]  # a list: pandas would turn None into a (truthy) NaN
@@ -208,18 +163,17 @@ def _ops_figure(ops: pd.DataFrame) -> Any:
         keep = {order[0], order[-1]}
         shown = ops[[b is None or b in keep for b in blocks]]
         folded = f" (blocks {order[1]} .. {order[-2]} folded: {len(ops) - len(shown)} ops in the table)"
-    fig = go.Figure()
-    for lo, hi, name, color in ((-14, math.log2(65504), "float16 normal range", "rgba(31,119,180,0.08)"),
-                                (-6, math.log2(448), "float8 e4m3 normal range", "rgba(214,39,40,0.08)")):
-        fig.add_hrect(y0=lo, y1=hi, fillcolor=color, line_width=0, annotation_text=name, annotation_position="top left")
     x = list(range(len(shown)))
+    ends = [0, max(len(shown) - 1, 1)]
+    traces = [Trace("band", ends, [lo, lo], name, color, y2=[hi, hi], alpha=0.08)
+              for lo, hi, name, color in ((-14, math.log2(65504), "float16 normal range", PALETTE[0]),
+                                          (-6, math.log2(448), "float8 e4m3 normal range", PALETTE[3]))]
     labels = [f"{m}: {o}" for m, o in zip(shown.module, shown.op)]
-    for col, name in (("fwd_rms", "forward RMS"), ("bwd_rms", "gradient RMS")):
+    for j, (col, name) in enumerate((("fwd_rms", "forward RMS"), ("bwd_rms", "gradient RMS"))):
         if col in shown:
-            y = [math.log2(v) if isinstance(v, float) and v > 0 and math.isfinite(v) else None for v in shown[col]]
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, text=labels, hovertemplate="%{text}<br>log2 %{y:.2f}<extra></extra>"))
-    fig.update_layout(height=420, template="plotly_white", xaxis_title="operation, in execution order" + folded, yaxis_title="log2 RMS")
-    return fig
+            y = [math.log2(v) if isinstance(v, float) and v > 0 and math.isfinite(v) else math.nan for v in shown[col]]
+            traces.append(Trace("errorbar", x, y, name, PALETTE[j], size=3, hover=[f"{lab}<br>log2 {v:.2f}" for lab, v in zip(labels, y)]))
+    return Chart("ops", (Panel(tuple(traces), x_title="operation, in execution order" + folded, y_title="log2 RMS"),), size=(12, 4.2), height=420)
 
 
 def run_inspect(
@@ -280,7 +234,8 @@ def run_inspect(
         trial_fig = None
         if trial_steps:
             summary["trial"] = _trial(factory, data, data_ref, input_shape, vocab, batch, seed, res, trial_steps)
-            trial_fig = _trial_figure(summary["trial"])
+            trial_chart = _trial_chart(summary["trial"])
+            trial_fig = to_plotly(trial_chart) if trial_chart is not None else None
         elapsed = time.perf_counter() - t0
         ops_table = None
         if ops:
@@ -305,29 +260,32 @@ def run_inspect(
                                 html=_issues_html(res)))
 
         if not res.blocks.empty and _profile_columns(res.blocks):
-            fig, pfig = stream_figures(res.blocks, after.blocks if after is not None else None)
-            w.figure(fig, "stream")
+            chart = stream_chart(res.blocks, after.blocks if after is not None else None)
+            w.figure(to_matplotlib(chart), chart.name)
+            pfig = to_plotly(chart)
             groups = ", ".join(sorted(set(res.blocks.group)))
             sections.append(Section("Residual stream, block by block", _stream_line(res), (pfig,),
                                     note=f"{len(res.blocks)} blocks in {groups}. Branch ratio: each residual branch's RMS against the "
                                          "stream it is added to (attention and MLP branches). Token similarity: mean cosine between "
                                          "the token vectors of one sequence (1 = every token the same vector)."))
         if not res.attention.empty:
-            fig, pfig = attention_figures(res.attention)
-            w.figure(fig, "attention")
+            chart = attention_chart(res.attention)
+            w.figure(to_matplotlib(chart), chart.name)
+            pfig = to_plotly(chart)
             per = res.attention.groupby("layer", sort=False).entropy_ratio.mean()
             sections.append(Section("Attention entropy", f"lowest layer mean: {per.min():.1%} of the maximum log(keys) ({per.idxmin()}); "
                                     f"logit std up to {res.attention.logit_std.max():.3g}.", (pfig,),
                                     note="Per head: entropy of the attention rows over its maximum log(number of keys each query may see)."))
-        fig, pfig = module_profile_figures(res.layers, after.layers if after is not None else None)
-        w.figure(fig, "profile")
+        chart = module_profile_chart(res.layers, after.layers if after is not None else None)
+        w.figure(to_matplotlib(chart), chart.name)
+        pfig = to_plotly(chart)
         sections.append(Section("Every module call", f"{len(res.layers)} module calls in forward order; flagged rows are red.", (pfig,),
                                 html=sortable_table(res.layers)))
         if ops_table is not None and not ops_table.empty:
             fmsg = summary["format_findings"]
             sections.append(Section("Every operation, forward and backward, against the number formats",
                                     "; ".join(fmsg) + "." if fmsg else "no operation overflows float16 and none is mostly below float8 e4m3's smallest normal.",
-                                    (_ops_figure(ops_table),),
+                                    (to_plotly(_ops_chart(ops_table)),),
                                     note=f"{len(ops_table)} floating-point operations (module calls and functional ops, recorded by a "
                                          "TorchFunctionMode), RMS of each output and of the gradient flowing back through it, log2; "
                                          "bands: float16's normal range (2^-14 to 65504) and float8 e4m3's (2^-6 to 448). The table "
@@ -399,17 +357,12 @@ def _trial(factory: Any, data: Any, data_ref: str | None, input_shape: Any, voca
     return {"steps": steps, "curves": curves, "reference": ref_name, "share": share if share == share else None, "verdict": verdict}
 
 
-def _trial_figure(tr: dict[str, Any]):
-    import plotly.graph_objects as go
-
+def _trial_chart(tr: dict[str, Any]) -> Chart | None:
     if not tr.get("curves"):
         return None
-    fig = go.Figure()
-    for j, (k, v) in enumerate(tr["curves"].items()):
-        fig.add_trace(go.Scatter(y=v, mode="lines", name={"init": "model's init", "fixed": "after --fix auto"}.get(k, k), line=dict(color=PALETTE[j])))
-    fig.update_layout(height=320, template="plotly_white", xaxis_title="step", yaxis_title="training loss", yaxis_type="log",
-                      margin=dict(l=40, r=10, t=20, b=40))
-    return fig
+    traces = tuple(Trace("line", list(range(len(v))), v, {"init": "model's init", "fixed": "after --fix auto"}.get(k, k), PALETTE[j])
+                   for j, (k, v) in enumerate(tr["curves"].items()))
+    return Chart("trial", (Panel(traces, x_title="step", y_title="training loss", y_log=True),), size=(8, 3.6), height=320)
 
 
 def _versions(base: Any) -> dict[str, str]:

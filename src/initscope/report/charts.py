@@ -70,6 +70,7 @@ class Panel:
     legend: bool = True
     xticks: tuple[tuple[float, str], ...] = ()  # (position, label): named ticks instead of numbers
     note_color: str = "black"
+    y_reversed: bool = False  # the first row on top (a heatmap of layers)
     legend_below: int = 0  # > 0: the legend below the axes in this many columns (the plot area is all curves)
     x_range: tuple[float | None, float | None] | None = None
     y_range: tuple[float | None, float | None] | None = None
@@ -191,6 +192,8 @@ def _mpl_panel(ax: Any, p: Panel, fig: Any, small: bool = False) -> None:
         ax.set_xscale("log")
     if p.y_log:
         ax.set_yscale("log")
+    if p.y_reversed:
+        ax.invert_yaxis()
     if p.x_range:  # after the scales: a log axis autoscales its open end anew
         ax.set_xlim(*p.x_range)
     if p.y_range:
@@ -245,7 +248,8 @@ def to_plotly(chart: Chart) -> Any:
                 axis = dict(**where) if where else {}
                 ticks = dict(tickvals=[x for x, _ in panel.xticks], ticktext=[lab.replace("\n", "<br>") for _, lab in panel.xticks]) if panel.xticks else {}
                 fig.update_xaxes(title_text=panel.x_title, type="log" if panel.x_log else None, **ticks, **axis)
-                fig.update_yaxes(title_text=panel.y_title, type="log" if panel.y_log else None, **_range(panel.y_range, panel.y_log), **axis)
+                fig.update_yaxes(title_text=panel.y_title, type="log" if panel.y_log else None, **_range(panel.y_range, panel.y_log),
+                                 **({"autorange": "reversed"} if panel.y_reversed else {}), **axis)
                 if panel.x_range:
                     fig.update_xaxes(**_range(panel.x_range, panel.x_log), **axis)
     layout: dict[str, Any] = dict(height=chart.height, template="plotly_white", margin=dict(l=60, r=20, t=50, b=50),
