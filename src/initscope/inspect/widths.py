@@ -25,6 +25,7 @@ from torch import nn
 
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, call_model, draw_batch, load_batch, output_tensor
+from initscope.palette import color
 from initscope.repro import derive_seed, generator
 
 FLAG_SLOPE = 0.25  # per doubling: a 2^0.25 = 19% change per doubling compounds to 2x over four doublings
@@ -181,46 +182,30 @@ def fit_slopes(table: pd.DataFrame) -> pd.DataFrame:
 # --- the run directory --------------------------------------------------------------------------
 
 
-def figures(check: WidthCheck) -> tuple[Any, Any]:
+def chart(check: WidthCheck) -> Any:
     """Scale (RMS) against width per module, one panel per step, each line labelled with its
-    fitted slope per doubling (matplotlib, plotly)."""
-    import matplotlib.pyplot as plt
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
+    fitted slope per doubling; flagged modules drawn thick and first."""
+    from initscope.report.charts import Chart, Panel, Trace
 
     steps = list(range(check.steps + 1))
     t = check.table[check.table.stat == "rms"]
     sl = check.slopes[check.slopes.stat == "rms"].set_index(["module", "step"]).slope
     flagged = set(check.flagged)
     modules = sorted(dict.fromkeys(t.module), key=lambda m: (m not in flagged, list(dict.fromkeys(t.module)).index(m)))
-    fig, axes = plt.subplots(1, len(steps), figsize=(4.2 * len(steps), 4.2), squeeze=False, sharey=True)
-    pfig = make_subplots(rows=1, cols=len(steps), subplot_titles=[f"step {s}" for s in steps], shared_yaxes=True)
-    cmap = plt.get_cmap("tab20")
+    panels = []
     for j, step in enumerate(steps):
-        ax = axes[0][j]
+        traces = []
         for k, m in enumerate(modules):
             d = t[(t.module == m) & (t.step == step)].sort_values("width")
             s = sl.get((m, step), math.nan)
-            label = f"{m} ({s:+.2f})" if math.isfinite(s) else m
-            color = cmap(k % 20)
-            ax.plot(d.width, d.value, marker="o", ms=3, lw=2.2 if m in flagged else 1.0, color=color, label=label)
-            pfig.add_trace(go.Scatter(x=d.width, y=d.value, mode="lines+markers", name=label, legendgroup=m, showlegend=True,
-                                      line=dict(width=3 if m in flagged else 1.2)), row=1, col=j + 1)
-        ax.set_xscale("log", base=2)
-        if (t[t.step == step].value > 0).any():  # a panel of zeros (all-zero init) stays linear
-            ax.set_yscale("log")
-        ax.set_title(f"step {step}" + (" (init)" if step == 0 else f" ({check.optimizer}, lr {check.lr:g})"), fontsize=9)
-        ax.set_xlabel("width")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6, title="module (slope per doubling)", title_fontsize=6)
-    axes[0][0].set_ylabel("RMS of the module's output")
-    fig.suptitle(f"Width check: {len(flagged)} of {len(modules)} modules change scale with width "
-                 f"(|slope| > {FLAG_SLOPE} per doubling after {check.steps} steps)", fontsize=10)
-    fig.tight_layout()
-    pfig.update_xaxes(type="log", title_text="width")
-    pfig.update_yaxes(type="log")
-    pfig.update_layout(height=480, template="plotly_white", yaxis_title="RMS of the module's output")
-    return fig, pfig
+            traces.append(Trace("errorbar", d.width, d.value, f"{m} ({s:+.2f})" if math.isfinite(s) else m, color(k), size=3,
+                                width=2.2 if m in flagged else 1.0))
+        panels.append(Panel(tuple(traces), title=f"step {step}" + (" (init)" if step == 0 else f" ({check.optimizer}, lr {check.lr:g})"),
+                            x_title="width", x_log=True, y_log=bool((t[t.step == step].value > 0).any()),  # all zeros stay linear
+                            y_title="RMS of the module's output" if j == 0 else ""))
+    return Chart("widths", tuple(panels), size=(4.2 * len(steps), 4.4), height=480,
+                 title=f"Width check: {len(flagged)} of {len(modules)} modules change scale with width "
+                       f"(|slope| > {FLAG_SLOPE} per doubling after {check.steps} steps)")
 
 
 def verdict(check: WidthCheck) -> str:
@@ -260,8 +245,11 @@ def run_width_check(model_ref: str, widths: list[int], *, input_shape: tuple[int
         summary = check.as_json()
         summary["verdict"] = verdict(check)
         w.tables({"stats": check.table, "slopes": check.slopes})
-        fig, pfig = figures(check)
-        w.figure(fig, "width_check")
+        from initscope.report.charts import to_matplotlib, to_plotly
+
+        picture = chart(check)
+        w.figure(to_matplotlib(picture), "width_check")
+        pfig = to_plotly(picture)
         meta = {
             "experiment": "inspect --widths", "description": f"initscope inspect {model_ref} --widths {','.join(map(str, widths))}",
             "config": {"model": model_ref, "widths": widths, "steps": steps, "optimizer": optimizer, "lr": lr, "loss": check.loss,
