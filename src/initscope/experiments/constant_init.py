@@ -176,7 +176,29 @@ def run(cfg: ConstantInitConfig, ctx: RunContext) -> Outcome:
         "seed_check": seed_check,
         "diverged_at_step": diverged,  # the step whose loss or weights stopped being finite (None: never)
     }
-    return Outcome(tables={"stats": stats}, summary=summary, timings={"training_s": t1 - t0, "seed_check_s": seed_s})
+    checks = pd.DataFrame([dict(variant="all", check=k, value=float(v)) for k, v in seed_check.items()]
+                          + [dict(variant=v, check="diverged_at_step", value=math.nan if s is None else float(s)) for v, s in diverged.items()],
+                          columns=["variant", "check", "value"])
+    return Outcome(tables={"stats": stats, "checks": checks}, summary=summary, timings={"training_s": t1 - t0, "seed_check_s": seed_s})
+
+
+def summary_from_tables(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """What :func:`verdict` reads, from the run's tables alone (``stats`` and ``checks``)."""
+    stats, checks = tables["stats"], tables.get("checks")
+    out: dict[str, Any] = {"variants": {}, "final": {}, "seed_check": {}, "diverged_at_step": {}}
+    for v in dict.fromkeys(stats.variant):
+        s = stats[stats.variant == v]
+        per = {stat: s[s.stat == stat].pivot_table(index="step", columns="layer", values="value").sort_index() for stat in PER_LAYER}
+        out["variants"][v] = {"distinct_units": [list(map(int, r)) for r in per["distinct_units"].to_numpy()],
+                              "loss": s[s.stat == "loss"].sort_values("step").value.tolist()}
+        out["final"][v] = {"unit_spread": list(map(float, per["unit_spread"].to_numpy()[-1])), "rank": list(map(int, per["rank"].to_numpy()[-1]))}
+    if checks is not None:
+        for r in checks.itertuples():
+            if r.check == "diverged_at_step":
+                out["diverged_at_step"][r.variant] = None if not math.isfinite(r.value) else int(r.value)
+            else:
+                out["seed_check"][r.check] = bool(r.value)
+    return out
 
 
 def verdict(summary: dict[str, Any]) -> str:
@@ -238,7 +260,7 @@ def report(tables: dict[str, pd.DataFrame], cfg: ConstantInitConfig, meta: dict[
         Panel(tuple(loss), title="training loss", x_title="SGD step", y_title="training loss (cross-entropy, full data)", y_log=True),
     ), title="Constant init: SGD never breaks the symmetry, dropout does (weakly), random init starts at full width (digits)",
         size=(15, 4.4), height=440)
-    summary = meta.get("summary")  # the seed check and the final ranks are in the summary only
+    summary = summary_from_tables(tables)  # from the tables, not read back from run.json
     return [
         Section(
             "Symmetry under training",

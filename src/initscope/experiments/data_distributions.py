@@ -164,11 +164,14 @@ def run(cfg: DataDistributionsConfig, ctx: RunContext) -> Outcome:
 # --- figures and report --------------------------------------------------------------------
 
 
-def verdict(summary: dict[str, Any]) -> str:
+def verdict(stats: pd.DataFrame) -> str:
+    """Per variant, from the stats table: the effective rank at the first and last layer and the
+    scale at the last."""
     parts = []
-    for v, d in summary["variants"].items():
-        er = [x for x in d["effective_rank"] if x is not None]
-        sc = [x for x in d["scale"] if x is not None]
+    for v in dict.fromkeys(stats.variant):
+        s = stats[stats.variant == v]
+        er = [x for x in s[s.stat == "effective_rank"].sort_values("layer").value if math.isfinite(x)]
+        sc = [x for x in s[s.stat == "scale"].sort_values("layer").value if math.isfinite(x)]
         if er and sc:
             parts.append(f"{v}: effective rank {er[0]:.1f} -> {er[-1]:.1f}, scale x{sc[-1]:.3g}")
     return "; ".join(parts) + "."
@@ -230,7 +233,7 @@ def report(tables: dict[str, pd.DataFrame], cfg: DataDistributionsConfig, meta: 
                                     for layer in sorted(int(x) for x in pcs[pcs.variant == v].layer.unique())))
                  for v in cfg.variants)
     return [
-        Section("Information through depth", verdict(meta.get("summary", {"variants": {}})), (er, sp_png, sp_page, wn),
+        Section("Information through depth", verdict(stats), (er, sp_png, sp_page, wn),
                 note="'sphere' draws each unit's weight vector i.i.d. uniform on the unit sphere; the text's own 'well spaced' sphere points are not reproduced."),
         Section("The data, layer by layer", "Each picture is one network (seed 0) with 3-dimensional inputs; move the slider through the layers.",
                 (pca_png, *pics)),

@@ -237,6 +237,7 @@ def run(cfg: InitTrainingConfig, ctx: RunContext) -> Outcome:
             r, step = train_one(cfg, variant, k, ctx.seed, data)
             if step is not None:
                 diverged[variant][k] = step
+                rows.append(dict(variant=variant, seed=k, step=step, epoch=math.nan, layer=0, stat="diverged_at_step", value=float(step)))
             rows += r
             done += 1
             ctx.progress("trainings", done, total)
@@ -246,6 +247,13 @@ def run(cfg: InitTrainingConfig, ctx: RunContext) -> Outcome:
 
 
 # --- summary and verdict (from the table) ---------------------------------------------------
+
+
+def diverged_from(stats: pd.DataFrame) -> dict[str, dict[int, int]]:
+    """variant -> {seed: step} of the trainings whose loss or weights stopped being finite
+    (the table's ``diverged_at_step`` rows)."""
+    d = stats[stats.stat == "diverged_at_step"]
+    return {v: {int(k): int(s) for k, s in zip(g.seed, g.value)} for v, g in d.groupby("variant", sort=False)}
 
 
 def _epoch_losses(stats: pd.DataFrame, variant: str, seeds: list[int]) -> pd.DataFrame:
@@ -365,7 +373,8 @@ def _final_points(stats: pd.DataFrame, summary: dict[str, Any]) -> pd.DataFrame:
 def report(tables: dict[str, pd.DataFrame], cfg: InitTrainingConfig, meta: dict[str, Any]) -> list[Section]:
     from initscope.report.charts import Chart, Panel, Trace
 
-    stats, summary = tables["stats"], meta["summary"]
+    stats = tables["stats"]
+    summary = summarize(stats, diverged_from(stats), cfg)  # from the table, not read back from run.json
     loss, acc, final = [], [], []
     for v, c in _curves(stats, summary).items():
         loss.append(Trace("band", c.step, c["mean"] - c.se, "", COLORS[v], y2=c["mean"] + c.se, alpha=0.2, legend=False))

@@ -359,7 +359,7 @@ def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
     dtype = DTYPES[cfg.dtype]
     x = get_input("gaussian").sample(cfg.samples, cfg.width, generator=generator(ctx.seed, "inputs"), dtype=dtype, device=ctx.device)
     x_sq = float((x.to(torch.float64) ** 2).mean())
-    stats_parts, hist_rows, theory_rows, summary_variants = [], [], [], {}
+    stats_parts, hist_rows, theory_rows, float_rows, summary_variants = [], [], [], [], {}
     timings: dict[str, float] = {}
     with torch.no_grad():
         for k, variant in enumerate(cfg.variants):
@@ -376,6 +376,12 @@ def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
                 values = th[key] if key is not None else np.zeros(cfg.depth)
                 theory_rows += [dict(variant=variant, layer=l, site=site, stat=stat, value=float(values[l - 1])) for l in range(1, cfg.depth + 1)]
             post = stats[stats.site == "post"]
+            predicted = predicted_overflow(spec, x_sq, cfg.networks * cfg.samples * cfg.width)
+            float_rows += [dict(variant=variant, source="measured", dtype=cfg.dtype, quantity=q, layer=layer) for q, layer in
+                           (("activations", sim.first_nonfinite_layer), ("text_variance", text_first["text_variance_first_nonfinite_layer"]),
+                            ("text_sum", text_first["text_sum_first_nonfinite_layer"]))]
+            float_rows += [dict(variant=variant, source="predicted", dtype=dt, quantity=q, layer=layer)
+                           for dt, d in predicted.items() for q, layer in d.items()]
             summary_variants[variant] = {
                 "variance": _series(stats, "post", "variance"),
                 "pre_activation_variance": _series(stats, "pre", "variance"),
@@ -390,7 +396,7 @@ def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
                 # x.var() and x.sum() as the text computes them, in the run's dtype (may overflow first)
                 "text_variance": _series(text_stats, "post", "text_variance"),
                 **text_first,
-                "predicted_overflow_layer": predicted_overflow(spec, x_sq, cfg.networks * cfg.samples * cfg.width),
+                "predicted_overflow_layer": predicted,
                 "scheme": spec.init,
                 "activation": spec.activation,
                 "sigma_w2": spec.sigma_w2()[0],
@@ -404,6 +410,8 @@ def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
             "theory": pd.DataFrame(theory_rows, columns=["variant", "layer", "site", "stat", "value"]),
             "histograms": pd.DataFrame(hist_rows, columns=["variant", "site", "layer", "value"]),
             "sums": sums,
+            # where the float range ends, measured and predicted (layer NaN: never, within the depth)
+            "float_range": pd.DataFrame(float_rows, columns=["variant", "source", "dtype", "quantity", "layer"]).astype({"layer": float}),
         },
         summary={
             "variants": summary_variants,
@@ -458,6 +466,29 @@ def theory_agreement(stats: pd.DataFrame, theory: pd.DataFrame, variants: tuple[
             "order 2-5/width per layer, so over many layers a few networks wander off the expectation.") if parts else ""
 
 
+def variants_from_tables(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, Any]]:
+    """What the report says per variant, from the run's tables alone: the variance after the
+    activation and its recursion per layer, and where the float range ends (``float_range``)."""
+    stats, theory_df, fr = tables["stats"], tables["theory"], tables.get("float_range")
+    layer = lambda v: None if v is None or not math.isfinite(v) else int(v)  # noqa: E731
+    out: dict[str, dict[str, Any]] = {}
+    for variant in dict.fromkeys(stats.variant):
+        th = _curve(theory_df, variant, "post", "variance")
+        v: dict[str, Any] = {"variance": _series(stats[stats.variant == variant], "post", "variance"),
+                             "theory_variance": [_or_none(x) for x in th.value], "first_nonfinite_layer": None,
+                             "predicted_overflow_layer": {}}
+        if fr is not None:
+            rows = fr[fr.variant == variant]
+            for r in rows.itertuples():
+                if r.source == "measured":
+                    key = "first_nonfinite_layer" if r.quantity == "activations" else f"{r.quantity}_first_nonfinite_layer"
+                    v[key] = layer(r.layer)
+                else:
+                    v["predicted_overflow_layer"].setdefault(r.dtype, {})[r.quantity] = layer(r.layer)
+        out[variant] = v
+    return out
+
+
 def verdicts(summary_variants: dict[str, Any], dtype: str = "float32") -> str:
     """One plain sentence per variant: where the variance starts and ends, or where it overflows."""
     parts = []
@@ -489,7 +520,7 @@ def report(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta: 
     from initscope.report.charts import Chart, Panel, Trace
 
     stats, theory_df, sums, hist = tables["stats"], tables["theory"], tables["sums"], tables["histograms"]
-    summary = meta.get("summary", {}).get("variants", {})  # the float-range checks are in the summary only
+    summary = variants_from_tables(tables)  # from the tables, not read back from run.json
     out: list[Section] = []
 
     # variance by depth, the recursion dashed; the grey band is where activations cannot be represented
