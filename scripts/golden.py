@@ -44,6 +44,9 @@ def diff(old: pd.DataFrame, new: pd.DataFrame) -> str:
             x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
             both_nan = np.isnan(x) & np.isnan(y)
             bad = (x != y) & ~both_nan
+            if not bad.any():
+                parts.append(f"{c}: same values, dtype {a.dtype} -> {b.dtype}")
+                continue
             rel = np.abs(x - y)[bad] / np.maximum(np.abs(x[bad]), 1e-300)
             parts.append(f"{c}: {int(bad.sum())} cells, max rel {rel.max():.2g}")
         else:

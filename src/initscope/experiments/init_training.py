@@ -237,7 +237,8 @@ def run(cfg: InitTrainingConfig, ctx: RunContext) -> Outcome:
             r, step = train_one(cfg, variant, k, ctx.seed, data)
             if step is not None:
                 diverged[variant][k] = step
-                rows.append(dict(variant=variant, seed=k, step=step, epoch=math.nan, layer=0, stat="diverged_at_step", value=float(step)))
+                epoch = max((int(row["epoch"]) for row in r), default=0)  # the epoch it diverged in (an int column stays int)
+                rows.append(dict(variant=variant, seed=k, step=step, epoch=epoch, layer=0, stat="diverged_at_step", value=float(step)))
             rows += r
             done += 1
             ctx.progress("trainings", done, total)
