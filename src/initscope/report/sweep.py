@@ -48,7 +48,8 @@ def summarize_lines(table: pd.DataFrame, x: str, by: list[str]) -> pd.DataFrame:
 
 
 def sections(table: pd.DataFrame, grid: dict[str, list[str]]) -> list[Section]:
-    import plotly.graph_objects as go
+    from initscope.palette import color
+    from initscope.report.charts import Chart, Panel, Trace, to_plotly
 
     rows, where = at_depth(table)
     nums = numeric_keys(table, grid)
@@ -66,16 +67,14 @@ def sections(table: pd.DataFrame, grid: dict[str, list[str]]) -> list[Section]:
             part_rows = rows[rows.stat == stat]
             by = [c for c in grid_cols if c != x and c not in ("seed", "grid_seed")] + [c for c in label_cols if part_rows[c].nunique() > 1]
             d = summarize_lines(part_rows, x, by)
-            fig = go.Figure()
-            for key, part in (d.groupby(by, dropna=False) if by else [((), d)]):
+            traces = []
+            for i, (key, part) in enumerate(d.groupby(by, dropna=False) if by else [((), d)]):
                 key = key if isinstance(key, tuple) else (key,)
                 name = ", ".join(f"{b}={v}" for b, v in zip(by, key)) or stat
                 part = part.sort_values(x)
-                fig.add_trace(go.Scatter(x=part[x], y=part["mean"], mode="lines+markers", name=name,
-                                         error_y=dict(type="data", array=list(part.se.fillna(0)), visible=True)))
-            positive = (d["mean"] > 0).all() and len(d) and d["mean"].max() / max(d["mean"].min(), 1e-300) > 100
-            fig.update_layout(xaxis_title=x, yaxis_title=stat, height=380, template="plotly_white",
-                              yaxis_type="log" if positive else "linear")
+                traces.append(Trace("errorbar", part[x], part["mean"], name, color(i), err=part.se.fillna(0).to_numpy()))
+            positive = bool((d["mean"] > 0).all() and len(d) and d["mean"].max() / max(d["mean"].min(), 1e-300) > 100)
+            fig = to_plotly(Chart(f"{stat}_over_{x}", (Panel(tuple(traces), x_title=x, y_title=stat, y_log=positive),), height=380))
             out.append(Section(f"{stat} over {x}", _line_verdict(d, x, stat, by), (fig,),
                                note=f"{where}; one line per value of {', '.join(by) or 'nothing else'}; mean over seeds and repeats, "
                                     "error bars one standard error."))
@@ -88,8 +87,8 @@ def sections(table: pd.DataFrame, grid: dict[str, list[str]]) -> list[Section]:
             finite = z[np.isfinite(z)]
             if finite.size and (finite > 0).all() and finite.max() / finite.min() > 100:  # spans decades: colour by log10
                 z, title = np.log10(z), f"log10 {stat}"
-            fig = go.Figure(go.Heatmap(x=list(piv.columns), y=list(piv.index), z=z, colorscale="Viridis", colorbar=dict(title=title)))
-            fig.update_layout(xaxis_title=a, yaxis_title=b, height=420, template="plotly_white")
+            heat = Trace("heatmap", list(piv.columns), list(piv.index), z=z, colorbar=title)
+            fig = to_plotly(Chart(f"{stat}_over_{a}_{b}", (Panel((heat,), x_title=a, y_title=b),), height=420))
             out.append(Section(f"{stat} over {a} x {b}", f"{stat} ({where}) over the two swept numbers, mean over the other keys.", (fig,)))
     if not out:
         out.append(Section("Points", "no grid key with two or more numeric values: the table holds every point's statistics "
