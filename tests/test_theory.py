@@ -551,7 +551,8 @@ SAMPLE_GRID = [("relu", 2.0, 0.0), ("tanh", 1.5, 0.05)] + [
 
 @pytest.mark.parametrize("act,sw2,sb2", SAMPLE_GRID)
 def test_sample_fraction_matches_engine_where_width_dominates_depth(act, sw2, sb2):
-    from initscope.experiments.kaiming_variance import KaimingVarianceConfig, theory_table
+    from initscope.experiments.kaiming_variance import KaimingVarianceConfig
+    from initscope.theory.probe import theory_table
 
     cfg = KaimingVarianceConfig(depth=10, width=1024, activation=act, init="lecun-normal", weight_scale=sw2,
                                 bias="normal", sigma_b=math.sqrt(sb2), samples=300, sample_networks=4, networks=2)
@@ -569,7 +570,8 @@ def test_where_mean_field_fails_narrow_deep_relu_nets():
     """Finite width: at width 64 and depth 30 (depth^2 / width ~ 14) a ReLU net's variance
     over samples decays *slower* than the infinite-width map says. The theory is not loosened
     to pass here; the test records the regime where it does not hold."""
-    from initscope.experiments.kaiming_variance import KaimingVarianceConfig, theory_table
+    from initscope.experiments.kaiming_variance import KaimingVarianceConfig
+    from initscope.theory.probe import theory_table
 
     cfg = KaimingVarianceConfig(depth=30, width=64, samples=400, sample_networks=12, networks=2)
     pc = cfg.probe_config(seed=0, device="cpu")

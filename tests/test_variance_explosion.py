@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 from initscope.errors import InitscopeError
-from initscope.experiments.variance_explosion import expected_max_abs_normal, parse_variant, predicted_overflow, sums_demo, theory
+from initscope.experiments.variance_explosion import parse_variant, sums_demo
+from initscope.theory.overflow import expected_max_abs_normal, predicted_overflow, single_input_chain as theory
 from initscope.nets import MLPSpec
 from initscope.runner import run
 

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from initscope.activations import ACTIVATIONS, moments
+from initscope.activations import ACTIVATIONS
 from initscope.data import get_input
 from initscope.engine.forward import forward
 from initscope.engine.moments import mean_stderr
@@ -59,6 +59,7 @@ from initscope.nets import MLPSpec
 from initscope.palette import color as palette_color
 from initscope.repro import generator
 from initscope.schemes import SCHEMES
+from initscope.theory.overflow import expected_max_abs_normal, predicted_overflow, single_input_chain
 
 ALIASES = {"lecun": "lecun-normal", "kaiming": "kaiming-normal", "xavier": "xavier-normal"}
 from initscope.engine.probe import DTYPES  # one table of the dtypes runs take
@@ -123,78 +124,6 @@ class VarianceExplosionConfig:
     def spec(self, variant: str) -> MLPSpec:
         scheme, act = parse_variant(variant)
         return MLPSpec(input_dim=self.width, width=self.width, depth=self.depth, activation=act, init=scheme)
-
-
-# --- theory --------------------------------------------------------------------------
-
-
-def theory(spec: MLPSpec, x_sq: float) -> dict[str, np.ndarray]:
-    """The recursion of the module docstring, per layer.
-
-    ``x_sq`` is E[x^2] of the actual inputs. Returns the pre-activation second moment
-    q_l (``pre_second_moment``, also the pre-activation variance: the mean is 0), the
-    post-activation second moment E[phi(u)^2], mean E[phi(u)] and variance. Layers whose
-    q_l no longer fits a float64 (past 1e300) are NaN: the recursion is then continued in
-    log space by :func:`predicted_overflow`.
-    """
-    from initscope.theory import predict
-
-    act, n = spec.act, spec.n_layers
-    out = {k: np.full(n, np.nan) for k in ("pre_second_moment", "post_second_moment", "post_mean", "post_variance")}
-    # q_l is the theory fold's (one input: a pair at distance 0; no bias); it stops past 1e300
-    chain = predict(act, [float(v) for v in spec.sigma_w2()], 0.0, n, x_sq=x_sq, x_ab=x_sq).q
-    for i, ql in enumerate(chain):
-        if not math.isfinite(ql):
-            break
-        m = moments(act, ql)
-        out["pre_second_moment"][i] = ql
-        out["post_second_moment"][i], out["post_mean"][i], out["post_variance"][i] = m.second, m.mean, m.variance
-    return out
-
-
-def expected_max_abs_normal(n: int) -> float:
-    """The largest |z| among n standard normal draws, to first order: sqrt(2 ln n) (the
-    classical extreme-value scale; 5.3 for the 1.6 million activations of a default run)."""
-    return math.sqrt(2 * math.log(max(n, 2)))
-
-
-def predicted_overflow(spec: MLPSpec, x_sq: float, n_values: int, max_layers: int = 5000) -> dict[str, dict[str, int | None]]:
-    """The first layer at which, by the recursion, something leaves each float type.
-
-    * ``activations``: the largest of ``n_values`` activations, sqrt(q_l) x
-      :func:`expected_max_abs_normal` (n_values), exceeds ``finfo.max``; this is what
-      ``first_nonfinite_layer`` measures (the matmul returns inf).
-    * ``variance``: q_l itself exceeds ``finfo.max``: the text's ``x.var()`` computed in
-      that type is no longer finite although every activation still is.
-
-    Layers are counted past ``depth`` (up to ``max_layers``); None if never. The recursion
-    runs in log space so that float64's limit, 1.8e308, can be passed:
-    log q_{l+1} = log q_l + log(sigma_w^2 E[phi(u)^2] / q_l), the ratio taken at the last q
-    below 1e282 (exact for positively homogeneous phi: linear, ReLU, leaky ReLU).
-    """
-    act = spec.act
-    sw2_all = spec.sigma_w2()
-    sw2 = sw2_all[-1]  # layers past depth repeat the last one
-    log_z = math.log(expected_max_abs_normal(n_values))
-    q = sw2_all[0] * x_sq
-    log_q = math.log(q) if q > 0 else -math.inf
-    ratio: float | None = None
-    limits = {name: math.log(float(np.finfo(dt).max)) for name, dt in (("float32", np.float32), ("float64", np.float64))}
-    out: dict[str, dict[str, int | None]] = {name: {"activations": None, "variance": None} for name in limits}
-    for layer in range(1, max_layers + 1):
-        for name, lim in limits.items():
-            if out[name]["activations"] is None and 0.5 * log_q + log_z > lim:
-                out[name]["activations"] = layer
-            if out[name]["variance"] is None and log_q > lim:
-                out[name]["variance"] = layer
-        if all(v is not None for d in out.values() for v in d.values()) or log_q < -700:
-            break
-        if log_q < 650:  # q still fits a float64 with room: use the true map
-            q = math.exp(log_q)
-            sw = sw2_all[layer] if layer < len(sw2_all) else sw2
-            ratio = sw * moments(act, q).second / q
-        log_q += math.log(ratio) if ratio is not None and ratio > 0 else -math.inf
-    return out
 
 
 # --- simulation ----------------------------------------------------------------------
@@ -344,7 +273,7 @@ def _series(stats: pd.DataFrame, site: str, stat: str) -> list[float | None]:
     return [_or_none(v) for v in s.value]
 
 
-THEORY_ROWS = (  # (site, stat, key of theory())
+THEORY_ROWS = (  # (site, stat, key of single_input_chain())
     ("pre", "variance", "pre_second_moment"),
     ("pre", "second_moment", "pre_second_moment"),
     ("pre", "mean", None),
@@ -371,7 +300,7 @@ def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
             stats_parts.append(pd.concat([stats, text_stats], ignore_index=True))
             hist_rows += sim.hist
             spec = cfg.spec(variant)
-            th = theory(spec, x_sq)
+            th = single_input_chain(spec, x_sq)
             for site, stat, key in THEORY_ROWS:
                 values = th[key] if key is not None else np.zeros(cfg.depth)
                 theory_rows += [dict(variant=variant, layer=l, site=site, stat=stat, value=float(values[l - 1])) for l in range(1, cfg.depth + 1)]
