@@ -129,7 +129,7 @@ def to_matplotlib(chart: Chart) -> Any:
         fig.subplots_adjust(left=0.07, right=0.99, top=0.9, bottom=0.06, wspace=0.25, hspace=0.3)
     else:
         rows, cols = chart.grid()
-        fig, axes = plt.subplots(rows, cols, figsize=chart.size, squeeze=False)
+        fig, axes = plt.subplots(rows, cols, figsize=chart.size, squeeze=False, subplot_kw=dict(projection="3d") if three_d else None)
         for k, panel in enumerate(chart.panels):
             _mpl_panel(axes[k // cols][k % cols], panel, fig)
         for k in range(len(chart.panels), rows * cols):
