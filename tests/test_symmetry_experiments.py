@@ -67,3 +67,19 @@ def test_cli_permutation_symmetry_json(tmp_path, main):
     for k in ("forward_max_abs_diff", "grad_max_abs_diff", "update_max_abs_diff"):
         assert 0 <= d[k] < 1e-5
     assert (tmp_path / "r" / "figures" / "permutation_checks.png").exists()
+
+
+def test_a_run_directory_from_before_the_stats_schema_is_redrawn(tmp_path):
+    """``initscope report`` on a permutation-symmetry run written with ``claim``/``max_abs_diff``
+    columns (before one stats schema) redraws it with the same verdict."""
+    from initscope.report import rebuild
+
+    rec = run("permutation-symmetry", {"networks": 1, "steps": 2}, out=tmp_path / "ps", seed=0, figures=False)
+    new = rec.outcome.tables["stats"]
+    old = new.assign(claim=new.stat.str.replace("_max_abs_diff", "", regex=False), max_abs_diff=new.value)
+    old[["step", "claim", "layer", "max_abs_diff", "network", "dtype", "permutation"]].to_parquet(tmp_path / "ps" / "stats.parquet", index=False)
+    (tmp_path / "ps" / "report.html").unlink()
+    verdict = json.loads((tmp_path / "ps" / "run.json").read_text())["verdicts"][0]["verdict"]
+    rebuild(tmp_path / "ps")
+    assert verdict[:60] in (tmp_path / "ps" / "report.html").read_text()  # the same verdict, drawn from the old table
+    assert (tmp_path / "ps" / "figures" / "permutation_checks.png").exists()

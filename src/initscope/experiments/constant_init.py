@@ -215,6 +215,8 @@ def verdict(summary: dict[str, Any]) -> str:
         if step is not None:
             parts.append(f"{name}: training diverged at step {step} (loss or weights no longer finite); lower lr")
     sc = summary["seed_check"]
+    if not sc:  # a run directory from before the checks table
+        return "; ".join(parts) + "."
     parts.append(
         f"seed_all: same seed bit-identical {sc['same_seed_bit_identical']}, another seed differs {sc['other_seed_differs']}"
         + (f", a rerun without reseeding differs {sc['unseeded_rerun_differs']}" if "unseeded_rerun_differs" in sc else "")

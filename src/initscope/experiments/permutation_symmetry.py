@@ -105,6 +105,14 @@ def _per_step(stats: pd.DataFrame, claim: str) -> pd.Series:
     return stats[stats.stat == f"{claim}_max_abs_diff"].groupby("step").value.max().clip(lower=1e-20)
 
 
+def upgraded(stats: pd.DataFrame) -> pd.DataFrame:
+    """A run directory written before the stats schema (``claim``, ``max_abs_diff``) read as one
+    written after it, so ``initscope report`` redraws it."""
+    if "claim" not in stats:
+        return stats
+    return conform_stats(stats.assign(stat=stats.claim + "_max_abs_diff").drop(columns="claim").rename(columns={"max_abs_diff": "value"}))
+
+
 def verdict(stats: pd.DataFrame) -> str:
     """From the table: the largest difference per claim and dtype, and the control's smallest."""
     control, stats = _control(stats), _consistent(stats)
@@ -127,7 +135,8 @@ def report(tables: dict[str, pd.DataFrame], cfg: PermutationSymmetryConfig, meta
     from initscope.palette import color
     from initscope.report.charts import Chart, Panel, Trace
 
-    control, stats = _control(tables["stats"]), _consistent(tables["stats"])
+    stats = upgraded(tables["stats"])
+    control, stats = _control(stats), _consistent(stats)
     panels = []
     for i, claim in enumerate(CLAIMS):
         traces = []
@@ -142,7 +151,7 @@ def report(tables: dict[str, pd.DataFrame], cfg: PermutationSymmetryConfig, meta
                             y_title="largest |difference| (dotted: machine epsilon)" if i == 0 else ""))
     chart = Chart("permutation_checks", tuple(panels), title="Permuting hidden units changes nothing, at every step (text 003)",
                   size=(12, 3.8), height=420)
-    return [Section("Three claims, checked", verdict(tables["stats"]), (chart,), note="Largest |difference| over networks and layers, per SGD step.")]
+    return [Section("Three claims, checked", verdict(upgraded(tables["stats"])), (chart,), note="Largest |difference| over networks and layers, per SGD step.")]
 
 
 def _consistent(stats: pd.DataFrame) -> pd.DataFrame:
