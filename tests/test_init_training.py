@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from initscope.errors import InitscopeError
-from initscope.experiments.init_training import (
-    InitTrainingConfig, build, digits_split, gradient_norms, sample_fractions, summarize, train_one, verdict,
-)
+from initscope.data import digits_split
+from initscope.experiments.init_training import InitTrainingConfig, build, summarize, train_one, verdict
+from initscope.training import gradient_norms, sample_fractions
 from initscope.repro import derive_seed, generator
 
 TINY = InitTrainingConfig(depth=4, width=16, seeds=2, epochs=2, batch=32, init_batch=64)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from initscope.registry import Registry
+from initscope.repro import generator
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,28 @@ def get_input(name: str | InputDistribution) -> InputDistribution:
 
 def list_inputs() -> list[str]:
     return INPUTS.names()
+
+
+# --- a real data set: scikit-learn's digits (shipped with the package, no download) ------------
+
+
+def load_digits() -> tuple[torch.Tensor, torch.Tensor]:
+    """The 1797 8x8 digits of scikit-learn (read from the installed package), pixels scaled to [0, 1]."""
+    from sklearn.datasets import load_digits as _load
+
+    d = _load()
+    return torch.tensor(d.data / 16.0, dtype=torch.float32), torch.tensor(d.target, dtype=torch.long)
+
+
+def digits_split(test_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Digits split at random (by ``seed``) into training and held-out sets, each pixel
+    standardized with the training split's mean and standard deviation (a pixel constant
+    there, like the corners, is only centred)."""
+    x, y = load_digits()
+    perm = torch.randperm(len(x), generator=generator(seed, "init-training", "split"))
+    n_test = round(len(x) * test_fraction)
+    test, train = perm[:n_test], perm[n_test:]
+    mean, std = x[train].mean(0), x[train].std(0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    z = (x - mean) / std
+    return z[train], y[train], z[test], y[test]

@@ -2,18 +2,23 @@
 
 The engine owns the forward passes that *measure* a network at initialization; what
 happens to it under training happens here, for every experiment that trains
-(``constant-init`` and text 003's ``seed_all`` demonstration today).
+(``constant-init``, ``init-training`` and text 003's ``seed_all`` demonstration today), with
+the data-dependent inits (sample statistics, LSUV's rescaling) and the measurements taken at
+the start of training.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from initscope.nets import MLP
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Batches = Callable[[int], torch.Tensor]  # step -> indices of that step's minibatch
@@ -79,3 +84,62 @@ def train(
             row["diverged"] = True
             break
     return pd.DataFrame(rows)
+
+
+# --- data-dependent inits and measurements of a network about to train (init-training) ---------
+
+
+@torch.no_grad()
+def sample_statistics_init_(model: MLP, x: torch.Tensor) -> MLP:
+    """Layer by layer: each unit's pre-activation to mean 0, variance 1 over the inputs ``x``
+    (W_i <- W_i / s_i, b_i <- (b_i - m_i) / s_i; a unit with no variance is only shifted)."""
+    for layer, linear in enumerate(model.hidden, start=1):
+        y = model.preactivations(x)[layer - 1]
+        m, s = y.mean(0), y.std(0, unbiased=False)
+        s = torch.where(s > 0, s, torch.ones_like(s))
+        linear.weight.div_(s.unsqueeze(1))
+        linear.bias.sub_(m).div_(s)
+    return model
+
+
+@torch.no_grad()
+def lsuv_init_(model: MLP, x: torch.Tensor, tol: float = 0.01, max_passes: int = 5) -> MLP:
+    """LSUV's second step (the first, orthogonal weights, is the spec's init): per layer, one
+    scale of W until the pre-activation's variance over units and inputs is 1 within ``tol``."""
+    for layer, linear in enumerate(model.hidden, start=1):
+        for _ in range(max_passes):
+            var = float(model.preactivations(x)[layer - 1].var())
+            if var == 0 or abs(var - 1) < tol:
+                break
+            linear.weight.div_(math.sqrt(var))
+    return model
+
+
+@torch.no_grad()
+def sample_fractions(model: MLP, x: torch.Tensor) -> list[float]:
+    """Per hidden layer, at the pre-activation (before the next layer's norm): the share of
+    the variance that is over the inputs ``x``, sample variance / (sample variance + mean spread)."""
+    out = []
+    for y in model.preactivations(x):
+        sv = float(y.var(0).mean())
+        ms = float(y.mean(0).var())
+        out.append(sv / (sv + ms) if sv + ms > 0 else math.nan)
+    return out
+
+
+def gradient_norms(model: MLP, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """Per hidden layer, |dL/dW_l| of the cross-entropy on (x, y) at init (the step-0 gradient
+    SGD would take); the gradients are cleared afterwards."""
+    model.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    out = [float(lin.weight.grad.norm()) for lin in model.hidden]
+    model.zero_grad()
+    return out
+
+
+@torch.no_grad()
+def accuracy(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
+    model.eval()  # batch norm: its running statistics
+    acc = float((model(x).argmax(1) == y).float().mean())
+    model.train()
+    return acc

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from initscope.activations import get_activation
+from initscope.data import load_digits
 from initscope.palette import PALETTE
 from initscope import training
 from initscope.errors import InitscopeError
@@ -29,14 +30,6 @@ from initscope.results import conform_stats
 from initscope.symmetry import distinct_units_per_layer, unit_spread_per_layer, weight_ranks
 
 VARIANTS = ("constant", "constant-dropout", "random")
-
-
-def load_digits() -> tuple[torch.Tensor, torch.Tensor]:
-    """The 1797 8x8 digits of scikit-learn (read from the installed package), pixels scaled to [0, 1]."""
-    from sklearn.datasets import load_digits as _load
-
-    d = _load()
-    return torch.tensor(d.data / 16.0, dtype=torch.float32), torch.tensor(d.target, dtype=torch.long)
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from initscope import training
+from initscope.data import digits_split
 from initscope.engine.moments import mean_stderr, mean_stderr_rows
 from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext, Section
@@ -42,6 +42,7 @@ from initscope.nets import MLP, MLPSpec, build_mlp
 from initscope.palette import PALETTE
 from initscope.repro import derive_seed, generator
 from initscope.results import conform_stats
+from initscope.training import accuracy, gradient_norms, lsuv_init_, sample_fractions, sample_statistics_init_
 
 VARIANTS = ("kaiming", "sample-statistics", "lsuv", "batchnorm", "layernorm")
 NORM_OF = {"batchnorm": "batchnorm", "layernorm": "layernorm"}
@@ -104,51 +105,6 @@ class InitTrainingConfig:
 # --- data -------------------------------------------------------------------------------
 
 
-def digits_split(test_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Digits split at random (by ``seed``) into training and held-out sets, each pixel
-    standardized with the training split's mean and standard deviation (a pixel constant
-    there, like the corners, is only centred)."""
-    from initscope.experiments.constant_init import load_digits
-
-    x, y = load_digits()
-    perm = torch.randperm(len(x), generator=generator(seed, "init-training", "split"))
-    n_test = round(len(x) * test_fraction)
-    test, train = perm[:n_test], perm[n_test:]
-    mean, std = x[train].mean(0), x[train].std(0)
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    z = (x - mean) / std
-    return z[train], y[train], z[test], y[test]
-
-
-# --- the data-dependent inits -----------------------------------------------------------
-
-
-@torch.no_grad()
-def sample_statistics_init_(model: MLP, x: torch.Tensor) -> MLP:
-    """Layer by layer: each unit's pre-activation to mean 0, variance 1 over the inputs ``x``
-    (W_i <- W_i / s_i, b_i <- (b_i - m_i) / s_i; a unit with no variance is only shifted)."""
-    for layer, linear in enumerate(model.hidden, start=1):
-        y = model.preactivations(x)[layer - 1]
-        m, s = y.mean(0), y.std(0, unbiased=False)
-        s = torch.where(s > 0, s, torch.ones_like(s))
-        linear.weight.div_(s.unsqueeze(1))
-        linear.bias.sub_(m).div_(s)
-    return model
-
-
-@torch.no_grad()
-def lsuv_init_(model: MLP, x: torch.Tensor, tol: float = 0.01, max_passes: int = 5) -> MLP:
-    """LSUV's second step (the first, orthogonal weights, is the spec's init): per layer, one
-    scale of W until the pre-activation's variance over units and inputs is 1 within ``tol``."""
-    for layer, linear in enumerate(model.hidden, start=1):
-        for _ in range(max_passes):
-            var = float(model.preactivations(x)[layer - 1].var())
-            if var == 0 or abs(var - 1) < tol:
-                break
-            linear.weight.div_(math.sqrt(var))
-    return model
-
-
 def build(cfg: InitTrainingConfig, variant: str, k: int, seed: int, x_init: torch.Tensor) -> MLP:
     """Seed ``k``'s network for ``variant``; the data-dependent inits use ``x_init``."""
     model = build_mlp(cfg.spec(variant), seed=seed, network=k, stream=f"init-training-{INIT_OF.get(variant, 'kaiming')}")
@@ -158,36 +114,6 @@ def build(cfg: InitTrainingConfig, variant: str, k: int, seed: int, x_init: torc
     elif variant == "lsuv":
         lsuv_init_(model, x_init)
     return model
-
-
-@torch.no_grad()
-def sample_fractions(model: MLP, x: torch.Tensor) -> list[float]:
-    """Per hidden layer, at the pre-activation (before the next layer's norm): the share of
-    the variance that is over the inputs ``x``, sample variance / (sample variance + mean spread)."""
-    out = []
-    for y in model.preactivations(x):
-        sv = float(y.var(0).mean())
-        ms = float(y.mean(0).var())
-        out.append(sv / (sv + ms) if sv + ms > 0 else math.nan)
-    return out
-
-
-def gradient_norms(model: MLP, x: torch.Tensor, y: torch.Tensor) -> list[float]:
-    """Per hidden layer, |dL/dW_l| of the cross-entropy on (x, y) at init (the step-0 gradient
-    SGD would take); the gradients are cleared afterwards."""
-    model.zero_grad()
-    nn.functional.cross_entropy(model(x), y).backward()
-    out = [float(lin.weight.grad.norm()) for lin in model.hidden]
-    model.zero_grad()
-    return out
-
-
-@torch.no_grad()
-def accuracy(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
-    model.eval()  # batch norm: its running statistics
-    acc = float((model(x).argmax(1) == y).float().mean())
-    model.train()
-    return acc
 
 
 # --- the run ------------------------------------------------------------------------------
