@@ -33,7 +33,7 @@ def test_figures_draw(name):
     rec = run(name, SMALL[name], write=False)
     exp = get_experiment(name)
     cfg = apply_overrides(exp.config, SMALL[name])
-    figs = draw_figures(exp, rec.outcome.tables, cfg, rec.meta)
+    figs = draw_figures(exp.report(rec.outcome.tables, cfg, rec.meta))
     try:
         assert NAMES[name] <= set(figs)
         for fig in figs.values():

@@ -155,11 +155,12 @@ def run(
         w.tables(outcome.tables)
         t1 = time.perf_counter()
         progress("figures", 0, 1)
+        sections = exp.report(outcome.tables, cfg, meta)  # declared once, drawn by both backends
         if figures:
-            write_figures(w, exp, outcome.tables, cfg, meta)
+            write_figures(w, sections)
         timings["figures_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        meta["verdicts"] = write_report(w, exp, outcome.tables, cfg, meta)
+        meta["verdicts"] = write_report(w, exp, sections, outcome.tables, meta)
         timings["report_s"] = time.perf_counter() - t2
         progress("figures", 1, 1)
         meta["timings"] = timings

@@ -155,28 +155,16 @@ def run(cfg: ConstantInitConfig, ctx: RunContext) -> Outcome:
     t1 = time.perf_counter()
     seed_check = seed_all_check(cfg, x, y, ctx.seed)
     seed_s = time.perf_counter() - t1
-    by_variant = {v: hist[hist.variant == v] for v in VARIANTS}
-    summary = {
-        "variants": {
-            v: {"distinct_units": [list(map(int, d)) for d in h.distinct_units], "loss": h.loss.tolist()}
-            for v, h in by_variant.items()
-        },
-        "widths": list(cfg.widths),
-        "final": {
-            v: {"unit_spread": list(map(float, h.unit_spread.iloc[-1])), "rank": list(map(int, h["rank"].iloc[-1]))}
-            for v, h in by_variant.items()
-        },
-        "seed_check": seed_check,
-        "diverged_at_step": diverged,  # the step whose loss or weights stopped being finite (None: never)
-    }
     checks = pd.DataFrame([dict(variant="all", check=k, value=float(v)) for k, v in seed_check.items()]
                           + [dict(variant=v, check="diverged_at_step", value=math.nan if s is None else float(s)) for v, s in diverged.items()],
                           columns=["variant", "check", "value"])
-    return Outcome(tables={"stats": stats, "checks": checks}, summary=summary, timings={"training_s": t1 - t0, "seed_check_s": seed_s})
+    tables = {"stats": stats, "checks": checks}
+    summary = {**summary_from_tables(tables), "widths": list(cfg.widths)}  # the --json keys, from the tables
+    return Outcome(tables=tables, summary=summary, timings={"training_s": t1 - t0, "seed_check_s": seed_s})
 
 
 def summary_from_tables(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    """What :func:`verdict` reads, from the run's tables alone (``stats`` and ``checks``)."""
+    """The summary (``--json``, what :func:`verdict` reads) from the run's tables alone (``stats`` and ``checks``)."""
     stats, checks = tables["stats"], tables.get("checks")
     out: dict[str, Any] = {"variants": {}, "final": {}, "seed_check": {}, "diverged_at_step": {}}
     for v in dict.fromkeys(stats.variant):

@@ -503,10 +503,10 @@ def report(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta: 
                 word = "before" if site == "pre" else "after"
                 for stat, traces_ in panels.items():
                     st = _curve(stats, variant, site, stat)
-                    traces_.append(Trace("markers", st.layer, _finite_or_nan(st.value), f"{variant}, {word} {parse_variant(variant)[1]}", color,
+                    traces_.append(Trace("markers", st.layer, st.value, f"{variant}, {word} {parse_variant(variant)[1]}", color,
                                          symbol=symbol, size=3.5, legend=stat == "variance"))
                     t = _curve(theory_df, variant, site, stat)
-                    traces_.append(Trace("line", t.layer, _finite_or_nan(t.value), "", color, dash="solid" if site == "pre" else "dash",
+                    traces_.append(Trace("line", t.layer, t.value, "", color, dash="solid" if site == "pre" else "dash",
                                          width=1.0, legend=False))
         chart = Chart("before_after_activation", (
             Panel(tuple(panels["variance"]), title="variance before (o) and after (s) the activation; lines: recursion", x_title="layer", y_log=True),

@@ -13,32 +13,33 @@ from initscope.experiments.base import Experiment, Section
 from initscope.results import RunWriter
 
 
-def draw_figures(exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> dict[str, Any]:
-    """The experiment's static figures, name -> matplotlib Figure: its declared charts drawn by
-    the matplotlib backend."""
+def draw_figures(sections: list[Section]) -> dict[str, Any]:
+    """The static figures of an experiment's declared sections (``exp.report(...)``), name ->
+    matplotlib Figure, drawn by the matplotlib backend."""
     from initscope.report.charts import Chart, to_matplotlib
 
-    return {c.name: to_matplotlib(c) for s in exp.report(tables, cfg, meta) for c in s.figures if isinstance(c, Chart) and c.png}
+    return {c.name: to_matplotlib(c) for s in sections for c in s.figures if isinstance(c, Chart) and c.png}
 
 
-def write_figures(w: RunWriter, exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> list[Path]:
-    """Draw the experiment's figures as ``figures/*.png`` and ``*.svg`` (for papers and slides)."""
-    return [p for name, fig in draw_figures(exp, tables, cfg, meta).items() for p in w.figure(fig, name)]
+def write_figures(w: RunWriter, sections: list[Section]) -> list[Path]:
+    """Draw the declared charts as ``figures/*.png`` and ``*.svg`` (for papers and slides)."""
+    return [p for name, fig in draw_figures(sections).items() for p in w.figure(fig, name)]
 
 
-def report_sections(exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> list[Section]:
-    """The report's sections with every declared chart drawn by the plotly backend."""
+def report_sections(sections: list[Section]) -> list[Section]:
+    """The declared sections with every chart drawn by the plotly backend."""
     from initscope.report.charts import Chart, to_plotly
 
     return [dataclasses.replace(s, figures=tuple(to_plotly(f) if isinstance(f, Chart) else f for f in s.figures
                                                  if not isinstance(f, Chart) or f.html))
-            for s in exp.report(tables, cfg, meta)]
+            for s in sections]
 
 
-def write_report(w: RunWriter, exp: Experiment, tables: dict[str, pd.DataFrame], cfg: Any, meta: dict[str, Any]) -> list[dict[str, str]]:
-    """Write the HTML report; return each section's title and verdict (what ``initscope run`` prints)."""
-    sections = report_sections(exp, tables, cfg, meta)
-    w.report(f"initscope: {exp.name}", meta, sections, tables)
+def write_report(w: RunWriter, exp: Experiment, sections: list[Section], tables: dict[str, pd.DataFrame],
+                 meta: dict[str, Any]) -> list[dict[str, str]]:
+    """Write the HTML report of the declared sections; return each section's title and verdict
+    (what ``initscope run`` prints)."""
+    w.report(f"initscope: {exp.name}", meta, report_sections(sections), tables)
     return [{"title": s.title, "verdict": s.verdict} for s in sections if s.verdict]
 
 
@@ -53,9 +54,10 @@ def rebuild(run_dir: str | Path) -> Path:
     rd = load_run(run_dir)
     exp = get_experiment(rd.meta["experiment"])
     cfg = apply_overrides(exp.config, {k: tuple(v) if isinstance(v, list) else v for k, v in rd.meta["config"].items()})
+    sections = exp.report(rd.tables, cfg, rd.meta)  # declared once, drawn by both backends
     with RunWriter.update(rd.path) as w:
-        write_figures(w, exp, rd.tables, cfg, rd.meta)
-        write_report(w, exp, rd.tables, cfg, rd.meta)
+        write_figures(w, sections)
+        write_report(w, exp, sections, rd.tables, rd.meta)
     return w.out / "report.html"
 
 

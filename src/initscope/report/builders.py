@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from initscope.palette import PALETTE, color as palette_color
@@ -114,8 +113,3 @@ def simulated_beside_theory(name: str, df: pd.DataFrame, by: str, colors: Sequen
         traces.append(Trace("markers", d.layer, d.value, f"{group} (simulated)", c, err=d.stderr.fillna(0).to_numpy()))
         traces.append(Trace("line", d.layer, d.theory, f"{group} (mean field)", c, dash="dash"))
     return Chart(name, (Panel(tuple(traces), title=title, x_title="layer", y_title=y_title, y_log=log),), height=height)
-
-
-def finite_or_nan(values: Sequence[float]) -> np.ndarray:
-    v = np.asarray(values, dtype=float)
-    return np.where(np.isfinite(v), v, np.nan)

@@ -16,9 +16,10 @@ side by side in a grid; plotly: a slider).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -91,7 +92,6 @@ class Chart:
     height: int = 420  # plotly pixels
     png: bool = True
     html: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def grid(self) -> tuple[int, int]:
         n = len(self.frames[0][1]) if self.frames else len(self.panels)
@@ -143,9 +143,17 @@ def to_matplotlib(chart: Chart) -> Any:
     return fig
 
 
+def _gaps(values: Any) -> Any:
+    """inf and NaN as NaN: a gap in a matplotlib line (an inf would stretch a log axis to nothing)."""
+    v = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(v), v, np.nan)
+
+
 def _mpl_panel(ax: Any, p: Panel, fig: Any, small: bool = False) -> None:
     labelled = False
     for t in p.traces:
+        if t.kind in ("line", "markers", "errorbar", "band") and len(t.y):
+            t = dataclasses.replace(t, y=_gaps(t.y), y2=None if t.y2 is None else _gaps(t.y2))
         label = t.name if (t.legend and t.name) else None
         labelled |= label is not None
         if t.kind == "line":

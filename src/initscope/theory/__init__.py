@@ -69,8 +69,7 @@ from initscope.errors import InitscopeError
 
 ActivationLike = str | Activation | Callable[[torch.Tensor], torch.Tensor]
 
-_N2D = 30  # Gauss-Hermite nodes per axis in the per-layer loop of predict (900 nodes; exact to degree 59)
-_N2D_FINE = 61  # and in one-off 2-D expectations (3721 nodes): tanh at q ~ 2 to ~3e-7 instead of ~5e-5
+_N2D_FINE = 61  # Gauss-Hermite nodes per axis for pairs of unequal norms and products E[phi(u) phi(v)] (3721 nodes)
 _N1D = 100  # split Gauss-Legendre nodes per half-line in the per-layer loop (rel. error ~1e-14 for q <= 100)
 _CHUNK = 2048  # at most this many values per call of phi: above it torch may go multi-threaded,
 # and waking its thread pool costs milliseconds on a loaded machine (measured: tanh, sigmoid)
