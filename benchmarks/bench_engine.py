@@ -81,7 +81,7 @@ def full_path(device: str) -> None:
         spec = MLPSpec(init=init, depth=depth)
         cfg = ProbeConfig(spec=spec, views=("network",), networks=networks, device=device)
         t = _timed(lambda: probe(cfg))
-        scheme, g = spec.scheme, generator(0, "bench")
+        scheme, g = spec.scheme, generator(0, "bench", device=device)
         tiles = row_tiles(1024, 1024, 64)
 
         buffer = torch.empty(64, len(tiles[0]), 1024, device=device)  # the floor: no allocation at all

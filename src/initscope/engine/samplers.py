@@ -84,8 +84,9 @@ def gamma_blocks(alpha: float, blocks: Blocks, shape: tuple[int, ...], *, dtype:
     ok.view(-1)[idx] = full
     out.add_(1.0).mul_(d)
     bad = ~ok
-    for rows, g in blocks:
-        redo = int(bad[rows].sum())
+    # one device-to-host copy for every block's count (a sync per block costs more than the work on a GPU)
+    redos = torch.stack([bad[rows].sum() for rows, _ in blocks]).tolist()
+    for (rows, g), redo in zip(blocks, redos):
         if redo:
             out[rows][bad[rows]] = gamma_blocks(a, [(slice(None), g)], (redo,), dtype=dtype, device=device)
     if boost:
