@@ -72,7 +72,7 @@ def test_cli_permutation_symmetry_json(tmp_path, main):
 def test_a_run_directory_from_before_the_stats_schema_is_redrawn(tmp_path):
     """``initscope report`` on a permutation-symmetry run written with ``claim``/``max_abs_diff``
     columns (before one stats schema) redraws it with the same verdict."""
-    from initscope.report import rebuild
+    from initscope.runner import rebuild
 
     rec = run("permutation-symmetry", {"networks": 1, "steps": 2}, out=tmp_path / "ps", seed=0, figures=False)
     new = rec.outcome.tables["stats"]

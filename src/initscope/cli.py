@@ -189,7 +189,7 @@ def theory_cmd(
 @click.argument("run_dir", type=click.Path(path_type=Path))
 def report_cmd(run_dir: Path) -> None:
     """Rebuild figures and report.html of a run directory without re-running anything."""
-    from initscope.report import rebuild
+    from initscope.runner import rebuild
 
     click.echo(f"rebuilt {rebuild(run_dir)}")
 

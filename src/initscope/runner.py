@@ -170,3 +170,20 @@ def run(
 
         meta["tensorboard_histograms"] = write_tensorboard(tensorboard, outcome.tables, run_name=w.out.name)
     return RunRecord(w.out, meta, outcome)
+
+
+def rebuild(run_dir: str | Path) -> Path:
+    """``initscope report``: redraw a run directory's figures and report from its tables and
+    run.json, without re-running anything. The directory is replaced only once the new figures
+    and report are whole."""
+    from initscope.report import write_figures, write_report
+    from initscope.results import load_run
+
+    rd = load_run(run_dir)
+    exp = get_experiment(rd.meta["experiment"])
+    cfg = apply_overrides(exp.config, {k: tuple(v) if isinstance(v, list) else v for k, v in rd.meta["config"].items()})
+    sections = exp.report(rd.tables, cfg, rd.meta)  # declared once, drawn by both backends
+    with RunWriter.update(rd.path) as w:
+        write_figures(w, sections)
+        write_report(w, exp, sections, rd.tables, rd.meta)
+    return w.out / "report.html"

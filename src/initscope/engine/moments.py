@@ -103,6 +103,35 @@ def mean_stderr(values: Any, *, overflow_safe: bool = False) -> tuple[float, flo
     return float(a.mean()), float(a.std(ddof=1) / math.sqrt(len(a)))
 
 
+def pooled_moments(v: torch.Tensor) -> dict[str, float] | None:
+    """The pooled variance (ddof 1: text 002's ``x.var()``), mean and second moment over every
+    entry of ``v``; None if an entry is not finite.
+
+    Two float64 reductions (a sum and a 2-norm) give all three: float32 squares would
+    overflow long before the values do. A finite norm implies every entry is finite, so
+    the costly elementwise check runs only when the norm is not finite, where it tells an
+    inf/NaN entry from float64 values whose squares overflow (variance reported as inf).
+    """
+    n = v.numel()
+    total = float(v.sum(dtype=torch.float64))
+    norm = float(torch.linalg.vector_norm(v, dtype=torch.float64))
+    if not (math.isfinite(norm) and math.isfinite(total)):
+        if not bool(torch.isfinite(v).all()):
+            return None
+        # finite float64 values past 1e154: rescale by the largest |value| (Python floats
+        # overflow to inf silently when multiplied, never warn)
+        scale = float(v.abs().amax())
+        u = v / scale
+        mean = float(u.sum(dtype=torch.float64)) / n * scale
+        root = float(torch.linalg.vector_norm(u, dtype=torch.float64)) * scale / math.sqrt(n)  # sqrt of the second moment
+        second = root * root
+        variance = (root - abs(mean)) * (root + abs(mean)) * n / (n - 1)
+        return dict(variance=variance, mean=mean, second_moment=second)
+    second = norm * norm / n
+    mean = total / n
+    return dict(variance=max(second - mean * mean, 0.0) * n / (n - 1), mean=mean, second_moment=second)
+
+
 def mean_stderr_rows(table: Any) -> tuple[Any, Any]:
     """Per row of a [points x draws] table (numpy or pandas): mean and standard error over the
     draws (the columns); the error is 0 with a single draw (nothing to spread)."""

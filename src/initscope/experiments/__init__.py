@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from initscope.registry import Registry
-from initscope.experiments.base import Experiment, Outcome, RunContext, Section
+from initscope.experiments.base import Experiment, Outcome, RunContext
+from initscope.report.charts import Section
 
 EXPERIMENTS: Registry[Experiment] = Registry("experiment")
 

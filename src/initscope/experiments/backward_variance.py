@@ -20,7 +20,8 @@ from typing import Any
 import pandas as pd
 
 from initscope.errors import InitscopeError, unknown
-from initscope.experiments.base import Experiment, Outcome, RunContext, Section
+from initscope.experiments.base import Experiment, Outcome, RunContext
+from initscope.report.charts import Section
 from initscope.nets import MLPSpec
 from initscope.palette import PALETTE, color as palette_color
 

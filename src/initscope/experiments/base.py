@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from initscope.engine.probe import Progress, _no_progress
+from initscope.report.charts import Section
 
 
 @dataclass(frozen=True)
@@ -37,19 +38,6 @@ class Outcome:
     summary: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Section:
-    """One block of the report: a title, a verdict in plain words, and figures, declared as
-    :class:`initscope.report.charts.Chart` (drawn as ``figures/NAME.png`` and in the HTML page)
-    or given as plotly figures (HTML only)."""
-
-    title: str
-    verdict: str
-    figures: tuple[Any, ...] = ()  # Chart declarations, or plotly.graph_objects.Figure
-    note: str = ""
-    html: str = ""  # trusted markup built with escaping (inspect's sortable table), after the figures
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from initscope.data import load_digits
 from initscope.palette import PALETTE
 from initscope import training
 from initscope.errors import InitscopeError
-from initscope.experiments.base import Experiment, Outcome, RunContext, Section
+from initscope.experiments.base import Experiment, Outcome, RunContext
+from initscope.report.charts import Section
 from initscope.nets import MLPSpec, build_mlp
 from initscope.repro import generator, seed_all
 from initscope.results import conform_stats

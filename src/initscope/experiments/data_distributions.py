@@ -28,7 +28,8 @@ from initscope.data import get_input
 from initscope.engine.forward import forward
 from initscope.engine.moments import mean_stderr
 from initscope.errors import InitscopeError, unknown
-from initscope.experiments.base import Experiment, Outcome, RunContext, Section
+from initscope.experiments.base import Experiment, Outcome, RunContext
+from initscope.report.charts import Section
 from initscope.geometry import effective_rank, jacobian_singular_values, normalized_spectrum, pca, top_k_fraction, weight_norms
 from initscope.nets import MLPSpec
 from initscope.repro import generator

@@ -37,7 +37,8 @@ from initscope import training
 from initscope.data import digits_split
 from initscope.engine.moments import mean_stderr, mean_stderr_rows
 from initscope.errors import InitscopeError, unknown
-from initscope.experiments.base import Experiment, Outcome, RunContext, Section
+from initscope.experiments.base import Experiment, Outcome, RunContext
+from initscope.report.charts import Section
 from initscope.nets import MLP, MLPSpec, build_mlp
 from initscope.palette import PALETTE
 from initscope.repro import derive_seed, generator

@@ -17,7 +17,8 @@ import pandas as pd
 
 from initscope.engine.probe import ProbeConfig, probe
 from initscope.errors import InitscopeError
-from initscope.experiments.base import Experiment, Outcome, RunContext, Section
+from initscope.experiments.base import Experiment, Outcome, RunContext
+from initscope.report.charts import Section
 from initscope.nets import MLPSpec
 from initscope.theory.probe import theory_table
 from initscope.palette import PALETTE

@@ -16,7 +16,8 @@ import pandas as pd
 import torch
 
 from initscope.errors import InitscopeError, unknown
-from initscope.experiments.base import Experiment, Outcome, RunContext, Section
+from initscope.experiments.base import Experiment, Outcome, RunContext
+from initscope.report.charts import Section
 from initscope.nets import MLPSpec, build_mlp
 from initscope.repro import generator
 from initscope.results import conform_stats

@@ -19,7 +19,8 @@ import torch
 
 from initscope.engine.probe import ProbeConfig, probe
 from initscope.errors import InitscopeError
-from initscope.experiments.base import Experiment, Outcome, RunContext, Section
+from initscope.experiments.base import Experiment, Outcome, RunContext
+from initscope.report.charts import Section
 from initscope.nets import MLPSpec
 from initscope.palette import PALETTE
 from initscope.results import conform_stats

@@ -51,20 +51,18 @@ import torch
 
 from initscope.activations import ACTIVATIONS
 from initscope.data import get_input
-from initscope.engine.forward import forward
-from initscope.engine.moments import mean_stderr
+from initscope.engine.pooled import over_networks, pooled_run, text_reductions
 from initscope.errors import InitscopeError, unknown
-from initscope.experiments.base import Experiment, Outcome, RunContext, Section
+from initscope.experiments.base import Experiment, Outcome, RunContext
+from initscope.report.charts import Section
 from initscope.nets import MLPSpec
 from initscope.palette import color as palette_color
 from initscope.repro import generator
 from initscope.schemes import SCHEMES
-from initscope.theory.overflow import expected_max_abs_normal, predicted_overflow, single_input_chain
+from initscope.theory.overflow import activation_limit, expected_max_abs_normal, predicted_overflow, single_input_chain
 
 ALIASES = {"lecun": "lecun-normal", "kaiming": "kaiming-normal", "xavier": "xavier-normal"}
 from initscope.engine.probe import DTYPES  # one table of the dtypes runs take
-SITES = ("pre", "post")
-STATS = ("variance", "mean", "second_moment")
 
 
 def parse_variant(name: str) -> tuple[str, str]:
@@ -129,126 +127,6 @@ class VarianceExplosionConfig:
 # --- simulation ----------------------------------------------------------------------
 
 
-def _pooled(v: torch.Tensor) -> dict[str, float] | None:
-    """The text's ``x.var()`` (ddof 1), the mean and the second moment over every entry of
-    ``v``; None if an entry is not finite.
-
-    Two float64 reductions (a sum and a 2-norm) give all three: float32 squares would
-    overflow long before the values do. A finite norm implies every entry is finite, so
-    the costly elementwise check runs only when the norm is not finite, where it tells an
-    inf/NaN entry from float64 values whose squares overflow (variance reported as inf).
-    """
-    n = v.numel()
-    total = float(v.sum(dtype=torch.float64))
-    norm = float(torch.linalg.vector_norm(v, dtype=torch.float64))
-    if not (math.isfinite(norm) and math.isfinite(total)):
-        if not bool(torch.isfinite(v).all()):
-            return None
-        # finite float64 values past 1e154: rescale by the largest |value| (Python floats
-        # overflow to inf silently when multiplied, never warn)
-        scale = float(v.abs().amax())
-        u = v / scale
-        mean = float(u.sum(dtype=torch.float64)) / n * scale
-        root = float(torch.linalg.vector_norm(u, dtype=torch.float64)) * scale / math.sqrt(n)  # sqrt of the second moment
-        second = root * root
-        variance = (root - abs(mean)) * (root + abs(mean)) * n / (n - 1)
-        return dict(variance=variance, mean=mean, second_moment=second)
-    second = norm * norm / n
-    mean = total / n
-    return dict(variance=max(second - mean * mean, 0.0) * n / (n - 1), mean=mean, second_moment=second)
-
-
-@dataclass
-class _Simulated:
-    """One variant's measurements: tidy rows per network, histogram values, overflow layer."""
-
-    rows: list[dict]
-    hist: list[dict]
-    first_nonfinite_layer: int | None
-    per_network_first: list[int | None]
-    text_rows: list[dict]  # the text's own reductions, x.var() and x.sum() in the run's dtype
-
-
-def _simulate(cfg: VarianceExplosionConfig, variant: str, x: torch.Tensor, seed: int, device: str) -> _Simulated:
-    """Push ``x`` through ``cfg.networks`` independent networks of ``variant``; each network
-    stops at its first layer with a non-finite pre- or post-activation. Histogram values
-    (pre and post, the same entries) come from network 0."""
-    spec, dtype = cfg.spec(variant), DTYPES[cfg.dtype]
-    rows: list[dict] = []
-    hist: list[dict] = []
-    text_rows: list[dict] = []
-    firsts: list[int | None] = []
-    keep = torch.randperm(x.shape[0] * spec.width, generator=generator(seed, "hist"))[: cfg.hist_values].to(x.device)
-    for r in range(cfg.networks):
-        first = None
-        # no biases: text 002's layers are x @ w
-        for layer, y, post in forward(spec, x.to(dtype), seed, f"explosion-{variant}", r, bias=False):
-            stats = {"pre": _pooled(y), "post": _pooled(post)}
-            if stats["pre"] is None or stats["post"] is None:
-                first = layer
-                break
-            for site, st in stats.items():
-                rows.append(dict(variant=variant, network=r, layer=layer, site=site, **st))
-            with np.errstate(all="ignore"):
-                text_rows.append(dict(variant=variant, network=r, layer=layer, text_variance=float(post.var()), text_sum=float(post.sum())))
-            if r == 0 and layer in cfg.hist_layers:
-                for site, v in (("pre", y), ("post", post)):
-                    vals = v.reshape(-1)[keep].to(torch.float64).cpu().numpy()
-                    hist.extend(dict(variant=variant, site=site, layer=layer, value=float(z)) for z in vals)
-        firsts.append(first)
-    bad = [f for f in firsts if f is not None]
-    return _Simulated(rows, hist, min(bad) if bad else None, firsts, text_rows)
-
-
-def _text_stats(sim: _Simulated, variant: str, depth: int) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The text's ``x.var()`` and ``x.sum()`` of the post-activations, computed as the text
-    does in the run's dtype (inf and NaN included), beside the safe float64 reductions:
-    tidy rows (mean over networks, which is inf or NaN as soon as one network's is) and
-    the first layer where each stops being finite."""
-    df = pd.DataFrame(sim.text_rows, columns=["variant", "network", "layer", "text_variance", "text_sum"])
-    out, first = [], {}
-    for stat in ("text_variance", "text_sum"):
-        with np.errstate(invalid="ignore", over="ignore"):  # inf and NaN are the text's own results here, not a warning
-            by_layer = df.groupby("layer")[stat].apply(lambda v: float(np.mean(v.to_numpy())) if len(v) else math.nan)
-        for layer in range(1, depth + 1):
-            value = float(by_layer.get(layer, math.nan))
-            out.append(dict(variant=variant, layer=layer, site="post", stat=stat, value=value, stderr=math.nan, n=int((df.layer == layer).sum())))
-        bad = df[~np.isfinite(df[stat].to_numpy())]
-        first[f"{stat}_first_nonfinite_layer"] = int(bad.layer.min()) if len(bad) else None
-    return pd.DataFrame(out), first
-
-
-def _aggregate(sim: _Simulated, variant: str, depth: int, networks: int) -> pd.DataFrame:
-    """Mean and standard error over networks per layer, site and statistic (tidy).
-
-    A layer counts only if every network reached it with finite activations: from
-    ``first_nonfinite_layer`` on, values are NaN rather than averages of the survivors,
-    and no inf or NaN is ever averaged.
-    """
-    df = pd.DataFrame(sim.rows, columns=["variant", "network", "layer", "site", *STATS])
-    stop = sim.first_nonfinite_layer or depth + 1
-    out = []
-    for (layer, site), cell in df.groupby(["layer", "site"]) if not df.empty else ():
-        for stat in STATS:
-            vals = cell[stat].to_numpy(dtype=float)
-            reached = layer < stop and len(vals) == networks
-            finite = reached and bool(np.isfinite(vals).all())
-            if finite:
-                value = float(vals.mean())
-            elif reached and not np.isnan(vals).any():
-                value = math.inf  # float64 activations whose variance is past 1.8e308
-            else:
-                value = math.nan
-            se = mean_stderr(vals, overflow_safe=True)[1] if finite else math.nan
-            out.append(dict(variant=variant, layer=int(layer), site=site, stat=stat, value=value, stderr=se, n=networks))
-    have = {(r["layer"], r["site"]) for r in out}
-    for layer in range(1, depth + 1):
-        for site in SITES:
-            if (layer, site) not in have:
-                out.extend(dict(variant=variant, layer=layer, site=site, stat=stat, value=math.nan, stderr=math.nan, n=networks) for stat in STATS)
-    return pd.DataFrame(out).sort_values(["layer", "site", "stat"], kind="stable").reset_index(drop=True)
-
-
 def sums_demo(seed: int, ns: tuple[int, ...] = (1, 10, 100, 784), draws: int = 20_000) -> pd.DataFrame:
     """Text 002's demonstration: a sum of n unit-variance terms has variance n; / sqrt(n) gives 1.
 
@@ -288,18 +166,22 @@ def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
     dtype = DTYPES[cfg.dtype]
     x = get_input("gaussian").sample(cfg.samples, cfg.width, generator=generator(ctx.seed, "inputs"), dtype=dtype, device=ctx.device)
     x_sq = float((x.to(torch.float64) ** 2).mean())
+    keep = torch.randperm(cfg.samples * cfg.width, generator=generator(ctx.seed, "hist"))[: cfg.hist_values].to(x.device)
     stats_parts, hist_rows, theory_rows, float_rows, summary_variants = [], [], [], [], {}
     timings: dict[str, float] = {}
     with torch.no_grad():
         for k, variant in enumerate(cfg.variants):
             t1 = time.perf_counter()
-            sim = _simulate(cfg, variant, x, ctx.seed, ctx.device)
-            timings[f"{variant}_s"] = time.perf_counter() - t1
-            stats = _aggregate(sim, variant, cfg.depth, cfg.networks)
-            text_stats, text_first = _text_stats(sim, variant, cfg.depth)
-            stats_parts.append(pd.concat([stats, text_stats], ignore_index=True))
-            hist_rows += sim.hist
             spec = cfg.spec(variant)
+            sim = pooled_run(spec, x.to(dtype), seed=ctx.seed, stream=f"explosion-{variant}", networks=cfg.networks,
+                             hist_layers=cfg.hist_layers, hist_keep=keep)
+            timings[f"{variant}_s"] = time.perf_counter() - t1
+            stats = over_networks(sim, cfg.depth, cfg.networks)
+            text_stats, text_first = text_reductions(sim, cfg.depth)
+            for t in (stats, text_stats):
+                t.insert(0, "variant", variant)
+            stats_parts.append(pd.concat([stats, text_stats], ignore_index=True))
+            hist_rows.append(pd.DataFrame(sim.hist, columns=["site", "layer", "value"]).assign(variant=variant))
             th = single_input_chain(spec, x_sq)
             for site, stat, key in THEORY_ROWS:
                 values = th[key] if key is not None else np.zeros(cfg.depth)
@@ -337,7 +219,7 @@ def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
         tables={
             "stats": pd.concat(stats_parts, ignore_index=True),
             "theory": pd.DataFrame(theory_rows, columns=["variant", "layer", "site", "stat", "value"]),
-            "histograms": pd.DataFrame(hist_rows, columns=["variant", "site", "layer", "value"]),
+            "histograms": pd.concat(hist_rows, ignore_index=True)[["variant", "site", "layer", "value"]],
             "sums": sums,
             # where the float range ends, measured and predicted (layer NaN: never, within the depth)
             "float_range": pd.DataFrame(float_rows, columns=["variant", "source", "dtype", "quantity", "layer"]).astype({"layer": float}),
@@ -355,16 +237,6 @@ def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
 
 
 # --- figures and report ----------------------------------------------------------------
-
-
-def _activation_limit(dtype: str, n_values: int) -> float:
-    """The pooled variance at which the largest of ``n_values`` activations reaches the
-    dtype's largest number: (finfo.max / sqrt(2 ln n))^2 (inf when that passes float64)."""
-    with np.errstate(over="ignore"):
-        return float((np.float64(np.finfo(DTYPES_NP[dtype]).max) / expected_max_abs_normal(n_values)) ** 2)
-
-
-DTYPES_NP = {"float32": np.float32, "float64": np.float64}
 
 
 def _finite_or_nan(values: Any) -> np.ndarray:
@@ -469,8 +341,8 @@ def report(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta: 
             last = ok.iloc[-1]
             traces.append(Trace("markers", [last.layer], [last.value], "", color, symbol="x", size=9, legend=False))
             notes.append((float(last.layer), float(last.value), f"{variant}: activations leave {cfg.dtype} at layer {first}"))
-    var_limit = float(np.finfo(DTYPES_NP[cfg.dtype]).max)
-    act_limit = _activation_limit(cfg.dtype, cfg.networks * cfg.samples * cfg.width)
+    var_limit = float(np.finfo(np.dtype(cfg.dtype)).max)
+    act_limit = activation_limit(cfg.dtype, cfg.networks * cfg.samples * cfg.width)
     hlines, y_range = [], None
     if top > var_limit:
         hlines.append((var_limit, ""))

@@ -194,7 +194,7 @@ def run_inspect(
 ) -> tuple[Path, dict[str, Any]]:
     """The ``initscope inspect`` command as a library call: inspect, optionally fix and try a
     short training run, write a run directory."""
-    from initscope.experiments.base import Section
+    from initscope.report.charts import Section
     from initscope.results import RunWriter, device_info, versions
 
     from initscope.repro import check_seed

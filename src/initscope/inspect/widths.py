@@ -229,7 +229,7 @@ def run_width_check(model_ref: str, widths: list[int], *, input_shape: tuple[int
     from datetime import datetime, timezone
     from pathlib import Path
 
-    from initscope.experiments.base import Section
+    from initscope.report.charts import Section
     from initscope.inspect.load import load_object
     from initscope.repro import check_seed
     from initscope.results import RunWriter, device_info, versions

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from initscope.experiments.base import Experiment, Section
+from initscope.report.charts import Section
 from initscope.results import RunWriter
+
+if TYPE_CHECKING:  # the report layer does not import experiments; experiments declare what it draws
+    from initscope.experiments.base import Experiment
 
 
 def draw_figures(sections: list[Section]) -> dict[str, Any]:
@@ -43,22 +46,4 @@ def write_report(w: RunWriter, exp: Experiment, sections: list[Section], tables:
     return [{"title": s.title, "verdict": s.verdict} for s in sections if s.verdict]
 
 
-def rebuild(run_dir: str | Path) -> Path:
-    """``initscope report``: redraw a run directory's figures and report from its tables and
-    run.json, without re-running anything. The directory is replaced only once the new figures
-    and report are whole."""
-    from initscope.config import apply_overrides
-    from initscope.experiments import get_experiment
-    from initscope.results import load_run
-
-    rd = load_run(run_dir)
-    exp = get_experiment(rd.meta["experiment"])
-    cfg = apply_overrides(exp.config, {k: tuple(v) if isinstance(v, list) else v for k, v in rd.meta["config"].items()})
-    sections = exp.report(rd.tables, cfg, rd.meta)  # declared once, drawn by both backends
-    with RunWriter.update(rd.path) as w:
-        write_figures(w, sections)
-        write_report(w, exp, sections, rd.tables, rd.meta)
-    return w.out / "report.html"
-
-
-__all__ = ["draw_figures", "rebuild", "report_sections", "write_figures", "write_report"]
+__all__ = ["draw_figures", "report_sections", "write_figures", "write_report"]

@@ -109,6 +109,20 @@ def finite(values: Sequence[float]) -> list[float | None]:
 _MPL_DASH = {"solid": "-", "dash": "--", "dot": ":"}
 
 
+@dataclass(frozen=True)
+class Section:
+    """One block of the report: a title, a verdict in plain words, and figures, declared as
+    :class:`Chart` (drawn as ``figures/NAME.png`` and in the HTML page)
+    or given as plotly figures (HTML only)."""
+
+    title: str
+    verdict: str
+    figures: tuple[Any, ...] = ()  # Chart declarations, or plotly.graph_objects.Figure
+    note: str = ""
+    html: str = ""  # trusted markup built with escaping (inspect's sortable table), after the figures
+
+
+
 def to_matplotlib(chart: Chart) -> Any:
     import matplotlib
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from initscope.errors import InitscopeError
-from initscope.experiments.base import Section
+from initscope.report.charts import Section
 from initscope.results import RunDir, RunWriter, conform_stats, load_run, stats_keys
 
 

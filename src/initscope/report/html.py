@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from initscope.experiments.base import Section
+from initscope.report.charts import Section
 from initscope.results import jsonable
 
 CSS = """

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from initscope.experiments.base import Section
+from initscope.report.charts import Section
 from initscope.results import stats_keys
 
 MAX_STATS = 16  # statistics drawn (the table holds them all)

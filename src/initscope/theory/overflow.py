@@ -44,6 +44,13 @@ def expected_max_abs_normal(n: int) -> float:
     return math.sqrt(2 * math.log(max(n, 2)))
 
 
+def activation_limit(dtype: str, n_values: int) -> float:
+    """The pooled variance at which the largest of ``n_values`` activations reaches ``dtype``'s
+    largest number: (finfo.max / sqrt(2 ln n))^2 (inf when that passes float64)."""
+    with np.errstate(over="ignore"):
+        return float((np.float64(np.finfo(np.dtype(dtype)).max) / expected_max_abs_normal(n_values)) ** 2)
+
+
 def predicted_overflow(spec: MLPSpec, x_sq: float, n_values: int, max_layers: int = 5000) -> dict[str, dict[str, int | None]]:
     """The first layer at which, by the recursion, something leaves each float type.
 
