@@ -150,3 +150,32 @@ def test_recurrent_hidden_units_are_compared_across_every_gate():
         for p in gru.parameters():
             p.fill_(-0.1)
     assert weight_stats(gru)["distinct_units"] == 1 and weight_stats(gru)["weight_units"] == 4
+
+
+def test_a_registered_statistic_becomes_a_column_of_every_module():
+    from initscope.inspect import inspect
+    from initscope.inspect.stats import STATISTICS, Statistic
+
+    def kurtosis(m):  # of the pooled values, by the registry's shared moments
+        z = (m.x - m.x.mean()) / m.x.std()
+        return float((z**4).mean())
+
+    model = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 4))
+    x = torch.randn(256, 8, generator=torch.Generator().manual_seed(2))
+    seen = {}
+    def keep(mod, inp, out):  # returns None: the output is left as it is
+        seen.setdefault("tanh", out.detach().double())
+
+    model[1].register_forward_hook(keep)
+    STATISTICS.register("kurtosis", Statistic("kurtosis", kurtosis, "pooled kurtosis"))
+    try:
+        res = inspect(model, x)
+    finally:
+        del STATISTICS["kurtosis"]
+    assert "kurtosis" not in STATISTICS
+    row = res.layers[res.layers.type == "Tanh"].iloc[0]
+    z = (seen["tanh"] - seen["tanh"].mean()) / seen["tanh"].std()
+    assert row["kurtosis"] == pytest.approx(float((z**4).mean()), rel=1e-9)
+    assert row["kurtosis"] < 3.0  # tanh squashes the tails: platykurtic, not the Gaussian's 3
+    with pytest.raises(Exception, match="unknown statistic 'nope'; choose from: .*effective_rank"):
+        STATISTICS["nope"]

@@ -9,7 +9,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from initscope.errors import InitscopeError
+from initscope.errors import InitscopeError, unknown
 
 C = TypeVar("C")
 
@@ -102,7 +102,7 @@ def apply_overrides(cls: type[C], overrides: Mapping[str, Any] | Iterable[str] =
     kwargs: dict[str, Any] = {}
     for key, value in overrides.items():
         if key not in names:
-            raise InitscopeError(f"unknown config key {key!r}; choose from: {', '.join(names)}")
+            raise unknown("config key", key, names)
         kwargs[key] = parse_value(value, hints[key], key) if isinstance(value, str) and hints[key] is not str else value
         if isinstance(kwargs[key], float) and not math.isfinite(kwargs[key]):
             raise InitscopeError(f"{key} must be a finite number, got {kwargs[key]}")

@@ -177,14 +177,15 @@ def run(cfg: KaimingVarianceConfig, ctx: RunContext) -> Outcome:
 # --- verdicts and figures ------------------------------------------------------
 
 
-def theory_verdict(stats: pd.DataFrame, theory: pd.DataFrame | None) -> str:
+def theory_verdict(stats: pd.DataFrame, theory: pd.DataFrame | None,
+                   stat_names: tuple[str, ...] = ("network_variance", "sample_fraction")) -> str:
     """Where the simulation leaves its theory lines, and by how much (plain words)."""
     from initscope.agreement import gap
 
     if theory is None:
         return ""
     parts = []
-    for stat in ("network_variance", "sample_fraction"):
+    for stat in stat_names:
         for line, label in ((stat, "mean-field line"), (f"{stat}_finite_width", "finite-width line")):
             g = gap(stats, theory, stat, line)
             if g is not None:
@@ -265,7 +266,7 @@ def report(tables: dict[str, pd.DataFrame], cfg: KaimingVarianceConfig, meta: di
     sections = [
         Section(
             "Variance by depth, per source of randomness",
-            " ".join(p for p in (verdict(stats), theory_verdict(stats, theory)) if p),
+            " ".join(p for p in (verdict(stats), theory_verdict(stats, theory, ("network_variance",))) if p),
             (depth_profile("variance_by_depth", stats, ["network_variance", "sample_variance", "mean_spread", "layer_variance"],
                            title=f"Variance of a pre-activation, by source of randomness ({title})", log=True, theory=theory),),
             note="network: one input, many networks. sample: one network, many inputs (mean over R networks, error bars over networks). "
@@ -274,7 +275,7 @@ def report(tables: dict[str, pd.DataFrame], cfg: KaimingVarianceConfig, meta: di
         Section(
             "How much of the variance is over samples",
             "sample_fraction = sample_variance / (sample_variance + mean_spread); near 0 the network ignores its input. "
-            + theory_verdict(stats, theory),
+            + theory_verdict(stats, theory, ("sample_fraction",)),
             (depth_profile("sample_fraction", stats, ["sample_fraction"], title=f"Fraction of variance that is over samples ({title})",
                            log=True, theory=theory),),
             note=WHY_FINITE_WIDTH,

@@ -23,6 +23,7 @@ from initscope.experiments.base import Experiment, Outcome, RunContext
 from initscope.report.charts import Section
 from initscope.nets import MLPSpec
 from initscope.palette import PALETTE
+from initscope.repro import derive_seed
 from initscope.results import conform_stats
 
 
@@ -124,7 +125,7 @@ def run_cases(cfg: PhaseDiagramConfig, ctx: RunContext) -> pd.DataFrame:
         spec = MLPSpec(input_dim=cfg.case_width, width=cfg.case_width, depth=cfg.case_depth, activation=cfg.activation,
                        init="lecun-normal", weight_scale=sw, bias="normal" if sb > 0 else "zero", sigma_b=math.sqrt(sb))
         res = probe(ProbeConfig(spec=spec, samples=cfg.samples * 2, sample_networks=cfg.sample_networks, views=("sample",),
-                                trace_layers=(), seed=ctx.seed + 100 + k, device=ctx.device,
+                                trace_layers=(), seed=derive_seed(ctx.seed, "phase-diagram-case", k), device=ctx.device,
                                 dtype="float64"))  # float32 floors a fraction near 1e-14 (its eps squared): the nearly linear case gets there
         s = res.stats[(res.stats.stat == "sample_fraction") & (res.stats.site == "pre")]
         pred = predict(cfg.activation, sw, sb, cfg.case_depth, samples=cfg.samples * 2)
@@ -170,10 +171,10 @@ def run(cfg: PhaseDiagramConfig, ctx: RunContext) -> Outcome:
         spec = MLPSpec(input_dim=cfg.width, width=cfg.width, depth=cfg.depth, activation=cfg.activation, init="lecun-normal",
                        weight_scale=sw, bias="normal", sigma_b=math.sqrt(sb))
         res = probe(ProbeConfig(spec=spec, samples=cfg.samples, sample_networks=cfg.sample_networks, views=("sample",),
-                                trace_layers=(), seed=ctx.seed + k, device=ctx.device))
+                                trace_layers=(), seed=derive_seed(ctx.seed, "phase-diagram-point", k), device=ctx.device))
         row = res.stats.query("stat == 'sample_fraction' and site == 'pre' and layer == @cfg.depth").iloc[0]
         pred = predict(cfg.activation, sw, sb, cfg.depth, samples=cfg.samples)
-        fw = predict_setup_finite_width(spec, replicates=cfg.theory_replicates, seed=ctx.seed + k, samples=cfg.samples) if cfg.theory_replicates else None
+        fw = predict_setup_finite_width(spec, replicates=cfg.theory_replicates, seed=derive_seed(ctx.seed, "phase-diagram-theory", k), samples=cfg.samples) if cfg.theory_replicates else None
         sims.append(dict(sigma_w2=sw, sigma_b2=sb, layer=cfg.depth, stat="sample_fraction", value=float(row.value),
                          stderr=float(row.stderr), theory=float(pred.sample_fraction[-1]),
                          theory_finite_width=fw.sample_fraction[-1] if fw else math.nan,

@@ -77,9 +77,7 @@ def parse_variant(name: str) -> tuple[str, str]:
             scheme = ALIASES.get(scheme, scheme)
             if scheme in SCHEMES:
                 return scheme, act
-            raise InitscopeError(
-                f"variant {name!r}: unknown init scheme {scheme!r}; choose from: {', '.join(sorted(SCHEMES) + sorted(ALIASES))}"
-            )
+            raise InitscopeError(f"variant {name!r}: {unknown('init scheme', scheme, [*SCHEMES, *ALIASES])}")
     raise InitscopeError(
         f"variant {name!r} must be SCHEME-ACTIVATION with an activation from: {', '.join(sorted(ACTIVATIONS))}"
     )

@@ -8,6 +8,8 @@ random sample of rows or on random projections, never on an N x N matrix.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -15,6 +17,7 @@ from torch.nn.modules.conv import _ConvNd
 
 from initscope.geometry import effective_rank
 from initscope.inspect.structure import fans, is_embedding, weight_of
+from initscope.registry import Registry
 
 # Effective rank is an SVD: it is taken on at most this many samples x units (a fixed random
 # subset), which keeps one module's cost near 5 ms whatever its width (a 50257-logit head
@@ -84,36 +87,89 @@ def gate_saturation(m: nn.RNNBase, x: torch.Tensor) -> float:
     return float((z.abs() > GATE_SATURATION_Z).double().mean())
 
 
+@dataclass(frozen=True)
+class Moments:
+    """What every statistic of one output reads, computed once: the ``[samples, units]`` output
+    ``h``, it in the reduction dtype (``x``), each unit's variance over samples (``var_s``) and
+    mean (``mu``), and the generator the sampled statistics draw from."""
+
+    h: torch.Tensor
+    x: torch.Tensor
+    var_s: torch.Tensor
+    mu: torch.Tensor
+    generator: torch.Generator
+
+    @property
+    def samples(self) -> int:
+        return self.h.shape[0]
+
+    @property
+    def units(self) -> int:
+        return self.h.shape[1]
+
+    @property
+    def sample_variance(self) -> float:
+        return float(self.var_s.mean())
+
+    @property
+    def mean_spread(self) -> float:
+        return float(self.mu.var()) if self.units > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """A named statistic of one recorded output: ``fn`` maps its :class:`Moments` to a number
+    (or to several named numbers, a dict); its name is the column in inspect's module table."""
+
+    name: str
+    fn: Callable[[Moments], float | dict[str, float]]
+    description: str
+
+
+def _sample_fraction(m: Moments) -> float:
+    total = m.sample_variance + m.mean_spread
+    return m.sample_variance / total if total > 0 and math.isfinite(total) else math.nan
+
+
+def _dead_fraction(m: Moments) -> float:
+    scale = float(m.x.abs().max()) if m.x.numel() else 0.0
+    return float((m.var_s <= 1e-12 * (1 + scale**2)).to(torch.float64).mean()) if math.isfinite(scale) else math.nan
+
+
+def _effective_rank(m: Moments) -> dict[str, float]:
+    rank, dims = effective_rank_sampled(m.h, m.generator) if m.units > 1 and m.samples > 1 else (math.nan, 0)
+    return {"effective_rank": rank, "rank_dims": dims}
+
+
+# The statistics inspect takes of every module's output, in table order; text 000's decomposition
+# among them. ``STATISTICS.register(name, Statistic(...))`` adds a column (as mup's coordinate
+# check keeps a dict of named statistics); the verdicts read the built-in ones.
+STATISTICS: Registry[Statistic] = Registry("statistic", ((s.name, s) for s in (
+    Statistic("mean", lambda m: float(m.mu.mean()), "mean over samples and units"),
+    Statistic("variance", lambda m: float(m.x.var()) if m.x.numel() > 1 else 0.0, "variance over samples and units (pooled)"),
+    Statistic("second_moment", lambda m: float((m.x * m.x).mean()), "mean square over samples and units"),
+    Statistic("sample_variance", lambda m: m.sample_variance, "variance over samples, mean over units (text 000's sample view)"),
+    Statistic("mean_spread", lambda m: m.mean_spread, "variance over units of each unit's mean over samples"),
+    Statistic("sample_fraction", _sample_fraction, "sample_variance / (sample_variance + mean_spread); near 0: the input is ignored"),
+    Statistic("dead_fraction", _dead_fraction, "share of units with no variance over samples"),
+    Statistic("effective_rank", _effective_rank, f"exp(entropy of singular values), on at most {RANK_SUBSET} samples x units"),
+)))
+
+
 def output_stats(h: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
-    """Text 000's decomposition of one output ``[samples, units]``: the variance over samples
-    (mean over units), the spread of the per-unit means over units, their share; dead units
-    (no variance over samples); effective rank."""
+    """Every registered :data:`STATISTICS` of one output ``[samples, units]``, and its shape."""
     n, u = h.shape
     x = h.to(_reduce_dtype(h))
     if n > 1:
         var_s, mu = torch.var_mean(x, dim=0)
     else:
         var_s, mu = torch.zeros(u, dtype=x.dtype, device=x.device), x.mean(dim=0)
-    sample_variance = float(var_s.mean())
-    mean_spread = float(mu.var()) if u > 1 else 0.0
-    total = sample_variance + mean_spread
-    second_moment = float((x * x).mean())
-    scale = float(x.abs().max()) if x.numel() else 0.0
-    dead = float((var_s <= 1e-12 * (1 + scale**2)).to(torch.float64).mean()) if math.isfinite(scale) else math.nan
-    rank, rank_dims = effective_rank_sampled(h, generator) if u > 1 and n > 1 else (math.nan, 0)
-    return dict(
-        mean=float(mu.mean()),
-        variance=float(x.var()) if x.numel() > 1 else 0.0,
-        second_moment=second_moment,
-        sample_variance=sample_variance,
-        mean_spread=mean_spread,
-        sample_fraction=sample_variance / total if total > 0 and math.isfinite(total) else math.nan,
-        dead_fraction=dead,
-        effective_rank=rank,
-        rank_dims=rank_dims,
-        units=u,
-        samples=n,
-    )
+    m = Moments(h, x, var_s, mu, generator)
+    out: dict[str, float] = {}
+    for stat in STATISTICS.values():
+        v = stat.fn(m)
+        out.update(v if isinstance(v, dict) else {stat.name: v})
+    return {**out, "units": u, "samples": n}
 
 
 def rms(t: torch.Tensor) -> float:
