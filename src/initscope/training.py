@@ -143,3 +143,28 @@ def accuracy(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
     acc = float((model(x).argmax(1) == y).float().mean())
     model.train()
     return acc
+
+
+def train_epochs(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor], test_data: tuple[torch.Tensor, torch.Tensor], *,
+                 epochs: int, steps_per_epoch: int, batch: int, lr: float,
+                 generator: torch.Generator) -> tuple[list[dict[str, Any]], int | None]:
+    """SGD at ``lr`` for ``epochs`` epochs of ``steps_per_epoch`` minibatches of ``batch``
+    samples drawn with ``generator``. Rows (``step, epoch, stat, value``): every finite
+    minibatch loss (``train_loss``, step 1 on) and the held-out accuracy after each epoch
+    (``test_accuracy``); and the step at which the loss or the weights stopped being finite
+    (None: never). One optimizer serves every epoch."""
+    (xtr, ytr), (xte, yte) = train_data, test_data
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    rows: list[dict[str, Any]] = []
+    for epoch in range(1, epochs + 1):
+        def batches(step: int) -> torch.Tensor:
+            return torch.randint(0, len(xtr), (batch,), generator=generator)
+
+        hist = train(model, xtr, ytr, steps=steps_per_epoch, batches=batches, optimizer=opt, evaluate=False)
+        base = (epoch - 1) * steps_per_epoch
+        rows += [dict(step=base + i + 1, epoch=epoch, stat="train_loss", value=float(loss))
+                 for i, loss in enumerate(hist.batch_loss.to_numpy()) if math.isfinite(loss)]
+        if hist.diverged.any():
+            return rows, base + int(hist[hist.diverged].step.min()) + 1
+        rows.append(dict(step=base + steps_per_epoch, epoch=epoch, stat="test_accuracy", value=accuracy(model, xte, yte)))
+    return rows, None

@@ -23,7 +23,7 @@ from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext
 from initscope.report.charts import Section
 from initscope.nets import MLPSpec
-from initscope.palette import PALETTE, color as palette_color
+from initscope.palette import PALETTE
 
 MODES = ("fan_in", "fan_out", "fan_avg")
 MODE_COLORS = {"fan_in": PALETTE[0], "fan_out": PALETTE[3], "fan_avg": PALETTE[2]}
@@ -228,42 +228,15 @@ def verdict(summary: dict[str, Any]) -> str:
             + f". Mean field (chi_1 products, gradient independence) is within {worst:.0%} of the simulation at every layer and variant.")
 
 
-# --- figures -------------------------------------------------------------------------------------
-
-
-PANELS = (("forward", "network_variance", "forward: E y_l^2 over networks"),
-          ("backward", "network_variance", "backward: E delta_l^2 over networks"),
-          ("backward", "sample_fraction", "gradient: share of variance over samples"))
-
-
-def _panels(stats: pd.DataFrame, theory: pd.DataFrame, cfg: BackwardVarianceConfig, act: str, titled: bool) -> list[Any]:
-    from initscope.report.charts import Panel, Trace
-
-    panels = []
-    for j, (direction, stat, label) in enumerate(PANELS):
-        traces = []
-        for mode in dict.fromkeys(stats["mode"]):
-            d = stats[(stats.activation == act) & (stats["mode"] == mode) & (stats.direction == direction) & (stats.stat == stat)].sort_values("layer")
-            c = MODE_COLORS.get(mode, "black")
-            traces.append(Trace("markers", d.layer, d.value, f"{mode} (simulated)", c, err=d.stderr.fillna(0).to_numpy(), size=5, legend=j == 0))
-            t = theory[(theory.activation == act) & (theory["mode"] == mode) & (theory.direction == direction) & (theory.stat == stat)]
-            if len(t):
-                traces.append(Trace("line", t.layer, t.value, f"{mode} (mean field)", c, dash="dash", legend=j == 0))
-        panels.append(Panel(tuple(traces), title=f"{act} — {label}" if titled else label, x_title="layer (width)",
-                            y_log=stat == "network_variance",
-                            xticks=tuple((float(l), f"{l}\n({w})") for l, w in enumerate(cfg.widths, start=1))))
-    return panels
-
-
 def report(tables: dict[str, pd.DataFrame], cfg: BackwardVarianceConfig, meta: dict[str, Any]) -> list[Section]:
-    from initscope.report.charts import Chart, Panel, Trace
+    from initscope.report.figures import backward_variance as fig
 
     stats, theory = tables["stats"], tables["theory"]
     summary = summarize(stats, theory, cfg)  # from the tables
     acts = list(dict.fromkeys(stats.activation))
     out = []
     for act in acts:
-        chart = Chart(f"backward_variance_{act}", tuple(_panels(stats, theory, cfg, act, titled=False)), png=False, height=420)
+        chart = fig.per_activation(stats, theory, act, cfg.widths, MODE_COLORS)
         fi, fo = f"{act}/fan_in", f"{act}/fan_out"
         line = []
         if fi in summary["forward_variance"] and fo in summary["backward_variance"]:
@@ -278,18 +251,7 @@ def report(tables: dict[str, pd.DataFrame], cfg: BackwardVarianceConfig, meta: d
                                  "gradient varies over samples only through the input, and it collapses with depth as the forward "
                                  "signal does.")))
     if "independence" in tables:
-        ind = tables["independence"]
-        cols: dict[str, list[Trace]] = {"ratio": [], "typical_ratio": [], "norm_spread": []}
-        for k, ((act, w), d) in enumerate(ind.groupby(["activation", "width"], sort=False)):
-            d = d.sort_values("layer")
-            for j, col in enumerate(cols):  # one colour per net in every panel
-                cols[col].append(Trace("errorbar", d.layer, d[col], f"{act}, width {w}", palette_color(k), legend=j == 0))
-        x_title = "layer (the gradient comes back from the last)"
-        chart = Chart("gradient_independence", (
-            Panel(tuple(cols["ratio"]), title="mean over networks / mean field", x_title=x_title, y_log=True),
-            Panel(tuple(cols["typical_ratio"]), title="typical (median) network / mean field", x_title=x_title, y_log=True),
-            Panel(tuple(cols["norm_spread"]), title="relative spread over networks", x_title=x_title),
-        ), size=(15, 4.2), height=420)
+        chart = fig.independence(tables["independence"])
         text = "At layer 1, after the gradient has come back through every layer — " + "; ".join(
             f"{k.split('/')[0]} width {k.split('/')[1]}: mean {v['mean_ratio_layer_1']:.2f}x mean field ({v['z_layer_1']:+.1f} se), "
             f"typical network {v['typical_ratio_layer_1']:.2f}x, spread {v['norm_spread_layer_1']:.2f}" for k, v in summary.get("independence", {}).items())
@@ -301,9 +263,8 @@ def report(tables: dict[str, pd.DataFrame], cfg: BackwardVarianceConfig, meta: d
                                 "line even where the mean over networks, carried by a few large ones, stays near it."))
     ag = summary["agreement"]
     worst = max(ag.items(), key=lambda kv: kv[1]["max_relative_gap"]) if ag else None
-    overview = Chart("backward_variance", tuple(p for act in acts for p in _panels(stats, theory, cfg, act, titled=True)), cols=3,
-                     title=f"Forward and backward variance through width changes ({cfg.input_dim} -> {' -> '.join(map(str, cfg.widths))} -> {cfg.output_dim})",
-                     size=(15, 4.0 * len(acts)), html=False)
+    overview = fig.overview(stats, theory, cfg.widths, MODE_COLORS, f"Forward and backward variance through width changes "
+                            f"({cfg.input_dim} -> {' -> '.join(map(str, cfg.widths))} -> {cfg.output_dim})")
     out.append(Section("Theory: chi_1 products and gradient independence", summary["verdict"], (overview,),
                        note=(f"Largest gap: {worst[0]}, {worst[1]['max_relative_gap']:.1%} ({worst[1]['max_z']:.1f} standard errors). "
                              "The backward prediction assumes each weight matrix independent of the gradient coming back through "

@@ -35,7 +35,7 @@ import torch
 
 from initscope import training
 from initscope.data import digits_split
-from initscope.engine.moments import mean_stderr, mean_stderr_rows
+from initscope.engine.moments import mean_stderr
 from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext
 from initscope.report.charts import Section
@@ -133,24 +133,10 @@ def train_one(cfg: InitTrainingConfig, variant: str, k: int, seed: int, data: tu
     rows += [dict(variant=variant, seed=k, step=0, epoch=0, layer=l, stat="grad_norm_at_init", value=g)
              for l, g in enumerate(gradient_norms(model, x_init, y_init), start=1)]
     rows.append(dict(variant=variant, seed=k, step=0, epoch=0, layer=0, stat="test_accuracy", value=accuracy(model, xte, yte)))
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
-    g = generator(seed, "init-training", "batches", k)  # the same minibatches for every variant of seed k
-    spe = cfg.steps_per_epoch
-    for epoch in range(1, cfg.epochs + 1):
-        def batches(step: int) -> torch.Tensor:
-            return torch.randint(0, len(xtr), (cfg.batch,), generator=g)
-
-        hist = training.train(model, xtr, ytr, steps=spe, batches=batches, optimizer=opt, evaluate=False)
-        losses = hist.batch_loss.to_numpy()
-        base = (epoch - 1) * spe
-        for i, loss in enumerate(losses):
-            if math.isfinite(loss):
-                rows.append(dict(variant=variant, seed=k, step=base + i + 1, epoch=epoch, layer=0, stat="train_loss", value=float(loss)))
-        if hist.diverged.any():
-            return rows, base + int(hist[hist.diverged].step.min()) + 1
-        rows.append(dict(variant=variant, seed=k, step=base + spe, epoch=epoch, layer=0, stat="test_accuracy",
-                         value=accuracy(model, xte, yte)))
-    return rows, None
+    logged, diverged = training.train_epochs(model, (xtr, ytr), (xte, yte), epochs=cfg.epochs, steps_per_epoch=cfg.steps_per_epoch,
+                                             batch=cfg.batch, lr=cfg.lr,
+                                             generator=generator(seed, "init-training", "batches", k))  # the same minibatches for every variant of seed k
+    return rows + [dict(variant=variant, seed=k, layer=0, **r) for r in logged], diverged
 
 
 def run(cfg: InitTrainingConfig, ctx: RunContext) -> Outcome:
@@ -269,63 +255,13 @@ def verdict(summary: dict[str, Any]) -> str:
     return text
 
 
-# --- figures ----------------------------------------------------------------------------------
-
-
-def _curves(stats: pd.DataFrame, summary: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """Per variant: the training loss per step averaged over one epoch's window (the minibatch
-    loss is noisy), mean and standard error over the seeds averaged."""
-    out = {}
-    for v, d in summary["variants"].items():
-        t = stats[(stats.variant == v) & (stats.stat == "train_loss") & stats.seed.isin(d["seeds"])]
-        if t.empty:
-            continue
-        wide = t.pivot_table(index="step", columns="seed", values="value").sort_index()
-        smooth = wide.rolling(summary["steps_per_epoch"], min_periods=1).mean()
-        mean, se = mean_stderr_rows(smooth)
-        out[v] = pd.DataFrame({"step": smooth.index, "mean": mean, "se": se})
-    return out
-
-
-def _final_points(stats: pd.DataFrame, summary: dict[str, Any]) -> pd.DataFrame:
-    """One point per variant and seed that did not diverge: last-layer sample fraction at init,
-    final held-out accuracy."""
-    keep = pd.concat([pd.DataFrame({"variant": v, "seed": d["seeds"]}) for v, d in summary["variants"].items()])
-    stats = stats.merge(keep, on=["variant", "seed"])
-    sf = stats[stats.stat == "sample_fraction_at_init"]
-    last = sf[sf.layer == sf.layer.max()].set_index(["variant", "seed"]).value.rename("sample_fraction")
-    acc = stats[stats.stat == "test_accuracy"].sort_values("step").groupby(["variant", "seed"]).value.last().rename("accuracy")
-    return pd.concat([last, acc], axis=1).dropna().reset_index()
-
-
 def report(tables: dict[str, pd.DataFrame], cfg: InitTrainingConfig, meta: dict[str, Any]) -> list[Section]:
-    from initscope.report.charts import Chart, Panel, Trace
+    from initscope.report.figures import init_training as fig
 
     stats = tables["stats"]
     summary = summarize(stats, diverged_from(stats), cfg)  # from the table, not read back from run.json
-    loss, acc, final = [], [], []
-    for v, c in _curves(stats, summary).items():
-        loss.append(Trace("band", c.step, c["mean"] - c.se, "", COLORS[v], y2=c["mean"] + c.se, alpha=0.2, legend=False))
-        loss.append(Trace("line", c.step, c["mean"], v, COLORS[v]))
-    for v, d in summary["variants"].items():
-        a = np.array([x if x is not None else np.nan for x in d["accuracy"]])
-        se = np.array([s or 0.0 for s in d["accuracy_stderr"]])
-        ep = np.arange(len(a))
-        acc.append(Trace("band", ep, a - se, "", COLORS[v], y2=a + se, alpha=0.2, legend=False))
-        acc.append(Trace("errorbar", ep, a, v, COLORS[v], legend=False))
-    pts = _final_points(stats, summary)
-    for v in summary["variants"]:
-        p = pts[pts.variant == v]
-        final.append(Trace("markers", p.sample_fraction, p.accuracy, v, COLORS[v], size=5.5, legend=False,
-                           hover=[f"{v}, seed {s}" for s in p.seed]))
-    chart = Chart("init_training", (
-        Panel(tuple(loss), title="training loss (one-epoch running mean, band ± 1 se over seeds)", x_title="SGD step",
-              y_title="training loss (1-epoch running mean)", y_log=True),
-        Panel(tuple(acc), title="held-out accuracy (band ± 1 se)", x_title="epoch (0: at init)", y_title="held-out accuracy"),
-        Panel(tuple(final), title="one point per seed (diverged seeds not drawn)",
-              x_title=f"sample fraction at init, layer {cfg.depth} (pre-activation)", y_title=f"held-out accuracy after {cfg.epochs} epochs"),
-    ), title=f"Init and training: {cfg.depth}-layer ReLU MLP, width {cfg.width}, SGD lr {cfg.lr:g}, digits, {cfg.seeds} seeds",
-        size=(16, 4.6), height=460)
+    chart = fig.training(stats, summary, COLORS, depth=cfg.depth, epochs=cfg.epochs,
+                         title=f"Init and training: {cfg.depth}-layer ReLU MLP, width {cfg.width}, SGD lr {cfg.lr:g}, digits, {cfg.seeds} seeds")
     sf = "; ".join(f"{v} {d['sample_fraction_at_init'][-1]:.2f}" for v, d in summary["variants"].items()
                    if d["sample_fraction_at_init"] and d["sample_fraction_at_init"][-1] is not None)
     grads = "; ".join(f"{v} {d['grad_norm_at_init'][0]:.3g}" for v, d in summary["variants"].items()

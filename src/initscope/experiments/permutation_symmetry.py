@@ -98,14 +98,6 @@ def run(cfg: PermutationSymmetryConfig, ctx: RunContext) -> Outcome:
     return Outcome(tables={"stats": stats}, summary=summary)
 
 
-PANEL_TITLES = {"forward": "outputs", "grad": "gradients vs permuted gradients", "update": "after SGD vs permuted update"}
-
-
-def _per_step(stats: pd.DataFrame, claim: str) -> pd.Series:
-    """The largest |difference| per step over networks and layers (0 shown at 1e-20 on the log axis)."""
-    return stats[stats.stat == f"{claim}_max_abs_diff"].groupby("step").value.max().clip(lower=1e-20)
-
-
 def upgraded(stats: pd.DataFrame) -> pd.DataFrame:
     """A run directory written before the stats schema (``claim``, ``max_abs_diff``) read as one
     written after it, so ``initscope report`` redraws it."""
@@ -133,25 +125,10 @@ def verdict(stats: pd.DataFrame) -> str:
 
 
 def report(tables: dict[str, pd.DataFrame], cfg: PermutationSymmetryConfig, meta: dict[str, Any]) -> list[Section]:
-    from initscope.palette import color
-    from initscope.report.charts import Chart, Panel, Trace
+    from initscope.report.figures.permutation_symmetry import checks
 
     stats = upgraded(tables["stats"])
-    control, stats = _control(stats), _consistent(stats)
-    panels = []
-    for i, claim in enumerate(CLAIMS):
-        traces = []
-        for k, name in enumerate(DTYPES):
-            s = _per_step(stats[stats.dtype == name], claim)
-            traces.append(Trace("errorbar", s.index, s.to_numpy(), name, color(k), legend=i == 0))
-        if len(control):
-            s = _per_step(control, claim)
-            traces.append(Trace("errorbar", s.index, s.to_numpy(), "inconsistent (control), float64", "#808080", dash="dash", legend=i == 0))
-        eps = tuple((float(torch.finfo(dt).eps), f"{name} eps" if i == 0 else "") for name, dt in DTYPES.items())
-        panels.append(Panel(tuple(traces), title=PANEL_TITLES[claim], x_title="SGD step", y_log=True, hlines=eps,
-                            y_title="largest |difference| (dotted: machine epsilon)" if i == 0 else ""))
-    chart = Chart("permutation_checks", tuple(panels), title="Permuting hidden units changes nothing, at every step (text 003)",
-                  size=(12, 3.8), height=420)
+    chart = checks(_consistent(stats), _control(stats), {name: float(torch.finfo(dt).eps) for name, dt in DTYPES.items()})
     return [Section("Three claims, checked", verdict(upgraded(tables["stats"])), (chart,), note="Largest |difference| over networks and layers, per SGD step.")]
 
 

@@ -236,26 +236,11 @@ CASE_COLORS = tuple(PALETTE[i] for i in (0, 2, 1, 3, 4))
 
 def report(tables: dict[str, pd.DataFrame], cfg: PhaseDiagramConfig, meta: dict[str, Any]) -> list[Section]:
     from initscope.report.builders import simulated_beside_theory
-    from initscope.report.charts import Chart, Panel, Trace
+    from initscope.report.figures.phase_diagram import phase_diagram
 
-    grid, boundary, stats = tables["grid"], tables["boundary"], simulated(tables)
-    piv = grid.pivot(index="sigma_b2", columns="sigma_w2", values="xi_c")
-    z = np.log10(np.clip(piv.to_numpy(dtype=float), 1e-2, 1e3))
-    b = boundary.dropna()
-    traces = [Trace("heatmap", list(piv.columns), list(piv.index), z=z, colorbar="log10 correlation depth scale xi_c", legend=False),
-              Trace("line", b.sigma_w2, b.sigma_b2, "chi_1 = 1 (edge of chaos)", "white", width=2.5)]
-    notes = ()
-    if not stats.empty:
-        fw = stats.get("theory_finite_width", stats.theory)
-        traces.append(Trace("markers", stats.sigma_w2, stats.sigma_b2, "simulated", values=stats.value, colorscale="magma", zrange=(0, 1),
-                            size=12, colorbar=f"simulated 1 - c at layer {cfg.depth} (theory)", legend=False,
-                            hover=[f"simulated {v:.3f} ± {s:.3f}, mean-field theory {t:.3f}, finite width {f:.3f}"
-                                   for v, s, t, f in zip(stats.value, stats.stderr, stats.theory, fw)]))
-        notes = tuple((float(r.sigma_w2), float(r.sigma_b2), f"{r.value:.2f} ({r.theory:.2f})") for r in stats.itertuples())
-    chart = Chart("phase_diagram", (Panel(tuple(traces), title=f"Order-to-chaos phase diagram, {cfg.activation}", x_title="sigma_w^2",
-                                          y_title="sigma_b^2", notes=notes, note_color="white",
-                                          x_range=(cfg.sigma_w2_min, cfg.sigma_w2_max), y_range=(0, cfg.sigma_b2_max)),),
-                  size=(8.5, 5.4), height=480)
+    stats = simulated(tables)
+    chart = phase_diagram(tables["grid"], tables["boundary"], stats, activation=cfg.activation, depth=cfg.depth,
+                          w_range=(cfg.sigma_w2_min, cfg.sigma_w2_max), b_max=cfg.sigma_b2_max)
     out = [Section("Order and chaos", verdict(stats), (chart,),
                    note="Colour: depth over which the correlation of two inputs relaxes to its fixed point. Markers: share of variance "
                         "over samples at the last layer, simulated (theory beside it, and in the hover).")]

@@ -56,10 +56,9 @@ from initscope.errors import InitscopeError, unknown
 from initscope.experiments.base import Experiment, Outcome, RunContext
 from initscope.report.charts import Section
 from initscope.nets import MLPSpec
-from initscope.palette import color as palette_color
 from initscope.repro import generator
 from initscope.schemes import SCHEMES
-from initscope.theory.overflow import activation_limit, expected_max_abs_normal, predicted_overflow, single_input_chain
+from initscope.theory.overflow import expected_max_abs_normal, predicted_overflow, single_input_chain
 
 ALIASES = {"lecun": "lecun-normal", "kaiming": "kaiming-normal", "xavier": "xavier-normal"}
 from initscope.engine.probe import DTYPES  # one table of the dtypes runs take
@@ -237,19 +236,6 @@ def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
 # --- figures and report ----------------------------------------------------------------
 
 
-def _finite_or_nan(values: Any) -> np.ndarray:
-    a = np.asarray(values, dtype=float)
-    return np.where(np.isfinite(a), a, np.nan)
-
-
-def _curve(stats: pd.DataFrame, variant: str, site: str, stat: str) -> pd.DataFrame:
-    return stats[(stats.variant == variant) & (stats.site == site) & (stats.stat == stat)].sort_values("layer")
-
-
-def _left_range(summary: dict[str, Any], variant: str) -> int | None:
-    return summary.get(variant, {}).get("first_nonfinite_layer")
-
-
 def theory_agreement(stats: pd.DataFrame, theory: pd.DataFrame, variants: tuple[str, ...]) -> str:
     """Per variant, where the simulated post-activation variance leaves the recursion and by how much."""
     from initscope.agreement import gap
@@ -272,7 +258,7 @@ def variants_from_tables(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str,
     layer = lambda v: None if v is None or not math.isfinite(v) else int(v)  # noqa: E731
     out: dict[str, dict[str, Any]] = {}
     for variant in dict.fromkeys(stats.variant):
-        th = _curve(theory_df, variant, "post", "variance")
+        th = theory_df[(theory_df.variant == variant) & (theory_df.site == "post") & (theory_df.stat == "variance")].sort_values("layer")
         v: dict[str, Any] = {"variance": _series(stats[stats.variant == variant], "post", "variance"),
                              "theory_variance": [_or_none(x) for x in th.value], "first_nonfinite_layer": None,
                              "predicted_overflow_layer": {}}
@@ -316,114 +302,44 @@ def verdicts(summary_variants: dict[str, Any], dtype: str = "float32") -> str:
 
 
 def report(tables: dict[str, pd.DataFrame], cfg: VarianceExplosionConfig, meta: dict[str, Any]) -> list[Section]:
-    from initscope.report.charts import Chart, Panel, Trace
+    from initscope.report.figures import variance_explosion as fig
 
-    stats, theory_df, sums, hist = tables["stats"], tables["theory"], tables["sums"], tables["histograms"]
+    stats, theory_df, sums = tables["stats"], tables["theory"], tables["sums"]
     summary = variants_from_tables(tables)  # from the tables, not read back from run.json
-    out: list[Section] = []
-
-    # variance by depth, the recursion dashed; the grey band is where activations cannot be represented
-    traces, notes, top = [], [], 1.0
-    for i, variant in enumerate(cfg.variants):
-        color = palette_color(i)
-        st = _curve(stats, variant, "post", "variance")
-        y = _finite_or_nan(st.value)
-        traces.append(Trace("errorbar", st.layer, y, f"{variant} (mean of {cfg.networks} networks, 2 SE)", color, err=2 * st.stderr.fillna(0).to_numpy()))
-        t = _curve(theory_df, variant, "post", "variance")
-        ty = _finite_or_nan(t.value)
-        traces.append(Trace("line", t.layer, ty, f"{variant}, recursion", color, dash="dash", width=1.0))
-        top = max(top, np.nanmax(ty, initial=1.0), np.nanmax(y, initial=1.0))
-        first = _left_range(summary, variant)
-        ok = st[np.isfinite(y)]
-        if first is not None and len(ok):
-            last = ok.iloc[-1]
-            traces.append(Trace("markers", [last.layer], [last.value], "", color, symbol="x", size=9, legend=False))
-            notes.append((float(last.layer), float(last.value), f"{variant}: activations leave {cfg.dtype} at layer {first}"))
-    var_limit = float(np.finfo(np.dtype(cfg.dtype)).max)
-    act_limit = activation_limit(cfg.dtype, cfg.networks * cfg.samples * cfg.width)
-    hlines, y_range = [], None
-    if top > var_limit:
-        hlines.append((var_limit, ""))
-        notes.append((1.0, var_limit, f"variance = {cfg.dtype} max: x.var() in {cfg.dtype} overflows"))
-    if top > act_limit and math.isfinite(act_limit):
-        # the recursion goes on past the float range; show a few decades of it, not all
-        ceiling = min(top * 1e3, act_limit * 1e15)
-        traces.append(Trace("band", [1, cfg.depth], [act_limit, act_limit], "", "grey", y2=[ceiling, ceiling], alpha=0.15, legend=False))
-        notes.append((1.0, math.sqrt(act_limit * ceiling), f"largest activation > {cfg.dtype} max: outside the float range (recursion continues above)"))
-        y_range = (None, ceiling)
-    chart = Chart("variance_by_depth", (Panel(
-        tuple(traces), title=f"Text 002: exploding, vanishing, preserved (width {cfg.width}, {cfg.samples} N(0, 1) inputs, {cfg.dtype})",
-        x_title="layer", y_title="variance of a layer's activations\n(pooled over samples and units, after the activation)", y_log=True,
-        hlines=tuple(hlines), notes=tuple(notes), y_range=y_range, legend_below=4),), size=(10, 6.5), height=520)
-    out.append(Section(
+    first = {v: summary.get(v, {}).get("first_nonfinite_layer") for v in cfg.variants}
+    acts = {v: parse_variant(v)[1] for v in cfg.variants}
+    out = [Section(
         "Variance by depth",
-        verdicts(summary, cfg.dtype) + " " + theory_agreement(tables["stats"], tables["theory"], cfg.variants),
-        (chart,),
+        verdicts(summary, cfg.dtype) + " " + theory_agreement(stats, theory_df, cfg.variants),
+        (fig.variance_by_depth(stats, theory_df, first, variants=cfg.variants, networks=cfg.networks, samples=cfg.samples,
+                               width=cfg.width, depth=cfg.depth, dtype=cfg.dtype),),
         note=f"Mean over {cfg.networks} networks, error bars 2 standard errors over networks. Dashed: q_1 = sigma_w^2 E[x^2], "
         "q_{l+1} = sigma_w^2 E[phi(u)^2], u ~ N(0, q_l), sigma_w^2 = fan_in x Var(w); plotted is E[phi(u)^2] - E[phi(u)]^2. "
         "Gaps are layers whose activations left the float range.",
-    ))
-
-    nonlinear = [v for v in cfg.variants if parse_variant(v)[1] != "linear"]
+    )]
+    nonlinear = {v: a for v, a in acts.items() if a != "linear"}
     if nonlinear:
-        panels: dict[str, list[Trace]] = {"variance": [], "mean": []}
-        for variant in nonlinear:
-            color = palette_color(cfg.variants.index(variant))
-            for site, symbol in (("pre", "o"), ("post", "s")):
-                word = "before" if site == "pre" else "after"
-                for stat, traces_ in panels.items():
-                    st = _curve(stats, variant, site, stat)
-                    traces_.append(Trace("markers", st.layer, st.value, f"{variant}, {word} {parse_variant(variant)[1]}", color,
-                                         symbol=symbol, size=3.5, legend=stat == "variance"))
-                    t = _curve(theory_df, variant, site, stat)
-                    traces_.append(Trace("line", t.layer, t.value, "", color, dash="solid" if site == "pre" else "dash",
-                                         width=1.0, legend=False))
-        chart = Chart("before_after_activation", (
-            Panel(tuple(panels["variance"]), title="variance before (o) and after (s) the activation; lines: recursion", x_title="layer", y_log=True),
-            Panel(tuple(panels["mean"]), title="mean before and after the activation", x_title="layer"),
-        ), size=(11, 4.4), height=430)
         words = []
         for variant in nonlinear:
-            pre = _series(stats[stats.variant == variant], "pre", "variance")
-            post = _series(stats[stats.variant == variant], "post", "variance")
-            mean = _series(stats[stats.variant == variant], "post", "mean")
+            pre, post, mean = (_series(stats[stats.variant == variant], site, stat) for site, stat in
+                               (("pre", "variance"), ("post", "variance"), ("post", "mean")))
             if pre and pre[0] is not None and post[0] is not None:
                 words.append(f"{variant}: at layer 1 the variance is {pre[0]:.3g} before and {post[0]:.3g} after, the mean {mean[0]:.3g} after")
         out.append(Section(
             "Before and after the activation",
             ("; ".join(words) + ". ReLU keeps half the second moment (q/2) and moves the mean to sqrt(q/(2 pi)), so the variance after it is "
              "q/2 - q/(2 pi) = 0.34 q; with weights of variance 1/fan_in the next layer's q is half this one's.") if words else "",
-            (chart,),
+            (fig.before_after(stats, theory_df, nonlinear, cfg.variants),),
         ))
-
     layers = [l for l in cfg.hist_layers if l <= cfg.depth]
     if layers:
-        panels_: list[Panel] = []
-        for i, variant in enumerate(cfg.variants):
-            linear = parse_variant(variant)[1] == "linear"
-            for layer in layers:
-                post = hist[(hist.variant == variant) & (hist.layer == layer) & (hist.site == "post")].value.to_numpy()
-                pre = hist[(hist.variant == variant) & (hist.layer == layer) & (hist.site == "pre")].value.to_numpy()
-                if len(post):
-                    lo, hi = float(min(pre.min(), post.min())), float(max(pre.max(), post.max()))
-                    bins = tuple(np.linspace(lo, hi, 51)) if hi > lo else 50
-                    tr = [Trace("hist", post, name="after", color=palette_color(i), bins=bins, density=False, alpha=0.8, legend=False)]
-                    if not linear:
-                        tr.append(Trace("hist", pre, name="before", color="black", bins=bins, density=False, alpha=0.3, legend=False))
-                    panels_.append(Panel(tuple(tr), title=f"{variant}, layer {layer}: var {np.var(post, ddof=1):.3g}", legend=False))
-                else:
-                    first = _left_range(summary, variant)
-                    msg = f"not finite: left {cfg.dtype} at layer {first}" if first is not None else "not reached"
-                    panels_.append(Panel((), title=f"{variant}, layer {layer}", notes=((0.5, 0.5, msg),)))
-        chart = Chart("histograms", tuple(panels_), cols=len(layers), size=(3.3 * len(layers), 2.3 * len(cfg.variants) + 0.6),
-                      title=f"Activations at layers {', '.join(map(str, layers))} (network 0, {cfg.hist_values} values each; grey: before the activation)",
-                      height=230 * len(cfg.variants) + 60)
-        missing = [f"{v} after layer {_left_range(summary, v) - 1}" for v in cfg.variants if _left_range(summary, v) is not None]
+        missing = [f"{v} after layer {first[v] - 1}" for v in cfg.variants if first[v] is not None]
         out.append(Section(
             "Histograms of the activations",
             "Network 0, the same entries in every panel of a row (grey: before the activation)."
             + (f" Empty panels: activations no longer finite ({', '.join(missing)})." if missing else ""),
-            (chart,),
+            (fig.histograms(tables["histograms"], first, {v: a == "linear" for v, a in acts.items()}, variants=cfg.variants,
+                            layers=layers, dtype=cfg.dtype, values=cfg.hist_values),),
         ))
 
     rows = []
