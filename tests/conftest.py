@@ -9,8 +9,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # sweep workers pin their own). The suite runs many small tensor ops; with OpenMP's default (one
 # thread per core) on a small machine shared with Chromium, spawned workers or anything else,
 # the spinning threads thrash: tests/test_engine.py took 593 s of wall time (588 s of CPU) on
-# 2 busy cores with the default, 20 s with one thread; on an idle machine one thread costs nothing
-# measurable. Set OMP_NUM_THREADS yourself to test with more.
+# 2 busy cores with the default, 20 s with one thread (three experiment runs timed at a quiet moment
+# took the same wall time either way). Set OMP_NUM_THREADS yourself to test with more.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402  (after the environment it reads)
