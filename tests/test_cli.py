@@ -70,19 +70,6 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, message, m
     assert list(tmp_path.iterdir()) == []  # nothing written, not even a temporary directory
 
 
-def test_existing_out_refused_unless_force(tmp_path, main):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
-    p = main("run", "kaiming-variance", *SMALL, "--out", str(out))
-    assert p.returncode == 2 and "--force" in p.stderr
-    assert (out / "keep.txt").read_text() == "mine"
-    p = main("run", "kaiming-variance", *SMALL, "--out", str(out), "--force")
-    assert p.returncode == 0, p.stderr
-    assert not (out / "keep.txt").exists() and (out / "run.json").exists()
-    assert [f.name for f in tmp_path.iterdir()] == ["out"]  # no leftovers
-
-
 def test_list_names_everything(main):
     p = main("list", "--json")
     assert p.returncode == 0, p.stderr
@@ -93,25 +80,12 @@ def test_list_names_everything(main):
     assert listing["activations"]["relu"]["gain"] == pytest.approx(2**0.5)
 
 
-def test_report_rebuilds_from_run_dir(tmp_path, main):
-    out = tmp_path / "run"
-    p = main("run", "kaiming-variance", *SMALL, "--out", str(out))
-    assert p.returncode == 0
-    lines = p.stdout.splitlines()  # where it wrote, then each report section's verdict (also in run.json)
-    assert lines[0].startswith("wrote ") and lines[1].startswith("Variance by depth, per source of randomness: network variance")
-    assert json.loads((out / "run.json").read_text())["verdicts"][0]["title"] == "Variance by depth, per source of randomness"
-    (out / "report.html").unlink()
-    p = main("report", str(out))
-    assert p.returncode == 0, p.stderr
-    assert (out / "report.html").exists()
-    p = main("report", str(tmp_path))
-    assert p.returncode == 2 and "not a run directory" in p.stderr
-
-
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["run", "kaiming-variance", "--set", "depth=2", "--out", "/proc/initscope-x"], "--out /proc/initscope-x: cannot write a run directory there"),
+        # small sizes: as root os.access calls /proc writable, so the run does its work before the write fails
+        (["run", "kaiming-variance", "--set", "depth=2", *SMALL[2:], "--out", "/proc/initscope-x"],
+         "--out /proc/initscope-x: cannot write a run directory there"),
         (["theory", "--depth", "100000000"], "--depth must be <= 100,000"),
         (["theory", "--depth", "0"], "--depth must be >= 1"),
     ],
@@ -156,14 +130,36 @@ def test_corrupt_run_directories_are_named_not_tracebacks(tmp_path, run_json, ta
     assert sorted(p.name for p in d.iterdir()) == before and not (tmp_path / "cmp").exists()
 
 
-def test_stale_staging_directories_of_the_target_are_removed(tmp_path, main):
+def test_existing_out_refused_unless_force_stale_staging_removed_and_report_rebuilds(tmp_path, main):
+    """One forced run (with figures, through the CLI) serves three checks that each ran the same
+    config before: an occupied --out is refused unless --force; the stale staging folders of the
+    target go (another target's stay); ``initscope report`` rebuilds the run's report.html."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
     stale = tmp_path / ".out.tmp-killed"
     stale.mkdir()
     (stale / "stats.parquet").write_text("half")
     other = tmp_path / ".another.tmp-x"
     other.mkdir()
-    assert main("run", "kaiming-variance", *SMALL, "--out", str(tmp_path / "out")).returncode == 0
-    assert not stale.exists() and other.exists() and (tmp_path / "out" / "run.json").exists()
+    p = main("run", "kaiming-variance", *SMALL, "--out", str(out))
+    assert p.returncode == 2 and "--force" in p.stderr
+    assert (out / "keep.txt").read_text() == "mine"
+    p = main("run", "kaiming-variance", *SMALL, "--out", str(out), "--force")
+    assert p.returncode == 0, p.stderr
+    assert not (out / "keep.txt").exists() and (out / "run.json").exists()
+    assert not stale.exists() and other.exists()
+    assert sorted(f.name for f in tmp_path.iterdir()) == [".another.tmp-x", "out"]  # no leftovers
+    # the report rebuilds from the run directory
+    lines = p.stdout.splitlines()  # where it wrote, then each report section's verdict (also in run.json)
+    assert lines[0].startswith("wrote ") and lines[1].startswith("Variance by depth, per source of randomness: network variance")
+    assert json.loads((out / "run.json").read_text())["verdicts"][0]["title"] == "Variance by depth, per source of randomness"
+    (out / "report.html").unlink()
+    p = main("report", str(out))
+    assert p.returncode == 0, p.stderr
+    assert (out / "report.html").exists()
+    p = main("report", str(tmp_path))
+    assert p.returncode == 2 and "not a run directory" in p.stderr
 
 
 def test_diverging_training_reports_its_step(tmp_path, main):

@@ -2,26 +2,21 @@
 
 import matplotlib.pyplot as plt
 import pytest
+from conftest import SMALL_RUNS
 
 from initscope.config import apply_overrides
 from initscope.experiments import get_experiment
 from initscope.report import draw_figures
 from initscope.runner import run
 
-SMALL = {
-    "init-training": {"depth": 3, "width": 16, "seeds": 2, "epochs": 2, "variants": ("kaiming", "batchnorm")},
-    "backward-variance": {"input_dim": 16, "widths": (32, 16), "output_dim": 8, "networks": 20, "samples": 4, "gi_widths": (8,), "gi_depth": 4},
+# kaiming-variance and phase-diagram at their own sizes (theory_replicates=0: the figures without the
+# finite-width lines); the others as the browser tests run them, one run each per session (conftest)
+OWN = {
     "phase-diagram": {"grid_w": 3, "grid_b": 2, "sim_sigma_w2": (1.5,), "sim_sigma_b2": (0.1,), "depth": 4, "width": 32, "samples": 16,
                       "theory_replicates": 0, "case_depth": 5, "case_width": 32},
     "kaiming-variance": {"depth": 4, "width": 32, "networks": 32, "samples": 32, "sample_networks": 2, "theory_replicates": 0},
 }
-SMALL |= {
-    "variance-explosion": {"depth": 12, "width": 32, "samples": 64, "networks": 2, "hist_layers": (1, 10)},
-    "permutation-symmetry": {"networks": 1, "steps": 2},
-    "constant-init": {"steps": 10, "seed_check_steps": 3},
-    "data-distributions": {"networks": 2, "samples": 20, "depth": 3, "width": 16, "spectrum_dim": 16, "jacobian_points": 3,
-                           "variants": ("normal", "sphere")},
-}
+SMALL = {**SMALL_RUNS, **OWN}
 NAMES = {"init-training": {"init_training"}, "backward-variance": {"backward_variance"},
          "phase-diagram": {"phase_diagram", "nearly_linear_and_edge_of_chaos"}, "kaiming-variance": {"normalization", "sample_fraction"},
          "variance-explosion": {"variance_by_depth", "histograms"}, "permutation-symmetry": {"permutation_checks"},
@@ -29,8 +24,8 @@ NAMES = {"init-training": {"init_training"}, "backward-variance": {"backward_var
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_figures_draw(name):
-    rec = run(name, SMALL[name], write=False)
+def test_figures_draw(name, small_run):
+    rec = run(name, SMALL[name], write=False) if name in OWN else small_run(name)  # shared: only read
     exp = get_experiment(name)
     cfg = apply_overrides(exp.config, SMALL[name])
     figs = draw_figures(exp.report(rec.outcome.tables, cfg, rec.meta))

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import SMALL_RUNS
 
 from initscope.runner import run
 
@@ -15,18 +16,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is installed by `scripts/install.sh --test`")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is installed by `scripts/install.sh --test`")
 
-SMALL = {
-    "kaiming-variance": {"depth": 12, "width": 64, "networks": 64, "samples": 64, "sample_networks": 2, "theory_replicates": 100},
-    "variance-explosion": {"depth": 12, "width": 32, "samples": 64, "networks": 2, "hist_layers": (1, 10)},
-    "phase-diagram": {"grid_w": 4, "grid_b": 3, "depth": 6, "width": 64, "samples": 16, "sim_sigma_w2": (1.5,), "sim_sigma_b2": (0.1,),
-                      "case_depth": 6, "case_width": 32},
-    "permutation-symmetry": {"networks": 1, "steps": 2},
-    "constant-init": {"steps": 10},
-    "data-distributions": {"networks": 2, "samples": 20, "depth": 3, "width": 16, "spectrum_dim": 16, "jacobian_points": 3,
-                           "variants": ("normal", "sphere")},
-    "backward-variance": {"input_dim": 16, "widths": (32, 16), "output_dim": 8, "networks": 20, "samples": 4, "gi_widths": (8,), "gi_depth": 4},
-    "init-training": {"depth": 3, "width": 16, "seeds": 2, "epochs": 2, "variants": ("kaiming", "sample-statistics", "batchnorm")},
-}
+SMALL = SMALL_RUNS  # every experiment at a small size, run once per session (conftest's small_run)
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
@@ -61,11 +51,11 @@ def _render(browser, path: Path, shot: Path) -> dict:
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_report_renders_offline_with_every_plot_drawn(browser, tmp_path, name):
+def test_report_renders_offline_with_every_plot_drawn(browser, tmp_path, name, small_run):
     from initscope.experiments import EXPERIMENTS
 
     assert set(SMALL) == set(EXPERIMENTS), "every experiment needs a browser test"
-    rec = run(name, SMALL[name], out=tmp_path / name, seed=0, device="cpu", figures=False)  # the page, not the PNGs
+    rec = small_run(name)  # written with figures=False: the page, not the PNGs (shared: only read)
     info = _render(browser, rec.path / "report.html", tmp_path / f"{name}.png")
     assert info["errors"] == [], info["errors"]
     assert info["external"] == [], info["external"]

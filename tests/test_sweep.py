@@ -1,6 +1,7 @@
 """Sweeps: the grid, one table, resuming, failures, the two engines, the report; bad input in one line."""
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -12,8 +13,18 @@ from initscope.sweep import parse_grid, sweep
 SETS = ["depth=4", "networks=32", "samples=32", "sample_networks=2", "theory_replicates=0", "compare_norms=", "trace_layers=1"]
 
 
+GRID = ["width=8,16", "seed=1"]
+
+
 def _sweep(out, grid, **kw):
     return sweep("kaiming-variance", grid, SETS, out=out, **kw)
+
+
+@pytest.fixture(scope="module")
+def pool_sweep(tmp_path_factory):
+    """GRID on the local pool (2 spawned workers, 1 thread each), run once for two tests: the local
+    test resumes and grows a copy of it, the Ray test compares its table. Nothing writes into it."""
+    return _sweep(tmp_path_factory.mktemp("pool") / "sw", GRID, workers=2)
 
 
 def test_grid_parsing():
@@ -36,10 +47,11 @@ def test_bad_grids(grid, match):
         parse_grid("kaiming-variance", grid)
 
 
-def test_local_sweep_one_table_resumes_and_runs_only_what_is_new(tmp_path):
-    out = tmp_path / "sw"
-    res = _sweep(out, ["width=8,16", "seed=1"])  # one worker: in this process
+def test_local_sweep_one_table_resumes_and_runs_only_what_is_new(tmp_path, pool_sweep):
+    res = pool_sweep  # the first two points (on the pool; the grown point below runs in this process)
     assert [r.status for r in res.points] == ["done"] * 2 and not res.failed
+    out = tmp_path / "sw"
+    shutil.copytree(res.path, out)
     table = pd.read_parquet(out / "stats.parquet")
     assert list(table.columns[:2]) == ["width", "seed"] and {"view", "site", "layer", "stat", "value", "stderr", "n"} <= set(table.columns)
     assert sorted(set(zip(table.width, table.seed))) == [(8, 1), (16, 1)]
@@ -50,7 +62,7 @@ def test_local_sweep_one_table_resumes_and_runs_only_what_is_new(tmp_path):
     mine = table[(table.width == 16) & (table.seed == 1)].drop(columns=["width", "seed"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(mine, one.reset_index(drop=True))
     stamps = {p.name: (p / "run.json").stat().st_mtime_ns for p in (out / "points").iterdir()}
-    again = _sweep(out, ["width=8,16", "seed=1"])
+    again = _sweep(out, GRID)
     assert [r.status for r in again.points] == ["skipped"] * 2
     assert {p.name: (p / "run.json").stat().st_mtime_ns for p in (out / "points").iterdir()} == stamps  # nothing re-ran
     grown = _sweep(out, ["width=16,32", "seed=1"])
@@ -132,13 +144,13 @@ def test_two_numeric_keys_draw_a_heatmap():
     assert heat.type == "heatmap" and [list(r) for r in heat.z] == [[1.0, 2.0], [1.1, 2.1]]
 
 
-def test_process_pool_and_ray_give_the_same_table(tmp_path):
+def test_process_pool_and_ray_give_the_same_table(tmp_path, pool_sweep):
     """Two points on the local pool (2 spawned workers, 1 thread each) and on a local Ray: the same
     table (the issue's 2x2 grid ran here before; the engines do not see the grid's shape)."""
     pytest.importorskip("ray")
-    local = _sweep(tmp_path / "local", ["width=8,16", "seed=1"], workers=2)
+    local = pool_sweep
     assert [r.status for r in local.points] == ["done"] * 2
-    remote = _sweep(tmp_path / "ray", ["width=8,16", "seed=1"], engine="ray", workers=2)
+    remote = _sweep(tmp_path / "ray", GRID, engine="ray", workers=2)
     assert [r.status for r in remote.points] == ["done"] * 2
     pd.testing.assert_frame_equal(pd.read_parquet(local.table), pd.read_parquet(remote.table))
     assert json.loads((tmp_path / "ray" / "sweep.json").read_text())["engine"] == "ray"
