@@ -190,11 +190,14 @@ def test_bad_input_one_line_exit_2_nothing_touched(argv, message, sandbox, model
 
 
 def test_unwritable_folders_are_refused_before_any_work(sandbox, monkeypatch, main):
-    """A read-only folder (as root every folder is writable, so os.access plays the read-only one)."""
-    real_access = os.access
+    """A read-only folder (as root every folder is writable, so the probe that creates a folder
+    plays the read-only one here; test_cli's /proc case runs the real probe)."""
+    from initscope import results
+
+    real_probe = results._can_create_in
     locked = sandbox / "locked"
     locked.mkdir()
-    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == locked else real_access(p, mode, **kw))
+    monkeypatch.setattr(results, "_can_create_in", lambda folder: Path(folder) != locked and real_probe(folder))
     before = snapshot(sandbox)
     assert_refused(main("run", "kaiming-variance", *KV, "--out", str(locked / "run")), "is not writable; choose a writable path")
     assert_refused(main("run", "kaiming-variance", *KV, "--out", str(sandbox / "ok"), "--tensorboard", str(locked / "tb")),

@@ -102,7 +102,7 @@ def apply_overrides(cls: type[C], overrides: Mapping[str, Any] | Iterable[str] =
     kwargs: dict[str, Any] = {}
     for key, value in overrides.items():
         if key not in names:
-            raise unknown("config key", key, names)
+            raise unknown("config key", key, names, sort=False)
         kwargs[key] = parse_value(value, hints[key], key) if isinstance(value, str) and hints[key] is not str else value
         if isinstance(kwargs[key], float) and not math.isfinite(kwargs[key]):
             raise InitscopeError(f"{key} must be a finite number, got {kwargs[key]}")

@@ -123,20 +123,30 @@ def check_out_dir(out: Path, force: bool, flag: str = "--out") -> None:
         raise InitscopeError(f"--out {str(out)!r} exists and is not empty; pass --force to replace it")
 
 
+def _can_create_in(folder: Path) -> bool:
+    """Whether a folder can be created in ``folder``, by creating and removing one: ``os.access``
+    says yes to root everywhere, /proc included, and a run would do its work before failing."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".initscope-probe-", dir=folder))
+        return True
+    except OSError:
+        return False
+
+
 def check_writable(path: Path, flag: str) -> None:
     """Refuse, before any work, a path whose nearest existing ancestor is not a writable folder."""
     p = path if path.is_absolute() else Path.cwd() / path
     if p.exists():
         if not p.is_dir():
             raise InitscopeError(f"{flag} {str(path)!r} exists and is not a directory")
-        if not os.access(p, os.W_OK | os.X_OK):
+        if not _can_create_in(p):
             raise InitscopeError(f"{flag} {str(path)!r}: the folder is not writable; choose a writable path")
         return
     for a in p.parents:
         if a.exists():
             if not a.is_dir():
                 raise InitscopeError(f"{flag} {str(path)!r}: {str(a)!r} is a file, not a folder; choose a writable path")
-            if not os.access(a, os.W_OK | os.X_OK):
+            if not _can_create_in(a):
                 raise InitscopeError(f"{flag} {str(path)!r}: {str(a)!r} is not writable; choose a writable path")
             return
 

@@ -83,7 +83,7 @@ def parse_grid(experiment: str, grid: Iterable[str]) -> dict[str, list[str]]:
         key, text = (s.strip() for s in g.split("=", 1))
         key = key.replace("-", "_")
         if key != "seed" and key not in names:
-            raise InitscopeError(f"--grid: {unknown('config key', key, ['seed', *names])}")
+            raise InitscopeError(f"--grid: {unknown('config key', key, ['seed', *names], sort=False)}")
         if key in out:
             raise InitscopeError(f"--grid {key} given twice; give all its values in one --grid")
         sep = ";" if key != "seed" and _is_tuple_field(hints[key]) else ","
