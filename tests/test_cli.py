@@ -200,3 +200,34 @@ def test_output_paths_that_cannot_be_written(tmp_path, main):
     for out, message in ((f / "sub", "is a file, not a folder"), (tmp_path / ("x" * 300), "File name too long")):
         assert_refused(main("run", "kaiming-variance", *SMALL, "--out", str(out)), message)
     assert [q.name for q in tmp_path.iterdir()] == ["a-file"]
+
+
+@pytest.fixture(scope="module")
+def small_run_dir(tmp_path_factory):
+    """One small kaiming-variance run directory, written in-process, for the other commands' smoke runs."""
+    from initscope.runner import run
+
+    cfg = {k: float(v) if "." in v else int(v) for k, v in (a.split("=") for a in SMALL[1::2])}
+    out = tmp_path_factory.mktemp("smoke") / "kv"
+    run("kaiming-variance", cfg, seed=0, device="cpu", out=out, figures=False)
+    return out
+
+
+@pytest.mark.parametrize("command", ["list", "theory", "report", "compare", "sweep"])
+def test_every_command_runs_as_a_user_runs_it(command, small_run_dir, tmp_path):
+    """One subprocess run per command besides `run` and `inspect` (smoke-tested above and in
+    test_inspect): the installed entry point, its exit status and what it writes."""
+    args = {
+        "list": ["list", "--json"],
+        "theory": ["theory", "--depth", "5", "--width", "64", "--json"],
+        "report": ["report", str(small_run_dir)],
+        "compare": ["compare", str(small_run_dir), str(small_run_dir), "--out", str(tmp_path / "cmp")],
+        "sweep": ["sweep", "permutation-symmetry", "--grid", "steps=1,2", "--out", str(tmp_path / "sw"), "--json"],
+    }[command]
+    p = cli(*args)
+    assert p.returncode == 0, p.stderr
+    if command in ("list", "theory", "sweep"):
+        assert json.loads(p.stdout)
+    written = {"report": small_run_dir / "report.html", "compare": tmp_path / "cmp" / "report.html",
+               "sweep": tmp_path / "sw" / "stats.parquet"}.get(command)
+    assert written is None or written.stat().st_size > 0
