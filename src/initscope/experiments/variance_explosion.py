@@ -164,7 +164,7 @@ def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
     x = get_input("gaussian").sample(cfg.samples, cfg.width, generator=generator(ctx.seed, "inputs"), dtype=dtype, device=ctx.device)
     x_sq = float((x.to(torch.float64) ** 2).mean())
     keep = torch.randperm(cfg.samples * cfg.width, generator=generator(ctx.seed, "hist"))[: cfg.hist_values].to(x.device)
-    stats_parts, hist_rows, theory_rows, float_rows, summary_variants = [], [], [], [], {}
+    stats_parts, hist_rows, theory_rows, float_rows, extras = [], [], [], [], {}
     timings: dict[str, float] = {}
     with torch.no_grad():
         for k, variant in enumerate(cfg.variants):
@@ -183,44 +183,28 @@ def run(cfg: VarianceExplosionConfig, ctx: RunContext) -> Outcome:
             for site, stat, key in THEORY_ROWS:
                 values = th[key] if key is not None else np.zeros(cfg.depth)
                 theory_rows += [dict(variant=variant, layer=l, site=site, stat=stat, value=float(values[l - 1])) for l in range(1, cfg.depth + 1)]
-            post = stats[stats.site == "post"]
             predicted = predicted_overflow(spec, x_sq, cfg.networks * cfg.samples * cfg.width)
             float_rows += [dict(variant=variant, source="measured", dtype=cfg.dtype, quantity=q, layer=layer) for q, layer in
                            (("activations", sim.first_nonfinite_layer), ("text_variance", text_first["text_variance_first_nonfinite_layer"]),
                             ("text_sum", text_first["text_sum_first_nonfinite_layer"]))]
             float_rows += [dict(variant=variant, source="predicted", dtype=dt, quantity=q, layer=layer)
                            for dt, d in predicted.items() for q, layer in d.items()]
-            summary_variants[variant] = {
-                "variance": _series(stats, "post", "variance"),
-                "pre_activation_variance": _series(stats, "pre", "variance"),
-                "first_nonfinite_layer": sim.first_nonfinite_layer,
-                "theory_variance": [_or_none(v) for v in th["post_variance"]],
-                # beyond the required keys
-                "variance_stderr": _series(post.assign(value=post.stderr), "post", "variance"),
-                "pre_activation_mean": _series(stats, "pre", "mean"),
-                "mean": _series(stats, "post", "mean"),
-                "theory_pre_activation_variance": [_or_none(v) for v in th["pre_second_moment"]],
-                "first_nonfinite_layer_per_network": sim.per_network_first,
-                # x.var() and x.sum() as the text computes them, in the run's dtype (may overflow first)
-                "text_variance": _series(text_stats, "post", "text_variance"),
-                **text_first,
-                "predicted_overflow_layer": predicted,
-                "scheme": spec.init,
-                "activation": spec.activation,
-                "sigma_w2": spec.sigma_w2()[0],
-            }
+            extras[variant] = {"first_nonfinite_layer_per_network": sim.per_network_first, "scheme": spec.init,
+                               "activation": spec.activation, "sigma_w2": spec.sigma_w2()[0]}
             ctx.progress("variants", k + 1, len(cfg.variants))
     sums = sums_demo(ctx.seed)
     timings["simulation_s"] = time.perf_counter() - t0
+    tables = {
+        "stats": pd.concat(stats_parts, ignore_index=True),
+        "theory": pd.DataFrame(theory_rows, columns=["variant", "layer", "site", "stat", "value"]),
+        "histograms": pd.concat(hist_rows, ignore_index=True)[["variant", "site", "layer", "value"]],
+        "sums": sums,
+        # where the float range ends, measured and predicted (layer NaN: never, within the depth)
+        "float_range": pd.DataFrame(float_rows, columns=["variant", "source", "dtype", "quantity", "layer"]).astype({"layer": float}),
+    }
+    summary_variants = {v: {**s, **extras[v]} for v, s in variants_from_tables(tables).items()}  # the --json summary, from the tables
     return Outcome(
-        tables={
-            "stats": pd.concat(stats_parts, ignore_index=True),
-            "theory": pd.DataFrame(theory_rows, columns=["variant", "layer", "site", "stat", "value"]),
-            "histograms": pd.concat(hist_rows, ignore_index=True)[["variant", "site", "layer", "value"]],
-            "sums": sums,
-            # where the float range ends, measured and predicted (layer NaN: never, within the depth)
-            "float_range": pd.DataFrame(float_rows, columns=["variant", "source", "dtype", "quantity", "layer"]).astype({"layer": float}),
-        },
+        tables=tables,
         summary={
             "variants": summary_variants,
             "layers": list(range(1, cfg.depth + 1)),
@@ -252,24 +236,26 @@ def theory_agreement(stats: pd.DataFrame, theory: pd.DataFrame, variants: tuple[
 
 
 def variants_from_tables(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, Any]]:
-    """What the report says per variant, from the run's tables alone: the variance after the
-    activation and its recursion per layer, and where the float range ends (``float_range``)."""
+    """Per variant, from the run's tables alone (the --json summary's lists and the report's
+    verdicts): statistics and their recursion per layer, where the float range ends
+    (``float_range``: measured, and predicted per dtype)."""
     stats, theory_df, fr = tables["stats"], tables["theory"], tables.get("float_range")
     layer = lambda v: None if v is None or not math.isfinite(v) else int(v)  # noqa: E731
     out: dict[str, dict[str, Any]] = {}
     for variant in dict.fromkeys(stats.variant):
-        th = theory_df[(theory_df.variant == variant) & (theory_df.site == "post") & (theory_df.stat == "variance")].sort_values("layer")
-        v: dict[str, Any] = {"variance": _series(stats[stats.variant == variant], "post", "variance"),
-                             "theory_variance": [_or_none(x) for x in th.value], "first_nonfinite_layer": None,
-                             "predicted_overflow_layer": {}}
-        if fr is not None:
-            rows = fr[fr.variant == variant]
-            for r in rows.itertuples():
-                if r.source == "measured":
-                    key = "first_nonfinite_layer" if r.quantity == "activations" else f"{r.quantity}_first_nonfinite_layer"
-                    v[key] = layer(r.layer)
-                else:
-                    v["predicted_overflow_layer"].setdefault(r.dtype, {})[r.quantity] = layer(r.layer)
+        st, th = stats[stats.variant == variant], theory_df[theory_df.variant == variant]
+        post = st[(st.site == "post") & (st.stat == "variance")]
+        v: dict[str, Any] = {"variance": _series(st, "post", "variance"), "pre_activation_variance": _series(st, "pre", "variance"),
+                             "first_nonfinite_layer": None, "theory_variance": _series(th, "post", "variance"),
+                             "variance_stderr": _series(post.assign(value=post.stderr), "post", "variance"),
+                             "pre_activation_mean": _series(st, "pre", "mean"), "mean": _series(st, "post", "mean"),
+                             "theory_pre_activation_variance": _series(th, "pre", "variance"),
+                             "text_variance": _series(st, "post", "text_variance"), "predicted_overflow_layer": {}}
+        for r in (fr[fr.variant == variant] if fr is not None else pd.DataFrame()).itertuples():
+            if r.source == "measured":
+                v["first_nonfinite_layer" if r.quantity == "activations" else f"{r.quantity}_first_nonfinite_layer"] = layer(r.layer)
+            else:
+                v["predicted_overflow_layer"].setdefault(r.dtype, {})[r.quantity] = layer(r.layer)
         out[variant] = v
     return out
 
