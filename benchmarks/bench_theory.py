@@ -15,6 +15,18 @@ resolved on its own scale). Printed: the largest relative error over the layers 
 1 - c. The benchmark's point (sigma_w^2 = 1.5, sigma_b^2 = 0.05) is chaotic for tanh and erf
 (c* < 1); a second, ordered point (sigma_w^2 = 0.8, sigma_b^2 = 0.05: c -> 1) checks that the
 gap keeps its digits as it shrinks.
+
+neural-tangents (issue 16's peer), where it imports: the same 1000 layers through its kernel
+functions (``stax.Dense`` + the activation, one jitted layer applied 1000 times, as its jitted
+kernel is used; its numerical route ``ElementwiseNumerical`` for tanh), timed in this process
+beside initscope, and the final layer's kernel compared. neural-tangents 0.6.5 needs an older
+jax (0.4.35 works; jax 0.10 moved ``jax.core.Jaxpr``) and its package imports a
+TensorFlow-only ``experimental`` subpackage that the kernels never use, so the benchmark puts an
+empty module in its place instead of installing TensorFlow:
+
+    pip install --no-deps --target /tmp/ntlib neural-tangents==0.6.5 jax==0.4.35 jaxlib==0.4.35 \
+        ml_dtypes==0.5.1 frozendict opt_einsum
+    PYTHONPATH=src:/tmp/ntlib python benchmarks/bench_theory.py
 """
 
 from __future__ import annotations
@@ -107,6 +119,52 @@ def accuracy(name: str, sw: float, sb: float, depth: int = 200) -> tuple[float, 
     return float(np.max(np.abs(q / q_ref - 1))), float(np.max(np.abs(one_minus_c[seen] / ref_1mc[seen] - 1)))
 
 
+def neural_tangents_comparison(sw: float = 1.5, sb: float = 0.05) -> None:
+    import sys
+    import types
+
+    sys.modules.setdefault("neural_tangents.experimental", types.ModuleType("neural_tangents.experimental"))  # TF-only, unused
+    try:
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)
+        from neural_tangents import stax
+    except Exception as e:  # not installed, or a jax it does not support
+        print(f"neural-tangents: not importable here ({type(e).__name__}: {str(e).splitlines()[0][:80]}); comparison skipped")
+        return
+    x = np.random.default_rng(0).standard_normal((2, 1000))
+    x /= np.sqrt((x**2).mean(axis=1, keepdims=True))  # E x^2 = 1 for both inputs
+    c0 = float(x[0] @ x[1] / 1000)
+    print(f"neural-tangents, same process: {DEPTH} layers of Dense(sigma_w^2={sw}, sigma_b^2={sb}) + phi on two inputs (c0 = {c0:.3f});"
+          " its time: one jitted layer applied in a loop (compile not counted); agreement: the last layer's post-activation kernel")
+    for name, layer in (("relu", stax.Relu()), ("erf", stax.Erf()), ("gelu", stax.Gelu(approximate=False)),
+                        ("tanh", stax.ElementwiseNumerical(jnp.tanh, deg=25))):
+        _, _, kf = stax.serial(stax.Dense(1, W_std=math.sqrt(sw), b_std=math.sqrt(sb)), layer)
+        kfj = jax.jit(kf)
+        jax.block_until_ready(kfj(kf(x, None)).nngp)  # compile
+        best_nt = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            k = kf(x, None)
+            for _ in range(DEPTH):
+                k = kfj(k)
+            jax.block_until_ready(k.nngp)
+            best_nt = min(best_nt, time.perf_counter() - t0)
+        K = np.asarray(k.nngp)
+        predict(name, sw, sb, DEPTH + 1, x_sq=1.0, x_ab=c0)  # warm-up
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            p = predict(name, sw, sb, DEPTH + 1, x_sq=1.0, x_ab=c0)
+            best = min(best, time.perf_counter() - t0)
+        q, c = p.q[-1], p.c[-1]
+        ours = np.array([(q - sb) / sw, (c * q - sb) / sw])  # layer DEPTH + 1's pre-activation, back through its Dense
+        rel = np.abs(ours / np.array([K[0, 0], K[0, 1]]) - 1)
+        print(f"  {name:5s} neural-tangents {best_nt * 1e3:7.1f} ms, initscope {best * 1e3:6.1f} ms (for {DEPTH + 1} layers); "
+              f"K11 {K[0, 0]:.8f} vs {ours[0]:.8f}, K12 {K[0, 1]:.8f} vs {ours[1]:.8f}: relative {rel.max():.1e}")
+
+
 def main() -> None:
     print(f"predict(act, sigma_w2=1.5, sigma_b2=0.05, depth={DEPTH}), best of 5; ratio = target / actual (> 1: within target)")
     for name in ("relu", "tanh", "gelu", "erf", "silu", "elu"):
@@ -126,6 +184,7 @@ def main() -> None:
         for name in ("tanh", "gelu", "erf", "silu", "elu", "selu"):
             eq, ec = accuracy(name, sw, sb)
             print(f"  sigma_w2={sw:<4} {name:6s} q {eq:8.1e}   1-c {ec:8.1e}")
+    neural_tangents_comparison()
 
 
 if __name__ == "__main__":
