@@ -28,13 +28,14 @@ def test_run_json_summary_and_run_directory(tmp_path):
         assert len(summary[k]) == 6, k
     assert "finite-width line" in summary["theory_verdict"]
     assert summary["layers"] == [1, 2, 3, 4, 5, 6]
-    for sv, ms, f in zip(summary["sample_variance"], summary["mean_spread"], summary["sample_fraction"]):
-        assert f == pytest.approx(sv / (sv + ms))
     meta = json.loads((out / "run.json").read_text())
     assert meta["seed"] == 3 and meta["config"]["depth"] == 6 and meta["device"]["device"] == "cpu"
     assert {"torch", "numpy", "initscope"} <= set(meta["versions"]) and "run_s" in meta["timings"]
     stats = pd.read_parquet(out / "stats.parquet")
     assert {"layer", "view", "stat", "value", "stderr"} <= set(stats.columns)
+    for stat in ("sample_fraction", "network_variance"):  # --json says what the table holds
+        rows = stats[(stats.stat == stat) & (stats.site == "pre")].sort_values("layer")
+        assert summary[stat] == pytest.approx(rows.value.tolist(), rel=1e-12)
     assert (out / "report.html").stat().st_size > 100_000  # plotly.js is embedded
     assert {f.name for f in (out / "figures").iterdir()} >= {"histograms.png", "variance_by_depth.png", "sample_fraction.png"}
 
