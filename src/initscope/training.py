@@ -102,16 +102,31 @@ def sample_statistics_init_(model: MLP, x: torch.Tensor) -> MLP:
     return model
 
 
+def lsuv_rescale_(weights: list[torch.Tensor], measure: Callable[[int], float], *, tol: float, max_passes: int,
+                  target: Callable[[int], float] = lambda k: 1.0) -> int:
+    """LSUV's second step (Mishkin & Matas 2016), the one loop initscope has: in order, rescale
+    weight k until ``measure(k)`` (a variance of its layer's output, after a forward pass) is
+    ``target(k)`` within ``tol`` (relative), at most ``max_passes`` measurements per weight;
+    a variance that is 0 or not finite is left alone. Returns the forward passes used.
+    Used by init-training's ``lsuv`` start and by ``inspect --fix lsuv``."""
+    passes = 0
+    with torch.no_grad():
+        for k, w in enumerate(weights):
+            for _ in range(max_passes):
+                v = measure(k)
+                passes += 1
+                if not math.isfinite(v) or v <= 0 or abs(v / target(k) - 1) < tol:
+                    break
+                w.div_(math.sqrt(v / target(k)))
+    return passes
+
+
 @torch.no_grad()
 def lsuv_init_(model: MLP, x: torch.Tensor, tol: float = 0.01, max_passes: int = 5) -> MLP:
-    """LSUV's second step (the first, orthogonal weights, is the spec's init): per layer, one
-    scale of W until the pre-activation's variance over units and inputs is 1 within ``tol``."""
-    for layer, linear in enumerate(model.hidden, start=1):
-        for _ in range(max_passes):
-            var = float(model.preactivations(x)[layer - 1].var())
-            if var == 0 or abs(var - 1) < tol:
-                break
-            linear.weight.div_(math.sqrt(var))
+    """LSUV on an MLP (the first step, orthogonal weights, is the spec's init): each hidden
+    layer's weight scaled until its pre-activation's variance over units and inputs is 1."""
+    lsuv_rescale_([lin.weight for lin in model.hidden], lambda k: float(model.preactivations(x)[k].var()),
+                  tol=tol, max_passes=max_passes)
     return model
 
 

@@ -22,6 +22,7 @@ from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
 from initscope.inspect.stats import as_samples_by_units
 from initscope.inspect.structure import is_embedding, weight_of
 from initscope.repro import derive_seed, generator
+from initscope.training import lsuv_rescale_
 
 FIXES = ("auto", "lsuv", "sample-variance")
 
@@ -40,7 +41,6 @@ def fix_model(model: nn.Module, batch: Any, method: str, *, tol: float = 0.05, m
         plan = auto_fix(model, b)
         return model, plan.forward_passes
     weighted = [(n, m) for n, m in model.named_modules() if weight_of(m) is not None and not is_embedding(m)]
-    passes = 0
     with torch.no_grad():
         for _, m in weighted:
             if method == "lsuv":
@@ -49,24 +49,23 @@ def fix_model(model: nn.Module, batch: Any, method: str, *, tol: float = 0.05, m
             bias = getattr(m, "bias", None)
             if isinstance(bias, torch.Tensor):
                 bias.zero_()
-        for k, (_, m) in enumerate(weighted):
-            target = head_variance if k == len(weighted) - 1 else 1.0
-            for _ in range(max_iter):
-                captured: list[torch.Tensor] = []
-                h = m.register_forward_hook(lambda mod, i, o: captured.append(as_samples_by_units(first_tensor(o, floating=True), mod)))
-                try:
-                    with at_init_mode(model):
-                        call_model(model, b)
-                finally:
-                    h.remove()
-                passes += 1
-                if not captured:
-                    break
-                out = captured[0].double()
-                v = float(out.var()) if method == "lsuv" else float(out.var(dim=0).mean())
-                if not math.isfinite(v) or v <= 0 or abs(v / target - 1) < tol:
-                    break
-                weight_of(m).mul_(math.sqrt(target / v))
+
+        def measure(k: int) -> float:
+            m = weighted[k][1]
+            captured: list[torch.Tensor] = []
+            h = m.register_forward_hook(lambda mod, i, o: captured.append(as_samples_by_units(first_tensor(o, floating=True), mod)))
+            try:
+                with at_init_mode(model):
+                    call_model(model, b)
+            finally:
+                h.remove()
+            if not captured:
+                return math.nan  # not called on this batch: nothing to rescale
+            out = captured[0].double()
+            return float(out.var()) if method == "lsuv" else float(out.var(dim=0).mean())
+
+        passes = lsuv_rescale_([weight_of(m) for _, m in weighted], measure, tol=tol, max_passes=max_iter,
+                               target=lambda k: head_variance if k == len(weighted) - 1 else 1.0)
     return model, passes
 
 
