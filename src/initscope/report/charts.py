@@ -206,6 +206,11 @@ def _mpl_panel(ax: Any, p: Panel, fig: Any, small: bool = False) -> None:
         ax.axvline(x, color="k", ls=":", lw=1, label=text or None)
         labelled |= bool(text)
     for x, y, text in p.notes:
+        if not p.traces:  # an empty panel's note says why it is empty: in its middle
+            ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=8, color=p.note_color, wrap=True)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
         ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8, color=p.note_color)
     if p.xticks:
         ax.set_xticks([x for x, _ in p.xticks])
@@ -266,7 +271,9 @@ def to_plotly(chart: Chart) -> Any:
                 for x, y, text in panel.notes:  # annotation coordinates on a log axis are log10 values
                     x = math.log10(x) if panel.x_log and x > 0 else x
                     y = math.log10(y) if panel.y_log and y > 0 else y
-                    fig.add_annotation(x=x, y=y, xanchor="left", text=text, showarrow=False, yshift=10, font=dict(color=panel.note_color), **({"row": where["row"], "col": where["col"]} if where else {}))
+                    fig.add_annotation(x=x, y=y, xanchor="left" if panel.traces else "center", text=text, showarrow=False,
+                                       yshift=10 if panel.traces else 0, font=dict(color=panel.note_color),
+                                       **({"row": where["row"], "col": where["col"]} if where else {}))
                 axis = dict(**where) if where else {}
                 ticks = dict(tickvals=[x for x, _ in panel.xticks], ticktext=[lab.replace("\n", "<br>") for _, lab in panel.xticks]) if panel.xticks else {}
                 fig.update_xaxes(title_text=panel.x_title, type="log" if panel.x_log else None, **ticks, **axis)
@@ -276,8 +283,9 @@ def to_plotly(chart: Chart) -> Any:
                     fig.update_xaxes(**_range(panel.x_range, panel.x_log), **axis)
     layout: dict[str, Any] = dict(height=chart.height, template="plotly_white", margin=dict(l=60, r=20, t=50, b=50),
                                   barmode="overlay", legend=dict(font=dict(size=11)))
-    if any(t.kind == "scatter3d" for p in first for t in p.traces):  # a 3-D scene wants the whole width
-        layout["margin"] = dict(l=0, r=0, t=40, b=0)
+    scene = any(t.kind == "scatter3d" for p in first for t in p.traces)
+    if scene:  # a 3-D scene wants the whole width; a slider hangs below the plot area, into the margin
+        layout["margin"] = dict(l=0, r=0, t=40, b=90 if chart.frames else 0)
     if chart.title and len(first) == 1 and not first[0].title:
         layout["title"] = chart.title
     elif len(first) == 1 and first[0].title:
@@ -285,7 +293,8 @@ def to_plotly(chart: Chart) -> Any:
     if chart.frames:
         steps = [dict(method="update", label=label, args=[{"visible": [o == f for o in owner]}])
                  for f, (label, _) in enumerate(chart.frames)]
-        layout["sliders"] = [dict(active=0, currentvalue=dict(prefix=f"{chart.frame_label} "), steps=steps, pad=dict(t=40))]
+        layout["sliders"] = [dict(active=0, currentvalue=dict(prefix=f"{chart.frame_label} "), steps=steps, pad=dict(t=10 if scene else 40),
+                                  x=0.03, len=0.94)]  # inset: the end labels are not clipped where the margin is 0
     fig.update_layout(**layout)
     return fig
 
