@@ -102,3 +102,18 @@ def test_gradient_independence_fails_as_depth_over_width_grows():
     assert narrow["norm_spread_layer_1"] > 2 * wide["norm_spread_layer_1"]
     assert narrow["typical_ratio_layer_1"] < wide["typical_ratio_layer_1"] < 1.2
     assert 0.7 < wide["mean_ratio_layer_1"] < 1.3  # at depth/width 0.25 the mean still follows mean field
+
+
+def test_the_independence_section_reports_every_net_from_the_tables(small_run):
+    """The report is drawn from the tables alone (old run directories too): the independence
+    section names each deep narrow net with its layer-1 numbers, the same as --json's summary."""
+    from initscope.experiments.backward_variance import BackwardVarianceConfig, report
+
+    rec = small_run("backward-variance")
+    from conftest import SMALL_RUNS
+
+    cfg = BackwardVarianceConfig(**SMALL_RUNS["backward-variance"])
+    section = next(s for s in report(rec.outcome.tables, cfg, rec.meta) if s.title.startswith("Where gradient independence fails"))
+    for key, v in rec.summary["independence"].items():
+        act, width = key.split("/")
+        assert f"{act} width {width}: mean {v['mean_ratio_layer_1']:.2f}x mean field" in section.verdict

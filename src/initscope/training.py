@@ -121,7 +121,6 @@ def lsuv_rescale_(weights: list[torch.Tensor], measure: Callable[[int], float], 
     return passes
 
 
-@torch.no_grad()
 def lsuv_init_(model: MLP, x: torch.Tensor, tol: float = 0.01, max_passes: int = 5) -> MLP:
     """LSUV on an MLP (the first step, orthogonal weights, is the spec's init): each hidden
     layer's weight scaled until its pre-activation's variance over units and inputs is 1."""
@@ -171,10 +170,11 @@ def train_epochs(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor]
     (xtr, ytr), (xte, yte) = train_data, test_data
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     rows: list[dict[str, Any]] = []
-    for epoch in range(1, epochs + 1):
-        def batches(step: int) -> torch.Tensor:
-            return torch.randint(0, len(xtr), (batch,), generator=generator)
 
+    def batches(step: int) -> torch.Tensor:
+        return torch.randint(0, len(xtr), (batch,), generator=generator)
+
+    for epoch in range(1, epochs + 1):
         hist = train(model, xtr, ytr, steps=steps_per_epoch, batches=batches, optimizer=opt, evaluate=False)
         base = (epoch - 1) * steps_per_epoch
         rows += [dict(step=base + i + 1, epoch=epoch, stat="train_loss", value=float(loss))

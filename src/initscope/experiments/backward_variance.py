@@ -254,7 +254,7 @@ def report(tables: dict[str, pd.DataFrame], cfg: BackwardVarianceConfig, meta: d
         chart = fig.independence(tables["independence"])
         text = "At layer 1, after the gradient has come back through every layer — " + "; ".join(
             f"{k.split('/')[0]} width {k.split('/')[1]}: mean {v['mean_ratio_layer_1']:.2f}x mean field ({v['z_layer_1']:+.1f} se), "
-            f"typical network {v['typical_ratio_layer_1']:.2f}x, spread {v['norm_spread_layer_1']:.2f}" for k, v in summary.get("independence", {}).items())
+            f"typical network {v['typical_ratio_layer_1']:.2f}x, spread {v['norm_spread_layer_1']:.2f}" for k, v in independence_summary(tables["independence"]).items())
         out.append(Section(f"Where gradient independence fails: depth {cfg.gi_depth}, fan_in", text + ".", (chart,),
                            note="The mean-field backward line treats each weight matrix as independent of the gradient coming back "
                                 "through it. At finite width the same W carries the signal forward and the gradient back, and the "

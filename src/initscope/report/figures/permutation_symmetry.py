@@ -10,7 +10,6 @@ import pandas as pd
 from initscope.palette import color
 from initscope.report.charts import Chart, Panel, Trace
 
-CLAIMS = ("forward", "grad", "update")
 PANEL_TITLES = {"forward": "outputs", "grad": "gradients vs permuted gradients", "update": "after SGD vs permuted update"}
 
 
@@ -23,7 +22,7 @@ def checks(stats: pd.DataFrame, control: pd.DataFrame, eps: Mapping[str, float])
     """``stats``: the consistent permutation's rows (a ``dtype`` column); ``control``: the
     inconsistent one's (float64); ``eps``: dtype -> machine epsilon, dotted."""
     panels = []
-    for i, claim in enumerate(CLAIMS):
+    for i, claim in enumerate(PANEL_TITLES):  # the three claims, in the experiment's order
         traces = []
         for k, name in enumerate(eps):
             s = per_step(stats[stats.dtype == name], claim)
