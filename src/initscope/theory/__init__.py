@@ -508,9 +508,10 @@ class _LoopQuadrature:
         self.nodes = self.buf[n1:].reshape(2 * k, r.size)  # rows: u's then v's, one per angle
         self.angle = np.empty(2 * k)
         self.t_all = torch.from_numpy(self.buf)  # phi reads the buffer through these views
-        self.t_1d = self.t_all[:n1]
+        self.t_1d, self.t_pair = self.t_all[:n1], self.t_all[n1:]
         self.last_in: tuple[float, float] | None = None
         self.last_out = (math.nan, math.nan)
+        self.last_q: tuple[float, float] = (math.nan, math.nan)  # (q, E[phi(u)^2]) of the last evaluation
 
     def _phi(self, x: torch.Tensor) -> np.ndarray:
         y = self.act.fn(x)
@@ -539,9 +540,15 @@ class _LoopQuadrature:
         return m_q, scale * m_d
 
     def _evaluate(self, qe: float, de: float) -> tuple[float, float]:
+        """E[phi(u)^2] on the 1-D nodes and the gap on the pair rule, phi called once on the
+        nodes needed: when q repeats the last one bit for bit (q has converged while the gap
+        still moves, as at the edge of chaos), E[phi(u)^2] is reused and phi runs on the pair
+        nodes alone (a pure function of q: numbers unchanged)."""
         n1, k = self.n1, self.k
         sq = math.sqrt(qe)
-        np.multiply(self.x1, sq, out=self.buf[:n1])
+        same_q = qe == self.last_q[0]
+        if not same_q:
+            np.multiply(self.x1, sq, out=self.buf[:n1])
         if de > 0:
             alpha = math.atan2(math.sqrt(0.5 * de), math.sqrt(max(qe - 0.5 * de, 0.0)))
             ang = self.angle
@@ -550,17 +557,23 @@ class _LoopQuadrature:
             np.sin(ang, out=ang)
             ang *= sq
             np.multiply(ang[:, None], self.r, out=self.nodes)
-            y = self._phi(self.t_all)
-            yy = y[n1:].reshape(2 * k, -1)
+            y = self._phi(self.t_pair if same_q else self.t_all)
+            yy = y[y.size - 2 * k * self.r.size:].reshape(2 * k, -1)
             diff = yy[:k] - yy[k:]
             diff *= diff
             g0, g1 = self.w01 @ (diff @ self.wr)
             m_d = float(g0) + alpha * float(g1)
+        elif same_q:
+            return self.last_q[1], 0.0
         else:
             y = self._phi(self.t_1d)
             m_d = 0.0
-        y1 = y[:n1]
-        m_q = float(np.dot(y1 * y1, self.wq))
+        if same_q:
+            m_q = self.last_q[1]
+        else:
+            y1 = y[:n1]
+            m_q = float(np.dot(y1 * y1, self.wq))
+            self.last_q = (qe, m_q)
         if not (math.isfinite(m_q) and math.isfinite(m_d)) and not np.isfinite(y).all():
             raise InitscopeError(f"activation {self.act.name!r} returned NaN or inf inside the theory's quadrature")
         return m_q, m_d
