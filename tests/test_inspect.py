@@ -82,6 +82,61 @@ def test_broken_models_get_the_right_verdict(factory, shape, expected):
     assert (f.message in res.issues) == (f.severity == "defect")
 
 
+def test_gradient_facts_count_nonzero_entries_under_adams_eps_and_skip_gated_branches():
+    from initscope.inspect.core import ADAM_EPS, gated_parameters, gradient_facts
+
+    class Gated(nn.Module):  # a branch behind a near-zero layer scale, beside a plain layer
+        def __init__(self):
+            super().__init__()
+            self.branch, self.plain = nn.Linear(2, 2), nn.Linear(2, 2)
+            self.gamma = nn.Parameter(torch.full((2,), 1e-6))
+
+    m = Gated()
+    m.plain.weight.grad = torch.tensor([[0.0, ADAM_EPS / 10], [ADAM_EPS * 10, 0.5]])
+    m.plain.bias.grad = torch.tensor([ADAM_EPS / 2, 0.0])
+    m.branch.weight.grad = torch.full((2, 2), 1e-12)  # behind the gate: not counted
+    m.gamma.grad = torch.tensor([1.0, 1.0])
+    assert gated_parameters(m) == {id(m.branch.weight), id(m.branch.bias), id(m.plain.weight), id(m.plain.bias)}
+    m.gamma.data.fill_(1.0)  # an ordinary scale: nothing is gated
+    g = gradient_facts(m)
+    # nonzero: plain.weight 3, plain.bias 1, branch.weight 4, gamma 2 = 10; under eps: 1 + 1 + 4 = 6
+    assert (g.nonzero, g.below_adam_eps) == (10, pytest.approx(0.6))
+    m.gamma.data.fill_(1e-6)
+    g = gradient_facts(m)
+    assert (g.nonzero, g.below_adam_eps) == (2, 0.0)  # only the gate itself is counted
+
+
+class TiedLM(nn.Module):
+    def __init__(self, vocab=50, d=16, tie=True):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.mix, self.norm = nn.Linear(d, d), nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+        if tie:
+            self.head.weight = self.embed.weight
+
+    def forward(self, ids):
+        return self.head(self.norm(torch.relu(self.mix(self.embed(ids)))))
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_a_tied_embedding_under_one_adam_step_is_named(tie):
+    torch.manual_seed(0)
+    model = TiedLM(tie=tie)
+    with torch.no_grad():
+        model.embed.weight.normal_(0, 1e-4)
+    ids = torch.randint(0, 50, (8, 12), generator=torch.Generator().manual_seed(1))
+    res = inspect(model, ids)
+    rms = float(model.embed.weight.detach().pow(2).mean().sqrt())
+    assert res.gradients.tied_embeddings == ([("embed", pytest.approx(rms))] if tie else [])
+    assert ("tied embedding too small" in _kinds(res)) == tie, res.issues
+    if tie:
+        assert "untie" in next(f.message for f in res.findings if f.kind == "tied embedding too small")
+        with torch.no_grad():
+            model.embed.weight.normal_(0, 0.02)
+        assert "tied embedding too small" not in _kinds(inspect(model, ids))
+
+
 def test_in_memory_api_takes_tuples_and_dicts_and_the_package_is_callable():
     class TwoInputs(nn.Module):
         def __init__(self):

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from torch import nn
 
 from initscope.inspect import inspect
 from initscope.inspect.fixes import auto_fix, fix_model
@@ -114,3 +115,29 @@ def test_vision_transformer_fix_is_lecun_and_reaches_loose_parameters():
     # token models keep their library's scale
     _, _, plan = _fixed("gpt2", "x10")
     assert plan.config_changes.get("initializer_range") != 0.125
+
+
+@pytest.mark.parametrize("warmup", [0, 4])
+def test_trial_train_warms_the_learning_rate_up_linearly(warmup, monkeypatch):
+    """The lr each AdamW step runs with: lr x (k + 1) / warmup for the first ``warmup`` steps,
+    then lr; and Adam's first step moves every weight by exactly that lr (m / sqrt(v) = sign(g))."""
+    from initscope.inspect.trial import train
+
+    seen = []
+    step = torch.optim.AdamW.step
+
+    def recording(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording)
+    model = nn.Sequential(nn.Linear(3, 2, bias=False))
+    with torch.no_grad():
+        model[0].weight.fill_(0.0)
+    x, y = torch.ones(4, 3), torch.zeros(4, dtype=torch.long)
+    train(model, lambda step: (x, y), steps=1, lr=0.1, weight_decay=0.0, warmup=warmup)
+    assert float(model[0].weight.detach()[0, 0]) == pytest.approx(0.1 / (warmup or 1), rel=1e-5)
+    seen.clear()
+    train(model, lambda step: (x, y), steps=6, lr=0.1, weight_decay=0.0, warmup=warmup)
+    expect = [0.025, 0.05, 0.075, 0.1, 0.1, 0.1] if warmup else [0.1] * 6
+    assert seen == pytest.approx(expect)

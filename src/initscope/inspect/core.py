@@ -42,6 +42,87 @@ class Output:
                     chance_loss=self.chance_loss, loss_source=self.loss_source)
 
 
+# AdamW's default eps (torch.optim.AdamW, Adam): a gradient entry far below it gets a step of
+# lr * g / eps instead of ~lr, so a parameter whose gradients sit under it barely moves.
+ADAM_EPS = 1e-8
+
+
+@dataclass
+class Gradients:
+    """What the first optimizer step can do with the step-0 gradients: how many of them an
+    Adam-family optimizer would damp, and which embeddings are shared with the output head."""
+
+    below_adam_eps: float  # share of the nonzero parameter-gradient entries with |g| < ADAM_EPS (NaN: no backward)
+    nonzero: int  # how many gradient entries were nonzero (exact zeros: unused embedding rows, zeroed branches)
+    tied_embeddings: list[tuple[str, float]] = field(default_factory=list)  # (embedding module, weight RMS) also read by a head
+    by_parameter: list[tuple[str, int, int]] = field(default_factory=list)  # (name, nonzero entries, of them below ADAM_EPS), model order
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(below_adam_eps=self.below_adam_eps, nonzero=self.nonzero,
+                    tied_embeddings=[{"module": n, "weight_rms": r} for n, r in self.tied_embeddings],
+                    by_parameter=[{"parameter": n, "nonzero": k, "below_adam_eps": b} for n, k, b in self.by_parameter])
+
+
+# A 1-D scale parameter outside any norm with every entry at most this size is a deliberate
+# near-zero gate on a branch (ConvNeXt's layer scale 1e-6, CaiT / DeiT-III 1e-5 to 1e-4): the
+# weights behind it get gradients as small as the gate by design, and the gate's own gradient
+# grows it within a few steps. (An exactly zero gate, ReZero or adaLN-zero, leaves exact zeros,
+# which are not counted anyway.)
+GATE_SCALE_MAX = 1e-2
+
+
+def gated_parameters(model: nn.Module) -> set[int]:
+    """ids of the parameters behind a near-zero gate (:data:`GATE_SCALE_MAX`): every parameter
+    of the module that owns the gate, or of its parent when the gate's owner is a leaf (timm's
+    LayerScale beside the attention it scales); the gate itself stays counted."""
+    from initscope.inspect.structure import is_norm
+
+    parent: dict[int, nn.Module] = {}
+    for m in model.modules():
+        for c in m.children():
+            parent[id(c)] = m
+    gated: set[int] = set()
+    for m in model.modules():
+        if is_norm(m):
+            continue
+        for pname, p in m.named_parameters(recurse=False):
+            if p.dim() != 1 or "bias" in pname or not p.is_floating_point() or not p.numel():
+                continue
+            if float(p.detach().abs().max()) <= GATE_SCALE_MAX:
+                scope = m if any(True for _ in m.children()) else parent.get(id(m), m)
+                gated |= {id(q) for q in scope.parameters() if q is not p}
+    return gated
+
+
+def gradient_facts(model: nn.Module) -> Gradients:
+    """:class:`Gradients` from the ``.grad`` the step-0 backward left on ``model``'s parameters
+    (the weights behind a near-zero gate are left out: :func:`gated_parameters`)."""
+    rows = []
+    gated = gated_parameters(model)
+    for name, p in model.named_parameters():  # a tied weight once
+        if p.grad is None or id(p) in gated:
+            continue
+        g = p.grad.detach().abs()
+        nz = g > 0
+        rows.append((name, int(nz.sum()), int((nz & (g < ADAM_EPS)).sum())))
+    nonzero, below = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    return Gradients(below / nonzero if nonzero else math.nan, nonzero, tied_embeddings(model), rows)
+
+
+def tied_embeddings(model: nn.Module) -> list[tuple[str, float]]:
+    """Embedding tables whose weight is also the weight of a Linear (an output head reading
+    the same matrix: GPT-2's wte and lm_head), with the weight's RMS."""
+    from initscope.inspect.structure import is_embedding
+
+    linear = {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
+    out = []
+    for name, m in model.named_modules():
+        w = getattr(m, "weight", None)
+        if is_embedding(m) and isinstance(w, torch.Tensor) and id(w) in linear and w.numel():
+            out.append((name, float(w.detach().double().pow(2).mean().sqrt())))
+    return out
+
+
 @dataclass
 class InspectResult:
     layers: pd.DataFrame  # one row per module call
@@ -54,6 +135,7 @@ class InspectResult:
     notes: list[str] = field(default_factory=list)  # how things were measured (eager attention, inputs, ...)
     findings: list[Any] = field(default_factory=list)  # verdicts.Finding, structured (defects and warnings)
     warnings: list[str] = field(default_factory=list)  # findings not predicted to stop training
+    gradients: Gradients | None = None  # the step-0 gradients as an optimizer sees them
 
     LAYER_COLUMNS = ("name", "type", "role", "block", "sample_variance", "mean_spread", "sample_fraction", "dead_fraction",
                      "effective_rank", "grad_norm", "weight_std", "fan_in", "fan_out", "fan_source", "kaiming_std", "xavier_std",
@@ -71,7 +153,7 @@ class InspectResult:
         return {"layers": rows(self.layers, self.LAYER_COLUMNS), "verdict": self.verdict, "issues": list(self.issues),
                 "warnings": list(self.warnings), "confidence": [f.confidence for f in self.findings if f.severity == "defect"],
                 "blocks": rows(self.blocks), "attention": rows(self.attention), "output": jsonable(self.output.as_dict()),
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "gradients": jsonable(self.gradients.as_dict()) if self.gradients else None}
 
     def __repr__(self) -> str:
         return f"InspectResult({len(self.layers)} module calls, {len(self.blocks)} blocks, verdict={self.verdict!r})"
@@ -312,6 +394,7 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
     try:
         rec, output, notes = _record(model, b, seed=seed, task=task)
         layers = _layers_table(model, rec)
+        grads = gradient_facts(model)
     finally:
         for p, g in old_grads.items():
             p.grad = g
@@ -321,7 +404,8 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
     missing = _not_recorded(model, layers)
     if b.source:
         notes.insert(0, f"inputs: {b.source}")
-    findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b))
+    findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
+                                       gradients=grads)
     layers["verdict"] = layer_verdicts
     issues = [f.message for f in findings if f.severity == "defect"]
     warnings = [f.message for f in findings if f.severity == "warning"]
@@ -335,7 +419,7 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
     if not issues and warnings:
         verdict += " To watch: " + "; ".join(w.split(";")[0] for w in warnings) + "."
     return InspectResult(layers=layers, blocks=blocks, branches=branches, attention=attention, output=output,
-                         verdict=verdict, issues=issues, notes=notes, findings=findings, warnings=warnings)
+                         verdict=verdict, issues=issues, notes=notes, findings=findings, warnings=warnings, gradients=grads)
 
 
 def _float_input_m2(b: Batch) -> float | None:

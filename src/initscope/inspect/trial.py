@@ -49,10 +49,13 @@ def train(
     steps: int = 300,
     lr: float = 1e-3,
     weight_decay: float = 0.01,
+    warmup: int = 0,
     eval_data: tuple[Any, torch.Tensor] | None = None,
 ) -> TrialResult:
     """AdamW for ``steps`` steps on ``data(step)`` batches (dropout on, as in training), then the
-    loss on ``eval_data`` (eval mode). A non-finite loss stops the run and is recorded."""
+    loss on ``eval_data`` (eval mode). With ``warmup`` the learning rate rises linearly over the
+    first ``warmup`` steps (step k uses ``lr * (k + 1) / warmup``), then stays at ``lr``. A
+    non-finite loss stops the run and is recorded."""
     res = TrialResult()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     model.train()
@@ -66,6 +69,9 @@ def train(
             break
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if warmup:
+            for g in opt.param_groups:
+                g["lr"] = lr * min(1.0, (step + 1) / warmup)
         opt.step()
     if eval_data is not None and res.diverged_at is None:
         model.eval()
