@@ -256,3 +256,13 @@ def test_cli_json_keys_data_loader_dicts_and_one_line_errors(tmp_path, monkeypat
         err = capsys.readouterr().err
         assert msg in err and len(err.strip().splitlines()) == 1, (args, err)
         assert not (tmp_path / "never").exists()
+
+
+def test_a_flat_depth_profile_gets_a_range_instead_of_rounding_noise():
+    from initscope.inspect.report import flat_range
+
+    assert flat_range([0.00999999981, 0.0099999999, 0.00999999983], log=False) == pytest.approx((0.009, 0.011), rel=1e-6)
+    assert flat_range([0.01, 0.0100000001], log=True) == pytest.approx((0.005, 0.0200000002))
+    assert flat_range([0.0, 0.0], log=False) == (-1.0, 1.0)
+    assert flat_range([0.3, 0.5], log=False) is None  # a real change keeps the automatic range
+    assert flat_range([float("nan")], log=False) is None

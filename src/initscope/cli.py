@@ -57,6 +57,11 @@ class _Bar:
             self.progress.stop()
 
 
+def _listing(path: Any) -> str:
+    """What a run directory holds, as the line after "wrote" names it (folders with a slash)."""
+    return ", ".join(sorted(p.name + ("/" if p.is_dir() else "") for p in Path(path).iterdir()))
+
+
 def _echo_json(obj: Any) -> None:
     from initscope.results import jsonable
 
@@ -298,7 +303,7 @@ def inspect_cmd(model: str, input_shape: str | None, vocab: int | None, data_ref
         if as_json:
             _echo_json(summary)
         else:
-            click.echo(f"wrote {path}/ (report.html, run.json, stats.parquet, slopes.parquet)")
+            click.echo(f"wrote {path}/ ({_listing(path)})")
             click.echo(summary["verdict"])
         return
 
@@ -307,7 +312,7 @@ def inspect_cmd(model: str, input_shape: str | None, vocab: int | None, data_ref
     if as_json:
         _echo_json(summary)
         return
-    click.echo(f"wrote {path}/ (report.html, run.json, stats.parquet, blocks.parquet, attention.parquet)")
+    click.echo(f"wrote {path}/ ({_listing(path)})")
     if summary["issues"]:
         click.echo("issues:")
         for issue in summary["issues"]:

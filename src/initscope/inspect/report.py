@@ -34,6 +34,22 @@ def _profile_columns(blocks: pd.DataFrame) -> list[tuple[str, str, str]]:
     return [p for p in _PROFILE if p[0] in blocks and blocks[p[0]].notna().any()]
 
 
+def flat_range(values: list[float], log: bool) -> tuple[float, float] | None:
+    """A y range around values that hardly vary (relative spread under 1e-3), so the axis does
+    not zoom into rounding noise (a stream RMS of 0.00999999982 to 0.00999999983); None when
+    they vary enough for the automatic range."""
+    v = [x for x in values if math.isfinite(x) and (x > 0 or not log)]
+    if not v:
+        return None
+    lo, hi = min(v), max(v)
+    mid = max(abs(lo), abs(hi))
+    if hi - lo > 1e-3 * mid:
+        return None
+    if mid == 0:
+        return (-1.0, 1.0)
+    return (lo / 2, hi * 2) if log else (lo - 0.1 * mid, hi + 0.1 * mid)
+
+
 def stream_chart(blocks: pd.DataFrame, after: pd.DataFrame | None = None) -> Chart:
     """Depth profile of the residual stream, block by block (init solid, after a fix dashed)."""
     cols = _profile_columns(blocks)
@@ -51,7 +67,8 @@ def stream_chart(blocks: pd.DataFrame, after: pd.DataFrame | None = None) -> Cha
                 traces.append(Trace("errorbar", list(range(len(df))), df[c].astype(float), name, PALETTE[j], dash=dash, size=3,
                                     legend=len(series) > 1 or after is not None,
                                     hover=[f"{b}: {v:.4g}" for b, v in zip(df.block, df[c].astype(float))]))
-        panels.append(Panel(tuple(traces), title=title, x_title="block", y_log=scale == "log"))
+        ys = [float(y) for t in traces for y in t.y]
+        panels.append(Panel(tuple(traces), title=title, x_title="block", y_log=scale == "log", y_range=flat_range(ys, scale == "log")))
     return Chart("stream", tuple(panels), size=(3.4 * len(cols), 3.3), height=360)
 
 
@@ -256,7 +273,7 @@ def run_inspect(
                     + (f" against {o.chance_loss:.4g} = log({o.classes}) for uniform guesses" if math.isfinite(o.chance_loss) else "")
                     + f"; logit std {o.logit_std:.3g}.")
         headline = (f"{len(res.issues)} issue(s) stand in the way of training, in the order to fix them:" if res.issues else res.verdict)
-        sections.append(Section("Verdict", headline, (), note=" ".join([out_line, *res.notes]),
+        sections.append(Section("Verdict", headline, (), note=" ".join([out_line, *(n if n.endswith(".") else n + "." for n in res.notes)]),
                                 html=_issues_html(res)))
 
         if not res.blocks.empty and _profile_columns(res.blocks):
