@@ -55,9 +55,12 @@ def test_a_tied_embedding_below_one_adam_step_is_flagged_and_untied_it_is_not():
 
 def test_a_post_norm_encoder_scaled_down_has_its_gradients_under_adams_eps():
     """BERT x0.01 does not train (progress 0.00): most gradients sit under AdamW's eps."""
-    res = _run("bert", "x0.01")
+    res = inspect_model(lambda: build("bert", "x0.01"), input_shape=(32,), batch=16)
     f = next(f for f in res.findings if f.kind == "gradients below the optimizer's eps")
-    assert f.value > 0.9 and f.confidence == "high"
+    assert f.value > 0.9 and f.confidence == "high" and res.gradients.batch == 16
+    # on fewer samples than the calibration's 16 the share moves: said, and "low"
+    f = next(f for f in _run("bert", "x0.01").findings if f.kind == "gradients below the optimizer's eps")
+    assert f.confidence == "low" and "measured on 8 samples" in f.message
 
 
 def test_a_near_zero_layer_scale_is_deliberate():

@@ -56,9 +56,10 @@ class Gradients:
     nonzero: int  # how many gradient entries were nonzero (exact zeros: unused embedding rows, zeroed branches)
     tied_embeddings: list[tuple[str, float]] = field(default_factory=list)  # (embedding module, weight RMS) also read by a head
     by_parameter: list[tuple[str, int, int]] = field(default_factory=list)  # (name, nonzero entries, of them below ADAM_EPS), model order
+    batch: int = 0  # samples in the batch they were measured on (the share moves with it below ~16)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(below_adam_eps=self.below_adam_eps, nonzero=self.nonzero,
+        return dict(below_adam_eps=self.below_adam_eps, nonzero=self.nonzero, batch=self.batch,
                     tied_embeddings=[{"module": n, "weight_rms": r} for n, r in self.tied_embeddings],
                     by_parameter=[{"parameter": n, "nonzero": k, "below_adam_eps": b} for n, k, b in self.by_parameter])
 
@@ -395,6 +396,7 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
         rec, output, notes = _record(model, b, seed=seed, task=task)
         layers = _layers_table(model, rec)
         grads = gradient_facts(model)
+        grads.batch = b.size
     finally:
         for p, g in old_grads.items():
             p.grad = g
