@@ -95,19 +95,21 @@ def gated_parameters(model: nn.Module) -> set[int]:
     return gated
 
 
-def gradient_facts(model: nn.Module) -> Gradients:
+def gradient_facts(model: nn.Module, batch: int = 0) -> Gradients:
     """:class:`Gradients` from the ``.grad`` the step-0 backward left on ``model``'s parameters
-    (the weights behind a near-zero gate are left out: :func:`gated_parameters`)."""
+    (the weights behind a near-zero gate are left out: :func:`gated_parameters`), measured on a
+    batch of ``batch`` samples."""
     rows = []
     gated = gated_parameters(model)
     for name, p in model.named_parameters():  # a tied weight once
         if p.grad is None or id(p) in gated:
             continue
-        g = p.grad.detach().abs()
-        nz = g > 0
-        rows.append((name, int(nz.sum()), int((nz & (g < ADAM_EPS)).sum())))
+        g = p.grad.detach()
+        nonzero = int(torch.count_nonzero(g))
+        # entries under eps, less the exact zeros among them
+        rows.append((name, nonzero, int(torch.count_nonzero(g.abs() < ADAM_EPS)) - (g.numel() - nonzero)))
     nonzero, below = sum(r[1] for r in rows), sum(r[2] for r in rows)
-    return Gradients(below / nonzero if nonzero else math.nan, nonzero, tied_embeddings(model), rows)
+    return Gradients(below / nonzero if nonzero else math.nan, nonzero, tied_embeddings(model), rows, batch)
 
 
 def tied_embeddings(model: nn.Module) -> list[tuple[str, float]]:
@@ -120,7 +122,7 @@ def tied_embeddings(model: nn.Module) -> list[tuple[str, float]]:
     for name, m in model.named_modules():
         w = getattr(m, "weight", None)
         if is_embedding(m) and isinstance(w, torch.Tensor) and id(w) in linear and w.numel():
-            out.append((name, float(w.detach().double().pow(2).mean().sqrt())))
+            out.append((name, float(w.detach().float().square().mean().sqrt())))
     return out
 
 
@@ -395,8 +397,7 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
     try:
         rec, output, notes = _record(model, b, seed=seed, task=task)
         layers = _layers_table(model, rec)
-        grads = gradient_facts(model)
-        grads.batch = b.size
+        grads = gradient_facts(model, b.size)
     finally:
         for p, g in old_grads.items():
             p.grad = g

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from initscope.inspect.core import Output
+from initscope.inspect.core import Gradients, Output
 
 # Output: loss at step 0 minus log(classes), in nats. Library inits sit within 0.3 of chance
 # (ResNet-BN 0.29, TransformerEncoder 0.06, GPT-2/LLaMA 0.01), and unit-variance logits (what
@@ -273,7 +273,7 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
     return findings, verdicts
 
 
-def _gradient_findings(gr) -> list[Finding]:
+def _gradient_findings(gr: Gradients | None) -> list[Finding]:
     """The step-0 gradients against the optimizer (``core.Gradients``)."""
     if gr is None:
         return []
@@ -312,7 +312,7 @@ def reference_scale(layers: pd.DataFrame, float_input_m2: float | None) -> float
 
 
 def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame, attention: pd.DataFrame,
-             output: Output, *, float_input_m2: float | None, gradients=None) -> tuple[list[Finding], list[str]]:
+             output: Output, *, float_input_m2: float | None, gradients: Gradients | None = None) -> tuple[list[Finding], list[str]]:
     """All findings (output first, then attention, stream, layers) and a verdict per layer row.
     Each says how sure it is (``Finding.confidence``)."""
     layer_findings, verdicts = (_layer_findings(layers, reference_scale(layers, float_input_m2), float_input_m2 is not None)
