@@ -403,6 +403,13 @@ def _is_norm(name: str, m: torch.nn.Module) -> bool:
     return is_norm(m)
 
 
+def _positions(model: torch.nn.Module, factor: float) -> torch.nn.Module:
+    """GPT-2's learned position embeddings x ``factor``."""
+    with torch.no_grad():
+        model.transformer.wpe.weight.mul_(factor)
+    return model
+
+
 # one change to a zoo pair, to find what breaks it: name -> (family, builder(seed))
 ABLATIONS: dict[str, tuple[str, object]] = {
     "gpt2 x0.01, untied embeddings": ("gpt2", lambda: (m := zoo.gpt2_model(tie_word_embeddings=False), zoo._scale_all(m, 0.01))[0]),
@@ -412,6 +419,11 @@ ABLATIONS: dict[str, tuple[str, object]] = {
     "gpt2 orthogonal, untied embeddings": ("gpt2", lambda: (m := zoo.gpt2_model(tie_word_embeddings=False), zoo._orthogonal(m))[0]),
     "gpt2 orthogonal, positions at N(0, 0.02^2)": ("gpt2", lambda: (m := zoo.gpt2_model(), zoo._orthogonal(m),
                                                                     m.transformer.wpe.weight.data.normal_(0, 0.02))[0]),
+    "gpt2 default, positions x3": ("gpt2", lambda: _positions(zoo.gpt2_model(), 3.0)),
+    "gpt2 default, positions x3, untied embeddings": ("gpt2", lambda: _positions(zoo.gpt2_model(tie_word_embeddings=False), 3.0)),
+    "gpt2 default, positions x6": ("gpt2", lambda: _positions(zoo.gpt2_model(), 6.0)),
+    "gpt2 orthogonal, positions at the tokens' RMS": ("gpt2", lambda: (m := zoo.gpt2_model(), zoo._orthogonal(m), _positions(
+        m, float(m.transformer.wte.weight.detach().pow(2).mean().sqrt() / m.transformer.wpe.weight.detach().pow(2).mean().sqrt())))[0]),
     "bert x0.1, norm scales kept at 1": ("bert", lambda: (m := zoo.bert_model(), _scale_where(m, 0.1, _is_norm))[0]),
     "bert x0.1, pooler and classifier kept": ("bert", lambda: (m := zoo.bert_model(), _scale_where(
         m, 0.1, lambda n, _: n.startswith("classifier") or "pooler" in n))[0]),
