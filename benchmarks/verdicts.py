@@ -4,7 +4,8 @@
     python benchmarks/verdicts.py score     # inspect every pair against the saved truth (~1 min)
     python benchmarks/verdicts.py fixes     # --fix auto on every flagged pair, retrain, score the fixes
     python benchmarks/verdicts.py others    # families outside the zoo: library default and x10, no training
-    python benchmarks/verdicts.py ablations # one change to a zoo pair at a time (tied embeddings, norm scales, head), trained (~2 min)
+    python benchmarks/verdicts.py ablations # one change to a zoo pair at a time (tied embeddings, norm scales, head), trained (~3 min)
+    python benchmarks/verdicts.py holdout   # inits no threshold was set on (x3, x0.3, Xavier, Kaiming), trained and scored (~8 min)
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
 
@@ -432,6 +433,82 @@ ABLATIONS: dict[str, tuple[str, object]] = {
 }
 
 
+def _redraw(model: torch.nn.Module, how: str) -> torch.nn.Module:
+    """Every weight of 2+ dimensions re-drawn (``xavier``: Glorot normal; ``kaiming``: He normal,
+    fan in, ReLU gain), biases and norm scales kept."""
+    g = torch.Generator().manual_seed(4321)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2:
+                w = p.view(p.shape[0], -1)
+                fan_out, fan_in = w.shape
+                std = math.sqrt(2.0 / (fan_in + fan_out)) if how == "xavier" else math.sqrt(2.0 / fan_in)
+                w.normal_(0.0, std, generator=g)
+    return model
+
+
+# inits no threshold was set on: trained and scored once, after the thresholds were fixed
+HOLDOUT_INITS: dict[str, object] = {
+    "x3": lambda m: (zoo._scale_all(m, 3.0), m)[1],
+    "x0.3": lambda m: (zoo._scale_all(m, 0.3), m)[1],
+    "xavier": lambda m: _redraw(m, "xavier"),
+    "kaiming": lambda m: _redraw(m, "kaiming"),
+}
+
+
+def _holdout_model(family: str, init: str, seed: int) -> torch.nn.Module:
+    return HOLDOUT_INITS[init](zoo.build(family, "default", seed=seed))
+
+
+def _holdout_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]:
+    torch.set_num_threads(1)
+    fam, init, seed, protocol = job
+    return fam, init, seed, run_training(fam, init, seed, protocol, model=_holdout_model(fam, init, seed))
+
+
+def cmd_holdout(truth: dict, jobs: int) -> None:
+    """Every family with inits outside the zoo (HOLDOUT_INITS), trained the same way and labelled
+    against the family's best in the truth, then judged by inspect: agreement out of sample."""
+    import multiprocessing as mp
+
+    protocol = protocol_of(truth)
+    fams = list(dict.fromkeys(k.split("|")[0] for k in truth["pairs"]))
+    todo = [(f, i, s, protocol) for f in fams for i in HOLDOUT_INITS for s in SEEDS]
+    losses: dict[tuple[str, str], dict[int, float]] = {}
+    t0 = time.perf_counter()
+    with mp.get_context("spawn").Pool(jobs) as pool:
+        for n, (fam, init, seed, loss) in enumerate(pool.imap_unordered(_holdout_job, todo)):
+            losses.setdefault((fam, init), {})[seed] = loss
+            print(f"[{n + 1}/{len(todo)} {time.perf_counter() - t0:5.0f}s] {fam} {init} seed {seed}: {loss:.4g}", file=sys.stderr, flush=True)
+    rows = []
+    for fam in fams:
+        ref = next(p for k, p in truth["pairs"].items() if k.split("|")[0] == fam)
+        c, best = ref["chance"], ref["best"]
+        for init in HOLDOUT_INITS:
+            ls = [losses[(fam, init)][s] for s in SEEDS]
+            mean = sum(ls) / len(ls)
+            prog = (c - mean) / (c - best) if math.isfinite(mean) else -math.inf
+            torch.manual_seed(0)
+            x, _ = zoo.task_data(fam, 16, seed=12345)
+            res = inspect(_holdout_model(fam, init, 0), x)
+            rows.append((fam, init, label(prog), prog, res))
+    cm = {(f, l): 0 for f in (True, False) for l in ("trains", "broken", "marginal")}
+    for _, _, lab, _, res in rows:
+        cm[(bool(res.issues), lab)] += 1
+    labelled = [r for r in rows if r[2] != "marginal"]
+    agree = sum(bool(r[4].issues) == (r[2] == "broken") for r in labelled)
+    print(f"\nholdout inits {', '.join(HOLDOUT_INITS)}, trained with {protocol}:")
+    print(f"{'':12s} {'trains':>7s} {'broken':>7s} {'marginal':>9s}")
+    for f in (True, False):
+        print(f"{'flagged' if f else 'not flagged':12s} {cm[(f, 'trains')]:7d} {cm[(f, 'broken')]:7d} {cm[(f, 'marginal')]:9d}")
+    print(f"agreement on {len(labelled)} labelled pairs: {agree} ({agree / max(1, len(labelled)):.1%}); "
+          f"never flagging would give {sum(r[2] == 'trains' for r in labelled)}")
+    for fam, init, lab, prog, res in rows:
+        kinds = sorted({f.kind for f in res.findings if f.severity == "defect"})
+        wrong = lab != "marginal" and bool(res.issues) != (lab == "broken")
+        print(f"  {fam:16s} {init:8s} {lab:8s} {prog:8.2f}  " + (f"FLAG {', '.join(kinds)}" if kinds else "ok") + ("  <- wrong" if wrong else ""))
+
+
 def _ablation_job(job: tuple[str, int, dict]) -> tuple[str, int, float]:
     torch.set_num_threads(1)
     name, seed, protocol = job
@@ -528,7 +605,7 @@ def cmd_others() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("what", nargs="?", default="all", choices=["all", "train", "score", "fixes", "features", "others", "trial",
-                                                                  "ablations"])
+                                                                  "ablations", "holdout"])
     ap.add_argument("--families", default=",".join(zoo.FAMILIES))
     ap.add_argument("--inits", default=",".join(zoo.INITS))
     ap.add_argument("--jobs", type=int, default=2, help="training processes (one thread each)")
@@ -565,6 +642,9 @@ def main() -> None:
         return
     if a.what == "ablations":
         cmd_ablations(truth, a.jobs)
+        return
+    if a.what == "holdout":
+        cmd_holdout(truth, a.jobs)
         return
     score = cmd_score(truth)
     if a.what in ("all", "fixes"):
