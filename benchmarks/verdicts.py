@@ -5,7 +5,7 @@
     python benchmarks/verdicts.py fixes     # --fix auto on every flagged pair, retrain, score the fixes
     python benchmarks/verdicts.py others    # families outside the zoo: library default and x10, no training
     python benchmarks/verdicts.py ablations # one change to a zoo pair at a time (tied embeddings, norm scales, head), trained (~3 min)
-    python benchmarks/verdicts.py holdout   # inits no threshold was set on (x3, x0.3, Xavier, Kaiming), trained and scored (~8 min)
+    python benchmarks/verdicts.py holdout   # inits no threshold was set on (x3, x0.3, Xavier, Kaiming), trained (~12 min, saved) and scored
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
 
@@ -66,6 +66,7 @@ from initscope.inspect.trial import train
 
 TRUTH = Path(__file__).with_name("verdicts_truth.json")
 TRIAL_CACHE = Path(__file__).with_name("verdicts_trial.json")
+HOLDOUT = Path(__file__).with_name("verdicts_holdout.json")
 # the training recipe of the ground truth (saved with it; `train --train-steps/--lr/--warmup`
 # makes another): issue 19's 300 AdamW steps at torch's default lr with a linear warmup over
 # the first 10%, the recipe these architectures are trained with; sized so the whole zoo trains
@@ -473,12 +474,23 @@ def cmd_holdout(truth: dict, jobs: int) -> None:
 
     protocol = protocol_of(truth)
     fams = list(dict.fromkeys(k.split("|")[0] for k in truth["pairs"]))
-    todo = [(f, i, s, protocol) for f in fams for i in HOLDOUT_INITS for s in SEEDS]
+    # the held-out losses are saved like the truth (re-scoring takes a minute); a file trained
+    # with another recipe is not reused
+    saved = json.loads(HOLDOUT.read_text()) if HOLDOUT.exists() else {}
+    if protocol_of(saved) != protocol:
+        saved = {}
+    saved = {**protocol, "seeds": list(SEEDS), "losses": saved.get("losses", {})}
     losses: dict[tuple[str, str], dict[int, float]] = {}
+    for key, by_seed in saved["losses"].items():
+        fam, init = key.split("|")
+        losses[(fam, init)] = {int(k): v for k, v in by_seed.items()}
+    todo = [(f, i, s, protocol) for f in fams for i in HOLDOUT_INITS for s in SEEDS if s not in losses.get((f, i), {})]
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(jobs) as pool:
         for n, (fam, init, seed, loss) in enumerate(pool.imap_unordered(_holdout_job, todo)):
             losses.setdefault((fam, init), {})[seed] = loss
+            saved["losses"].setdefault(f"{fam}|{init}", {})[str(seed)] = loss
+            HOLDOUT.write_text(json.dumps(saved, indent=1, allow_nan=True))
             print(f"[{n + 1}/{len(todo)} {time.perf_counter() - t0:5.0f}s] {fam} {init} seed {seed}: {loss:.4g}", file=sys.stderr, flush=True)
     rows = []
     for fam in fams:
