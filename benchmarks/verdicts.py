@@ -426,6 +426,12 @@ ABLATIONS: dict[str, tuple[str, object]] = {
     "gpt2 default, positions x6": ("gpt2", lambda: _positions(zoo.gpt2_model(), 6.0)),
     "gpt2 orthogonal, positions at the tokens' RMS": ("gpt2", lambda: (m := zoo.gpt2_model(), zoo._orthogonal(m), _positions(
         m, float(m.transformer.wte.weight.detach().pow(2).mean().sqrt() / m.transformer.wpe.weight.detach().pow(2).mean().sqrt())))[0]),
+    "llama x3": ("llama", lambda: (m := zoo.llama_model(), zoo._scale_all(m, 3.0))[0]),
+    "llama x3, norm scales kept at 1": ("llama", lambda: (m := zoo.llama_model(), _scale_where(m, 3.0, _is_norm))[0]),
+    "llama x3, embeddings kept": ("llama", lambda: (m := zoo.llama_model(), _scale_where(m, 3.0, lambda n, _: n.endswith("embed_tokens")))[0]),
+    "llama x3, output head kept": ("llama", lambda: (m := zoo.llama_model(), _scale_where(m, 3.0, lambda n, _: n == "lm_head"))[0]),
+    "llama x3, attention kept": ("llama", lambda: (m := zoo.llama_model(), _scale_where(m, 3.0, lambda n, _: ".self_attn." in n))[0]),
+    "llama x3, MLP kept": ("llama", lambda: (m := zoo.llama_model(), _scale_where(m, 3.0, lambda n, _: ".mlp." in n))[0]),
     "bert x0.1, norm scales kept at 1": ("bert", lambda: (m := zoo.bert_model(), _scale_where(m, 0.1, _is_norm))[0]),
     "bert x0.1, pooler and classifier kept": ("bert", lambda: (m := zoo.bert_model(), _scale_where(
         m, 0.1, lambda n, _: n.startswith("classifier") or "pooler" in n))[0]),
