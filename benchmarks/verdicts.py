@@ -95,6 +95,28 @@ def run_training(family: str, init: str, seed: int, protocol: dict, model: torch
     return res.eval_loss
 
 
+def confusion(pairs: list[tuple[str, bool]], never: bool = True) -> int:
+    """Print the confusion matrix (flagged / not flagged x trains / broken / marginal) of
+    (label, flagged) pairs and the agreement on the labelled ones; return that agreement."""
+    cm = {(f, l): 0 for f in (True, False) for l in ("trains", "broken", "marginal")}
+    for lab, flagged in pairs:
+        cm[(bool(flagged), lab)] += 1
+    labelled = [(lab, f) for lab, f in pairs if lab != "marginal"]
+    agree = sum(bool(f) == (lab == "broken") for lab, f in labelled)
+    print(f"{'':12s} {'trains':>7s} {'broken':>7s} {'marginal':>9s}")
+    for f in (True, False):
+        print(f"{'flagged' if f else 'not flagged':12s} {cm[(f, 'trains')]:7d} {cm[(f, 'broken')]:7d} {cm[(f, 'marginal')]:9d}")
+    print(f"agreement on {len(labelled)} labelled pairs: {agree} ({agree / max(1, len(labelled)):.1%})"
+          + (f"; never flagging would give {sum(lab == 'trains' for lab, _ in labelled)}" if never else ""))
+    return agree
+
+
+def progress_against(truth: dict, family: str, loss: float) -> float:
+    """A held-out loss as progress below chance against the family's best init in ``truth``."""
+    ref = next(p for k, p in truth["pairs"].items() if k.split("|")[0] == family)
+    return (ref["chance"] - loss) / (ref["chance"] - ref["best"]) if math.isfinite(loss) else -math.inf
+
+
 def label(progress: float) -> str:
     return "trains" if progress >= TRAINS else "broken" if progress <= BROKEN else "marginal"
 
@@ -169,16 +191,9 @@ def cmd_score(truth: dict) -> dict[str, object]:
         fam, init = key.split("|")
         _, _, res = inspect_pair(fam, init)
         rows.append((fam, init, p["label"], p["progress"], res))
-    cm = {(f, l): 0 for f in (True, False) for l in ("trains", "broken", "marginal")}
-    for _, _, lab, _, res in rows:
-        cm[(bool(res.issues), lab)] += 1
     labelled = [r for r in rows if r[2] != "marginal"]
-    agree = sum((bool(r[4].issues) == (r[2] == "broken")) for r in labelled)
-    print(f"\n{'':12s} {'trains':>7s} {'broken':>7s} {'marginal':>9s}")
-    for f in (True, False):
-        print(f"{'flagged' if f else 'not flagged':12s} {cm[(f, 'trains')]:7d} {cm[(f, 'broken')]:7d} {cm[(f, 'marginal')]:9d}")
-    print(f"\nagreement on {len(labelled)} labelled pairs: {agree} ({agree / max(1, len(labelled)):.1%}); "
-          f"never flagging would give {sum(r[2] == 'trains' for r in labelled)}")
+    print()
+    agree = confusion([(lab, bool(res.issues)) for _, _, lab, _, res in rows])
     print("\nfalse alarms (flagged, trains):")
     for fam, init, lab, prog, res in rows:
         if lab == "trains" and res.issues:
@@ -273,15 +288,8 @@ def cmd_trial(truth: dict, steps: int = 60) -> dict[str, object]:
     n_lab = max(1, len(labelled))
 
     def matrix(name: str, flag) -> int:
-        cm = {(f, l): 0 for f in (True, False) for l in ("trains", "broken", "marginal")}
-        for r in rows:
-            cm[(bool(flag(r)), r[2])] += 1
-        agree = sum(bool(flag(r)) == (r[2] == "broken") for r in labelled)
-        print(f"\n{name}\n{'':12s} {'trains':>7s} {'broken':>7s} {'marginal':>9s}")
-        for f in (True, False):
-            print(f"{'flagged' if f else 'not flagged':12s} {cm[(f, 'trains')]:7d} {cm[(f, 'broken')]:7d} {cm[(f, 'marginal')]:9d}")
-        print(f"agreement on {len(labelled)} labelled pairs: {agree} ({agree / n_lab:.1%})")
-        return agree
+        print(f"\n{name}")
+        return confusion([(r[2], bool(flag(r))) for r in rows], never=False)
 
     print(f"\nshort trial: {steps} AdamW steps (lr 1e-3) on the pair's batch of 16; reference: --fix auto twin when step 0 "
           f"flags, else library re-init; trial says broken at share < {BROKEN}, trains at >= {TRAINS}")
@@ -376,7 +384,7 @@ def cmd_fixes(truth: dict, score: dict, jobs: int) -> dict[str, object]:
         p = truth["pairs"][f"{fam}|{init}"]
         ls = [losses[(fam, init)][s] for s in SEEDS]
         mean = sum(ls) / len(ls)
-        new = (p["chance"] - mean) / (p["chance"] - p["best"]) if math.isfinite(mean) else -math.inf
+        new = progress_against(truth, fam, mean)
         if lab == "broken":
             broken_total += 1
             broken_fixed += new >= TRAINS
@@ -500,27 +508,14 @@ def cmd_holdout(truth: dict, jobs: int) -> None:
             print(f"[{n + 1}/{len(todo)} {time.perf_counter() - t0:5.0f}s] {fam} {init} seed {seed}: {loss:.4g}", file=sys.stderr, flush=True)
     rows = []
     for fam in fams:
-        ref = next(p for k, p in truth["pairs"].items() if k.split("|")[0] == fam)
-        c, best = ref["chance"], ref["best"]
         for init in HOLDOUT_INITS:
-            ls = [losses[(fam, init)][s] for s in SEEDS]
-            mean = sum(ls) / len(ls)
-            prog = (c - mean) / (c - best) if math.isfinite(mean) else -math.inf
+            prog = progress_against(truth, fam, sum(losses[(fam, init)][s] for s in SEEDS) / len(SEEDS))
             torch.manual_seed(0)
             x, _ = zoo.task_data(fam, 16, seed=12345)
             res = inspect(_holdout_model(fam, init, 0), x)
             rows.append((fam, init, label(prog), prog, res))
-    cm = {(f, l): 0 for f in (True, False) for l in ("trains", "broken", "marginal")}
-    for _, _, lab, _, res in rows:
-        cm[(bool(res.issues), lab)] += 1
-    labelled = [r for r in rows if r[2] != "marginal"]
-    agree = sum(bool(r[4].issues) == (r[2] == "broken") for r in labelled)
     print(f"\nholdout inits {', '.join(HOLDOUT_INITS)}, trained with {protocol}:")
-    print(f"{'':12s} {'trains':>7s} {'broken':>7s} {'marginal':>9s}")
-    for f in (True, False):
-        print(f"{'flagged' if f else 'not flagged':12s} {cm[(f, 'trains')]:7d} {cm[(f, 'broken')]:7d} {cm[(f, 'marginal')]:9d}")
-    print(f"agreement on {len(labelled)} labelled pairs: {agree} ({agree / max(1, len(labelled)):.1%}); "
-          f"never flagging would give {sum(r[2] == 'trains' for r in labelled)}")
+    confusion([(lab, bool(res.issues)) for _, _, lab, _, res in rows])
     for fam, init, lab, prog, res in rows:
         kinds = sorted({f.kind for f in res.findings if f.severity == "defect"})
         wrong = lab != "marginal" and bool(res.issues) != (lab == "broken")
@@ -548,9 +543,7 @@ def cmd_ablations(truth: dict, jobs: int) -> None:
             losses.setdefault(name, {})[seed] = loss
     print(f"\nablations, trained with {protocol} ({len(SEEDS)} seeds):")
     for name, (fam, builder) in ABLATIONS.items():
-        ref = next(p for k, p in truth["pairs"].items() if k.split("|")[0] == fam)
-        c, best = ref["chance"], ref["best"]
-        prog = [(c - losses[name][s]) / (c - best) for s in SEEDS]
+        prog = [progress_against(truth, fam, losses[name][s]) for s in SEEDS]
         torch.manual_seed(0)
         x, _ = zoo.task_data(fam, 16, seed=12345)
         res = inspect(builder(), x)

@@ -52,11 +52,20 @@ class Gradients:
     """What the first optimizer step can do with the step-0 gradients: how many of them an
     Adam-family optimizer would damp, and which embeddings are shared with the output head."""
 
-    below_adam_eps: float  # share of the nonzero parameter-gradient entries with |g| < ADAM_EPS (NaN: no backward)
-    nonzero: int  # how many gradient entries were nonzero (exact zeros: unused embedding rows, zeroed branches)
-    tied_embeddings: list[tuple[str, float]] = field(default_factory=list)  # (embedding module, weight RMS) also read by a head
     by_parameter: list[tuple[str, int, int]] = field(default_factory=list)  # (name, nonzero entries, of them below ADAM_EPS), model order
+    tied_embeddings: list[tuple[str, float]] = field(default_factory=list)  # (embedding module, weight RMS) also read by a head
     batch: int = 0  # samples in the batch they were measured on (the share moves with it below ~16)
+
+    @property
+    def nonzero(self) -> int:
+        """Nonzero gradient entries (exact zeros, from unused embedding rows or zeroed branches, are not counted)."""
+        return sum(k for _, k, _ in self.by_parameter)
+
+    @property
+    def below_adam_eps(self) -> float:
+        """Share of the nonzero entries with |g| < ADAM_EPS (NaN: no backward)."""
+        n = self.nonzero
+        return sum(b for _, _, b in self.by_parameter) / n if n else math.nan
 
     def as_dict(self) -> dict[str, Any]:
         return dict(below_adam_eps=self.below_adam_eps, nonzero=self.nonzero, batch=self.batch,
@@ -108,8 +117,7 @@ def gradient_facts(model: nn.Module, batch: int = 0) -> Gradients:
         nonzero = int(torch.count_nonzero(g))
         # entries under eps, less the exact zeros among them
         rows.append((name, nonzero, int(torch.count_nonzero(g.abs() < ADAM_EPS)) - (g.numel() - nonzero)))
-    nonzero, below = sum(r[1] for r in rows), sum(r[2] for r in rows)
-    return Gradients(below / nonzero if nonzero else math.nan, nonzero, tied_embeddings(model), rows, batch)
+    return Gradients(rows, tied_embeddings(model), batch)
 
 
 def tied_embeddings(model: nn.Module) -> list[tuple[str, float]]:
