@@ -73,19 +73,12 @@ class Gradients:
                     by_parameter=[{"parameter": n, "nonzero": k, "below_adam_eps": b} for n, k, b in self.by_parameter])
 
 
-# A 1-D scale parameter outside any norm with every entry at most this size is a deliberate
-# near-zero gate on a branch (ConvNeXt's layer scale 1e-6, CaiT / DeiT-III 1e-5 to 1e-4): the
-# weights behind it get gradients as small as the gate by design, and the gate's own gradient
-# grows it within a few steps. (An exactly zero gate, ReZero or adaLN-zero, leaves exact zeros,
-# which are not counted anyway.)
-GATE_SCALE_MAX = 1e-2
-
-
 def gated_parameters(model: nn.Module) -> set[int]:
-    """ids of the parameters behind a near-zero gate (:data:`GATE_SCALE_MAX`): every parameter
+    """ids of the parameters behind a near-zero gate (``verdicts.GATE_SCALE_MAX``): every parameter
     of the module that owns the gate, or of its parent when the gate's owner is a leaf (timm's
     LayerScale beside the attention it scales); the gate itself stays counted."""
     from initscope.inspect.structure import is_norm
+    from initscope.inspect.verdicts import GATE_SCALE_MAX
 
     parent: dict[int, nn.Module] = {}
     for m in model.modules():

@@ -83,6 +83,12 @@ GRAD_BELOW_EPS_MAX = 0.75
 # samples LLaMA x0.01 (trains) reaches 0.73 and BN ResNet x0.01 (broken) falls to 0.65-0.70.
 # Below this many samples a finding of this kind is "low" confidence and says why.
 GRAD_EPS_MIN_BATCH = 16
+# A 1-D scale parameter outside any norm with every entry at most this size is a deliberate
+# near-zero gate on a branch (ConvNeXt's layer scale 1e-6, CaiT / DeiT-III 1e-5 to 1e-4): the
+# weights behind it get gradients as small as the gate by design, and the gate's own gradient
+# grows it within a few steps. (An exactly zero gate, ReZero or adaLN-zero, leaves exact zeros,
+# which are not counted anyway.)
+GATE_SCALE_MAX = 1e-2
 # An embedding shared with the output head (tied) whose RMS is below one AdamW step at the
 # default lr 1e-3: the head's gradient rewrites the table before the blocks learn to use it.
 # Calibration: GPT-2 (tied) x0.01, RMS 2e-4: broken (0.14); the same init untied: 0.69;
