@@ -45,6 +45,9 @@ class Output:
 # AdamW's default eps (torch.optim.AdamW, Adam): a gradient entry far below it gets a step of
 # lr * g / eps instead of ~lr, so a parameter whose gradients sit under it barely moves.
 ADAM_EPS = 1e-8
+# The learning rate the optimizer-facing checks assume: AdamW's default, which moves every
+# entry by about this much per step whatever its gradient's size.
+ADAM_LR = 1e-3
 
 
 @dataclass
@@ -55,6 +58,9 @@ class Gradients:
     by_parameter: list[tuple[str, int, int]] = field(default_factory=list)  # (name, nonzero entries, of them below ADAM_EPS), model order
     tied_embeddings: list[tuple[str, float]] = field(default_factory=list)  # (embedding module, weight RMS) also read by a head
     batch: int = 0  # samples in the batch they were measured on (the share moves with it below ~16)
+    # how fast AdamW can shrink the loss by shrinking weights: sum over parameters of
+    # max(0, <p, dL/dp>) x min(1, ADAM_LR / RMS(p)), in nats per step (see :func:`gradient_facts`)
+    shrink_rate: float = math.nan
 
     @property
     def nonzero(self) -> int:
@@ -68,7 +74,7 @@ class Gradients:
         return sum(b for _, _, b in self.by_parameter) / n if n else math.nan
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(below_adam_eps=self.below_adam_eps, nonzero=self.nonzero, batch=self.batch,
+        return dict(below_adam_eps=self.below_adam_eps, nonzero=self.nonzero, batch=self.batch, shrink_rate=self.shrink_rate,
                     tied_embeddings=[{"module": n, "weight_rms": r} for n, r in self.tied_embeddings],
                     by_parameter=[{"parameter": n, "nonzero": k, "below_adam_eps": b} for n, k, b in self.by_parameter])
 
@@ -100,8 +106,15 @@ def gated_parameters(model: nn.Module) -> set[int]:
 def gradient_facts(model: nn.Module, batch: int = 0) -> Gradients:
     """:class:`Gradients` from the ``.grad`` the step-0 backward left on ``model``'s parameters
     (the weights behind a near-zero gate are left out: :func:`gated_parameters`), measured on a
-    batch of ``batch`` samples."""
+    batch of ``batch`` samples.
+
+    ``shrink_rate``: <p, dL/dp> is the loss's derivative along p's own scale (d L / d log s for
+    p -> s p); an AdamW step moves each entry by ~ADAM_LR, so it can shrink p's scale by a share
+    ADAM_LR / RMS(p) per step (all of it at most). Summed over the parameters whose shrinking
+    lowers the loss, it bounds how fast training can undo an output scale that is too large:
+    weights a norm follows have <p, dL/dp> = 0 and add nothing."""
     rows = []
+    rate = 0.0
     gated = gated_parameters(model)
     for name, p in model.named_parameters():  # a tied weight once
         if p.grad is None or id(p) in gated:
@@ -110,7 +123,12 @@ def gradient_facts(model: nn.Module, batch: int = 0) -> Gradients:
         nonzero = int(torch.count_nonzero(g))
         # entries under eps, less the exact zeros among them
         rows.append((name, nonzero, int(torch.count_nonzero(g.abs() < ADAM_EPS)) - (g.numel() - nonzero)))
-    return Gradients(rows, tied_embeddings(model), batch)
+        w = p.detach()
+        along = float(torch.dot(w.flatten().float(), g.flatten().float()))
+        rms = float(torch.linalg.vector_norm(w.float())) / math.sqrt(max(w.numel(), 1))
+        if math.isfinite(along) and along > 0 and rms > 0:
+            rate += along * min(1.0, ADAM_LR / rms)
+    return Gradients(rows, tied_embeddings(model), batch, rate if rows else math.nan)
 
 
 def tied_embeddings(model: nn.Module) -> list[tuple[str, float]]:
