@@ -4,10 +4,12 @@
     python benchmarks/verdicts.py score     # inspect every pair against the saved truth (~1 min)
     python benchmarks/verdicts.py fixes     # --fix auto on every flagged pair, retrain, score the fixes
     python benchmarks/verdicts.py others    # families outside the zoo: library default and x10, no training
+    python benchmarks/verdicts.py others --train-others  # ... at default, x3, x10, trained on the zoo's tasks (~15 min, saved) and scored
     python benchmarks/verdicts.py ablations # one change to a zoo pair at a time (tied embeddings, norm scales, head), trained (~3 min)
     python benchmarks/verdicts.py holdout   # inits no threshold was set on (x3, x0.3, Xavier, Kaiming), trained (~12 min, saved) and scored
     python benchmarks/verdicts.py holdout --set 2  # a second set (x2, x5, x0.5, N(0, 0.02), LeCun uniform), trained (~20 min) and scored
     python benchmarks/verdicts.py holdout --set 3  # a third (x1.5, x4, x0.7, N(0, 0.05), Kaiming on the fan out), ~20 min
+    python benchmarks/verdicts.py holdout --set 3 --fixes  # ... and --fix auto on its flagged pairs, trained again (~6 min)
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
 
@@ -363,34 +365,39 @@ def _fix_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]:
 
     torch.set_num_threads(1)
     fam, init, seed, protocol = job
-    model = zoo.build(fam, init, seed=seed)
+    model = _holdout_model(fam, init, seed) if init in HOLDOUT_INITS else zoo.build(fam, init, seed=seed)
     x, _ = zoo.task_data(fam, 16, seed=12345)
     fix_model(model, x, "auto")
     return fam, init, seed, run_training(fam, init, seed, protocol, model=model)
 
 
-def cmd_fixes(truth: dict, score: dict, jobs: int) -> dict[str, object]:
-    """Every flagged pair fixed with --fix auto and trained again the same way."""
+def cmd_fixes(truth: dict, score: dict, jobs: int, seed_losses: dict[tuple[str, str], list[float]] | None = None) -> dict[str, object]:
+    """Every flagged pair fixed with --fix auto and trained again the same way (``score["rows"]``:
+    (family, init, label, progress, inspect result); ``seed_losses``: the unfixed losses per seed
+    of pairs outside the truth, for the seed spread)."""
     import multiprocessing as mp
 
     flagged = [(fam, init, lab, prog) for fam, init, lab, prog, res in score["rows"] if res.issues]
     todo = [(fam, init, s, protocol_of(truth)) for fam, init, _, _ in flagged for s in SEEDS]
     losses: dict[tuple[str, str], dict[int, float]] = {}
+    t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(jobs) as pool:
-        for fam, init, seed, loss in pool.imap_unordered(_fix_job, todo):
+        for n, (fam, init, seed, loss) in enumerate(pool.imap_unordered(_fix_job, todo)):
             losses.setdefault((fam, init), {})[seed] = loss
+            print(f"[{n + 1}/{len(todo)} {time.perf_counter() - t0:5.0f}s] fixed {fam} {init} seed {seed}", file=sys.stderr, flush=True)
     print("\nfixes (--fix auto) on flagged pairs, trained again (2 seeds):")
     broken_fixed = broken_total = 0
     worse = []
     for fam, init, lab, prog in flagged:
-        p = truth["pairs"][f"{fam}|{init}"]
+        ref = next(p for k, p in truth["pairs"].items() if k.split("|")[0] == fam)
+        before = (seed_losses or {}).get((fam, init)) or truth["pairs"][f"{fam}|{init}"]["losses"]
         ls = [losses[(fam, init)][s] for s in SEEDS]
         mean = sum(ls) / len(ls)
         new = progress_against(truth, fam, mean)
         if lab == "broken":
             broken_total += 1
             broken_fixed += new >= TRAINS
-        spread = abs(p["losses"][0] - p["losses"][1]) / (p["chance"] - p["best"])
+        spread = abs(before[0] - before[1]) / (ref["chance"] - ref["best"])
         if lab == "trains" and new < prog - max(spread, 0.05):
             worse.append(f"{fam} {init}")
         print(f"  {fam:16s} {init:14s} {lab:8s} progress {prog:5.2f} -> {new:5.2f} ({label(new)})")
@@ -512,7 +519,7 @@ def _holdout_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]
     return fam, init, seed, run_training(fam, init, seed, protocol, model=_holdout_model(fam, init, seed))
 
 
-def cmd_holdout(truth: dict, jobs: int, which: str = "1") -> None:
+def cmd_holdout(truth: dict, jobs: int, which: str = "1", fixes: bool = False) -> None:
     """Every family with one set of inits outside the zoo (HOLDOUT_SETS), trained the same way and
     labelled against the family's best in the truth, then judged by inspect: agreement out of sample."""
     import multiprocessing as mp
@@ -552,6 +559,8 @@ def cmd_holdout(truth: dict, jobs: int, which: str = "1") -> None:
         kinds = sorted({f.kind for f in res.findings if f.severity == "defect"})
         wrong = lab != "marginal" and bool(res.issues) != (lab == "broken")
         print(f"  {fam:16s} {init:8s} {lab:8s} {prog:8.2f}  " + (f"FLAG {', '.join(kinds)}" if kinds else "ok") + ("  <- wrong" if wrong else ""))
+    if fixes:
+        cmd_fixes(truth, {"rows": rows}, jobs, {k: [v[s] for s in SEEDS] for k, v in losses.items()})
 
 
 def _ablation_job(job: tuple[str, int, dict]) -> tuple[str, int, float]:
@@ -624,6 +633,65 @@ def _others() -> dict[str, tuple[object, object]]:
     }
 
 
+# the zoo task each family outside it is trained on (``others --train``); bare encoders have no loss
+OTHER_TASKS = {"mistral": "gpt2", "qwen2": "gpt2", "phi": "gpt2", "gemma": "gpt2", "opt": "gpt2", "bloom": "gpt2", "falcon": "gpt2",
+               "gpt-j": "gpt2", "roberta": "bert", "distilbert": "bert", "electra": "bert", "convnext": "vit", "swin": "vit",
+               "deit": "vit", "resnet (transformers)": "vit"}
+OTHER_INITS = {"default": 1.0, "x3": 3.0, "x10": 10.0}
+OTHERS = HOLDOUT.with_name("verdicts_others.json")
+
+
+def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    model = _others()[name][0]()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(OTHER_INITS[init])
+    return model
+
+
+def _other_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]:
+    torch.set_num_threads(1)
+    name, init, seed, protocol = job
+    return name, init, seed, run_training(OTHER_TASKS[name], init, seed, protocol, model=_other_model(name, init, seed))
+
+
+def cmd_others_trained(jobs: int, protocol: dict) -> None:
+    """Families outside the zoo at their default, x3 and x10, trained on the zoo task of their kind
+    (saved in OTHERS) and labelled against their own best init; inspect judged on the same batch
+    as the zoo's."""
+    import multiprocessing as mp
+
+    saved = json.loads(OTHERS.read_text()) if OTHERS.exists() else {}
+    if protocol_of(saved) != protocol:
+        saved = {}
+    saved = {**protocol, "seeds": list(SEEDS), "losses": saved.get("losses", {})}
+    todo = [(n, i, s, protocol) for n in OTHER_TASKS for i in OTHER_INITS for s in SEEDS if str(s) not in saved["losses"].get(f"{n}|{i}", {})]
+    t0 = time.perf_counter()
+    with mp.get_context("spawn").Pool(jobs) as pool:
+        for k, (name, init, seed, loss) in enumerate(pool.imap_unordered(_other_job, todo)):
+            saved["losses"].setdefault(f"{name}|{init}", {})[str(seed)] = loss
+            OTHERS.write_text(json.dumps(saved, indent=1, allow_nan=True))
+            print(f"[{k + 1}/{len(todo)} {time.perf_counter() - t0:5.0f}s] {name} {init} seed {seed}: {loss:.4g}", file=sys.stderr, flush=True)
+    rows = []
+    for name, fam in OTHER_TASKS.items():
+        c = chance(fam)
+        means = {i: sum(saved["losses"][f"{name}|{i}"].values()) / len(SEEDS) for i in OTHER_INITS}
+        best = min(m for m in means.values() if math.isfinite(m))
+        for init in OTHER_INITS:
+            prog = (c - means[init]) / (c - best) if math.isfinite(means[init]) else -math.inf
+            x, _ = zoo.task_data(fam, 16, seed=12345)
+            res = inspect(_other_model(name, init, 0), x)
+            lab = label(prog) if c - best >= 0.1 * c else "left out"
+            rows.append((name, init, lab, prog, res))
+    print(f"\nfamilies outside the zoo at default, x3, x10, trained with {protocol}, against their own best init:")
+    confusion([(lab, bool(res.issues)) for _, _, lab, _, res in rows if lab != "left out"])
+    for name, init, lab, prog, res in rows:
+        kinds = sorted({f.kind for f in res.findings if f.severity == "defect"})
+        wrong = lab in ("trains", "broken") and bool(res.issues) != (lab == "broken")
+        print(f"  {name:22s} {init:8s} {lab:8s} {prog:8.2f}  " + (f"FLAG {', '.join(kinds)}" if kinds else "ok") + ("  <- wrong" if wrong else ""))
+
+
 def cmd_others() -> None:
     """Families outside the zoo, untrained: a library default should not be flagged; every
     parameter x10 is printed with what inspect says (training decides whether it breaks)."""
@@ -653,6 +721,8 @@ def main() -> None:
     ap.add_argument("--inits", default=",".join(zoo.INITS))
     ap.add_argument("--jobs", type=int, default=2, help="training processes (one thread each)")
     ap.add_argument("--set", default="1", choices=sorted(HOLDOUT_SETS), help="holdout: which set of inits")
+    ap.add_argument("--train-others", action="store_true", help="others: train them (default, x3, x10) and score against that")
+    ap.add_argument("--fixes", action="store_true", help="holdout: also --fix auto every flagged pair and train it again")
     ap.add_argument("--steps", type=int, default=60, help="trial: AdamW steps on the pair's batch")
     ap.add_argument("--truth", type=Path, default=TRUTH, help="the saved ground truth to train into or score against")
     ap.add_argument("--train-steps", type=int, default=PROTOCOL["steps"], help="train: AdamW steps per pair")
@@ -661,7 +731,10 @@ def main() -> None:
     a = ap.parse_args()
     families, inits = a.families.split(","), a.inits.split(",")
     if a.what == "others":
-        cmd_others()
+        if a.train_others:
+            cmd_others_trained(a.jobs, {**PROTOCOL, "steps": a.train_steps, "lr": a.lr, "warmup": a.warmup})
+        else:
+            cmd_others()
         return
     if a.what == "train" or (a.what == "all" and not a.truth.exists()):
         protocol = {**PROTOCOL, "steps": a.train_steps, "lr": a.lr, "warmup": a.warmup}
@@ -688,7 +761,7 @@ def main() -> None:
         cmd_ablations(truth, a.jobs)
         return
     if a.what == "holdout":
-        cmd_holdout(truth, a.jobs, a.set)
+        cmd_holdout(truth, a.jobs, a.set, a.fixes)
         return
     score = cmd_score(truth)
     if a.what in ("all", "fixes"):

@@ -152,6 +152,7 @@ def test_an_overconfident_output_is_a_defect_only_where_adam_cannot_soon_undo_it
     # (benchmarks/verdicts.py holdout)
     assert (steps > UNDO_STEPS_MAX) == defect and f.severity == ("defect" if defect else "warning"), (steps, f.message)
     assert ("AdamW at lr 1e-3 needs at least" in f.message) and (bool(res.issues) == defect), res.issues
+    assert f.message.count(";") == 1  # kind: detail, place; fix
 
 
 class TiedLM(nn.Module):

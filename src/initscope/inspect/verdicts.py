@@ -196,13 +196,15 @@ def _output_findings(o: Output, gr: Gradients | None = None) -> list[Finding]:
             defect = not steps <= UNDO_STEPS_MAX
             sure = ("high" if excess > 3 * bar else "low") if steps != steps else "high" if steps > 3 * UNDO_STEPS_MAX else "low"
             undo = ("" if steps != steps else
-                    "; no weight's shrinking lowers it" if steps == math.inf else
-                    f"; AdamW at lr 1e-3 needs at least ~{steps:.3g} steps to shrink it to {bar:.2g} nats over chance")
+                    ", and no weight's shrinking lowers it" if steps == math.inf else
+                    f", which AdamW at lr 1e-3 needs at least ~{steps:{'.2g' if steps < 10 else '.0f'}} steps to bring down to {bar:.2g} nats "
+                    "over chance")
             out.append(_finding(
                 "overconfident output", ["output"], o.loss,
                 f"loss at step 0 is {o.loss:.3g} against {o.chance_loss:.3g} = log({o.classes}) for uniform guesses "
                 f"(logit std {o.logit_std:.3g}){undo}",
-                "scale the init down (transformers: initializer_range, default 0.02) or zero-init the head",
+                "scale down the head and the norm gain right before it (transformers: initializer_range, default 0.02), "
+                "or zero-init the head",
                 sure, severity=None if defect else "warning"))
     return out
 
