@@ -1,6 +1,7 @@
 """Verdicts: each quantity judged by its role in the model, every threshold in one place.
 
-- the **output** by the loss at step 0 against chance (classification, LM heads);
+- the **output** by the loss at step 0 against chance (classification, LM heads), and by how
+  many AdamW steps it takes at least to undo an excess;
 - **attention** by its entropy against the maximum log(keys);
 - a **residual branch** against the stream it is added to, never against the input; a
   branch initialized at or near zero (GPT-2's scaled projections, ReZero, adaLN-zero, layer
@@ -168,12 +169,16 @@ def _finding(kind: str, places: list[str], value: float, detail: str, fix: str, 
     return Finding(kind, places[0], value, f"{kind}: {detail}, {where}{hedge}; fix: {fix}", len(places), sure, severity)
 
 
+def excess_bar(o: Output) -> float:
+    """The loss excess over chance past which an output is overconfident, in nats."""
+    return max(LOSS_EXCESS_NATS, LOSS_EXCESS_SHARE * o.chance_loss)
+
+
 def undo_steps(o: Output, gr: Gradients | None) -> float:
     """Fewest AdamW steps (lr ``core.ADAM_LR``) that can bring the loss excess over chance down
     to the overconfidence bar by shrinking weights: log(E / bar) x E / shrink_rate (0 under the
     bar; inf when no weight's shrinking lowers the loss; NaN without gradients)."""
-    excess = o.loss - o.chance_loss
-    bar = max(LOSS_EXCESS_NATS, LOSS_EXCESS_SHARE * o.chance_loss)
+    excess, bar = o.loss - o.chance_loss, excess_bar(o)
     if not excess > bar:
         return 0.0
     rate = gr.shrink_rate if gr is not None else math.nan
@@ -188,8 +193,7 @@ def _output_findings(o: Output, gr: Gradients | None = None) -> list[Finding]:
         out.append(_finding("non-finite output", ["output"], o.loss, "the loss at step 0 is not finite",
                             "a smaller init scale"))
     elif o.task in ("classification", "lm") and math.isfinite(o.chance_loss):
-        excess = o.loss - o.chance_loss
-        bar = max(LOSS_EXCESS_NATS, LOSS_EXCESS_SHARE * o.chance_loss)
+        excess, bar = o.loss - o.chance_loss, excess_bar(o)
         if excess > bar:
             steps = undo_steps(o, gr)
             # without gradients (no backward) the excess alone decides, as it did before the calibration
