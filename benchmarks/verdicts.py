@@ -58,6 +58,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -484,33 +485,28 @@ def _redraw(model: torch.nn.Module, how: str) -> torch.nn.Module:
 # rule); set 2 was committed before any of its pairs was trained, to test them; it showed them
 # wrong on plain stacks, and sets 1 and 2 together set the rules again; set 3 was committed
 # before its training, to test those.
-HOLDOUT_SETS: dict[str, tuple[Path, dict[str, object]]] = {
-    "1": (HOLDOUT, {
-        "x3": lambda m: (zoo._scale_all(m, 3.0), m)[1],
-        "x0.3": lambda m: (zoo._scale_all(m, 0.3), m)[1],
-        "xavier": lambda m: _redraw(m, "xavier"),
-        "kaiming": lambda m: _redraw(m, "kaiming"),
-    }),
-    "2": (HOLDOUT.with_name("verdicts_holdout2.json"), {
-        "x2": lambda m: (zoo._scale_all(m, 2.0), m)[1],
-        "x5": lambda m: (zoo._scale_all(m, 5.0), m)[1],
-        "x0.5": lambda m: (zoo._scale_all(m, 0.5), m)[1],
-        "normal-0.02": lambda m: _redraw(m, "normal-0.02"),
-        "lecun-uniform": lambda m: _redraw(m, "lecun-uniform"),
-    }),
-    "3": (HOLDOUT.with_name("verdicts_holdout3.json"), {
-        "x1.5": lambda m: (zoo._scale_all(m, 1.5), m)[1],
-        "x4": lambda m: (zoo._scale_all(m, 4.0), m)[1],
-        "x0.7": lambda m: (zoo._scale_all(m, 0.7), m)[1],
-        "normal-0.05": lambda m: _redraw(m, "normal-0.05"),
-        "kaiming-fan-out": lambda m: _redraw(m, "kaiming-fan-out"),
-    }),
+HOLDOUT_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
+    "1": (HOLDOUT, ("x3", "x0.3", "xavier", "kaiming")),
+    "2": (HOLDOUT.with_name("verdicts_holdout2.json"), ("x2", "x5", "x0.5", "normal-0.02", "lecun-uniform")),
+    "3": (HOLDOUT.with_name("verdicts_holdout3.json"), ("x1.5", "x4", "x0.7", "normal-0.05", "kaiming-fan-out")),
 }
-HOLDOUT_INITS = {name: f for _, inits in HOLDOUT_SETS.values() for name, f in inits.items()}
+HOLDOUT_INITS = {name for _, inits in HOLDOUT_SETS.values() for name in inits}
+
+
+def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
+    """An init outside the zoo by name: ``default`` leaves the model as built, ``x<k>`` scales
+    every parameter by k, any other name re-draws the weight matrices (:func:`_redraw`)."""
+    if init == "default":
+        return model
+    scale = re.fullmatch(r"x(\d+(?:\.\d+)?)", init)
+    if scale:
+        zoo._scale_all(model, float(scale[1]))
+        return model
+    return _redraw(model, init)
 
 
 def _holdout_model(family: str, init: str, seed: int) -> torch.nn.Module:
-    return HOLDOUT_INITS[init](zoo.build(family, "default", seed=seed))
+    return apply_init(zoo.build(family, "default", seed=seed), init)
 
 
 def _holdout_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]:
@@ -519,32 +515,43 @@ def _holdout_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]
     return fam, init, seed, run_training(fam, init, seed, protocol, model=_holdout_model(fam, init, seed))
 
 
-def cmd_holdout(truth: dict, jobs: int, which: str = "1", fixes: bool = False) -> None:
-    """Every family with one set of inits outside the zoo (HOLDOUT_SETS), trained the same way and
-    labelled against the family's best in the truth, then judged by inspect: agreement out of sample."""
+def _train_saved(path: Path, protocol: dict, pairs: list[tuple[str, str]], job, jobs: int) -> dict[tuple[str, str], dict[int, float]]:
+    """Held-out losses of ``pairs`` for every seed, trained by ``job`` ((a, b, seed, protocol) ->
+    (a, b, seed, loss)) in ``jobs`` processes and saved in ``path`` after each one, so a run resumes
+    and re-scoring takes a minute (a file trained with another recipe is not reused)."""
     import multiprocessing as mp
 
-    path, inits = HOLDOUT_SETS[which]
-    protocol = protocol_of(truth)
-    fams = list(dict.fromkeys(k.split("|")[0] for k in truth["pairs"]))
-    # the held-out losses are saved like the truth (re-scoring takes a minute); a file trained
-    # with another recipe is not reused
     saved = json.loads(path.read_text()) if path.exists() else {}
     if protocol_of(saved) != protocol:
         saved = {}
     saved = {**protocol, "seeds": list(SEEDS), "losses": saved.get("losses", {})}
-    losses: dict[tuple[str, str], dict[int, float]] = {}
-    for key, by_seed in saved["losses"].items():
-        fam, init = key.split("|")
-        losses[(fam, init)] = {int(k): v for k, v in by_seed.items()}
-    todo = [(f, i, s, protocol) for f in fams for i in inits for s in SEEDS if s not in losses.get((f, i), {})]
+    todo = [(a, b, s, protocol) for a, b in pairs for s in SEEDS if str(s) not in saved["losses"].get(f"{a}|{b}", {})]
     t0 = time.perf_counter()
-    with mp.get_context("spawn").Pool(jobs) as pool:
-        for n, (fam, init, seed, loss) in enumerate(pool.imap_unordered(_holdout_job, todo)):
-            losses.setdefault((fam, init), {})[seed] = loss
-            saved["losses"].setdefault(f"{fam}|{init}", {})[str(seed)] = loss
-            path.write_text(json.dumps(saved, indent=1, allow_nan=True))
-            print(f"[{n + 1}/{len(todo)} {time.perf_counter() - t0:5.0f}s] {fam} {init} seed {seed}: {loss:.4g}", file=sys.stderr, flush=True)
+    if todo:
+        with mp.get_context("spawn").Pool(jobs) as pool:
+            for n, (a, b, seed, loss) in enumerate(pool.imap_unordered(job, todo)):
+                saved["losses"].setdefault(f"{a}|{b}", {})[str(seed)] = loss
+                path.write_text(json.dumps(saved, indent=1, allow_nan=True))
+                print(f"[{n + 1}/{len(todo)} {time.perf_counter() - t0:5.0f}s] {a} {b} seed {seed}: {loss:.4g}", file=sys.stderr, flush=True)
+    return {tuple(k.split("|")): {int(s): v for s, v in by.items()} for k, by in saved["losses"].items()}
+
+
+def _print_judged(rows: list[tuple[str, str, str, float, object]], width: int) -> None:
+    """The confusion matrix of (name, init, label, progress, inspect result) rows, then each row."""
+    confusion([(lab, bool(res.issues)) for _, _, lab, _, res in rows if lab != "left out"])
+    for name, init, lab, prog, res in rows:
+        kinds = sorted({f.kind for f in res.findings if f.severity == "defect"})
+        wrong = lab in ("trains", "broken") and bool(res.issues) != (lab == "broken")
+        print(f"  {name:{width}s} {init:8s} {lab:8s} {prog:8.2f}  " + (f"FLAG {', '.join(kinds)}" if kinds else "ok") + ("  <- wrong" if wrong else ""))
+
+
+def cmd_holdout(truth: dict, jobs: int, which: str = "1", fixes: bool = False) -> None:
+    """Every family with one set of inits outside the zoo (HOLDOUT_SETS), trained the same way and
+    labelled against the family's best in the truth, then judged by inspect: agreement out of sample."""
+    path, inits = HOLDOUT_SETS[which]
+    protocol = protocol_of(truth)
+    fams = list(dict.fromkeys(k.split("|")[0] for k in truth["pairs"]))
+    losses = _train_saved(path, protocol, [(f, i) for f in fams for i in inits], _holdout_job, jobs)
     rows = []
     for fam in fams:
         for init in inits:
@@ -554,11 +561,7 @@ def cmd_holdout(truth: dict, jobs: int, which: str = "1", fixes: bool = False) -
             res = inspect(_holdout_model(fam, init, 0), x)
             rows.append((fam, init, label(prog), prog, res))
     print(f"\nholdout set {which}: inits {', '.join(inits)}, trained with {protocol}:")
-    confusion([(lab, bool(res.issues)) for _, _, lab, _, res in rows])
-    for fam, init, lab, prog, res in rows:
-        kinds = sorted({f.kind for f in res.findings if f.severity == "defect"})
-        wrong = lab != "marginal" and bool(res.issues) != (lab == "broken")
-        print(f"  {fam:16s} {init:8s} {lab:8s} {prog:8.2f}  " + (f"FLAG {', '.join(kinds)}" if kinds else "ok") + ("  <- wrong" if wrong else ""))
+    _print_judged(rows, 16)
     if fixes:
         cmd_fixes(truth, {"rows": rows}, jobs, {k: [v[s] for s in SEEDS] for k, v in losses.items()})
 
@@ -637,17 +640,13 @@ def _others() -> dict[str, tuple[object, object]]:
 OTHER_TASKS = {"mistral": "gpt2", "qwen2": "gpt2", "phi": "gpt2", "gemma": "gpt2", "opt": "gpt2", "bloom": "gpt2", "falcon": "gpt2",
                "gpt-j": "gpt2", "roberta": "bert", "distilbert": "bert", "electra": "bert", "convnext": "vit", "swin": "vit",
                "deit": "vit", "resnet (transformers)": "vit"}
-OTHER_INITS = {"default": 1.0, "x3": 3.0, "x10": 10.0}
+OTHER_INITS = ("default", "x3", "x10")
 OTHERS = HOLDOUT.with_name("verdicts_others.json")
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:
     torch.manual_seed(seed)
-    model = _others()[name][0]()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.mul_(OTHER_INITS[init])
-    return model
+    return apply_init(_others()[name][0](), init)
 
 
 def _other_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]:
@@ -660,23 +659,11 @@ def cmd_others_trained(jobs: int, protocol: dict) -> None:
     """Families outside the zoo at their default, x3 and x10, trained on the zoo task of their kind
     (saved in OTHERS) and labelled against their own best init; inspect judged on the same batch
     as the zoo's."""
-    import multiprocessing as mp
-
-    saved = json.loads(OTHERS.read_text()) if OTHERS.exists() else {}
-    if protocol_of(saved) != protocol:
-        saved = {}
-    saved = {**protocol, "seeds": list(SEEDS), "losses": saved.get("losses", {})}
-    todo = [(n, i, s, protocol) for n in OTHER_TASKS for i in OTHER_INITS for s in SEEDS if str(s) not in saved["losses"].get(f"{n}|{i}", {})]
-    t0 = time.perf_counter()
-    with mp.get_context("spawn").Pool(jobs) as pool:
-        for k, (name, init, seed, loss) in enumerate(pool.imap_unordered(_other_job, todo)):
-            saved["losses"].setdefault(f"{name}|{init}", {})[str(seed)] = loss
-            OTHERS.write_text(json.dumps(saved, indent=1, allow_nan=True))
-            print(f"[{k + 1}/{len(todo)} {time.perf_counter() - t0:5.0f}s] {name} {init} seed {seed}: {loss:.4g}", file=sys.stderr, flush=True)
+    losses = _train_saved(OTHERS, protocol, [(n, i) for n in OTHER_TASKS for i in OTHER_INITS], _other_job, jobs)
     rows = []
     for name, fam in OTHER_TASKS.items():
         c = chance(fam)
-        means = {i: sum(saved["losses"][f"{name}|{i}"].values()) / len(SEEDS) for i in OTHER_INITS}
+        means = {i: sum(losses[(name, i)].values()) / len(SEEDS) for i in OTHER_INITS}
         best = min(m for m in means.values() if math.isfinite(m))
         for init in OTHER_INITS:
             prog = (c - means[init]) / (c - best) if math.isfinite(means[init]) else -math.inf
@@ -685,11 +672,7 @@ def cmd_others_trained(jobs: int, protocol: dict) -> None:
             lab = label(prog) if c - best >= 0.1 * c else "left out"
             rows.append((name, init, lab, prog, res))
     print(f"\nfamilies outside the zoo at default, x3, x10, trained with {protocol}, against their own best init:")
-    confusion([(lab, bool(res.issues)) for _, _, lab, _, res in rows if lab != "left out"])
-    for name, init, lab, prog, res in rows:
-        kinds = sorted({f.kind for f in res.findings if f.severity == "defect"})
-        wrong = lab in ("trains", "broken") and bool(res.issues) != (lab == "broken")
-        print(f"  {name:22s} {init:8s} {lab:8s} {prog:8.2f}  " + (f"FLAG {', '.join(kinds)}" if kinds else "ok") + ("  <- wrong" if wrong else ""))
+    _print_judged(rows, 22)
 
 
 def cmd_others() -> None:
@@ -701,11 +684,7 @@ def cmd_others() -> None:
         torch.manual_seed(0)
         model = factory()
         for init in ("default", "x10"):
-            if init == "x10":
-                with torch.no_grad():
-                    for p in model.parameters():
-                        p.mul_(10)
-            res = inspect(model, batch)
+            res = inspect(apply_init(model, init), batch)
             kinds = sorted({f.kind for f in res.findings if f.severity == "defect"})
             false_alarms += init == "default" and bool(kinds)
             print(f"  {name:22s} {init:8s} loss {res.output.loss:6.3g} (chance {res.output.chance_loss:.3g}) "
