@@ -167,7 +167,7 @@ class Recorder:
                            block=self._block_stack[-1] if self._block_stack else "", feeds_norm=False,
                            **output_stats(as_samples_by_units(t, m), self.generator))
                 self._find_attention(call, out)
-                if isinstance(m, nn.RNNBase) and x is not None:
+                if isinstance(m, (nn.RNNBase, nn.Tanh, nn.Sigmoid)) and x is not None:
                     row["gate_saturation"] = gate_saturation(m, x)
             idx = len(self.rec.rows)
             self.rec.rows.append(row)

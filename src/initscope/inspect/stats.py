@@ -69,12 +69,15 @@ def effective_rank_sampled(h: torch.Tensor, generator: torch.Generator) -> tuple
 GATE_SATURATION_Z = 4.0
 
 
-def gate_saturation(m: nn.RNNBase, x: torch.Tensor) -> float:
-    """Share of a recurrent layer's gate pre-activations at the first time step beyond
-    |z| > 4, where sigmoid and tanh pass under 2% of the gradient. At the first step the hidden
-    state is zero, so the pre-activations are exactly the input projection of the first layer
-    plus both biases (W_ih x + b_ih + b_hh): no recurrent term is left out. NaN for a ReLU RNN
-    and when the input is not a plain tensor of ``input_size`` features."""
+def gate_saturation(m: nn.Module, x: torch.Tensor) -> float:
+    """Share of the pre-activations of a saturating nonlinearity beyond |z| > 4, where sigmoid
+    and tanh pass under 2% of the gradient: a ``Tanh`` or ``Sigmoid`` module's input, or a
+    recurrent layer's gates at the first time step. There the hidden state is zero, so the
+    pre-activations are exactly the input projection of the first layer plus both biases (W_ih
+    x + b_ih + b_hh): no recurrent term is left out. NaN for a ReLU RNN and when the input is
+    not a plain tensor of ``input_size`` features."""
+    if isinstance(m, (nn.Tanh, nn.Sigmoid)):
+        return float((x.detach().abs() > GATE_SATURATION_Z).double().mean()) if x.numel() else math.nan
     w = getattr(m, "weight_ih_l0", None)
     if getattr(m, "mode", "") == "RNN_RELU":  # no saturating nonlinearity
         return math.nan
