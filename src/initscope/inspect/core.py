@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
-from initscope.inspect.record import Recorder, eager_attention, no_fastpath
+from initscope.inspect.record import Recorder, eager_attention, no_fastpath, would_switch_attention
 from initscope.inspect.stats import weight_stats
 from initscope.inspect.structure import is_pass_through, weight_of
 from initscope.repro import derive_seed, generator
@@ -295,71 +295,105 @@ def _quiet_transformers() -> Iterator[None]:
 
 
 def _record(model: nn.Module, batch: Batch, *, seed: int, task: Task) -> tuple[Recorder, Output, list[str]]:
+    try:
+        return _record_with(model, batch, seed=seed, task=task, eager=True)
+    except InitscopeError as e:
+        # the eager attention some transformers models ship does not run where their own kernel
+        # does: measure with the model's own kernel, without attention weights
+        if not (str(e).startswith("the model rejected") and would_switch_attention(model)):
+            raise
+        model.zero_grad(set_to_none=True)
+        rec, output, notes = _record_with(model, batch, seed=seed, task=task, eager=False)
+        notes.insert(0, f"the eager attention implementation failed ({str(e).split(': ', 1)[-1]}); measured with the "
+                        "model's own kernel, which returns no attention weights (attention entropy not measured)")
+        return rec, output, notes
+
+
+def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager: bool) -> tuple[Recorder, Output, list[str]]:
     notes: list[str] = []
     g = generator(seed, "labels")
     known = hf_task(model)
-    with at_init_mode(model), no_fastpath(), _quiet_transformers(), eager_attention(model) as eager:
+    with at_init_mode(model), no_fastpath(), _quiet_transformers(), eager_attention(model, eager) as eager:
         if eager:
             notes.append("attention measured with the eager implementation (the model's own kernel returns no weights); "
                          "restored afterwards")
-        rec = Recorder(model, seed=seed)
-        with rec as recording:
-            call_batch = batch
-            resolved = task
-            if known is not None and task in ("auto", known[0]):
-                resolved = known[0]
-                # a transformers model computes its task's own loss when given labels
-                probe_labels = None
-                if resolved == "lm":
-                    probe_labels = batch.kwargs.get("input_ids")
-                elif resolved == "classification":
-                    probe_labels = torch.randint(0, int(known[1] or 2), (batch.size,), generator=g)
-                    if type(model).__name__.endswith("ForTokenClassification") and batch.main is not None:
-                        probe_labels = torch.randint(0, int(known[1] or 2), tuple(batch.main.shape[:2]), generator=g)
-                if probe_labels is not None:
-                    call_batch = batch.with_kwargs(labels=probe_labels.to(batch.main.device if batch.main is not None else "cpu"))
-            out = call_model(model, call_batch)
-            rec.stop_watching()
-            out_t = output_tensor(out)
-            if out_t is None:
-                raise InitscopeError(f"the model returned no floating tensor (got {type(out).__name__})")
-            hit = rec._producer.get(id(out_t))
-            head = recording.rows[hit[1]] if hit is not None and hit[0]() is out_t else None
-            if head is not None:
-                head["role"] = "head" if head["role"] == "layer" else head["role"]
-            if resolved == "auto":
-                resolved, classes = _auto_task(model, out_t, "layer" if head and head["role"] == "head" else None)
-            else:
-                classes = known[1] if known is not None and known[0] == resolved else (int(out_t.shape[-1]) if resolved in ("classification", "lm") else None)
-            own = model_loss(out)
-            if own is not None:
-                loss, source = own, "the model's own loss (given labels)"
-            else:
-                labels = _labels_for(model, resolved, batch, out_t, g) if resolved in ("classification", "lm") else None
-                if resolved in ("classification", "lm") and labels is None:
-                    raise InitscopeError(f"--task {resolved} needs integer inputs to use as labels (token ids)") if resolved == "lm" else \
-                        InitscopeError("could not draw labels for the classification loss")
-                loss = standard_loss(resolved, out_t, labels, g)
-                source = {"classification": "cross-entropy with random labels", "lm": "next-token cross-entropy",
-                          }.get(resolved, "MSE against N(0, 1) targets (no known task)")
-            value = float(loss.detach())
-            if resolved == "classification" and out_t.dim() >= 2 and out_t.shape[-1] >= 2 and math.isfinite(value):
-                # the labels are a random draw (inspect does not know the task's own), so the loss judged
-                # is its expectation over uniformly random labels, exact from the logits: no draw moves a
-                # verdict. The gradients still come from the drawn labels (the expected loss's gradient,
-                # softmax - 1/C, vanishes with the logits).
-                z = out_t.detach().double().reshape(-1, out_t.shape[-1])
-                value = float((torch.logsumexp(z, dim=-1) - z.mean(dim=-1)).mean())
-                source = source.replace("with random labels", "expected over uniformly random labels") \
-                    if "random labels" in source else source + ", expected over uniformly random labels"
-            output = Output(
-                task=resolved, classes=classes, logit_std=float(out_t.detach().double().std()), loss=value,
-                chance_loss=math.log(classes) if classes and resolved in ("classification", "lm") else math.nan,
-                loss_source=source)
-            if loss.requires_grad and math.isfinite(float(loss.detach())):
-                loss.backward()
-            elif loss.requires_grad:
-                notes.append("the loss at step 0 is not finite: no backward pass")
+        call_batch = batch
+        resolved = task
+        if known is not None and task in ("auto", known[0]):
+            resolved = known[0]
+            # a transformers model computes its task's own loss when given labels
+            probe_labels = None
+            if resolved == "lm":
+                probe_labels = batch.kwargs.get("input_ids")
+            elif resolved == "classification":
+                probe_labels = torch.randint(0, int(known[1] or 2), (batch.size,), generator=g)
+                if type(model).__name__.endswith("ForTokenClassification") and batch.main is not None:
+                    probe_labels = torch.randint(0, int(known[1] or 2), tuple(batch.main.shape[:2]), generator=g)
+            if probe_labels is not None:
+                call_batch = batch.with_kwargs(labels=probe_labels.to(batch.main.device if batch.main is not None else "cpu"))
+
+        def attempt(cb: Batch) -> tuple[Recorder, Output]:
+            nonlocal resolved
+            rec = Recorder(model, seed=seed)
+            with rec as recording:
+                out = call_model(model, cb)
+                rec.stop_watching()
+                out_t = output_tensor(out)
+                if out_t is None:
+                    raise InitscopeError(f"the model returned no floating tensor (got {type(out).__name__})")
+                hit = rec._producer.get(id(out_t))
+                head = recording.rows[hit[1]] if hit is not None and hit[0]() is out_t else None
+                if head is not None:
+                    head["role"] = "head" if head["role"] == "layer" else head["role"]
+                if resolved == "auto":
+                    resolved, classes = _auto_task(model, out_t, "layer" if head and head["role"] == "head" else None)
+                else:
+                    # an LM's classes are its logits' width (a config may state another vocabulary)
+                    classes = int(out_t.shape[-1]) if resolved == "lm" else known[1] if known is not None and known[0] == resolved else (
+                        int(out_t.shape[-1]) if resolved == "classification" else None)
+                own = model_loss(out)
+                if own is not None:
+                    loss, source = own, "the model's own loss (given labels)"
+                else:
+                    labels = _labels_for(model, resolved, batch, out_t, g) if resolved in ("classification", "lm") else None
+                    if resolved in ("classification", "lm") and labels is None:
+                        raise InitscopeError(f"--task {resolved} needs integer inputs to use as labels (token ids)") if resolved == "lm" else \
+                            InitscopeError("could not draw labels for the classification loss")
+                    loss = standard_loss(resolved, out_t, labels, g)
+                    source = {"classification": "cross-entropy with random labels", "lm": "next-token cross-entropy",
+                              }.get(resolved, "MSE against N(0, 1) targets (no known task)")
+                value = float(loss.detach())
+                if resolved == "classification" and out_t.dim() >= 2 and out_t.shape[-1] >= 2 and math.isfinite(value):
+                    # the labels are a random draw (inspect does not know the task's own), so the loss judged
+                    # is its expectation over uniformly random labels, exact from the logits: no draw moves a
+                    # verdict. The gradients still come from the drawn labels (the expected loss's gradient,
+                    # softmax - 1/C, vanishes with the logits).
+                    z = out_t.detach().double().reshape(-1, out_t.shape[-1])
+                    value = float((torch.logsumexp(z, dim=-1) - z.mean(dim=-1)).mean())
+                    source = source.replace("with random labels", "expected over uniformly random labels") \
+                        if "random labels" in source else source + ", expected over uniformly random labels"
+                output = Output(
+                    task=resolved, classes=classes, logit_std=float(out_t.detach().double().std()), loss=value,
+                    chance_loss=math.log(classes) if classes and resolved in ("classification", "lm") else math.nan,
+                    loss_source=source)
+                if loss.requires_grad and math.isfinite(float(loss.detach())):
+                    loss.backward()
+                elif loss.requires_grad:
+                    notes.append("the loss at step 0 is not finite: no backward pass")
+            return rec, output
+
+        try:
+            rec, output = attempt(call_batch)
+        except InitscopeError as e:
+            # some models' own loss fails on labels their forward accepts (a vocabulary the config
+            # states apart from the head's, a loss that needs more than labels): judge the standard
+            # loss of the task instead, on a fresh recording
+            if call_batch is batch or not str(e).startswith("the model rejected"):
+                raise
+            model.zero_grad(set_to_none=True)
+            notes.append(f"the model's own loss failed when given labels ({str(e).split(': ', 1)[-1]}); "
+                         "the standard loss of its task is judged instead")
+            rec, output = attempt(batch)
     return rec, output, notes
 
 
@@ -417,6 +451,7 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
         rec, output, notes = _record(model, b, seed=seed, task=task)
         layers = _layers_table(model, rec)
         grads = gradient_facts(model, b.size)
+        with_grad = {id(p) for p in model.parameters() if p.grad is not None}
     finally:
         for p, g in old_grads.items():
             p.grad = g
@@ -424,6 +459,15 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
     branches = pd.DataFrame(rec.rec.branches)
     attention = pd.DataFrame(rec.rec.attention)
     missing = _not_recorded(model, layers)
+    if with_grad:
+        # after a backward pass a module none of whose parameters got a gradient was not used by
+        # this forward (MarkupLM's xpath_unitseq2_embeddings is built and never called): a note,
+        # not an issue; one whose weight got a gradient ran on a path that skipped its hook
+        mods = dict(model.named_modules())
+        unused = [n for n in missing if not any(id(p) in with_grad for p in mods[n].parameters())]
+        missing = [n for n in missing if n not in unused]
+        if unused:
+            notes.append(f"not used by this forward pass (no gradient reached them): {', '.join(unused)}")
     if b.source:
         notes.insert(0, f"inputs: {b.source}")
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
@@ -432,7 +476,8 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
     issues = [f.message for f in findings if f.severity == "defect"]
     warnings = [f.message for f in findings if f.severity == "warning"]
     if missing:
-        issues.append(f"not recorded (a fused path skipped their hooks): {', '.join(missing)}")
+        # what inspect could not see is not a defect of the init: said beside the verdict, not as one
+        warnings.append(f"not recorded (a fused path skipped their hooks, so they were not judged): {', '.join(missing)}")
     verdict = ("healthy: nothing at init stands in the way of training (scale, stream, attention, output, symmetry)."
                if not issues else " | ".join(issues))
     if layers.empty and not issues:  # nothing inside was measured: say so instead of a clean bill

@@ -37,10 +37,18 @@ from initscope.inspect.stats import (
     rms,
     token_similarity,
 )
+from initscope.inspect.stats import _reduce_dtype
 from initscope.inspect.structure import find_blocks, is_attention, is_embedding, is_norm, is_pass_through, weight_of
 from initscope.repro import generator
 
 _ADDS = {"add", "add_", "__add__", "__radd__", "__iadd__"}
+# A branch within this relative distance of the last norm output times a scalar is that norm's
+# output (rounding only: float32 gives ~1e-7)
+SCALED_NORM_TOL = 1e-4
+# below / above these (the verdicts' SAMPLE_FRACTION_MIN and DEAD_FRACTION_MAX) a layer's input is
+# checked for being constant over the samples
+SAMPLE_CHECK_BELOW = 0.05
+DEAD_CHECK_ABOVE = 0.5
 
 
 @dataclass
@@ -119,6 +127,8 @@ class Recorder:
         self.block_names = {name: group for name, group in self.blocks}
         self._producer: dict[int, tuple[weakref.ref, int]] = {}  # id(output) -> row it came from
         self._norm_outputs: set[int] = set()
+        self._last_norm: weakref.ref | None = None
+        self._modules: dict[str, nn.Module] | None = None
         self._seen_attention: set[int] = set()
         self._handles: list[Any] = []
         self._block_stack: list[str] = []
@@ -133,8 +143,11 @@ class Recorder:
         self.calls[name] = k + 1
         return (name if k == 0 else f"{name}#{k + 1}"), k
 
-    def _role(self, m: nn.Module) -> str:
-        if is_embedding(m):
+    def _role(self, m: nn.Module, inp: Any = None) -> str:
+        ids = first_tensor(inp) if inp is not None else None
+        if is_embedding(m) or (weight_of(m) is not None and isinstance(ids, torch.Tensor) and not ids.is_floating_point()
+                               and not ids.is_complex()):
+            # a lookup table by what it is fed (I-BERT's QuantEmbedding is not an nn.Embedding)
             return "embedding"
         if is_norm(m):
             return "norm"
@@ -163,9 +176,14 @@ class Recorder:
                 return
             call, k = self._call_name(name)
             with torch.no_grad():
-                row = dict(name=call, module=name, type=type(m).__name__, role=self._role(m), call=k,
+                row = dict(name=call, module=name, type=type(m).__name__, role=self._role(m, inp), call=k,
                            block=self._block_stack[-1] if self._block_stack else "", feeds_norm=False,
                            **output_stats(as_samples_by_units(t, m), self.generator))
+                if x is not None and not (row["sample_fraction"] >= SAMPLE_CHECK_BELOW and row["dead_fraction"] <= DEAD_CHECK_ABOVE):
+                    # an output constant over the samples because its input already was (MarkupLM's
+                    # xpath path fed only padding) owes nothing to this layer's init
+                    xs = as_samples_by_units(x, m)
+                    row["input_constant"] = bool(xs.shape[0] > 1 and float((xs - xs[:1]).abs().amax()) == 0.0)
                 self._find_attention(call, out)
                 if isinstance(m, (nn.RNNBase, nn.Tanh, nn.Sigmoid)) and x is not None:
                     row["gate_saturation"] = gate_saturation(m, x)
@@ -174,6 +192,7 @@ class Recorder:
             self._producer[id(t)] = (weakref.ref(t), idx)
             if is_norm(m):
                 self._norm_outputs.add(id(t))
+                self._last_norm = weakref.ref(t)
             if is_attention(m) and self.frames and self._attn_marks and self._attn_marks.pop() == len(self.rec.branches):
                 # an attention module that made no residual addition itself (BERT's outer
                 # BertAttention adds its own branch inside): the next addition is its branch
@@ -253,10 +272,15 @@ class Recorder:
                            token_similarity=token_similarity(y, self.seq_dim) if y.dim() == 3 else math.nan,
                            post_norm=id(y) in self._norm_outputs, grad_rms=math.nan)
                 mine = [b for b in self.rec.branches if b["block_index"] == frame.block]
+                # a branch that ends in a norm (Gemma 2's and GLM-4's sandwich norms, OLMo 2's
+                # post-norm) has the RMS of its gain by design, and one without parameters (FNet's
+                # Fourier mixing) the scale of its architecture: their ratios stay in the branches
+                # table, and the block's ratios are those of the branches an init scales
+                scaled = [b for b in mine if not (b.get("normalized") or b.get("parameter_free"))]
                 for role in ("attention", "mlp"):
-                    rs = [b["ratio"] for b in mine if b["role"] == role]
+                    rs = [b["ratio"] for b in scaled if b["role"] == role]
                     row[f"{role}_branch_ratio"] = max(rs) if rs else math.nan
-                row["branch_ratio"] = max((b["ratio"] for b in mine), default=math.nan)
+                row["branch_ratio"] = max((b["ratio"] for b in scaled), default=math.nan)
                 row["branches"] = len(mine)
             x = frame.keep[0] if frame.keep else None
             self._pending = None
@@ -288,7 +312,9 @@ class Recorder:
         ratio = b_ / s_ if s_ > 0 else (math.inf if b_ > 0 else math.nan)
         role = "attention" if attn else "mlp"
         self.rec.branches.append(dict(block=row["block"], block_index=idx, role=role, module=row["module"],
-                                      branch_rms=b_, stream_rms=s_, ratio=ratio))
+                                      branch_rms=b_, stream_rms=s_, ratio=ratio, normalized=self._normalized(y)))
+        if self._normalized(y):
+            ratio = math.nan
         with torch.no_grad():
             st = output_stats(as_samples_by_units(out, m), self.generator)
             row.update(stream_rms=rms(out), sample_fraction=st["sample_fraction"], effective_rank=st["effective_rank"],
@@ -304,13 +330,42 @@ class Recorder:
         comp = self._composite.get(id(t))
         return list(comp[1]) if comp is not None and comp[0]() is t else []
 
+    def _normalized(self, t: torch.Tensor) -> bool:
+        """Whether ``t`` came out of a normalization layer: straight from one, or as the last norm
+        output times a scalar (HyperCLOVA X's ``residual_multiplier``)."""
+        hit = self._producer.get(id(t))
+        if hit is not None and hit[0]() is t:
+            return self.rec.rows[hit[1]]["role"] == "norm"
+        n = self._last_norm() if self._last_norm is not None else None
+        if n is None or n.shape != t.shape:
+            return False
+        with torch.no_grad():
+            a, b = n.detach().to(_reduce_dtype(n)).flatten(), t.detach().to(_reduce_dtype(t)).flatten()
+            nn_ = float(a @ a)
+            if not nn_ > 0:
+                return False
+            c, bb = float(a @ b) / nn_, float(b @ b)
+            return c != 0 and bb > 0 and float((b - c * a).pow(2).sum()) <= SCALED_NORM_TOL ** 2 * bb
+
+    def _parameter_free(self, names: list[str]) -> bool:
+        """Whether the modules a branch came out of hold no parameters (FNet's Fourier mixing):
+        no init sets its scale."""
+        if not names:
+            return False
+        if self._modules is None:
+            self._modules = dict(self.model.named_modules())
+        mods = [self._modules.get(n.split("#")[0]) for n in names]  # call names: module[#k]
+        return all(m is not None and next(m.parameters(), None) is None for m in mods)
+
     def branch_added(self, frame: _Frame, stream: torch.Tensor, branch: torch.Tensor) -> None:
-        module = ",".join(self.producers_of(branch))
+        producers = self.producers_of(branch)
+        module = ",".join(producers)
         s, b = rms(stream), rms(branch)
         self.rec.branches.append(dict(
             block=self.rec.blocks[frame.block]["block"], block_index=frame.block,
             role="attention" if frame.attention_since_add else "mlp", module=module,
-            branch_rms=b, stream_rms=s, ratio=b / s if s > 0 else (math.inf if b > 0 else math.nan)))
+            branch_rms=b, stream_rms=s, ratio=b / s if s > 0 else (math.inf if b > 0 else math.nan),
+            normalized=self._normalized(branch), parameter_free=self._parameter_free(producers)))
         frame.attention_since_add = False
 
     # --- context ---
@@ -368,16 +423,23 @@ def no_fastpath() -> Iterator[None]:
             mha.set_fastpath_enabled(old)
 
 
+def would_switch_attention(model: nn.Module) -> bool:
+    """Whether :func:`eager_attention` would load the eager implementation into ``model``."""
+    cfg = getattr(model, "config", None)
+    old = getattr(cfg, "_attn_implementation", None) if cfg is not None else None
+    return old not in (None, "eager") and callable(getattr(model, "set_attn_implementation", None))
+
+
 @contextmanager
-def eager_attention(model: nn.Module) -> Iterator[bool]:
+def eager_attention(model: nn.Module, enabled: bool = True) -> Iterator[bool]:
     """``transformers`` models compute attention with SDPA kernels that return no weights; the
     measurement loads the eager implementation (same maths, weights returned) and restores the
-    model's own afterwards. Yields whether it switched."""
+    model's own afterwards. Yields whether it switched (never when not ``enabled``)."""
     cfg = getattr(model, "config", None)
     setter = getattr(model, "set_attn_implementation", None)
     old = getattr(cfg, "_attn_implementation", None) if cfg is not None else None
     switched = False
-    if old not in (None, "eager") and callable(setter):
+    if enabled and would_switch_attention(model):
         try:
             setter("eager")
             switched = True

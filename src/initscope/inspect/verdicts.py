@@ -172,6 +172,11 @@ def _finding(kind: str, places: list[str], value: float, detail: str, fix: str, 
     return Finding(kind, places[0], value, f"{kind}: {detail}, {where}{hedge}; fix: {fix}", len(places), sure, severity)
 
 
+def _true(v: object) -> bool:
+    """A table cell that holds True (absent, NaN or False cells do not)."""
+    return v is True or (type(v).__name__ == "bool_" and bool(v))
+
+
 def excess_bar(o: Output) -> float:
     """The loss excess over chance past which an output is overconfident, in nats."""
     return max(LOSS_EXCESS_NATS, LOSS_EXCESS_SHARE * o.chance_loss)
@@ -286,14 +291,17 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
             # (scale findings are 'high' confidence: a factor 1000 in second moment is already the margin)
         # the head is judged by the loss, an embedding by nothing the init decides (a
         # token-type embedding fed one id is constant over samples by its input)
-        if not in_block and r.role not in ("norm", "head", "embedding"):
+        # (nor is a layer's collapse its own when its input was already constant over the samples)
+        if not in_block and r.role not in ("norm", "head", "embedding") and not _true(r.get("input_constant")):
             sf = r.sample_fraction
             if r.samples > 1 and not after_pool and math.isfinite(sf) and sf < SAMPLE_FRACTION_MIN:
                 v.append(("collapsing over samples", sf, f"only {sf:.1%} of the variance depends on the input"))
             if r.dead_fraction > DEAD_FRACTION_MAX and r.role == "activation":
                 v.append(("dead units", r.dead_fraction, f"{r.dead_fraction:.0%} of units never vary"))
             dims = r.get("rank_dims", 0) or 0
-            if (dims >= 8 and math.isfinite(r.effective_rank) and r.effective_rank < RANK_SHARE_MIN * dims
+            # (not an attention module's output: its layout may be channels-first, SqueezeBERT's
+            # [batch, channels, tokens], and attention's collapse over tokens is judged per block)
+            if (dims >= 8 and r.role != "attention" and math.isfinite(r.effective_rank) and r.effective_rank < RANK_SHARE_MIN * dims
                     and r.effective_rank < RANK_LOSS_MAX * data_rank and math.isfinite(sf) and sf >= SAMPLE_FRACTION_MIN):
                 v.append(("rank collapse", r.effective_rank, f"effective rank {r.effective_rank:.2g} of {dims}"
                                                              + (f", against {data_rank:.2g} where the data enters" if math.isfinite(data_rank) else "")))

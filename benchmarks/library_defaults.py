@@ -1,0 +1,146 @@
+"""inspect on the library default of every ``transformers`` architecture that builds small.
+
+    python benchmarks/library_defaults.py            # causal LMs, sequence classifiers, image classifiers (~30 min)
+    python benchmarks/library_defaults.py clm        # one kind: clm | seq | img
+    python benchmarks/library_defaults.py clm glm4 fnet   # named model types only
+
+Issue 19's target: no false alarm on a library default. Every model type in transformers' auto
+mappings for the kind is built from its config class with small sizes (the common size fields set
+where the config has them: 2 layers, width 64, 4 heads, vocabulary 1000, 32 x 32 images), on a
+batch of 8 (32 token ids, or images), and inspected. A model is *built* when its forward runs on
+that batch (configs whose small sizes do not fit their own code, or that need inputs beyond
+token ids or pixels, are counted apart); for each built one the script prints its defects (the
+findings that make ``inspect`` report an issue) or ``healthy``, and the modules a fused path
+kept from the hooks (not judged; a warning, not a defect); finally how many defaults were
+flagged. Models with more than 30M parameters at these sizes are
+skipped, as are builds that take over 60 s.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+import warnings
+
+import torch
+
+SMALL = dict(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_layers=2, n_layer=2, n_layers=2, num_attention_heads=4, n_head=4,
+             n_heads=4, num_heads=4, intermediate_size=128, ffn_dim=128, d_model=64, n_embd=64, dim=64, d_ff=128, hidden_dim=128,
+             num_key_value_heads=2, max_position_embeddings=128, n_positions=128, embedding_size=64, d_kv=16, head_dim=16,
+             encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=128,
+             decoder_ffn_dim=128, num_decoder_layers=2, num_labels=10, image_size=32, patch_size=4, num_experts=4, num_local_experts=4,
+             moe_intermediate_size=64, shared_expert_intermediate_size=64, num_experts_per_tok=2, kv_lora_rank=16, q_lora_rank=16,
+             qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=16, state_size=8, time_step_rank=4, conv_kernel=4, expand=2)
+MAX_PARAMS = 30e6
+BUILD_SECONDS = 60
+
+
+def small_config(model_type: str):
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    cfg = CONFIG_MAPPING[model_type]()
+    for k, v in SMALL.items():
+        if hasattr(cfg, k):
+            try:
+                setattr(cfg, k, v)
+            except Exception:  # noqa: BLE001 - a per-layer or validated field keeps its default
+                pass
+    for k in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
+        v = getattr(cfg, k, None)
+        if isinstance(v, int) and v >= SMALL["vocab_size"]:
+            setattr(cfg, k, 0)
+    return cfg
+
+
+def batch_for(kind: str, cfg, g: torch.Generator) -> dict:
+    if kind == "img":
+        s = getattr(cfg, "image_size", 32)
+        s = s if isinstance(s, int) else s[0]
+        return {"pixel_values": torch.randn(8, getattr(cfg, "num_channels", 3), s, s, generator=g)}
+    return {"input_ids": torch.randint(1, SMALL["vocab_size"], (8, 32), generator=g)}
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(*_: object) -> None:
+    raise _Timeout
+
+
+def run(kind: str, only: set[str]) -> dict[str, int]:
+    import transformers as t
+    from transformers.models.auto import modeling_auto as ma
+
+    from initscope.inspect import inspect
+
+    mapping = {"clm": ma.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, "seq": ma.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
+               "img": ma.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES}[kind]
+    counts = {"built": 0, "flagged": 0, "partly unrecorded": 0, "inspect failed": 0, "did not build": 0, "skipped": 0}
+    g = torch.Generator().manual_seed(0)
+    for model_type, cls_name in mapping.items():
+        if only and model_type not in only:
+            continue
+        cls_name = cls_name[0] if isinstance(cls_name, tuple) else cls_name
+        signal.alarm(BUILD_SECONDS)
+        t0, stage = time.time(), "config"
+        try:
+            cfg = small_config(model_type)
+            stage = "build"
+            torch.manual_seed(0)
+            model = getattr(t, cls_name)(cfg)
+            n = sum(p.numel() for p in model.parameters())
+            if n > MAX_PARAMS:
+                counts["skipped"] += 1
+                print(f"{kind} {model_type:26s} skipped: {n / 1e6:.0f}M parameters at the small sizes", flush=True)
+                continue
+            batch = batch_for(kind, cfg, g)
+            stage = "forward"
+            model.eval()
+            try:
+                with torch.no_grad():
+                    model(**batch)
+            except Exception:  # noqa: BLE001 - hybrid models want no cache at init
+                batch["use_cache"] = False
+                with torch.no_grad():
+                    model(**batch)
+            signal.alarm(0)
+            stage = "inspect"
+            counts["built"] += 1
+            res = inspect(model, batch)
+            defects = [f"{f.kind} at {f.place} ({f.value:.3g})" for f in res.findings if f.severity == "defect"]
+            unseen = [w for w in res.warnings if w.startswith("not recorded")]
+            counts["flagged"] += bool(defects)
+            counts["partly unrecorded"] += bool(unseen)
+            print(f"{kind} {model_type:26s} {time.time() - t0:5.1f}s {'FLAGGED: ' + '; '.join(defects) if defects else 'healthy'}"
+                  + (f" ({unseen[0].split(' (')[0]}: {unseen[0].split(': ', 1)[-1]})" if unseen else ""), flush=True)
+        except _Timeout:
+            counts["skipped" if stage != "inspect" else "inspect failed"] += 1
+            print(f"{kind} {model_type:26s} over {BUILD_SECONDS}s at {stage}", flush=True)
+        except Exception as e:  # noqa: BLE001 - the sweep reports and goes on
+            msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:140]
+            counts["inspect failed" if stage == "inspect" else "did not build"] += 1
+            print(f"{kind} {model_type:26s} {'INSPECT FAILED' if stage == 'inspect' else 'did not build (' + stage + ')'}: "
+                  f"{type(e).__name__}: {msg}", flush=True)
+        finally:
+            signal.alarm(0)
+    return counts
+
+
+def main(argv: list[str]) -> None:
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.WARNING)
+    signal.signal(signal.SIGALRM, _alarm)
+    kinds = [argv[0]] if argv and argv[0] in ("clm", "seq", "img") else ["clm", "seq", "img"]
+    only = set(argv[1:] if argv and argv[0] in ("clm", "seq", "img") else argv)
+    for kind in kinds:
+        c = run(kind, only)
+        print(f"{kind}: {c['built']} built and inspected, {c['flagged']} flagged, {c['inspect failed']} where inspect failed, "
+              f"{c['partly unrecorded']} with modules a fused path kept from the hooks; "
+              f"{c['did not build']} did not build at the small sizes, {c['skipped']} skipped", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,190 @@
+"""inspect on architectures outside the calibration zoo: designs whose scale is set by a norm or
+by no parameter at all, lookup tables that are not ``nn.Embedding``, inputs constant by design,
+and models whose own loss or eager attention fails. Found by running inspect over the library
+defaults of the ``transformers`` families (a library default is never a defect)."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from initscope.inspect import inspect
+
+
+class _Block(nn.Module):
+    """x + branch(x) x 0.5, the branch a Linear ending in a LayerNorm (``normed``) or not."""
+
+    def __init__(self, d: int, normed: bool) -> None:
+        super().__init__()
+        self.lin = nn.Linear(d, d)
+        self.norm = nn.LayerNorm(d) if normed else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.lin(x)
+        if self.norm is not None:
+            b = self.norm(b)
+        return x + b * 0.5
+
+
+class _Net(nn.Module):
+    def __init__(self, normed: bool, d: int = 32) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(100, d)
+        nn.init.normal_(self.emb.weight, std=0.01)
+        self.blocks = nn.ModuleList(_Block(d, normed) for _ in range(3))
+        self.head = nn.Linear(d, 100)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.emb(ids)
+        for b in self.blocks:
+            x = b(x)
+        return self.head(x)
+
+
+def _ids(n: int = 8, t: int = 16, vocab: int = 100) -> torch.Tensor:
+    return torch.randint(0, vocab, (n, t), generator=torch.Generator().manual_seed(0))
+
+
+def test_a_branch_ending_in_a_norm_times_a_scalar_is_its_gains_scale_not_a_swamping_branch():
+    torch.manual_seed(0)
+    res = inspect(_Net(normed=True), _ids())
+    br = res.branches[res.branches.block_index == 0].iloc[0]
+    # independent answer: a LayerNorm with unit gain and zero bias outputs RMS 1 per token; x 0.5
+    assert br.branch_rms == pytest.approx(0.5, rel=1e-3)
+    assert br.ratio > 20 and bool(br.normalized)
+    assert math.isnan(res.blocks.branch_ratio.iloc[0])
+    assert "residual branch swamps the stream" not in {f.kind for f in res.findings}
+
+
+def test_the_same_branch_without_its_norm_scaled_up_is_still_flagged():
+    torch.manual_seed(0)
+    net = _Net(normed=False)
+    with torch.no_grad():
+        for b in net.blocks:
+            b.lin.weight.mul_(200.0)
+    res = inspect(net, _ids())
+    assert not res.branches.normalized.any()
+    assert res.blocks.branch_ratio.iloc[0] > 20
+    assert "residual branch swamps the stream" in {f.kind for f in res.findings}
+
+
+transformers = pytest.importorskip("transformers")
+
+
+def _small(cls, **cfg):
+    torch.manual_seed(0)
+    return cls(**cfg)
+
+
+def _lm_batch(n: int = 8, t: int = 32) -> dict:
+    return {"input_ids": _ids(n, t, 1000)}
+
+
+def test_glm4_sandwich_norms_at_the_library_default_are_healthy():
+    t = transformers
+    cfg = t.Glm4Config(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                       num_key_value_heads=2, head_dim=16, max_position_embeddings=128, pad_token_id=0,
+                       eos_token_id=0)
+    res = inspect(_small(t.Glm4ForCausalLM, config=cfg), _lm_batch())
+    attn = res.branches[res.branches.role == "attention"].iloc[0]
+    # the post-attention RMSNorm (unit gain) outputs RMS ~1 into an embedding stream of RMS ~0.02
+    assert bool(attn.normalized) and attn.branch_rms == pytest.approx(1.0, abs=0.05) and attn.ratio > 20
+    assert res.issues == [], res.issues
+
+
+def test_fnet_parameter_free_fourier_branch_is_not_an_init_defect():
+    t = transformers
+    cfg = t.FNetConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, max_position_embeddings=128,
+                       num_labels=10)
+    res = inspect(_small(t.FNetForSequenceClassification, config=cfg), _lm_batch())
+    assert res.branches.parameter_free.any()
+    # the unnormalized 2-D DFT over (tokens, features) multiplies RMS by ~sqrt(32 x 64) = 45
+    assert res.branches[res.branches.parameter_free].ratio.max() > 20
+    assert res.issues == [], res.issues
+
+
+def test_ibert_quantized_lookup_tables_are_embeddings():
+    t = transformers
+    cfg = t.IBertConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                        max_position_embeddings=130, num_labels=10)
+    res = inspect(_small(t.IBertForSequenceClassification, config=cfg), _lm_batch())
+    emb = res.layers[res.layers.name.str.endswith("token_type_embeddings")]
+    assert (emb.role == "embedding").all() and (emb.sample_fraction == 0).all()  # one token type: constant
+    assert res.issues == [], res.issues
+
+
+def test_a_layer_fed_a_constant_input_is_not_collapsing_but_a_zeroed_layer_is():
+    class Side(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.main = nn.Linear(8, 8)
+            self.side = nn.Linear(8, 8)  # fed the same vector for every sample
+            self.head = nn.Linear(16, 4)
+
+        def forward(self, x):
+            return self.head(torch.cat([self.main(x), self.side(torch.ones_like(x))], dim=-1))
+
+    torch.manual_seed(0)
+    m = Side()
+    x = torch.randn(32, 8, generator=torch.Generator().manual_seed(1))
+    res = inspect(m, x)
+    side = res.layers[res.layers.name == "side"].iloc[0]
+    assert side.sample_fraction == 0 and bool(side.input_constant)
+    assert "collapsing over samples" not in {f.kind for f in res.findings}
+    with torch.no_grad():
+        m.main.weight.zero_()  # constant over samples by its own weights: the collapse is this layer's
+    res = inspect(m, x)
+    col = [f for f in res.findings if f.kind == "collapsing over samples"]
+    assert col and col[0].place == "main"
+
+
+def test_markuplm_without_xpaths_is_healthy():
+    t = transformers
+    cfg = t.MarkupLMConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                           max_position_embeddings=130, num_labels=10)
+    res = inspect(_small(t.MarkupLMForSequenceClassification, config=cfg), _lm_batch())
+    assert res.issues == [], res.issues
+
+
+def test_squeezebert_channels_first_attention_output_is_not_a_rank_collapse():
+    t = transformers
+    cfg = t.SqueezeBertConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                              embedding_size=64, max_position_embeddings=128, num_labels=10)
+    res = inspect(_small(t.SqueezeBertForSequenceClassification, config=cfg), _lm_batch())
+    assert "rank collapse" not in {f.kind for f in res.findings}
+    assert res.issues == [], res.issues
+
+
+def test_a_model_whose_own_loss_fails_on_labels_is_judged_by_the_standard_loss():
+    """MarianForCausalLM computes its loss over ``vocab_size`` while its head has
+    ``decoder_vocab_size`` outputs: given labels it fails; inspect judges the next-token loss
+    against the head's width instead."""
+    t = transformers
+    cfg = t.MarianConfig(vocab_size=1000, decoder_vocab_size=1500, d_model=64, encoder_layers=2, decoder_layers=2,
+                         encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128,
+                         max_position_embeddings=128, pad_token_id=0, decoder_start_token_id=0)
+    res = inspect(_small(t.MarianForCausalLM, config=cfg), _lm_batch())
+    assert any("own loss failed" in n for n in res.notes)
+    assert res.output.classes == 1500 and res.output.chance_loss == pytest.approx(math.log(1500))
+    assert abs(res.output.loss - res.output.chance_loss) < 0.3
+    assert res.issues == [], res.issues
+
+
+def test_eager_attention_that_fails_falls_back_to_the_models_own_kernel(monkeypatch):
+    from transformers.models.llama import modeling_llama
+
+    from initscope.inspect.zoo import llama_model
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("eager path broken")
+
+    monkeypatch.setattr(modeling_llama, "eager_attention_forward", broken)
+    torch.manual_seed(0)
+    model = llama_model()
+    model.config._attn_implementation = "sdpa"
+    res = inspect(model, _lm_batch())
+    assert any("eager attention implementation failed" in n for n in res.notes)
+    assert res.attention.empty and len(res.blocks) == 4
+    assert res.issues == [], res.issues
+    assert model.config._attn_implementation == "sdpa"
