@@ -56,6 +56,9 @@ ENTROPY_RATIO_MIN = 0.3
 # Residual branch RMS / stream RMS at the addition. Library inits: at most 1.76 (BN ResNet
 # block 0), 1.37 (GPT-NeoX); orthogonal re-draws give 11.1 (NeoX) and 14.6 (LLaMA) in block 0
 # and train (benchmarks/verdicts.py); x10: 15.6 (ViT, also saturated) to 215 (NeoX).
+# Branches that end in a norm (sandwich norms: Gemma 2, GLM-4; GLM-4's default reads ~50 in block
+# 0) or hold no parameter (FNet's Fourier mixing, ~31) are measured but not judged: no init sets
+# their scale (benchmarks/library_defaults.py).
 BRANCH_RATIO_MAX = 20.0
 # Token similarity (mean cosine between one sequence's token vectors) at a block's output.
 # Library inits: up to 0.55 (LLaMA, 4 blocks), 0.38 (BERT, from its shared token-type
