@@ -188,3 +188,33 @@ def test_eager_attention_that_fails_falls_back_to_the_models_own_kernel(monkeypa
     assert res.attention.empty and len(res.blocks) == 4
     assert res.issues == [], res.issues
     assert model.config._attn_implementation == "sdpa"
+
+
+def _t5():
+    t = transformers
+    return _small(t.T5ForConditionalGeneration, config=t.T5Config(vocab_size=1000, d_model=64, d_kv=16, d_ff=128, num_layers=2,
+                                                                  num_heads=4, decoder_start_token_id=0, pad_token_id=0))
+
+
+def test_a_seq2seq_model_is_judged_by_its_own_next_token_loss():
+    """T5 given decoder ids: labels are those ids shifted left, so its own loss is the decoder's
+    next-token cross-entropy. Independent answer: the same loss from its logits by hand."""
+    model = _t5()
+    batch = {"input_ids": _ids(8, 32, 1000), "decoder_input_ids": _ids(8, 16, 1000).flip(0)}
+    res = inspect(model, batch)
+    assert res.output.task == "lm" and res.output.loss_source.startswith("the model's own loss")
+    with torch.no_grad():
+        logits = model.eval()(**batch).logits  # inspect measures without dropout
+    by_hand = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 1000), batch["decoder_input_ids"][:, 1:].reshape(-1))
+    assert res.output.loss == pytest.approx(float(by_hand), rel=1e-4)
+    assert not any("not recorded" in w for w in res.warnings)  # `shared` is tied to both embed_tokens
+    assert res.issues == [], res.issues
+
+
+def test_a_model_rejecting_the_batch_with_and_without_labels_says_both():
+    from initscope.errors import InitscopeError
+
+    model = _t5()
+    model.config.decoder_start_token_id = None  # T5 cannot build decoder inputs from labels, nor run without them
+    with pytest.raises(InitscopeError, match="rejected an input.*and given labels for its own loss"):
+        inspect(model, {"input_ids": _ids(8, 32, 1000)})

@@ -217,7 +217,7 @@ def at_init_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 # --- the task and its loss -------------------------------------------------------------------------
 
-_HF_LM = ("ForCausalLM", "LMHeadModel", "ForMaskedLM")
+_HF_LM = ("ForCausalLM", "LMHeadModel", "ForMaskedLM", "ForConditionalGeneration")
 _HF_CLS = ("ForSequenceClassification", "ForImageClassification", "ForTokenClassification", "ForAudioClassification",
            "ForMultipleChoice")
 
@@ -235,11 +235,29 @@ def hf_task(model: nn.Module) -> tuple[str, int | None] | None:
     return None
 
 
+def _int_ids(t: object) -> torch.Tensor | None:
+    return t if isinstance(t, torch.Tensor) and not t.is_floating_point() and not t.is_complex() else None
+
+
+def _own_lm_labels(batch: Batch) -> torch.Tensor | None:
+    """Labels for a ``transformers`` LM's own loss: a seq2seq model given ``decoder_input_ids``
+    (T5, BART) predicts each decoder token from the ones before it, so its labels are those ids
+    shifted left (the last position ignored, -100); otherwise the input ids (a causal LM shifts
+    them itself, a seq2seq model builds its decoder inputs from them)."""
+    dec = _int_ids(batch.kwargs.get("decoder_input_ids"))
+    if dec is not None and dec.dim() == 2:
+        lab = torch.full_like(dec, -100)
+        lab[:, :-1] = dec[:, 1:]
+        return lab
+    return _int_ids(batch.kwargs.get("input_ids"))
+
+
 def _labels_for(model: nn.Module, task: str, batch: Batch, out: torch.Tensor, generator: torch.Generator) -> torch.Tensor | None:
     name = type(model).__name__
     if task == "lm":
-        ids = batch.kwargs.get("input_ids", batch.main)
-        return ids if ids is not None and not ids.is_floating_point() else None
+        # the standard loss shifts them itself; a seq2seq model's logits are its decoder's
+        dec = _int_ids(batch.kwargs.get("decoder_input_ids"))
+        return dec if dec is not None else _int_ids(batch.kwargs.get("input_ids", batch.main))
     if task == "classification":
         classes = out.shape[-1]
         shape = out.shape[:-1]
@@ -319,12 +337,14 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                          "restored afterwards")
         call_batch = batch
         resolved = task
+        if known is not None and known[0] == "lm" and task == "auto" and _own_lm_labels(batch) is None:
+            known = None  # an LM fed no token ids (Whisper's audio features alone): no labels to judge by
         if known is not None and task in ("auto", known[0]):
             resolved = known[0]
             # a transformers model computes its task's own loss when given labels
             probe_labels = None
             if resolved == "lm":
-                probe_labels = batch.kwargs.get("input_ids")
+                probe_labels = _own_lm_labels(batch)
             elif resolved == "classification":
                 probe_labels = torch.randint(0, int(known[1] or 2), (batch.size,), generator=g)
                 if type(model).__name__.endswith("ForTokenClassification") and batch.main is not None:
@@ -393,7 +413,10 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
             model.zero_grad(set_to_none=True)
             notes.append(f"the model's own loss failed when given labels ({str(e).split(': ', 1)[-1]}); "
                          "the standard loss of its task is judged instead")
-            rec, output = attempt(batch)
+            try:
+                rec, output = attempt(batch)
+            except InitscopeError as e2:
+                raise InitscopeError(f"{e2} (and given labels for its own loss: {str(e).split(': ', 1)[-1]})") from None
     return rec, output, notes
 
 
@@ -428,8 +451,11 @@ def _not_recorded(model: nn.Module, layers: pd.DataFrame) -> list[str]:
     mods = dict(model.named_modules())
     functional = {f"{n}.out_proj" for n, m in mods.items() if isinstance(m, nn.MultiheadAttention)}
     fired = set(layers.module) if "module" in layers else set()
+    # a module whose weight another, recorded module holds too (T5's ``shared``, tied to both
+    # stacks' embed_tokens) was measured through that one
+    fired_weights = {id(weight_of(mods[n])) for n in fired if n in mods and weight_of(mods[n]) is not None}
     return [n for n, m in mods.items() if n and weight_of(m) is not None and not is_pass_through(m) and n not in fired
-            and n not in functional and len(list(m.children())) == 0]
+            and n not in functional and len(list(m.children())) == 0 and id(weight_of(m)) not in fired_weights]
 
 
 def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto") -> InspectResult:
