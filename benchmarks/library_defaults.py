@@ -3,6 +3,7 @@
     python benchmarks/library_defaults.py            # causal LMs, sequence classifiers, image classifiers (~30 min)
     python benchmarks/library_defaults.py clm        # one kind: clm | seq | img
     python benchmarks/library_defaults.py clm glm4 fnet   # named model types only
+    python benchmarks/library_defaults.py real       # six models at the sizes people train (GPT-2 124M, BERT-base, ViT-base, ...; ~2 min)
 
 Issue 19's target: no false alarm on a library default. Every model type in transformers' auto
 mappings for the kind is built from its config class with small sizes (the common size fields set
@@ -129,10 +130,49 @@ def run(kind: str, only: set[str]) -> dict[str, int]:
     return counts
 
 
+def real_sizes() -> None:
+    """Library defaults at the sizes people train, on a batch of 8: none should be flagged."""
+    import transformers as t
+
+    from initscope.inspect import inspect
+
+    g = torch.Generator().manual_seed(0)
+
+    def ids(v: int, n: int = 128) -> dict:
+        return {"input_ids": torch.randint(0, v, (8, n), generator=g)}
+
+    models = {
+        "GPT-2 124M": (lambda: t.GPT2LMHeadModel(t.GPT2Config()), lambda: ids(50257)),
+        "BERT-base, 3 classes": (lambda: t.BertForSequenceClassification(t.BertConfig(num_labels=3)), lambda: ids(30522)),
+        "ViT-base, 224 px": (lambda: t.ViTForImageClassification(t.ViTConfig(num_labels=10)),
+                             lambda: {"pixel_values": torch.randn(8, 3, 224, 224, generator=g)}),
+        "LLaMA 12 x 1024, GQA": (lambda: t.LlamaForCausalLM(t.LlamaConfig(
+            hidden_size=1024, intermediate_size=2816, num_hidden_layers=12, num_attention_heads=16, num_key_value_heads=4,
+            vocab_size=32000)), lambda: ids(32000)),
+        "Qwen3 8 x 768 (QK-norm)": (lambda: t.Qwen3ForCausalLM(t.Qwen3Config(
+            hidden_size=768, intermediate_size=2048, num_hidden_layers=8, num_attention_heads=12, num_key_value_heads=4, head_dim=64,
+            vocab_size=32000)), lambda: ids(32000)),
+        "T5-small (seq2seq)": (lambda: t.T5ForConditionalGeneration(t.T5Config(decoder_start_token_id=0)),
+                               lambda: {**ids(32128, 64), "decoder_input_ids": torch.randint(0, 32128, (8, 32), generator=g)}),
+    }
+    for name, (build, data) in models.items():
+        torch.manual_seed(0)
+        model, batch = build(), data()
+        t0 = time.time()
+        res = inspect(model, batch)
+        n = sum(p.numel() for p in model.parameters())
+        print(f"real {name:26s} {n / 1e6:5.0f}M {time.time() - t0:5.1f}s loss {res.output.loss:.3g} (chance {res.output.chance_loss:.3g}) "
+              + ("FLAGGED: " + "; ".join(res.issues) if res.issues else "healthy")
+              + (f"; warnings: {'; '.join(w.split(':')[0] for w in res.warnings)}" if res.warnings else ""), flush=True)
+
+
 def main(argv: list[str]) -> None:
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
     signal.signal(signal.SIGALRM, _alarm)
+    if argv == ["real"]:
+        real_sizes()
+        return
     kinds = [argv[0]] if argv and argv[0] in ("clm", "seq", "img") else ["clm", "seq", "img"]
     only = set(argv[1:] if argv and argv[0] in ("clm", "seq", "img") else argv)
     for kind in kinds:
