@@ -400,4 +400,11 @@ def _stream_line(res: InspectResult) -> str:
         parts.append(f"largest branch/stream ratio {b.branch_ratio.max():.3g} ({b.loc[b.branch_ratio.idxmax(), 'block']})")
     if "token_similarity" in b and b.token_similarity.notna().any():
         parts.append(f"token similarity {first.token_similarity:.3f} -> {last.token_similarity:.3f}")
+    br = res.branches
+    for col, what in (("normalized", "end in a norm, so their scale is its gain's"),
+                      ("parameter_free", "hold no parameters, so their scale is the architecture's")):
+        if col in br and br[col].fillna(False).astype(bool).any():
+            own = br[br[col].fillna(False).astype(bool)]
+            parts.append(f"{len(own)} of {len(br)} branches {what} (up to {own.ratio.max():.3g}x the stream, in "
+                         "branches.parquet): not judged against the stream")
     return "; ".join(parts) + "."
