@@ -11,6 +11,8 @@
     python benchmarks/verdicts.py holdout --set 2  # a second set (x2, x5, x0.5, N(0, 0.02), LeCun uniform), trained (~20 min) and scored
     python benchmarks/verdicts.py holdout --set 3  # a third (x1.5, x4, x0.7, N(0, 0.05), Kaiming on the fan out), ~20 min
     python benchmarks/verdicts.py holdout --set 3 --fixes  # ... and --fix auto on its flagged pairs, trained again (~6 min)
+    python benchmarks/verdicts.py holdout --set 4 --families gpt2,llama,neox  # x2.5, N(0, 0.1), N(0, 0.035) on the decoders
+    python benchmarks/verdicts.py others --train-others --set 3  # ... and on the decoders outside the zoo (set 4's test)
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
 
@@ -490,6 +492,10 @@ HOLDOUT_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     "1": (HOLDOUT, ("x3", "x0.3", "xavier", "kaiming")),
     "2": (HOLDOUT.with_name("verdicts_holdout2.json"), ("x2", "x5", "x0.5", "normal-0.02", "lecun-uniform")),
     "3": (HOLDOUT.with_name("verdicts_holdout3.json"), ("x1.5", "x4", "x0.7", "normal-0.05", "kaiming-fan-out")),
+    # set 4 (stop 29) tests the first-attention rule of causal LMs, set on everything above: run
+    # on the decoders (`--families gpt2,llama,neox`), with the decoders outside the zoo in
+    # `others --train-others --set 3`; committed before its training
+    "4": (HOLDOUT.with_name("verdicts_holdout4.json"), ("x2.5", "normal-0.1", "normal-0.035")),
 }
 HOLDOUT_INITS = {name for _, inits in HOLDOUT_SETS.values() for name in inits}
 
@@ -650,7 +656,10 @@ OTHERS = HOLDOUT.with_name("verdicts_others.json")
 OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     "1": (OTHERS, OTHER_INITS),
     "2": (HOLDOUT.with_name("verdicts_others2.json"), ("xavier", "kaiming", "x0.3", "normal-0.05")),
+    "3": (HOLDOUT.with_name("verdicts_others3.json"), HOLDOUT_SETS["4"][1]),
 }
+# a set trained on some of the families only (set 3: the decoders, for holdout set 4's test)
+OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"3": tuple(n for n, fam in OTHER_TASKS.items() if fam == "gpt2")}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:
@@ -669,7 +678,8 @@ def cmd_others_trained(jobs: int, protocol: dict, which: str = "1") -> None:
     kind (saved) and labelled against their own best init over every set trained so far; inspect
     judged on the same batch as the zoo's."""
     path, inits = OTHER_SETS[which]
-    losses = _train_saved(path, protocol, [(n, i) for n in OTHER_TASKS for i in inits], _other_job, jobs)
+    names = OTHER_SET_FAMILIES.get(which, tuple(OTHER_TASKS))
+    losses = _train_saved(path, protocol, [(n, i) for n in names for i in inits], _other_job, jobs)
     for w, (other_path, _) in OTHER_SETS.items():
         if w != which and other_path.exists():
             saved = json.loads(other_path.read_text())
@@ -678,6 +688,8 @@ def cmd_others_trained(jobs: int, protocol: dict, which: str = "1") -> None:
                     losses.setdefault(tuple(k.split("|")), {int(s): v for s, v in by.items()})
     rows = []
     for name, fam in OTHER_TASKS.items():
+        if name not in names:
+            continue
         c = chance(fam)
         means = {i: sum(by.values()) / len(by) for (n, i), by in losses.items() if n == name and len(by) == len(SEEDS)}
         best = min(m for m in means.values() if math.isfinite(m))

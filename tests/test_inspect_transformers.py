@@ -113,3 +113,32 @@ def test_the_models_own_loss_is_backpropagated_and_attention_restored():
     assert res.output.loss == pytest.approx(expect, rel=1e-5)
     assert "own loss" in res.output.loss_source
     assert model.config._attn_implementation != "eager" or any("eager" in n for n in res.notes) is False
+
+
+def test_a_first_attention_branch_that_swamps_the_embeddings_of_a_sequential_decoder_is_flagged():
+    """LLaMA with every parameter x3 does not learn the calibration's LM task (progress 0.24),
+    x2 does (0.97); GPT-NeoX's parallel block trains at x3 (1.06). The ratio is checked against
+    forward hooks on the embedding and the first o_proj."""
+    from initscope.inspect.zoo import _scale_all, neox_model
+
+    ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+    kinds = {}
+    for name, build_, factor in (("llama x3", llama_model, 3.0), ("llama x2", llama_model, 2.0), ("neox x3", neox_model, 3.0)):
+        torch.manual_seed(0)
+        m = build_()
+        _scale_all(m, factor)
+        res = inspect(m, ids)
+        kinds[name] = _kinds(res)
+        if name == "llama x3":
+            seen = {}
+            hooks = [m.model.embed_tokens.register_forward_hook(lambda mod, i, o: seen.setdefault("emb", o.detach())),
+                     m.model.layers[0].self_attn.o_proj.register_forward_hook(lambda mod, i, o: seen.setdefault("o", o.detach()))]
+            with torch.no_grad():
+                m.eval()(**ids)
+            for h in hooks:
+                h.remove()
+            by_hand = float(seen["o"].pow(2).mean().sqrt() / seen["emb"].pow(2).mean().sqrt())
+            f = next(f for f in res.findings if f.kind == "attention swamps the token embeddings")
+            assert f.value == pytest.approx(by_hand, rel=1e-3) and 3 < f.value < 20
+    assert "attention swamps the token embeddings" in kinds["llama x3"]
+    assert "attention swamps the token embeddings" not in kinds["llama x2"] | kinds["neox x3"]
