@@ -464,8 +464,7 @@ ABLATIONS: dict[str, tuple[str, object]] = {
 def _redraw(model: torch.nn.Module, how: str) -> torch.nn.Module:
     """Every weight of 2+ dimensions re-drawn, biases and norm scales kept: ``xavier`` Glorot
     normal, ``kaiming`` He normal (fan in, ReLU gain), ``kaiming-fan-out`` He normal on the fan
-    out, ``normal-0.02`` / ``normal-0.05`` N(0, std^2) everywhere (0.02: the transformers
-    default), ``lecun-uniform`` U(+-sqrt(3 / fan in)). Fan in = the entries per slice along the
+    out, ``normal-<std>`` N(0, std^2) everywhere (0.02: the transformers default), ``lecun-uniform`` U(+-sqrt(3 / fan in)). Fan in = the entries per slice along the
     first dimension, fan out = the first dimension."""
     g = torch.Generator().manual_seed(4321)
     with torch.no_grad():
@@ -477,8 +476,9 @@ def _redraw(model: torch.nn.Module, how: str) -> torch.nn.Module:
                     bound = math.sqrt(3.0 / fan_in)
                     w.uniform_(-bound, bound, generator=g)
                     continue
-                std = {"xavier": math.sqrt(2.0 / (fan_in + fan_out)), "kaiming": math.sqrt(2.0 / fan_in),
-                       "kaiming-fan-out": math.sqrt(2.0 / fan_out), "normal-0.02": 0.02, "normal-0.05": 0.05}[how]
+                normal = re.fullmatch(r"normal-(\d+(?:\.\d+)?)", how)
+                std = float(normal[1]) if normal else {"xavier": math.sqrt(2.0 / (fan_in + fan_out)), "kaiming": math.sqrt(2.0 / fan_in),
+                                                       "kaiming-fan-out": math.sqrt(2.0 / fan_out)}[how]
                 w.normal_(0.0, std, generator=g)
     return model
 
