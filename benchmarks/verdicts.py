@@ -464,8 +464,9 @@ ABLATIONS: dict[str, tuple[str, object]] = {
 def _redraw(model: torch.nn.Module, how: str) -> torch.nn.Module:
     """Every weight of 2+ dimensions re-drawn, biases and norm scales kept: ``xavier`` Glorot
     normal, ``kaiming`` He normal (fan in, ReLU gain), ``kaiming-fan-out`` He normal on the fan
-    out, ``normal-<std>`` N(0, std^2) everywhere (0.02: the transformers default), ``lecun-uniform`` U(+-sqrt(3 / fan in)). Fan in = the entries per slice along the
-    first dimension, fan out = the first dimension."""
+    out, ``normal-<std>`` N(0, std^2) everywhere (0.02: the transformers default),
+    ``lecun-uniform`` U(+-sqrt(3 / fan in)). Fan in = the entries per slice along the first
+    dimension, fan out = the first dimension."""
     g = torch.Generator().manual_seed(4321)
     with torch.no_grad():
         for p in model.parameters():
