@@ -62,16 +62,17 @@ ENTROPY_RATIO_MIN = 0.3
 BRANCH_RATIO_MAX = 20.0
 # Causal LMs with sequential blocks (attention, then the MLP on its output): the first block's
 # attention branch RMS / the token embeddings it is added to. Above this the next-token
-# prediction reads a mix of earlier tokens more than the current one, and the calibration's
-# decoders learn little from fresh batches: LLaMA x3 (7.2, progress 0.24), Kaiming (6.9, 0.03),
-# LeCun-uniform (3.6, 0.09); Mistral and Qwen2 the same; OPT x3, Xavier, Kaiming (4.0-4.9,
-# 0.05-0.29); GPT-2 on the fan-out Kaiming (8.8, 0.07); Xavier on LLaMA, Mistral, Qwen2 (12.9)
-# is marginal (0.54); LLaMA's orthogonal re-draw (14.6) barely trains (0.71). At or below it:
-# LLaMA x2 (1.9, 0.97), N(0, 0.05) (1.2, 0.92). Parallel blocks (GPT-NeoX, Phi, GPT-J, Falcon:
-# the MLP reads the embeddings beside the attention) train up to 17x (x3), and encoders, which
-# want the tokens mixed, are not judged by it (a pre-norm TransformerEncoder on Kaiming: 4.1,
-# trains). Set at stop 29 on the zoo, holdout sets 1-3 and the trained others (sets 1, 2), and
-# tested on holdout set 4 (benchmarks/verdicts.py).
+# prediction reads a mix of earlier tokens more than the current one. A WARNING, not a defect:
+# in the calibration (benchmarks/verdicts.py; zoo, holdout sets 1-4, trained others sets 1-3)
+# 18 sequential decoders not flagged otherwise sit in (3, 20]; 11 are broken (LLaMA, Mistral,
+# Qwen2 x3 7.2 and Kaiming 6.9, progress 0.03-0.24; LLaMA LeCun-uniform 3.6, 0.09; OPT x3, Xavier,
+# Kaiming 4.0-4.9; GPT-2 on the fan-out Kaiming 8.8), 3 marginal (Xavier on LLaMA, Mistral, Qwen2,
+# 12.9), 4 train (LLaMA, Mistral, Qwen2 x2.5 at 3.6, 0.81-0.82; LLaMA orthogonal 14.6, 0.71).
+# LLaMA x2.5 and LeCun-uniform read the same 3.6 with opposite outcomes, so no bar on this ratio
+# separates them. At stop 29 it was a defect for one round: holdout set 4 and others set 3,
+# trained after it was set, gave it 3 false alarms (the x2.5s) and no catch. Parallel blocks
+# (GPT-NeoX, Phi, GPT-J, Falcon: the MLP reads the embeddings beside the attention) train up to
+# 17x (x3); encoders, which want the tokens mixed, are not judged by it.
 FIRST_ATTENTION_RATIO_MAX = 3.0
 # Token similarity (mean cosine between one sequence's token vectors) at a block's output.
 # Library inits: up to 0.55 (LLaMA, 4 blocks), 0.38 (BERT, from its shared token-type
@@ -254,8 +255,8 @@ def _attention_findings(att: pd.DataFrame) -> list[Finding]:
 
 
 def _first_attention_findings(blocks: pd.DataFrame, branches: pd.DataFrame, attention: pd.DataFrame, o: Output) -> list[Finding]:
-    """A causal LM whose first sequential block's attention branch swamps the token embeddings
-    (FIRST_ATTENTION_RATIO_MAX); above BRANCH_RATIO_MAX the branch rule says it already. The
+    """A warning for a causal LM whose first sequential block's attention branch swamps the token
+    embeddings (FIRST_ATTENTION_RATIO_MAX); above BRANCH_RATIO_MAX the branch rule says it already. The
     branch must come out of the attention module itself: a sum of several producers (GPT-NeoX,
     Phi) or one produced outside the attention (Falcon adds its attention output into the
     MLP's in place) is a parallel block. Without attention weights it is not judged."""
@@ -275,9 +276,11 @@ def _first_attention_findings(blocks: pd.DataFrame, branches: pd.DataFrame, atte
         return []
     return [_finding("attention swamps the token embeddings", [str(r.block)], float(r.ratio),
                      f"the first block's attention branch RMS is {r.ratio:.3g}x the token embeddings it is added to, so the "
-                     "next-token prediction starts from a mix of earlier tokens rather than the current one",
+                     "next-token prediction starts from a mix of earlier tokens rather than the current one (in the "
+                     "calibration 11 of 18 such decoders failed to learn, 4 trained)",
                      "scale the attention's value and output projections down (transformers: initializer_range, default "
-                     "0.02), or re-run the library's init")]
+                     "0.02), or re-run the library's init; a short run (inspect --trial) tells",
+                     confidence="low", severity="warning")]
 
 
 def _block_findings(blocks: pd.DataFrame) -> list[Finding]:
