@@ -34,10 +34,10 @@ from initscope.inspect.stats import (
     gate_saturation,
     looks_like_attention,
     output_stats,
+    _reduce_dtype,
     rms,
     token_similarity,
 )
-from initscope.inspect.stats import _reduce_dtype
 from initscope.inspect.structure import find_blocks, is_attention, is_embedding, is_norm, is_pass_through, weight_of
 from initscope.repro import generator
 
@@ -311,9 +311,10 @@ class Recorder:
         s_, b_ = rms(x), rms(y)
         ratio = b_ / s_ if s_ > 0 else (math.inf if b_ > 0 else math.nan)
         role = "attention" if attn else "mlp"
+        normalized = self._normalized(y)
         self.rec.branches.append(dict(block=row["block"], block_index=idx, role=role, module=row["module"],
-                                      branch_rms=b_, stream_rms=s_, ratio=ratio, normalized=self._normalized(y)))
-        if self._normalized(y):
+                                      branch_rms=b_, stream_rms=s_, ratio=ratio, normalized=normalized))
+        if normalized:  # its gain's scale: not the block's ratio (see _block_hook)
             ratio = math.nan
         with torch.no_grad():
             st = output_stats(as_samples_by_units(out, m), self.generator)
