@@ -218,3 +218,31 @@ def test_a_model_rejecting_the_batch_with_and_without_labels_says_both():
     model.config.decoder_start_token_id = None  # T5 cannot build decoder inputs from labels, nor run without them
     with pytest.raises(InitscopeError, match="rejected an input.*and given labels for its own loss"):
         inspect(model, {"input_ids": _ids(8, 32, 1000)})
+
+
+def test_a_hand_written_decoder_is_judged_as_a_language_model():
+    """No transformers head: [batch, tokens, V] logits of a Linear fed token ids, V the embedding
+    table's size, are an LM. Independent answer: the next-token cross-entropy by hand."""
+
+    class Decoder(nn.Module):
+        def __init__(self, v: int = 50, d: int = 32) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(v, d)
+            self.mix = nn.Linear(d, d)
+            self.head = nn.Linear(d, v)
+
+        def forward(self, ids):
+            return self.head(torch.tanh(self.mix(self.emb(ids))))
+
+    torch.manual_seed(0)
+    model = Decoder()
+    ids = _ids(8, 16, 50)
+    res = inspect(model, ids)
+    assert res.output.task == "lm" and res.output.classes == 50
+    with torch.no_grad():
+        z = model(ids)
+    by_hand = torch.nn.functional.cross_entropy(z[:, :-1].reshape(-1, 50), ids[:, 1:].reshape(-1))
+    assert res.output.loss == pytest.approx(float(by_hand), rel=1e-5)
+    torch.manual_seed(0)
+    other = nn.Sequential(nn.Embedding(50, 32), nn.Linear(32, 7))  # [batch, tokens, 7]: no table of 7 rows
+    assert inspect(other, ids).output.task == "none"

@@ -19,7 +19,7 @@ from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
 from initscope.inspect.record import Recorder, eager_attention, no_fastpath, would_switch_attention
 from initscope.inspect.stats import weight_stats
-from initscope.inspect.structure import is_pass_through, weight_of
+from initscope.inspect.structure import is_embedding, is_pass_through, weight_of
 from initscope.repro import derive_seed, generator
 
 Task = Literal["auto", "classification", "lm", "regression", "none"]
@@ -283,11 +283,18 @@ def standard_loss(task: str, out: torch.Tensor, labels: torch.Tensor | None, gen
     return 0.5 * ((out - target) ** 2).mean()
 
 
-def _auto_task(model: nn.Module, out: torch.Tensor, head_role: str | None) -> tuple[str, int | None]:
+def _auto_task(model: nn.Module, out: torch.Tensor, head_role: str | None, batch: Batch | None = None) -> tuple[str, int | None]:
     """A plain torch model is a classifier when its output is ``[batch, classes]`` straight out
-    of a weighted layer (logits, no activation after them); else the task is unknown."""
+    of a weighted layer (logits, no activation after them); a language model when it is fed
+    token ids ``[batch, tokens]`` and returns ``[batch, tokens, V]`` from a weighted layer, V the
+    size of one of its embedding tables (a hand-written decoder); else the task is unknown."""
     if out.dim() == 2 and out.shape[1] >= 2 and head_role == "layer":
         return "classification", int(out.shape[1])
+    ids = _int_ids(batch.kwargs.get("input_ids", batch.main)) if batch is not None else None
+    if (ids is not None and ids.dim() == 2 and out.dim() == 3 and tuple(out.shape[:2]) == tuple(ids.shape)
+            and head_role == "layer" and any(is_embedding(m) and m.num_embeddings == out.shape[-1]
+                                             for m in model.modules() if isinstance(m, nn.Embedding))):
+        return "lm", int(out.shape[-1])
     return "none", None
 
 
@@ -366,7 +373,7 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                 if head is not None:
                     head["role"] = "head" if head["role"] == "layer" else head["role"]
                 if resolved == "auto":
-                    resolved, classes = _auto_task(model, out_t, "layer" if head and head["role"] == "head" else None)
+                    resolved, classes = _auto_task(model, out_t, "layer" if head and head["role"] == "head" else None, cb)
                 else:
                     # an LM's classes are its logits' width (a config may state another vocabulary)
                     classes = int(out_t.shape[-1]) if resolved == "lm" else known[1] if known is not None and known[0] == resolved else (

@@ -177,7 +177,7 @@ class Recorder:
             call, k = self._call_name(name)
             with torch.no_grad():
                 row = dict(name=call, module=name, type=type(m).__name__, role=self._role(m, inp), call=k,
-                           block=self._block_stack[-1] if self._block_stack else "", feeds_norm=False,
+                           block=self._block_stack[-1] if self._block_stack else "", feeds_norm=False, input_constant=False,
                            **output_stats(as_samples_by_units(t, m), self.generator))
                 if x is not None and not (row["sample_fraction"] >= SAMPLE_CHECK_BELOW and row["dead_fraction"] <= DEAD_CHECK_ABOVE):
                     # an output constant over the samples because its input already was (MarkupLM's
@@ -276,7 +276,7 @@ class Recorder:
                 # post-norm) has the RMS of its gain by design, and one without parameters (FNet's
                 # Fourier mixing) the scale of its architecture: their ratios stay in the branches
                 # table, and the block's ratios are those of the branches an init scales
-                scaled = [b for b in mine if not (b.get("normalized") or b.get("parameter_free"))]
+                scaled = [b for b in mine if not (b["normalized"] or b["parameter_free"])]
                 for role in ("attention", "mlp"):
                     rs = [b["ratio"] for b in scaled if b["role"] == role]
                     row[f"{role}_branch_ratio"] = max(rs) if rs else math.nan
@@ -313,7 +313,7 @@ class Recorder:
         role = "attention" if attn else "mlp"
         normalized = self._normalized(y)
         self.rec.branches.append(dict(block=row["block"], block_index=idx, role=role, module=row["module"],
-                                      branch_rms=b_, stream_rms=s_, ratio=ratio, normalized=normalized))
+                                      branch_rms=b_, stream_rms=s_, ratio=ratio, normalized=normalized, parameter_free=False))
         if normalized:  # its gain's scale: not the block's ratio (see _block_hook)
             ratio = math.nan
         with torch.no_grad():

@@ -403,8 +403,8 @@ def _stream_line(res: InspectResult) -> str:
     br = res.branches
     for col, what in (("normalized", "end in a norm, so their scale is its gain's"),
                       ("parameter_free", "hold no parameters, so their scale is the architecture's")):
-        if col in br and br[col].fillna(False).astype(bool).any():
-            own = br[br[col].fillna(False).astype(bool)]
+        if col in br and br[col].any():
+            own = br[br[col]]
             parts.append(f"{len(own)} of {len(br)} branches {what} (up to {own.ratio.max():.3g}x the stream, in "
                          "branches.parquet): not judged against the stream")
     return "; ".join(parts) + "."

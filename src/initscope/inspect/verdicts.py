@@ -164,8 +164,6 @@ def _sure(kind: str, value: float) -> str:
         return "high" if value < ENTROPY_RATIO_MIN / 3 else "low"
     if kind == "residual branch swamps the stream":
         return "high" if value > 3 * BRANCH_RATIO_MAX else "low"
-    if kind == "attention swamps the token embeddings":
-        return "high" if value > 3 * FIRST_ATTENTION_RATIO_MAX else "low"
     if kind in ("collapsing over samples",):
         return "high" if value < SAMPLE_FRACTION_DEFECT / 1e3 else "low"
     if kind == "collapsing over positions":
@@ -189,11 +187,6 @@ def _finding(kind: str, places: list[str], value: float, detail: str, fix: str, 
     sure = confidence or _sure(kind, value)
     hedge = " [near the threshold: may still train]" if sure == "low" and severity == "defect" else ""
     return Finding(kind, places[0], value, f"{kind}: {detail}, {where}{hedge}; fix: {fix}", len(places), sure, severity)
-
-
-def _true(v: object) -> bool:
-    """A table cell that holds True (absent, NaN or False cells do not)."""
-    return v is True or (type(v).__name__ == "bool_" and bool(v))
 
 
 def excess_bar(o: Output) -> float:
@@ -270,7 +263,7 @@ def _first_attention_findings(blocks: pd.DataFrame, branches: pd.DataFrame, atte
     attn = {str(a).split("#")[0] for a in attention.layer}
     inside = any(module == a or module.startswith(a + ".") for a in attn)
     parallel = "," in module or not inside
-    if parallel or bool(r.get("normalized", False)) or bool(r.get("parameter_free", False)):
+    if parallel or r.normalized or r.parameter_free:
         return []
     if not FIRST_ATTENTION_RATIO_MAX < r.ratio <= BRANCH_RATIO_MAX:
         return []
@@ -340,7 +333,7 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
         # the head is judged by the loss, an embedding by nothing the init decides (a
         # token-type embedding fed one id is constant over samples by its input)
         # (nor is a layer's collapse its own when its input was already constant over the samples)
-        if not in_block and r.role not in ("norm", "head", "embedding") and not _true(r.get("input_constant")):
+        if not in_block and r.role not in ("norm", "head", "embedding") and not r.get("input_constant", False):
             sf = r.sample_fraction
             if r.samples > 1 and not after_pool and math.isfinite(sf) and sf < SAMPLE_FRACTION_MIN:
                 v.append(("collapsing over samples", sf, f"only {sf:.1%} of the variance depends on the input"))
