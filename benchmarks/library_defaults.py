@@ -4,6 +4,7 @@
     python benchmarks/library_defaults.py clm        # one kind: clm | seq | img
     python benchmarks/library_defaults.py clm glm4 fnet   # named model types only
     python benchmarks/library_defaults.py real       # six models at the sizes people train (GPT-2 124M, BERT-base, ViT-base, ...; ~2 min)
+    python benchmarks/library_defaults.py --fix-x10 --every 4 [clm|seq|img]  # also every parameter x10, then --fix auto (~25 min)
 
 Issue 19's target: no false alarm on a library default. Every model type in transformers' auto
 mappings for the kind is built from its config class with small sizes (the common size fields set
@@ -15,6 +16,11 @@ findings that make ``inspect`` report an issue) or ``healthy``, and the modules 
 kept from the hooks (not judged; a warning, not a defect); finally how many defaults were
 flagged. Models with more than 30M parameters at these sizes are
 skipped, as are builds that take over 60 s.
+
+``--fix-x10`` also breaks each built model (every parameter x10, the zoo's ``x10``) and runs
+``--fix auto`` on it: it prints what inspect says of the broken model, then whether the fixed
+one is healthy on the batch and on a held-out one, or what is left, or the error if the fix
+failed. ``--every K`` takes every K-th model type of each kind (a sample across the library).
 """
 
 from __future__ import annotations
@@ -71,7 +77,28 @@ def _alarm(*_: object) -> None:
     raise _Timeout
 
 
-def run(kind: str, only: set[str]) -> dict[str, int]:
+def break_and_fix(model: torch.nn.Module, batch: dict, held: dict) -> tuple[str, bool]:
+    """Every parameter x10, inspect, ``--fix auto``, inspect again (the batch and a held-out one):
+    a line saying what happened, and whether the fixed model is healthy on both."""
+    from initscope.inspect import inspect
+    from initscope.inspect.fixes import auto_fix
+    from initscope.inspect.zoo import _scale_all
+
+    _scale_all(model, 10.0)
+    broken = inspect(model, batch)
+    kinds = sorted({f.kind for f in broken.findings if f.severity == "defect"})
+    if not kinds:
+        return "x10 not flagged: nothing to fix", True
+    try:
+        plan = auto_fix(model, batch)
+    except Exception as e:  # noqa: BLE001 - the sweep reports and goes on
+        return f"x10 {', '.join(kinds)} -> FIX FAILED: {type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:120]}", False
+    left = {f.kind for r in (inspect(model, batch), inspect(model, held)) for f in r.findings if f.severity == "defect"}
+    return (f"x10 {', '.join(kinds)} -> fixed ({len(plan.actions)} actions): "
+            + ("healthy" if not left else f"STILL {', '.join(sorted(left))}")), not left
+
+
+def run(kind: str, only: set[str], fix_x10: bool = False, every: int = 1) -> dict[str, int]:
     import transformers as t
     from transformers.models.auto import modeling_auto as ma
 
@@ -79,10 +106,11 @@ def run(kind: str, only: set[str]) -> dict[str, int]:
 
     mapping = {"clm": ma.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, "seq": ma.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
                "img": ma.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES}[kind]
-    counts = {"built": 0, "flagged": 0, "partly unrecorded": 0, "inspect failed": 0, "did not build": 0, "skipped": 0}
+    counts = {"built": 0, "flagged": 0, "partly unrecorded": 0, "inspect failed": 0, "did not build": 0, "skipped": 0,
+              "x10 fixed": 0, "x10 not fixed": 0}
     g = torch.Generator().manual_seed(0)
-    for model_type, cls_name in mapping.items():
-        if only and model_type not in only:
+    for i, (model_type, cls_name) in enumerate(mapping.items()):
+        if (only and model_type not in only) or i % every:
             continue
         cls_name = cls_name[0] if isinstance(cls_name, tuple) else cls_name
         signal.alarm(BUILD_SECONDS)
@@ -117,13 +145,19 @@ def run(kind: str, only: set[str]) -> dict[str, int]:
             counts["partly unrecorded"] += bool(unseen)
             print(f"{kind} {model_type:26s} {time.time() - t0:5.1f}s {'FLAGGED: ' + '; '.join(defects) if defects else 'healthy'}"
                   + (f" ({unseen[0].split(' (')[0]}: {unseen[0].split(': ', 1)[-1]})" if unseen else ""), flush=True)
+            if fix_x10:
+                stage = "fix"
+                line, ok = break_and_fix(model, batch, batch_for(kind, cfg, g))
+                counts["x10 fixed" if ok else "x10 not fixed"] += 1
+                print(f"{kind} {model_type:26s} {line}", flush=True)
         except _Timeout:  # the alarm covers the build and the first forward, not inspect
             counts["skipped"] += 1
             print(f"{kind} {model_type:26s} over {BUILD_SECONDS}s at {stage}", flush=True)
         except Exception as e:  # noqa: BLE001 - the sweep reports and goes on
             msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:140]
-            counts["inspect failed" if stage == "inspect" else "did not build"] += 1
-            print(f"{kind} {model_type:26s} {'INSPECT FAILED' if stage == 'inspect' else 'did not build (' + stage + ')'}: "
+            failed = {"inspect": "inspect failed", "fix": "x10 not fixed"}.get(stage, "did not build")
+            counts[failed] += 1
+            print(f"{kind} {model_type:26s} {failed.upper() if stage in ('inspect', 'fix') else 'did not build (' + stage + ')'}: "
                   f"{type(e).__name__}: {msg}", flush=True)
         finally:
             signal.alarm(0)
@@ -173,13 +207,24 @@ def main(argv: list[str]) -> None:
     if argv == ["real"]:
         real_sizes()
         return
+    fix_x10 = "--fix-x10" in argv
+    every = 1
+    if "--every" in argv:
+        k = argv.index("--every")
+        if k + 1 >= len(argv) or not argv[k + 1].isdigit() or int(argv[k + 1]) < 1:
+            sys.exit("--every takes a positive whole number")
+        every = int(argv[k + 1])
+        argv = argv[:k] + argv[k + 2:]
+    argv = [a for a in argv if a != "--fix-x10"]
     kinds = [argv[0]] if argv and argv[0] in ("clm", "seq", "img") else ["clm", "seq", "img"]
     only = set(argv[1:] if argv and argv[0] in ("clm", "seq", "img") else argv)
     for kind in kinds:
-        c = run(kind, only)
+        c = run(kind, only, fix_x10, every)
         print(f"{kind}: {c['built']} built and inspected, {c['flagged']} flagged, {c['inspect failed']} where inspect failed, "
               f"{c['partly unrecorded']} with modules a fused path kept from the hooks; "
-              f"{c['did not build']} did not build at the small sizes, {c['skipped']} skipped", flush=True)
+              f"{c['did not build']} did not build at the small sizes, {c['skipped']} skipped"
+              + (f"; x10 then --fix auto: {c['x10 fixed']} healthy after the fix, {c['x10 not fixed']} not" if fix_x10 else ""),
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
     python benchmarks/verdicts.py others    # families outside the zoo: library default and x10, no training
     python benchmarks/verdicts.py others --train-others  # ... at default, x3, x10, trained on the zoo's tasks (~15 min, saved) and scored
     python benchmarks/verdicts.py others --train-others --set 2  # ... at Xavier, Kaiming, x0.3, N(0, 0.05) (~15 min, saved)
-    python benchmarks/verdicts.py ablations # one change to a zoo pair at a time (tied embeddings, norm scales, head), trained (~3 min)
+    python benchmarks/verdicts.py ablations # one change to a zoo pair at a time (tied embeddings, norm scales, head), trained (~6 min)
+    python benchmarks/verdicts.py warned    # pairs warned and not flagged that --fix auto acts on, fixed and trained again (~4 min, saved)
     python benchmarks/verdicts.py holdout   # inits no threshold was set on (x3, x0.3, Xavier, Kaiming), trained (~12 min, saved) and scored
     python benchmarks/verdicts.py holdout --set 2  # a second set (x2, x5, x0.5, N(0, 0.02), LeCun uniform), trained (~20 min) and scored
     python benchmarks/verdicts.py holdout --set 3  # a third (x1.5, x4, x0.7, N(0, 0.05), Kaiming on the fan out), ~20 min
@@ -43,7 +44,9 @@ branches or on a small init that trains; every broken pair flagged.
 
 **Fixes.** Every flagged pair is fixed with ``fix_model(..., "auto")`` and trained again the
 same way; target: >= 90% of the broken pairs then train, and no pair that trained loses more
-than its seed spread.
+than its seed spread. ``warned`` does the same for the pairs that are not flagged but carry a
+warning ``--fix auto`` acts on (``fixes.ACTED_ON_WARNINGS``), labelled against the best init of
+their family as ``holdout`` and ``others`` label them.
 
 **Trial.** The second signal of ``inspect --trial STEPS``, computed as ``report._trial`` does
 it: AdamW (lr 1e-3) for ``--steps`` steps on the pair's one batch (random labels for a
@@ -433,6 +436,26 @@ def _positions(model: torch.nn.Module, factor: float) -> torch.nn.Module:
     return model
 
 
+def _is_vo(name: str) -> bool:
+    return ".v_proj." in name or ".o_proj." in name
+
+
+def _is_qk(name: str) -> bool:
+    return ".q_proj." in name or ".k_proj." in name
+
+
+def _redraw_where(model: torch.nn.Module, how: str, where, inside: bool) -> torch.nn.Module:
+    """``how`` (:func:`_redraw`) on the parameters ``where(name)`` picks (``inside``) or on all the
+    others; the rest keep the model's own init."""
+    kept = {n: p.detach().clone() for n, p in model.named_parameters() if where(n) != inside}
+    _redraw(model, how)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n in kept:
+                p.copy_(kept[n])
+    return model
+
+
 # one change to a zoo pair, to find what breaks it: name -> (family, builder(seed))
 ABLATIONS: dict[str, tuple[str, object]] = {
     "gpt2 x0.01, untied embeddings": ("gpt2", lambda: (m := zoo.gpt2_model(tie_word_embeddings=False), zoo._scale_all(m, 0.01))[0]),
@@ -458,6 +481,9 @@ ABLATIONS: dict[str, tuple[str, object]] = {
         m, 0.1, lambda n, _: n.startswith("classifier") or "pooler" in n))[0]),
     "bert x0.1, embeddings kept": ("bert", lambda: (m := zoo.bert_model(), _scale_where(m, 0.1, lambda n, _: "embeddings" in n))[0]),
     "resnet x0.1, norm scales kept at 1": ("resnet", lambda: (m := zoo.resnet_model(), _scale_where(m, 0.1, _is_norm))[0]),
+    "llama lecun-uniform, v_proj and o_proj kept": ("llama", lambda: _redraw_where(zoo.llama_model(), "lecun-uniform", _is_vo, False)),
+    "llama lecun-uniform on v_proj and o_proj only": ("llama", lambda: _redraw_where(zoo.llama_model(), "lecun-uniform", _is_vo, True)),
+    "llama lecun-uniform, q_proj and k_proj kept": ("llama", lambda: _redraw_where(zoo.llama_model(), "lecun-uniform", _is_qk, False)),
 }
 
 
@@ -721,10 +747,112 @@ def cmd_others() -> None:
     print(f"\nlibrary defaults flagged: {false_alarms} of {len(cases)}")
 
 
+def _other_losses(protocol: dict) -> dict[tuple[str, str], dict[int, float]]:
+    """Every trained others set's losses (same recipe), keyed (family, init)."""
+    losses: dict[tuple[str, str], dict[int, float]] = {}
+    for path, _ in OTHER_SETS.values():
+        if path.exists():
+            saved = json.loads(path.read_text())
+            if protocol_of(saved) == protocol:
+                for k, by in saved["losses"].items():
+                    losses.setdefault(tuple(k.split("|")), {}).update({int(s): v for s, v in by.items()})
+    return losses
+
+
+def trained_pairs(truth: dict) -> list[dict[str, object]]:
+    """Every pair trained so far: the zoo, holdout sets (against the zoo's best) and others sets
+    (against their family's best over all sets), each with its losses per seed and progress."""
+    protocol = protocol_of(truth)
+    out: list[dict[str, object]] = []
+    for key, p in truth["pairs"].items():
+        fam, init = key.split("|")
+        out.append({"where": "zoo", "name": fam, "init": init, "task": fam, "losses": list(p["losses"]), "progress": p["progress"],
+                    "chance": p["chance"], "best": p["best"]})
+    for which, (path, inits) in HOLDOUT_SETS.items():
+        if not path.exists():
+            continue
+        saved = json.loads(path.read_text())
+        for k, by in saved["losses"].items():
+            fam, init = k.split("|")
+            if len(by) == len(SEEDS) and f"{fam}|default" in truth["pairs"]:
+                ls = [by[str(s)] for s in SEEDS]
+                ref = truth["pairs"][f"{fam}|default"]
+                out.append({"where": f"holdout{which}", "name": fam, "init": init, "task": fam, "losses": ls,
+                            "progress": progress_against(truth, fam, sum(ls) / len(ls)), "chance": ref["chance"], "best": ref["best"]})
+    others = _other_losses(protocol)
+    for name, fam in OTHER_TASKS.items():
+        means = {i: sum(by.values()) / len(by) for (n, i), by in others.items() if n == name and len(by) == len(SEEDS)}
+        if not means:
+            continue
+        c, best = chance(fam), min(m for m in means.values() if math.isfinite(m))
+        for init, m in means.items():
+            out.append({"where": "others", "name": name, "init": init, "task": fam, "losses": [others[(name, init)][s] for s in SEEDS],
+                        "progress": (c - m) / (c - best) if math.isfinite(m) else -math.inf, "chance": c, "best": best})
+    return out
+
+
+def build_pair(where: str, name: str, init: str, seed: int) -> torch.nn.Module:
+    if where == "zoo":
+        return zoo.build(name, init, seed=seed)
+    return _other_model(name, init, seed) if where == "others" else _holdout_model(name, init, seed)
+
+
+WARNED = HOLDOUT.with_name("verdicts_warned.json")
+
+
+def _warned_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]:
+    from initscope.inspect.fixes import fix_model
+
+    torch.set_num_threads(1)
+    where_name, init, seed, protocol = job
+    where, name = where_name.split(":")
+    task = OTHER_TASKS.get(name, name) if where == "others" else name
+    model = build_pair(where, name, init, seed)
+    x, _ = zoo.task_data(task, 16, seed=12345)
+    fix_model(model, x, "auto")
+    return where_name, init, seed, run_training(task, init, seed, protocol, model=model)
+
+
+def cmd_warned(truth: dict, jobs: int) -> None:
+    """Every trained pair that inspect does not flag but warns about with a warning --fix auto acts
+    on (fixes.ACTED_ON_WARNINGS), fixed with --fix auto and trained again (saved in
+    verdicts_warned.json): how many broken ones then train, and none that trained made worse."""
+    from initscope.inspect.fixes import ACTED_ON_WARNINGS
+
+    rows = []
+    for p in trained_pairs(truth):
+        if zoo.task(str(p["task"])) != "lm":
+            continue
+        torch.manual_seed(0)
+        x, _ = zoo.task_data(str(p["task"]), 16, seed=12345)
+        res = inspect(build_pair(str(p["where"]), str(p["name"]), str(p["init"]), 0), x)
+        if not res.issues and any(f.severity == "warning" and f.kind in ACTED_ON_WARNINGS for f in res.findings):
+            rows.append(p)
+    protocol = protocol_of(truth)
+    key = lambda p: f"{p['where'] if p['where'] == 'others' else 'zoo' if p['where'] == 'zoo' else 'holdout'}:{p['name']}"  # noqa: E731
+    losses = _train_saved(WARNED, protocol, [(key(p), str(p["init"])) for p in rows], _warned_job, jobs)
+    print(f"\npairs warned ({', '.join(ACTED_ON_WARNINGS)}) and not flagged, --fix auto, trained again ({len(SEEDS)} seeds):")
+    fixed = broken = 0
+    worse = []
+    for p in rows:
+        ls = [losses[(key(p), str(p["init"]))][s] for s in SEEDS]
+        c, best = float(p["chance"]), float(p["best"])
+        prog, before = float(p["progress"]), list(p["losses"])
+        new = (c - sum(ls) / len(ls)) / (c - best)
+        lab = label(prog)
+        broken += lab == "broken"
+        fixed += lab == "broken" and new >= TRAINS
+        spread = abs(before[0] - before[1]) / (c - best)
+        if lab == "trains" and new < prog - max(spread, 0.05):
+            worse.append(f"{p['name']} {p['init']}")
+        print(f"  {p['where']:9s} {p['name']:10s} {p['init']:14s} {lab:8s} progress {prog:5.2f} -> {new:5.2f} ({label(new)})")
+    print(f"\nbroken warned pairs that train after the fix: {fixed} of {broken}; trained pairs made worse: {worse or 'none'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("what", nargs="?", default="all", choices=["all", "train", "score", "fixes", "features", "others", "trial",
-                                                                  "ablations", "holdout"])
+                                                                  "ablations", "holdout", "warned"])
     ap.add_argument("--families", default=",".join(zoo.FAMILIES))
     ap.add_argument("--inits", default=",".join(zoo.INITS))
     ap.add_argument("--jobs", type=int, default=2, help="training processes (one thread each)")
@@ -772,6 +900,9 @@ def main() -> None:
         return
     if a.what == "holdout":
         cmd_holdout(truth, a.jobs, a.set, a.fixes)
+        return
+    if a.what == "warned":
+        cmd_warned(truth, a.jobs)
         return
     score = cmd_score(truth)
     if a.what in ("all", "fixes"):
