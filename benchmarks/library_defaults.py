@@ -78,22 +78,24 @@ def _alarm(*_: object) -> None:
 
 
 def break_and_fix(model: torch.nn.Module, batch: dict, held: dict) -> tuple[str, bool]:
-    """Every parameter x10, inspect, ``--fix auto``, inspect again (the batch and a held-out one):
-    a line saying what happened, and whether the fixed model is healthy on both."""
+    """Every parameter x10, inspect, ``--fix auto`` (on a defect, or a warning it acts on), inspect
+    again (the batch and a held-out one): a line saying what happened, and whether the fixed model
+    is healthy on both (no defect, no such warning)."""
     from initscope.inspect import inspect
-    from initscope.inspect.fixes import auto_fix
+    from initscope.inspect.fixes import ACTED_ON_WARNINGS, auto_fix
     from initscope.inspect.zoo import _scale_all
 
     _scale_all(model, 10.0)
     broken = inspect(model, batch)
-    kinds = sorted({f.kind for f in broken.findings if f.severity == "defect"})
+    kinds = sorted({f.kind for f in broken.findings if f.severity == "defect" or f.kind in ACTED_ON_WARNINGS})
     if not kinds:
         return "x10 not flagged: nothing to fix", True
     try:
         plan = auto_fix(model, batch)
     except Exception as e:  # noqa: BLE001 - the sweep reports and goes on
         return f"x10 {', '.join(kinds)} -> FIX FAILED: {type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:120]}", False
-    left = {f.kind for r in (inspect(model, batch), inspect(model, held)) for f in r.findings if f.severity == "defect"}
+    left = {f.kind for r in (inspect(model, batch), inspect(model, held)) for f in r.findings
+            if f.severity == "defect" or f.kind in ACTED_ON_WARNINGS}
     return (f"x10 {', '.join(kinds)} -> fixed ({len(plan.actions)} actions): "
             + ("healthy" if not left else f"STILL {', '.join(sorted(left))}")), not left
 
@@ -147,7 +149,8 @@ def run(kind: str, only: set[str], fix_x10: bool = False, every: int = 1) -> dic
                   + (f" ({unseen[0].split(' (')[0]}: {unseen[0].split(': ', 1)[-1]})" if unseen else ""), flush=True)
             if fix_x10:
                 stage = "fix"
-                line, ok = break_and_fix(model, batch, batch_for(kind, cfg, g))
+                held = {**batch_for(kind, cfg, g), **{k: v for k, v in batch.items() if not isinstance(v, torch.Tensor)}}  # use_cache
+                line, ok = break_and_fix(model, batch, held)
                 counts["x10 fixed" if ok else "x10 not fixed"] += 1
                 print(f"{kind} {model_type:26s} {line}", flush=True)
         except _Timeout:  # the alarm covers the build and the first forward, not inspect

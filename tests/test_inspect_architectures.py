@@ -246,3 +246,100 @@ def test_a_hand_written_decoder_is_judged_as_a_language_model():
     torch.manual_seed(0)
     other = nn.Sequential(nn.Embedding(50, 32), nn.Linear(32, 7))  # [batch, tokens, 7]: no table of 7 rows
     assert inspect(other, ids).output.task == "none"
+
+
+def test_a_branch_added_to_the_stream_reshaped_is_recorded():
+    """OPT adds its MLP branch to the stream flattened to [batch x tokens, width]: the MLP branch
+    is recorded, with the ratio hooks measure by hand (fc2's output against the flattened stream
+    its norm reads)."""
+    t = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    model = t.OPTForCausalLM(t.OPTConfig(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, ffn_dim=256,
+                                         max_position_embeddings=128, word_embed_proj_dim=64))
+    ids = {"input_ids": torch.randint(0, 1000, (4, 16))}
+    res = inspect(model, ids)
+    mlp = res.branches[res.branches.role == "mlp"]
+    assert list(mlp.module) == ["model.decoder.layers.0.fc2", "model.decoder.layers.1.fc2"]
+    seen = {}
+    layer = model.model.decoder.layers[0]
+    hooks = [layer.fc2.register_forward_hook(lambda m, i, o: seen.__setitem__("branch", o.detach())),
+             layer.final_layer_norm.register_forward_pre_hook(lambda m, i: seen.__setitem__("stream", i[0].detach()))]
+    with torch.no_grad():
+        model.eval()(**ids)
+    for h in hooks:
+        h.remove()
+    assert seen["stream"].dim() == 2  # the flattened stream
+    by_hand = float(seen["branch"].pow(2).mean().sqrt() / seen["stream"].pow(2).mean().sqrt())
+    assert float(mlp.ratio.iloc[0]) == pytest.approx(by_hand, rel=1e-4)
+    assert res.blocks.mlp_branch_ratio.notna().all()
+
+
+def test_attention_of_a_model_that_refuses_the_dynamic_switch_is_measured():
+    """Falcon refuses ``set_attn_implementation`` with a log line, not an error: inspect sets the
+    config field itself, measures the heads (entropies equal to those of the probabilities the
+    eager model returns) and gives the model its own kernel back."""
+    t = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    model = t.FalconForCausalLM(t.FalconConfig(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4))
+    ids = {"input_ids": torch.randint(0, 1000, (4, 16))}
+    own = model.config._attn_implementation
+    res = inspect(model, ids)
+    assert model.config._attn_implementation == own != "eager"
+    assert sorted(res.attention.layer.unique()) == ["transformer.h.0.self_attention", "transformer.h.1.self_attention"]
+    model.config._attn_implementation = "eager"
+    with torch.no_grad():
+        probs = model.eval()(**ids, output_attentions=True).attentions[0]
+    model.config._attn_implementation = own
+    ent = -(probs * probs.clamp_min(1e-30).log()).sum(-1)  # [batch, heads, queries]
+    keys = torch.arange(1, probs.shape[-1] + 1, dtype=probs.dtype)  # causal: query i sees i + 1 keys
+    ratio = (ent[..., 1:] / keys[1:].log()).mean(dim=(0, 2))  # the first query has one key: no entropy to lose
+    got = res.attention[res.attention.layer == "transformer.h.0.self_attention"].sort_values("head").entropy_ratio
+    assert got.to_numpy() == pytest.approx(ratio.numpy(), abs=2e-3)
+
+
+class _FunctionalTiedLM(nn.Module):
+    """A decoder whose head is its embedding table read by hand (``h @ wte.weight.T``, as
+    nanoGPT-style code ties it), or by a Linear sharing the table (``module_tie``)."""
+
+    def __init__(self, std: float, module_tie: bool = False, v: int = 500, d: int = 32) -> None:
+        super().__init__()
+        self.wte = nn.Embedding(v, d)
+        nn.init.normal_(self.wte.weight, 0.0, std)
+        self.mix = nn.Linear(d, d)
+        self.head = None
+        if module_tie:
+            self.head = nn.Linear(d, v, bias=False)
+            self.head.weight = self.wte.weight
+
+    def forward(self, ids):
+        h = torch.tanh(self.mix(self.wte(ids)))
+        return self.head(h) if self.head is not None else h @ self.wte.weight.T
+
+
+def test_an_embedding_read_as_the_head_by_hand_is_a_tied_embedding():
+    """The step-0 gradient of a table read only by lookups reaches at most the rows the batch's
+    ids name; read as the head it reaches all 500 rows from 128 ids. Independent answers: the
+    same model tied through a Linear (found by weight identity), the next-token loss by hand, and
+    the tied-embedding rule's bar (RMS 2e-4 below one AdamW step, 0.02 above)."""
+    ids = _ids(8, 16, 500)
+    torch.manual_seed(0)
+    model = _FunctionalTiedLM(0.02)
+    res = inspect(model, ids)
+    assert res.output.task == "lm" and res.output.classes == 500
+    with torch.no_grad():
+        z = model(ids)
+    by_hand = torch.nn.functional.cross_entropy(z[:, :-1].reshape(-1, 500), ids[:, 1:].reshape(-1))
+    assert res.output.loss == pytest.approx(float(by_hand), rel=1e-5)
+    torch.manual_seed(0)
+    twin = inspect(_FunctionalTiedLM(0.02, module_tie=True), ids)
+    assert [n for n, _ in res.gradients.tied_embeddings] == ["wte"] == [n for n, _ in twin.gradients.tied_embeddings]
+    assert res.gradients.tied_embeddings[0][1] == pytest.approx(twin.gradients.tied_embeddings[0][1], rel=1e-6)
+    assert not any(f.kind == "tied embedding too small" for f in res.findings)
+    torch.manual_seed(0)
+    small = inspect(_FunctionalTiedLM(2e-4), ids)
+    assert any(f.kind == "tied embedding too small" and f.place == "wte" for f in small.findings)
+    # a table read by lookups only is not tied, whatever its scale
+    torch.manual_seed(0)
+    lookup_only = nn.Sequential(nn.Embedding(500, 32), nn.Linear(32, 500))
+    nn.init.normal_(lookup_only[0].weight, 0.0, 2e-4)
+    assert inspect(lookup_only, ids).gradients.tied_embeddings == []

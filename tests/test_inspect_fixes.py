@@ -170,3 +170,22 @@ def test_fix_auto_acts_on_the_attention_warning_and_only_on_it():
     kept = {k: v.clone() for k, v in mild.state_dict().items()}
     assert auto_fix(mild, x).actions == ["healthy: nothing changed"]
     assert all(torch.equal(v, kept[k]) for k, v in mild.state_dict().items())
+
+
+def test_fix_auto_reaches_bare_expert_weights():
+    """GPT-OSS keeps its experts as bare 3-D parameters of a module with no ``weight``: x10, its
+    MLP branch swamps the stream until they too go back to ``initializer_range``."""
+    t = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    cfg = t.GptOssConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2, head_dim=16, num_local_experts=4, num_experts_per_tok=2, max_position_embeddings=128)
+    model = t.GptOssForCausalLM(cfg)
+    from initscope.inspect.zoo import _scale_all
+
+    _scale_all(model, 10.0)
+    ids = {"input_ids": torch.randint(1, 1000, (8, 32))}
+    assert inspect(model, ids).issues
+    auto_fix(model, ids)
+    experts = {n: p for n, p in model.named_parameters() if ".experts." in n and not n.endswith("_bias")}
+    assert experts and all(float(p.detach().std()) == pytest.approx(cfg.initializer_range, rel=1e-3) for p in experts.values())
+    assert inspect(model, ids).issues == []

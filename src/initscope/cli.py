@@ -268,7 +268,8 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
 @click.option("--batch", type=int, default=None, help="Samples in the batch [default: 256; 32 sequences of token ids].")
 @click.option("--task", type=click.Choice(["auto", "classification", "lm", "regression", "none"]), default="auto", show_default=True,
               help="The loss to back-propagate: auto reads it from a transformers head, a [batch, classes] output of a linear layer, "
-                   "or a [batch, tokens, V] output of one fed token ids, V an embedding table's size (a hand-written LM).")
+                   "or a [batch, tokens, V] output of a model fed token ids (from a linear layer, or computed by hand as "
+                   "h @ wte.weight.T), V an embedding table's size (a hand-written LM).")
 @click.option("--draws", type=int, default=1, show_default=True, help="Call the factory K times: variance over weight draws vs over samples.")
 @click.option("--fix", type=click.Choice(["auto", "lsuv", "sample-variance"]), default=None,
               help="auto: the fix the defects call for (nothing if healthy); lsuv / sample-variance: a data-driven re-init. Saves the state dict.")

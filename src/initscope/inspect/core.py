@@ -103,7 +103,7 @@ def gated_parameters(model: nn.Module) -> set[int]:
     return gated
 
 
-def gradient_facts(model: nn.Module, batch: int = 0) -> Gradients:
+def gradient_facts(model: nn.Module, batch: int = 0, lookups: int = 0) -> Gradients:
     """:class:`Gradients` from the ``.grad`` the step-0 backward left on ``model``'s parameters
     (the weights behind a near-zero gate are left out: :func:`gated_parameters`), measured on a
     batch of ``batch`` samples.
@@ -128,19 +128,27 @@ def gradient_facts(model: nn.Module, batch: int = 0) -> Gradients:
         rms = float(torch.linalg.vector_norm(w.float())) / math.sqrt(max(w.numel(), 1))
         if math.isfinite(along) and along > 0 and rms > 0:
             rate += along * min(1.0, ADAM_LR / rms)
-    return Gradients(rows, tied_embeddings(model), batch, rate if rows else math.nan)
+    return Gradients(rows, tied_embeddings(model, lookups), batch, rate if rows else math.nan)
 
 
-def tied_embeddings(model: nn.Module) -> list[tuple[str, float]]:
+def tied_embeddings(model: nn.Module, lookups: int = 0) -> list[tuple[str, float]]:
     """Embedding tables whose weight is also the weight of a Linear (an output head reading
-    the same matrix: GPT-2's wte and lm_head), with the weight's RMS."""
+    the same matrix: GPT-2's wte and lm_head), with the weight's RMS. With ``lookups`` (how many
+    token ids the batch held) also a table read by a functional head (``F.linear(h, wte.weight)``,
+    ``h @ wte.weight.T``): the step-0 gradient reached every one of its rows though the batch's
+    ids could look up fewer."""
     from initscope.inspect.structure import is_embedding
 
     linear = {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
     out = []
     for name, m in model.named_modules():
         w = getattr(m, "weight", None)
-        if is_embedding(m) and isinstance(w, torch.Tensor) and id(w) in linear and w.numel():
+        if not (is_embedding(m) and isinstance(w, torch.Tensor) and w.numel()):
+            continue
+        g = w.grad
+        read_whole = (lookups > 0 and g is not None and w.dim() == 2 and w.shape[0] > lookups
+                      and bool((g.detach() != 0).any(dim=1).all()))
+        if id(w) in linear or read_whole:
             out.append((name, float(w.detach().float().square().mean().sqrt())))
     return out
 
@@ -286,13 +294,15 @@ def standard_loss(task: str, out: torch.Tensor, labels: torch.Tensor | None, gen
 def _auto_task(model: nn.Module, out: torch.Tensor, head_role: str | None, batch: Batch | None = None) -> tuple[str, int | None]:
     """A plain torch model is a classifier when its output is ``[batch, classes]`` straight out
     of a weighted layer (logits, no activation after them); a language model when it is fed
-    token ids ``[batch, tokens]`` and returns ``[batch, tokens, V]`` from a weighted layer, V the
-    size of one of its embedding tables (a hand-written decoder); else the task is unknown."""
+    token ids ``[batch, tokens]`` and returns ``[batch, tokens, V]`` from a weighted layer or
+    from no module at all (``head_role`` "functional": ``h @ wte.weight.T``, a head tied by
+    hand), V the size of one of its embedding tables (a hand-written decoder); else the task is
+    unknown."""
     if out.dim() == 2 and out.shape[1] >= 2 and head_role == "layer":
         return "classification", int(out.shape[1])
     ids = _int_ids(batch.kwargs.get("input_ids", batch.main)) if batch is not None else None
     if (ids is not None and ids.dim() == 2 and out.dim() == 3 and tuple(out.shape[:2]) == tuple(ids.shape)
-            and head_role == "layer" and any(is_embedding(m) and m.num_embeddings == out.shape[-1]
+            and head_role in ("layer", "functional") and any(is_embedding(m) and m.num_embeddings == out.shape[-1]
                                              for m in model.modules() if isinstance(m, nn.Embedding))):
         return "lm", int(out.shape[-1])
     return "none", None
@@ -373,7 +383,8 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                 if head is not None:
                     head["role"] = "head" if head["role"] == "layer" else head["role"]
                 if resolved == "auto":
-                    resolved, classes = _auto_task(model, out_t, "layer" if head and head["role"] == "head" else None, cb)
+                    role = "functional" if head is None else "layer" if head["role"] == "head" else head["role"]
+                    resolved, classes = _auto_task(model, out_t, role, cb)
                 else:
                     # an LM's classes are its logits' width (a config may state another vocabulary)
                     classes = int(out_t.shape[-1]) if resolved == "lm" else known[1] if known is not None and known[0] == resolved else (
@@ -483,7 +494,8 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
     try:
         rec, output, notes = _record(model, b, seed=seed, task=task)
         layers = _layers_table(model, rec)
-        grads = gradient_facts(model, b.size)
+        ids = [t for t in b.tensors() if not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool)]
+        grads = gradient_facts(model, b.size, sum(t.numel() for t in ids))
         with_grad = {id(p) for p in model.parameters() if p.grad is not None}
     finally:
         for p, g in old_grads.items():

@@ -238,7 +238,7 @@ def _fix_loose_parameters(model: nn.Module, recorded: set[str], library_std: flo
         if mod_name in recorded:
             continue
         for pname, p in m.named_parameters(recurse=False):
-            if p.dim() < 2 or p.numel() < 2 or not p.is_floating_point() or not p.is_contiguous():
+            if p.dim() < 2 or p.numel() < 2 or not p.is_floating_point() or not p.is_contiguous() or "bias" in pname:
                 continue
             rows = p.view(-1, p.shape[-1])
             scale = 1 / math.sqrt(p.shape[-1]) if lecun else library_std
@@ -339,7 +339,11 @@ def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
             bias = getattr(m, "bias", None)
             _rescale(w, _target_std(role, int(row.fan_in), relu_next, n_blocks, layer_std), f"{row.module} ({role})", plan, g,
                      bias if isinstance(bias, torch.Tensor) else None, force=role == "head")
-        _fix_loose_parameters(model, {row.module for row in first.itertuples()}, library_std, plan, g, lecun=vision)
+        # a recorded module without a weight of its own (GPT-OSS's experts hold bare 3-D
+        # parameters) leaves its parameters loose
+        handled = {row.module for row in first.itertuples()
+                   if weight_of(mods[row.module]) is not None or row.role == "norm" or isinstance(mods[row.module], (nn.MultiheadAttention, nn.RNNBase))}
+        _fix_loose_parameters(model, handled, library_std, plan, g, lecun=vision)
     plan.forward_passes += _tame_branches(model, b, plan, seed=seed)
     cfg = getattr(model, "config", None)
     rng = getattr(cfg, "initializer_range", None)

@@ -42,6 +42,9 @@ from initscope.inspect.structure import find_blocks, is_attention, is_embedding,
 from initscope.repro import generator
 
 _ADDS = {"add", "add_", "__add__", "__radd__", "__iadd__"}
+# ops that only reshape: the stream reshaped is still the stream (OPT adds its MLP branch to the
+# stream flattened to [batch x tokens, width])
+_RESHAPES = {"view", "reshape", "flatten", "unflatten", "contiguous", "view_as", "reshape_as"}
 # A branch within this relative distance of the last norm output times a scalar is that norm's
 # output (rounding only: float32 gives ~1e-7)
 SCALED_NORM_TOL = 1e-4
@@ -85,7 +88,16 @@ class _AddWatcher(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         kwargs = kwargs or {}
         frame = self.rec.frames[-1] if self.rec.frames else None
-        if getattr(func, "__name__", "") not in _ADDS or len(args) < 1:
+        fname = getattr(func, "__name__", "")
+        if fname in _RESHAPES and frame is not None and args and isinstance(args[0], torch.Tensor) and id(args[0]) in frame.stream:
+            out = func(*args, **kwargs)
+            if isinstance(out, torch.Tensor) and out is not args[0]:
+                frame.stream.add(id(out))
+                if id(args[0]) in frame.summed:
+                    frame.summed.add(id(out))
+                frame.keep.append(out)
+            return out
+        if fname not in _ADDS or len(args) < 1:
             return func(*args, **kwargs)
         if frame is None:
             return self.rec.outer_add(func, args, kwargs)
@@ -443,9 +455,17 @@ def eager_attention(model: nn.Module, enabled: bool = True) -> Iterator[bool]:
     if enabled and would_switch_attention(model):
         try:
             setter("eager")
-            switched = True
         except Exception:  # noqa: BLE001 - a model that cannot go eager keeps its kernel (no weights)
-            switched = False
+            pass
+        if cfg._attn_implementation != "eager":
+            # models that refuse the switch with a log line, not an error (Falcon: "does not
+            # support setting its attention implementation dynamically") read the field on
+            # every call
+            try:
+                cfg._attn_implementation = "eager"
+            except Exception:  # noqa: BLE001
+                pass
+        switched = cfg._attn_implementation == "eager"
     try:
         yield switched
     finally:
@@ -453,4 +473,6 @@ def eager_attention(model: nn.Module, enabled: bool = True) -> Iterator[bool]:
             try:
                 setter(old)
             except Exception:  # noqa: BLE001
+                pass
+            if cfg._attn_implementation != old:
                 cfg._attn_implementation = old
