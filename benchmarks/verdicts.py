@@ -14,7 +14,7 @@
     python benchmarks/verdicts.py holdout --set 3 --fixes  # ... and --fix auto on its flagged pairs, trained again (~6 min)
     python benchmarks/verdicts.py holdout --set 4 --families gpt2,llama,neox  # x2.5, N(0, 0.1), N(0, 0.035) on the decoders
     python benchmarks/verdicts.py others --train-others --set 3  # ... and on the decoders outside the zoo (set 4's test)
-    python benchmarks/verdicts.py others --train-others --set 4  # causal LMs whose x10 inspect does not flag: default, x3, x10 (~8 min)
+    python benchmarks/verdicts.py others --train-others --set 4  # causal LMs whose x10 inspect does not flag: default, x3, x10 (~4 min)
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
 
@@ -675,8 +675,9 @@ def _others() -> dict[str, tuple[object, object]]:
 # causal LMs whose every parameter x10 benchmarks/library_defaults.py --fix-x10 does not flag
 # (stop 30), at that sweep's small sizes (2 blocks, width 64), trained as others set 4 to see
 # whether inspect was right; their own loss is the next-token loss (XLM's and XLNet's LM heads
-# score the unshifted ids, and HRM-text and Zaya run 15-50x slower: left out)
-LIBRARY_LMS = ("gemma2", "nanochat", "olmo", "vaultgemma", "rwkv")
+# score the unshifted ids, HRM-text and Zaya run 15-50x slower, and RWKV's own code fails on
+# the zoo's batch of 16 with a shape error: left out)
+LIBRARY_LMS = ("gemma2", "nanochat", "olmo", "vaultgemma")
 
 
 def _library_lm(model_type: str) -> torch.nn.Module:
