@@ -28,24 +28,29 @@ FIXES = ("auto", "lsuv", "sample-variance")
 
 
 def fix_model(model: nn.Module, batch: Any, method: str, *, tol: float = 0.05, max_iter: int = 10,
-              head_variance: float = 1.0) -> tuple[nn.Module, int]:
+              head_variance: float = 1.0, seed: int = 0) -> tuple[nn.Module, int]:
     """Data-driven init in place. ``lsuv``: orthogonal weights, then rescale each weighted
     layer (in forward order) until its output variance over the batch is 1.
     ``sample-variance``: the same loop targeting the variance over samples (mean over units of
     each unit's variance over the batch), the quantity text 000 says Kaiming lets collapse.
-    Returns the model and the number of forward passes used."""
+    The orthogonal draws come from ``seed`` (on the CPU, whatever the model's device), so the
+    same model, batch and seed give the same fix. Returns the model and the number of forward
+    passes used."""
     if method not in FIXES:
         raise unknown("fix", method, FIXES)
     b: Batch = as_batch(batch)
     if method == "auto":
-        plan = auto_fix(model, b)
+        plan = auto_fix(model, b, seed=seed)
         return model, plan.forward_passes
     weighted = [(n, m) for n, m in model.named_modules() if weight_of(m) is not None and not is_embedding(m)]
+    g = generator(seed, "lsuv")
     with torch.no_grad():
         for _, m in weighted:
             if method == "lsuv":
                 w = weight_of(m)
-                nn.init.orthogonal_(w.view(w.shape[0], -1))
+                q = torch.empty(w.shape[0], w[0].numel() if w.dim() > 1 else 1)
+                nn.init.orthogonal_(q, generator=g)
+                w.view(w.shape[0], -1).copy_(q)
             bias = getattr(m, "bias", None)
             if isinstance(bias, torch.Tensor):
                 bias.zero_()
@@ -101,6 +106,16 @@ def _target_std(role: str, fan_in: int, relu_next: bool, n_blocks: int, library_
     return base
 
 
+def _normal_(w: torch.Tensor, std: float, g: torch.Generator) -> None:
+    """``w.normal_(0, std, generator=g)`` for a weight on any device: the draw is made by the
+    CPU generator ``g`` (the same numbers as in place on the CPU) and copied over, so a CUDA
+    model gets the draws a CPU one does."""
+    if w.device.type == "cpu":
+        w.normal_(0.0, std, generator=g)
+    else:
+        w.copy_(torch.empty(w.shape, dtype=w.dtype).normal_(0.0, std, generator=g))
+
+
 def _rescale(w: torch.Tensor, target: float, what: str, plan: FixPlan, g: torch.Generator, bias: torch.Tensor | None = None,
              *, force: bool = False) -> None:
     """Re-draw a weight whose units are all identical (and not all zero: a zero-initialized
@@ -111,7 +126,7 @@ def _rescale(w: torch.Tensor, target: float, what: str, plan: FixPlan, g: torch.
     same = bool((rows == rows[:1]).all()) if rows.shape[0] > 1 else rows.numel() > 1 and bool((rows == rows.reshape(-1)[0]).all())
     redrawn = same and float(rows.abs().max()) > 0
     if redrawn:
-        w.normal_(0.0, 1.0, generator=g)
+        _normal_(w, 1.0, g)
         if bias is not None:
             bias.zero_()
         plan.actions.append(f"{what}: {rows.shape[0]} identical units re-drawn" if rows.shape[0] > 1 else f"{what}: identical entries re-drawn")
@@ -281,7 +296,7 @@ def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
     has_norm = bool((layers.role == "norm").any()) if "role" in layers else False
     recurrent = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.RNNBase)]
     if res.blocks.empty and not has_norm and not recurrent:
-        _, passes = fix_model(model, b, "lsuv", head_variance=HEAD_VARIANCE)
+        _, passes = fix_model(model, b, "lsuv", head_variance=HEAD_VARIANCE, seed=seed)
         plan.forward_passes += passes
         plan.actions.append("plain stack without normalization: LSUV (orthogonal weights, then unit output variance per layer; "
                             f"the last layer's output variance {HEAD_VARIANCE:g})")
@@ -321,7 +336,7 @@ def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
             if is_embedding(m):
                 if bool((w == w.reshape(-1)[0]).all()):
                     std = library_std or float(w.abs().mean()) or 0.02
-                    w.normal_(0.0, std, generator=g)
+                    _normal_(w, std, g)
                     plan.actions.append(f"{row.module}: identical rows re-drawn N(0, {std:.3g}^2)")
                 elif library_std is not None and not 0.5 <= library_std / max(float(w.float().std()), 1e-30) <= 2:
                     plan.actions.append(f"{row.module}: embedding std {float(w.float().std()):.3g} -> {library_std:.3g} (initializer_range)")

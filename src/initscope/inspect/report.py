@@ -239,7 +239,7 @@ def run_inspect(
                 plan = auto_fix(model, b, seed=seed)
                 fixed, passes = model, plan.forward_passes
             else:
-                fixed, passes = fix_model(model, b, fix)
+                fixed, passes = fix_model(model, b, fix, seed=seed)
             torch.save(fixed.state_dict(), w.path / "fixed_state_dict.pt")
             held = b if data is not None else draw_batch(model, input_shape=input_shape, vocab=vocab, batch=batch, seed=derive_seed(seed, "held-out"))
             after = inspect(fixed, held, seed=seed, task=task)

@@ -122,7 +122,7 @@ def trial(model: nn.Module, batch: Any, task: str, *, steps: int, seed: int = 0,
             out = output_tensor(call_model(model, b))
         if out is None or out.dim() < 2:
             return None
-        labels = torch.randint(0, out.shape[-1], tuple(out.shape[:-1]) if out.dim() > 2 else (out.shape[0],), generator=g)
+        labels = torch.randint(0, out.shape[-1], tuple(out.shape[:-1]) if out.dim() > 2 else (out.shape[0],), generator=g).to(out.device)
     else:
         return None
     return train(model, lambda step: (b, labels), steps=steps, lr=lr)

@@ -1,0 +1,144 @@
+"""``initscope.inspect`` on CUDA against the same model on the CPU (a GPU check: CI has no GPU).
+
+    python benchmarks/check_inspect_cuda.py            # zoo pairs, --fix auto, --trial, GPT-2 at its real size
+    python benchmarks/check_inspect_cuda.py --quick    # zoo pairs only
+
+1. Every zoo family at its default and x10, built on the CPU and copied to CUDA, on the same batch:
+   the loss at step 0 (relative difference), the block branch ratios (largest relative
+   difference), the attention entropies (largest absolute difference), and whether both
+   devices report the same defects. Float32 kernels differ between devices, so numbers agree to
+   ~1e-4 and not bit for bit.
+2. ``--fix auto`` on each x10 pair on both devices: the largest relative difference between the
+   fixed weights (the draws come from the same CPU generator on both), and whether the fixed
+   model is healthy on each device.
+3. ``inspect --trial``'s computation (5 AdamW steps on the batch) runs on CUDA.
+4. GPT-2 with 6 blocks, n_embd 768, vocabulary 50257, 8 x 128 tokens on CUDA: inspect against
+   the model's own forward + backward (best of 3 after a warm-up), and CUDA peak memory beyond
+   the model's own pass.
+
+The CPU twin of every path here runs in the test suite (tests/test_inspect*.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+
+import torch
+
+from initscope.inspect import inspect, zoo
+from initscope.inspect.fixes import auto_fix
+
+
+def to(batch, device: str):
+    if isinstance(batch, dict):
+        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    return batch.to(device)
+
+
+def defects(res) -> list[str]:
+    return sorted({f.kind for f in res.findings if f.severity == "defect"})
+
+
+def rel(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(a), abs(b), 1e-30)
+
+
+def compare_pairs(device: str) -> bool:
+    ok = True
+    print("1-2. zoo pairs on the CPU and on", device)
+    print(f"  {'pair':26s} {'loss rel':>9s} {'branch rel':>10s} {'entropy abs':>11s}  defects  fix: weights rel, healthy cpu/cuda")
+    for family in zoo.FAMILIES:
+        for init in ("default", "x10"):
+            cpu = zoo.build(family, init, seed=0)
+            gpu = copy.deepcopy(cpu).to(device)
+            x, _ = zoo.task_data(family, 16, seed=12345)
+            a, b = inspect(cpu, x), inspect(gpu, to(x, device))
+            loss = rel(a.output.loss, b.output.loss)
+            br = 0.0
+            if "branch_ratio" in a.blocks and not a.blocks.empty:
+                br = max((rel(u, v) for u, v in zip(a.blocks.branch_ratio, b.blocks.branch_ratio) if u == u and v == v), default=0.0)
+            ent = 0.0
+            if not a.attention.empty:
+                ent = float((a.attention.entropy_ratio.to_numpy() - b.attention.entropy_ratio.to_numpy()).__abs__().max())
+            same = defects(a) == defects(b)
+            line = f"  {family + ' ' + init:26s} {loss:9.1e} {br:10.1e} {ent:11.1e}  {'same' if same else 'DIFFER ' + str(defects(a)) + ' vs ' + str(defects(b))}"
+            ok &= same and loss < 1e-3 and br < 1e-3 and ent < 1e-3
+            if init == "x10" and a.issues:
+                auto_fix(cpu, x)
+                auto_fix(gpu, to(x, device))
+                wrel = max(float((p.detach().cpu() - q.detach().cpu()).abs().max() / p.detach().abs().max().clamp_min(1e-30))
+                           for p, q in zip(cpu.parameters(), gpu.parameters()))
+                hc, hg = not inspect(cpu, x).issues, not inspect(gpu, to(x, device)).issues
+                line += f"  fix: {wrel:.1e}, {hc}/{hg}"
+                ok &= hc == hg
+            print(line, flush=True)
+    return ok
+
+
+def trial_on(device: str) -> bool:
+    from initscope.inspect.trial import trial
+
+    model = zoo.build("llama", "default", seed=0).to(device)
+    x, _ = zoo.task_data("llama", 8, seed=1)
+    res = trial(model, to(x, device), "lm", steps=5)
+    cls = zoo.build("resnet", "default", seed=0).to(device)
+    xi, _ = zoo.task_data("resnet", 8, seed=1)
+    res2 = trial(cls, to(xi, device), "classification", steps=5)
+    print(f"3. trial on {device}: LLaMA LM losses {[round(v, 3) for v in res.losses]}, "
+          f"ResNet classifier {[round(v, 3) for v in res2.losses]}")
+    return len(res.losses) == 5 and len(res2.losses) == 5
+
+
+def gpt2_real(device: str) -> None:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(n_layer=6, n_embd=768, n_head=12, vocab_size=50257)).to(device)
+    ids = torch.randint(0, 50257, (8, 128), generator=torch.Generator().manual_seed(0)).to(device)
+
+    def plain() -> float:
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        model(input_ids=ids, labels=ids).loss.backward()
+        model.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    plain()
+    torch.cuda.reset_peak_memory_stats()
+    base = min(plain() for _ in range(3))
+    peak_base = torch.cuda.max_memory_allocated() / 2**30
+    inspect(model, {"input_ids": ids})  # warm-up (kernels, eager attention)
+    torch.cuda.reset_peak_memory_stats()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    res = inspect(model, {"input_ids": ids})
+    torch.cuda.synchronize()
+    t = time.perf_counter() - t0
+    peak = torch.cuda.max_memory_allocated() / 2**30
+    print(f"4. GPT-2, 6 blocks, n_embd 768, vocab 50257, 8 x 128 tokens on {torch.cuda.get_device_name()}:")
+    print(f"   plain forward + backward (own loss): {base * 1e3:8.1f} ms")
+    print(f"   initscope.inspect:                   {t * 1e3:8.1f} ms   ratio {t / base:.1f}x")
+    print(f"   CUDA peak memory: {peak_base:.2f} GiB in the plain pass, {peak:.2f} GiB in inspect (+{peak - peak_base:.2f} GiB)")
+    print(f"   verdict: {res.verdict}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    if not torch.cuda.is_available():
+        sys.exit("no CUDA device: this check compares inspect on CUDA with the CPU")
+    ok = compare_pairs("cuda")
+    if not a.quick:
+        ok &= trial_on("cuda")
+        gpt2_real("cuda")
+    print("all agree" if ok else "SOME DIFFER")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
