@@ -375,7 +375,7 @@ def _fix_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]:
     fam, init, seed, protocol = job
     model = _holdout_model(fam, init, seed) if init in HOLDOUT_INITS else zoo.build(fam, init, seed=seed)
     x, _ = zoo.task_data(fam, 16, seed=12345)
-    fix_model(model, x, "auto")
+    fix_model(model, x, "auto", seed=seed)  # the fix's own draws (LSUV) vary with the training seed
     return fam, init, seed, run_training(fam, init, seed, protocol, model=model)
 
 
@@ -833,7 +833,7 @@ def _warned_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]:
     task = OTHER_TASKS.get(name, name) if where == "others" else name
     model = build_pair(where, name, init, seed)
     x, _ = zoo.task_data(task, 16, seed=12345)
-    fix_model(model, x, "auto")
+    fix_model(model, x, "auto", seed=seed)  # the fix's own draws (LSUV) vary with the training seed
     return where_name, init, seed, run_training(task, init, seed, protocol, model=model)
 
 

@@ -149,3 +149,21 @@ def test_a_residual_added_by_the_callers_loop_is_measured(scale):
     assert res.blocks.branch_ratio.tolist() == pytest.approx(expect, rel=1e-5)
     assert res.blocks.stream_rms.iloc[-1] == pytest.approx(float(h.pow(2).mean().sqrt()), rel=1e-5)
     assert ("residual branch swamps the stream" in [f.kind for f in res.findings]) == (scale > 20)
+
+
+def test_recurrent_layers_are_measured_in_training_mode_without_dropout():
+    """cuDNN back-propagates through an LSTM only in training mode: at_init_mode keeps recurrent
+    layers training with dropout 0, which gives eval mode's outputs (the CPU twin of the CUDA
+    path, checked by benchmarks/check_inspect_cuda.py), and restores mode and dropout after."""
+    torch.manual_seed(0)
+    lstm = nn.LSTM(8, 16, num_layers=2, dropout=0.5, batch_first=True)
+    model = nn.Sequential(lstm)
+    x = torch.randn(4, 5, 8)
+    with torch.no_grad():
+        expected = lstm.eval()(x)[0]
+    model.train()
+    with torch.no_grad(), at_init_mode(model):
+        assert lstm.training and lstm.dropout == 0.0
+        got = lstm(x)[0]
+    assert torch.equal(got, expected)
+    assert lstm.training and lstm.dropout == 0.5

@@ -200,17 +200,24 @@ class InspectResult:
 @contextmanager
 def at_init_mode(model: nn.Module) -> Iterator[nn.Module]:
     """Eval mode (no dropout), except BatchNorm, which normalizes with batch statistics as it
-    will in training; its running statistics are left untouched (momentum 0 while inspecting)."""
+    will in training; its running statistics are left untouched (momentum 0 while inspecting).
+    Recurrent layers (LSTM, GRU, RNN) stay in training mode with their dropout at 0 (the same
+    outputs as eval mode): cuDNN back-propagates through them only in training mode."""
     from torch.nn.modules.batchnorm import _BatchNorm
 
     was = {m: m.training for m in model.modules()}
     model.eval()
     saved = []
+    recurrent = []
     for m in model.modules():
         if isinstance(m, _BatchNorm):
             tracked = m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None
             saved.append((m, m.momentum, tracked))
             m.momentum = 0.0
+            m.train()
+        elif isinstance(m, nn.RNNBase):
+            recurrent.append((m, m.dropout))
+            m.dropout = 0.0
             m.train()
     try:
         yield model
@@ -219,6 +226,8 @@ def at_init_mode(model: nn.Module) -> Iterator[nn.Module]:
             m.momentum = mom
             if tracked is not None:
                 m.num_batches_tracked.copy_(tracked)
+        for m, p in recurrent:
+            m.dropout = p
         for m, t in was.items():
             m.training = t
 

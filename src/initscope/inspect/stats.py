@@ -59,7 +59,9 @@ def effective_rank_sampled(h: torch.Tensor, generator: torch.Generator) -> tuple
         h = h[torch.randperm(n, generator=generator)[:RANK_SUBSET].to(h.device)]
     if u > RANK_SUBSET:
         h = h[:, torch.randperm(u, generator=generator)[:RANK_SUBSET].to(h.device)]
-    h = h.to(torch.float64)
+    # on the CPU: one small SVD costs a CUDA device ~10 ms of solver launch, 30x its CPU time
+    # (benchmarks/check_inspect_cuda.py)
+    h = h.to(device="cpu", dtype=torch.float64)
     if not torch.isfinite(h).all():
         return math.nan, min(h.shape)
     return effective_rank(h), min(h.shape)  # geometry's definition (centred), on the subset
