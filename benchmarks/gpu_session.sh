@@ -10,5 +10,6 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 python3 -c "import torch, initscope; print('torch', torch.__version__, torch.cuda.get_device_name(), 'cpu threads', torch.get_num_threads())" | tee -a "$OUT/device.txt"
 step() { local name=$1 limit=$2; shift 2; echo "== $name"; timeout "$limit" "$@" 2>&1 | tee "$OUT/$name.txt"; echo "== $name rc=$?"; }
 step check_cuda 150 python3 benchmarks/check_cuda.py --device cuda
+step check_inspect_cuda 300 python3 benchmarks/check_inspect_cuda.py
 step network_view 120 python3 benchmarks/bench_network_view.py --device cuda --networks 100000 --naive-networks 20
 step engine 150 python3 benchmarks/bench_engine.py --device cuda --parts laws,full,presets,run
