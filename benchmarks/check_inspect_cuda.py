@@ -15,6 +15,8 @@
 4. GPT-2 with 6 blocks, n_embd 768, vocabulary 50257, 8 x 128 tokens on CUDA: inspect (best of
    3 after a warm-up) against the model's own forward + backward (best of 3 after a warm-up),
    and CUDA peak memory beyond the model's own pass.
+5. The command line with a factory that returns a CUDA model (--fix auto, --trial, --ops, --draws,
+   --fix lsuv): each exits 0 and records the CUDA device in run.json.
 
 The CPU twin of every path here runs in the test suite (tests/test_inspect*.py).
 """
@@ -130,6 +132,50 @@ def gpt2_real(device: str) -> None:
     print(f"   verdict: {res.verdict}")
 
 
+FACTORY = """
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+def make():
+    torch.manual_seed(0)
+    return GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=1000)).to("{device}")
+
+def broken():
+    m = make()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(10)
+    return m
+"""
+
+
+def cli_on(device: str) -> bool:
+    """The command line with a factory that returns a model on ``device``: every option that
+    runs the model (--fix auto, --trial, --ops, --draws, --fix lsuv) exits 0 and run.json names
+    the device."""
+    import json
+    import os
+    import subprocess
+    import tempfile
+
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "gpu_factory.py"), "w") as f:
+            f.write(FACTORY.format(device=device))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([tmp, os.environ.get("PYTHONPATH", "")])}
+        for args in (["gpu_factory:broken", "--fix", "auto", "--trial", "3"], ["gpu_factory:make", "--ops", "--draws", "2"],
+                     ["gpu_factory:broken", "--fix", "lsuv"]):
+            out = os.path.join(tmp, "run")
+            p = subprocess.run([sys.executable, "-m", "initscope", "inspect", *args, "--input-shape", "32", "--out", out, "--force"],
+                               capture_output=True, text=True, env=env, cwd=tmp)
+            ran_on = json.load(open(os.path.join(out, "run.json")))["device"]["device"] if p.returncode == 0 else None
+            good = p.returncode == 0 and str(ran_on).startswith(device)
+            ok &= good
+            print(f"5. initscope inspect {' '.join(args)}: exit {p.returncode}, ran on {ran_on}"
+                  + ("" if good else "\n" + p.stderr[-2000:]))
+    return ok
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
@@ -140,6 +186,7 @@ def main() -> None:
     if not a.quick:
         ok &= trial_on("cuda")
         gpt2_real("cuda")
+        ok &= cli_on("cuda")
     print("all agree" if ok else "SOME DIFFER")
     sys.exit(0 if ok else 1)
 

@@ -166,6 +166,7 @@ class InspectResult:
     findings: list[Any] = field(default_factory=list)  # verdicts.Finding, structured (defects and warnings)
     warnings: list[str] = field(default_factory=list)  # findings not predicted to stop training
     gradients: Gradients | None = None  # the step-0 gradients as an optimizer sees them
+    device: str = "cpu"  # where the model ran
 
     LAYER_COLUMNS = ("name", "type", "role", "block", "sample_variance", "mean_spread", "sample_fraction", "dead_fraction",
                      "effective_rank", "grad_norm", "weight_std", "fan_in", "fan_out", "fan_source", "kaiming_std", "xavier_std",
@@ -539,8 +540,10 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
                    "to measure (a bare nn.LSTM or nn.Linear has no submodules; wrap it in nn.Sequential to see its layers).")
     if not issues and warnings:
         verdict += " To watch: " + "; ".join(w.split(";")[0] for w in warnings) + "."
+    device = next((str(p.device) for p in model.parameters()), "cpu")
     return InspectResult(layers=layers, blocks=blocks, branches=branches, attention=attention, output=output,
-                         verdict=verdict, issues=issues, notes=notes, findings=findings, warnings=warnings, gradients=grads)
+                         verdict=verdict, issues=issues, notes=notes, findings=findings, warnings=warnings, gradients=grads,
+                         device=device)
 
 
 def _float_input_m2(b: Batch) -> float | None:

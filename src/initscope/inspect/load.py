@@ -176,6 +176,11 @@ def draw_batch(
     else:
         x = torch.randn(n, *input_shape, generator=g)
         source = f"N(0, 1) inputs of shape {tuple(x.shape)}"
+    # drawn on the CPU from the seed (the same batch on every device), then put where the model is
+    device = next((p.device for p in model.parameters()), None)
+    if device is not None and device.type != "cpu":
+        x = x.to(device)
+        source += f", on {device}"
     key = _hf_main_input(model)
     return Batch((), {key: x}, source) if key else Batch((x,), {}, source)
 

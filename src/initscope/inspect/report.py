@@ -324,7 +324,7 @@ def run_inspect(
             "experiment": "inspect", "description": f"initscope inspect {model_ref}",
             "config": {"model": model_ref, "input_shape": list(input_shape) if input_shape else None, "data": data_ref, "vocab": vocab,
                        "batch": batch, "draws": draws, "fix": fix, "task": task},
-            "seed": seed, "device": device_info("cpu"), "versions": _versions(versions),
+            "seed": seed, "device": device_info(res.device), "versions": _versions(versions),
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "timings": {"run_s": elapsed}, "summary": summary,
         }
         w.report(f"initscope inspect: {model_ref}", meta, sections, tables)
