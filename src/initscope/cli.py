@@ -332,6 +332,9 @@ def inspect_cmd(model: str, input_shape: str | None, vocab: int | None, data_ref
         click.echo(f"--fix {fx['method']}: {len(fx.get('actions', [])) or fx['forward_passes']} "
                    f"{'changes' if fx.get('actions') else 'forward passes'}; state dict in {path}/{fx['state_dict']}; "
                    + ("no issue left on a held-out batch" if not left else f"{len(left)} issue(s) left"))
+        acting = [a for a in fx.get("actions", []) if a.startswith("no defect; acting on the warning")]
+        if acting:
+            click.echo(f"  {acting[0]}")
         for k, v in (fx.get("config_changes") or {}).items():
             click.echo(f"  transformers: {v}" if k == "note" else f"  transformers config: {k} = {v}")
 

@@ -275,7 +275,7 @@ def _first_attention_findings(blocks: pd.DataFrame, branches: pd.DataFrame, atte
     return [_finding("attention swamps the token embeddings", [str(r.block)], float(r.ratio),
                      f"the first block's attention branch RMS is {r.ratio:.3g}x the token embeddings it is added to, so the "
                      "next-token prediction starts from a mix of earlier tokens rather than the current one (in the "
-                     "calibration 12 of 19 such decoders failed to learn, 4 trained; --fix auto made 11 of the 12 train)",
+                     "calibration 12 of 19 such decoders failed to learn and 4 trained, and --fix auto made 11 of the 12 train)",
                      "scale the attention's value and output projections down (transformers: initializer_range, default "
                      "0.02; initscope inspect --fix auto does it), or re-run the library's init",
                      confidence="low", severity="warning")]
