@@ -206,3 +206,19 @@ def test_fixes_are_reproducible_from_their_seed_not_the_global_generator():
     a, b, c = fixed(0, 1), fixed(0, 2), fixed(1, 1)
     assert all(torch.equal(p, q) for p, q in zip(a, b))
     assert not all(torch.equal(p, q) for p, q in zip(a, c))
+
+
+def test_cli_says_when_fix_auto_acts_on_a_warning(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("transformers")
+    from initscope.cli import main
+
+    (tmp_path / "warned_llama.py").write_text(
+        "import torch\nfrom initscope.inspect import zoo\n\ndef x3():\n    torch.manual_seed(0)\n    m = zoo.llama_model()\n"
+        "    zoo._scale_all(m, 3.0)\n    return m\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    assert main(["inspect", "warned_llama:x3", "--input-shape", "32", "--fix", "auto", "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "To watch: attention swamps the token embeddings" in out
+    assert "no defect; acting on the warning: attention swamps the token embeddings" in out
+    assert "no issue left on a held-out batch" in out
