@@ -167,3 +167,113 @@ def test_recurrent_layers_are_measured_in_training_mode_without_dropout():
         got = lstm(x)[0]
     assert torch.equal(got, expected)
     assert lstm.training and lstm.dropout == 0.5
+
+
+@pytest.mark.parametrize("kw", [dict(is_causal=True), dict(mask="bool"), dict(mask="float"), dict(scale=0.3)])
+def test_sdpa_probabilities_reproduce_the_kernels_output(kw):
+    """The probabilities recomputed for F.scaled_dot_product_attention, times the values, give the
+    kernel's own output (grouped-query keys, causal, boolean and additive masks, a given scale)."""
+    from initscope.inspect.record import sdpa_probabilities
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = torch.randn(2, 4, 6, 8, generator=g), torch.randn(2, 2, 9, 8, generator=g), torch.randn(2, 2, 9, 8, generator=g)
+    if "mask" in kw:
+        m = torch.rand(2, 1, 6, 9, generator=g) > 0.3 if kw.pop("mask") == "bool" else torch.randn(6, 9, generator=g)
+        if m.dtype == torch.bool:
+            m[..., 0] = True
+        kw["attn_mask"] = m
+    p = sdpa_probabilities(q, k, v, enable_gqa=True, **kw)
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True, **kw)
+    assert p.shape == (2, 4, 6, 9)
+    assert torch.allclose(p @ v.repeat_interleave(2, dim=1), expected, atol=1e-5)
+
+
+def test_large_sdpa_calls_are_subsampled_and_keep_their_statistics(monkeypatch):
+    import importlib
+
+    from initscope.inspect.stats import attention_stats
+
+    record = importlib.import_module("initscope.inspect.record")  # the package's `record` is a function
+
+    g = torch.Generator().manual_seed(1)
+    q, k = torch.randn(8, 2, 64, 16, generator=g) * 2, torch.randn(8, 2, 64, 16, generator=g) * 2
+    full = attention_stats(record.sdpa_probabilities(q, k, is_causal=True))
+    monkeypatch.setattr(record, "SDPA_STATS_MAX", 2 * 64 * 64)  # one sample, every query row
+    one = record.sdpa_probabilities(q, k, is_causal=True)
+    monkeypatch.setattr(record, "SDPA_STATS_MAX", 2 * 64 * 16)  # one sample, every 4th row
+    strided = record.sdpa_probabilities(q, k, is_causal=True)
+    assert one.shape == (1, 2, 64, 64) and strided.shape == (1, 2, 16, 64)
+    for sub in (one, strided):
+        for a, b in zip(full, attention_stats(sub)):
+            assert b["entropy_ratio"] == pytest.approx(a["entropy_ratio"], abs=0.05)
+
+
+class _SdpaDecoder(nn.Module):
+    """A hand-written pre-norm decoder whose attention calls F.scaled_dot_product_attention (as
+    nanoGPT and timm do): no module returns attention probabilities."""
+
+    class CausalSelfAttention(nn.Module):
+        def __init__(self, d: int, heads: int) -> None:
+            super().__init__()
+            self.qkv, self.proj, self.heads = nn.Linear(d, 3 * d), nn.Linear(d, d), heads
+
+        def forward(self, x):
+            b, t, c = x.shape
+            q, k, v = (u.view(b, t, self.heads, c // self.heads).transpose(1, 2) for u in self.qkv(x).split(c, dim=2))
+            y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return self.proj(y.transpose(1, 2).reshape(b, t, c))
+
+    class Block(nn.Module):
+        def __init__(self, d: int, heads: int) -> None:
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.attn = _SdpaDecoder.CausalSelfAttention(d, heads)
+            self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+        def forward(self, x):
+            x = x + self.attn(self.ln1(x))
+            return x + self.mlp(self.ln2(x))
+
+    def __init__(self, scale: float = 1.0, v: int = 500, d: int = 64, heads: int = 4, n: int = 3) -> None:
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(v, d), nn.Embedding(64, d)
+        self.blocks = nn.ModuleList(_SdpaDecoder.Block(d, heads) for _ in range(n))
+        self.ln, self.head = nn.LayerNorm(d), nn.Linear(d, v, bias=False)
+        for name, p in self.named_parameters():
+            if p.dim() >= 2:
+                nn.init.normal_(p, 0.0, 0.02 * scale)
+            elif name.endswith("bias"):
+                nn.init.zeros_(p)
+
+    def forward(self, ids):
+        x = self.wte(ids) + self.wpe(torch.arange(ids.shape[1]))
+        for blk in self.blocks:
+            x = blk(x)
+        return self.head(self.ln(x))
+
+
+def test_attention_through_sdpa_is_measured_under_its_module():
+    """Entropies of a hand-written SDPA decoder's heads, per attention module call, equal those of
+    the probabilities computed by hand from the module's q and k; at x10 (N(0, 0.2) weights at
+    width 64) its first attention branch swamps the token embeddings and is warned about."""
+    from initscope.inspect.stats import attention_stats
+
+    ids = torch.randint(0, 500, (8, 32), generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = _SdpaDecoder()
+    res = inspect(model, ids)
+    assert sorted(res.attention.layer.unique()) == ["blocks.0.attn", "blocks.1.attn", "blocks.2.attn"]
+    seen = {}
+    attn = model.blocks[1].attn
+    h = attn.qkv.register_forward_hook(lambda m, i, o: seen.__setitem__("qkv", o.detach()))
+    with torch.no_grad():
+        model.eval()(ids)
+    h.remove()
+    q, k, _ = (u.view(8, 32, 4, 16).transpose(1, 2) for u in seen["qkv"].split(64, dim=2))
+    logits = (q @ k.transpose(-2, -1) / 4.0).masked_fill(~torch.ones(32, 32, dtype=torch.bool).tril(), float("-inf"))
+    by_hand = [r["entropy_ratio"] for r in attention_stats(torch.softmax(logits, dim=-1))]
+    got = res.attention[res.attention.layer == "blocks.1.attn"].sort_values("head").entropy_ratio
+    assert got.to_numpy() == pytest.approx(by_hand, abs=1e-6)
+    torch.manual_seed(0)
+    big = inspect(_SdpaDecoder(scale=10.0), ids)
+    assert any(f.kind == "attention swamps the token embeddings" for f in big.findings)

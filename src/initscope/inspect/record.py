@@ -74,6 +74,42 @@ class Recording:
     attention: list[dict[str, Any]] = field(default_factory=list)  # per attention call and head
 
 
+# F.scaled_dot_product_attention's probabilities are recomputed on at most this many entries
+# (batch x heads x queries x keys): the first samples, then every k-th query row beyond it
+SDPA_STATS_MAX = 1 << 22
+
+
+def sdpa_probabilities(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None,
+                       dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None, enable_gqa: bool = False,
+                       **_: Any) -> torch.Tensor | None:
+    """The attention probabilities ``F.scaled_dot_product_attention`` computes and does not return,
+    ``[batch, heads, queries, keys]``, as its documented reference does: softmax(q k^T x scale +
+    mask), the causal mask aligned top left, keys shared by groups of heads (GQA) repeated. On
+    large calls, the first samples and every k-th query row (SDPA_STATS_MAX entries at most).
+    None for inputs it does not read (not 3-D or 4-D, heads that do not divide)."""
+    if not (isinstance(query, torch.Tensor) and isinstance(key, torch.Tensor)) or query.dim() not in (3, 4) or key.dim() != query.dim():
+        return None
+    three = query.dim() == 3  # [batch, queries, dim]: one head
+    q, k = (query.detach().unsqueeze(1), key.detach().unsqueeze(1)) if three else (query.detach(), key.detach())
+    b, h, lq, d = q.shape
+    hk, lk = k.shape[1], k.shape[2]
+    if hk != h:
+        if h % hk:
+            return None
+        k = k.repeat_interleave(h // hk, dim=1)
+    keep = max(1, min(b, SDPA_STATS_MAX // max(1, h * lq * lk)))
+    rows = torch.arange(lq, device=q.device)[::max(1, math.ceil(keep * h * lq * lk / SDPA_STATS_MAX))]
+    logits = q[:keep, :, rows].float() @ k[:keep].float().transpose(-2, -1)
+    logits = logits * (scale if scale is not None else 1.0 / math.sqrt(d))
+    if is_causal:
+        logits = logits.masked_fill(~torch.ones(lq, lk, dtype=torch.bool, device=q.device).tril()[rows], float("-inf"))
+    if isinstance(attn_mask, torch.Tensor):
+        m = attn_mask.detach().expand(*query.shape[:-1], lk)  # a view: broadcast, not copied
+        m = (m.unsqueeze(1) if three else m)[:keep, :, rows]
+        logits = logits.masked_fill(~m, float("-inf")) if m.dtype == torch.bool else logits + m.float()
+    return torch.nan_to_num(torch.softmax(logits, dim=-1), nan=0.0)  # a row with every key masked: no attention
+
+
 def sequence_first(model: nn.Module) -> bool:
     """torch's ``batch_first=False`` convention: sequence outputs are ``[tokens, batch, features]``."""
     flags = [m.batch_first for m in model.modules() if isinstance(m, nn.MultiheadAttention)]
@@ -89,6 +125,10 @@ class _AddWatcher(TorchFunctionMode):
         kwargs = kwargs or {}
         frame = self.rec.frames[-1] if self.rec.frames else None
         fname = getattr(func, "__name__", "")
+        if fname == "scaled_dot_product_attention":
+            out = func(*args, **kwargs)
+            self.rec.sdpa_called(args, kwargs)
+            return out
         if fname in _RESHAPES and frame is not None and args and isinstance(args[0], torch.Tensor) and id(args[0]) in frame.stream:
             out = func(*args, **kwargs)
             if isinstance(out, torch.Tensor) and out is not args[0]:
@@ -147,6 +187,7 @@ class Recorder:
         self._attn_marks: list[int] = []
         self._pending: tuple | None = None  # a block whose output may be added to its input by the caller
         self._composite: dict[int, tuple[weakref.ref, list[str]]] = {}  # id(sum of branches) -> their modules
+        self._attn_stack: list[str] = []  # attention modules whose forward is running, innermost last
 
     # --- per module call ---
 
@@ -219,6 +260,34 @@ class Recorder:
 
     def _attention_pre_hook(self, m: nn.Module, inp: Any) -> None:
         self._attn_marks.append(len(self.rec.branches))
+
+    def _attention_enter(self, name: str):
+        def hook(m: nn.Module, inp: Any) -> None:
+            self._attn_stack.append(name)
+
+        return hook
+
+    def _attention_exit(self, m: nn.Module, inp: Any, out: Any) -> None:
+        if self._attn_stack:
+            self._attn_stack.pop()
+
+    def sdpa_called(self, args: tuple, kwargs: dict) -> None:
+        """``F.scaled_dot_product_attention`` returns no probabilities (a hand-written decoder, a
+        timm ViT): they are recomputed from its query and keys (:func:`sdpa_probabilities`) and
+        recorded under the attention module that called it, as the call its output hook will get."""
+        with torch.no_grad():
+            p = sdpa_probabilities(*args, **kwargs)
+        if p is None:
+            return
+        if self._attn_stack:
+            name = self._attn_stack[-1]
+            k = self.calls.get(name, 0)
+            call = name if k == 0 else f"{name}#{k + 1}"
+        else:
+            call = self._call_name("scaled_dot_product_attention")[0]
+        with torch.no_grad():
+            for r in attention_stats(p):
+                self.rec.attention.append(dict(layer=call, block=self._block_stack[-1] if self._block_stack else "", **r))
 
     def _norm_pre_hook(self, m: nn.Module, inp: Any) -> None:
         x = first_tensor(inp, floating=True)
@@ -398,6 +467,8 @@ class Recorder:
                 self._handles.append(mod.register_forward_pre_hook(self._norm_pre_hook))
             if is_attention(mod):
                 self._handles.append(mod.register_forward_pre_hook(self._attention_pre_hook))
+                self._handles.append(mod.register_forward_pre_hook(self._attention_enter(name)))
+                self._handles.append(mod.register_forward_hook(self._attention_exit))
             if isinstance(mod, nn.MultiheadAttention):
                 self._handles.append(mod.register_forward_pre_hook(self._mha_pre_hook, with_kwargs=True))
         self._mode = _AddWatcher(self) if self.blocks else None
