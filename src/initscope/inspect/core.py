@@ -349,8 +349,9 @@ def _record(model: nn.Module, batch: Batch, *, seed: int, task: Task) -> tuple[R
             raise
         model.zero_grad(set_to_none=True)
         rec, output, notes = _record_with(model, batch, seed=seed, task=task, eager=False)
+        seen = "recomputed from its scaled_dot_product_attention calls" if rec.rec.attention else "not measured"
         notes.insert(0, f"the eager attention implementation failed ({str(e).split(': ', 1)[-1]}); measured with the "
-                        "model's own kernel, which returns no attention weights (attention entropy not measured)")
+                        f"model's own kernel, which returns no attention weights (attention entropy {seen})")
         return rec, output, notes
 
 
