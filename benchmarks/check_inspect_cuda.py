@@ -3,7 +3,8 @@
     python benchmarks/check_inspect_cuda.py            # zoo pairs, --fix auto, --trial, GPT-2 at its real size
     python benchmarks/check_inspect_cuda.py --quick    # zoo pairs only
 
-1. Every zoo family at its default and x10, built on the CPU and copied to CUDA, on the same batch:
+1. Every zoo family at its default and x10 (and a hand-written decoder calling
+   F.scaled_dot_product_attention), built on the CPU and copied to CUDA, on the same batch:
    the loss at step 0 (relative difference), the block branch ratios (largest relative
    difference), the attention entropies (largest absolute difference), and whether both
    devices report the same defects. Float32 kernels differ between devices, so numbers agree to
@@ -48,6 +49,37 @@ def rel(a: float, b: float) -> float:
     return abs(a - b) / max(abs(a), abs(b), 1e-30)
 
 
+class SdpaBlock(torch.nn.Module):
+    def __init__(self, d: int, heads: int) -> None:
+        super().__init__()
+        self.heads, self.ln, self.qkv, self.proj = heads, torch.nn.LayerNorm(d), torch.nn.Linear(d, 3 * d), torch.nn.Linear(d, d)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = (u.view(b, t, self.heads, c // self.heads).transpose(1, 2) for u in self.qkv(self.ln(x)).split(c, dim=2))
+        return x + self.proj(torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, c))
+
+
+class SdpaDecoder(torch.nn.Module):
+    """A hand-written pre-norm decoder calling F.scaled_dot_product_attention (nanoGPT style):
+    inspect recomputes its attention probabilities from the call."""
+
+    def __init__(self, scale: float = 1.0, v: int = 500, d: int = 64, heads: int = 4, n: int = 3) -> None:
+        super().__init__()
+        self.wte, self.wpe = torch.nn.Embedding(v, d), torch.nn.Embedding(64, d)
+        self.blocks = torch.nn.ModuleList(SdpaBlock(d, heads) for _ in range(n))
+        self.ln, self.head = torch.nn.LayerNorm(d), torch.nn.Linear(d, v, bias=False)
+        for p in self.parameters():
+            if p.dim() >= 2:
+                torch.nn.init.normal_(p, 0.0, 0.02 * scale)
+
+    def forward(self, ids):
+        x = self.wte(ids) + self.wpe(torch.arange(ids.shape[1], device=ids.device))
+        for blk in self.blocks:
+            x = blk(x)
+        return self.head(self.ln(x))
+
+
 def compare_pairs(device: str) -> bool:
     ok = True
     print("1-2. zoo pairs on the CPU and on", device)
@@ -77,6 +109,17 @@ def compare_pairs(device: str) -> bool:
                 line += f"  fix: {wrel:.1e}, {hc}/{hg}"
                 ok &= hc == hg
             print(line, flush=True)
+    ids = torch.randint(0, 500, (8, 32), generator=torch.Generator().manual_seed(0))
+    for scale in (1.0, 10.0):
+        torch.manual_seed(0)
+        cpu = SdpaDecoder(scale)
+        gpu = copy.deepcopy(cpu).to(device)
+        a, b = inspect(cpu, ids), inspect(gpu, ids.to(device))
+        ent = float((a.attention.entropy_ratio.to_numpy() - b.attention.entropy_ratio.to_numpy()).__abs__().max()) if len(a.attention) else 1.0
+        same = sorted(f.kind for f in a.findings) == sorted(f.kind for f in b.findings) and len(a.attention) == len(b.attention) > 0
+        ok &= same and ent < 1e-3
+        print(f"  {'sdpa decoder x' + format(scale, 'g'):26s} {rel(a.output.loss, b.output.loss):9.1e} {'':10s} {ent:11.1e}  "
+              + ("same (warnings too)" if same else f"DIFFER {[f.kind for f in a.findings]} vs {[f.kind for f in b.findings]}"))
     return ok
 
 
