@@ -349,3 +349,24 @@ def test_an_embedding_read_as_the_head_by_hand_is_a_tied_embedding():
     lookup_only = nn.Sequential(nn.Embedding(500, 32), nn.Linear(32, 500))
     nn.init.normal_(lookup_only[0].weight, 0.0, 2e-4)
     assert inspect(lookup_only, ids).gradients.tied_embeddings == []
+
+
+def test_a_hand_written_lm_trains_on_its_next_token_loss():
+    """task_loss (the trial's and the benchmark's training loss) shifts a plain torch LM's labels
+    when they are its own input ids: the next-token cross-entropy by hand. Token labels that are
+    not the ids stay a per-token classification. inspect --trial now runs on such a model."""
+    from initscope.inspect.trial import task_loss, trial
+
+    ids = _ids(8, 16, 500)
+    torch.manual_seed(0)
+    model = _FunctionalTiedLM(0.02)
+    with torch.no_grad():
+        z = model(ids)
+        loss = task_loss(model, ids, ids)
+        other = torch.randint(0, 500, (8, 16), generator=torch.Generator().manual_seed(5))
+        tagged = task_loss(model, ids, other)
+    by_hand = torch.nn.functional.cross_entropy(z[:, :-1].reshape(-1, 500), ids[:, 1:].reshape(-1))
+    assert float(loss) == pytest.approx(float(by_hand), rel=1e-6)
+    assert float(tagged) == pytest.approx(float(torch.nn.functional.cross_entropy(z.reshape(-1, 500), other.reshape(-1))), rel=1e-6)
+    res = trial(model, ids, "lm", steps=3)
+    assert res is not None and len(res.losses) == 3 and res.losses[0] == pytest.approx(float(by_hand), rel=1e-4)

@@ -21,7 +21,9 @@ from initscope.repro import derive_seed, generator
 
 def task_loss(model: nn.Module, inputs: Any, labels: torch.Tensor) -> torch.Tensor:
     """The training loss of one batch: the model's own (``labels=`` keyword, ``transformers``)
-    when the model takes labels, else cross-entropy on its logits."""
+    when the model takes labels; else, for ``[batch, tokens, V]`` logits whose labels are the
+    input ids themselves (a hand-written LM), the next-token cross-entropy; else cross-entropy on
+    the logits."""
     b = as_batch(inputs)
     if hasattr(model, "config") and b.kwargs:
         out = call_model(model, b.with_kwargs(labels=labels))
@@ -32,7 +34,11 @@ def task_loss(model: nn.Module, inputs: Any, labels: torch.Tensor) -> torch.Tens
         out = call_model(model, b)
     from initscope.inspect.core import standard_loss
 
-    return standard_loss("classification", output_tensor(out), labels, torch.Generator())
+    logits = output_tensor(out)
+    ids = b.kwargs.get("input_ids", b.main)
+    own_ids = (isinstance(ids, torch.Tensor) and logits.dim() == 3 and labels.dim() == 2 and ids.shape == labels.shape
+               and tuple(logits.shape[:2]) == tuple(labels.shape) and bool(torch.equal(ids, labels)))
+    return standard_loss("lm" if own_ids else "classification", logits, labels, torch.Generator())
 
 
 @dataclass
@@ -113,9 +119,7 @@ def trial(model: nn.Module, batch: Any, task: str, *, steps: int, seed: int = 0,
         ids = b.kwargs.get("input_ids", b.main)
         if ids is None or ids.is_floating_point():
             return None
-        labels = ids
-        if not hasattr(model, "config"):
-            return None  # a plain torch LM's output layout is unknown: no shifted loss to train on
+        labels = ids  # task_loss shifts them for a plain torch LM's [batch, tokens, V] logits
     elif task == "classification":
         with torch.no_grad():
             model.eval()
