@@ -724,19 +724,26 @@ def _other_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]:
     return name, init, seed, run_training(OTHER_TASKS[name], init, seed, protocol, model=_other_model(name, init, seed))
 
 
+def _other_losses(protocol: dict) -> dict[tuple[str, str], dict[int, float]]:
+    """Every trained others set's losses (same recipe), keyed (family, init)."""
+    losses: dict[tuple[str, str], dict[int, float]] = {}
+    for path, _ in OTHER_SETS.values():
+        if path.exists():
+            saved = json.loads(path.read_text())
+            if protocol_of(saved) == protocol:
+                for k, by in saved["losses"].items():
+                    losses.setdefault(tuple(k.split("|")), {}).update({int(s): v for s, v in by.items()})
+    return losses
+
+
 def cmd_others_trained(jobs: int, protocol: dict, which: str = "1") -> None:
     """Families outside the zoo at one set of inits (OTHER_SETS), trained on the zoo task of their
     kind (saved) and labelled against their own best init over every set trained so far; inspect
     judged on the same batch as the zoo's."""
     path, inits = OTHER_SETS[which]
     names = OTHER_SET_FAMILIES[which]
-    losses = _train_saved(path, protocol, [(n, i) for n in names for i in inits], _other_job, jobs)
-    for w, (other_path, _) in OTHER_SETS.items():
-        if w != which and other_path.exists():
-            saved = json.loads(other_path.read_text())
-            if protocol_of(saved) == protocol:
-                for k, by in saved["losses"].items():
-                    losses.setdefault(tuple(k.split("|")), {int(s): v for s, v in by.items()})
+    _train_saved(path, protocol, [(n, i) for n in names for i in inits], _other_job, jobs)
+    losses = _other_losses(protocol)  # this set, just saved, and every other one trained the same way
     rows = []
     for name, fam in OTHER_TASKS.items():
         if name not in names:
@@ -769,18 +776,6 @@ def cmd_others() -> None:
             print(f"  {name:22s} {init:8s} loss {res.output.loss:6.3g} (chance {res.output.chance_loss:.3g}) "
                   + (f"FLAG {', '.join(kinds)}" if kinds else "ok"))
     print(f"\nlibrary defaults flagged: {false_alarms} of {len(cases)}")
-
-
-def _other_losses(protocol: dict) -> dict[tuple[str, str], dict[int, float]]:
-    """Every trained others set's losses (same recipe), keyed (family, init)."""
-    losses: dict[tuple[str, str], dict[int, float]] = {}
-    for path, _ in OTHER_SETS.values():
-        if path.exists():
-            saved = json.loads(path.read_text())
-            if protocol_of(saved) == protocol:
-                for k, by in saved["losses"].items():
-                    losses.setdefault(tuple(k.split("|")), {}).update({int(s): v for s, v in by.items()})
-    return losses
 
 
 def trained_pairs(truth: dict) -> list[dict[str, object]]:

@@ -226,6 +226,11 @@ def test_a_model_rejecting_the_batch_with_and_without_labels_says_both():
         inspect(model, {"input_ids": _ids(8, 32, 1000)})
 
 
+def _next_token_ce(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """The next-token cross-entropy by hand: position t's logits score token t + 1."""
+    return torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+
+
 def test_a_hand_written_decoder_is_judged_as_a_language_model():
     """No transformers head: [batch, tokens, V] logits of a Linear fed token ids, V the embedding
     table's size, are an LM. Independent answer: the next-token cross-entropy by hand."""
@@ -247,7 +252,7 @@ def test_a_hand_written_decoder_is_judged_as_a_language_model():
     assert res.output.task == "lm" and res.output.classes == 50
     with torch.no_grad():
         z = model(ids)
-    by_hand = torch.nn.functional.cross_entropy(z[:, :-1].reshape(-1, 50), ids[:, 1:].reshape(-1))
+    by_hand = _next_token_ce(z, ids)
     assert res.output.loss == pytest.approx(float(by_hand), rel=1e-5)
     torch.manual_seed(0)
     other = nn.Sequential(nn.Embedding(50, 32), nn.Linear(32, 7))  # [batch, tokens, 7]: no table of 7 rows
@@ -334,7 +339,7 @@ def test_an_embedding_read_as_the_head_by_hand_is_a_tied_embedding():
     assert res.output.task == "lm" and res.output.classes == 500
     with torch.no_grad():
         z = model(ids)
-    by_hand = torch.nn.functional.cross_entropy(z[:, :-1].reshape(-1, 500), ids[:, 1:].reshape(-1))
+    by_hand = _next_token_ce(z, ids)
     assert res.output.loss == pytest.approx(float(by_hand), rel=1e-5)
     torch.manual_seed(0)
     twin = inspect(_FunctionalTiedLM(0.02, module_tie=True), ids)
@@ -365,7 +370,7 @@ def test_a_hand_written_lm_trains_on_its_next_token_loss():
         loss = task_loss(model, ids, ids)
         other = torch.randint(0, 500, (8, 16), generator=torch.Generator().manual_seed(5))
         tagged = task_loss(model, ids, other)
-    by_hand = torch.nn.functional.cross_entropy(z[:, :-1].reshape(-1, 500), ids[:, 1:].reshape(-1))
+    by_hand = _next_token_ce(z, ids)
     assert float(loss) == pytest.approx(float(by_hand), rel=1e-6)
     assert float(tagged) == pytest.approx(float(torch.nn.functional.cross_entropy(z.reshape(-1, 500), other.reshape(-1))), rel=1e-6)
     res = trial(model, ids, "lm", steps=3)

@@ -48,7 +48,7 @@ def fix_model(model: nn.Module, batch: Any, method: str, *, tol: float = 0.05, m
         for _, m in weighted:
             if method == "lsuv":
                 w = weight_of(m)
-                q = torch.empty(w.shape[0], w[0].numel() if w.dim() > 1 else 1)
+                q = torch.empty(w.shape[0], w[0].numel())  # weight_of: 2+ dimensions
                 nn.init.orthogonal_(q, generator=g)
                 w.view(w.shape[0], -1).copy_(q)
             bias = getattr(m, "bias", None)

@@ -191,10 +191,15 @@ class Recorder:
 
     # --- per module call ---
 
-    def _call_name(self, name: str) -> tuple[str, int]:
+    def _next_call(self, name: str) -> tuple[str, int]:
+        """The name the next call of ``name`` gets (``name``, then ``name#2``, ...), and its index."""
         k = self.calls.get(name, 0)
-        self.calls[name] = k + 1
         return (name if k == 0 else f"{name}#{k + 1}"), k
+
+    def _call_name(self, name: str) -> tuple[str, int]:
+        call, k = self._next_call(name)
+        self.calls[name] = k + 1
+        return call, k
 
     def _role(self, m: nn.Module, inp: Any = None) -> str:
         ids = first_tensor(inp) if inp is not None else None
@@ -258,11 +263,9 @@ class Recorder:
 
         return hook
 
-    def _attention_pre_hook(self, m: nn.Module, inp: Any) -> None:
-        self._attn_marks.append(len(self.rec.branches))
-
-    def _attention_enter(self, name: str):
+    def _attention_pre_hook(self, name: str):
         def hook(m: nn.Module, inp: Any) -> None:
+            self._attn_marks.append(len(self.rec.branches))
             self._attn_stack.append(name)
 
         return hook
@@ -280,9 +283,7 @@ class Recorder:
         if p is None:
             return
         if self._attn_stack:
-            name = self._attn_stack[-1]
-            k = self.calls.get(name, 0)
-            call = name if k == 0 else f"{name}#{k + 1}"
+            call = self._next_call(self._attn_stack[-1])[0]  # the name its output hook will record
         else:
             call = self._call_name("scaled_dot_product_attention")[0]
         with torch.no_grad():
@@ -466,8 +467,7 @@ class Recorder:
             if is_norm(mod):
                 self._handles.append(mod.register_forward_pre_hook(self._norm_pre_hook))
             if is_attention(mod):
-                self._handles.append(mod.register_forward_pre_hook(self._attention_pre_hook))
-                self._handles.append(mod.register_forward_pre_hook(self._attention_enter(name)))
+                self._handles.append(mod.register_forward_pre_hook(self._attention_pre_hook(name)))
                 self._handles.append(mod.register_forward_hook(self._attention_exit))
             if isinstance(mod, nn.MultiheadAttention):
                 self._handles.append(mod.register_forward_pre_hook(self._mha_pre_hook, with_kwargs=True))
