@@ -277,3 +277,35 @@ def test_attention_through_sdpa_is_measured_under_its_module():
     torch.manual_seed(0)
     big = inspect(_SdpaDecoder(scale=10.0), ids)
     assert any(f.kind == "attention swamps the token embeddings" for f in big.findings)
+
+
+class _FlatSdpaClassifier(nn.Module):
+    """One attention layer and no repeated blocks (nothing for the residual watcher to follow):
+    token embeddings, one SDPA self-attention, mean pooling, a linear head."""
+
+    def __init__(self, v: int = 200, d: int = 32, heads: int = 2, classes: int = 5) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(v, d)
+        self.attn = _SdpaDecoder.CausalSelfAttention(d, heads)
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, ids):
+        return self.head(self.attn(self.emb(ids)).mean(dim=1))
+
+
+def test_attention_through_sdpa_is_measured_in_a_model_without_blocks():
+    """A flat model's only attention call is recorded under its module, with the entropies of
+    the probabilities by hand (causal mask, scale 1/sqrt(16))."""
+    from initscope.inspect.stats import attention_stats
+
+    ids = torch.randint(0, 200, (4, 12), generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(0)
+    model = _FlatSdpaClassifier()
+    res = inspect(model, ids)
+    assert list(res.attention.layer.unique()) == ["attn"]
+    with torch.no_grad():
+        qkv = model.attn.qkv(model.emb(ids))
+    q, k, _ = (u.view(4, 12, 2, 16).transpose(1, 2) for u in qkv.split(32, dim=2))
+    logits = (q @ k.transpose(-2, -1) / 4.0).masked_fill(~torch.ones(12, 12, dtype=torch.bool).tril(), float("-inf"))
+    by_hand = [r["entropy_ratio"] for r in attention_stats(torch.softmax(logits, dim=-1))]
+    assert res.attention.sort_values("head").entropy_ratio.to_numpy() == pytest.approx(by_hand, abs=1e-6)

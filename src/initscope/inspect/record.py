@@ -471,9 +471,10 @@ class Recorder:
                 self._handles.append(mod.register_forward_hook(self._attention_exit))
             if isinstance(mod, nn.MultiheadAttention):
                 self._handles.append(mod.register_forward_pre_hook(self._mha_pre_hook, with_kwargs=True))
-        self._mode = _AddWatcher(self) if self.blocks else None
-        if self._mode is not None:
-            self._mode.__enter__()
+        # watched in every model: a flat one has no residual stream to follow, but its attention
+        # may still be an F.scaled_dot_product_attention call no hook sees
+        self._mode = _AddWatcher(self)
+        self._mode.__enter__()
         return self.rec
 
     def stop_watching(self) -> None:
