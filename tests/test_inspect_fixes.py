@@ -1,6 +1,7 @@
 """--fix auto: chosen from the structure and the defect; healthy models untouched."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -67,6 +68,11 @@ def test_cli_fix_auto_and_trial(tmp_path, monkeypatch, capsys):
                  "--trial", "5", "--json", "--out", str(out)]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["fix"]["method"] == "auto" and d["fix"]["issues_after"] == [] and d["fix"]["actions"]
+    assert d["fix"]["changed"] and set(d["fix"]["changed"]) <= set(torch.load(out / "fixed_state_dict.pt"))
+    # a healthy model: the line says nothing changed, and the saved state is the factory's
+    assert main(["inspect", "initscope.inspect.zoo:mlp", "--input-shape", "64", "--batch", "32", "--fix", "auto",
+                 "--out", str(tmp_path / "healthy")]) == 0
+    assert "--fix auto: nothing changed (1 forward pass);" in capsys.readouterr().out
     assert set(d["trial"]["curves"]) == {"init", "fixed"} and len(d["trial"]["curves"]["init"]) == 5
     assert (out / "fixed_state_dict.pt").exists()
     assert main(["inspect", "initscope.inspect.zoo:mlp", "--input-shape", "64", "--trial", "0", "--out", str(tmp_path / "x")]) == 2
@@ -222,3 +228,46 @@ def test_cli_says_when_fix_auto_acts_on_a_warning(tmp_path, monkeypatch, capsys)
     assert "To watch: attention swamps the token embeddings" in out
     assert "no defect; acting on the warning: attention swamps the token embeddings" in out
     assert "no issue left on a held-out batch" in out
+
+
+class _FunctionalHead(nn.Module):
+    """nanoGPT's tie written as a function: the logits are ``h @ wte.weight.T``, no head module."""
+
+    def __init__(self, base: nn.Module) -> None:
+        super().__init__()
+        self.base = base
+        del base.head
+
+    def forward(self, ids):
+        b = self.base
+        x = b.wte(ids) + b.wpe(torch.arange(ids.shape[1]))
+        for blk in b.blocks:
+            x = blk(x)
+        return b.ln(x) @ b.wte.weight.T
+
+
+@pytest.mark.parametrize("tied", ["linear", "function", "untied"])
+def test_fix_auto_brings_a_tied_tokens_siblings_to_its_scale(tied):
+    """A hand-written decoder at N(0, 0.2) whose head is its token table (a Linear sharing the
+    weight, or the table read by a function): the fix gives the head, and so the tokens,
+    torch's 1/sqrt(3 x 64); the position table, added to the tokens, follows it instead of
+    staying 2.8x larger, and the fixed model's step-0 loss is near chance. Untied, the tables
+    are left as they were (equal scales)."""
+    from test_inspect_record import _SdpaDecoder
+
+    torch.manual_seed(0)
+    base = _SdpaDecoder(scale=10.0, v=300, n=2)
+    if tied == "linear":
+        base.head.weight = base.wte.weight
+    model = _FunctionalHead(base) if tied == "function" else base
+    before = base.wpe.weight.detach().clone()
+    ids = torch.randint(0, 300, (8, 32), generator=torch.Generator().manual_seed(0))
+    auto_fix(model, ids)
+    if tied == "untied":
+        assert torch.equal(base.wpe.weight, before)
+        return
+    assert base.wte.weight.std().item() == pytest.approx(1 / (3 * 64) ** 0.5, rel=1e-4)
+    assert base.wpe.weight.std().item() == pytest.approx(base.wte.weight.std().item(), rel=1e-4)
+    assert torch.allclose(base.wpe.weight / base.wpe.weight.std(), before / before.std())  # rescaled, not re-drawn
+    res = inspect(model, ids)
+    assert res.healthy and res.output.loss == pytest.approx(math.log(300), abs=0.5)

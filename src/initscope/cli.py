@@ -329,8 +329,9 @@ def inspect_cmd(model: str, input_shape: str | None, vocab: int | None, data_ref
     fx = summary.get("fix")
     if fx:
         left = fx["issues_after"]
-        click.echo(f"--fix {fx['method']}: {len(fx.get('actions', [])) or fx['forward_passes']} "
-                   f"{'changes' if fx.get('actions') else 'forward passes'}; state dict in {path}/{fx['state_dict']}; "
+        n = len(fx["changed"])
+        click.echo(f"--fix {fx['method']}: " + (f"{n} tensor{'s' if n != 1 else ''} changed" if n else "nothing changed")
+                   + f" ({fx['forward_passes']} forward pass{'es' if fx['forward_passes'] != 1 else ''}); state dict in {path}/{fx['state_dict']}; "
                    + ("no issue left on a held-out batch" if not left else f"{len(left)} issue(s) left"))
         acting = [a for a in fx.get("actions", []) if a.startswith("no defect; acting on the warning")]
         if acting:

@@ -235,6 +235,7 @@ def run_inspect(
             model = call_factory(factory)
             b = load_batch(data, batch, data_ref or "") if data is not None else draw_batch(model, input_shape=input_shape, vocab=vocab, batch=batch, seed=seed)
             plan = None
+            before = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if fix == "auto":
                 plan = auto_fix(model, b, seed=seed)
                 fixed, passes = model, plan.forward_passes
@@ -243,7 +244,9 @@ def run_inspect(
             torch.save(fixed.state_dict(), w.path / "fixed_state_dict.pt")
             held = b if data is not None else draw_batch(model, input_shape=input_shape, vocab=vocab, batch=batch, seed=derive_seed(seed, "held-out"))
             after = inspect(fixed, held, seed=seed, task=task)
-            summary["fix"] = {"method": fix, "forward_passes": passes, "state_dict": "fixed_state_dict.pt",
+            changed = [k for k, v in fixed.state_dict().items() if k not in before or not torch.equal(v, before[k])]
+            del before
+            summary["fix"] = {"method": fix, "forward_passes": passes, "state_dict": "fixed_state_dict.pt", "changed": changed,
                               "layers_after": after.layers.reindex(columns=["name", "sample_variance", "variance", "sample_fraction", "verdict"]).to_dict(orient="records"),
                               "issues_after": after.issues, "output_after": after.output.as_dict()}
             if plan is not None:
