@@ -19,7 +19,7 @@ from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
 from initscope.inspect.record import Recorder, eager_attention, no_fastpath, would_switch_attention
 from initscope.inspect.stats import weight_stats
-from initscope.inspect.structure import is_embedding, is_pass_through, weight_of
+from initscope.inspect.structure import in_parametrization, is_embedding, is_leaf, is_pass_through, weight_of
 from initscope.repro import derive_seed, generator
 
 Task = Literal["auto", "classification", "lm", "regression", "none"]
@@ -119,7 +119,7 @@ def gradient_facts(model: nn.Module, batch: int = 0, lookups: int = 0) -> Gradie
     for name, p in model.named_parameters():  # a tied weight once
         if p.grad is None or id(p) in gated:
             continue
-        g = p.grad.detach()
+        g = _dense(p.grad.detach())
         nonzero = int(torch.count_nonzero(g))
         # entries under eps, less the exact zeros among them
         rows.append((name, nonzero, int(torch.count_nonzero(g.abs() < ADAM_EPS)) - (g.numel() - nonzero)))
@@ -129,6 +129,11 @@ def gradient_facts(model: nn.Module, batch: int = 0, lookups: int = 0) -> Gradie
         if math.isfinite(along) and along > 0 and rms > 0:
             rate += along * min(1.0, ADAM_LR / rms)
     return Gradients(rows, tied_embeddings(model, lookups), batch, rate if rows else math.nan)
+
+
+def _dense(g: torch.Tensor) -> torch.Tensor:
+    """A gradient as a strided tensor (``nn.Embedding(sparse=True)`` leaves a sparse one)."""
+    return g.to_dense() if g.layout != torch.strided else g
 
 
 def tied_embeddings(model: nn.Module, lookups: int = 0) -> list[tuple[str, float]]:
@@ -141,11 +146,13 @@ def tied_embeddings(model: nn.Module, lookups: int = 0) -> list[tuple[str, float
 
     linear = {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
     out = []
+    seen: set[int] = set()  # BART's one table is its encoder's, its decoder's and the shared one
     for name, m in model.named_modules():
         w = getattr(m, "weight", None)
-        if not (is_embedding(m) and isinstance(w, torch.Tensor) and w.numel()):
+        if not (is_embedding(m) and isinstance(w, torch.Tensor) and w.numel()) or id(w) in seen:
             continue
-        g = w.grad
+        seen.add(id(w))
+        g = _dense(w.grad) if w.grad is not None else None
         read_whole = (lookups > 0 and g is not None and w.dim() == 2 and w.shape[0] > lookups
                       and bool((g.detach() != 0).any(dim=1).all()))
         if id(w) in linear or read_whole:
@@ -287,13 +294,20 @@ def _labels_for(model: nn.Module, task: str, batch: Batch, out: torch.Tensor, ge
     return None
 
 
-def standard_loss(task: str, out: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+def standard_loss(task: str, out: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator,
+                  seq_dim: int = 1) -> torch.Tensor:
     """The loss of a task whose head inspect knows, on the model's output: cross-entropy for a
     classifier, next-token cross-entropy for an LM (labels are the input ids, shifted here as
-    transformers does); MSE against N(0, 1) targets otherwise."""
+    transformers does, along ``seq_dim``: 0 for torch's sequence-first ``[tokens, batch]``
+    layout); MSE against N(0, 1) targets otherwise."""
     if task == "classification" and labels is not None:
         return F.cross_entropy(out.reshape(-1, out.shape[-1]).float(), labels.reshape(-1))
     if task == "lm" and labels is not None:
+        if seq_dim == 0 and out.dim() == 3 and labels.dim() == 2:
+            out, labels = out.transpose(0, 1), labels.transpose(0, 1)
+        if out.dim() != 3 or labels.dim() != 2 or tuple(out.shape[:2]) != tuple(labels.shape):
+            raise InitscopeError(f"--task lm needs logits [batch, tokens, vocabulary] for token ids [batch, tokens]; "
+                                 f"the model returned {tuple(out.shape)} for ids {tuple(labels.shape)}")
         logits, target = out[:, :-1], labels[:, 1:]
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1))
     # no known task: gradients under MSE against N(0, 1) targets of the output's shape
@@ -393,6 +407,12 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                 head = recording.rows[hit[1]] if hit is not None and hit[0]() is out_t else None
                 if head is not None:
                     head["role"] = "head" if head["role"] == "layer" else head["role"]
+                if resolved == "classification" and known is None and out_t.dim() >= 4:
+                    # a dense prediction [batch, classes, height, width]: torch's cross-entropy
+                    # convention puts the classes on dim 1
+                    out_t = out_t.movedim(1, -1)
+                    notes.append(f"--task classification on a {out_t.dim()}-D output: classes on dim 1 ({out_t.shape[-1]}), "
+                                 "one prediction per position")
                 if resolved == "auto":
                     role = "functional" if head is None else "layer" if head["role"] == "head" else head["role"]
                     resolved, classes = _auto_task(model, out_t, role, cb)
@@ -408,7 +428,7 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     if resolved in ("classification", "lm") and labels is None:
                         raise InitscopeError(f"--task {resolved} needs integer inputs to use as labels (token ids)") if resolved == "lm" else \
                             InitscopeError("could not draw labels for the classification loss")
-                    loss = standard_loss(resolved, out_t, labels, g)
+                    loss = standard_loss(resolved, out_t, labels, g, seq_dim=rec.seq_dim)
                     source = {"classification": "cross-entropy with random labels", "lm": "next-token cross-entropy",
                               }.get(resolved, "MSE against N(0, 1) targets (no known task)")
                 value = float(loss.detach())
@@ -484,13 +504,36 @@ def _not_recorded(model: nn.Module, layers: pd.DataFrame) -> list[str]:
     # stacks' embed_tokens) was measured through that one
     fired_weights = {id(weight_of(mods[n])) for n in fired if n in mods and weight_of(mods[n]) is not None}
     return [n for n, m in mods.items() if n and weight_of(m) is not None and not is_pass_through(m) and n not in fired
-            and n not in functional and len(list(m.children())) == 0 and id(weight_of(m)) not in fired_weights]
+            and n not in functional and is_leaf(m) and not in_parametrization(n) and id(weight_of(m)) not in fired_weights]
+
+
+@contextmanager
+def _buffers_kept(model: nn.Module) -> Iterator[None]:
+    """Every buffer put back as it was: a forward pass, or a parametrized weight read in training
+    mode (spectral_norm's power iteration vectors), may update them."""
+    saved = [(m, n, t, t.detach().clone()) for m in model.modules() for n, t in m._buffers.items() if t is not None]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for m, n, t, old in saved:
+                if m._buffers.get(n) is not t:
+                    m._buffers[n] = t
+                if not torch.equal(t, old):
+                    t.copy_(old)
 
 
 def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto") -> InspectResult:
     """Inspect a model already built, on one batch (a tensor, a tuple called as
     ``model(*batch)``, or a dict called as ``model(**batch)``). The model's parameters and
     buffers are left as they were (gradients are cleared)."""
+    if not isinstance(model, nn.Module):
+        raise InitscopeError(f"inspect needs a torch.nn.Module, got {type(model).__name__}")
+    with _buffers_kept(model):
+        return _inspect(model, batch, seed=seed, task=task)
+
+
+def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectResult:
     from initscope.inspect.verdicts import diagnose
 
     if not isinstance(model, nn.Module):
@@ -500,6 +543,9 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
     b = as_batch(batch)
     if b.size < 2:
         raise InitscopeError(f"the batch has {b.size} sample(s); at least 2 are needed")
+    compiled = _compiled_original(model)
+    if compiled is not None:
+        model = compiled
     old_grads = {p: p.grad for p in model.parameters()}
     model.zero_grad(set_to_none=True)
     try:
@@ -511,6 +557,9 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
     finally:
         for p, g in old_grads.items():
             p.grad = g
+    if compiled is not None:
+        notes.insert(0, "a torch.compile'd model: its original module was inspected (the same parameters; inspect's hooks "
+                        "would break the compiled graph)")
     blocks = pd.DataFrame(rec.rec.blocks)
     branches = pd.DataFrame(rec.rec.branches)
     attention = pd.DataFrame(rec.rec.attention)
@@ -545,6 +594,13 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
     return InspectResult(layers=layers, blocks=blocks, branches=branches, attention=attention, output=output,
                          verdict=verdict, issues=issues, notes=notes, findings=findings, warnings=warnings, gradients=grads,
                          device=device)
+
+
+def _compiled_original(model: nn.Module) -> nn.Module | None:
+    """The module ``torch.compile`` wrapped, if ``model`` is such a wrapper (it holds the same
+    parameters, under ``_orig_mod``)."""
+    orig = getattr(model, "_orig_mod", None)
+    return orig if isinstance(orig, nn.Module) and type(model).__name__ == "OptimizedModule" else None
 
 
 def _float_input_m2(b: Batch) -> float | None:
@@ -617,7 +673,7 @@ def _network_variance(res: InspectResult, factory: Callable[[], nn.Module], b: B
             return hook
 
         for name, mod in m.named_modules():
-            if name and len(list(mod.children())) == 0 and not is_pass_through(mod):
+            if name and is_leaf(mod) and not in_parametrization(name) and not is_pass_through(mod):
                 handles.append(mod.register_forward_hook(make(name)))
         try:
             with torch.no_grad(), at_init_mode(m), no_fastpath():

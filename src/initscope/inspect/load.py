@@ -219,31 +219,34 @@ def call_model(model: nn.Module, batch: Batch) -> Any:
 # --- outputs ---------------------------------------------------------------------------------
 
 
-def first_tensor(out: Any, *, floating: bool = False) -> torch.Tensor | None:
-    """The first tensor in a (nested) tuple, list, dict or ModelOutput."""
+def first_tensor(out: Any, *, floating: bool = False, batched: bool = False) -> torch.Tensor | None:
+    """The first tensor in a (nested) tuple, list, dict or ModelOutput (``batched``: of 1+
+    dimensions, passing over a scalar such as an auxiliary loss returned first)."""
     if isinstance(out, torch.Tensor):
-        return out if (out.is_floating_point() or not floating) else None
+        return out if (out.is_floating_point() or not floating) and (out.dim() > 0 or not batched) else None
     if isinstance(out, Mapping) or hasattr(out, "to_tuple"):
         values = out.values() if isinstance(out, Mapping) else out.to_tuple()
         for o in values:
-            t = first_tensor(o, floating=floating)
+            t = first_tensor(o, floating=floating, batched=batched)
             if t is not None:
                 return t
     if isinstance(out, (tuple, list)):
         for o in out:
-            t = first_tensor(o, floating=floating)
+            t = first_tensor(o, floating=floating, batched=batched)
             if t is not None:
                 return t
     return None
 
 
 def output_tensor(out: Any) -> torch.Tensor | None:
-    """The model's prediction: ``logits``, else ``last_hidden_state``, else the first floating tensor."""
+    """The model's prediction: ``logits``, else ``last_hidden_state``, else the first floating
+    tensor that is not a scalar (``return aux_loss, logits``), else a scalar one."""
     for key in ("logits", "last_hidden_state", "prediction_logits"):
         v = out.get(key) if isinstance(out, Mapping) else getattr(out, key, None)
         if isinstance(v, torch.Tensor):
             return v
-    return first_tensor(out, floating=True)
+    t = first_tensor(out, floating=True, batched=True)
+    return t if t is not None else first_tensor(out, floating=True)
 
 
 def model_loss(out: Any) -> torch.Tensor | None:

@@ -38,7 +38,8 @@ from initscope.inspect.stats import (
     rms,
     token_similarity,
 )
-from initscope.inspect.structure import find_blocks, is_attention, is_embedding, is_norm, is_pass_through, weight_of
+from initscope.inspect.structure import (find_blocks, in_parametrization, is_attention, is_embedding, is_leaf, is_norm,
+                                         is_pass_through, weight_of)
 from initscope.repro import generator
 
 _ADDS = {"add", "add_", "__add__", "__radd__", "__iadd__"}
@@ -188,6 +189,12 @@ class Recorder:
         self._pending: tuple | None = None  # a block whose output may be added to its input by the caller
         self._composite: dict[int, tuple[weakref.ref, list[str]]] = {}  # id(sum of branches) -> their modules
         self._attn_stack: list[str] = []  # attention modules whose forward is running, innermost last
+        # after the forward pass: hooks that fire again are activation checkpointing recomputing
+        # blocks in the backward pass (torch.utils.checkpoint); they record nothing new
+        self.replaying = False
+        self._replay_calls: dict[str, int] = {}
+        self._block_rows: dict[str, int] = {}  # block call name -> its row
+        self._grad_from_replay: set[int] = set()  # rows whose output took no gradient in the forward (reentrant checkpoint)
 
     # --- per module call ---
 
@@ -217,6 +224,8 @@ class Recorder:
 
     def _module_hook(self, name: str):
         def hook(m: nn.Module, inp: Any, out: Any) -> None:
+            if self.replaying:
+                return
             t = first_tensor(out, floating=True)
             if t is None:
                 return
@@ -265,13 +274,15 @@ class Recorder:
 
     def _attention_pre_hook(self, name: str):
         def hook(m: nn.Module, inp: Any) -> None:
+            if self.replaying:
+                return
             self._attn_marks.append(len(self.rec.branches))
             self._attn_stack.append(name)
 
         return hook
 
     def _attention_exit(self, m: nn.Module, inp: Any, out: Any) -> None:
-        if self._attn_stack:
+        if self._attn_stack and not self.replaying:
             self._attn_stack.pop()
 
     def sdpa_called(self, args: tuple, kwargs: dict) -> None:
@@ -292,7 +303,7 @@ class Recorder:
 
     def _norm_pre_hook(self, m: nn.Module, inp: Any) -> None:
         x = first_tensor(inp, floating=True)
-        if x is None:
+        if x is None or self.replaying:
             return
         hit = self._producer.get(id(x))
         if hit is not None and hit[0]() is x:
@@ -325,6 +336,11 @@ class Recorder:
 
     def _block_pre_hook(self, name: str):
         def hook(m: nn.Module, args: tuple, kwargs: dict) -> None:
+            if self.replaying:
+                k = self._replay_calls.get(name, 0)
+                self._replay_calls[name] = k + 1
+                self.frames.append(_Frame(self._block_rows.get(name if k == 0 else f"{name}#{k + 1}", -1), set(), set()))
+                return
             x = first_tensor(args, floating=True)
             if x is None:
                 x = first_tensor(kwargs.get("hidden_states", kwargs), floating=True)
@@ -334,6 +350,7 @@ class Recorder:
                 return
             call, k = self._call_name(name)
             idx = len(self.rec.blocks)
+            self._block_rows[call] = idx
             self.rec.blocks.append(dict(block=call, module=name, group=self.block_names[name], type=type(m).__name__,
                                         index=idx, stream_rms_in=rms(x)))
             self.frames.append(_Frame(idx, {id(x)}, set(), [x]))
@@ -343,8 +360,16 @@ class Recorder:
     def _block_hook(self, name: str):
         def hook(m: nn.Module, inp: Any, out: Any) -> None:
             frame = self.frames.pop()
-            self._block_stack.pop()
             y = first_tensor(out, floating=True)
+            if self.replaying:
+                # a reentrant checkpoint ran the block without autograd in the forward: the
+                # gradient reaching it flows through this recomputation
+                if frame.block in self._grad_from_replay and y is not None and y.requires_grad:
+                    self._grad_from_replay.discard(frame.block)
+                    row = self.rec.blocks[frame.block]
+                    y.register_hook(lambda g, row=row: row.__setitem__("grad_rms", rms(g)))
+                return
+            self._block_stack.pop()
             if frame.block < 0 or y is None:
                 return
             row = self.rec.blocks[frame.block]
@@ -374,6 +399,8 @@ class Recorder:
                 def grad_hook(g: torch.Tensor, row: dict = row) -> None:
                     row["grad_rms"] = rms(g)
                 y.register_hook(grad_hook)
+            else:
+                self._grad_from_replay.add(frame.block)
 
         return hook
 
@@ -455,13 +482,13 @@ class Recorder:
 
     def __enter__(self) -> Recording:
         for name, mod in self.model.named_modules():
-            if not name:
+            if not name or in_parametrization(name):
                 continue
             if name in self.block_names:
                 self._handles.append(mod.register_forward_pre_hook(self._block_pre_hook(name), with_kwargs=True))
                 self._handles.append(mod.register_forward_hook(self._block_hook(name)))
                 continue
-            leaf = len(list(mod.children())) == 0
+            leaf = is_leaf(mod)
             if (leaf or is_attention(mod)) and not is_pass_through(mod):
                 self._handles.append(mod.register_forward_hook(self._module_hook(name)))
             if is_norm(mod):
@@ -482,6 +509,7 @@ class Recorder:
         if self._mode is not None:
             self._mode.__exit__(None, None, None)
             self._mode = None
+        self.replaying = True
 
     def __exit__(self, *exc: Any) -> None:
         self.stop_watching()

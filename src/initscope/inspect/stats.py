@@ -207,7 +207,8 @@ def looks_like_attention(t: object) -> bool:
     if float(t.min()) < 0:
         return False
     sums = t.sum(dim=-1, dtype=torch.float32)
-    return bool(torch.allclose(sums, torch.ones_like(sums), atol=1e-3))
+    # bfloat16 rows sum to 1 within its own rounding (eps 7.8e-3), not within float32's
+    return bool(torch.allclose(sums, torch.ones_like(sums), atol=max(1e-3, torch.finfo(t.dtype).eps)))
 
 
 def attention_stats(p: torch.Tensor) -> list[dict[str, float]]:
@@ -215,7 +216,8 @@ def attention_stats(p: torch.Tensor) -> list[dict[str, float]]:
     see), and the logit scale, the std of q.k/sqrt(d) over a row's keys, read back from the
     probabilities as the std of log p (softmax only shifts logits). Keys no head of the row can
     see (a causal or padding mask) are left out; rows with a single visible key are skipped.
-    Where the softmax underflows to exact zeros the logit std is a lower bound."""
+    Where the softmax underflows to exact zeros the logit std is a lower bound; ``zero_share`` is
+    the share of visible entries that did (a float16 model's saturated heads: most of them)."""
     p = p.detach().to(torch.float64)
     visible = (p > 0).any(dim=1, keepdim=True)  # [B, 1, Q, K]
     n_vis = visible.sum(dim=-1).to(torch.float64)  # [B, 1, Q]
@@ -234,7 +236,8 @@ def attention_stats(p: torch.Tensor) -> list[dict[str, float]]:
             continue
         e, m = float(entropy[:, h][r].mean()), float(max_entropy[:, h][r].mean())
         out.append(dict(head=h, entropy=e, max_entropy=m, entropy_ratio=e / m if m > 0 else math.nan,
-                        logit_std=float(var_lp[:, h][r].sqrt().mean()), max_prob=float(p[:, h].amax(dim=-1)[r].mean())))
+                        logit_std=float(var_lp[:, h][r].sqrt().mean()), max_prob=float(p[:, h].amax(dim=-1)[r].mean()),
+                        zero_share=float(((p[:, h] == 0) & visible[:, 0]).sum() / visible[:, 0].expand_as(p[:, h]).sum().clamp_min(1))))
     return out
 
 

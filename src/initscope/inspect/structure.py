@@ -19,6 +19,18 @@ from torch.nn.modules.conv import _ConvNd
 _PASS_THROUGH = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.Identity)
 
 
+def is_leaf(module: nn.Module) -> bool:
+    """A module with no submodules of its own, counting a layer whose weight is parametrized
+    (``weight_norm``, ``spectral_norm``: a ``parametrizations`` container computes it) as one."""
+    return all(name == "parametrizations" for name, _ in module.named_children())
+
+
+def in_parametrization(name: str) -> bool:
+    """Whether a module name is a parametrization's (``layer.parametrizations.weight.0``): it
+    computes a weight, and its output is no activation."""
+    return name == "parametrizations" or name.startswith("parametrizations.") or ".parametrizations" in name
+
+
 def is_pass_through(module: nn.Module) -> bool:
     return isinstance(module, _PASS_THROUGH) or type(module).__name__ in ("Dropout", "DropPath", "StochasticDepth")
 
@@ -89,11 +101,10 @@ def fans(module: nn.Module, weight: torch.Tensor) -> Fans:
 def _is_block(m: nn.Module) -> bool:
     """A container of layers: a module with children, except a ``Sequential`` / ``ModuleList``
     whose children are containers themselves (a stage of blocks, not a block)."""
-    children = list(m.children())
-    if not children:
+    if is_leaf(m):
         return False
     if isinstance(m, (nn.ModuleList, nn.Sequential)):
-        return all(len(list(c.children())) == 0 for c in children)
+        return all(is_leaf(c) for c in m.children())
     return True
 
 
@@ -103,9 +114,11 @@ def find_blocks(model: nn.Module) -> list[tuple[str, str]]:
     are containers of layers (a transformer's layers, a ResNet stage's blocks, a ``Sequential``
     of leaf layers that the parent adds to its input). Leaf layers in a row (``Linear, Linear``)
     are a plain stack, not blocks; a ``Sequential`` of blocks is a stage. Nested runs keep the
-    outermost."""
+    outermost. One block object listed several times (``nn.ModuleList([block] * 4)``: weights
+    shared across depth) is one name, whose hooks fire once per call."""
     blocks: list[tuple[str, str]] = []
     taken: list[str] = []
+    listed: set[int] = set()
 
     def inside(name: str) -> bool:
         return any(name.startswith(t + ".") for t in taken)
@@ -113,7 +126,7 @@ def find_blocks(model: nn.Module) -> list[tuple[str, str]]:
     for name, mod in model.named_modules():
         if not isinstance(mod, (nn.ModuleList, nn.Sequential)) or inside(name):
             continue
-        children = list(mod.named_children())
+        children = [(n, c) for n, c in mod._modules.items() if c is not None]  # with repeats (named_children drops them)
         i = 0
         while i < len(children):
             j = i
@@ -122,7 +135,10 @@ def find_blocks(model: nn.Module) -> list[tuple[str, str]]:
                 j += 1
             run = children[i : j + 1]
             if len(run) >= 2 and _is_block(run[0][1]):
-                for child_name, _ in run:
+                for child_name, child in run:
+                    if id(child) in listed:
+                        continue
+                    listed.add(id(child))
                     full = f"{name}.{child_name}" if name else child_name
                     blocks.append((full, name or "(root)"))
                     taken.append(full)

@@ -33,12 +33,14 @@ def task_loss(model: nn.Module, inputs: Any, labels: torch.Tensor) -> torch.Tens
     else:
         out = call_model(model, b)
     from initscope.inspect.core import standard_loss
+    from initscope.inspect.record import sequence_first
 
     logits = output_tensor(out)
     ids = b.kwargs.get("input_ids", b.main)
     own_ids = (isinstance(ids, torch.Tensor) and logits.dim() == 3 and labels.dim() == 2 and ids.shape == labels.shape
                and tuple(logits.shape[:2]) == tuple(labels.shape) and bool(torch.equal(ids, labels)))
-    return standard_loss("lm" if own_ids else "classification", logits, labels, torch.Generator())
+    return standard_loss("lm" if own_ids else "classification", logits, labels, torch.Generator(),
+                         seq_dim=0 if sequence_first(model) else 1)
 
 
 @dataclass

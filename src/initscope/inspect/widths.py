@@ -25,6 +25,7 @@ from torch import nn
 
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, call_model, draw_batch, load_batch, output_tensor
+from initscope.inspect.structure import in_parametrization, is_leaf
 from initscope.palette import color
 from initscope.repro import derive_seed, generator
 
@@ -111,7 +112,7 @@ def _scales(model: nn.Module, batch: Batch) -> dict[str, tuple[float, float]]:
         return record
 
     for name, m in model.named_modules():
-        if name and not list(m.children()):
+        if name and is_leaf(m) and not in_parametrization(name):
             hooks.append(m.register_forward_hook(hook(name)))
     try:
         with torch.no_grad():

@@ -1,0 +1,274 @@
+"""inspect on models built the less usual ways: sparse embeddings, activation checkpointing,
+blocks shared across depth, parametrized weights, frozen parameters, reduced precision,
+sequence-first LMs, dense predictions, an auxiliary loss returned first, torch.compile. Each
+is checked against the same model built the usual way, or against the number by hand."""
+
+import copy
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm, weight_norm
+from torch.utils.checkpoint import checkpoint
+
+from initscope.errors import InitscopeError
+from initscope.inspect import inspect
+from initscope.inspect.fixes import auto_fix
+from initscope.inspect.stats import attention_stats, looks_like_attention
+
+
+def _ids(shape, v=100, seed=1):
+    return torch.randint(0, v, shape, generator=torch.Generator().manual_seed(seed))
+
+
+class _Block(nn.Module):
+    def __init__(self, d: int = 32) -> None:
+        super().__init__()
+        self.ln, self.fc1, self.fc2 = nn.LayerNorm(d), nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+    def forward(self, x):
+        return x + self.fc2(F.gelu(self.fc1(self.ln(x))))
+
+
+class _Residual(nn.Module):
+    """A residual MLP: its blocks called plainly, through a checkpoint, or one block shared."""
+
+    def __init__(self, ckpt: str = "", shared: bool = False, n: int = 3, d: int = 32) -> None:
+        super().__init__()
+        self.inp, self.head = nn.Linear(16, d), nn.Linear(d, 5)
+        blocks = [_Block(d)] * n if shared else [_Block(d) for _ in range(n)]
+        self.blocks, self.ckpt = nn.ModuleList(blocks), ckpt
+
+    def forward(self, x):
+        h = self.inp(x)
+        for b in self.blocks:
+            h = checkpoint(b, h, use_reentrant=self.ckpt == "reentrant") if self.ckpt else b(h)
+        return self.head(h)
+
+
+@pytest.mark.parametrize("ckpt", ["reentrant", "non-reentrant"])
+def test_activation_checkpointing_gives_the_plain_models_tables(ckpt):
+    """The backward pass recomputes checkpointed blocks and fires their hooks again: nothing is
+    recorded twice, and the gradient reaching each block is the plain model's."""
+    x = torch.randn(16, 16, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    plain = _Residual()
+    ck = copy.deepcopy(plain)
+    ck.ckpt = ckpt
+    a, b = inspect(plain, x), inspect(ck, x)
+    assert list(b.layers.name) == list(a.layers.name) and list(b.blocks.block) == list(a.blocks.block)
+    for col in ("stream_rms", "branch_ratio", "grad_rms"):
+        assert b.blocks[col].to_numpy() == pytest.approx(a.blocks[col].to_numpy(), rel=1e-5)
+    assert b.layers.grad_norm.to_numpy() == pytest.approx(a.layers.grad_norm.to_numpy(), rel=1e-5, nan_ok=True)
+
+
+def test_one_block_listed_several_times_is_measured_at_every_call():
+    """``nn.ModuleList([block] * 3)`` shares weights across depth: its three calls are blocks
+    with the ratios of three distinct copies of that block."""
+    x = torch.randn(16, 16, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    shared = _Residual(shared=True)
+    with torch.no_grad():
+        for p in shared.blocks[0].fc2.parameters():
+            p.mul_(30)  # a branch that swamps the stream
+    copies = copy.deepcopy(shared)
+    copies.blocks = nn.ModuleList(copy.deepcopy(shared.blocks[0]) for _ in range(3))
+    a, b = inspect(shared, x), inspect(copies, x)
+    assert list(a.blocks.block) == ["blocks.0", "blocks.0#2", "blocks.0#3"]
+    assert a.blocks.branch_ratio.to_numpy() == pytest.approx(b.blocks.branch_ratio.to_numpy(), rel=1e-5)
+    assert [f.kind for f in a.findings] == [f.kind for f in b.findings]
+
+
+def _tanh_mlp(param=None, scale=1.0):
+    torch.manual_seed(0)
+    layers = [nn.Linear(16, 32)]
+    for _ in range(4):
+        lin = nn.Linear(32, 32)
+        with torch.no_grad():
+            lin.weight.mul_(scale)
+        layers += [param(lin) if param else lin, nn.Tanh()]
+    return nn.Sequential(*layers, nn.Linear(32, 5))
+
+
+def test_weight_normed_layers_are_measured_as_the_layers_they_are():
+    """A weight_norm layer is recorded with its output and its computed weight, like the plain
+    layer with the same weight; its parametrization is not a "norm" layer."""
+    x = torch.randn(32, 16, generator=torch.Generator().manual_seed(0))
+    wn = _tanh_mlp(weight_norm)
+    plain = _tanh_mlp()
+    a, b = inspect(wn, x), inspect(plain, x)
+    assert list(a.layers.name) == list(b.layers.name)
+    assert "norm" not in set(a.layers.role)
+    for col in ("second_moment", "weight_std", "sample_fraction"):
+        assert a.layers[col].to_numpy() == pytest.approx(b.layers[col].to_numpy(), rel=1e-4, nan_ok=True)
+
+
+def test_fix_auto_rescales_weight_normed_layers_through_their_parametrization():
+    """At x10 the weight-normed tanh stack saturates; the fix writes through weight_norm (g and v)
+    and leaves it healthy; a spectral-normed layer, which sets its own scale, is named instead."""
+    x = torch.randn(32, 16, generator=torch.Generator().manual_seed(0))
+    wn = _tanh_mlp(weight_norm, scale=10.0)
+    with torch.no_grad():
+        for m in wn.modules():
+            if hasattr(m, "parametrizations"):
+                m.parametrizations.weight.original0.mul_(10)  # g: the weight's scale
+    assert "saturated activations" in [f.kind for f in inspect(wn, x).findings]
+    auto_fix(wn, x)
+    assert inspect(wn, x).healthy
+    sn = _tanh_mlp(scale=10.0)
+    sn[1] = spectral_norm(sn[1])
+    plan = auto_fix(sn, x)
+    assert "parametrized weights that set their own scale, not rescaled: 1" in plan.actions
+    assert inspect(sn, x).healthy
+
+
+def test_inspect_leaves_spectral_norms_buffers_as_they_were():
+    x = torch.randn(32, 16, generator=torch.Generator().manual_seed(0))
+    m = _tanh_mlp(spectral_norm)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    inspect(m, x)
+    assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
+
+
+def test_fix_auto_leaves_frozen_parameters_and_says_so():
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True, norm_first=True)
+    m = nn.Sequential(nn.Embedding(100, 32), nn.TransformerEncoder(layer, 2, enable_nested_tensor=False), nn.Linear(32, 100))
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(10)
+    frozen = list(m[0].parameters()) + list(m[1].layers[0].parameters())
+    for p in frozen:
+        p.requires_grad_(False)
+    saved = [p.clone() for p in frozen]
+    plan = auto_fix(m, _ids((8, 16)))
+    assert all(torch.equal(p, s) for p, s in zip(frozen, saved))
+    assert any(a.startswith("frozen parameters") and "0.weight" in a for a in plan.actions)
+    assert any("1.layers.1" in a for a in plan.actions)  # the rest is fixed
+
+
+def test_sparse_embedding_gradients_are_counted_like_dense_ones():
+    torch.manual_seed(0)
+    dense = nn.Sequential(nn.Embedding(100, 32), nn.Linear(32, 100))
+    sparse = copy.deepcopy(dense)
+    sparse[0].sparse = True
+    x = _ids((8, 12))
+    a, b = inspect(dense, x), inspect(sparse, x)
+    assert a.gradients.by_parameter == b.gradients.by_parameter and a.gradients.nonzero > 0
+    assert a.output.loss == pytest.approx(b.output.loss)
+
+
+class _SeqFirstLM(nn.Module):
+    """torch's default layout: ids ``[tokens, batch]`` in, logits ``[tokens, batch, V]`` out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb, self.attn, self.head = nn.Embedding(100, 32), nn.MultiheadAttention(32, 4), nn.Linear(32, 100)
+        with torch.no_grad():
+            self.head.weight.mul_(10)  # confident logits: the targets matter
+
+    def forward(self, x):
+        h = self.emb(x)
+        return self.head(h + self.attn(h, h, h, need_weights=False)[0])
+
+
+def test_a_sequence_first_lm_is_judged_on_the_next_token_along_its_tokens():
+    torch.manual_seed(0)
+    m = _SeqFirstLM()
+    ids = _ids((24, 8))  # [tokens, batch]
+    res = inspect(m, ids)
+    with torch.no_grad():
+        out = m.eval()(ids).double()
+    by_hand = F.cross_entropy(out[:-1].reshape(-1, 100), ids[1:].reshape(-1))
+    assert res.output.task == "lm" and res.output.loss == pytest.approx(float(by_hand), rel=1e-5)
+
+
+def test_dense_classification_takes_classes_on_dim_1():
+    """A segmentation head ``[batch, classes, H, W]``: chance is log(classes), not log(W), and
+    the loss is the expectation over random labels per pixel, by hand."""
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 2, 1))
+    x = torch.randn(4, 3, 6, 10, generator=torch.Generator().manual_seed(0))
+    res = inspect(m, x, task="classification")
+    with torch.no_grad():
+        z = m(x).double().movedim(1, -1).reshape(-1, 2)
+    assert res.output.classes == 2 and res.output.chance_loss == pytest.approx(math.log(2))
+    assert res.output.loss == pytest.approx(float((torch.logsumexp(z, -1) - z.mean(-1)).mean()), rel=1e-6)
+
+
+def test_task_lm_on_a_classifier_output_is_a_clear_error():
+    m = nn.Sequential(nn.Embedding(100, 16), nn.Flatten(), nn.Linear(16 * 12, 5))
+    with pytest.raises(InitscopeError, match=r"--task lm needs logits \[batch, tokens, vocabulary\].*\(8, 5\)"):
+        inspect(m, _ids((8, 12)), task="lm")
+
+
+class _AuxFirst(nn.Module):
+    """A mixture-of-experts style model that returns its auxiliary loss before its logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(16, 32), nn.Linear(32, 5)
+
+    def forward(self, x):
+        logits = self.b(torch.relu(self.a(x)))
+        return logits.pow(2).mean() * 0.01, logits
+
+
+def test_a_scalar_returned_first_is_not_taken_for_the_output():
+    x = torch.randn(16, 16, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    m = _AuxFirst()
+    res = inspect(m, x)
+    with torch.no_grad():
+        logits = m(x)[1]
+    assert res.output.task == "classification" and res.output.classes == 5
+    assert res.output.logit_std == pytest.approx(float(logits.double().std()), rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_reduced_precision_attention_is_recognised(dtype):
+    """Softmax rows in bfloat16 sum to 1 only within its rounding (eps 7.8e-3)."""
+    logits = torch.randn(2, 4, 16, 16, generator=torch.Generator().manual_seed(0)) * 3
+    assert looks_like_attention(torch.softmax(logits, -1).to(dtype))
+    assert not looks_like_attention((torch.softmax(logits, -1) * 1.05).to(dtype))
+
+
+def test_underflowed_probabilities_are_counted_and_the_logit_std_called_a_lower_bound():
+    # two heads: a key no head attends to is taken as masked; one that only head 0 lost underflowed
+    p = torch.tensor([[[[0.5, 0.5, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]],
+                       [[0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0]]]])
+    h0, h1 = attention_stats(p)
+    assert h0["zero_share"] == pytest.approx(3 / 6)  # row 0: 2 of 4 visible keys; row 1: 1 of 2
+    assert h1["zero_share"] == 0.0
+    from initscope.inspect.verdicts import _attention_findings
+
+    import pandas as pd
+
+    att = pd.DataFrame([dict(layer="attn", head=0, entropy_ratio=0.1, logit_std=1.5, zero_share=0.74)])
+    (f,) = _attention_findings(att)
+    assert "logit std 1.5 or more (74% of its probabilities underflow to 0)" in f.message
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.compile's imports (torch.jit)
+def test_a_compiled_model_is_inspected_through_its_original_module():
+    torch.manual_seed(0)
+    m = _Residual()
+    x = torch.randn(16, 16, generator=torch.Generator().manual_seed(0))
+    a, b = inspect(m, x), inspect(torch.compile(m), x)
+    assert list(b.layers.name) == list(a.layers.name)
+    assert b.blocks.branch_ratio.to_numpy() == pytest.approx(a.blocks.branch_ratio.to_numpy())
+    assert any("torch.compile" in n for n in b.notes)
+
+
+def test_one_table_tied_in_several_places_is_named_once():
+    """BART's encoder, decoder and shared tables are one weight, and so is its head."""
+    from initscope.inspect.core import tied_embeddings
+
+    enc, dec, shared = nn.Embedding(50, 8), nn.Embedding(50, 8), nn.Embedding(50, 8)
+    enc.weight = dec.weight = shared.weight
+    head = nn.Linear(8, 50, bias=False)
+    head.weight = shared.weight
+    m = nn.ModuleDict(dict(shared=shared, enc=enc, dec=dec, head=head))
+    assert [n for n, _ in tied_embeddings(m)] == ["shared"]
