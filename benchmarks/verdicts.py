@@ -15,6 +15,7 @@
     python benchmarks/verdicts.py holdout --set 4 --families gpt2,llama,neox  # x2.5, N(0, 0.1), N(0, 0.035) on the decoders
     python benchmarks/verdicts.py others --train-others --set 3  # ... and on the decoders outside the zoo (set 4's test)
     python benchmarks/verdicts.py others --train-others --set 4  # causal LMs whose x10 inspect does not flag: default, x3, x10 (~4 min)
+    python benchmarks/verdicts.py others --train-others --set 5  # vision transformers outside the zoo: default, x0.3, x0.5, x3, Xavier
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
 
@@ -669,6 +670,19 @@ def _others() -> dict[str, tuple[object, object]]:
         "resnet (transformers)": (lambda: t.ResNetForImageClassification(t.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32],
                                                                                        depths=[1, 1], num_labels=10)), img),
         **{name: (lambda name=name: _library_lm(name), ids) for name in LIBRARY_LMS},
+        # others set 5 (stop 31): vision transformers outside the zoo and sets 1-4
+        "beit": (lambda: t.BeitForImageClassification(t.BeitConfig(image_size=32, patch_size=4, hidden_size=64, num_hidden_layers=4,
+                                                                   num_attention_heads=4, intermediate_size=256, num_labels=10)), img),
+        "dinov2": (lambda: t.Dinov2ForImageClassification(t.Dinov2Config(image_size=32, patch_size=4, hidden_size=64, num_hidden_layers=4,
+                                                                         num_attention_heads=4, mlp_ratio=4, num_labels=10)), img),
+        "vit-msn": (lambda: t.ViTMSNForImageClassification(t.ViTMSNConfig(image_size=32, patch_size=4, hidden_size=64, num_hidden_layers=4,
+                                                                          num_attention_heads=4, intermediate_size=256, num_labels=10)), img),
+        "swinv2": (lambda: t.Swinv2ForImageClassification(t.Swinv2Config(image_size=32, patch_size=4, embed_dim=16, depths=[1, 1],
+                                                                         num_heads=[2, 2], window_size=4, num_labels=10)), img),
+        "pvt-v2": (lambda: t.PvtV2ForImageClassification(t.PvtV2Config(image_size=32, hidden_sizes=[16, 32], depths=[1, 1],
+                                                                        num_attention_heads=[1, 2], sr_ratios=[2, 1], patch_sizes=[3, 3],
+                                                                        strides=[2, 2], mlp_ratios=[4, 4], num_encoder_blocks=2,
+                                                                        num_labels=10)), img),
     }
 
 
@@ -693,7 +707,9 @@ def _library_lm(model_type: str) -> torch.nn.Module:
 OTHER_TASKS = {"mistral": "gpt2", "qwen2": "gpt2", "phi": "gpt2", "gemma": "gpt2", "opt": "gpt2", "bloom": "gpt2", "falcon": "gpt2",
                "gpt-j": "gpt2", "roberta": "bert", "distilbert": "bert", "electra": "bert", "convnext": "vit", "swin": "vit",
                "deit": "vit", "resnet (transformers)": "vit", **{name: "gpt2" for name in LIBRARY_LMS}}
+VISION_OTHERS = ("beit", "dinov2", "vit-msn", "swinv2", "pvt-v2")
 FIRST_OTHERS = tuple(n for n in OTHER_TASKS if n not in LIBRARY_LMS)  # the 15 families of sets 1-3
+OTHER_TASKS.update({name: "vit" for name in VISION_OTHERS})
 OTHER_INITS = ("default", "x3", "x10")
 OTHERS = HOLDOUT.with_name("verdicts_others.json")
 # sets of inits the families outside the zoo are trained at: set 1 (stop 28) at their default,
@@ -707,10 +723,15 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 4 (stop 30, committed before its training; no rule moved since stop 28): the library's
     # causal LMs inspect does not flag at x10 (LIBRARY_LMS), at their default, x3 and x10
     "4": (HOLDOUT.with_name("verdicts_others4.json"), OTHER_INITS),
+    # set 5 (stop 31, committed with the "flat attention" rule and before its training): vision
+    # transformers none of whose pairs set a threshold, at their default, the small scales that
+    # rule reads (x0.3, x0.5) and two that train elsewhere (x3, Xavier)
+    "5": (HOLDOUT.with_name("verdicts_others5.json"), ("default", "x0.3", "x0.5", "x3", "xavier")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
-                                                  "3": tuple(n for n in FIRST_OTHERS if OTHER_TASKS[n] == "gpt2"), "4": LIBRARY_LMS}
+                                                  "3": tuple(n for n in FIRST_OTHERS if OTHER_TASKS[n] == "gpt2"), "4": LIBRARY_LMS,
+                                                  "5": VISION_OTHERS}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:
@@ -875,7 +896,8 @@ def main() -> None:
     ap.add_argument("--families", default=",".join(zoo.FAMILIES))
     ap.add_argument("--inits", default=",".join(zoo.INITS))
     ap.add_argument("--jobs", type=int, default=2, help="training processes (one thread each)")
-    ap.add_argument("--set", default="1", choices=sorted(HOLDOUT_SETS), help="holdout / others --train-others: which set of inits")
+    ap.add_argument("--set", default="1", choices=sorted(set(HOLDOUT_SETS) | set(OTHER_SETS)),
+                    help="holdout / others --train-others: which set of inits")
     ap.add_argument("--train-others", action="store_true", help="others: train them (default, x3, x10) and score against that")
     ap.add_argument("--fixes", action="store_true", help="holdout: also --fix auto every flagged pair and train it again")
     ap.add_argument("--steps", type=int, default=60, help="trial: AdamW steps on the pair's batch")
@@ -918,6 +940,8 @@ def main() -> None:
         cmd_ablations(truth, a.jobs)
         return
     if a.what == "holdout":
+        if a.set not in HOLDOUT_SETS:
+            sys.exit(f"holdout: --set must be one of {', '.join(sorted(HOLDOUT_SETS))}, got {a.set}")
         cmd_holdout(truth, a.jobs, a.set, a.fixes)
         return
     if a.what == "warned":

@@ -145,3 +145,59 @@ def test_a_first_attention_branch_that_swamps_the_embeddings_of_a_sequential_dec
             assert any(w.startswith("attention swamps the token embeddings") for w in res.warnings)
     assert "attention swamps the token embeddings" in kinds["llama x3"]
     assert "attention swamps the token embeddings" not in kinds["llama x2"] | kinds["neox x3"]
+
+
+def test_attention_returned_only_when_asked_is_measured():
+    """Swin v2 computes its attention by hand and returns the probabilities only given
+    output_attentions=True: inspect asks, and records them per window-attention call with the
+    entropies of the probabilities the model returns; at x10 they saturate."""
+    from initscope.inspect.stats import attention_stats
+
+    cfg = transformers.Swinv2Config(image_size=32, patch_size=4, embed_dim=16, depths=[1, 1], num_heads=[2, 2], window_size=4,
+                                    num_labels=10)
+    torch.manual_seed(0)
+    model = transformers.Swinv2ForImageClassification(cfg)
+    x = {"pixel_values": torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))}
+    res = inspect(model, x)
+    with torch.no_grad():
+        probs = model.eval()(**x, output_attentions=True).attentions
+    assert len(res.attention) == 4  # 2 stages x 2 heads
+    for layer, p in zip(res.attention.layer.unique(), probs):
+        got = res.attention[res.attention.layer == layer].sort_values("head").entropy_ratio.to_numpy()
+        assert got == pytest.approx([r["entropy_ratio"] for r in attention_stats(p)], abs=1e-6)
+    with torch.no_grad():
+        for prm in model.parameters():
+            prm.mul_(10)
+    assert "saturated attention" in _kinds(inspect(model, x))
+
+
+def test_flat_attention_is_read_on_image_models_only():
+    """Every parameter x0.5 leaves ViT's attention logits at std ~0.002 (by hand from q and k
+    below): flagged on the image model; BERT at the same scale reads text and is not; ViT's
+    default (0.02 at width 64, logit std ~0.025) is not."""
+    from initscope.inspect.verdicts import ATTENTION_LOGIT_STD_MIN
+    from initscope.inspect.zoo import _scale_all, task_data
+
+    x, _ = task_data("vit", 8, seed=0)
+    vit = build("vit")
+    assert "flat attention" not in _kinds(inspect(vit, x))
+    _scale_all(vit, 0.5)
+    res = inspect(vit, x)
+    assert "flat attention" in _kinds(res)
+    # the logit std by hand for the first layer: q.k / sqrt(16) from its own projections
+    seen = {}
+    attn = vit.vit.layers[0].attention
+    hs = [attn.q_proj.register_forward_hook(lambda m, i, o: seen.__setitem__("q", o)),
+          attn.k_proj.register_forward_hook(lambda m, i, o: seen.__setitem__("k", o))]
+    with torch.no_grad():
+        vit.eval()(**x)
+    for h in hs:
+        h.remove()
+    q, k = (seen[n].view(8, -1, 4, 16).transpose(1, 2) for n in "qk")
+    by_hand = float((q @ k.transpose(-2, -1) / 4.0).std(dim=-1).mean())
+    first = res.attention[res.attention.layer == res.attention.layer.iloc[0]].logit_std.mean()
+    assert first == pytest.approx(by_hand, rel=0.05) and by_hand < ATTENTION_LOGIT_STD_MIN
+    bert = build("bert")
+    _scale_all(bert, 0.5)
+    xb, _ = task_data("bert", 8, seed=0)
+    assert "flat attention" not in _kinds(inspect(bert, xb))

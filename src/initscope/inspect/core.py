@@ -451,8 +451,21 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     notes.append("the loss at step 0 is not finite: no backward pass")
             return rec, output
 
+        def attempt_with_weights(cb: Batch) -> tuple[Recorder, Output]:
+            """A ``transformers`` model whose attention returns its probabilities only when asked
+            (Swin v2, CvT, PVT: no attention interface to switch) is asked; one that rejects the
+            flag is called without it."""
+            if _takes_output_attentions(model) and "output_attentions" not in cb.kwargs:
+                try:
+                    return attempt(cb.with_kwargs(output_attentions=True))
+                except InitscopeError as e:
+                    if not str(e).startswith("the model rejected"):
+                        raise
+                    model.zero_grad(set_to_none=True)
+            return attempt(cb)
+
         try:
-            rec, output = attempt(call_batch)
+            rec, output = attempt_with_weights(call_batch)
         except InitscopeError as e:
             # some models' own loss fails on labels their forward accepts (a vocabulary the config
             # states apart from the head's, a loss that needs more than labels): judge the standard
@@ -463,10 +476,23 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
             notes.append(f"the model's own loss failed when given labels ({str(e).split(': ', 1)[-1]}); "
                          "the standard loss of its task is judged instead")
             try:
-                rec, output = attempt(batch)
+                rec, output = attempt_with_weights(batch)
             except InitscopeError as e2:
                 raise InitscopeError(f"{e2} (and given labels for its own loss: {str(e).split(': ', 1)[-1]})") from None
     return rec, output, notes
+
+
+def _takes_output_attentions(model: nn.Module) -> bool:
+    """A ``transformers`` model whose forward names ``output_attentions``."""
+    import inspect as pyinspect
+
+    if not type(model).__module__.startswith("transformers.") or not hasattr(model, "config"):
+        return False
+    try:
+        params = pyinspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+    return "output_attentions" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _layers_table(model: nn.Module, rec: Recorder) -> pd.DataFrame:
@@ -576,7 +602,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     if b.source:
         notes.insert(0, f"inputs: {b.source}")
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
-                                       gradients=grads)
+                                       gradients=grads, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4)
     layers["verdict"] = layer_verdicts
     issues = [f.message for f in findings if f.severity == "defect"]
     warnings = [f.message for f in findings if f.severity == "warning"]
