@@ -1,6 +1,8 @@
 """inspect on models of the transformers library, built from config with its own init (no
 downloads), and on the ways their init goes wrong."""
 
+import math
+
 import pytest
 import torch
 
@@ -201,3 +203,34 @@ def test_flat_attention_is_read_on_image_models_only():
     _scale_all(bert, 0.5)
     xb, _ = task_data("bert", 8, seed=0)
     assert "flat attention" not in _kinds(inspect(bert, xb))
+
+
+def test_a_contrastive_model_is_judged_on_its_batch_and_its_temperature_fixed():
+    """CLIP's logits_per_image [batch, batch]: chance log(batch), judged by its own loss when given
+    return_loss; every parameter x10 makes exp(logit_scale) 3.5e11 and the loss absurd (a defect),
+    and --fix auto puts logit_scale back to the config's init value."""
+    from initscope.inspect.fixes import auto_fix
+
+    cfg = transformers.CLIPConfig(
+        text_config=dict(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                         max_position_embeddings=16, bos_token_id=0, eos_token_id=1, pad_token_id=2),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=16,
+                           patch_size=8), projection_dim=16)
+    torch.manual_seed(0)
+    model = transformers.CLIPModel(cfg)
+    g = torch.Generator().manual_seed(0)
+    x = {"input_ids": torch.randint(3, 100, (6, 8), generator=g), "pixel_values": torch.randn(6, 3, 16, 16, generator=g),
+         "return_loss": True}
+    res = inspect(model, x)
+    with torch.no_grad():
+        own = float(model.eval()(**x).loss)
+    assert res.output.task == "classification" and res.output.chance_loss == pytest.approx(math.log(6))
+    assert res.output.loss == pytest.approx(own, rel=1e-5) and res.healthy
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(10)
+    assert "overconfident output" in {f.kind for f in inspect(model, x).findings if f.severity == "defect"}
+    plan = auto_fix(model, x)
+    assert model.logit_scale.item() == pytest.approx(cfg.logit_scale_init_value)
+    assert any(a.startswith("logit_scale:") for a in plan.actions)
+    assert "overconfident output" not in {f.kind for f in inspect(model, x).findings if f.severity == "defect"}

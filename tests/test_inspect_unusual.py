@@ -272,3 +272,147 @@ def test_one_table_tied_in_several_places_is_named_once():
     head.weight = shared.weight
     m = nn.ModuleDict(dict(shared=shared, enc=enc, dec=dec, head=head))
     assert [n for n, _ in tied_embeddings(m)] == ["shared"]
+
+
+def test_a_batch_with_nan_or_inf_is_refused_but_a_minus_inf_mask_is_not():
+    m = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 3))
+    x = torch.randn(6, 8)
+    x[2, 3] = float("nan")
+    with pytest.raises(InitscopeError, match=r"argument 0 \(6, 8\) holds 1 NaN and 0 infinite"):
+        inspect(m, x)
+
+    class Masked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(8, 3)
+
+        def forward(self, x, mask):
+            return self.lin(x) + mask  # an additive mask: -inf where a class is ruled out
+
+    mask = torch.zeros(6, 3)
+    mask[:, 0] = float("-inf")
+    inspect(Masked(), {"x": torch.randn(6, 8), "mask": mask})  # no error
+    with pytest.raises(InitscopeError, match="infinite"):
+        inspect(Masked(), {"x": torch.full((6, 8), float("-inf")), "mask": mask})
+
+
+class _FailingBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("one of the variables needed for gradient computation has been modified by an inplace operation")
+
+
+def test_a_backward_pass_that_fails_is_one_clear_error():
+    class M(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(8, 3)
+
+        def forward(self, x):
+            return _FailingBackward.apply(self.lin(x))
+
+    with pytest.raises(InitscopeError, match="^the model's backward pass failed: one of the variables"):
+        inspect(M(), torch.randn(6, 8))
+
+
+class _ZeroQueries(nn.Module):
+    """DETR's decoder in miniature: its stream starts at exact zeros and its queries differ only by
+    position terms added inside attention; blocks in a ModuleList."""
+
+    class Block(nn.Module):
+        def __init__(self, d: int) -> None:
+            super().__init__()
+            self.attn, self.ln = nn.MultiheadAttention(d, 2, batch_first=True), nn.LayerNorm(d)
+            self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.ReLU(), nn.Linear(2 * d, d))
+
+        def forward(self, tgt, pos, memory):
+            tgt = tgt + self.attn(tgt + pos, memory, memory, need_weights=False)[0]
+            return tgt + self.mlp(self.ln(tgt))
+
+    def __init__(self, d: int = 16, queries: int = 5) -> None:
+        super().__init__()
+        self.enc, self.pos = nn.Linear(8, d), nn.Parameter(torch.randn(queries, d))
+        self.blocks = nn.ModuleList(self.Block(d) for _ in range(2))
+        self.head = nn.Linear(d, 3)
+
+    def forward(self, x):  # x: [batch, tokens, 8]
+        memory = self.enc(x)
+        tgt = torch.zeros(x.shape[0], self.pos.shape[0], memory.shape[-1])
+        for b in self.blocks:
+            tgt = b(tgt, self.pos.expand(x.shape[0], -1, -1), memory)
+        return self.head(tgt).mean(dim=1)
+
+
+def test_a_stack_that_starts_from_zeros_is_not_judged_against_its_zero_stream():
+    """The first branch added to DETR-style zero queries begins the stream: no ratio (it was
+    inf, and --fix auto scaled that branch by 0), and tokens alike by design are no collapse."""
+    torch.manual_seed(0)
+    m = _ZeroQueries()
+    x = torch.randn(6, 7, 8, generator=torch.Generator().manual_seed(0))
+    res = inspect(m, x)
+    first = res.branches[res.branches.stream_rms == 0]
+    assert len(first) >= 1 and first.ratio.isna().all()  # the attention branch, and the query's position sum
+    assert math.isfinite(res.branches[res.branches.stream_rms > 0].ratio.max())
+    assert res.findings == []
+    with torch.no_grad():
+        for p in m.blocks.parameters():
+            p.mul_(10)
+    plan = auto_fix(m, x)
+    assert not any(a.endswith("scaled by 0") for a in plan.actions)
+    with torch.no_grad():
+        assert float(m(x).std()) > 0
+
+
+class _LearnedQueries(nn.Module):
+    """A Perceiver-style decoder: trainable position encodings built from the batch size alone."""
+
+    class Positions(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.table = nn.Parameter(torch.randn(1, 16) * 0.02)
+
+        def forward(self, batch_size: int):
+            return self.table.expand(batch_size, -1, -1)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp, self.pos, self.head = nn.Linear(8, 16), self.Positions(), nn.Linear(16, 3)
+
+    def forward(self, x):
+        q = self.pos(x.shape[0])  # [batch, 1, 16], the same for every sample
+        return self.head(q + self.inp(x).mean(dim=1, keepdim=True)).mean(dim=1)
+
+
+def test_a_module_fed_no_tensor_is_not_blamed_for_ignoring_the_sample():
+    torch.manual_seed(0)
+    res = inspect(_LearnedQueries(), torch.randn(6, 5, 8))
+    row = res.layers[res.layers.name == "pos"].iloc[0]
+    assert row.sample_fraction == 0.0  # its output is the same for every sample
+    assert "collapsing over samples" not in [f.kind for f in res.findings]
+
+
+def test_one_hot_attention_is_named_without_a_logit_std():
+    import pandas as pd
+
+    from initscope.inspect.verdicts import _attention_findings
+
+    att = pd.DataFrame([dict(layer="attn", head=0, entropy_ratio=0.0, logit_std=0.0, zero_share=0.6)])
+    (f,) = _attention_findings(att)
+    assert "all its weight on one key per query" in f.message and "logit std" not in f.message
+
+
+def test_network_variance_reaches_multihead_attention_rows():
+    """--draws measures every recorded row, MultiheadAttention's (a module with a child) too."""
+    from initscope.inspect import inspect_model
+
+    def make():
+        layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+        return nn.Sequential(nn.Linear(8, 16), nn.TransformerEncoder(layer, 2, enable_nested_tensor=False), nn.Linear(16, 3))
+
+    res = inspect_model(make, input_shape=(5, 8), batch=8, draws=2)
+    rows = res.layers[res.layers.type == "MultiheadAttention"]
+    assert len(rows) == 2 and rows.network_variance.notna().all() and (rows.network_variance > 0).all()

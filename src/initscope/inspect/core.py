@@ -19,7 +19,7 @@ from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
 from initscope.inspect.record import Recorder, eager_attention, no_fastpath, would_switch_attention
 from initscope.inspect.stats import weight_stats
-from initscope.inspect.structure import in_parametrization, is_embedding, is_leaf, is_pass_through, weight_of
+from initscope.inspect.structure import in_parametrization, is_attention, is_embedding, is_leaf, is_pass_through, weight_of
 from initscope.repro import derive_seed, generator
 
 Task = Literal["auto", "classification", "lm", "regression", "none"]
@@ -413,7 +413,12 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     out_t = out_t.movedim(1, -1)
                     notes.append(f"--task classification on a {out_t.dim()}-D output: classes on dim 1 ({out_t.shape[-1]}), "
                                  "one prediction per position")
-                if resolved == "auto":
+                contrastive = resolved == "auto" and _contrastive(out, out_t)
+                if contrastive:
+                    # CLIP-style: each image's logits over the batch's texts, its own text the
+                    # class (labels known: the diagonal); chance is log(batch)
+                    resolved, classes = "classification", int(out_t.shape[-1])
+                elif resolved == "auto":
                     role = "functional" if head is None else "layer" if head["role"] == "head" else head["role"]
                     resolved, classes = _auto_task(model, out_t, role, cb)
                 else:
@@ -424,7 +429,8 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                 if own is not None:
                     loss, source = own, "the model's own loss (given labels)"
                 else:
-                    labels = _labels_for(model, resolved, batch, out_t, g) if resolved in ("classification", "lm") else None
+                    labels = (torch.arange(classes, device=out_t.device) if contrastive else
+                              _labels_for(model, resolved, batch, out_t, g) if resolved in ("classification", "lm") else None)
                     if resolved in ("classification", "lm") and labels is None:
                         raise InitscopeError(f"--task {resolved} needs integer inputs to use as labels (token ids)") if resolved == "lm" else \
                             InitscopeError("could not draw labels for the classification loss")
@@ -432,7 +438,9 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     source = {"classification": "cross-entropy with random labels", "lm": "next-token cross-entropy",
                               }.get(resolved, "MSE against N(0, 1) targets (no known task)")
                 value = float(loss.detach())
-                if resolved == "classification" and out_t.dim() >= 2 and out_t.shape[-1] >= 2 and math.isfinite(value):
+                if contrastive and own is None:
+                    source = "cross-entropy of each image against its own text (the diagonal)"
+                if resolved == "classification" and not contrastive and out_t.dim() >= 2 and out_t.shape[-1] >= 2 and math.isfinite(value):
                     # the labels are a random draw (inspect does not know the task's own), so the loss judged
                     # is its expectation over uniformly random labels, exact from the logits: no draw moves a
                     # verdict. The gradients still come from the drawn labels (the expected loss's gradient,
@@ -446,7 +454,11 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     chance_loss=math.log(classes) if classes and resolved in ("classification", "lm") else math.nan,
                     loss_source=source)
                 if loss.requires_grad and math.isfinite(float(loss.detach())):
-                    loss.backward()
+                    try:
+                        loss.backward()
+                    except RuntimeError as e:  # the model's own backward (RWKV's in-place ops in eval mode)
+                        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                        raise InitscopeError(f"the model's backward pass failed: {msg}") from None
                 elif loss.requires_grad:
                     notes.append("the loss at step 0 is not finite: no backward pass")
             return rec, output
@@ -569,6 +581,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     b = as_batch(batch)
     if b.size < 2:
         raise InitscopeError(f"the batch has {b.size} sample(s); at least 2 are needed")
+    _check_finite(b)
     compiled = _compiled_original(model)
     if compiled is not None:
         model = compiled
@@ -620,6 +633,26 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     return InspectResult(layers=layers, blocks=blocks, branches=branches, attention=attention, output=output,
                          verdict=verdict, issues=issues, notes=notes, findings=findings, warnings=warnings, gradients=grads,
                          device=device)
+
+
+def _contrastive(out: Any, out_t: torch.Tensor) -> bool:
+    """A contrastive image-text output (CLIP, ALIGN): ``logits_per_image`` ``[batch, batch]``, the
+    output inspect judges."""
+    v = out.get("logits_per_image") if isinstance(out, dict) else getattr(out, "logits_per_image", None)
+    return v is out_t and out_t.dim() == 2 and out_t.shape[0] == out_t.shape[1] >= 2
+
+
+def _check_finite(b: Batch) -> None:
+    """A batch with NaN or inf in it would be blamed on the init: refused, naming the input.
+    -inf is allowed outside the main input (an additive attention mask)."""
+    named = [(f"argument {i}", t) for i, t in enumerate(b.args)] + list(b.kwargs.items())
+    for name, t in named:
+        if not (isinstance(t, torch.Tensor) and t.is_floating_point()):
+            continue
+        nan, inf = int(torch.isnan(t).sum()), int((torch.isinf(t) if t is b.main else t == math.inf).sum())
+        if nan or inf:
+            raise InitscopeError(f"the batch's {name} {tuple(t.shape)} holds {nan} NaN and {inf} infinite value(s); "
+                                 "inspect judges the init on finite inputs")
 
 
 def _compiled_original(model: nn.Module) -> nn.Module | None:
@@ -699,7 +732,9 @@ def _network_variance(res: InspectResult, factory: Callable[[], nn.Module], b: B
             return hook
 
         for name, mod in m.named_modules():
-            if name and is_leaf(mod) and not in_parametrization(name) and not is_pass_through(mod):
+            # the modules the recorder measures: leaves, and attention modules (MultiheadAttention
+            # holds its out_proj as a child)
+            if name and (is_leaf(mod) or is_attention(mod)) and not in_parametrization(name) and not is_pass_through(mod):
                 handles.append(mod.register_forward_hook(make(name)))
         try:
             with torch.no_grad(), at_init_mode(m), no_fastpath():

@@ -204,7 +204,7 @@ def _tame_branches(model: nn.Module, batch: Batch, plan: FixPlan, *, seed: int, 
         passes += 1
         if res.branches.empty:
             break
-        big = res.branches[res.branches.ratio > BRANCH_RATIO_TARGET]
+        big = res.branches[(res.branches.ratio > BRANCH_RATIO_TARGET) & (res.branches.ratio < math.inf)]  # never scaled by 0
         if big.empty:
             break
         with torch.no_grad():
@@ -308,6 +308,23 @@ def _fix_loose_parameters(model: nn.Module, recorded: set[str], library_std: flo
             if scale is None and not bool((rows == rows.reshape(-1)[0]).all()):
                 continue
             _rescale(rows, scale or float(p.abs().mean()), f"{mod_name}.{pname}" if mod_name else pname, plan, g)
+
+
+def _reset_configured_scalars(model: nn.Module, plan: FixPlan) -> None:
+    """A scalar parameter whose config names its init value (CLIP's ``logit_scale`` and
+    ``logit_scale_init_value``: a temperature, exp(2.66) at init) goes back to that value when it
+    is more than 2x off: no role-wise rescale reaches a 0-d parameter."""
+    cfg = getattr(model, "config", None)
+    if cfg is None:
+        return
+    for name, p in model.named_parameters():
+        init = getattr(cfg, f"{name.rsplit('.', 1)[-1]}_init_value", None)
+        if p.dim() != 0 or not p.requires_grad or not isinstance(init, (int, float)) or init == 0:
+            continue
+        value = p.item()
+        if not 0.5 <= value / init <= 2:
+            p.fill_(init)
+            plan.actions.append(f"{name}: {value:.4g} -> {init:.4g} (the config's {name.rsplit('.', 1)[-1]}_init_value)")
 
 
 def _match_tied_siblings(model: nn.Module, plan: FixPlan, tied_names: set[str] = frozenset()) -> None:
@@ -471,6 +488,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 std = library_std if library_std is not None and not vision else 1.0 / math.sqrt(3 * w.shape[1])
                 _rescale(w, _target_std("head", w.shape[1], False, n_blocks, std), f"{name} (head, by a function)", plan, g, force=True)
         _match_tied_siblings(model, plan, tied)
+        _reset_configured_scalars(model, plan)
     plan.forward_passes += _tame_branches(model, b, plan, seed=seed)
     cfg = getattr(model, "config", None)
     rng = getattr(cfg, "initializer_range", None)

@@ -251,6 +251,10 @@ class Recorder:
                     # xpath path fed only padding) owes nothing to this layer's init
                     xs = as_samples_by_units(x, m)
                     row["input_constant"] = bool(xs.shape[0] > 1 and float((xs - xs[:1]).abs().amax()) == 0.0)
+                elif first_tensor(inp) is None:
+                    # fed no tensor at all (Perceiver's trainable position encodings take the batch
+                    # size): its output cannot depend on the sample
+                    row["input_constant"] = True
                 self._find_attention(call, out)
                 if isinstance(m, (nn.RNNBase, nn.Tanh, nn.Sigmoid)) and x is not None:
                     row["gate_saturation"] = gate_saturation(m, x)
@@ -418,7 +422,7 @@ class Recorder:
             return out
         row = self.rec.blocks[idx]
         s_, b_ = rms(x), rms(y)
-        ratio = b_ / s_ if s_ > 0 else (math.inf if b_ > 0 else math.nan)
+        ratio = b_ / s_ if s_ > 0 else math.nan  # a zero stream is begun, not swamped (branch_added)
         role = "attention" if attn else "mlp"
         normalized = self._normalized(y)
         self.rec.branches.append(dict(block=row["block"], block_index=idx, role=role, module=row["module"],
@@ -474,7 +478,9 @@ class Recorder:
         self.rec.branches.append(dict(
             block=self.rec.blocks[frame.block]["block"], block_index=frame.block,
             role="attention" if frame.attention_since_add else "mlp", module=module,
-            branch_rms=b, stream_rms=s, ratio=b / s if s > 0 else (math.inf if b > 0 else math.nan),
+            # a stream of exact zeros (DETR's decoder queries start at 0) is begun by the branch,
+            # not swamped: no ratio
+            branch_rms=b, stream_rms=s, ratio=b / s if s > 0 else math.nan,
             normalized=self._normalized(branch), parameter_free=self._parameter_free(producers)))
         frame.attention_since_add = False
 

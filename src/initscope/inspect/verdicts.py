@@ -262,10 +262,14 @@ def _attention_findings(att: pd.DataFrame) -> list[Finding]:
     if bad.empty:
         return []
     first = bad.iloc[0]
+    if not first.logit_std > 0:  # every row's weight on one key: its spread is past what the float type resolves
+        scale = "the softmax puts all its weight on one key per query (its logits' spread is beyond the float type)"
+    else:
+        scale = (f"logit std {first.logit_std:.3g}"
+                 + (f" or more ({first.zero_share:.0%} of its probabilities underflow to 0)" if first.zero_share >= ZERO_SHARE_LOWER_BOUND
+                    else " or more (the softmax underflows)" if first.entropy_ratio < 0.05 else ""))
     return [_finding("saturated attention", list(bad.index), float(first.entropy_ratio),
-                     f"entropy {first.entropy_ratio:.1%} of its maximum log(keys), logit std {first.logit_std:.3g}"
-                     + (f" or more ({first.zero_share:.0%} of its probabilities underflow to 0)" if first.zero_share >= ZERO_SHARE_LOWER_BOUND
-                        else " or more (the softmax underflows)" if first.entropy_ratio < 0.05 else ""),
+                     f"entropy {first.entropy_ratio:.1%} of its maximum log(keys), {scale}",
                      "smaller q/k init (transformers: initializer_range) or QK-norm; softmax gradients vanish when one key takes all")]
 
 
@@ -330,7 +334,14 @@ def _block_findings(blocks: pd.DataFrame) -> list[Finding]:
     if not dead.empty:
         out.append(_finding("vanishing stream", list(dead.block), 0.0, "the residual stream is exactly zero",
                             "a random init: constant or zero weights before a norm leave nothing to normalize"))
-    sim = blocks[blocks.token_similarity > TOKEN_SIMILARITY_MAX] if "token_similarity" in blocks else blocks.iloc[0:0]
+    # a stack whose first block is fed a stream of exact zeros (DETR's decoder: its object queries
+    # start at 0 and differ only by position terms added inside attention) has every token alike
+    # by design, in every block of it
+    fed = True
+    if "stream_rms_in" in blocks and "group" in blocks:
+        from_zero = set(blocks.groupby("group", sort=False).stream_rms_in.first().loc[lambda r: r == 0].index)
+        fed = ~blocks.group.isin(from_zero)
+    sim = blocks[(blocks.token_similarity > TOKEN_SIMILARITY_MAX) & fed] if "token_similarity" in blocks else blocks.iloc[0:0]
     if not sim.empty:
         r = sim.iloc[0]
         out.append(_finding("collapsing over positions", list(sim.block), float(r.token_similarity),
