@@ -16,6 +16,7 @@
     python benchmarks/verdicts.py others --train-others --set 3  # ... and on the decoders outside the zoo (set 4's test)
     python benchmarks/verdicts.py others --train-others --set 4  # causal LMs whose x10 inspect does not flag: default, x3, x10 (~4 min)
     python benchmarks/verdicts.py others --train-others --set 5  # vision transformers outside the zoo: default, x0.3, x0.5, x3, Xavier
+    python benchmarks/verdicts.py others --train-others --set 2 --fixes  # ... and --fix auto on a set's flagged pairs, trained again
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
 
@@ -757,7 +758,47 @@ def _other_losses(protocol: dict) -> dict[tuple[str, str], dict[int, float]]:
     return losses
 
 
-def cmd_others_trained(jobs: int, protocol: dict, which: str = "1") -> None:
+def _other_fix_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]:
+    from initscope.inspect.fixes import fix_model
+
+    torch.set_num_threads(1)
+    name, init, seed, protocol = job
+    model = _other_model(name, init, seed)
+    x, _ = zoo.task_data(OTHER_TASKS[name], 16, seed=12345)
+    fix_model(model, x, "auto", seed=seed)
+    return name, init, seed, run_training(OTHER_TASKS[name], init, seed, protocol, model=model)
+
+
+def cmd_other_fixes(rows: list[tuple[str, str, str, float, object]], losses: dict, protocol: dict, jobs: int) -> None:
+    """Every flagged pair of an others set fixed with --fix auto and trained again (2 seeds),
+    labelled against its family's best as before the fix."""
+    import multiprocessing as mp
+
+    flagged = [(n, i, lab, prog) for n, i, lab, prog, res in rows if res.issues and lab != "left out"]
+    todo = [(n, i, s, protocol) for n, i, _, _ in flagged for s in SEEDS]
+    fixed: dict[tuple[str, str], dict[int, float]] = {}
+    t0 = time.perf_counter()
+    with mp.get_context("spawn").Pool(jobs) as pool:
+        for k, (n, i, seed, loss) in enumerate(pool.imap_unordered(_other_fix_job, todo)):
+            fixed.setdefault((n, i), {})[seed] = loss
+            print(f"[{k + 1}/{len(todo)} {time.perf_counter() - t0:5.0f}s] fixed {n} {i} seed {seed}", file=sys.stderr, flush=True)
+    print("\nfixes (--fix auto) on flagged pairs, trained again (2 seeds):")
+    broken = trained = 0
+    worse = []
+    for n, i, lab, prog in flagged:
+        c = chance(OTHER_TASKS[n])
+        best = min(sum(by.values()) / len(by) for (m, _), by in losses.items() if m == n and len(by) == len(SEEDS))
+        new = (c - sum(fixed[(n, i)].values()) / len(SEEDS)) / (c - best)
+        before = [losses[(n, i)][s] for s in SEEDS]
+        broken += lab == "broken"
+        trained += lab == "broken" and new >= TRAINS
+        if lab == "trains" and new < prog - max(abs(before[0] - before[1]) / (c - best), 0.05):
+            worse.append(f"{n} {i}")
+        print(f"  {n:22s} {i:14s} {lab:8s} progress {prog:5.2f} -> {new:5.2f} ({label(new)})")
+    print(f"\nbroken pairs that train after the fix: {trained} of {broken}; trained pairs made worse: {worse or 'none'}")
+
+
+def cmd_others_trained(jobs: int, protocol: dict, which: str = "1", fixes: bool = False) -> None:
     """Families outside the zoo at one set of inits (OTHER_SETS), trained on the zoo task of their
     kind (saved) and labelled against their own best init over every set trained so far; inspect
     judged on the same batch as the zoo's."""
@@ -780,6 +821,8 @@ def cmd_others_trained(jobs: int, protocol: dict, which: str = "1") -> None:
             rows.append((name, init, lab, prog, res))
     print(f"\nfamilies outside the zoo, set {which} ({', '.join(inits)}), trained with {protocol}, against their own best init:")
     _print_judged(rows, 22)
+    if fixes:
+        cmd_other_fixes(rows, losses, protocol, jobs)
 
 
 def cmd_others() -> None:
@@ -899,7 +942,7 @@ def main() -> None:
     ap.add_argument("--set", default="1", choices=sorted(set(HOLDOUT_SETS) | set(OTHER_SETS)),
                     help="holdout / others --train-others: which set of inits")
     ap.add_argument("--train-others", action="store_true", help="others: train them (default, x3, x10) and score against that")
-    ap.add_argument("--fixes", action="store_true", help="holdout: also --fix auto every flagged pair and train it again")
+    ap.add_argument("--fixes", action="store_true", help="holdout, others --train-others: also --fix auto every flagged pair and train it again")
     ap.add_argument("--steps", type=int, default=60, help="trial: AdamW steps on the pair's batch")
     ap.add_argument("--truth", type=Path, default=TRUTH, help="the saved ground truth to train into or score against")
     ap.add_argument("--train-steps", type=int, default=PROTOCOL["steps"], help="train: AdamW steps per pair")
@@ -911,7 +954,7 @@ def main() -> None:
         if a.train_others:
             if a.set not in OTHER_SETS:
                 sys.exit(f"others --train-others: --set must be one of {', '.join(sorted(OTHER_SETS))}, got {a.set}")
-            cmd_others_trained(a.jobs, {**PROTOCOL, "steps": a.train_steps, "lr": a.lr, "warmup": a.warmup}, a.set)
+            cmd_others_trained(a.jobs, {**PROTOCOL, "steps": a.train_steps, "lr": a.lr, "warmup": a.warmup}, a.set, a.fixes)
         else:
             cmd_others()
         return
