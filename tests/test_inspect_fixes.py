@@ -271,3 +271,20 @@ def test_fix_auto_brings_a_tied_tokens_siblings_to_its_scale(tied):
     assert torch.allclose(base.wpe.weight / base.wpe.weight.std(), before / before.std())  # rescaled, not re-drawn
     res = inspect(model, ids)
     assert res.healthy and res.output.loss == pytest.approx(math.log(300), abs=0.5)
+
+
+@pytest.mark.parametrize("family, branch_out", [("bert", ("attention.output.dense", "output.dense")), ("gpt2", ("c_proj",))])
+def test_fix_auto_gives_branch_outputs_their_librarys_scale(family, branch_out):
+    """Post-norm BERT keeps its branch outputs at initializer_range (its stream is renormalized
+    after each addition); pre-norm GPT-2 divides them by sqrt(2 x layers), as each library's own
+    init does: the fixed x10 model's branch outputs match a fresh default's, parameter by parameter."""
+    pytest.importorskip("transformers")
+    fresh = build(family, "default")
+    model = build(family, "x10")
+    x, _ = task_data(family, 16, seed=0)
+    auto_fix(model, x)
+    want = {n: p.std().item() for n, p in fresh.named_parameters() if n.endswith("weight") and any(f".{b}." in n for b in branch_out)}
+    got = {n: p.std().item() for n, p in model.named_parameters() if n in want}
+    assert want and got.keys() == want.keys()
+    for n in want:
+        assert got[n] == pytest.approx(want[n], rel=0.1), n

@@ -147,7 +147,8 @@ def _target_std(role: str, fan_in: int, relu_next: bool, n_blocks: int, library_
     names one (``transformers``' ``initializer_range``), else LeCun 1/sqrt(fan_in), which keeps
     a unit-RMS input at unit RMS (Kaiming's sqrt(2/fan_in) before a ReLU); a residual branch's
     last layer is divided by sqrt(2 x blocks) so the stream grows by O(1) over depth (GPT-2,
-    Radford et al. 2019); a head gets the same, unit-scale logits on a normalized input."""
+    Radford et al. 2019; the caller passes a post-norm block's as a plain layer: its stream is
+    renormalized after every addition); a head gets the same, unit-scale logits on a normalized input."""
     base = library_std if library_std is not None else math.sqrt((2.0 if relu_next else 1.0) / max(1, fan_in))
     if role == "branch-out":
         return base / math.sqrt(2 * max(1, n_blocks))
@@ -421,6 +422,10 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
         return plan
     mods = dict(model.named_modules())
     branch_out = {n for m in res.branches.module for n in str(m).split(",") if n} if not res.branches.empty else set()
+    # a post-norm block (BERT, ELECTRA) normalizes the stream after each addition, so it does
+    # not grow with depth: its branch outputs keep the layer's scale (no 1/sqrt(2 x blocks)).
+    # Calibration: ELECTRA Kaiming fixed with the depth scaling 0.57, without 0.83 (2 seeds).
+    post_norm = set(res.blocks.block[res.blocks.post_norm.fillna(False).astype(bool)]) if "post_norm" in res.blocks else set()
     n_blocks = max(1, len(res.blocks))
     first = layers.drop_duplicates("module")
     library_std = _library_std(model)
@@ -439,7 +444,8 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
             if any(not p.requires_grad for p in m.parameters(recurse=False)):
                 continue  # frozen: named by _frozen_kept
             if isinstance(m, nn.MultiheadAttention):
-                _fix_mha(m, row.module, row.name in branch_out or row.module in branch_out, n_blocks, plan, g)
+                _fix_mha(m, row.module, (row.name in branch_out or row.module in branch_out) and row.block not in post_norm, n_blocks,
+                         plan, g)
                 continue
             if isinstance(m, nn.RNNBase):
                 _fix_recurrent(m, row.module, plan, seed)
@@ -471,6 +477,8 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
             relu_next = nxt is not None and nxt.role == "activation" and "relu" in str(nxt.type).lower()
             layer_std = None if vision else library_std if library_std is not None else _torch_default_std(m, int(row.fan_in))
             role = "branch-out" if row.name in branch_out or row.module in branch_out else ("head" if row.role == "head" else row.role)
+            if role == "branch-out" and row.block in post_norm:
+                role = "layer"
             bias = getattr(m, "bias", None)
             with _editable_weight(m, row.module, plan) as w:
                 _rescale(w, _target_std(role, int(row.fan_in), relu_next, n_blocks, layer_std), f"{row.module} ({role})", plan, g,
