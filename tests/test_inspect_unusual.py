@@ -416,3 +416,17 @@ def test_network_variance_reaches_multihead_attention_rows():
     res = inspect_model(make, input_shape=(5, 8), batch=8, draws=2)
     rows = res.layers[res.layers.type == "MultiheadAttention"]
     assert len(rows) == 2 and rows.network_variance.notna().all() and (rows.network_variance > 0).all()
+
+
+def test_draws_from_a_factory_that_seeds_itself_are_said_to_be_identical():
+    from initscope.inspect import inspect_model
+
+    def seeded():
+        torch.manual_seed(123)
+        return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+
+    res = inspect_model(seeded, input_shape=(8,), batch=16, draws=2)
+    assert (res.layers.network_variance == 0).all()
+    assert any("identical outputs" in n for n in res.notes)
+    fresh = inspect_model(lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)), input_shape=(8,), batch=16, draws=2)
+    assert not any("identical outputs" in n for n in fresh.notes)

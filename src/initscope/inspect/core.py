@@ -755,3 +755,7 @@ def _network_variance(res: InspectResult, factory: Callable[[], nn.Module], b: B
         net_var.append(float(((s - s.mean(dim=0)) ** 2).sum(dim=0).mean() / (draws - 1)))
         net_se.append(float((s * s).mean(dim=(1, 2)).std() / math.sqrt(draws)))
     res.layers["network_variance"], res.layers["network_variance_stderr"] = net_var, net_se
+    measured = [v for v in net_var if v == v]
+    if measured and max(measured) == 0.0:
+        res.notes.append(f"the {draws} draws gave identical outputs in every module (network variance 0): the factory "
+                         "returns the same weights each call (does it set a seed itself?)")
