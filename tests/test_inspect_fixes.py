@@ -288,3 +288,44 @@ def test_fix_auto_gives_branch_outputs_their_librarys_scale(family, branch_out):
     assert want and got.keys() == want.keys()
     for n in want:
         assert got[n] == pytest.approx(want[n], rel=0.1), n
+
+
+def test_fix_auto_zeroes_a_large_constant_bias_and_leaves_a_varied_one():
+    """Every bias set to 5 (an independent test's init: it broke every transformer it was tried
+    on) is zeroed, the norms' too; a bias that varies over units, as Mamba's dt_proj sets one
+    from the time steps it encodes, is left as it was (here the head's)."""
+    model = build("encoder-prenorm", "default")
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias"):
+                p.fill_(5.0)
+        model.head.bias.copy_(torch.linspace(-7.0, -2.0, model.head.bias.numel()))
+    kept = model.head.bias.detach().clone()
+    x, _ = task_data("encoder-prenorm", 16, seed=0)
+    assert not inspect(model, x).healthy
+    plan = auto_fix(model, x)
+    fives = [n for n, p in model.named_parameters() if n.endswith("bias") and bool((p == 5.0).any())]
+    assert fives == [] and any("norm1 (norm): every bias 5 " in a for a in plan.actions)
+    assert torch.allclose(model.head.bias, kept, rtol=0.01)  # moved only with its weight's rescale (0.0721 -> 0.0722)
+    assert inspect(model, x).healthy
+
+
+def test_fix_auto_redraws_only_the_units_that_repeat_another():
+    """dirac_ on a convolution that widens 8 -> 16 channels leaves 8 output channels all zero:
+    duplicates of one another. The fix re-draws 7 of them (one zero kernel repeats nothing) and
+    keeps the 8 identity kernels."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 16, 3, padding=1),
+                          nn.BatchNorm2d(16), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+    with torch.no_grad():
+        nn.init.dirac_(model[3].weight)
+        model[3].bias.zero_()
+    identity = model[3].weight[:8].detach().clone()
+    x = torch.randn(16, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    res = inspect(model, x)
+    assert "duplicate units" in [f.kind for f in res.findings]
+    plan = auto_fix(model, x)
+    w = model[3].weight.detach()
+    assert any("7 units that repeated another re-drawn" in a for a in plan.actions)  # one zero kernel stays
+    assert torch.unique(w.view(16, -1), dim=0).shape[0] == 16
+    assert torch.allclose(w[:8] / w[:8].std(), identity / identity.std())  # kept, up to the rescale
