@@ -430,3 +430,21 @@ def test_draws_from_a_factory_that_seeds_itself_are_said_to_be_identical():
     assert any("identical outputs" in n for n in res.notes)
     fresh = inspect_model(lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)), input_shape=(8,), batch=16, draws=2)
     assert not any("identical outputs" in n for n in fresh.notes)
+
+
+@pytest.mark.parametrize("outgoing_alike", [False, True])
+def test_units_alike_in_what_they_read_are_duplicates_only_if_alike_in_what_reads_them(outgoing_alike):
+    """Four all-zero rows in a GELU layer (a sparse_ init) read the same, but each feeds the next
+    layer through its own column, so their step-0 gradients differ and the first step separates
+    them: no duplicates. With those columns made equal too, the four stay one unit forever."""
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 16), nn.GELU(), nn.Linear(16, 3))
+    with torch.no_grad():
+        m[2].weight[:4] = 0.0
+        m[2].bias[:4] = 0.0
+        if outgoing_alike:
+            m[4].weight[:, :4] = m[4].weight[:, :1]
+    res = inspect(m, torch.randn(32, 8, generator=torch.Generator().manual_seed(0)))
+    row = res.layers[res.layers.name == "2"].iloc[0]
+    assert row.distinct_units == (13 if outgoing_alike else 16)
+    assert ("duplicate units" in [f.kind for f in res.findings]) == outgoing_alike

@@ -307,6 +307,17 @@ def weight_stats(module: nn.Module) -> dict[str, object]:
         mat = unit_rows.reshape(unit_rows.shape[0], -1)
         if isinstance(bias, torch.Tensor) and bias.dim() == 1 and bias.shape[0] == mat.shape[0]:
             mat = torch.cat([mat, bias.detach().reshape(-1, 1).to(mat.dtype)], dim=1)
+        # with the step-0 gradient beside each unit's weights: units alike in what they read but
+        # not in what reads them (the all-zero rows of a sparse_ init, each feeding the next layer
+        # through its own weights) get different gradients, and the first step separates them;
+        # only units alike in both stay alike
+        g = w.grad
+        if isinstance(g, torch.Tensor) and g.layout == torch.strided and g.shape == w.shape and bool(torch.isfinite(g).all()):
+            grows = (g.detach().t() if unit_rows is not wd else g.detach()).reshape(mat.shape[0], -1).to(torch.float64)
+            top = float(grows.abs().max())
+            # on the weights' scale: an exploding net's 1e18 gradients would drown the rows' differences
+            scale = float(mat.abs().max()) / top if top > 0 else 0.0
+            mat = torch.cat([mat, (grows * scale).to(mat.dtype)], dim=1)
         distinct = distinct_rows(mat)
     return dict(weight_std=std, weight_abs_max=float(wd.abs().max()), weight_units=int(unit_rows.shape[0]), fan_in=f.fan_in, fan_out=f.fan_out, fan_source=f.source, kaiming_std=refs["kaiming"],
                 xavier_std=refs["xavier"], init_guess=guess, distinct_units=distinct)
