@@ -311,7 +311,7 @@ def weight_stats(module: nn.Module) -> dict[str, object]:
         # not in what reads them (the all-zero rows of a sparse_ init, each feeding the next layer
         # through its own weights) get different gradients, and the first step separates them;
         # only units alike in both stay alike
-        g = w.grad
+        g = w.grad if w.is_leaf else None  # a parametrized weight is computed: no .grad of its own
         if isinstance(g, torch.Tensor) and g.layout == torch.strided and g.shape == w.shape and bool(torch.isfinite(g).all()):
             grows = (g.detach().t() if unit_rows is not wd else g.detach()).reshape(mat.shape[0], -1).to(torch.float64)
             top = float(grows.abs().max())
