@@ -19,7 +19,7 @@ from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
 from initscope.inspect.record import Recorder, eager_attention, no_fastpath, would_switch_attention
 from initscope.inspect.stats import weight_stats
-from initscope.inspect.structure import in_parametrization, is_attention, is_embedding, is_leaf, is_pass_through, weight_of
+from initscope.inspect.structure import in_parametrization, is_embedding, is_leaf, is_pass_through, is_recorded, weight_of
 from initscope.repro import derive_seed, generator
 
 Task = Literal["auto", "classification", "lm", "regression", "none"]
@@ -136,6 +136,11 @@ def _dense(g: torch.Tensor) -> torch.Tensor:
     return g.to_dense() if g.layout != torch.strided else g
 
 
+def linear_weights(model: nn.Module) -> set[int]:
+    """The ids of the weights ``nn.Linear`` modules hold (a head tied to a table holds the table's)."""
+    return {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
+
+
 def tied_embeddings(model: nn.Module, lookups: int = 0) -> list[tuple[str, float]]:
     """Embedding tables whose weight is also the weight of a Linear (an output head reading
     the same matrix: GPT-2's wte and lm_head), with the weight's RMS. With ``lookups`` (how many
@@ -144,7 +149,7 @@ def tied_embeddings(model: nn.Module, lookups: int = 0) -> list[tuple[str, float
     ids could look up fewer."""
     from initscope.inspect.structure import is_embedding
 
-    linear = {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
+    linear = linear_weights(model)
     out = []
     seen: set[int] = set()  # BART's one table is its encoder's, its decoder's and the shared one
     for name, m in model.named_modules():
@@ -732,9 +737,7 @@ def _network_variance(res: InspectResult, factory: Callable[[], nn.Module], b: B
             return hook
 
         for name, mod in m.named_modules():
-            # the modules the recorder measures: leaves, and attention modules (MultiheadAttention
-            # holds its out_proj as a child)
-            if name and (is_leaf(mod) or is_attention(mod)) and not in_parametrization(name) and not is_pass_through(mod):
+            if is_recorded(name, mod):  # the modules the recorder measures
                 handles.append(mod.register_forward_hook(make(name)))
         try:
             with torch.no_grad(), at_init_mode(m), no_fastpath():

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from initscope.errors import unknown
-from initscope.inspect.core import at_init_mode
+from initscope.inspect.core import at_init_mode, linear_weights
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
 from initscope.inspect.stats import as_samples_by_units
 from initscope.inspect.structure import is_embedding, weight_of
@@ -375,7 +375,7 @@ def _match_tied_siblings(model: nn.Module, plan: FixPlan, tied_names: set[str] =
     tokens: it is brought to the tied table's std. (A nanoGPT at N(0, 0.2), fixed, kept its
     positions at 2.8x its tokens and reached 0.82 of its default's progress; with them at the
     tokens' scale, 1.09: benchmarks/RESULTS.md.)"""
-    heads = {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
+    heads = linear_weights(model)
     tables = [(n, m.weight) for n, m in model.named_modules() if is_embedding(m) and isinstance(getattr(m, "weight", None), torch.Tensor)
               and m.weight.dim() == 2 and m.weight.numel() > 1]
     for tied_name, tied in tables:
@@ -539,9 +539,10 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
         _fix_loose_parameters(model, handled, library_std, plan, g, lecun=vision)
         # a table read as the head by a function (nanoGPT's ``h @ wte.weight.T``) is the head
         tied = {n for n, _ in res.gradients.tied_embeddings} if res.gradients is not None else set()
+        heads = linear_weights(model)
         for name in sorted(tied):
             w = weight_of(mods[name])
-            if w is not None and w.dim() == 2 and id(w) not in {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}:
+            if w is not None and w.dim() == 2 and id(w) not in heads:
                 std = library_std if library_std is not None and not vision else 1.0 / math.sqrt(3 * w.shape[1])
                 _rescale(w, _target_std("head", w.shape[1], False, n_blocks, std), f"{name} (head, by a function)", plan, g, force=True)
         _match_tied_siblings(model, plan, tied)

@@ -38,8 +38,8 @@ from initscope.inspect.stats import (
     rms,
     token_similarity,
 )
-from initscope.inspect.structure import (find_blocks, in_parametrization, is_attention, is_embedding, is_leaf, is_norm,
-                                         is_pass_through, weight_of)
+from initscope.inspect.structure import (find_blocks, in_parametrization, is_attention, is_embedding, is_norm,
+                                         is_recorded, weight_of)
 from initscope.repro import generator
 
 _ADDS = {"add", "add_", "__add__", "__radd__", "__iadd__"}
@@ -494,8 +494,7 @@ class Recorder:
                 self._handles.append(mod.register_forward_pre_hook(self._block_pre_hook(name), with_kwargs=True))
                 self._handles.append(mod.register_forward_hook(self._block_hook(name)))
                 continue
-            leaf = is_leaf(mod)
-            if (leaf or is_attention(mod)) and not is_pass_through(mod):
+            if is_recorded(name, mod):
                 self._handles.append(mod.register_forward_hook(self._module_hook(name)))
             if is_norm(mod):
                 self._handles.append(mod.register_forward_pre_hook(self._norm_pre_hook))

@@ -31,6 +31,12 @@ def in_parametrization(name: str) -> bool:
     return name == "parametrizations" or name.startswith("parametrizations.") or ".parametrizations" in name
 
 
+def is_recorded(name: str, module: nn.Module) -> bool:
+    """Whether inspect measures this module's output: a leaf layer, or an attention module (torch's
+    MultiheadAttention holds its out_proj as a child), never a parametrization or a pass-through."""
+    return bool(name) and not in_parametrization(name) and (is_leaf(module) or is_attention(module)) and not is_pass_through(module)
+
+
 def is_pass_through(module: nn.Module) -> bool:
     return isinstance(module, _PASS_THROUGH) or type(module).__name__ in ("Dropout", "DropPath", "StochasticDepth")
 
