@@ -241,22 +241,30 @@ def attention_stats(p: torch.Tensor) -> list[dict[str, float]]:
     return out
 
 
-def distinct_rows(rows: torch.Tensor, *, seed: int = 0) -> int:
+def distinct_rows(rows: torch.Tensor, *more: tuple[torch.Tensor, float], seed: int = 0) -> int:
     """How many rows of ``rows`` differ, in O(N D) without a pairwise matrix: every row is
     reduced to a random projection (the same elementwise kernel and reduction for every row, so
     identical rows give bit-identical keys) and the distinct keys are counted. Symmetry from a
     constant init is exact (SGD keeps identical units identical to the bit), so exact equality
     is the test; two different rows share a float64 key with probability ~N^2 / 2^53.
-    (Sorting the rows' bytes was exact too but cost 1.5 s on a 50257 x 768 head.)"""
+    (Sorting the rows' bytes was exact too but cost 1.5 s on a 50257 x 768 head.) ``more``:
+    (rows, weight) blocks of the same rows continued (each unit's gradient), projected on their
+    own random vectors and added with that weight, as if concatenated without the copy."""
     x = rows.detach().reshape(rows.shape[0], -1)
     if x.shape[0] < 2:
         return int(x.shape[0])
-    if x.dtype not in (torch.float32, torch.float64):
-        x = x.float()
     g = torch.Generator().manual_seed(seed)
-    r = torch.randn(x.shape[1], generator=g, dtype=torch.float64).to(device=x.device, dtype=x.dtype)
-    # one projection, products in the weight's dtype, summed in float64 (-0.0 folded into 0.0)
-    keys = (x * r).sum(dim=1, dtype=torch.float64) + 0.0
+
+    def project(t: torch.Tensor) -> torch.Tensor:
+        if t.dtype not in (torch.float32, torch.float64):
+            t = t.float()
+        r = torch.randn(t.shape[1], generator=g, dtype=torch.float64).to(device=t.device, dtype=t.dtype)
+        # products in the tensor's dtype, summed in float64 (-0.0 folded into 0.0)
+        return (t * r).sum(dim=1, dtype=torch.float64) + 0.0
+
+    keys = project(x)
+    for t, weight in more:
+        keys = keys + weight * project(t.detach().reshape(x.shape[0], -1))
     return int(torch.unique(keys).shape[0])
 
 
@@ -312,12 +320,13 @@ def weight_stats(module: nn.Module) -> dict[str, object]:
         # through its own weights) get different gradients, and the first step separates them;
         # only units alike in both stay alike
         g = w.grad if w.is_leaf else None  # a parametrized weight is computed: no .grad of its own
-        if isinstance(g, torch.Tensor) and g.layout == torch.strided and g.shape == w.shape and bool(torch.isfinite(g).all()):
-            grows = (g.detach().t() if unit_rows is not wd else g.detach()).reshape(mat.shape[0], -1).to(torch.float64)
+        more = []
+        if isinstance(g, torch.Tensor) and g.layout == torch.strided and g.shape == w.shape:
+            grows = g.detach().t() if unit_rows is not wd else g.detach()
             top = float(grows.abs().max())
-            # on the weights' scale: an exploding net's 1e18 gradients would drown the rows' differences
-            scale = float(mat.abs().max()) / top if top > 0 else 0.0
-            mat = torch.cat([mat, (grows * scale).to(mat.dtype)], dim=1)
-        distinct = distinct_rows(mat)
+            if math.isfinite(top) and top > 0:
+                # on the weights' scale: an exploding net's 1e18 gradients would drown the rows' differences
+                more.append((grows, float(mat.abs().max()) / top))
+        distinct = distinct_rows(mat, *more)
     return dict(weight_std=std, weight_abs_max=float(wd.abs().max()), weight_units=int(unit_rows.shape[0]), fan_in=f.fan_in, fan_out=f.fan_out, fan_source=f.source, kaiming_std=refs["kaiming"],
                 xavier_std=refs["xavier"], init_guess=guess, distinct_units=distinct)
