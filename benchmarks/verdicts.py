@@ -381,20 +381,27 @@ def _fix_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]:
     return fam, init, seed, run_training(fam, init, seed, protocol, model=model)
 
 
+def _train_fixed(pairs: list[tuple[str, str]], job, protocol: dict, jobs: int) -> dict[tuple[str, str], dict[int, float]]:
+    """Each pair fixed and trained by ``job`` ((a, b, seed, protocol) -> (a, b, seed, loss)) for
+    every seed, in ``jobs`` processes; the losses keyed by pair, then seed."""
+    import multiprocessing as mp
+
+    todo = [(a, b, s, protocol) for a, b in pairs for s in SEEDS]
+    losses: dict[tuple[str, str], dict[int, float]] = {}
+    t0 = time.perf_counter()
+    with mp.get_context("spawn").Pool(jobs) as pool:
+        for n, (a, b, seed, loss) in enumerate(pool.imap_unordered(job, todo)):
+            losses.setdefault((a, b), {})[seed] = loss
+            print(f"[{n + 1}/{len(todo)} {time.perf_counter() - t0:5.0f}s] fixed {a} {b} seed {seed}", file=sys.stderr, flush=True)
+    return losses
+
+
 def cmd_fixes(truth: dict, score: dict, jobs: int, seed_losses: dict[tuple[str, str], list[float]] | None = None) -> dict[str, object]:
     """Every flagged pair fixed with --fix auto and trained again the same way (``score["rows"]``:
     (family, init, label, progress, inspect result); ``seed_losses``: the unfixed losses per seed
     of pairs outside the truth, for the seed spread)."""
-    import multiprocessing as mp
-
     flagged = [(fam, init, lab, prog) for fam, init, lab, prog, res in score["rows"] if res.issues]
-    todo = [(fam, init, s, protocol_of(truth)) for fam, init, _, _ in flagged for s in SEEDS]
-    losses: dict[tuple[str, str], dict[int, float]] = {}
-    t0 = time.perf_counter()
-    with mp.get_context("spawn").Pool(jobs) as pool:
-        for n, (fam, init, seed, loss) in enumerate(pool.imap_unordered(_fix_job, todo)):
-            losses.setdefault((fam, init), {})[seed] = loss
-            print(f"[{n + 1}/{len(todo)} {time.perf_counter() - t0:5.0f}s] fixed {fam} {init} seed {seed}", file=sys.stderr, flush=True)
+    losses = _train_fixed([(fam, init) for fam, init, _, _ in flagged], _fix_job, protocol_of(truth), jobs)
     print("\nfixes (--fix auto) on flagged pairs, trained again (2 seeds):")
     broken_fixed = broken_total = 0
     worse = []
@@ -772,16 +779,8 @@ def _other_fix_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, floa
 def cmd_other_fixes(rows: list[tuple[str, str, str, float, object]], losses: dict, protocol: dict, jobs: int) -> None:
     """Every flagged pair of an others set fixed with --fix auto and trained again (2 seeds),
     labelled against its family's best as before the fix."""
-    import multiprocessing as mp
-
     flagged = [(n, i, lab, prog) for n, i, lab, prog, res in rows if res.issues and lab != "left out"]
-    todo = [(n, i, s, protocol) for n, i, _, _ in flagged for s in SEEDS]
-    fixed: dict[tuple[str, str], dict[int, float]] = {}
-    t0 = time.perf_counter()
-    with mp.get_context("spawn").Pool(jobs) as pool:
-        for k, (n, i, seed, loss) in enumerate(pool.imap_unordered(_other_fix_job, todo)):
-            fixed.setdefault((n, i), {})[seed] = loss
-            print(f"[{k + 1}/{len(todo)} {time.perf_counter() - t0:5.0f}s] fixed {n} {i} seed {seed}", file=sys.stderr, flush=True)
+    fixed = _train_fixed([(n, i) for n, i, _, _ in flagged], _other_fix_job, protocol, jobs)
     print("\nfixes (--fix auto) on flagged pairs, trained again (2 seeds):")
     broken = trained = 0
     worse = []
