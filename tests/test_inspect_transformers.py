@@ -234,3 +234,27 @@ def test_a_contrastive_model_is_judged_on_its_batch_and_its_temperature_fixed():
     assert model.logit_scale.item() == pytest.approx(cfg.logit_scale_init_value)
     assert any(a.startswith("logit_scale:") for a in plan.actions)
     assert "overconfident output" not in {f.kind for f in inspect(model, x).findings if f.severity == "defect"}
+
+
+def test_fix_auto_redraws_a_zeroed_query_only_where_attention_is_flat():
+    """muP-style zero query projections: on ViT the attention is flat over the patches (a defect),
+    and the fix re-draws the zeroed q_proj; on LLaMA (tokens, not flagged) they are left at 0."""
+    from initscope.inspect.fixes import auto_fix
+    from initscope.inspect.zoo import task_data
+
+    vit = build("vit")
+    with torch.no_grad():
+        for layer in vit.vit.layers:
+            layer.attention.q_proj.weight.zero_()
+    x, _ = task_data("vit", 16, seed=0)
+    assert "flat attention" in _kinds(inspect(vit, x))
+    auto_fix(vit, x)
+    assert all(layer.attention.q_proj.weight.std().item() > 0 for layer in vit.vit.layers)
+    assert inspect(vit, x).healthy
+    llama = build("llama", "x10")
+    with torch.no_grad():
+        for layer in llama.model.layers:
+            layer.self_attn.q_proj.weight.zero_()
+    xl, _ = task_data("llama", 16, seed=0)
+    auto_fix(llama, xl)
+    assert all(layer.self_attn.q_proj.weight.abs().max().item() == 0 for layer in llama.model.layers)

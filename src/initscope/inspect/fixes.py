@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -185,16 +186,17 @@ def _constant_bias_(bias: torch.Tensor | None, scale: float, what: str, plan: Fi
 
 
 def _rescale(w: torch.Tensor, target: float, what: str, plan: FixPlan, g: torch.Generator, bias: torch.Tensor | None = None,
-             *, force: bool = False, duplicates: bool = False) -> None:
+             *, force: bool = False, duplicates: bool = False, redraw_zero: bool = False) -> None:
     """Re-draw a weight whose units are all identical (and not all zero: a zero-initialized
     layer is deliberate), or with ``duplicates`` (inspect found repeated units) the units that
     repeat an earlier one; then rescale it to ``target`` when it is more than 2x off (always
     with ``force``); its bias moves with it, or is zeroed after a re-draw, and a large constant
-    bias is zeroed (BIAS_CONSTANT_MAX)."""
+    bias is zeroed (BIAS_CONSTANT_MAX). ``redraw_zero``: an all-zero weight is re-drawn too (a
+    query or key projection zeroed, when inspect found the attention flat)."""
     rows = w.view(w.shape[0], -1)
     # identical units, or a single unit whose entries are all the same (a class token)
     same = bool((rows == rows[:1]).all()) if rows.shape[0] > 1 else rows.numel() > 1 and bool((rows == rows.reshape(-1)[0]).all())
-    redrawn = same and float(rows.abs().max()) > 0
+    redrawn = same and (float(rows.abs().max()) > 0 or redraw_zero)
     if redrawn:
         _normal_(w, 1.0, g)
         if bias is not None:
@@ -390,6 +392,10 @@ def _match_tied_siblings(model: nn.Module, plan: FixPlan, tied_names: set[str] =
                                     "which it is added to)")
 
 
+# The names a query or key projection goes by (transformers, timm, hand-written attention)
+QK_NAME = re.compile(r"(q|k|query|key|wq|wk|q_proj|k_proj|q_lin|k_lin|to_q|to_k)")
+
+
 # Warnings --fix auto acts on, though inspect does not call them defects: the calibration says
 # the model is more often broken than not, and the role-wise rescale makes the broken ones train
 # while leaving those that train no worse (benchmarks/verdicts.py warned: "attention swamps the
@@ -480,6 +486,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
     # Token models keep their library's scale (LeCun left GPT-2 and BERT x10 broken), and so do
     # vision models without attention (ConvNeXt, ResNet: no evidence either way).
     vision = library_std is not None and b.main is not None and b.main.is_floating_point() and not res.attention.empty
+    flat = any(f.kind == "flat attention" for f in res.findings)
     g = generator(seed, "fix")
     with torch.no_grad():
         for i, row in enumerate(first.itertuples()):
@@ -528,10 +535,13 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 role = "layer"
             bias = getattr(m, "bias", None)
             du, units = getattr(row, "distinct_units", math.nan), getattr(row, "weight_units", math.nan)
+            # flat attention with a zeroed query or key projection (muP-style): the zero is the defect
+            qk_zero = flat and QK_NAME.fullmatch(row.module.rsplit(".", 1)[-1]) is not None and float(w.abs().max()) == 0
             with _editable_weight(m, row.module, plan) as w:
                 _rescale(w, _target_std(role, int(row.fan_in), relu_next, n_blocks, layer_std), f"{row.module} ({role})", plan, g,
                          bias if isinstance(bias, torch.Tensor) else None, force=role == "head",
-                         duplicates=bool(du == du and units == units and du < units and int(units) == w.shape[0]))
+                         duplicates=bool(du == du and units == units and du < units and int(units) == w.shape[0]),
+                         redraw_zero=qk_zero)
         # a recorded module without a weight of its own (GPT-OSS's experts hold bare 3-D
         # parameters) leaves its parameters loose
         handled = {row.module for row in first.itertuples()
