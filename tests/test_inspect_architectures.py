@@ -231,6 +231,17 @@ def _next_token_ce(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
 
 
+def _inspected_as_lm(model: nn.Module, ids: torch.Tensor, vocab: int):
+    """inspect's result on ``model``, checked to be an LM over ``vocab`` tokens judged by the
+    next-token loss by hand."""
+    res = inspect(model, ids)
+    assert res.output.task == "lm" and res.output.classes == vocab
+    with torch.no_grad():
+        z = model(ids)
+    assert res.output.loss == pytest.approx(float(_next_token_ce(z, ids)), rel=1e-5)
+    return res
+
+
 def test_a_hand_written_decoder_is_judged_as_a_language_model():
     """No transformers head: [batch, tokens, V] logits of a Linear fed token ids, V the embedding
     table's size, are an LM. Independent answer: the next-token cross-entropy by hand."""
@@ -248,12 +259,7 @@ def test_a_hand_written_decoder_is_judged_as_a_language_model():
     torch.manual_seed(0)
     model = Decoder()
     ids = _ids(8, 16, 50)
-    res = inspect(model, ids)
-    assert res.output.task == "lm" and res.output.classes == 50
-    with torch.no_grad():
-        z = model(ids)
-    by_hand = _next_token_ce(z, ids)
-    assert res.output.loss == pytest.approx(float(by_hand), rel=1e-5)
+    _inspected_as_lm(model, ids, 50)
     torch.manual_seed(0)
     other = nn.Sequential(nn.Embedding(50, 32), nn.Linear(32, 7))  # [batch, tokens, 7]: no table of 7 rows
     assert inspect(other, ids).output.task == "none"
@@ -335,12 +341,7 @@ def test_an_embedding_read_as_the_head_by_hand_is_a_tied_embedding():
     ids = _ids(8, 16, 500)
     torch.manual_seed(0)
     model = _FunctionalTiedLM(0.02)
-    res = inspect(model, ids)
-    assert res.output.task == "lm" and res.output.classes == 500
-    with torch.no_grad():
-        z = model(ids)
-    by_hand = _next_token_ce(z, ids)
-    assert res.output.loss == pytest.approx(float(by_hand), rel=1e-5)
+    res = _inspected_as_lm(model, ids, 500)
     torch.manual_seed(0)
     twin = inspect(_FunctionalTiedLM(0.02, module_tie=True), ids)
     assert [n for n, _ in res.gradients.tied_embeddings] == ["wte"] == [n for n, _ in twin.gradients.tied_embeddings]

@@ -416,8 +416,9 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     # a dense prediction [batch, classes, height, width]: torch's cross-entropy
                     # convention puts the classes on dim 1
                     out_t = out_t.movedim(1, -1)
-                    notes.append(f"--task classification on a {out_t.dim()}-D output: classes on dim 1 ({out_t.shape[-1]}), "
-                                 "one prediction per position")
+                    note = f"--task classification on a {out_t.dim()}-D output: classes on dim 1 ({out_t.shape[-1]}), one prediction per position"
+                    if note not in notes:  # once, whichever attempt measured
+                        notes.append(note)
                 contrastive = resolved == "auto" and _contrastive(out, out_t)
                 if contrastive:
                     # CLIP-style: each image's logits over the batch's texts, its own text the

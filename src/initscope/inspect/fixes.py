@@ -186,7 +186,7 @@ def _constant_bias_(bias: torch.Tensor | None, scale: float, what: str, plan: Fi
 
 
 def _rescale(w: torch.Tensor, target: float, what: str, plan: FixPlan, g: torch.Generator, bias: torch.Tensor | None = None,
-             *, force: bool = False, duplicates: bool = False, redraw_zero: bool = False) -> None:
+             *, force: bool = False, duplicates: bool = False, redraw_zero: bool = False, fan_in: int | None = None) -> None:
     """Re-draw a weight whose units are all identical (and not all zero: a zero-initialized
     layer is deliberate), or with ``duplicates`` (inspect found repeated units) the units that
     repeat an earlier one; then rescale it to ``target`` when it is more than 2x off (always
@@ -222,7 +222,8 @@ def _rescale(w: torch.Tensor, target: float, what: str, plan: FixPlan, g: torch.
         if bias is not None and not redrawn:
             bias.mul_(target / std)
         plan.actions.append(f"{what}: weight std {std:.3g} -> {target:.3g}")
-    _constant_bias_(bias, target * math.sqrt(rows.shape[1]), what, plan)
+    # the unit's scale from its weights; ``fan_in`` where rows are not the units' inputs (Conv1D is [in, out])
+    _constant_bias_(bias, target * math.sqrt(fan_in or rows.shape[1]), what, plan)
 
 
 # A residual branch larger than the stream it joins replaces the stream instead of refining
@@ -541,7 +542,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 _rescale(w, _target_std(role, int(row.fan_in), relu_next, n_blocks, layer_std), f"{row.module} ({role})", plan, g,
                          bias if isinstance(bias, torch.Tensor) else None, force=role == "head",
                          duplicates=bool(du == du and units == units and du < units and int(units) == w.shape[0]),
-                         redraw_zero=qk_zero)
+                         redraw_zero=qk_zero, fan_in=int(row.fan_in))
         # a recorded module without a weight of its own (GPT-OSS's experts hold bare 3-D
         # parameters) leaves its parameters loose
         handled = {row.module for row in first.itertuples()

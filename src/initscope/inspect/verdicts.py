@@ -256,8 +256,10 @@ def _output_findings(o: Output, gr: Gradients | None = None) -> list[Finding]:
 def _attention_findings(att: pd.DataFrame) -> list[Finding]:
     if att.empty:
         return []
-    zero = ("zero_share", "mean") if "zero_share" in att else ("logit_std", lambda x: 0.0)
-    per = att.groupby("layer", sort=False).agg(entropy_ratio=("entropy_ratio", "mean"), logit_std=("logit_std", "mean"), zero_share=zero)
+    if "zero_share" not in att:  # a table recorded before underflow was counted
+        att = att.assign(zero_share=0.0)
+    per = att.groupby("layer", sort=False).agg(entropy_ratio=("entropy_ratio", "mean"), logit_std=("logit_std", "mean"),
+                                               zero_share=("zero_share", "mean"))
     bad = per[per.entropy_ratio < ENTROPY_RATIO_MIN]
     if bad.empty:
         return []
