@@ -258,3 +258,17 @@ def test_fix_auto_redraws_a_zeroed_query_only_where_attention_is_flat():
     xl, _ = task_data("llama", 16, seed=0)
     auto_fix(llama, xl)
     assert all(layer.self_attn.q_proj.weight.abs().max().item() == 0 for layer in llama.model.layers)
+
+
+def test_albert_s_one_shared_layer_is_a_block_at_each_of_its_calls():
+    """ALBERT lists one layer group and calls it once per layer: four calls are four post-norm
+    blocks, and its default init is not judged as a plain stack (it read "collapsing over
+    samples" on the attention output, yet trains: benchmarks/RESULTS.md)."""
+    cfg = transformers.AlbertConfig(vocab_size=64, embedding_size=32, hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
+                                    intermediate_size=128, max_position_embeddings=64)
+    torch.manual_seed(0)
+    res = inspect(transformers.AlbertForMaskedLM(cfg), torch.randint(0, 64, (16, 32), generator=torch.Generator().manual_seed(1)))
+    group = "albert.encoder.albert_layer_groups.0"
+    assert list(res.blocks.block) == [group, f"{group}#2", f"{group}#3", f"{group}#4"]
+    assert res.blocks.post_norm.all() and len(res.attention) == 16
+    assert res.issues == [] and "collapsing over samples" not in _kinds(res)

@@ -448,3 +448,68 @@ def test_units_alike_in_what_they_read_are_duplicates_only_if_alike_in_what_read
     row = res.layers[res.layers.name == "2"].iloc[0]
     assert row.distinct_units == (13 if outgoing_alike else 16)
     assert ("duplicate units" in [f.kind for f in res.findings]) == outgoing_alike
+
+
+class _Looped(nn.Module):
+    """One layer listed alone and called ``n`` times (ALBERT's sharing): residual or plain."""
+
+    def __init__(self, residual: bool, n: int = 4, d: int = 32) -> None:
+        super().__init__()
+        self.inp, self.head, self.n = nn.Linear(16, d), nn.Linear(d, 5), n
+        self.layers = nn.ModuleList([_Block(d) if residual else nn.Sequential(nn.Linear(d, d), nn.Tanh())])
+
+    def forward(self, x):
+        h = self.inp(x)
+        for _ in range(self.n):
+            h = self.layers[0](h)
+        return self.head(h)
+
+
+def test_one_layer_called_in_a_loop_is_a_block_at_every_call():
+    """ALBERT calls its one layer group once per layer: every call is a block, its stream and
+    branch ratio those computed by hand from the loop."""
+    x = torch.randn(16, 16, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    m = _Looped(residual=True)
+    with torch.no_grad():
+        m.layers[0].fc2.weight.mul_(100)  # a branch that swamps the stream at its first call
+    res = inspect(m, x)
+    assert list(res.blocks.block) == ["layers.0", "layers.0#2", "layers.0#3", "layers.0#4"]
+    b, rms = m.layers[0], lambda t: float(t.pow(2).mean().sqrt())
+    with torch.no_grad():
+        h, streams, ratios = m.inp(x), [], []
+        for _ in range(4):
+            branch = b.fc2(F.gelu(b.fc1(b.ln(h))))
+            ratios.append(rms(branch) / rms(h))
+            h = h + branch
+            streams.append(rms(h))
+    assert res.blocks.stream_rms.to_numpy() == pytest.approx(streams, rel=1e-5)
+    assert res.blocks.branch_ratio.to_numpy() == pytest.approx(ratios, rel=1e-5)
+    assert "residual branch swamps the stream" in [f.kind for f in res.findings]
+    assert set(res.layers[res.layers.module.str.startswith("layers.0.")].block) == {"layers.0"}
+
+
+def test_one_plain_layer_called_in_a_loop_stays_a_plain_stack():
+    """A layer looped with no residual addition is no block: its layers are judged as a plain
+    stack (here tanh layers at x0.05, vanishing), exactly as before the loop was recognised."""
+    x = torch.randn(16, 16, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    m = _Looped(residual=False)
+    with torch.no_grad():
+        m.layers[0][0].weight.mul_(0.05)
+        m.layers[0][0].bias.zero_()
+    res = inspect(m, x)
+    assert res.blocks.empty and res.branches.empty
+    assert (res.layers.block == "").all()
+    assert "vanishing" in [f.kind for f in res.findings]
+
+
+def test_a_one_layer_transformer_is_one_block():
+    """A stack of one block (a ModuleList of one layer) is a residual block, not a plain stack
+    whose attention output is judged against the embeddings."""
+    torch.manual_seed(0)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True, norm_first=True), 1,
+                                enable_nested_tensor=False)
+    res = inspect(enc, torch.randn(8, 10, 32, generator=torch.Generator().manual_seed(0)))
+    assert list(res.blocks.block) == ["layers.0"]
+    assert set(res.branches.role) == {"attention", "mlp"}

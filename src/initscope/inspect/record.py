@@ -38,7 +38,7 @@ from initscope.inspect.stats import (
     rms,
     token_similarity,
 )
-from initscope.inspect.structure import (find_blocks, in_parametrization, is_attention, is_embedding, is_norm,
+from initscope.inspect.structure import (find_blocks, find_loop_candidates, in_parametrization, is_attention, is_embedding, is_norm,
                                          is_recorded, weight_of)
 from initscope.repro import generator
 
@@ -177,7 +177,11 @@ class Recorder:
         self.generator = generator(seed, "record")
         self.seq_dim = 0 if sequence_first(model) else 1
         self.blocks = find_blocks(model)
-        self.block_names = {name: group for name, group in self.blocks}
+        # a container listed alone (ALBERT's one layer group, called in a loop; a one-layer
+        # transformer) is recorded as a block, and dropped after the pass when no residual
+        # addition was made in it (drop_non_blocks)
+        self.loop_candidates = find_loop_candidates(model, self.blocks)
+        self.block_names = {name: group for name, group in self.blocks + self.loop_candidates}
         self._producer: dict[int, tuple[weakref.ref, int]] = {}  # id(output) -> row it came from
         self._norm_outputs: set[int] = set()
         self._last_norm: weakref.ref | None = None
@@ -516,11 +520,36 @@ class Recorder:
             self._mode = None
         self.replaying = True
 
+    def drop_non_blocks(self) -> None:
+        """A candidate in which the forward made no residual addition is no block (a looped plain
+        layer is judged as a plain stack): its rows leave the blocks table (the rest renumbered),
+        and the layers in it are outside any block again, as they would have been recorded
+        without it. One with a residual addition is a block, called once (a one-layer
+        transformer) or in a loop (ALBERT)."""
+        added = {self.rec.blocks[b["block_index"]]["module"] for b in self.rec.branches}
+        drop = {name for name, _ in self.loop_candidates if name not in added}
+        if not drop:
+            return
+        renumber: dict[int, int] = {}
+        kept: list[dict[str, Any]] = []
+        for i, row in enumerate(self.rec.blocks):
+            if row["module"] not in drop:
+                renumber[i] = len(kept)
+                row["index"] = len(kept)
+                kept.append(row)
+        self.rec.blocks = kept
+        self.rec.branches = [dict(b, block_index=renumber[b["block_index"]]) for b in self.rec.branches if b["block_index"] in renumber]
+        for row in self.rec.rows + self.rec.attention:
+            if row.get("block") in drop:
+                row["block"] = ""
+        self.loop_candidates = [c for c in self.loop_candidates if c[0] not in drop]
+
     def __exit__(self, *exc: Any) -> None:
         self.stop_watching()
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        self.drop_non_blocks()
         self.frames.clear()
         self._producer.clear()
         self._composite.clear()

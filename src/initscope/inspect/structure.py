@@ -150,3 +150,29 @@ def find_blocks(model: nn.Module) -> list[tuple[str, str]]:
                     taken.append(full)
             i = j + 1
     return blocks
+
+
+def find_loop_candidates(model: nn.Module, blocks: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Containers of layers listed alone in a ``ModuleList`` / ``Sequential`` (ALBERT's one layer
+    group, which its encoder calls once per layer; a one-layer transformer): a block when the
+    forward makes a residual addition in it, which only the forward tells (the recorder drops
+    the others). Returned as
+    ``(name, group)``, outermost only, never inside a block of :func:`find_blocks` nor holding one."""
+    names = [n for n, _ in blocks]
+    out: list[tuple[str, str]] = []
+
+    def related(a: str, b: str) -> bool:
+        return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+    for name, mod in model.named_modules():
+        if not isinstance(mod, (nn.ModuleList, nn.Sequential)):
+            continue
+        children = [(n, c) for n, c in mod._modules.items() if c is not None]
+        if len(children) != 1 or not _is_block(children[0][1]) or is_attention(children[0][1]):
+            continue
+        full = f"{name}.{children[0][0]}" if name else children[0][0]
+        if any(related(full, b) for b in names) or any(full.startswith(c + ".") for c, _ in out):
+            continue
+        out.append((full, name or "(root)"))
+    return out
+
