@@ -16,6 +16,8 @@
     python benchmarks/verdicts.py others --train-others --set 3  # ... and on the decoders outside the zoo (set 4's test)
     python benchmarks/verdicts.py others --train-others --set 4  # causal LMs whose x10 inspect does not flag: default, x3, x10 (~4 min)
     python benchmarks/verdicts.py others --train-others --set 5  # vision transformers outside the zoo: default, x0.3, x0.5, x3, Xavier
+    python benchmarks/verdicts.py holdout --set 5 --families gpt2,llama,neox,bert,encoder,encoder-prenorm,lstm  # zero embeddings
+    python benchmarks/verdicts.py others --train-others --set 6  # ... and on the token families outside the zoo
     python benchmarks/verdicts.py others --train-others --set 2 --fixes  # ... and --fix auto on a set's flagged pairs, trained again
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
@@ -533,14 +535,26 @@ HOLDOUT_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # on the decoders (`--families gpt2,llama,neox`), with the decoders outside the zoo in
     # `others --train-others --set 3`; committed before its training
     "4": (HOLDOUT.with_name("verdicts_holdout4.json"), ("x2.5", "normal-0.1", "normal-0.035")),
+    # set 5 (stop 32) tests the zero-embeddings exception to "vanishing stream" with others set 6:
+    # run on the families with embedding tables (`--families
+    # gpt2,llama,neox,bert,encoder,encoder-prenorm,lstm`); committed before its training
+    "5": (HOLDOUT.with_name("verdicts_holdout5.json"), ("zero-embeddings",)),
 }
 HOLDOUT_INITS = {name for _, inits in HOLDOUT_SETS.values() for name in inits}
 
 
 def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
     """An init outside the zoo by name: ``default`` leaves the model as built, ``x<k>`` scales
-    every parameter by k, any other name re-draws the weight matrices (:func:`_redraw`)."""
+    every parameter by k, ``zero-embeddings`` zeros every ``nn.Embedding`` table (tokens,
+    positions, types; a tied head with them), any other name re-draws the weight matrices
+    (:func:`_redraw`)."""
     if init == "default":
+        return model
+    if init == "zero-embeddings":
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, torch.nn.Embedding):
+                    m.weight.zero_()  # a head tied to a table goes with it
         return model
     scale = re.fullmatch(r"x(\d+(?:\.\d+)?)", init)
     if scale:
@@ -735,11 +749,14 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # transformers none of whose pairs set a threshold, at their default, the small scales that
     # rule reads (x0.3, x0.5) and two that train elsewhere (x3, Xavier)
     "5": (HOLDOUT.with_name("verdicts_others5.json"), ("default", "x0.3", "x0.5", "x3", "xavier")),
+    # set 6 (stop 32, committed with the zero-embeddings exception to "vanishing stream" and before
+    # its training): every embedding table zeroed on the token families of sets 1-3
+    "6": (HOLDOUT.with_name("verdicts_others6.json"), ("zero-embeddings",)),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
                                                   "3": tuple(n for n in FIRST_OTHERS if OTHER_TASKS[n] == "gpt2"), "4": LIBRARY_LMS,
-                                                  "5": VISION_OTHERS}
+                                                  "5": VISION_OTHERS, "6": tuple(n for n in FIRST_OTHERS if OTHER_TASKS[n] != "vit")}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:

@@ -97,6 +97,13 @@ FIRST_ATTENTION_RATIO_MAX = 3.0
 # re-draw reaches 0.976 at its last block (a large shared token-type and position vector) and
 # trains best of its family (benchmarks/verdicts.py, progress 1.00): the bar sits at 0.99.
 TOKEN_SIMILARITY_MAX = 0.99
+# A residual stream of exact zeros is a defect ("vanishing stream": BERT's constant weights,
+# a LayerNorm of identical vectors, broken 0.23 in the zoo), except where every embedding table
+# is all zeros and takes a gradient: the identity path carries the loss's gradient to them, the
+# first step makes each token's row its own, and the stream grows. An independent test (stop 31,
+# 30 inits no set had) trained LLaMA and GPT-NeoX with a zero token table: 0.72 and 0.92, both
+# flagged then. A warning since stop 32; others set 6 (zero embeddings on the families outside
+# the zoo, committed before its training) tests it.
 # Share of a unit's variance that depends on the input (text 000). Below 5% it is reported as
 # a warning (text 000's collapse: a 100-layer Kaiming ReLU MLP ends at 2-3%); it predicts a
 # failure to train only far lower: in the calibration a 20-layer MLP at 2.4e-5 and an LSTM at
@@ -321,7 +328,21 @@ def _flat_attention_findings(att: pd.DataFrame, image_input: bool) -> list[Findi
                      confidence="high" if top < ATTENTION_LOGIT_STD_MIN / 3 else "low")]
 
 
-def _block_findings(blocks: pd.DataFrame) -> list[Finding]:
+def zero_tables_learn(layers: pd.DataFrame, blocks: pd.DataFrame) -> bool:
+    """Whether a stream of exact zeros is owed to embedding tables that are all zeros and take a
+    gradient (ZERO_EMBEDDINGS): the stream starts at zero, and grows, not stays there."""
+    if layers.empty or "weight_abs_max" not in layers or "stream_rms_in" not in blocks or not len(blocks):
+        return False
+    emb = layers[layers.role == "embedding"]
+    if emb.empty or float(blocks.stream_rms_in.iloc[0]) != 0.0:
+        return False
+    grads = emb.grad_norm.astype(float)
+    return bool((emb.weight_abs_max.astype(float) == 0).all() and (grads > 0).any() and grads.map(math.isfinite).all())
+
+
+def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame | None = None) -> list[Finding]:
+    if layers is None:
+        layers = pd.DataFrame()
     if blocks.empty:
         return []
     out: list[Finding] = []
@@ -333,7 +354,12 @@ def _block_findings(blocks: pd.DataFrame) -> list[Finding]:
                             f"{which} branch RMS is {r.branch_ratio:.3g}x the stream it is added to",
                             "scale the branch's last layer down (e.g. by 1/sqrt(2 x blocks), as GPT-2 does) or zero-init it"))
     dead = blocks[(blocks.stream_rms == 0)] if "stream_rms" in blocks else blocks.iloc[0:0]
-    if not dead.empty:
+    if not dead.empty and zero_tables_learn(layers, blocks):
+        out.append(_finding("vanishing stream", list(dead.block), 0.0,
+                            "the residual stream is exactly zero because every embedding table is; the gradient the "
+                            "residual path brings them makes the tokens differ at the first step",
+                            "a random init of the embeddings if it learns slowly", confidence="low", severity="warning"))
+    elif not dead.empty:
         out.append(_finding("vanishing stream", list(dead.block), 0.0, "the residual stream is exactly zero",
                             "a random init: constant or zero weights before a norm leave nothing to normalize"))
     # a stack whose first block is fed a stream of exact zeros (DETR's decoder: its object queries
@@ -479,7 +505,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     layer_findings, verdicts = (_layer_findings(layers, reference_scale(layers, float_input_m2), float_input_m2 is not None)
                                 if not layers.empty else ([], []))
     findings = [*_output_findings(output, gradients), *_attention_findings(attention), *_flat_attention_findings(attention, image_input),
-                *_block_findings(blocks),
+                *_block_findings(blocks, layers),
                 *_first_attention_findings(blocks, branches, attention, output), *layer_findings,
                 *_gradient_findings(gradients)]
     return findings, verdicts
