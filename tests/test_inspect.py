@@ -343,3 +343,46 @@ def test_a_saturated_tanh_stack_is_named_where_the_loss_rule_only_warns(factor, 
     expected = [float((z.abs() > 4).double().mean()) for z in pre[:-1]]
     assert tanh.gate_saturation.tolist() == pytest.approx(expected)
     assert ("saturated activations" in [f.kind for f in res.findings if f.severity == "defect"]) == saturated, res.issues
+
+
+class _TinyLM(nn.Module):
+    """A pre-norm residual LM without biases (LLaMA's layout): token table, two residual MLP
+    blocks, an untied head."""
+
+    def __init__(self, v: int = 50, d: int = 32) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(v, d)
+        self.blocks = nn.ModuleList(nn.Sequential(nn.LayerNorm(d, bias=False), nn.Linear(d, 4 * d, bias=False), nn.GELU(),
+                                                  nn.Linear(4 * d, d, bias=False)) for _ in range(2))
+        self.norm, self.head = nn.LayerNorm(d), nn.Linear(d, v)
+
+    def forward(self, ids):
+        h = self.emb(ids)
+        for b in self.blocks:
+            h = h + b(h)
+        return self.head(self.norm(h))
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_a_stream_of_zeros_from_zero_tables_that_learn_is_a_warning(frozen):
+    """A zero token table leaves the stream exactly zero at step 0, yet the gradient the residual
+    path carries reaches it, and one step makes the tokens differ: a warning. Frozen, the table
+    takes no gradient and the stream stays zero: a defect."""
+    torch.manual_seed(0)
+    m = _TinyLM()
+    with torch.no_grad():
+        m.emb.weight.zero_()
+    m.emb.weight.requires_grad_(not frozen)
+    ids = torch.randint(0, 50, (8, 16), generator=generator(0, "ids"))
+    res = inspect(m, ids, task="lm")
+    stream = [f for f in res.findings if f.kind == "vanishing stream"]
+    assert len(stream) == 1 and stream[0].severity == ("defect" if frozen else "warning")
+    assert bool(res.issues) == frozen
+    # the account, by one plain AdamW step: the stream leaves zero only where the table learns
+    opt = torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-3)
+    logits = m(ids)
+    nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 50), ids[:, 1:].reshape(-1)).backward()
+    opt.step()
+    with torch.no_grad():
+        h = m.emb(ids)
+    assert (float(h.abs().max()) == 0.0) == frozen
