@@ -513,3 +513,37 @@ def test_a_one_layer_transformer_is_one_block():
     res = inspect(enc, torch.randn(8, 10, 32, generator=torch.Generator().manual_seed(0)))
     assert list(res.blocks.block) == ["layers.0"]
     assert set(res.branches.role) == {"attention", "mlp"}
+
+
+class _CachedBias(nn.Module):
+    """LeViT's habit: in eval mode a tensor computed from a parameter is cached in a plain dict."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.bias_table, self.cache = nn.Linear(16, 16), nn.Parameter(torch.randn(16)), {}
+
+    def forward(self, x):
+        if self.training:
+            return self.fc(x) + self.bias_table * 2
+        if "b" not in self.cache:
+            self.cache["b"] = self.bias_table * 2
+        return self.fc(x) + self.cache["b"]
+
+
+def test_a_cache_filled_during_inspect_is_emptied_so_a_second_pass_works():
+    """The first pass's backward frees the cached tensor's graph; inspect empties what it filled,
+    so a second inspect (and --fix auto, which inspects again) runs, and a cache the model held
+    before is kept."""
+    x = torch.randn(8, 16, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    m = nn.Sequential(_CachedBias(), nn.Linear(16, 5))
+    a = inspect(m, x)
+    assert m[0].cache == {}
+    b = inspect(m, x)
+    assert a.layers.second_moment.to_numpy() == pytest.approx(b.layers.second_moment.to_numpy())
+    m.eval()
+    with torch.no_grad():
+        m(x)  # the user's own cache, without a graph
+    held = m[0].cache["b"]
+    inspect(m, x)
+    assert m[0].cache["b"] is held

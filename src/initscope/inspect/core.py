@@ -554,11 +554,20 @@ def _not_recorded(model: nn.Module, layers: pd.DataFrame) -> list[str]:
 @contextmanager
 def _buffers_kept(model: nn.Module) -> Iterator[None]:
     """Every buffer put back as it was: a forward pass, or a parametrized weight read in training
-    mode (spectral_norm's power iteration vectors), may update them."""
+    mode (spectral_norm's power iteration vectors), may update them. So is a module's plain dict
+    that the pass filled with tensors carrying a graph (LeViT's eval-mode ``attention_bias_cache``):
+    the backward frees that graph, and the next forward would reuse it."""
     saved = [(m, n, t, t.detach().clone()) for m in model.modules() for n, t in m._buffers.items() if t is not None]
+    caches = [(m, n, dict(d)) for m in model.modules() for n, d in vars(m).items() if not n.startswith("_") and type(d) is dict]
     try:
         yield
     finally:
+        for m, n, old_cache in caches:
+            now = getattr(m, n, None)
+            if type(now) is dict and any(isinstance(v, torch.Tensor) and v.grad_fn is not None and old_cache.get(k) is not v
+                                         for k, v in now.items()):
+                now.clear()
+                now.update(old_cache)
         with torch.no_grad():
             for m, n, t, old in saved:
                 if m._buffers.get(n) is not t:
