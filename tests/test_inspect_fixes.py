@@ -1,5 +1,6 @@
 """--fix auto: chosen from the structure and the defect; healthy models untouched."""
 
+import copy
 import json
 import math
 
@@ -329,3 +330,31 @@ def test_fix_auto_redraws_only_the_units_that_repeat_another():
     assert any("7 units that repeated another re-drawn" in a for a in plan.actions)  # one zero kernel stays
     assert torch.unique(w.view(16, -1), dim=0).shape[0] == 16
     assert torch.allclose(w[:8] / w[:8].std(), identity / identity.std())  # kept, up to the rescale
+
+
+class _Poly(nn.Module):
+    """A custom layer whose weights are one 3-D tensor named ``coef``: no layer type says its scale."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.coef = nn.Parameter(torch.randn(3, d, d) / (3 * d) ** 0.5)
+
+    def forward(self, x):
+        t, p, out = torch.tanh(x), torch.ones_like(x), 0
+        for c in self.coef:
+            out, p = out + p @ c.T, p * t
+        return out
+
+
+def test_fix_auto_names_what_it_cannot_reach_and_claims_no_change_it_did_not_make():
+    torch.manual_seed(0)
+    m = nn.Sequential(_Poly(16), _Poly(16), _Poly(16))
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(0.01)
+    x = torch.randn(16, 16, generator=torch.Generator().manual_seed(0))
+    before = copy.deepcopy(m.state_dict())
+    plan = auto_fix(m, x)
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
+    assert any("0.coef, 1.coef, 2.coef" in a for a in plan.actions)
+    assert any("nothing changed" in a for a in plan.actions) and not any("LSUV (orthogonal" in a for a in plan.actions)

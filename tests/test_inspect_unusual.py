@@ -547,3 +547,189 @@ def test_a_cache_filled_during_inspect_is_emptied_so_a_second_pass_works():
     held = m[0].cache["b"]
     inspect(m, x)
     assert m[0].cache["b"] is held
+
+
+class _SoftmaxAttention(nn.Module):
+    """minGPT's attention: logits by hand, an explicit softmax, no probabilities returned."""
+
+    def __init__(self, d: int = 32, h: int = 4, module_softmax: bool = False) -> None:
+        super().__init__()
+        self.qkv, self.proj, self.h = nn.Linear(d, 3 * d), nn.Linear(d, d), h
+        self.softmax = nn.Softmax(dim=-1) if module_softmax else None
+
+    def forward(self, x):
+        b, t, d = x.shape
+        q, k, v = (z.view(b, t, self.h, d // self.h).transpose(1, 2) for z in self.qkv(x).split(d, dim=2))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(d // self.h)
+        att = att.masked_fill(torch.ones(t, t, dtype=torch.bool).tril().logical_not(), float("-inf"))
+        att = self.softmax(att) if self.softmax is not None else F.softmax(att, dim=-1)
+        return self.proj((att @ v).transpose(1, 2).reshape(b, t, d))
+
+
+class _MinGPTBlock(nn.Module):
+    def __init__(self, d: int = 32, module_softmax: bool = False) -> None:
+        super().__init__()
+        self.ln1, self.attn = nn.LayerNorm(d), _SoftmaxAttention(d, module_softmax=module_softmax)
+        self.ln2, self.mlp = nn.LayerNorm(d), nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class _MinGPT(nn.Module):
+    def __init__(self, v: int = 64, d: int = 32, n: int = 2, module_softmax: bool = False) -> None:
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(v, d), nn.Embedding(16, d)
+        self.h = nn.ModuleList(_MinGPTBlock(d, module_softmax) for _ in range(n))
+        self.ln_f, self.head = nn.LayerNorm(d), nn.Linear(d, v, bias=False)
+
+    def forward(self, ids):
+        x = self.wte(ids) + self.wpe(torch.arange(ids.shape[1]))
+        for b in self.h:
+            x = b(x)
+        return self.head(self.ln_f(x))
+
+
+@pytest.mark.parametrize("module_softmax", [False, True])
+def test_attention_from_an_explicit_softmax_is_measured_as_its_modules(module_softmax):
+    """minGPT computes its probabilities with a softmax and returns none: they are read there,
+    under the attention module's name, with the entropy of the probabilities computed by hand;
+    an nn.Softmax module is no layer row; q/k x30 is saturated attention."""
+    torch.manual_seed(0)
+    m, ids = _MinGPT(module_softmax=module_softmax), _ids((8, 16), v=64)
+    res = inspect(m, ids, task="lm")
+    assert len(res.attention) == 2 * 4 and set(res.attention.layer) == {"h.0.attn", "h.1.attn"}
+    assert not (res.layers.type == "Softmax").any()
+    a = m.h[0].attn
+    with torch.no_grad():
+        x = m.h[0].ln1(m.wte(ids) + m.wpe(torch.arange(16)))
+        q, k, _ = (z.view(8, 16, 4, 8).transpose(1, 2) for z in a.qkv(x).split(32, dim=2))
+        p = torch.softmax(((q @ k.transpose(-2, -1)) / math.sqrt(8)).masked_fill(~torch.ones(16, 16, dtype=torch.bool).tril(), float("-inf")), -1)
+    ent = -(p * torch.where(p > 0, p.log(), torch.zeros_like(p))).sum(-1)[:, :, 1:]  # rows with 2+ keys
+    by_hand = ent.double().mean(dim=(0, 2)) / torch.arange(2, 17).double().log().mean()  # mean entropy / mean log(keys)
+    got = res.attention[res.attention.layer == "h.0.attn"].sort_values("head").entropy_ratio.to_numpy()
+    assert got == pytest.approx(by_hand.numpy(), rel=1e-4)
+    with torch.no_grad():
+        for b in m.h:
+            b.attn.qkv.weight[:64].mul_(30)
+    assert "saturated attention" in {f.kind for f in inspect(m, ids, task="lm").findings}
+
+
+class _FeedForward(nn.Module):
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class _PreNormAttention(nn.Module):
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.norm, self.attn = nn.LayerNorm(d), _SoftmaxAttention(d)
+
+    def forward(self, x):
+        return self.attn(self.norm(x))
+
+
+class _Lucid(nn.Module):
+    """lucidrains' layout: a list of [attention, feed-forward] lists, the residual added by the loop."""
+
+    def __init__(self, d: int = 32, n: int = 2) -> None:
+        super().__init__()
+        self.emb, self.head = nn.Embedding(64, d), nn.Linear(d, 64)
+        self.layers = nn.ModuleList(nn.ModuleList([_PreNormAttention(d), _FeedForward(d)]) for _ in range(n))
+
+    def forward(self, ids):
+        x = self.emb(ids)
+        for attn, ff in self.layers:
+            x = attn(x) + x
+            x = ff(x) + x
+        return self.head(x)
+
+
+def test_attention_and_feed_forward_pairs_unpacked_by_the_caller_are_blocks():
+    torch.manual_seed(0)
+    m, ids = _Lucid(), _ids((8, 16), v=64)
+    res = inspect(m, ids, task="lm")
+    assert list(res.blocks.block) == ["layers.0.0", "layers.0.1", "layers.1.0", "layers.1.1"]
+    assert list(res.branches.role) == ["attention", "mlp", "attention", "mlp"]
+    with torch.no_grad():
+        x = m.emb(ids)
+        ratio = float(m.layers[0][0](x).pow(2).mean().sqrt() / x.pow(2).mean().sqrt())
+    assert res.branches.ratio.iloc[0] == pytest.approx(ratio, rel=1e-5)
+    assert set(res.attention.layer) == {"layers.0.0.attn", "layers.1.0.attn"}
+
+
+class _Gated(nn.Module):
+    """A highway layer: a gated mix of the input and a transform, no residual addition."""
+
+    def __init__(self, d: int = 32) -> None:
+        super().__init__()
+        self.t, self.g = nn.Linear(d, d), nn.Linear(d, d)
+
+    def forward(self, x):
+        g = torch.sigmoid(self.g(x))
+        return g * torch.relu(self.t(x)) + (1 - g) * x
+
+
+def test_a_block_without_a_residual_addition_is_judged_as_a_plain_stack():
+    """Eight highway layers at x10 grow the signal ~1e4x: layers of blocks with no residual
+    addition are judged against the input like any plain stack (at the default they are healthy)."""
+    x = torch.randn(16, 32, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    m = nn.Sequential(*[_Gated() for _ in range(8)], nn.Linear(32, 5))
+    assert inspect(m, x).issues == []
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(10)
+    res = inspect(m, x)
+    assert len(res.blocks) == 8 and (res.blocks.branches == 0).all()
+    assert "exploding" in {f.kind for f in res.findings if f.severity == "defect"}
+
+
+class _MambaLike(nn.Module):
+    def __init__(self, d: int = 32) -> None:
+        super().__init__()
+        self.norm, self.mix = nn.LayerNorm(d), nn.Linear(d, d)
+
+    def forward(self, x):
+        return x + self.mix(self.norm(x))
+
+
+def test_a_list_of_layers_of_different_classes_is_a_list_of_blocks():
+    """Jamba alternates Mamba and attention decoder layers: no run of one class, yet each is a block."""
+    torch.manual_seed(0)
+    layers = nn.ModuleList([_MambaLike(), _MinGPTBlock(), _MambaLike(), _MinGPTBlock()])
+
+    class Hybrid(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb, self.layers, self.head = nn.Embedding(64, 32), layers, nn.Linear(32, 64)
+
+        def forward(self, ids):
+            x = self.emb(ids)
+            for layer in self.layers:
+                x = layer(x)
+            return self.head(x)
+
+    res = inspect(Hybrid(), _ids((8, 16), v=64), task="lm")
+    assert list(res.blocks.block) == ["layers.0", "layers.1", "layers.2", "layers.3"]
+
+
+def test_the_data_rank_is_read_at_the_input_not_after_a_first_layer_that_loses_it():
+    """A first layer of constant weights maps every input to one direction (rank 1): the data's
+    rank, against which later layers' collapse is judged, is the input's own."""
+    from initscope.geometry import effective_rank
+
+    x = torch.randn(64, 16, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 5))
+    with torch.no_grad():
+        m[0].weight.fill_(0.1)
+    res = inspect(m, x)
+    first = res.layers.iloc[0]
+    assert first.effective_rank < 1.5
+    assert first.input_effective_rank == pytest.approx(effective_rank(x.double()), rel=1e-6)

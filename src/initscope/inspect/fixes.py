@@ -24,7 +24,7 @@ from initscope.errors import unknown
 from initscope.inspect.core import at_init_mode, linear_weights
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
 from initscope.inspect.stats import as_samples_by_units
-from initscope.inspect.structure import is_embedding, weight_of
+from initscope.inspect.structure import in_parametrization, is_embedding, weight_of
 from initscope.repro import derive_seed, generator
 from initscope.training import lsuv_rescale_
 
@@ -91,6 +91,13 @@ def fix_model(model: nn.Module, batch: Any, method: str, *, tol: float = 0.05, m
     fixed_scale = [n for n, m in weighted if _scale_handle(m) is None]
     if fixed_scale:
         plan.actions.append(f"parametrized weights that set their own scale, not rescaled: {', '.join(fixed_scale)}")
+    unreached = [f"{mn}.{pn}" if mn else pn for mn, m in model.named_modules() if not in_parametrization(mn) and not is_embedding(m)
+                 for pn, p in m.named_parameters(recurse=False)
+                 if p.is_floating_point() and p.dim() >= 2 and p.requires_grad and not (pn == "weight" and weight_of(m) is not None)]
+    if unreached:
+        # a custom layer's own tensors (a polynomial layer's coef): no layer type says their scale
+        plan.actions.append(f"{method}: not a layer's weight, left as they are: {', '.join(unreached[:6])}"
+                            + (f" and {len(unreached) - 6} more" if len(unreached) > 6 else ""))
     g = generator(seed, "lsuv")
     with torch.no_grad():
         for n, m in weighted:
@@ -433,7 +440,7 @@ def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
     """Choose and apply the fix from the model's structure and the defects inspect finds.
 
     - healthy: nothing is changed;
-    - a plain stack (no blocks, no norms): LSUV on every weighted layer;
+    - a plain stack (no residual blocks, no norms): LSUV on every weighted layer;
     - otherwise, per weighted layer, by role: weights with identical units (a constant init)
       are re-drawn N(0, 1) first; every weight whose std is more than 2x off its role's target
       (:func:`_target_std`: projections, residual-branch outputs, heads; embeddings are kept
@@ -461,9 +468,15 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
     layers = res.layers
     has_norm = bool((layers.role == "norm").any()) if "role" in layers else False
     recurrent = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.RNNBase)]
-    if res.blocks.empty and not has_norm and not recurrent:
+    # blocks with no residual addition (highway layers, a MobileNet's pairs without norms) are a
+    # plain stack's layers under names: LSUV too
+    residual = bool((res.blocks.branches > 0).any()) if "branches" in res.blocks else not res.blocks.empty
+    if not residual and not has_norm and not recurrent:
         _, passes = fix_model(model, b, "lsuv", head_variance=HEAD_VARIANCE, seed=seed, plan=plan)
         plan.forward_passes += passes
+        if not any(weight_of(m) is not None and not is_embedding(m) and not _frozen(m) for m in model.modules()):
+            plan.actions.append("plain stack without normalization: LSUV reached no layer with a weight, so nothing changed")
+            return plan
         plan.actions.append("plain stack without normalization: LSUV (orthogonal weights, then unit output variance per layer; "
                             f"the last layer's output variance {HEAD_VARIANCE:g})")
         return plan

@@ -31,6 +31,7 @@ from initscope.inspect.load import first_tensor
 from initscope.inspect.stats import (
     as_samples_by_units,
     attention_stats,
+    effective_rank_sampled,
     gate_saturation,
     looks_like_attention,
     output_stats,
@@ -39,7 +40,7 @@ from initscope.inspect.stats import (
     token_similarity,
 )
 from initscope.inspect.structure import (find_blocks, find_loop_candidates, in_parametrization, is_attention, is_embedding, is_norm,
-                                         is_recorded, weight_of)
+                                         fans, is_recorded, weight_of)
 from initscope.repro import generator
 
 _ADDS = {"add", "add_", "__add__", "__radd__", "__iadd__"}
@@ -130,6 +131,10 @@ class _AddWatcher(TorchFunctionMode):
             out = func(*args, **kwargs)
             self.rec.sdpa_called(args, kwargs)
             return out
+        if fname == "softmax" and not self.rec.replaying:
+            out = func(*args, **kwargs)
+            self.rec.softmax_called(out, args, kwargs)
+            return out
         if fname in _RESHAPES and frame is not None and args and isinstance(args[0], torch.Tensor) and id(args[0]) in frame.stream:
             out = func(*args, **kwargs)
             if isinstance(out, torch.Tensor) and out is not args[0]:
@@ -193,6 +198,8 @@ class Recorder:
         self._pending: tuple | None = None  # a block whose output may be added to its input by the caller
         self._composite: dict[int, tuple[weakref.ref, list[str]]] = {}  # id(sum of branches) -> their modules
         self._attn_stack: list[str] = []  # attention modules whose forward is running, innermost last
+        self._attn_rows: list[int] = []  # len(rec.attention) when each of them began
+        self._softmax_seen: dict[str, list[torch.Tensor]] = {}  # probabilities a running attention module computed
         # after the forward pass: hooks that fire again are activation checkpointing recomputing
         # blocks in the backward pass (torch.utils.checkpoint); they record nothing new
         self.replaying = False
@@ -236,6 +243,8 @@ class Recorder:
             x = first_tensor(inp, floating=True)
             if x is not None and x is t:  # dropout / identity in eval: nothing new
                 return
+            if isinstance(m, nn.Softmax) and id(t) in self._softmax_ids():
+                return  # attention probabilities (softmax_called), not a layer's units
             seen = self._producer.get(id(t))
             if seen is not None and seen[0]() is t:  # a container returning its child's output
                 with torch.no_grad():
@@ -260,6 +269,12 @@ class Recorder:
                     # size): its output cannot depend on the sample
                     row["input_constant"] = True
                 self._find_attention(call, out)
+                if not self.rec.rows and row["role"] == "layer" and x is not None and x.is_floating_point() and isinstance(
+                        weight_of(m), torch.Tensor) and weight_of(m).dim() == 2 and x.shape[-1] == fans(m, weight_of(m)).fan_in:
+                    # the data's own rank where a Linear-like first layer reads it: a layer whose
+                    # init loses rank (constant weights) cannot excuse the layers after it
+                    row["input_effective_rank"] = effective_rank_sampled(x.detach().reshape(-1, x.shape[-1]),
+                                                                         generator(0, "input-rank"))[0]
                 if isinstance(m, (nn.RNNBase, nn.Tanh, nn.Sigmoid)) and x is not None:
                     row["gate_saturation"] = gate_saturation(m, x)
             idx = len(self.rec.rows)
@@ -280,18 +295,52 @@ class Recorder:
 
         return hook
 
-    def _attention_pre_hook(self, name: str):
+    def _attention_pre_hook(self, name: str, mark: bool = True):
         def hook(m: nn.Module, inp: Any) -> None:
             if self.replaying:
                 return
-            self._attn_marks.append(len(self.rec.branches))
+            if mark:  # (popped by its output hook; an attention module that is a block has none)
+                self._attn_marks.append(len(self.rec.branches))
             self._attn_stack.append(name)
+            self._attn_rows.append(len(self.rec.attention))
 
         return hook
 
     def _attention_exit(self, m: nn.Module, inp: Any, out: Any) -> None:
-        if self._attn_stack and not self.replaying:
-            self._attn_stack.pop()
+        if not self._attn_stack or self.replaying:
+            return
+        name, start = self._attn_stack.pop(), self._attn_rows.pop()
+        seen = self._softmax_seen.pop(name, [])
+        if seen and len(self.rec.attention) == start:
+            # no probabilities in its output, nor from an SDPA call: those its softmax made
+            k = self.calls.get(name, 0)
+            self._record_probabilities(name if k <= 1 else f"{name}#{k}", seen)
+
+    def softmax_called(self, out: Any, args: tuple, kwargs: dict) -> None:
+        """A softmax inside an attention module whose output looks like ``[batch, heads, queries,
+        keys]`` probabilities (minGPT, lucidrains, MobileViT and LeViT compute attention so; XLNet's
+        ``[queries, keys, batch, heads]`` over dim 1): they stand for the module's attention when
+        its output holds none (kept until it returns). A softmax outside an attention module
+        (a segmentation head's over classes) is not read as attention."""
+        dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
+        if not self._attn_stack or not isinstance(out, torch.Tensor) or out.dim() != 4 or dim not in (-1, 3, 1):
+            return
+        if dim == 1:  # XLNet's [queries, keys, batch, heads]
+            out = out.permute(2, 3, 0, 1)
+        with torch.no_grad():
+            if out.shape[-2] < 2 or not looks_like_attention(out):
+                return
+        self._softmax_seen.setdefault(self._attn_stack[-1], []).append(out)
+
+    def _softmax_ids(self) -> set[int]:
+        return {id(p) for ps in self._softmax_seen.values() for p in ps} | self._seen_attention
+
+    def _record_probabilities(self, call: str, probs: list[torch.Tensor]) -> None:
+        with torch.no_grad():
+            for p in probs:
+                self._seen_attention.add(id(p))
+                for r in attention_stats(p):
+                    self.rec.attention.append(dict(layer=call, block=self._block_stack[-1] if self._block_stack else "", **r))
 
     def sdpa_called(self, args: tuple, kwargs: dict) -> None:
         """``F.scaled_dot_product_attention`` returns no probabilities (a hand-written decoder, a
@@ -361,7 +410,7 @@ class Recorder:
             self._block_rows[call] = idx
             self.rec.blocks.append(dict(block=call, module=name, group=self.block_names[name], type=type(m).__name__,
                                         index=idx, stream_rms_in=rms(x)))
-            self.frames.append(_Frame(idx, {id(x)}, set(), [x]))
+            self.frames.append(_Frame(idx, {id(x)}, set(), [x], attention_seen=is_attention(m)))
 
         return hook
 
@@ -497,6 +546,9 @@ class Recorder:
             if name in self.block_names:
                 self._handles.append(mod.register_forward_pre_hook(self._block_pre_hook(name), with_kwargs=True))
                 self._handles.append(mod.register_forward_hook(self._block_hook(name)))
+                if is_attention(mod):  # a branch the caller adds (lucidrains): its softmax is its attention
+                    self._handles.append(mod.register_forward_pre_hook(self._attention_pre_hook(name, mark=False)))
+                    self._handles.append(mod.register_forward_hook(self._attention_exit))
                 continue
             if is_recorded(name, mod):
                 self._handles.append(mod.register_forward_hook(self._module_hook(name)))

@@ -121,7 +121,9 @@ def find_blocks(model: nn.Module) -> list[tuple[str, str]]:
     of leaf layers that the parent adds to its input). Leaf layers in a row (``Linear, Linear``)
     are a plain stack, not blocks; a ``Sequential`` of blocks is a stage. Nested runs keep the
     outermost. One block object listed several times (``nn.ModuleList([block] * 4)``: weights
-    shared across depth) is one name, whose hooks fire once per call."""
+    shared across depth) is one name, whose hooks fire once per call. A run of lists the caller
+    unpacks (``[attention, feed-forward]`` pairs) gives their containers; a list of layers of
+    different classes (Jamba) gives them all."""
     blocks: list[tuple[str, str]] = []
     taken: list[str] = []
     listed: set[int] = set()
@@ -133,6 +135,7 @@ def find_blocks(model: nn.Module) -> list[tuple[str, str]]:
         if not isinstance(mod, (nn.ModuleList, nn.Sequential)) or inside(name):
             continue
         children = [(n, c) for n, c in mod._modules.items() if c is not None]  # with repeats (named_children drops them)
+        chosen: list[tuple[str, nn.Module]] = []
         i = 0
         while i < len(children):
             j = i
@@ -141,15 +144,30 @@ def find_blocks(model: nn.Module) -> list[tuple[str, str]]:
                 j += 1
             run = children[i : j + 1]
             if len(run) >= 2 and _is_block(run[0][1]):
-                for child_name, child in run:
-                    if id(child) in listed:
-                        continue
-                    listed.add(id(child))
-                    full = f"{name}.{child_name}" if name else child_name
-                    blocks.append((full, name or "(root)"))
-                    taken.append(full)
+                chosen += run
+            elif len(run) >= 2 and cls is nn.ModuleList:
+                # lists the caller unpacks, `for attn, ff in self.layers: x = attn(x) + x; ...`
+                # (lucidrains' layout): a list has no forward, so its containers are the blocks
+                chosen += [(f"{n}.{gn}", g) for n, c in run for gn, g in c._modules.items()
+                           if g is not None and not is_leaf(g) and not isinstance(g, (nn.ModuleList, nn.Sequential))]
             i = j + 1
+        if not chosen and isinstance(mod, nn.ModuleList) and _mixed_layers(children):
+            chosen = children
+        for child_name, child in chosen:
+            if id(child) in listed:
+                continue
+            listed.add(id(child))
+            full = f"{name}.{child_name}" if name else child_name
+            blocks.append((full, name or "(root)"))
+            taken.append(full)
     return blocks
+
+
+def _mixed_layers(children: list[tuple[str, nn.Module]]) -> bool:
+    """Two or more layers of different classes in one list (Jamba's Mamba and attention decoder
+    layers alternate): containers of layers, none a list itself nor holding repeated blocks."""
+    return len(children) >= 2 and all(_is_block(c) and not isinstance(c, (nn.ModuleList, nn.Sequential)) and not find_blocks(c)
+                                      for _, c in children)
 
 
 def find_loop_candidates(model: nn.Module, blocks: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -384,7 +384,8 @@ def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame | None = None) ->
     return out
 
 
-def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_float: bool = False) -> tuple[list[Finding], list[str]]:
+def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_float: bool = False,
+                    residual: set[str] | None = None) -> tuple[list[Finding], list[str]]:
     """Plain-stack rules (layers outside any block) and symmetry (all weighted layers)."""
     verdicts: list[str] = []
     hits: dict[str, list[tuple[str, float, str]]] = {}
@@ -393,9 +394,14 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
     # the data's rank is seen where a weighted layer first maps a float input (an embedding's
     # rank is its init's, not the data's): without one, only the share of dims is judged
     data_rank = float(ranks.iloc[0].effective_rank) if reference_is_float and len(ranks) and ranks.iloc[0].role == "layer" else math.inf
+    first_in = layers.iloc[0].get("input_effective_rank", math.nan) if len(layers) else math.nan
+    if reference_is_float and first_in is not None and pd.notna(first_in) and math.isfinite(first_in):
+        data_rank = float(first_in)  # measured where it enters (a Linear-like first layer: record.py)
     for _, r in layers.iterrows():
         v: list[tuple[str, float, str]] = []
-        in_block = bool(r.get("block"))
+        # a block with no residual addition (a MobileNet's depthwise-separable pair, a highway
+        # layer's gated sum) is a plain stack's layer with a name: judged as one
+        in_block = bool(r.get("block")) and (residual is None or r.get("block") in residual)
         after_pool = after_pool or "Pool" in str(r.type)
         m2 = r.second_moment
         if not math.isfinite(m2):
@@ -502,7 +508,8 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
              image_input: bool = False) -> tuple[list[Finding], list[str]]:
     """All findings (output first, then attention, stream, layers) and a verdict per layer row.
     Each says how sure it is (``Finding.confidence``)."""
-    layer_findings, verdicts = (_layer_findings(layers, reference_scale(layers, float_input_m2), float_input_m2 is not None)
+    residual = set(blocks.module[blocks.branches > 0]) if {"module", "branches"} <= set(blocks.columns) else None
+    layer_findings, verdicts = (_layer_findings(layers, reference_scale(layers, float_input_m2), float_input_m2 is not None, residual)
                                 if not layers.empty else ([], []))
     findings = [*_output_findings(output, gradients), *_attention_findings(attention), *_flat_attention_findings(attention, image_input),
                 *_block_findings(blocks, layers),
