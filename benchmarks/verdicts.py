@@ -18,6 +18,7 @@
     python benchmarks/verdicts.py others --train-others --set 5  # vision transformers outside the zoo: default, x0.3, x0.5, x3, Xavier
     python benchmarks/verdicts.py holdout --set 5 --families gpt2,llama,neox,bert,encoder,encoder-prenorm,lstm  # zero embeddings
     python benchmarks/verdicts.py others --train-others --set 6  # ... and on the token families outside the zoo
+    python benchmarks/verdicts.py holdout --set 6 --families cnn,mlp,mlp20-torch  # x0.2, x0.4, N(0, 0.03), N(0, 0.04)
     python benchmarks/verdicts.py others --train-others --set 2 --fixes  # ... and --fix auto on a set's flagged pairs, trained again
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
@@ -539,6 +540,9 @@ HOLDOUT_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # run on the families with embedding tables (`--families
     # gpt2,llama,neox,bert,encoder,encoder-prenorm,lstm`); committed before its training
     "5": (HOLDOUT.with_name("verdicts_holdout5.json"), ("zero-embeddings",)),
+    # set 6 (stop 32) tests the plain stacks' vanishing bar moved to 3e-7: run on them
+    # (`--families cnn,mlp,mlp20-torch`); committed with the bar, before its training
+    "6": (HOLDOUT.with_name("verdicts_holdout6.json"), ("x0.2", "x0.4", "normal-0.03", "normal-0.04")),
 }
 HOLDOUT_INITS = {name for _, inits in HOLDOUT_SETS.values() for name in inits}
 

@@ -272,3 +272,35 @@ def test_albert_s_one_shared_layer_is_a_block_at_each_of_its_calls():
     assert list(res.blocks.block) == [group, f"{group}#2", f"{group}#3", f"{group}#4"]
     assert res.blocks.post_norm.all() and len(res.attention) == 16
     assert res.issues == [] and "collapsing over samples" not in _kinds(res)
+
+
+def test_flat_attention_is_not_judged_where_convolutions_mix_neighbours():
+    """MobileViT's default reads logit std ~1e-4 (transformers draws its BatchNorm gains from
+    N(0, 0.02)) and trains (benchmarks/RESULTS.md): its convolutions mix neighbouring positions,
+    so flat attention is no defect there. The same ViT x0.5 as above, given an overlapping
+    convolution before its patch embedding, is not flagged either; without it, it is."""
+    from initscope.inspect.structure import mixes_locally
+    from initscope.inspect.zoo import _scale_all, task_data
+
+    cfg = transformers.MobileViTConfig(image_size=32, patch_size=2, hidden_sizes=[32, 48, 64], neck_hidden_sizes=[8, 8, 16, 16, 24, 32, 64],
+                                       num_attention_heads=2, num_labels=10)
+    torch.manual_seed(0)
+    mvit = transformers.MobileViTForImageClassification(cfg)
+    x, _ = task_data("vit", 8, seed=0)
+    res = inspect(mvit, x)
+    assert len(res.attention) and float(res.attention.logit_std.max()) < 0.008
+    assert mixes_locally(mvit) and "flat attention" not in _kinds(res)
+    vit = build("vit")
+    _scale_all(vit, 0.5)
+    assert not mixes_locally(vit) and "flat attention" in _kinds(inspect(vit, x))
+    stem = torch.nn.Conv2d(3, 3, 3, padding=1)
+
+    class WithStem(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem, self.vit = stem, vit
+
+        def forward(self, pixel_values):
+            return self.vit(pixel_values=self.stem(pixel_values))
+
+    assert mixes_locally(WithStem()) and "flat attention" not in _kinds(inspect(WithStem(), x))

@@ -19,7 +19,7 @@ from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
 from initscope.inspect.record import Recorder, eager_attention, no_fastpath, would_switch_attention
 from initscope.inspect.stats import weight_stats
-from initscope.inspect.structure import in_parametrization, is_embedding, is_leaf, is_pass_through, is_recorded, weight_of
+from initscope.inspect.structure import in_parametrization, is_embedding, is_leaf, is_pass_through, is_recorded, mixes_locally, weight_of
 from initscope.repro import derive_seed, generator
 
 Task = Literal["auto", "classification", "lm", "regression", "none"]
@@ -630,7 +630,8 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     if b.source:
         notes.insert(0, f"inputs: {b.source}")
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
-                                       gradients=grads, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4)
+                                       gradients=grads, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4,
+                                       local_mixing=mixes_locally(model))
     layers["verdict"] = layer_verdicts
     issues = [f.message for f in findings if f.severity == "defect"]
     warnings = [f.message for f in findings if f.severity == "warning"]

@@ -104,6 +104,18 @@ def fans(module: nn.Module, weight: torch.Tensor) -> Fans:
     return Fans(shape[1] * receptive, shape[0] * receptive, "guessed from the weight as [out, in, *kernel]")
 
 
+def mixes_locally(model: nn.Module) -> bool:
+    """Whether a convolution mixes neighbouring positions: a kernel wider than one whose windows
+    overlap (stride below the kernel). A ViT's patch embedding (kernel = stride) does not;
+    MobileViT's and LeViT's convolutions, PVT v2's overlapping patch embeddings do."""
+    for m in model.modules():
+        if isinstance(m, _ConvNd):
+            k, st = tuple(m.kernel_size), tuple(m.stride)
+            if any(a > 1 for a in k) and any(b < a for a, b in zip(k, st)):
+                return True
+    return False
+
+
 def _is_block(m: nn.Module) -> bool:
     """A container of layers: a module with children, except a ``Sequential`` / ``ModuleList``
     whose children are containers themselves (a stage of blocks, not a block)."""
