@@ -1,5 +1,6 @@
 """inspect on torch models, healthy and deliberately broken; the command line."""
 
+import math
 import json
 import subprocess
 import sys
@@ -386,3 +387,16 @@ def test_a_stream_of_zeros_from_zero_tables_that_learn_is_a_warning(frozen):
     with torch.no_grad():
         h = m.emb(ids)
     assert (float(h.abs().max()) == 0.0) == frozen
+
+
+def test_an_excess_adam_undoes_within_a_step_is_worded_so():
+    """log(E / bar) x E / shrink rate under one step reads 'within its first step', not '~0.026 steps'."""
+    from initscope.inspect.core import Gradients, Output
+    from initscope.inspect.verdicts import _output_findings, excess_bar, undo_steps
+
+    o = Output(task="classification", classes=10, logit_std=5.0, loss=8.0, chance_loss=math.log(10), loss_source="by hand")
+    fast, slow = Gradients(shrink_rate=1e4), Gradients(shrink_rate=0.1)
+    e, bar = o.loss - o.chance_loss, excess_bar(o)
+    assert undo_steps(o, fast) == pytest.approx(math.log(e / bar) * e / 1e4) and undo_steps(o, fast) < 1
+    assert "within its first step" in _output_findings(o, fast)[0].message
+    assert "needs at least ~" in _output_findings(o, slow)[0].message
