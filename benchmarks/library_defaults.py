@@ -203,10 +203,20 @@ def real_sizes() -> None:
               + (f"; warnings: {'; '.join(w.split(':')[0] for w in res.warnings)}" if res.warnings else ""), flush=True)
 
 
+MEMORY_CAP_GB = 12  # address space of the sweep's process
+
+
 def main(argv: list[str]) -> None:
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
     signal.signal(signal.SIGALRM, _alarm)
+    if argv != ["real"]:
+        # a config whose small sizes do not shrink it (Fuyu: ~24 GB at build) fails to build
+        # instead of taking the machine down with it
+        import resource
+
+        cap = MEMORY_CAP_GB << 30
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     if argv == ["real"]:
         real_sizes()
         return
