@@ -19,6 +19,8 @@
     python benchmarks/verdicts.py holdout --set 5 --families gpt2,llama,neox,bert,encoder,encoder-prenorm,lstm  # zero embeddings
     python benchmarks/verdicts.py others --train-others --set 6  # ... and on the token families outside the zoo
     python benchmarks/verdicts.py holdout --set 6 --families cnn,mlp,mlp20-torch  # x0.2, x0.4, N(0, 0.03), N(0, 0.04)
+    python benchmarks/verdicts.py holdout --set 7 --families bert,encoder,encoder-prenorm  # x0.4, x0.6, N(0, 0.005), N(0, 0.01)
+    python benchmarks/verdicts.py others --train-others --set 7  # ... and default on RoBERTa, DistilBERT, ELECTRA, MPNet, DeBERTa v2
     python benchmarks/verdicts.py others --train-others --set 2 --fixes  # ... and --fix auto on a set's flagged pairs, trained again
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
@@ -544,6 +546,10 @@ HOLDOUT_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # (`--families cnn,mlp,mlp20-torch`); committed with the bar, before its training. It
     # refuted the move (6/9 against 8/9 at 1e-3): the bar went back
     "6": (HOLDOUT.with_name("verdicts_holdout6.json"), ("x0.2", "x0.4", "normal-0.03", "normal-0.04")),
+    # set 7 (stop 32) tests "flat attention" for token models whose loss reads one position, with
+    # others set 7: run on BERT and the zoo's mean-pooling encoders (`--families
+    # bert,encoder,encoder-prenorm`); committed with the rule, before its training
+    "7": (HOLDOUT.with_name("verdicts_holdout7.json"), ("x0.4", "x0.6", "normal-0.005", "normal-0.01")),
 }
 HOLDOUT_INITS = {name for _, inits in HOLDOUT_SETS.values() for name in inits}
 
@@ -697,6 +703,9 @@ def _others() -> dict[str, tuple[object, object]]:
         "resnet (transformers)": (lambda: t.ResNetForImageClassification(t.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32],
                                                                                        depths=[1, 1], num_labels=10)), img),
         **{name: (lambda name=name: _library_lm(name), ids) for name in LIBRARY_LMS},
+        # others set 7 (stop 32): encoders outside the zoo and sets 1-6
+        "mpnet": (lambda: t.MPNetForSequenceClassification(t.MPNetConfig(**enc, num_labels=10)), ids),
+        "deberta-v2": (lambda: t.DebertaV2ForSequenceClassification(t.DebertaV2Config(**enc, num_labels=10)), ids),
         # others set 5 (stop 31): vision transformers outside the zoo and sets 1-4
         "beit": (lambda: t.BeitForImageClassification(t.BeitConfig(image_size=32, patch_size=4, hidden_size=64, num_hidden_layers=4,
                                                                    num_attention_heads=4, intermediate_size=256, num_labels=10)), img),
@@ -735,8 +744,10 @@ OTHER_TASKS = {"mistral": "gpt2", "qwen2": "gpt2", "phi": "gpt2", "gemma": "gpt2
                "gpt-j": "gpt2", "roberta": "bert", "distilbert": "bert", "electra": "bert", "convnext": "vit", "swin": "vit",
                "deit": "vit", "resnet (transformers)": "vit", **{name: "gpt2" for name in LIBRARY_LMS}}
 VISION_OTHERS = ("beit", "dinov2", "vit-msn", "swinv2", "pvt-v2")
+NEW_ENCODERS = ("mpnet", "deberta-v2")
 FIRST_OTHERS = tuple(n for n in OTHER_TASKS if n not in LIBRARY_LMS)  # the 15 families of sets 1-3
 OTHER_TASKS.update({name: "vit" for name in VISION_OTHERS})
+OTHER_TASKS.update({name: "bert" for name in NEW_ENCODERS})
 OTHER_INITS = ("default", "x3", "x10")
 OTHERS = HOLDOUT.with_name("verdicts_others.json")
 # sets of inits the families outside the zoo are trained at: set 1 (stop 28) at their default,
@@ -757,11 +768,16 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 6 (stop 32, committed with the zero-embeddings exception to "vanishing stream" and before
     # its training): every embedding table zeroed on the token families of sets 1-3
     "6": (HOLDOUT.with_name("verdicts_others6.json"), ("zero-embeddings",)),
+    # set 7 (stop 32, committed with "flat attention" for token models whose loss reads one
+    # position, and before its training): the encoders of set 2 and two new ones (MPNet,
+    # DeBERTa v2) at their default and around that rule's bar
+    "7": (HOLDOUT.with_name("verdicts_others7.json"), ("default", "x0.4", "x0.6", "normal-0.005", "normal-0.01")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
                                                   "3": tuple(n for n in FIRST_OTHERS if OTHER_TASKS[n] == "gpt2"), "4": LIBRARY_LMS,
-                                                  "5": VISION_OTHERS, "6": tuple(n for n in FIRST_OTHERS if OTHER_TASKS[n] != "vit")}
+                                                  "5": VISION_OTHERS, "6": tuple(n for n in FIRST_OTHERS if OTHER_TASKS[n] != "vit"),
+                                                  "7": ("roberta", "distilbert", "electra", *NEW_ENCODERS)}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:

@@ -733,3 +733,109 @@ def test_the_data_rank_is_read_at_the_input_not_after_a_first_layer_that_loses_i
     first = res.layers.iloc[0]
     assert first.effective_rank < 1.5
     assert first.input_effective_rank == pytest.approx(effective_rank(x.double()), rel=1e-6)
+
+
+def test_a_model_on_the_meta_device_is_one_clear_error():
+    with torch.device("meta"):
+        m = nn.Sequential(nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 2))
+    with pytest.raises(InitscopeError, match="meta device"):
+        inspect(m, torch.randn(4, 16))
+
+
+class _AssertsTraining(torch.autograd.Function):
+    """Reformer's reversible layers: a backward that asserts training mode."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        assert False, "make sure to use model.train()"
+
+
+def test_an_assertion_in_the_models_backward_is_one_clear_error():
+    class M(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(16, 4)
+
+        def forward(self, x):
+            return _AssertsTraining.apply(self.fc(x))
+
+    with pytest.raises(InitscopeError, match="backward pass failed: an assertion in its backward"):
+        inspect(M(), torch.randn(8, 16))
+
+
+class RelAttn(_SoftmaxAttention):
+    """A hand-written attention class named ``*Attn``."""
+
+
+class _HieraLikeAttention(nn.Module):
+    """Attention within windows: probabilities ``[batch, heads, windows, queries, keys]``."""
+
+    def __init__(self, d: int = 32, h: int = 2, w: int = 4) -> None:
+        super().__init__()
+        self.qkv, self.proj, self.h, self.w = nn.Linear(d, 3 * d), nn.Linear(d, d), h, w
+
+    def forward(self, x):
+        b, t, d = x.shape
+        q, k, v = (z.view(b, self.w, t // self.w, self.h, d // self.h).permute(0, 3, 1, 2, 4) for z in self.qkv(x).split(d, -1))
+        p = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d // self.h), dim=-1)  # [b, h, w, t/w, t/w]
+        return self.proj((p @ v).permute(0, 2, 3, 1, 4).reshape(b, t, d))
+
+
+@pytest.mark.parametrize("attn", [RelAttn, _HieraLikeAttention])
+def test_attention_named_attn_or_windowed_in_five_dims_is_measured(attn):
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(16, 32), attn(), nn.Linear(32, 5))
+    x = torch.randn(8, 16, 16, generator=torch.Generator().manual_seed(0))
+    res = inspect(m, x)
+    heads = 4 if attn is RelAttn else 2
+    assert len(res.attention) == heads and set(res.attention.layer) == {"1"}
+    assert (res.attention.entropy_ratio > 0.5).all()  # at torch's default init, far from saturated
+
+
+def test_a_small_conditioning_layer_beside_a_residual_stream_is_not_judged_as_a_plain_stack():
+    """DiT's timestep MLP at N(0, 0.02) is ~1e-4 of its input and feeds zero-initialized
+    modulations: in a model with residual blocks the stream rules judge scale, not the input
+    ratio of the layers around them. The same layers as a plain stack are still judged."""
+
+    class Cond(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.t = nn.Sequential(nn.Linear(16, 32), nn.SiLU(), nn.Linear(32, 32), nn.SiLU(), nn.Linear(32, 32))
+            for lin in self.t[::2]:
+                nn.init.normal_(lin.weight, std=0.02)
+                nn.init.zeros_(lin.bias)
+            self.inp, self.blocks, self.head = nn.Linear(16, 32), nn.ModuleList(_Block(32) for _ in range(2)), nn.Linear(32, 5)
+
+        def forward(self, x):
+            h = self.inp(x) + self.t(x)
+            for b in self.blocks:
+                h = b(h)
+            return self.head(h)
+
+    x = torch.randn(16, 16, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    m = Cond()
+    assert "vanishing" not in {f.kind for f in inspect(m, x).findings}
+    assert "vanishing" in {f.kind for f in inspect(m.t, x).findings}
+
+
+def test_gradients_under_eps_are_a_warning_when_the_loss_is_inspects_own_choice():
+    """Without a known task the loss is an MSE against random targets averaged over every output
+    entry: its gradients' size is that choice's (DPT's default, a depth head, trains from 100%
+    under eps), so the share under eps is a warning there, a defect under a classifier's loss."""
+    from initscope.inspect.verdicts import GRAD_BELOW_EPS_MAX
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1))
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(1e-6)
+    x = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    res = inspect(m, x)
+    eps = [f for f in res.findings if f.kind == "gradients below the optimizer's eps"]
+    assert res.output.task == "none" and len(eps) == 1 and eps[0].severity == "warning"
+    assert res.gradients.below_adam_eps > GRAD_BELOW_EPS_MAX  # a defect under a known task's loss

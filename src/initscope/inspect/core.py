@@ -462,8 +462,13 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                 if loss.requires_grad and math.isfinite(float(loss.detach())):
                     try:
                         loss.backward()
-                    except RuntimeError as e:  # the model's own backward (RWKV's in-place ops in eval mode)
+                    except (RuntimeError, AssertionError) as e:
+                        # the model's own backward: RWKV's in-place ops in eval mode, Reformer's
+                        # reversible layers, which assert training mode (inspect runs in eval mode)
                         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                        if isinstance(e, AssertionError):
+                            msg = f"an assertion in its backward ({msg or 'no message'}); a model whose backward needs "
+                            msg += "training mode (Reformer's reversible layers) cannot be inspected without dropout"
                         raise InitscopeError(f"the model's backward pass failed: {msg}") from None
                 elif loss.requires_grad:
                     notes.append("the loss at step 0 is not finite: no backward pass")
@@ -596,6 +601,10 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     b = as_batch(batch)
     if b.size < 2:
         raise InitscopeError(f"the batch has {b.size} sample(s); at least 2 are needed")
+    meta = next((n for n, p in model.named_parameters() if p.is_meta), None)
+    if meta is not None:
+        raise InitscopeError(f"the model's parameters are on the meta device (no values; first {meta}): build it on the CPU or a GPU, "
+                             "or load its weights (to_empty() then an init) before inspecting it")
     _check_finite(b)
     compiled = _compiled_original(model)
     if compiled is not None:

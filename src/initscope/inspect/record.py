@@ -112,6 +112,18 @@ def sdpa_probabilities(query: torch.Tensor, key: torch.Tensor, value: torch.Tens
     return torch.nan_to_num(torch.softmax(logits, dim=-1), nan=0.0)  # a row with every key masked: no attention
 
 
+def position_share(g: torch.Tensor, seq_dim: int) -> float:
+    """The largest share of a sequence gradient's squared norm on one position: ~1 where the loss
+    reads one token (a classifier on the first, BERT's [CLS]), ~1/tokens where it reads them all
+    (an LM, mean pooling). NaN for a tensor that is no ``[batch, tokens, features]`` sequence."""
+    if g.dim() != 3 or g.shape[seq_dim] < 2:
+        return math.nan
+    with torch.no_grad():
+        e = g.detach().to(_reduce_dtype(g)).pow(2).sum(dim=[d for d in range(3) if d != seq_dim])
+        total = float(e.sum())
+        return float(e.max()) / total if total > 0 and math.isfinite(total) else math.nan
+
+
 def sequence_first(model: nn.Module) -> bool:
     """torch's ``batch_first=False`` convention: sequence outputs are ``[tokens, batch, features]``."""
     flags = [m.batch_first for m in model.modules() if isinstance(m, nn.MultiheadAttention)]
@@ -319,14 +331,20 @@ class Recorder:
     def softmax_called(self, out: Any, args: tuple, kwargs: dict) -> None:
         """A softmax inside an attention module whose output looks like ``[batch, heads, queries,
         keys]`` probabilities (minGPT, lucidrains, MobileViT and LeViT compute attention so; XLNet's
-        ``[queries, keys, batch, heads]`` over dim 1): they stand for the module's attention when
+        ``[queries, keys, batch, heads]`` over dim 1; Hiera's ``[batch, heads, windows, queries,
+        keys]``, windows taken as samples): they stand for the module's attention when
         its output holds none (kept until it returns). A softmax outside an attention module
         (a segmentation head's over classes) is not read as attention."""
         dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
-        if not self._attn_stack or not isinstance(out, torch.Tensor) or out.dim() != 4 or dim not in (-1, 3, 1):
+        if not self._attn_stack or not isinstance(out, torch.Tensor):
             return
-        if dim == 1:  # XLNet's [queries, keys, batch, heads]
+        if out.dim() == 5 and dim in (-1, 4):  # Hiera's [batch, heads, windows, queries, keys]
+            b, h, w, q, k = out.shape
+            out = out.transpose(1, 2).reshape(b * w, h, q, k)
+        elif out.dim() == 4 and dim == 1:  # XLNet's [queries, keys, batch, heads]
             out = out.permute(2, 3, 0, 1)
+        elif out.dim() != 4 or dim not in (-1, 3):
+            return
         with torch.no_grad():
             if out.shape[-2] < 2 or not looks_like_attention(out):
                 return
@@ -455,6 +473,7 @@ class Recorder:
             if y.requires_grad:
                 def grad_hook(g: torch.Tensor, row: dict = row) -> None:
                     row["grad_rms"] = rms(g)
+                    row["grad_position_share"] = position_share(g, self.seq_dim)
                 y.register_hook(grad_hook)
             else:
                 self._grad_from_replay.add(frame.block)

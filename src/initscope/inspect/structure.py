@@ -54,8 +54,10 @@ def is_norm(module: nn.Module) -> bool:
 
 
 def is_attention(module: nn.Module) -> bool:
-    """``nn.MultiheadAttention`` or a class named ``*Attention`` (the ``transformers`` families)."""
-    return isinstance(module, nn.MultiheadAttention) or type(module).__name__.endswith(("Attention", "SelfAttention"))
+    """``nn.MultiheadAttention`` or a class named ``*Attention`` (the ``transformers`` families),
+    ``*Attn``, ``*MHSA`` or ``Attn*`` / ``Attention*`` (hand-written: ``RelAttn``, ``AttnBlock2d``)."""
+    name = type(module).__name__
+    return isinstance(module, nn.MultiheadAttention) or name.endswith(("Attention", "Attn", "MHSA")) or name.startswith(("Attn", "Attention"))
 
 
 def is_embedding(module: nn.Module) -> bool:
