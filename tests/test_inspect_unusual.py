@@ -839,3 +839,43 @@ def test_gradients_under_eps_are_a_warning_when_the_loss_is_inspects_own_choice(
     eps = [f for f in res.findings if f.kind == "gradients below the optimizer's eps"]
     assert res.output.task == "none" and len(eps) == 1 and eps[0].severity == "warning"
     assert res.gradients.below_adam_eps > GRAD_BELOW_EPS_MAX  # a defect under a known task's loss
+
+
+class _Fuse(nn.Module):
+    """A decoder block that merges a skip from another input (DPT's fusion, a U-Net's decoder):
+    ``x + proj(skip)`` is no residual branch of ``x``; ``x + mlp(x)`` after it is one."""
+
+    def __init__(self, d: int = 32) -> None:
+        super().__init__()
+        self.proj, self.mlp = nn.Linear(d, d), nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d))
+
+    def forward(self, x, skip):
+        x = x + self.proj(skip)
+        return x + self.mlp(x)
+
+
+def test_a_skip_merged_from_another_input_is_not_judged_as_a_residual_branch():
+    """The skip (30x the stream) is recorded, marked merged (it does not derive from the stream,
+    by the autograd graph) and not judged; the block's own branch x30 still is."""
+    torch.manual_seed(0)
+
+    class Dec(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inp, self.blocks, self.head = nn.Linear(16, 32), nn.ModuleList(_Fuse() for _ in range(2)), nn.Linear(32, 5)
+
+        def forward(self, x):
+            h, skip = self.inp(x) * 0.03, self.inp(x)
+            for b in self.blocks:
+                h = b(h, skip)
+            return self.head(h)
+
+    x = torch.randn(16, 16, generator=torch.Generator().manual_seed(0))
+    m = Dec()
+    res = inspect(m, x)
+    first = res.branches.iloc[0]
+    assert bool(first.merged) and first.ratio > 20 and not res.branches.merged.iloc[1]
+    assert "residual branch swamps the stream" not in {f.kind for f in res.findings}
+    with torch.no_grad():
+        m.blocks[0].mlp[1].weight.mul_(3000)
+    assert "residual branch swamps the stream" in {f.kind for f in inspect(m, x).findings}

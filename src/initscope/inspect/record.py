@@ -66,6 +66,7 @@ class _Frame:
     keep: list[torch.Tensor] = field(default_factory=list)  # keeps the ids above alive and unique
     attention_since_add: bool = False
     attention_seen: bool = False  # an attention module ran inside this block call
+    other_input: bool = False  # the call was given another floating tensor of the stream's rank
 
 
 @dataclass
@@ -110,6 +111,32 @@ def sdpa_probabilities(query: torch.Tensor, key: torch.Tensor, value: torch.Tens
         m = (m.unsqueeze(1) if three else m)[:keep, :, rows]
         logits = logits.masked_fill(~m, float("-inf")) if m.dtype == torch.bool else logits + m.float()
     return torch.nan_to_num(torch.softmax(logits, dim=-1), nan=0.0)  # a row with every key masked: no attention
+
+
+# graph nodes walked back from a branch before giving up on finding the stream (unknown: kept as a branch)
+DERIVES_WALK_MAX = 5000
+
+
+def derives_from(t: torch.Tensor, sources: list[torch.Tensor]) -> bool | None:
+    """Whether ``t`` was computed from any of ``sources`` (a walk back through the autograd graph):
+    a residual branch is, a feature merged in from another input (DPT's fusion of a backbone
+    stage, a U-Net decoder's skip) is not. None when it cannot tell (no graph, or the walk is
+    longer than DERIVES_WALK_MAX)."""
+    targets = {id(s.grad_fn) for s in sources if isinstance(s, torch.Tensor) and s.grad_fn is not None}
+    if t.grad_fn is None or not targets or any(isinstance(s, torch.Tensor) and s.grad_fn is None for s in sources):
+        return None
+    stack, seen = [t.grad_fn], set()
+    while stack:
+        f = stack.pop()
+        if id(f) in targets:
+            return True
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        if len(seen) > DERIVES_WALK_MAX:
+            return None
+        stack.extend(n for n, _ in f.next_functions if n is not None)
+    return False
 
 
 def position_share(g: torch.Tensor, seq_dim: int) -> float:
@@ -428,7 +455,9 @@ class Recorder:
             self._block_rows[call] = idx
             self.rec.blocks.append(dict(block=call, module=name, group=self.block_names[name], type=type(m).__name__,
                                         index=idx, stream_rms_in=rms(x)))
-            self.frames.append(_Frame(idx, {id(x)}, set(), [x], attention_seen=is_attention(m)))
+            others = [t for t in (*args, *kwargs.values()) if isinstance(t, torch.Tensor) and t is not x and t.is_floating_point()
+                      and t.dim() == x.dim()]
+            self.frames.append(_Frame(idx, {id(x)}, set(), [x], attention_seen=is_attention(m), other_input=bool(others)))
 
         return hook
 
@@ -458,7 +487,7 @@ class Recorder:
                 # post-norm) has the RMS of its gain by design, and one without parameters (FNet's
                 # Fourier mixing) the scale of its architecture: their ratios stay in the branches
                 # table, and the block's ratios are those of the branches an init scales
-                scaled = [b for b in mine if not (b["normalized"] or b["parameter_free"])]
+                scaled = [b for b in mine if not (b["normalized"] or b["parameter_free"] or b.get("merged", False))]
                 for role in ("attention", "mlp"):
                     rs = [b["ratio"] for b in scaled if b["role"] == role]
                     row[f"{role}_branch_ratio"] = max(rs) if rs else math.nan
@@ -553,7 +582,8 @@ class Recorder:
             # a stream of exact zeros (DETR's decoder queries start at 0) is begun by the branch,
             # not swamped: no ratio
             branch_rms=b, stream_rms=s, ratio=b / s if s > 0 else math.nan,
-            normalized=self._normalized(branch), parameter_free=self._parameter_free(producers)))
+            normalized=self._normalized(branch), parameter_free=self._parameter_free(producers),
+            merged=frame.other_input and derives_from(branch, [t for t in frame.keep if id(t) in frame.stream]) is False))
         frame.attention_since_add = False
 
     # --- context ---
