@@ -69,17 +69,15 @@ ENTROPY_RATIO_MIN = 0.3
 # task, 2 seeds: progress ~0.85), its convolutions mixing neighbours; so a model whose
 # convolutions overlap (structure.mixes_locally: MobileViT, LeViT, PVT v2) is not judged by it.
 ATTENTION_LOGIT_STD_MIN = 0.008
-# The same defect in a token model whose loss reads one position of the last block (BERT-style
-# classifiers on the first token; share of the last block's step-0 gradient on its largest
-# position above READ_ONE_POSITION_SHARE: 1.0 for BERT, RoBERTa, DistilBERT, ELECTRA, ViT and
-# DeiT; 0.03-0.09 for every LM and mean-pooling encoder): attention has to carry the sequence
-# to that position. Set on the calibration's encoders (stop 32; largest layer's logit std):
-# BERT, RoBERTa, DistilBERT x0.3 at 1.7e-4-2.1e-4 are broken (0.21-0.29, not flagged then),
-# ELECTRA x0.3 (1.7e-4) and BERT x0.5 (1.3e-3) marginal, BERT x0.7 (5e-3) and every default
-# (0.02) train. The torch encoders of the zoo mean-pool and train from x0.01: not judged by it.
-# Holdout set 7 and others set 7 (committed with the rule, before their training) test it.
-READ_ONE_POSITION_SHARE = 0.9
-READ_ONE_ATTENTION_LOGIT_STD_MIN = 1e-3
+# Not judged in token models. Stop 32 tried the same defect where the loss reads one position
+# (the last block's step-0 gradient on one token: BERT-style classifiers on the first; share
+# above 0.9 there, 0.03-0.09 for LMs and mean-pooling encoders), under a logit std of 1e-3, set
+# on the calibration's BERT, RoBERTa and DistilBERT x0.3 (1.7e-4-2.1e-4, broken 0.21-0.29) and
+# BERT x0.7 (5e-3, trains). Holdout set 7 and others set 7, committed with it before training,
+# refuted it: at x0.4 (5.3e-4-6.6e-4) RoBERTa, ELECTRA and DeBERTa v2 train (0.72-1.00),
+# DistilBERT is broken (0.27), BERT marginal: 15/18 on others set 7 where never flagging gets
+# 17. Flat attention in a text classifier is a slow start more than a stop; the rule went.
+# (``blocks.grad_position_share`` stays in the table.)
 # The logit std read back from the probabilities ignores the keys whose probability underflowed
 # to exact 0: with a tenth of them gone it is reported as a lower bound (a wording, not a verdict).
 ZERO_SHARE_LOWER_BOUND = 0.1
@@ -334,35 +332,20 @@ def _first_attention_findings(blocks: pd.DataFrame, branches: pd.DataFrame, atte
                      confidence="low", severity="warning")]
 
 
-def reads_one_position(blocks: pd.DataFrame) -> bool:
-    """Whether the loss reads one position of the last block's output (READ_ONE_POSITION_SHARE)."""
-    if blocks.empty or "grad_position_share" not in blocks:
-        return False
-    share = blocks.grad_position_share.iloc[-1]
-    return bool(pd.notna(share) and share > READ_ONE_POSITION_SHARE)
-
-
-def _flat_attention_findings(att: pd.DataFrame, image_input: bool, local_mixing: bool = False,
-                             blocks: pd.DataFrame | None = None) -> list[Finding]:
-    """Every attention layer too flat to learn where to look: an image model's, where attention
-    is its only way to mix patches (ATTENTION_LOGIT_STD_MIN; no convolution mixes neighbours:
-    ``structure.mixes_locally``), or a token model's whose loss reads one position
-    (READ_ONE_ATTENTION_LOGIT_STD_MIN)."""
-    if att.empty or "logit_std" not in att:
+def _flat_attention_findings(att: pd.DataFrame, image_input: bool, local_mixing: bool = False) -> list[Finding]:
+    """Every attention layer of an image model too flat to learn where to look
+    (ATTENTION_LOGIT_STD_MIN), where attention is its only way to mix patches (no convolution
+    mixes neighbours: ``structure.mixes_locally``)."""
+    if att.empty or "logit_std" not in att or not image_input or local_mixing:
         return []
-    if image_input:
-        bar = ATTENTION_LOGIT_STD_MIN if not local_mixing else 0.0
-    else:
-        bar = READ_ONE_ATTENTION_LOGIT_STD_MIN if blocks is not None and reads_one_position(blocks) else 0.0
+    bar = ATTENTION_LOGIT_STD_MIN
     per = att.groupby("layer", sort=False).logit_std.mean()
     top = float(per.max())
     if not (math.isfinite(top) and top < bar):
         return []
     return [_finding("flat attention", [str(per.index[0])], top,
-                     f"every attention layer's logit std is at most {top:.2g}, so each query attends to all "
-                     + ("patches equally" if image_input else "tokens equally, and the one position the loss reads learns "
-                        "little of the others,")
-                     + " and q and k, each learning at a rate set by the other's size, stay near zero for long",
+                     f"every attention layer's logit std is at most {top:.2g}, so each query attends to all patches "
+                     "equally and q and k, each learning at a rate set by the other's size, stay near zero for long",
                      "a larger q/k init: LeCun 1/sqrt(width) at small widths (transformers: initializer_range; "
                      "initscope inspect --fix auto does it)",
                      confidence="high" if top < bar / 3 else "low")]
@@ -555,7 +538,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     residual = set(blocks.module[blocks.branches > 0]) if {"module", "branches"} <= set(blocks.columns) else None
     layer_findings, verdicts = (_layer_findings(layers, reference_scale(layers, float_input_m2), float_input_m2 is not None, residual)
                                 if not layers.empty else ([], []))
-    findings = [*_output_findings(output, gradients), *_attention_findings(attention), *_flat_attention_findings(attention, image_input, local_mixing, blocks),
+    findings = [*_output_findings(output, gradients), *_attention_findings(attention), *_flat_attention_findings(attention, image_input, local_mixing),
                 *_block_findings(blocks, layers),
                 *_first_attention_findings(blocks, branches, attention, output), *layer_findings,
                 *_gradient_findings(gradients, output.task)]
