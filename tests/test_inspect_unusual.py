@@ -785,13 +785,26 @@ class _HieraLikeAttention(nn.Module):
         return self.proj((p @ v).permute(0, 2, 3, 1, 4).reshape(b, t, d))
 
 
-@pytest.mark.parametrize("attn", [RelAttn, _HieraLikeAttention])
+class AttnBlock(nn.Module):
+    """One head, probabilities ``[batch, queries, keys]`` (a DDPM U-Net's attention block)."""
+
+    def __init__(self, d: int = 32) -> None:
+        super().__init__()
+        self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        p = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(q.shape[-1]), dim=-1)
+        return self.proj(p @ v)
+
+
+@pytest.mark.parametrize("attn", [RelAttn, _HieraLikeAttention, AttnBlock])
 def test_attention_named_attn_or_windowed_in_five_dims_is_measured(attn):
     torch.manual_seed(0)
     m = nn.Sequential(nn.Linear(16, 32), attn(), nn.Linear(32, 5))
     x = torch.randn(8, 16, 16, generator=torch.Generator().manual_seed(0))
     res = inspect(m, x)
-    heads = 4 if attn is RelAttn else 2
+    heads = {RelAttn: 4, _HieraLikeAttention: 2, AttnBlock: 1}[attn]
     assert len(res.attention) == heads and set(res.attention.layer) == {"1"}
     assert (res.attention.entropy_ratio > 0.5).all()  # at torch's default init, far from saturated
 
@@ -879,3 +892,52 @@ def test_a_skip_merged_from_another_input_is_not_judged_as_a_residual_branch():
     with torch.no_grad():
         m.blocks[0].mlp[1].weight.mul_(3000)
     assert "residual branch swamps the stream" in {f.kind for f in inspect(m, x).findings}
+
+
+class _CustomMLP(nn.Module):
+    def __init__(self, d: int = 32) -> None:
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(d, 2 * d), nn.Linear(2 * d, d)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class _UTBlock(nn.Module):
+    def __init__(self, d: int = 32) -> None:
+        super().__init__()
+        self.ln1, self.attn, self.ln2, self.mlp = nn.LayerNorm(d), _SoftmaxAttention(d), nn.LayerNorm(d), _CustomMLP(d)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class _Universal(nn.Module):
+    """A universal transformer: one block held as an attribute (no list) and called in a loop."""
+
+    def __init__(self, n: int = 3, d: int = 32) -> None:
+        super().__init__()
+        self.emb, self.block, self.head, self.n = nn.Embedding(64, d), _UTBlock(d), nn.Linear(d, 64), n
+
+    def forward(self, ids):
+        x = self.emb(ids)
+        for _ in range(self.n):
+            x = self.block(x)
+        return self.head(x)
+
+
+def test_one_block_held_as_an_attribute_and_looped_is_a_block_at_every_call():
+    """Its three calls are blocks with an attention and an MLP branch each (the ratio of the
+    first computed by hand); the MLP, a container of its own with no addition in it, is no
+    block, and its layers belong to the block around it."""
+    torch.manual_seed(0)
+    m, ids = _Universal(), _ids((8, 16), v=64)
+    res = inspect(m, ids, task="lm")
+    assert list(res.blocks.block) == ["block", "block#2", "block#3"]
+    assert list(res.branches.role) == ["attention", "mlp"] * 3
+    assert set(res.layers[res.layers.module.str.startswith("block.mlp.")].block) == {"block"}
+    with torch.no_grad():
+        x = m.emb(ids)
+        ratio = float(m.block.attn(m.block.ln1(x)).pow(2).mean().sqrt() / x.pow(2).mean().sqrt())
+    assert res.branches.ratio.iloc[0] == pytest.approx(ratio, rel=1e-5)

@@ -238,6 +238,7 @@ class Recorder:
         self._composite: dict[int, tuple[weakref.ref, list[str]]] = {}  # id(sum of branches) -> their modules
         self._attn_stack: list[str] = []  # attention modules whose forward is running, innermost last
         self._attn_rows: list[int] = []  # len(rec.attention) when each of them began
+        self._paths: dict[int, tuple[str, ...]] = {}  # id(row) -> the blocks running when it was recorded
         self._softmax_seen: dict[str, list[torch.Tensor]] = {}  # probabilities a running attention module computed
         # after the forward pass: hooks that fire again are activation checkpointing recomputing
         # blocks in the backward pass (torch.utils.checkpoint); they record nothing new
@@ -318,6 +319,7 @@ class Recorder:
                     row["gate_saturation"] = gate_saturation(m, x)
             idx = len(self.rec.rows)
             self.rec.rows.append(row)
+            self._paths[id(row)] = tuple(self._block_stack)
             self._producer[id(t)] = (weakref.ref(t), idx)
             if is_norm(m):
                 self._norm_outputs.add(id(t))
@@ -370,12 +372,19 @@ class Recorder:
             out = out.transpose(1, 2).reshape(b * w, h, q, k)
         elif out.dim() == 4 and dim == 1:  # XLNet's [queries, keys, batch, heads]
             out = out.permute(2, 3, 0, 1)
+        elif out.dim() == 3 and dim in (-1, 2):  # one head, [batch, queries, keys] (a DDPM U-Net's attention block)
+            out = out.unsqueeze(1)
         elif out.dim() != 4 or dim not in (-1, 3):
             return
         with torch.no_grad():
             if out.shape[-2] < 2 or not looks_like_attention(out):
                 return
         self._softmax_seen.setdefault(self._attn_stack[-1], []).append(out)
+
+    def _add_attention(self, call: str, r: dict[str, Any]) -> None:
+        row = dict(layer=call, block=self._block_stack[-1] if self._block_stack else "", **r)
+        self.rec.attention.append(row)
+        self._paths[id(row)] = tuple(self._block_stack)
 
     def _softmax_ids(self) -> set[int]:
         return {id(p) for ps in self._softmax_seen.values() for p in ps} | self._seen_attention
@@ -385,7 +394,7 @@ class Recorder:
             for p in probs:
                 self._seen_attention.add(id(p))
                 for r in attention_stats(p):
-                    self.rec.attention.append(dict(layer=call, block=self._block_stack[-1] if self._block_stack else "", **r))
+                    self._add_attention(call, r)
 
     def sdpa_called(self, args: tuple, kwargs: dict) -> None:
         """``F.scaled_dot_product_attention`` returns no probabilities (a hand-written decoder, a
@@ -401,7 +410,7 @@ class Recorder:
             call = self._call_name("scaled_dot_product_attention")[0]
         with torch.no_grad():
             for r in attention_stats(p):
-                self.rec.attention.append(dict(layer=call, block=self._block_stack[-1] if self._block_stack else "", **r))
+                self._add_attention(call, r)
 
     def _norm_pre_hook(self, m: nn.Module, inp: Any) -> None:
         x = first_tensor(inp, floating=True)
@@ -418,7 +427,7 @@ class Recorder:
             if isinstance(t, torch.Tensor) and id(t) not in self._seen_attention and looks_like_attention(t):
                 self._seen_attention.add(id(t))
                 for r in attention_stats(t):
-                    self.rec.attention.append(dict(layer=call, block=self._block_stack[-1] if self._block_stack else "", **r))
+                    self._add_attention(call, r)
 
     @staticmethod
     def _mha_pre_hook(m: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -642,7 +651,8 @@ class Recorder:
         self.rec.branches = [dict(b, block_index=renumber[b["block_index"]]) for b in self.rec.branches if b["block_index"] in renumber]
         for row in self.rec.rows + self.rec.attention:
             if row.get("block") in drop:
-                row["block"] = ""
+                # the innermost enclosing block that stays one
+                row["block"] = next((b for b in reversed(self._paths.get(id(row), ())) if b not in drop), "")
         self.loop_candidates = [c for c in self.loop_candidates if c[0] not in drop]
 
     def __exit__(self, *exc: Any) -> None:

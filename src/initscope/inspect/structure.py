@@ -188,8 +188,8 @@ def find_loop_candidates(model: nn.Module, blocks: list[tuple[str, str]]) -> lis
     """Containers of layers listed alone in a ``ModuleList`` / ``Sequential`` (ALBERT's one layer
     group, which its encoder calls once per layer; a one-layer transformer): a block when the
     forward makes a residual addition in it, which only the forward tells (the recorder drops
-    the others). Returned as
-    ``(name, group)``, outermost only, never inside a block of :func:`find_blocks` nor holding one."""
+    the others). Returned as ``(name, group)``, never inside a block of :func:`find_blocks` nor
+    holding one; those listed alone outermost only, attribute-held ones at every depth.""" 
     names = [n for n, _ in blocks]
     out: list[tuple[str, str]] = []
 
@@ -206,5 +206,16 @@ def find_loop_candidates(model: nn.Module, blocks: list[tuple[str, str]]) -> lis
         if any(related(full, b) for b in names) or any(full.startswith(c + ".") for c, _ in out):
             continue
         out.append((full, name or "(root)"))
+    # containers of a class of their own held as attributes, outside every block and holding none
+    # (a universal transformer's one block called in a loop, a U-Net's residual blocks): only a
+    # custom forward can add a branch to its input; nested ones are kept, the innermost with an
+    # addition in it is the block
+    taken = names + [c for c, _ in out]
+    for name, mod in model.named_modules():
+        if (not name or is_leaf(mod) or isinstance(mod, (nn.ModuleList, nn.Sequential, nn.ModuleDict)) or is_attention(mod)
+                or is_norm(mod) or in_parametrization(name) or any(related(name, t) for t in taken)):
+            continue
+        parent = name.rpartition(".")[0]
+        out.append((name, parent or "(root)"))
     return out
 
