@@ -306,17 +306,18 @@ class _FailingBackward(torch.autograd.Function):
         raise RuntimeError("one of the variables needed for gradient computation has been modified by an inplace operation")
 
 
+class _ThroughFunction(nn.Module):
+    def __init__(self, fn: type[torch.autograd.Function]) -> None:
+        super().__init__()
+        self.lin, self.fn = nn.Linear(8, 3), fn
+
+    def forward(self, x):
+        return self.fn.apply(self.lin(x))
+
+
 def test_a_backward_pass_that_fails_is_one_clear_error():
-    class M(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lin = nn.Linear(8, 3)
-
-        def forward(self, x):
-            return _FailingBackward.apply(self.lin(x))
-
     with pytest.raises(InitscopeError, match="^the model's backward pass failed: one of the variables"):
-        inspect(M(), torch.randn(6, 8))
+        inspect(_ThroughFunction(_FailingBackward), torch.randn(6, 8))
 
 
 class _ZeroQueries(nn.Module):
@@ -755,16 +756,8 @@ class _AssertsTraining(torch.autograd.Function):
 
 
 def test_an_assertion_in_the_models_backward_is_one_clear_error():
-    class M(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fc = nn.Linear(16, 4)
-
-        def forward(self, x):
-            return _AssertsTraining.apply(self.fc(x))
-
     with pytest.raises(InitscopeError, match="backward pass failed: an assertion in its backward"):
-        inspect(M(), torch.randn(8, 16))
+        inspect(_ThroughFunction(_AssertsTraining), torch.randn(8, 8))
 
 
 class RelAttn(_SoftmaxAttention):
