@@ -310,16 +310,3 @@ def test_attention_through_sdpa_is_measured_in_a_model_without_blocks():
     by_hand = [r["entropy_ratio"] for r in attention_stats(torch.softmax(logits, dim=-1))]
     assert res.attention.sort_values("head").entropy_ratio.to_numpy() == pytest.approx(by_hand, abs=1e-6)
 
-
-def test_position_share_is_the_largest_positions_share_of_the_gradient():
-    from initscope.inspect.record import position_share
-
-    g = torch.zeros(4, 8, 16)
-    g[:, 0] = 1.0
-    assert position_share(g, 1) == pytest.approx(1.0)
-    assert position_share(torch.ones(4, 8, 16), 1) == pytest.approx(1 / 8)
-    r = torch.randn(4, 8, 16, generator=torch.Generator().manual_seed(0))
-    e = r.pow(2).sum(dim=(0, 2))
-    assert position_share(r, 1) == pytest.approx(float(e.max() / e.sum()), rel=1e-6)
-    assert position_share(r.transpose(0, 1), 0) == pytest.approx(float(e.max() / e.sum()), rel=1e-6)  # sequence-first
-    assert math.isnan(position_share(torch.zeros(4, 8, 16), 1)) and math.isnan(position_share(torch.ones(4, 16), 1))

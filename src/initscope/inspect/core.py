@@ -557,7 +557,7 @@ def _not_recorded(model: nn.Module, layers: pd.DataFrame) -> list[str]:
 
 
 @contextmanager
-def _buffers_kept(model: nn.Module) -> Iterator[None]:
+def _state_kept(model: nn.Module) -> Iterator[None]:
     """Every buffer put back as it was: a forward pass, or a parametrized weight read in training
     mode (spectral_norm's power iteration vectors), may update them. So is a module's plain dict
     that the pass filled with tensors carrying a graph (LeViT's eval-mode ``attention_bias_cache``):
@@ -587,7 +587,7 @@ def inspect(model: nn.Module, batch: Any, *, seed: int = 0, task: Task = "auto")
     buffers are left as they were (gradients are cleared)."""
     if not isinstance(model, nn.Module):
         raise InitscopeError(f"inspect needs a torch.nn.Module, got {type(model).__name__}")
-    with _buffers_kept(model):
+    with _state_kept(model):
         return _inspect(model, batch, seed=seed, task=task)
 
 

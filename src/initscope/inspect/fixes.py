@@ -25,6 +25,7 @@ from initscope.inspect.core import at_init_mode, linear_weights
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
 from initscope.inspect.stats import as_samples_by_units
 from initscope.inspect.structure import in_parametrization, is_embedding, weight_of
+from initscope.inspect.verdicts import residual_blocks
 from initscope.repro import derive_seed, generator
 from initscope.training import lsuv_rescale_
 
@@ -71,6 +72,11 @@ def _editable_weight(m: nn.Module, what: str, plan: FixPlan) -> Iterator[torch.T
         plan.actions.append(f"{what}: its weight is parametrized ({kinds}), which sets it; left as the parametrization makes it")
 
 
+def _lsuv_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The layers a data-driven fix re-draws and rescales: weighted, not embeddings, not frozen."""
+    return [(n, m) for n, m in model.named_modules() if weight_of(m) is not None and not is_embedding(m) and not _frozen(m)]
+
+
 def fix_model(model: nn.Module, batch: Any, method: str, *, tol: float = 0.05, max_iter: int = 10,
               head_variance: float = 1.0, seed: int = 0, plan: FixPlan | None = None) -> tuple[nn.Module, int]:
     """Data-driven init in place. ``lsuv``: orthogonal weights, then rescale each weighted
@@ -87,7 +93,7 @@ def fix_model(model: nn.Module, batch: Any, method: str, *, tol: float = 0.05, m
         plan = auto_fix(model, b, seed=seed)
         return model, plan.forward_passes
     plan = plan if plan is not None else FixPlan()
-    weighted = [(n, m) for n, m in model.named_modules() if weight_of(m) is not None and not is_embedding(m) and not _frozen(m)]
+    weighted = _lsuv_layers(model)
     fixed_scale = [n for n, m in weighted if _scale_handle(m) is None]
     if fixed_scale:
         plan.actions.append(f"parametrized weights that set their own scale, not rescaled: {', '.join(fixed_scale)}")
@@ -470,11 +476,10 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
     recurrent = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.RNNBase)]
     # blocks with no residual addition (highway layers, a MobileNet's pairs without norms) are a
     # plain stack's layers under names: LSUV too
-    residual = bool((res.blocks.branches > 0).any()) if "branches" in res.blocks else not res.blocks.empty
-    if not residual and not has_norm and not recurrent:
+    if not residual_blocks(res.blocks) and not has_norm and not recurrent:
         _, passes = fix_model(model, b, "lsuv", head_variance=HEAD_VARIANCE, seed=seed, plan=plan)
         plan.forward_passes += passes
-        if not any(weight_of(m) is not None and not is_embedding(m) and not _frozen(m) for m in model.modules()):
+        if not _lsuv_layers(model):
             plan.actions.append("plain stack without normalization: LSUV reached no layer with a weight, so nothing changed")
             return plan
         plan.actions.append("plain stack without normalization: LSUV (orthogonal weights, then unit output variance per layer; "

@@ -39,7 +39,7 @@ from initscope.inspect.stats import (
     rms,
     token_similarity,
 )
-from initscope.inspect.structure import (find_blocks, find_loop_candidates, in_parametrization, is_attention, is_embedding, is_norm,
+from initscope.inspect.structure import (find_blocks, find_block_candidates, in_parametrization, is_attention, is_embedding, is_norm,
                                          fans, is_recorded, weight_of)
 from initscope.repro import generator
 
@@ -139,18 +139,6 @@ def derives_from(t: torch.Tensor, sources: list[torch.Tensor]) -> bool | None:
     return False
 
 
-def position_share(g: torch.Tensor, seq_dim: int) -> float:
-    """The largest share of a sequence gradient's squared norm on one position: ~1 where the loss
-    reads one token (a classifier on the first, BERT's [CLS]), ~1/tokens where it reads them all
-    (an LM, mean pooling). NaN for a tensor that is no ``[batch, tokens, features]`` sequence."""
-    if g.dim() != 3 or g.shape[seq_dim] < 2:
-        return math.nan
-    with torch.no_grad():
-        e = g.detach().to(_reduce_dtype(g)).pow(2).sum(dim=[d for d in range(3) if d != seq_dim])
-        total = float(e.sum())
-        return float(e.max()) / total if total > 0 and math.isfinite(total) else math.nan
-
-
 def sequence_first(model: nn.Module) -> bool:
     """torch's ``batch_first=False`` convention: sequence outputs are ``[tokens, batch, features]``."""
     flags = [m.batch_first for m in model.modules() if isinstance(m, nn.MultiheadAttention)]
@@ -224,8 +212,8 @@ class Recorder:
         # a container listed alone (ALBERT's one layer group, called in a loop; a one-layer
         # transformer) is recorded as a block, and dropped after the pass when no residual
         # addition was made in it (drop_non_blocks)
-        self.loop_candidates = find_loop_candidates(model, self.blocks)
-        self.block_names = {name: group for name, group in self.blocks + self.loop_candidates}
+        self.candidates = find_block_candidates(model, self.blocks)
+        self.block_names = {name: group for name, group in self.blocks + self.candidates}
         self._producer: dict[int, tuple[weakref.ref, int]] = {}  # id(output) -> row it came from
         self._norm_outputs: set[int] = set()
         self._last_norm: weakref.ref | None = None
@@ -240,6 +228,7 @@ class Recorder:
         self._attn_rows: list[int] = []  # len(rec.attention) when each of them began
         self._paths: dict[int, tuple[str, ...]] = {}  # id(row) -> the blocks running when it was recorded
         self._softmax_seen: dict[str, list[torch.Tensor]] = {}  # probabilities a running attention module computed
+        self._softmax_outputs: set[int] = set()  # ids of those softmax outputs, as returned (an nn.Softmax's is no layer row)
         # after the forward pass: hooks that fire again are activation checkpointing recomputing
         # blocks in the backward pass (torch.utils.checkpoint); they record nothing new
         self.replaying = False
@@ -283,7 +272,7 @@ class Recorder:
             x = first_tensor(inp, floating=True)
             if x is not None and x is t:  # dropout / identity in eval: nothing new
                 return
-            if isinstance(m, nn.Softmax) and id(t) in self._softmax_ids():
+            if isinstance(m, nn.Softmax) and id(t) in self._softmax_outputs:
                 return  # attention probabilities (softmax_called), not a layer's units
             seen = self._producer.get(id(t))
             if seen is not None and seen[0]() is t:  # a container returning its child's output
@@ -352,6 +341,8 @@ class Recorder:
             return
         name, start = self._attn_stack.pop(), self._attn_rows.pop()
         seen = self._softmax_seen.pop(name, [])
+        if not self._attn_stack:
+            self._softmax_outputs.clear()  # (ids are only meaningful while their tensors live)
         if seen and len(self.rec.attention) == start:
             # no probabilities in its output, nor from an SDPA call: those its softmax made
             k = self.calls.get(name, 0)
@@ -367,6 +358,7 @@ class Recorder:
         dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
         if not self._attn_stack or not isinstance(out, torch.Tensor):
             return
+        returned = out
         if out.dim() == 5 and dim in (-1, 4):  # Hiera's [batch, heads, windows, queries, keys]
             b, h, w, q, k = out.shape
             out = out.transpose(1, 2).reshape(b * w, h, q, k)
@@ -380,14 +372,12 @@ class Recorder:
             if out.shape[-2] < 2 or not looks_like_attention(out):
                 return
         self._softmax_seen.setdefault(self._attn_stack[-1], []).append(out)
+        self._softmax_outputs.add(id(returned))
 
     def _add_attention(self, call: str, r: dict[str, Any]) -> None:
         row = dict(layer=call, block=self._block_stack[-1] if self._block_stack else "", **r)
         self.rec.attention.append(row)
         self._paths[id(row)] = tuple(self._block_stack)
-
-    def _softmax_ids(self) -> set[int]:
-        return {id(p) for ps in self._softmax_seen.values() for p in ps} | self._seen_attention
 
     def _record_probabilities(self, call: str, probs: list[torch.Tensor]) -> None:
         with torch.no_grad():
@@ -511,7 +501,6 @@ class Recorder:
             if y.requires_grad:
                 def grad_hook(g: torch.Tensor, row: dict = row) -> None:
                     row["grad_rms"] = rms(g)
-                    row["grad_position_share"] = position_share(g, self.seq_dim)
                 y.register_hook(grad_hook)
             else:
                 self._grad_from_replay.add(frame.block)
@@ -633,11 +622,11 @@ class Recorder:
     def drop_non_blocks(self) -> None:
         """A candidate in which the forward made no residual addition is no block (a looped plain
         layer is judged as a plain stack): its rows leave the blocks table (the rest renumbered),
-        and the layers in it are outside any block again, as they would have been recorded
-        without it. One with a residual addition is a block, called once (a one-layer
-        transformer) or in a loop (ALBERT)."""
+        and the layers in it belong to the innermost block around them that stays one, or to
+        none, as they would have been recorded without it. One with a residual addition is a
+        block, called once (a one-layer transformer) or in a loop (ALBERT)."""
         added = {self.rec.blocks[b["block_index"]]["module"] for b in self.rec.branches}
-        drop = {name for name, _ in self.loop_candidates if name not in added}
+        drop = {name for name, _ in self.candidates if name not in added}
         if not drop:
             return
         renumber: dict[int, int] = {}
@@ -653,7 +642,7 @@ class Recorder:
             if row.get("block") in drop:
                 # the innermost enclosing block that stays one
                 row["block"] = next((b for b in reversed(self._paths.get(id(row), ())) if b not in drop), "")
-        self.loop_candidates = [c for c in self.loop_candidates if c[0] not in drop]
+        self.candidates = [c for c in self.candidates if c[0] not in drop]
 
     def __exit__(self, *exc: Any) -> None:
         self.stop_watching()

@@ -184,12 +184,14 @@ def _mixed_layers(children: list[tuple[str, nn.Module]]) -> bool:
                                       for _, c in children)
 
 
-def find_loop_candidates(model: nn.Module, blocks: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Containers of layers listed alone in a ``ModuleList`` / ``Sequential`` (ALBERT's one layer
-    group, which its encoder calls once per layer; a one-layer transformer): a block when the
-    forward makes a residual addition in it, which only the forward tells (the recorder drops
-    the others). Returned as ``(name, group)``, never inside a block of :func:`find_blocks` nor
-    holding one; those listed alone outermost only, attribute-held ones at every depth.""" 
+def find_block_candidates(model: nn.Module, blocks: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Containers that are blocks if the forward makes a residual addition in them, which only
+    the forward tells (the recorder drops the others: ``Recorder.drop_non_blocks``): one listed
+    alone in a ``ModuleList`` / ``Sequential`` (ALBERT's one layer group, which its encoder calls
+    once per layer; a one-layer transformer), outermost only; and a module of a class of its own
+    held as an attribute (a universal transformer's looped block, a U-Net's residual blocks), at
+    every depth. Returned as ``(name, group)``, never inside a block of :func:`find_blocks` nor
+    holding one."""
     names = [n for n, _ in blocks]
     out: list[tuple[str, str]] = []
 
@@ -206,10 +208,9 @@ def find_loop_candidates(model: nn.Module, blocks: list[tuple[str, str]]) -> lis
         if any(related(full, b) for b in names) or any(full.startswith(c + ".") for c, _ in out):
             continue
         out.append((full, name or "(root)"))
-    # containers of a class of their own held as attributes, outside every block and holding none
-    # (a universal transformer's one block called in a loop, a U-Net's residual blocks): only a
-    # custom forward can add a branch to its input; nested ones are kept, the innermost with an
-    # addition in it is the block
+    # containers of a class of their own held as attributes, outside every block and holding none:
+    # only a custom forward can add a branch to its input (a Sequential's cannot). Nested ones are
+    # all candidates; each with an addition in it stays a block
     taken = names + [c for c, _ in out]
     for name, mod in model.named_modules():
         if (not name or is_leaf(mod) or isinstance(mod, (nn.ModuleList, nn.Sequential, nn.ModuleDict)) or is_attention(mod)

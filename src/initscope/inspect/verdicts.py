@@ -76,8 +76,8 @@ ATTENTION_LOGIT_STD_MIN = 0.008
 # BERT x0.7 (5e-3, trains). Holdout set 7 and others set 7, committed with it before training,
 # refuted it: at x0.4 (5.3e-4-6.6e-4) RoBERTa, ELECTRA and DeBERTa v2 train (0.72-1.00),
 # DistilBERT is broken (0.27), BERT marginal: 15/18 on others set 7 where never flagging gets
-# 17. Flat attention in a text classifier is a slow start more than a stop; the rule went.
-# (``blocks.grad_position_share`` stays in the table.)
+# 17. Flat attention in a text classifier is a slow start more than a stop; the rule went, and
+# the measurement with it.
 # The logit std read back from the probabilities ignores the keys whose probability underflowed
 # to exact 0: with a tenth of them gone it is reported as a lower bound (a wording, not a verdict).
 ZERO_SHARE_LOWER_BOUND = 0.1
@@ -110,15 +110,6 @@ FIRST_ATTENTION_RATIO_MAX = 3.0
 # re-draw reaches 0.976 at its last block (a large shared token-type and position vector) and
 # trains best of its family (benchmarks/verdicts.py, progress 1.00): the bar sits at 0.99.
 TOKEN_SIMILARITY_MAX = 0.99
-# A residual stream of exact zeros is a defect ("vanishing stream": BERT's constant weights,
-# a LayerNorm of identical vectors, broken 0.23 in the zoo), except where every embedding table
-# is all zeros and takes a gradient: the identity path carries the loss's gradient to them, the
-# first step makes each token's row its own, and the stream grows. An independent test (stop 31,
-# 30 inits no set had) trained LLaMA and GPT-NeoX with a zero token table: 0.72 and 0.92, both
-# flagged then. A warning since stop 32; holdout set 5 and others set 6 (every embedding table
-# zeroed, committed before their training) test it: 7/7 and 11/11 agree (the 6 untied decoders
-# and the zoo's torch encoders and LSTM train, 0.72-0.98; tied tables and BERT-style encoders,
-# whose post-norm gradient at a zero stream overflows, are broken and flagged otherwise).
 # Share of a unit's variance that depends on the input (text 000). Below 5% it is reported as
 # a warning (text 000's collapse: a 100-layer Kaiming ReLU MLP ends at 2-3%); it predicts a
 # failure to train only far lower: in the calibration a 20-layer MLP at 2.4e-5 and an LSTM at
@@ -338,22 +329,41 @@ def _flat_attention_findings(att: pd.DataFrame, image_input: bool, local_mixing:
     mixes neighbours: ``structure.mixes_locally``)."""
     if att.empty or "logit_std" not in att or not image_input or local_mixing:
         return []
-    bar = ATTENTION_LOGIT_STD_MIN
     per = att.groupby("layer", sort=False).logit_std.mean()
     top = float(per.max())
-    if not (math.isfinite(top) and top < bar):
+    if not (math.isfinite(top) and top < ATTENTION_LOGIT_STD_MIN):
         return []
     return [_finding("flat attention", [str(per.index[0])], top,
                      f"every attention layer's logit std is at most {top:.2g}, so each query attends to all patches "
                      "equally and q and k, each learning at a rate set by the other's size, stay near zero for long",
                      "a larger q/k init: LeCun 1/sqrt(width) at small widths (transformers: initializer_range; "
                      "initscope inspect --fix auto does it)",
-                     confidence="high" if top < bar / 3 else "low")]
+                     confidence="high" if top < ATTENTION_LOGIT_STD_MIN / 3 else "low")]
+
+
+def residual_blocks(blocks: pd.DataFrame) -> set[str]:
+    """The blocks (module names) in which a residual addition was recorded: the others are a
+    plain stack's layers under a name (a highway layer's gated sum, a MobileNet's pair)."""
+    if blocks.empty or "module" not in blocks:
+        return set()
+    if "branches" not in blocks:
+        return set(blocks.module)
+    return set(blocks.module[blocks.branches > 0])
 
 
 def zero_tables_learn(layers: pd.DataFrame, blocks: pd.DataFrame) -> bool:
     """Whether a stream of exact zeros is owed to embedding tables that are all zeros and take a
-    gradient (ZERO_EMBEDDINGS): the stream starts at zero, and grows, not stays there."""
+    gradient: the stream starts at zero, and grows, not stays there.
+
+    A residual stream of exact zeros is a defect ("vanishing stream": BERT's constant weights, a
+    LayerNorm of identical vectors, broken 0.23 in the zoo), except here: the identity path
+    carries the loss's gradient to the tables, and the first step makes each token's row its
+    own. An independent test (stop 31, 30 inits no set had) trained LLaMA and GPT-NeoX with a
+    zero token table: 0.72 and 0.92, both flagged then. A warning since stop 32; holdout set 5
+    and others set 6 (every embedding table zeroed, committed before their training) test it:
+    7/7 and 11/11 agree (the 6 untied decoders and the zoo's torch encoders and LSTM train,
+    0.72-0.98; tied tables, which take no gradient, and BERT-style encoders, whose post-norm
+    gradient at a zero stream overflows, are broken and flagged)."""
     if layers.empty or "weight_abs_max" not in layers or "stream_rms_in" not in blocks or not len(blocks):
         return False
     emb = layers[layers.role == "embedding"]
@@ -363,9 +373,7 @@ def zero_tables_learn(layers: pd.DataFrame, blocks: pd.DataFrame) -> bool:
     return bool((emb.weight_abs_max.astype(float) == 0).all() and (grads > 0).any() and grads.map(math.isfinite).all())
 
 
-def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame | None = None) -> list[Finding]:
-    if layers is None:
-        layers = pd.DataFrame()
+def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
     if blocks.empty:
         return []
     out: list[Finding] = []
@@ -409,7 +417,9 @@ def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame | None = None) ->
 
 def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_float: bool = False,
                     residual: set[str] | None = None) -> tuple[list[Finding], list[str]]:
-    """Plain-stack rules (layers outside any block) and symmetry (all weighted layers)."""
+    """Plain-stack rules (layers outside any residual block; their scale only in a model without
+    one) and symmetry (all weighted layers). ``residual``: :func:`residual_blocks` (None: every
+    block counts as residual)."""
     verdicts: list[str] = []
     hits: dict[str, list[tuple[str, float, str]]] = {}
     after_pool = after_norm = False
@@ -535,8 +545,8 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
              image_input: bool = False, local_mixing: bool = False) -> tuple[list[Finding], list[str]]:
     """All findings (output first, then attention, stream, layers) and a verdict per layer row.
     Each says how sure it is (``Finding.confidence``)."""
-    residual = set(blocks.module[blocks.branches > 0]) if {"module", "branches"} <= set(blocks.columns) else None
-    layer_findings, verdicts = (_layer_findings(layers, reference_scale(layers, float_input_m2), float_input_m2 is not None, residual)
+    layer_findings, verdicts = (_layer_findings(layers, reference_scale(layers, float_input_m2), float_input_m2 is not None,
+                                                residual_blocks(blocks))
                                 if not layers.empty else ([], []))
     findings = [*_output_findings(output, gradients), *_attention_findings(attention), *_flat_attention_findings(attention, image_input, local_mixing),
                 *_block_findings(blocks, layers),
