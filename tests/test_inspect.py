@@ -400,3 +400,70 @@ def test_an_excess_adam_undoes_within_a_step_is_worded_so():
     assert undo_steps(o, fast) == pytest.approx(math.log(e / bar) * e / 1e4) and undo_steps(o, fast) < 1
     assert "within its first step" in _output_findings(o, fast)[0].message
     assert "needs at least ~" in _output_findings(o, slow)[0].message
+
+
+class _SharedBiasBlock(nn.Module):
+    """A residual block whose branch adds one large vector shared by every token (its bias),
+    pre-norm (``x + f(LN(x))``: the tokens' differences stay in the stream) or post-norm
+    (``LN(x + f(x))``: the norm shrinks them under the shared vector)."""
+
+    def __init__(self, d: int, post: bool):
+        super().__init__()
+        self.post, self.norm, self.lin = post, nn.LayerNorm(d), nn.Linear(d, d)
+        with torch.no_grad():
+            self.lin.weight.normal_(0, 0.01)
+            self.lin.bias.normal_(0, 20.0)
+
+    def forward(self, x):
+        return self.norm(x + self.lin(x)) if self.post else x + self.lin(self.norm(x))
+
+
+@pytest.mark.parametrize("post", [False, True])
+def test_tokens_alike_under_a_shared_vector_are_a_collapse_only_where_their_differences_shrink(post):
+    """Token similarity over 0.99 in both; the spread of the tokens about their sequence's mean,
+    recomputed by hand, is kept by the pre-norm stack (a warning) and lost by the post-norm one
+    (a defect)."""
+    from initscope.inspect.verdicts import TOKEN_SIMILARITY_MAX, TOKEN_SPREAD_KEPT_MIN
+
+    torch.manual_seed(0)
+    net = nn.Sequential(*[_SharedBiasBlock(32, post) for _ in range(3)])
+    x = torch.randn(8, 12, 32)
+    res = inspect(net, x)
+    b = res.blocks
+    assert len(b) == 3 and float(b.token_similarity.iloc[-1]) > TOKEN_SIMILARITY_MAX
+
+    def spread(h):  # the RMS of each token minus its sequence's mean token, by a loop
+        return math.sqrt(sum(float((s - s.mean(0)).pow(2).sum()) for s in h) / h.numel())
+
+    with torch.no_grad():
+        h, by_hand = x, []
+        for blk in net:
+            h = blk(h)
+            by_hand.append(spread(h))
+    assert list(b.token_spread) == pytest.approx(by_hand, rel=1e-5)
+    assert float(b.token_spread_in.iloc[0]) == pytest.approx(spread(x), rel=1e-5)
+    kept = by_hand[-1] / spread(x)
+    assert (kept >= TOKEN_SPREAD_KEPT_MIN) == (not post)
+    kinds = {f.kind: f.severity for f in res.findings}
+    if post:
+        assert kinds.get("collapsing over positions") == "defect" and res.issues
+    else:
+        assert "collapsing over positions" not in kinds and kinds.get("shared vector over the tokens") == "warning"
+        assert res.issues == []
+
+
+def test_a_pre_norm_encoder_under_small_weights_keeps_its_tokens_apart():
+    """The zoo's pre-norm encoder with every weight matrix N(0, 0.005^2) and its biases kept
+    (holdout set 7: trains, progress 0.97) reaches token similarity 0.99 only by its branches'
+    shared biases: a warning, not "collapsing over positions"; constant weights stay a defect."""
+    torch.manual_seed(0)
+    m = build("encoder-prenorm", "default")
+    g = torch.Generator().manual_seed(4321)
+    with torch.no_grad():
+        for p in m.parameters():
+            if p.dim() >= 2:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.005)
+    res = inspect_model(lambda: m, input_shape=(32,), batch=16)
+    kinds = {f.kind: f.severity for f in res.findings}
+    assert "collapsing over positions" not in kinds, res.issues
+    assert float(res.blocks.token_similarity.max()) > 0.99

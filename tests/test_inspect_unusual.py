@@ -934,3 +934,88 @@ def test_one_block_held_as_an_attribute_and_looped_is_a_block_at_every_call():
         x = m.emb(ids)
         ratio = float(m.block.attn(m.block.ln1(x)).pow(2).mean().sqrt() / x.pow(2).mean().sqrt())
     assert res.branches.ratio.iloc[0] == pytest.approx(ratio, rel=1e-5)
+
+
+class _HandLSTMCell(nn.Module):
+    """An LSTM cell written out (gates by ``torch.sigmoid`` / ``torch.tanh`` on ``W x + U h``)."""
+
+    def __init__(self, d: int, h: int):
+        super().__init__()
+        self.ih, self.hh = nn.Linear(d, 4 * h), nn.Linear(h, 4 * h)
+
+    def forward(self, x, h, c):
+        i, f, g, o = (self.ih(x) + self.hh(h)).chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class _HandLSTM(nn.Module):
+    def __init__(self, d: int = 16, h: int = 24, classes: int = 5):
+        super().__init__()
+        self.cell, self.head, self.h = _HandLSTMCell(d, h), nn.Linear(h, classes), h
+
+    def forward(self, x):
+        h = c = x.new_zeros(x.shape[0], self.h)
+        for t in range(x.shape[1]):
+            h, c = self.cell(x[:, t], h, c)
+        return self.head(h)
+
+
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+def test_gates_computed_by_torch_sigmoid_and_tanh_are_judged_as_an_lstms(scale):
+    """A hand-written LSTM cell with nn.LSTM's weights: at the first step its gates read the same
+    pre-activations, so the share beyond |z| > 4 equals nn.LSTM's (stats.gate_saturation); x10
+    is "saturated activations" at the cell's layers, x1 is healthy."""
+    from initscope.inspect.stats import gate_saturation
+    from initscope.inspect.verdicts import GATE_SATURATION_MAX
+
+    torch.manual_seed(0)
+    ref = nn.LSTM(16, 24, batch_first=True)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.mul_(scale)
+    m = _HandLSTM()
+    with torch.no_grad():
+        m.cell.ih.weight.copy_(ref.weight_ih_l0), m.cell.ih.bias.copy_(ref.bias_ih_l0)
+        m.cell.hh.weight.copy_(ref.weight_hh_l0), m.cell.hh.bias.copy_(ref.bias_hh_l0)
+    x = torch.randn(32, 6, 16)
+    res = inspect(m, x)
+    rows = res.layers.set_index("name")
+    expect = gate_saturation(ref, x)
+    assert rows.loc["cell.ih", "gate_saturation"] == pytest.approx(expect, abs=1e-12)
+    assert rows.loc["cell.hh", "gate_saturation"] == pytest.approx(expect, abs=1e-12)
+    assert (expect > GATE_SATURATION_MAX) == (scale == 10.0)
+    kinds = {f.kind for f in res.findings if f.severity == "defect"}
+    assert ("saturated activations" in kinds) == (scale == 10.0), res.issues
+
+
+class _SelfGated(nn.Module):
+    """Sigmoids the model computes that are no gate on a layer's output: a swish (x sigmoid(x)),
+    a tanh-approximated GELU on a scaled polynomial, and a Tanh module."""
+
+    def __init__(self, d: int = 32):
+        super().__init__()
+        self.a, self.b, self.c, self.head = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, 3)
+        self.tanh = nn.Tanh()
+
+    def forward(self, x):
+        z = self.a(x)
+        x = z * torch.sigmoid(z)
+        z = self.b(x)
+        x = 0.5 * z * (1 + torch.tanh(0.7978845608 * (z + 0.044715 * z.pow(3))))
+        return self.head(self.tanh(self.c(x)))
+
+
+def test_a_swish_a_tanh_gelu_and_an_activation_module_are_not_read_as_gates():
+    torch.manual_seed(0)
+    m = _SelfGated()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(30.0)
+    res = inspect(m, torch.randn(64, 32))
+    rows = res.layers.set_index("name")
+    for name in ("a", "b", "c"):
+        assert not rows.loc[name].get("gate_read") == "functional", name
+    # the Tanh module's own read stays the module's (its input, saturated at x30)
+    assert rows.loc["tanh", "gate_saturation"] > 0.3
+    assert "saturated activations" in {f.kind for f in res.findings}

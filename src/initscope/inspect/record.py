@@ -32,20 +32,26 @@ from initscope.inspect.stats import (
     as_samples_by_units,
     attention_stats,
     effective_rank_sampled,
+    GATE_SATURATION_Z,
     gate_saturation,
     looks_like_attention,
     output_stats,
     _reduce_dtype,
     rms,
     token_similarity,
+    token_spread,
 )
-from initscope.inspect.structure import (find_blocks, find_block_candidates, in_parametrization, is_attention, is_embedding, is_norm,
-                                         fans, is_recorded, weight_of)
+from initscope.inspect.structure import (find_blocks, find_block_candidates, in_parametrization, is_activation, is_attention, is_embedding,
+                                         is_norm, fans, is_recorded, weight_of)
 from initscope.repro import generator
 
 _ADDS = {"add", "add_", "__add__", "__radd__", "__iadd__"}
 # ops that only reshape: the stream reshaped is still the stream (OPT adds its MLP branch to the
 # stream flattened to [batch x tokens, width])
+# saturating nonlinearities a model may call as functions (a hand-written LSTM cell, WaveNet's
+# gated units, a highway layer): judged where a weighted layer's output is their input
+_GATES = {"tanh", "sigmoid"}
+_MULS = {"mul", "__mul__", "__rmul__"}
 _RESHAPES = {"view", "reshape", "flatten", "unflatten", "contiguous", "view_as", "reshape_as"}
 # A branch within this relative distance of the last norm output times a scalar is that norm's
 # output (rounding only: float32 gives ~1e-7)
@@ -152,8 +158,18 @@ class _AddWatcher(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         kwargs = kwargs or {}
-        frame = self.rec.frames[-1] if self.rec.frames else None
         fname = getattr(func, "__name__", "")
+        if fname in _GATES and not self.rec.replaying and args and isinstance(args[0], torch.Tensor):
+            out = func(*args, **kwargs)
+            self.rec.gate_called(args[0], out)
+            return out
+        out = self._dispatch(func, fname, args, kwargs)
+        if fname in _ADDS or fname in _MULS:
+            self.rec.gate_arithmetic(fname, args, kwargs, out)
+        return out
+
+    def _dispatch(self, func, fname, args, kwargs):  # noqa: ANN001, ANN202
+        frame = self.rec.frames[-1] if self.rec.frames else None
         if fname == "scaled_dot_product_attention":
             out = func(*args, **kwargs)
             self.rec.sdpa_called(args, kwargs)
@@ -215,6 +231,12 @@ class Recorder:
         self.candidates = find_block_candidates(model, self.blocks)
         self.block_names = {name: group for name, group in self.blocks + self.candidates}
         self._producer: dict[int, tuple[weakref.ref, int]] = {}  # id(output) -> row it came from
+        # functional sigmoid / tanh calls (gate_called): sums of layer outputs fed to them, and
+        # their saturation, applied to the layers' rows after the pass unless a swish undoes it
+        self._preact: dict[int, tuple[weakref.ref, list[int]]] = {}
+        self._gate_reads: list[list] = []  # [output, input (weak), layer rows, (beyond, entries)]
+        self._gate_by_out: dict[int, int] = {}  # id(output) -> its latest read
+        self._in_activation = 0
         self._norm_outputs: set[int] = set()
         self._last_norm: weakref.ref | None = None
         self._modules: dict[str, nn.Module] | None = None
@@ -453,7 +475,8 @@ class Recorder:
             idx = len(self.rec.blocks)
             self._block_rows[call] = idx
             self.rec.blocks.append(dict(block=call, module=name, group=self.block_names[name], type=type(m).__name__,
-                                        index=idx, stream_rms_in=rms(x)))
+                                        index=idx, stream_rms_in=rms(x),
+                                        token_spread_in=token_spread(x, self.seq_dim) if x.dim() == 3 else math.nan))
             others = [t for t in (*args, *kwargs.values()) if isinstance(t, torch.Tensor) and t is not x and t.is_floating_point()
                       and t.dim() == x.dim()]
             self.frames.append(_Frame(idx, {id(x)}, set(), [x], attention_seen=is_attention(m), other_input=bool(others)))
@@ -480,6 +503,7 @@ class Recorder:
                 st = output_stats(as_samples_by_units(y, m), self.generator)
                 row.update(stream_rms=rms(y), sample_fraction=st["sample_fraction"], effective_rank=st["effective_rank"],
                            token_similarity=token_similarity(y, self.seq_dim) if y.dim() == 3 else math.nan,
+                           token_spread=token_spread(y, self.seq_dim) if y.dim() == 3 else math.nan,
                            post_norm=id(y) in self._norm_outputs, grad_rms=math.nan)
                 mine = [b for b in self.rec.branches if b["block_index"] == frame.block]
                 # a branch that ends in a norm (Gemma 2's and GLM-4's sandwich norms, OLMo 2's
@@ -532,6 +556,7 @@ class Recorder:
             st = output_stats(as_samples_by_units(out, m), self.generator)
             row.update(stream_rms=rms(out), sample_fraction=st["sample_fraction"], effective_rank=st["effective_rank"],
                        token_similarity=token_similarity(out, self.seq_dim) if out.dim() == 3 else math.nan,
+                       token_spread=token_spread(out, self.seq_dim) if out.dim() == 3 else math.nan,
                        branches=1, branch_ratio=ratio, **{f"{role}_branch_ratio": ratio})
         return out
 
@@ -570,6 +595,76 @@ class Recorder:
         mods = [self._modules.get(n.split("#")[0]) for n in names]  # call names: module[#k]
         return all(m is not None and next(m.parameters(), None) is None for m in mods)
 
+    def _layer_rows_of(self, t: torch.Tensor) -> list[int]:
+        """The rows of the weighted layers whose output ``t`` is: itself, a view or slice of one
+        (an LSTM cell's ``gates.chunk(4)``), or a sum of such (``W x + U h``)."""
+        for u in (t, t._base):
+            if u is None:
+                continue
+            hit = self._producer.get(id(u))
+            if hit is not None and hit[0]() is u and self.rec.rows[hit[1]]["role"] == "layer":
+                return [hit[1]]
+            pre = self._preact.get(id(u))
+            if pre is not None and pre[0]() is u:
+                return pre[1]
+        return []
+
+    def gate_arithmetic(self, fname: str, args: tuple, kwargs: dict, out: Any) -> None:
+        """Follows what a functional gate reads: a sum of layer outputs is a pre-activation (a
+        scaled one, GELU's ``c (x + 0.044715 x^3)``, is not); ``x * sigmoid(x)`` is a swish,
+        whose saturation passes the gradient (x itself), so that read is withdrawn."""
+        if len(args) < 2 and "other" not in kwargs:
+            return
+        a, b = args[0], (args[1] if len(args) > 1 else kwargs.get("other"))
+        if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+            return
+        if fname in _MULS:
+            for g, x in ((a, b), (b, a)):
+                k = self._gate_by_out.get(id(g))
+                if k is not None and self._gate_reads[k][0]() is g and self._gate_reads[k][1]() is x:
+                    self._gate_reads[k][2] = []  # withdrawn: a swish
+            return
+        if isinstance(out, torch.Tensor) and a.shape == b.shape:
+            ra, rb = self._layer_rows_of(a), self._layer_rows_of(b)
+            if ra and rb:
+                self._preact[id(out)] = (weakref.ref(out), ra + rb)
+
+    def gate_called(self, x: torch.Tensor, out: Any) -> None:
+        """A ``torch.sigmoid`` / ``torch.tanh`` outside an activation module, on a weighted
+        layer's output (or a sum, view or slice of such): the share of its input beyond
+        |z| > 4 (:func:`~initscope.inspect.stats.gate_saturation`'s bar), kept for those layers."""
+        if self._in_activation or not x.is_floating_point() or not x.numel() or not isinstance(out, torch.Tensor):
+            return
+        rows = self._layer_rows_of(x)
+        if not rows:
+            return
+        with torch.no_grad():
+            beyond = int((x.detach().abs() > GATE_SATURATION_Z).sum())
+        # (a list: an output's id is reused once it is freed, a read is not)
+        self._gate_by_out[id(out)] = len(self._gate_reads)
+        self._gate_reads.append([weakref.ref(out), weakref.ref(x), rows, (beyond, x.numel())])
+
+    def _apply_gate_reads(self) -> None:
+        """Each layer's share over every entry of its output the gates read (an LSTM cell's four
+        chunks together: the share ``nn.LSTM``'s first step gives)."""
+        counts: dict[int, list[int]] = {}
+        for _, _, rows, (beyond, n) in self._gate_reads:
+            for i in rows:
+                c = counts.setdefault(i, [0, 0])
+                c[0] += beyond
+                c[1] += n
+        for i, (beyond, n) in counts.items():
+            self.rec.rows[i].update(gate_saturation=beyond / n, gate_read="functional")
+        self._gate_reads.clear()
+        self._gate_by_out.clear()
+        self._preact.clear()
+
+    def _activation_pre_hook(self, m: nn.Module, inp: Any) -> None:
+        self._in_activation += 1
+
+    def _activation_exit(self, m: nn.Module, inp: Any, out: Any) -> None:
+        self._in_activation -= 1
+
     def branch_added(self, frame: _Frame, stream: torch.Tensor, branch: torch.Tensor) -> None:
         producers = self.producers_of(branch)
         module = ",".join(producers)
@@ -599,6 +694,9 @@ class Recorder:
                 continue
             if is_recorded(name, mod):
                 self._handles.append(mod.register_forward_hook(self._module_hook(name)))
+            if is_activation(mod):  # its own sigmoid / tanh is its row's, not a gate's
+                self._handles.append(mod.register_forward_pre_hook(self._activation_pre_hook))
+                self._handles.append(mod.register_forward_hook(self._activation_exit))
             if is_norm(mod):
                 self._handles.append(mod.register_forward_pre_hook(self._norm_pre_hook))
             if is_attention(mod):
@@ -617,6 +715,7 @@ class Recorder:
         if self._mode is not None:
             self._mode.__exit__(None, None, None)
             self._mode = None
+            self._apply_gate_reads()
         self.replaying = True
 
     def drop_non_blocks(self) -> None:

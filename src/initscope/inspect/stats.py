@@ -199,6 +199,18 @@ def token_similarity(h: torch.Tensor, seq_dim: int) -> float:
     return float(((s * s).sum(dim=-1) - t).mean() / (t * (t - 1)))
 
 
+def token_spread(h: torch.Tensor, seq_dim: int) -> float:
+    """RMS of the token vectors about their sequence's mean token: what tells one position from
+    another, in the stream's own units. Token similarity near 1 says the tokens are alike
+    *relative* to the stream; this says whether their differences were lost (they shrink) or a
+    shared vector grew over them (they stay)."""
+    h = h.detach()
+    if h.dim() != 3 or h.shape[seq_dim] < 2:
+        return math.nan
+    x = h.to(_reduce_dtype(h))
+    return float((x - x.mean(dim=seq_dim, keepdim=True)).pow(2).mean().sqrt())
+
+
 def looks_like_attention(t: object) -> bool:
     """A ``[batch, heads, queries, keys]`` tensor of probabilities: non-negative rows that sum to 1."""
     if not isinstance(t, torch.Tensor) or t.dim() != 4 or not t.is_floating_point() or t.shape[-1] < 2:

@@ -60,6 +60,16 @@ def is_attention(module: nn.Module) -> bool:
     return isinstance(module, nn.MultiheadAttention) or name.endswith(("Attention", "Attn", "MHSA")) or name.startswith(("Attn", "Attention"))
 
 
+def is_activation(module: nn.Module) -> bool:
+    """torch's activation modules, and classes named for one (``NewGELUActivation``,
+    ``QuickGELU``, a user's ``Swish``): the sigmoid or tanh they compute is their own math, not
+    a gate the model reads."""
+    if type(module).__module__ == nn.modules.activation.__name__:
+        return not isinstance(module, nn.MultiheadAttention)  # (defined beside them)
+    name = type(module).__name__.lower()
+    return any(k in name for k in ("gelu", "silu", "swish", "mish", "activation"))
+
+
 def is_embedding(module: nn.Module) -> bool:
     return isinstance(module, (nn.Embedding, nn.EmbeddingBag))
 

@@ -110,6 +110,13 @@ FIRST_ATTENTION_RATIO_MAX = 3.0
 # re-draw reaches 0.976 at its last block (a large shared token-type and position vector) and
 # trains best of its family (benchmarks/verdicts.py, progress 1.00): the bar sits at 0.99.
 TOKEN_SIMILARITY_MAX = 0.99
+# ... and only where the tokens' differences were lost: their spread about the sequence's mean
+# token (inspect.stats.token_spread) at the block, against the spread entering the stack, under
+# this share. A pre-norm stack whose branches add one shared vector (biases over N(0, 0.005)
+# weights: holdout set 7, trains 0.97) reaches similarity 0.991 with its tokens' spread intact
+# (ratio 1.04); the broken pairs over the bar lost it: BERT Kaiming 0.10, Kaiming fan-out 0.045
+# (its embeddings' shared vector: 0.45 at block 0), constant weights 0 (no spread at all).
+TOKEN_SPREAD_KEPT_MIN = 0.5
 # Share of a unit's variance that depends on the input (text 000). Below 5% it is reported as
 # a warning (text 000's collapse: a 100-layer Kaiming ReLU MLP ends at 2-3%); it predicts a
 # failure to train only far lower: in the calibration a 20-layer MLP at 2.4e-5 and an LSTM at
@@ -401,7 +408,15 @@ def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]
         from_zero = set(blocks.groupby("group", sort=False).stream_rms_in.first().loc[lambda r: r == 0].index)
         fed = ~blocks.group.isin(from_zero)
     sim = blocks[(blocks.token_similarity > TOKEN_SIMILARITY_MAX) & fed] if "token_similarity" in blocks else blocks.iloc[0:0]
-    if not sim.empty:
+    kept = _token_spread_kept(blocks, sim)
+    if not sim.empty and kept is not None and kept >= TOKEN_SPREAD_KEPT_MIN:
+        r = sim.iloc[0]
+        out.append(_finding("shared vector over the tokens", list(sim.block), float(r.token_similarity),
+                            f"tokens of one sequence have mean cosine similarity {r.token_similarity:.3f}, but their "
+                            f"differences keep {kept:.0%} of their size entering the stack: a vector shared by every "
+                            "token (a bias, a position term) grew over them",
+                            "nothing, if it trains; smaller biases if it learns slowly", confidence="low", severity="warning"))
+    elif not sim.empty:
         r = sim.iloc[0]
         out.append(_finding("collapsing over positions", list(sim.block), float(r.token_similarity),
                             f"tokens of one sequence have mean cosine similarity {r.token_similarity:.3f}",
@@ -413,6 +428,17 @@ def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]
                             f"only {r.sample_fraction:.1%} of the stream's variance depends on the input",
                             "a random init; normalization; a smaller residual branch"))
     return out
+
+
+def _token_spread_kept(blocks: pd.DataFrame, sim: pd.DataFrame) -> float | None:
+    """The least share of the tokens' spread entering their stack that the blocks in ``sim``
+    keep (:data:`TOKEN_SPREAD_KEPT_MIN`); None when it is not measured or nothing entered."""
+    if sim.empty or "token_spread" not in sim or "token_spread_in" not in blocks or "group" not in blocks:
+        return None
+    entering = blocks.groupby("group", sort=False).token_spread_in.first()
+    shares = [r.token_spread / entering[r.group] for _, r in sim.iterrows()
+              if pd.notna(entering.get(r.group)) and entering[r.group] > 0 and pd.notna(r.token_spread)]
+    return min(shares) if shares else None
 
 
 def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_float: bool = False,
@@ -465,10 +491,14 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
                                                              + (f", against {data_rank:.2g} where the data enters" if math.isfinite(data_rank) else "")))
         gs = r.get("gate_saturation", math.nan)
         if gs is not None and pd.notna(gs) and gs > GATE_SATURATION_MAX:
-            gates = r.get("type") not in ("Tanh", "Sigmoid")
-            v.append(("saturated gates" if gates else "saturated activations", float(gs),
-                      f"{gs:.0%} of the {'gate pre-activations at the first step' if gates else 'inputs'} beyond |z| > 4, "
-                      "where sigmoid and tanh pass under 2% of the gradient"))
+            # three reads of one quantity: a recurrent layer's gates at the first step, a Tanh or
+            # Sigmoid module's input, and a layer's output that a torch.sigmoid / torch.tanh reads
+            # (a hand-written LSTM cell's gates, WaveNet's gated units: record.gate_called)
+            read = "functional" if r.get("gate_read") == "functional" else "module" if r.get("type") in ("Tanh", "Sigmoid") else "recurrent"
+            what = {"recurrent": "gate pre-activations at the first step", "module": "inputs",
+                    "functional": "outputs, which a sigmoid or tanh reads,"}[read]
+            v.append(("saturated gates" if read == "recurrent" else "saturated activations", float(gs),
+                      f"{gs:.0%} of the {what} beyond |z| > 4, where sigmoid and tanh pass under 2% of the gradient"))
         du, units = r.get("distinct_units"), r.get("weight_units")
         if du is not None and pd.notna(du) and pd.notna(units) and r.get("weight_abs_max", 1.0) > 0 and int(du) < int(units):
             v.append(("duplicate units", float(du), f"{int(du)} distinct of {int(units)} units"))
@@ -484,7 +514,7 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
         "dead units": "a leaky activation, smaller biases, or a re-init",
         "rank collapse": "residual connections or normalization",
         "duplicate units": "a random init (e.g. kaiming-normal): SGD cannot separate identical units",
-        "saturated activations": "a smaller init scale for the layer before it (Xavier/LeCun for tanh), or normalization before it",
+        "saturated activations": "a smaller init scale for the layer that feeds it (Xavier/LeCun for tanh), or normalization before it",
         "saturated gates": "torch's default for recurrent layers (reset_parameters: U(-1/sqrt(hidden), 1/sqrt(hidden))) on "
                            "inputs of unit scale, or initscope inspect --fix auto",
     }
