@@ -467,3 +467,44 @@ def test_a_pre_norm_encoder_under_small_weights_keeps_its_tokens_apart():
     kinds = {f.kind: f.severity for f in res.findings}
     assert "collapsing over positions" not in kinds, res.issues
     assert float(res.blocks.token_similarity.max()) > 0.99
+
+
+class _Coupling(nn.Module):
+    """An affine coupling (RealNVP) whose scale-and-shift net ends in a zero layer, as flows
+    initialize it: each coupling starts as the identity."""
+
+    def __init__(self, d: int, mask: torch.Tensor, h: int = 32):
+        super().__init__()
+        self.register_buffer("mask", mask)
+        self.net = nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Linear(h, 2 * d))
+        nn.init.zeros_(self.net[-1].weight), nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, x):
+        s, t = self.net(x * self.mask).chunk(2, -1)
+        s, t = torch.tanh(s) * (1 - self.mask), t * (1 - self.mask)
+        return x * self.mask + (1 - self.mask) * (x * s.exp() + t)
+
+
+def test_a_zero_layer_that_takes_a_gradient_is_no_vanishing_signal_but_a_zero_stack_is():
+    """A coupling net's zero last layer has output 0 by choice, and its weight's step-0 gradient
+    (its input is not zero) moves it at the first step: not "vanishing", and --fix auto leaves the
+    flow alone. In a stack whose every weight is zero no gradient reaches the first layers'
+    weights: still "vanishing"."""
+    torch.manual_seed(0)
+    mask = torch.tensor([1.0, 0.0, 1.0, 0.0])
+    flow = nn.Sequential(*[_Coupling(4, mask if i % 2 == 0 else 1 - mask) for i in range(4)])
+    x = torch.randn(64, 4)
+    res = inspect(flow, x)
+    zero = res.layers[res.layers.name.str.endswith("net.2")]
+    assert len(zero) == 4 and (zero.second_moment == 0).all() and (zero.weight_abs_max == 0).all() and (zero.grad_norm > 0).all()
+    assert "vanishing" not in _kinds(res) and res.issues == [], res.issues
+    before = {k: v.clone() for k, v in flow.state_dict().items()}
+    fix_model(flow, x, "auto")
+    assert all(torch.equal(before[k], v) for k, v in flow.state_dict().items())
+
+    stack = mlp(4, 32, bias=0.0, head=5)
+    with torch.no_grad():
+        for p in stack.parameters():
+            p.zero_()
+    res = inspect(stack, torch.randn(64, 32))
+    assert "vanishing" in _kinds(res)

@@ -85,6 +85,27 @@ def test_cli_fix_auto_and_trial(tmp_path, monkeypatch, capsys):
     assert d["trial"]["reference"] == "library re-init" and d["trial"]["share"] is not None
 
 
+def test_a_model_with_the_older_weight_norm_is_copied_for_the_trial():
+    """torch.nn.utils.weight_norm keeps ``weight`` as a non-leaf tensor, which copy.deepcopy
+    refuses (inspect --trial's reference was a traceback): the copy computes what the original
+    does, owns its parameters, and the original is left as it was."""
+    import warnings
+
+    from initscope.inspect.trial import copy_module, library_reinit
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        model = nn.Sequential(nn.utils.weight_norm(nn.Linear(8, 8)), nn.ReLU(), nn.utils.weight_norm(nn.Linear(8, 3)))
+    x = torch.randn(4, 8)
+    expect = model(x)
+    twin = copy_module(model)
+    assert torch.equal(twin(x), expect)
+    assert not model[0].weight.is_leaf and all(p is not q for p, q in zip(model.parameters(), twin.parameters()))
+    fresh = library_reinit(model, seed=1)
+    assert fresh(x).shape == (4, 3) and torch.equal(model(x), expect)
+
+
 def test_library_reinit_is_the_library_scheme_on_fresh_draws():
     from initscope.inspect.trial import library_reinit
 
@@ -358,3 +379,52 @@ def test_fix_auto_names_what_it_cannot_reach_and_claims_no_change_it_did_not_mak
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
     assert any("0.coef, 1.coef, 2.coef" in a for a in plan.actions)
     assert any("nothing changed" in a for a in plan.actions) and not any("LSUV (orthogonal" in a for a in plan.actions)
+
+
+class _PreActBlock(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.bn1, self.c1, self.bn2, self.c2 = nn.BatchNorm2d(c), nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c), nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        return x + self.c2(torch.relu(self.bn2(self.c1(torch.relu(self.bn1(x))))))
+
+
+class _PreActNet(nn.Module):
+    def __init__(self, c: int = 8):
+        super().__init__()
+        self.stem = nn.Conv2d(3, c, 3, padding=1)
+        self.blocks = nn.Sequential(*[_PreActBlock(c) for _ in range(3)])
+        self.bn, self.head = nn.BatchNorm2d(c), nn.Linear(c, 4)
+
+    def forward(self, x):
+        h = torch.relu(self.bn(self.blocks(self.stem(x))))
+        return self.head(h.mean(dim=(2, 3)))
+
+
+def test_norm_scales_at_zero_that_zero_the_stream_are_reset_and_a_zero_gamma_branch_is_not():
+    """Every BatchNorm gain at 0 in a pre-activation ResNet: each norm feeds a ReLU at exactly 0,
+    whose derivative is 0, so no gradient passes the head's bias (checked on the .grad of a plain
+    backward): a defect whose fix is the norms' own init (gain 1). The same net with only each
+    branch's inner gain at 0 (a zero-gamma residual init) is healthy and left as it is."""
+    torch.manual_seed(0)
+    x = torch.randn(16, 3, 8, 8)
+    broken = _PreActNet()
+    for m in broken.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            nn.init.zeros_(m.weight)
+    nn.functional.cross_entropy(broken(x), torch.arange(16) % 4).backward()
+    assert [n for n, p in broken.named_parameters() if p.grad is not None and p.grad.any()] == ["head.bias"]
+    broken.zero_grad(set_to_none=True)
+    assert "no gradient reaches the model" in [f.kind for f in inspect(broken, x).findings if f.severity == "defect"]
+    plan = auto_fix(broken, x)
+    assert all(float(m.weight.detach().min()) == 1.0 for m in broken.modules() if isinstance(m, nn.BatchNorm2d)), plan.actions
+    assert inspect(broken, x).issues == []
+
+    zero_gamma = _PreActNet()
+    for blk in zero_gamma.blocks:
+        nn.init.zeros_(blk.bn2.weight)
+    before = {k: v.clone() for k, v in zero_gamma.state_dict().items()}
+    assert inspect(zero_gamma, x).issues == []
+    auto_fix(zero_gamma, x)
+    assert all(torch.equal(before[k], v) for k, v in zero_gamma.state_dict().items())

@@ -1019,3 +1019,43 @@ def test_a_swish_a_tanh_gelu_and_an_activation_module_are_not_read_as_gates():
     # the Tanh module's own read stays the module's (its input, saturated at x30)
     assert rows.loc["tanh", "gate_saturation"] > 0.3
     assert "saturated activations" in {f.kind for f in res.findings}
+
+
+class _CellLoop(nn.Module):
+    def __init__(self, cell: nn.Module, d: int = 16, h: int = 24):
+        super().__init__()
+        self.cell, self.head, self.h = cell, nn.Linear(h, 5), h
+
+    def forward(self, x):
+        state = x.new_zeros(x.shape[0], self.h)
+        state = (state, state) if isinstance(self.cell, nn.LSTMCell) else state
+        for t in range(x.shape[1]):
+            state = self.cell(x[:, t], state)
+        return self.head(state[0] if isinstance(state, tuple) else state)
+
+
+@pytest.mark.parametrize("cell", [nn.GRUCell, nn.LSTMCell])
+def test_recurrent_cells_are_read_at_each_call_and_fixed_like_their_layers(cell):
+    """nn.GRUCell / nn.LSTMCell called in a loop: each call's gate pre-activations with the state
+    it is given, recomputed by hand; x10 is "saturated gates" and --fix auto re-draws the cell
+    with torch's default, after which it is healthy."""
+    torch.manual_seed(0)
+    m = _CellLoop(cell(16, 24))
+    with torch.no_grad():
+        for p in m.cell.parameters():
+            p.mul_(10.0)
+    x = torch.randn(32, 5, 16)
+    res = inspect(m, x)
+    rows = res.layers.set_index("name")
+    with torch.no_grad():  # the second call by hand: its input and the state the first left
+        c = m.cell
+        s1 = c(x[:, 0], (torch.zeros(32, 24), torch.zeros(32, 24)) if cell is nn.LSTMCell else torch.zeros(32, 24))
+        h1 = s1[0] if isinstance(s1, tuple) else s1
+        z = x[:, 1] @ c.weight_ih.T + c.bias_ih + h1 @ c.weight_hh.T + c.bias_hh
+        expect = float((z.abs() > 4).double().mean())
+    assert rows.loc["cell#2", "gate_saturation"] == pytest.approx(expect, abs=1e-12)
+    assert "saturated gates" in {f.kind for f in res.findings if f.severity == "defect"}
+    plan = auto_fix(m, x)
+    assert any(a.startswith("cell:") and "reset_parameters" in a for a in plan.actions), plan.actions
+    assert float(m.cell.weight_ih.detach().std()) == pytest.approx(1 / math.sqrt(3 * 24), rel=0.15)
+    assert "saturated gates" not in {f.kind for f in inspect(m, x).findings}

@@ -24,7 +24,7 @@ from initscope.errors import unknown
 from initscope.inspect.core import at_init_mode, linear_weights
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
 from initscope.inspect.stats import as_samples_by_units
-from initscope.inspect.structure import in_parametrization, is_embedding, weight_of
+from initscope.inspect.structure import RECURRENT, in_parametrization, is_embedding, weight_of
 from initscope.inspect.verdicts import residual_blocks
 from initscope.repro import derive_seed, generator
 from initscope.training import lsuv_rescale_
@@ -278,8 +278,8 @@ def _tame_branches(model: nn.Module, batch: Batch, plan: FixPlan, *, seed: int, 
     return passes
 
 
-def _fix_recurrent(m: nn.RNNBase, name: str, plan: FixPlan, seed: int) -> None:
-    """An LSTM/GRU/RNN whose weights are constant or more than 2x off torch's own default
+def _fix_recurrent(m: nn.Module, name: str, plan: FixPlan, seed: int) -> None:
+    """An LSTM/GRU/RNN (layer or cell) whose weights are constant or more than 2x off torch's own default
     (uniform +-1/sqrt(hidden), std 1/sqrt(3 hidden)) gets that default back: the scheme its
     layer type expects (gates saturate or die when its weights are rescaled)."""
     expect = 1.0 / math.sqrt(3 * m.hidden_size)
@@ -473,7 +473,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
         plan.actions.append(f"no defect; acting on the warning: {', '.join(acted)}")
     layers = res.layers
     has_norm = bool((layers.role == "norm").any()) if "role" in layers else False
-    recurrent = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.RNNBase)]
+    recurrent = [(n, m) for n, m in model.named_modules() if isinstance(m, RECURRENT)]
     # blocks with no residual addition (highway layers, a MobileNet's pairs without norms) are a
     # plain stack's layers under names: LSUV too
     if not residual_blocks(res.blocks) and not has_norm and not recurrent:
@@ -506,6 +506,12 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
     # vision models without attention (ConvNeXt, ResNet: no evidence either way).
     vision = library_std is not None and b.main is not None and b.main.is_floating_point() and not res.attention.empty
     flat = any(f.kind == "flat attention" for f in res.findings)
+    # a stream of exact zeros (not owed to zero embedding tables that learn: that one is a
+    # warning), or no gradient past the head's bias, with norm scales at exactly 0: those scales
+    # are what zeroed it, and 1 is every
+    # norm's own init. Elsewhere a zero scale is left as chosen (a zero-gamma residual branch,
+    # Gemma's 1 + w)
+    dead_stream = any(f.kind in ("vanishing stream", "no gradient reaches the model") and f.severity == "defect" for f in res.findings)
     g = generator(seed, "fix")
     with torch.no_grad():
         for i, row in enumerate(first.itertuples()):
@@ -517,7 +523,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 _fix_mha(m, row.module, (row.name in branch_out or row.module in branch_out) and row.block not in post_norm, n_blocks,
                          plan, g)
                 continue
-            if isinstance(m, nn.RNNBase):
+            if isinstance(m, RECURRENT):
                 _fix_recurrent(m, row.module, plan, seed)
                 continue
             if w is None:
@@ -528,6 +534,9 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                         if mean != 0 and (abs(mean) > NORM_SCALE_FACTOR or abs(mean) < 1 / NORM_SCALE_FACTOR):
                             nw.fill_(1.0)
                             plan.actions.append(f"{row.module}: norm scale {mean:.3g} reset to 1")
+                        elif dead_stream and not bool(nw.any()):
+                            nw.fill_(1.0)
+                            plan.actions.append(f"{row.module}: norm scale 0 reset to 1 (the stream is exactly zero)")
                     nb = getattr(m, "bias", None)
                     if isinstance(nb, torch.Tensor):
                         _constant_bias_(nb, 1.0, f"{row.module} (norm)", plan)  # its output has unit scale
@@ -564,7 +573,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
         # a recorded module without a weight of its own (GPT-OSS's experts hold bare 3-D
         # parameters) leaves its parameters loose
         handled = {row.module for row in first.itertuples()
-                   if weight_of(mods[row.module]) is not None or row.role == "norm" or isinstance(mods[row.module], (nn.MultiheadAttention, nn.RNNBase))}
+                   if weight_of(mods[row.module]) is not None or row.role == "norm" or isinstance(mods[row.module], (nn.MultiheadAttention, *RECURRENT))}
         _fix_loose_parameters(model, handled, library_std, plan, g, lecun=vision)
         # a table read as the head by a function (nanoGPT's ``h @ wte.weight.T``) is the head
         tied = {n for n, _ in res.gradients.tied_embeddings} if res.gradients is not None else set()

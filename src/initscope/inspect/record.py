@@ -41,8 +41,8 @@ from initscope.inspect.stats import (
     token_similarity,
     token_spread,
 )
-from initscope.inspect.structure import (find_blocks, find_block_candidates, in_parametrization, is_activation, is_attention, is_embedding,
-                                         is_norm, fans, is_recorded, weight_of)
+from initscope.inspect.structure import (RECURRENT, find_blocks, find_block_candidates, in_parametrization, is_activation, is_attention,
+                                         is_embedding, is_norm, fans, is_recorded, weight_of)
 from initscope.repro import generator
 
 _ADDS = {"add", "add_", "__add__", "__radd__", "__iadd__"}
@@ -326,8 +326,8 @@ class Recorder:
                     # init loses rank (constant weights) cannot excuse the layers after it
                     row["input_effective_rank"] = effective_rank_sampled(x.detach().reshape(-1, x.shape[-1]),
                                                                          generator(0, "input-rank"))[0]
-                if isinstance(m, (nn.RNNBase, nn.Tanh, nn.Sigmoid)) and x is not None:
-                    row["gate_saturation"] = gate_saturation(m, x)
+                if isinstance(m, (*RECURRENT, nn.Tanh, nn.Sigmoid)) and x is not None:
+                    row["gate_saturation"] = gate_saturation(m, x, inp[1] if isinstance(m, nn.RNNCellBase) and len(inp) > 1 else None)
             idx = len(self.rec.rows)
             self.rec.rows.append(row)
             self._paths[id(row)] = tuple(self._block_stack)

@@ -71,24 +71,32 @@ def effective_rank_sampled(h: torch.Tensor, generator: torch.Generator) -> tuple
 GATE_SATURATION_Z = 4.0
 
 
-def gate_saturation(m: nn.Module, x: torch.Tensor) -> float:
+def gate_saturation(m: nn.Module, x: torch.Tensor, hidden: object = None) -> float:
     """Share of the pre-activations of a saturating nonlinearity beyond |z| > 4, where sigmoid
     and tanh pass under 2% of the gradient: a ``Tanh`` or ``Sigmoid`` module's input, or a
     recurrent layer's gates at the first time step. There the hidden state is zero, so the
     pre-activations are exactly the input projection of the first layer plus both biases (W_ih
-    x + b_ih + b_hh): no recurrent term is left out. NaN for a ReLU RNN and when the input is
-    not a plain tensor of ``input_size`` features."""
+    x + b_ih + b_hh): no recurrent term is left out. A cell (``LSTMCell``, ``GRUCell``,
+    ``RNNCell``) is read at the step it is called for, with the ``hidden`` state it is given
+    (W_ih x + b_ih + W_hh h + b_hh; a GRU's candidate gate has its reset gate on the W_hh h term,
+    not counted). NaN for a ReLU RNN and when the input is not a plain tensor of ``input_size``
+    features."""
     if isinstance(m, (nn.Tanh, nn.Sigmoid)):
         return float((x.detach().abs() > GATE_SATURATION_Z).double().mean()) if x.numel() else math.nan
-    w = getattr(m, "weight_ih_l0", None)
-    if getattr(m, "mode", "") == "RNN_RELU":  # no saturating nonlinearity
+    cell = isinstance(m, nn.RNNCellBase)
+    w = getattr(m, "weight_ih" if cell else "weight_ih_l0", None)
+    if getattr(m, "mode", "") == "RNN_RELU" or getattr(m, "nonlinearity", "") == "relu":  # no saturating nonlinearity
         return math.nan
-    if w is None or x.dim() < 2 or x.shape[-1] != w.shape[1] or not x.is_floating_point():
+    if w is None or x.dim() < (1 if cell else 2) or x.shape[-1] != w.shape[1] or not x.is_floating_point():
         return math.nan
-    first = x[:, 0] if (x.dim() == 3 and m.batch_first) else x[0] if x.dim() == 3 else x
-    z = first.reshape(-1, w.shape[1]).to(w.dtype) @ w.T
+    first = x if cell else x[:, 0] if (x.dim() == 3 and m.batch_first) else x[0] if x.dim() == 3 else x
+    z = first.detach().reshape(-1, w.shape[1]).to(w.dtype) @ w.detach().T
+    sfx = "" if cell else "_l0"
+    h = hidden[0] if isinstance(hidden, (tuple, list)) and hidden else hidden
+    if cell and isinstance(h, torch.Tensor) and h.is_floating_point():
+        z = z + h.detach().reshape(-1, m.hidden_size).to(w.dtype) @ m.weight_hh.detach().T
     if m.bias:
-        z = z + m.bias_ih_l0 + m.bias_hh_l0
+        z = z + getattr(m, f"bias_ih{sfx}").detach() + getattr(m, f"bias_hh{sfx}").detach()
     return float((z.abs() > GATE_SATURATION_Z).double().mean())
 
 
@@ -280,15 +288,17 @@ def distinct_rows(rows: torch.Tensor, *more: tuple[torch.Tensor, float], seed: i
     return int(torch.unique(keys).shape[0])
 
 
-def _recurrent_weight_stats(m: nn.RNNBase) -> dict[str, object]:
+def _recurrent_weight_stats(m: nn.Module) -> dict[str, object]:
     """A recurrent layer's units are its hidden units: unit j owns row j of every gate's block in
-    the first layer's W_ih, W_hh and biases; identical units stay identical under training."""
+    the first layer's (or the cell's) W_ih, W_hh and biases; identical units stay identical
+    under training."""
     nan = math.nan
-    gates = {"LSTM": 4, "GRU": 3}.get(type(m).__name__, 1)
+    gates = {"LSTM": 4, "GRU": 3, "LSTMCell": 4, "GRUCell": 3}.get(type(m).__name__, 1)
     h = m.hidden_size
-    parts = [getattr(m, n).detach() for n in ("weight_ih_l0", "weight_hh_l0")]
+    sfx = "" if isinstance(m, nn.RNNCellBase) else "_l0"
+    parts = [getattr(m, n + sfx).detach() for n in ("weight_ih", "weight_hh")]
     if m.bias:
-        parts += [getattr(m, n).detach().reshape(-1, 1) for n in ("bias_ih_l0", "bias_hh_l0")]
+        parts += [getattr(m, n + sfx).detach().reshape(-1, 1) for n in ("bias_ih", "bias_hh")]
     rows = torch.cat([t.to(torch.float64) for t in parts], dim=1)  # [gates * h, ...]
     per_unit = rows.reshape(gates, h, -1).transpose(0, 1).reshape(h, -1)
     return dict(weight_std=nan, weight_abs_max=float(parts[0].abs().max()), weight_units=h, fan_in=nan, fan_out=nan,
@@ -300,7 +310,7 @@ def weight_stats(module: nn.Module) -> dict[str, object]:
     the closest of them, and how many of its units (rows) are distinct."""
     w = weight_of(module)
     nan = math.nan
-    if w is None and isinstance(module, nn.RNNBase):
+    if w is None and isinstance(module, (nn.RNNBase, nn.RNNCellBase)):
         return _recurrent_weight_stats(module)
     if w is None:
         return dict(weight_std=nan, weight_abs_max=nan, weight_units=nan, fan_in=nan, fan_out=nan, fan_source="",

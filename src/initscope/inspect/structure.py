@@ -70,6 +70,9 @@ def is_activation(module: nn.Module) -> bool:
     return any(k in name for k in ("gelu", "silu", "swish", "mish", "activation"))
 
 
+RECURRENT = (nn.RNNBase, nn.RNNCellBase)  # LSTM/GRU/RNN layers and their cells
+
+
 def is_embedding(module: nn.Module) -> bool:
     return isinstance(module, (nn.Embedding, nn.EmbeddingBag))
 

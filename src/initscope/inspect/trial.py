@@ -91,18 +91,33 @@ def train(
     return res
 
 
+def copy_module(model: nn.Module) -> nn.Module:
+    """``copy.deepcopy`` of a model, also one built with the older
+    ``torch.nn.utils.weight_norm``, which keeps its ``weight`` as a non-leaf tensor attribute
+    (deepcopy refuses those): it is copied detached, and its hook recomputes it before every
+    forward pass anyway."""
+    import copy
+
+    held = [(m, k, v) for m in model.modules() for k, v in vars(m).items() if isinstance(v, torch.Tensor) and not v.is_leaf]
+    try:
+        for m, k, v in held:
+            m.__dict__[k] = v.detach()
+        return copy.deepcopy(model)
+    finally:
+        for m, k, v in held:
+            m.__dict__[k] = v
+
+
 def library_reinit(model: nn.Module, seed: int = 0) -> nn.Module:
     """The same architecture re-initialized by its library's own scheme, the known-good
     reference of a trial: a ``transformers`` model rebuilt from its config, any other module a
     copy with ``reset_parameters()`` called on every submodule that has one (torch's defaults).
     The global generator is left as it was."""
-    import copy
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, "reinit"))
         if hasattr(model, "config") and hasattr(type(model), "config_class"):
             return type(model)(model.config)
-        fresh = copy.deepcopy(model)
+        fresh = copy_module(model)
         for m in fresh.modules():
             if isinstance(m, nn.MultiheadAttention):
                 m._reset_parameters()

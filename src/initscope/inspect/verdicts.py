@@ -430,6 +430,15 @@ def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]
     return out
 
 
+def _zero_layer_learns(r: pd.Series) -> bool:
+    """A layer whose weights are all exactly zero and take a gradient (a flow's coupling net
+    ending at zero, so each coupling starts as the identity; a zero-initialized readout): its
+    output is zero by choice, and the first step moves it. One that takes none (every layer of
+    an all-zero stack) stays zero."""
+    w, g = r.get("weight_abs_max", math.nan), r.get("grad_norm", math.nan)
+    return bool(pd.notna(w) and w == 0 and pd.notna(g) and g > 0)
+
+
 def _token_spread_kept(blocks: pd.DataFrame, sim: pd.DataFrame) -> float | None:
     """The least share of the tokens' spread entering their stack that the blocks in ``sim``
     keep (:data:`TOKEN_SPREAD_KEPT_MIN`); None when it is not measured or nothing entered."""
@@ -470,7 +479,7 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
             # LayerNorm's output: its scale owes nothing to the embeddings')
             if m2 > EXPLODE_M2 * reference:
                 v.append(("exploding", m2, f"second moment {m2:.3g} against {reference:.3g} at the input"))
-            elif m2 < VANISH_M2 * reference:
+            elif m2 < VANISH_M2 * reference and not _zero_layer_learns(r):
                 v.append(("vanishing", m2, f"second moment {m2:.3g} against {reference:.3g} at the input"))
             # (scale findings are 'high' confidence: a factor 1000 in second moment is already the margin)
         # the head is judged by the loss, an embedding by nothing the init decides (a
@@ -495,7 +504,7 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
             # Sigmoid module's input, and a layer's output that a torch.sigmoid / torch.tanh reads
             # (a hand-written LSTM cell's gates, WaveNet's gated units: record.gate_called)
             read = "functional" if r.get("gate_read") == "functional" else "module" if r.get("type") in ("Tanh", "Sigmoid") else "recurrent"
-            what = {"recurrent": "gate pre-activations at the first step", "module": "inputs",
+            what = {"recurrent": "gate pre-activations" + ("" if str(r.get("type", "")).endswith("Cell") else " at the first step"), "module": "inputs",
                     "functional": "outputs, which a sigmoid or tanh reads,"}[read]
             v.append(("saturated gates" if read == "recurrent" else "saturated activations", float(gs),
                       f"{gs:.0%} of the {what} beyond |z| > 4, where sigmoid and tanh pass under 2% of the gradient"))
@@ -542,6 +551,16 @@ def _gradient_findings(gr: Gradients | None, task: str = "auto") -> list[Finding
                                 "the head's gradient rewrites it before the blocks learn to read it",
                                 "initialize it at the library's scale (transformers: initializer_range, default 0.02), "
                                 "or untie it (tie_word_embeddings=False)"))
+    moving = [n for n, k, _ in gr.by_parameter if k]
+    if gr.by_parameter and all(n.endswith("bias") for n in moving) and len({n.rsplit(".", 1)[0] for n in moving}) <= 1:
+        # exact zeros, no threshold: the only parameter the first step moves is one layer's
+        # offset (the head's), and what feeds it stays exactly as it is: every norm scale at 0
+        # before a ReLU (its derivative at 0 is 0), every weight at 0
+        out.append(_finding("no gradient reaches the model", moving or [gr.by_parameter[0][0]], float(len(moving)),
+                            "every parameter's step-0 gradient is exactly zero" + (f" except {moving[0]}'s" if moving else "")
+                            + ": no step can move what feeds the output",
+                            "a random init where weights or norm scales are exactly zero (norm scales at 1), or initscope inspect --fix auto",
+                            "high"))
     share = gr.below_adam_eps
     if share == share and share > GRAD_BELOW_EPS_MAX:
         # the places: parameters (in the model's order) whose own entries are mostly under eps
