@@ -23,6 +23,7 @@
     python benchmarks/verdicts.py others --train-others --set 7  # ... and default on RoBERTa, DistilBERT, ELECTRA, MPNet, DeBERTa v2
     python benchmarks/verdicts.py others --train-others --set 8  # hand-written LSTM/GRU cells, WaveNet, highway: default, x3, x10, x0.3
     python benchmarks/verdicts.py holdout --set 8 --families encoder-prenorm  # N(0, 0.002), N(0, 0.003), N(0, 0.007)
+    python benchmarks/verdicts.py others --train-others --set 9  # TCN, residual MLP/CNN without norms, Fixup: default, x3, x10, x0.1, x0.01
     python benchmarks/verdicts.py others --train-others --set 2 --fixes  # ... and --fix auto on a set's flagged pairs, trained again
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
@@ -750,6 +751,109 @@ class _Highway(torch.nn.Module):
         return self.head(x)
 
 
+class _TCNBlock(torch.nn.Module):
+    """Bai et al. (2018)'s temporal block: two weight-normalized dilated causal convolutions
+    with ReLUs, weights N(0, 0.01), a residual sum (a 1 x 1 convolution where the width changes)."""
+
+    def __init__(self, cin: int, cout: int, dilation: int) -> None:
+        super().__init__()
+        wn = torch.nn.utils.parametrizations.weight_norm
+        self.pad = 2 * dilation
+        self.c1 = wn(torch.nn.Conv1d(cin, cout, 3, dilation=dilation))
+        self.c2 = wn(torch.nn.Conv1d(cout, cout, 3, dilation=dilation))
+        self.down = torch.nn.Conv1d(cin, cout, 1) if cin != cout else None
+        with torch.no_grad():
+            for c in (self.c1, self.c2):
+                c.parametrizations.weight.original1.normal_(0, 0.01)
+            if self.down is not None:
+                self.down.weight.normal_(0, 0.01)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pad = lambda h: torch.nn.functional.pad(h, (self.pad, 0))  # noqa: E731
+        h = torch.relu(self.c2(pad(torch.relu(self.c1(pad(x))))))
+        return torch.relu(h + (x if self.down is None else self.down(x)))
+
+
+class _TCN(torch.nn.Module):
+    """A TCN on the zoo's token task (its last step's features)."""
+
+    def __init__(self, d: int = 64) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(zoo.VOCAB, 32)
+        self.blocks = torch.nn.ModuleList(_TCNBlock(32 if k == 0 else d, d, 2 ** k) for k in range(4))
+        self.head = torch.nn.Linear(d, zoo.CLASSES)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.embed(ids).transpose(1, 2)
+        for b in self.blocks:
+            x = b(x)
+        return self.head(x[:, :, -1])
+
+
+class _PlainResBlock(torch.nn.Module):
+    def __init__(self, d: int, conv: bool) -> None:
+        super().__init__()
+        make = (lambda: torch.nn.Conv2d(d, d, 3, padding=1)) if conv else (lambda: torch.nn.Linear(d, d))
+        self.f1, self.f2 = make(), make()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.f2(torch.relu(self.f1(x)))
+
+
+class _PlainResNet(torch.nn.Module):
+    """Residual blocks x + f2(relu(f1(x))) with no normalization anywhere and torch's default
+    init: an MLP on the zoo's digits (``conv=False``, 8 blocks of width 128) or a CNN on its
+    images (4 blocks of 16 channels)."""
+
+    def __init__(self, conv: bool) -> None:
+        super().__init__()
+        d = 16 if conv else 128
+        self.stem = torch.nn.Conv2d(zoo.IMAGE[0], d, 3, padding=1) if conv else torch.nn.Linear(64, d)
+        self.blocks = torch.nn.Sequential(*[_PlainResBlock(d, conv) for _ in range(4 if conv else 8)])
+        self.head, self.conv = torch.nn.Linear(d, zoo.CLASSES), conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.blocks(self.stem(x))
+        return self.head(h.mean(dim=(2, 3)) if self.conv else h)
+
+
+class _FixupBlock(torch.nn.Module):
+    def __init__(self, d: int, blocks: int) -> None:
+        super().__init__()
+        self.b1a, self.b1b, self.b2a, self.b2b = (torch.nn.Parameter(torch.zeros(1)) for _ in range(4))
+        self.scale = torch.nn.Parameter(torch.ones(1))
+        self.c1 = torch.nn.Conv2d(d, d, 3, padding=1, bias=False)
+        self.c2 = torch.nn.Conv2d(d, d, 3, padding=1, bias=False)
+        with torch.no_grad():  # Fixup (Zhang et al. 2019): He init scaled by L^(-1/(2m-2)), m = 2; the last conv at 0
+            torch.nn.init.kaiming_normal_(self.c1.weight, nonlinearity="relu")
+            self.c1.weight.mul_(blocks ** -0.5)
+            self.c2.weight.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.c1(x + self.b1a) + self.b1b)
+        return torch.relu(x + self.c2(h + self.b2a) * self.scale + self.b2b)
+
+
+class _Fixup(torch.nn.Module):
+    """A Fixup ResNet (no normalization; scalar biases and multipliers; the head at 0) on the
+    zoo's images."""
+
+    def __init__(self, d: int = 16, blocks: int = 4) -> None:
+        super().__init__()
+        self.stem = torch.nn.Conv2d(zoo.IMAGE[0], d, 3, padding=1)
+        self.blocks = torch.nn.Sequential(*[_FixupBlock(d, blocks) for _ in range(blocks)])
+        self.head = torch.nn.Linear(d, zoo.CLASSES)
+        with torch.no_grad():
+            self.head.weight.zero_(), self.head.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(torch.relu(self.stem(x))).mean(dim=(2, 3)))
+
+
+# others set 9 (stop 33): residual nets without any normalization layer
+RESIDUAL_OTHERS = {"tcn": (_TCN, "lstm"), "resmlp-plain": (lambda: _PlainResNet(conv=False), "mlp"),
+                   "rescnn-plain": (lambda: _PlainResNet(conv=True), "cnn"), "fixup": (_Fixup, "cnn")}
+
 # others set 8 (stop 33): hand-written models whose gates are torch.sigmoid / torch.tanh calls
 GATED_OTHERS = {"lstm-cell": (lambda: _LSTMCellNet(), "lstm"), "gru-cell": (lambda: _LSTMCellNet(gru=True), "lstm"),
                 "wavenet": (_WaveNet, "lstm"), "highway": (_Highway, "mlp")}
@@ -792,7 +896,7 @@ def _others() -> dict[str, tuple[object, object]]:
         "resnet (transformers)": (lambda: t.ResNetForImageClassification(t.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32],
                                                                                        depths=[1, 1], num_labels=10)), img),
         **{name: (lambda name=name: _library_lm(name), ids) for name in LIBRARY_LMS},
-        **{name: (build, zoo.task_data(fam, 8, seed=0)[0]) for name, (build, fam) in GATED_OTHERS.items()},
+        **{name: (build, zoo.task_data(fam, 8, seed=0)[0]) for name, (build, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS}.items()},
         # others set 7 (stop 32): encoders outside the zoo and sets 1-6
         "mpnet": (lambda: t.MPNetForSequenceClassification(t.MPNetConfig(**enc, num_labels=10)), ids),
         "deberta-v2": (lambda: t.DebertaV2ForSequenceClassification(t.DebertaV2Config(**enc, num_labels=10)), ids),
@@ -838,7 +942,7 @@ NEW_ENCODERS = ("mpnet", "deberta-v2")
 FIRST_OTHERS = tuple(n for n in OTHER_TASKS if n not in LIBRARY_LMS)  # the 15 families of sets 1-3
 OTHER_TASKS.update({name: "vit" for name in VISION_OTHERS})
 OTHER_TASKS.update({name: "bert" for name in NEW_ENCODERS})
-OTHER_TASKS.update({name: fam for name, (_, fam) in GATED_OTHERS.items()})
+OTHER_TASKS.update({name: fam for name, (_, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS}.items()})
 OTHER_INITS = ("default", "x3", "x10")
 OTHERS = HOLDOUT.with_name("verdicts_others.json")
 # sets of inits the families outside the zoo are trained at: set 1 (stop 28) at their default,
@@ -867,12 +971,17 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # training): hand-written LSTM and GRU cells, WaveNet's gated units and a highway network,
     # whose gates no module holds, at their default, x3, x10 and x0.3
     "8": (HOLDOUT.with_name("verdicts_others8.json"), ("default", "x3", "x10", "x0.3")),
+    # set 9 (stop 33, committed with the scale rules extended to residual nets without any norm,
+    # and before its training): a TCN, residual MLP and CNN without norms, a Fixup ResNet, at
+    # their default, x3, x10, x0.1 and x0.01
+    "9": (HOLDOUT.with_name("verdicts_others9.json"), ("default", "x3", "x10", "x0.1", "x0.01")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
                                                   "3": tuple(n for n in FIRST_OTHERS if OTHER_TASKS[n] == "gpt2"), "4": LIBRARY_LMS,
                                                   "5": VISION_OTHERS, "6": tuple(n for n in FIRST_OTHERS if OTHER_TASKS[n] != "vit"),
-                                                  "7": ("roberta", "distilbert", "electra", *NEW_ENCODERS), "8": tuple(GATED_OTHERS)}
+                                                  "7": ("roberta", "distilbert", "electra", *NEW_ENCODERS), "8": tuple(GATED_OTHERS),
+                                                  "9": tuple(RESIDUAL_OTHERS)}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:

@@ -508,3 +508,44 @@ def test_a_zero_layer_that_takes_a_gradient_is_no_vanishing_signal_but_a_zero_st
             p.zero_()
     res = inspect(stack, torch.randn(64, 32))
     assert "vanishing" in _kinds(res)
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, d: int, norm: bool):
+        super().__init__()
+        self.norm = nn.LayerNorm(d) if norm else nn.Identity()
+        self.f1, self.f2 = nn.Linear(d, d), nn.Linear(d, d)
+
+    def forward(self, x):
+        return x + self.f2(torch.relu(self.f1(self.norm(x))))
+
+
+@pytest.mark.parametrize("norm", [False, True])
+def test_a_residual_stream_without_any_norm_is_judged_for_scale_like_a_plain_stack(norm):
+    """Every weight x3 in a residual MLP: with no norm anywhere the stream's second moment (by
+    hand: the plain forward) passes EXPLODE_M2 times the input's, "exploding" at the first block
+    that does; a pre-norm twin's stream grows too (over 10x here) and is not judged by it
+    (LLaMA's orthogonal re-draw grows 2.4e3x and trains)."""
+    from initscope.inspect.verdicts import EXPLODE_M2
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(32, 64), *[_ResBlock(64, norm) for _ in range(6)], nn.Linear(64, 5))
+    with torch.no_grad():
+        for p in net.parameters():
+            if p.dim() == 2:
+                p.mul_(3.0)
+    x = torch.randn(64, 32)
+    res = inspect(net, x)
+    with torch.no_grad():
+        h, m2 = net[0](x), []
+        for blk in net[1:-1]:
+            h = blk(h)
+            m2.append(float(h.pow(2).mean()))
+    ref = float(x.pow(2).mean())
+    exploding = [f for f in res.findings if f.kind == "exploding"]
+    if norm:
+        assert max(m2) > 10 * ref and not exploding
+    else:
+        first = next(i for i, v in enumerate(m2) if v > EXPLODE_M2 * ref)
+        assert len(exploding) == 1 and exploding[0].place == str(first + 1)
+        assert exploding[0].value == pytest.approx(m2[first], rel=1e-4)

@@ -430,6 +430,28 @@ def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]
     return out
 
 
+def _stream_scale_findings(blocks: pd.DataFrame, layers: pd.DataFrame, reference: float | None) -> list[Finding]:
+    """A residual net with no norm anywhere (a TCN, a residual MLP or CNN without BatchNorm,
+    Fixup) has nothing to reset its stream's scale: the stream at each residual block is judged
+    as a plain stack's layer is, against the input, with the same bars (EXPLODE_M2, VANISH_M2).
+    With a norm (pre-norm transformers, BN ResNets) the stream's size says little: LLaMA's
+    orthogonal re-draw grows it 2.4e3x and trains."""
+    res = residual_blocks(blocks)
+    if not reference or not res or "stream_rms" not in blocks or "role" not in layers or (layers.role == "norm").any():
+        return []
+    rows = blocks[blocks.module.isin(res) & (blocks.stream_rms > 0)]
+    m2 = rows.stream_rms.astype(float) ** 2
+    out = []
+    for kind, hit in (("exploding", rows[m2 > EXPLODE_M2 * reference]), ("vanishing", rows[m2 < VANISH_M2 * reference])):
+        if not hit.empty:
+            v = float(hit.stream_rms.iloc[0]) ** 2
+            out.append(_finding(kind, list(hit.block), v,
+                                f"the residual stream's second moment is {v:.3g} against {reference:.3g} at the input, and no norm resets it",
+                                f"a {'smaller' if kind == 'exploding' else 'larger'} init scale for the branches (their last layer "
+                                "scaled by 1/sqrt(2 x blocks) or zero), or initscope inspect --fix auto"))
+    return out
+
+
 def _zero_layer_learns(r: pd.Series) -> bool:
     """A layer whose weights are all exactly zero and take a gradient (a flow's coupling net
     ending at zero, so each coupling starts as the identity; a zero-initialized readout): its
@@ -458,6 +480,7 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
     verdicts: list[str] = []
     hits: dict[str, list[tuple[str, float, str]]] = {}
     after_pool = after_norm = False
+    normless = "role" in layers and not (layers.role == "norm").any()
     ranks = layers[layers.effective_rank.notna()] if "effective_rank" in layers else layers.iloc[0:0]
     # the data's rank is seen where a weighted layer first maps a float input (an embedding's
     # rank is its init's, not the data's): without one, only the share of dims is judged
@@ -474,7 +497,7 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
         m2 = r.second_moment
         if not math.isfinite(m2):
             v.append(("non-finite output", m2, "output is not finite"))
-        elif not in_block and not after_norm and reference and r.role == "layer" and not r.get("feeds_norm", False) and not residual:
+        elif not in_block and not after_norm and reference and r.role == "layer" and not r.get("feeds_norm", False) and (not residual or normless):
             # judged against the input only until a norm resets the scale (BERT's pooler reads a
             # LayerNorm's output: its scale owes nothing to the embeddings')
             if m2 > EXPLODE_M2 * reference:
@@ -597,8 +620,10 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     layer_findings, verdicts = (_layer_findings(layers, reference_scale(layers, float_input_m2), float_input_m2 is not None,
                                                 residual_blocks(blocks))
                                 if not layers.empty else ([], []))
+    known = {f.kind for f in layer_findings}
+    stream = [f for f in _stream_scale_findings(blocks, layers, reference_scale(layers, float_input_m2)) if f.kind not in known]
     findings = [*_output_findings(output, gradients), *_attention_findings(attention), *_flat_attention_findings(attention, image_input, local_mixing),
                 *_block_findings(blocks, layers),
-                *_first_attention_findings(blocks, branches, attention, output), *layer_findings,
+                *_first_attention_findings(blocks, branches, attention, output), *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task)]
     return findings, verdicts
