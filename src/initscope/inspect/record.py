@@ -46,12 +46,12 @@ from initscope.inspect.structure import (RECURRENT, find_blocks, find_block_cand
 from initscope.repro import generator
 
 _ADDS = {"add", "add_", "__add__", "__radd__", "__iadd__"}
-# ops that only reshape: the stream reshaped is still the stream (OPT adds its MLP branch to the
-# stream flattened to [batch x tokens, width])
 # saturating nonlinearities a model may call as functions (a hand-written LSTM cell, WaveNet's
 # gated units, a highway layer): judged where a weighted layer's output is their input
 _GATES = {"tanh", "sigmoid"}
 _MULS = {"mul", "__mul__", "__rmul__"}
+# ops that only reshape: the stream reshaped is still the stream (OPT adds its MLP branch to the
+# stream flattened to [batch x tokens, width])
 _RESHAPES = {"view", "reshape", "flatten", "unflatten", "contiguous", "view_as", "reshape_as"}
 # A branch within this relative distance of the last norm output times a scalar is that norm's
 # output (rounding only: float32 gives ~1e-7)
