@@ -24,6 +24,8 @@
     python benchmarks/verdicts.py others --train-others --set 8  # hand-written LSTM/GRU cells, WaveNet, highway: default, x3, x10, x0.3
     python benchmarks/verdicts.py holdout --set 8 --families encoder-prenorm  # N(0, 0.002), N(0, 0.003), N(0, 0.007)
     python benchmarks/verdicts.py others --train-others --set 9  # TCN, residual MLP/CNN without norms, Fixup: default, x3, x10, x0.1, x0.01
+    python benchmarks/verdicts.py holdout --set 9  # every layer's weight at 0 (biases, norms, embeddings kept)
+    python benchmarks/verdicts.py holdout --set 10 --families gpt2,llama,neox,bert,encoder,encoder-prenorm,vit  # the query at 0 (muP)
     python benchmarks/verdicts.py others --train-others --set 2 --fixes  # ... and --fix auto on a set's flagged pairs, trained again
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
@@ -558,6 +560,12 @@ HOLDOUT_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # spread, and before its training): the pre-norm encoder at the small re-draws where its
     # branches' shared biases lift token similarity over the bar (`--families encoder-prenorm`)
     "8": (HOLDOUT.with_name("verdicts_holdout8.json"), ("normal-0.002", "normal-0.003", "normal-0.007")),
+    # holdout sets 9 and 10 (stop 33, committed with "dead blocks", "no gradient reaches the
+    # model" and flat attention not judged at exactly zero logits, before their training): every
+    # family with every layer's weight at 0 (a botched init); the attention families with a zero
+    # query, muP's (`--families gpt2,llama,neox,bert,encoder,encoder-prenorm,vit`)
+    "9": (HOLDOUT.with_name("verdicts_holdout9.json"), ("zero-linear",)),
+    "10": (HOLDOUT.with_name("verdicts_holdout10.json"), ("zero-query",)),
 }
 HOLDOUT_INITS = {name for _, inits in HOLDOUT_SETS.values() for name in inits}
 
@@ -575,11 +583,44 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
                 if isinstance(m, torch.nn.Embedding):
                     m.weight.zero_()  # a head tied to a table goes with it
         return model
+    if init in ("zero-linear", "zero-query"):
+        return _zero_init(model, init)
     scale = re.fullmatch(r"x(\d+(?:\.\d+)?)", init)
     if scale:
         zoo._scale_all(model, float(scale[1]))
         return model
     return _redraw(model, init)
+
+
+def _zero_init(model: torch.nn.Module, how: str) -> torch.nn.Module:
+    """``zero-linear``: every weight a layer multiplies by (Linear, convolution, transformers'
+    Conv1D, torch's packed attention projection) set to 0, embedding tables, biases and norm
+    scales kept (a botched init that zeroes every nn.Linear). ``zero-query``: the query
+    projections at 0 and the rest as built (muP's zero query): ``q_proj`` / ``query``, the first
+    third of GPT-2's ``c_attn`` and of torch's ``in_proj_weight``, each head's query rows of
+    GPT-NeoX's ``query_key_value``."""
+    from initscope.inspect.structure import is_embedding, weight_of
+
+    with torch.no_grad():
+        for name, m in model.named_modules():
+            if how == "zero-linear":
+                w = weight_of(m)
+                if w is not None and not is_embedding(m):
+                    w.zero_()
+                if isinstance(m, torch.nn.MultiheadAttention) and m.in_proj_weight is not None:
+                    m.in_proj_weight.zero_()
+                continue
+            last = name.rsplit(".", 1)[-1]
+            if last in ("q_proj", "query"):
+                m.weight.zero_()
+            elif last == "c_attn":  # transformers' Conv1D: [in, 3 x out], the query first
+                m.weight[:, : m.weight.shape[1] // 3].zero_()
+            elif isinstance(m, torch.nn.MultiheadAttention):
+                m.in_proj_weight[: m.embed_dim].zero_()
+            elif last == "query_key_value":  # [heads x (q, k, v) x head_dim, width]
+                heads = model.config.num_attention_heads
+                m.weight.view(heads, 3, -1, m.weight.shape[1])[:, 0].zero_()
+    return model
 
 
 def _holdout_model(family: str, init: str, seed: int) -> torch.nn.Module:

@@ -1,5 +1,6 @@
 """inspect on torch models, healthy and deliberately broken; the command line."""
 
+import copy
 import math
 import json
 import subprocess
@@ -549,3 +550,95 @@ def test_a_residual_stream_without_any_norm_is_judged_for_scale_like_a_plain_sta
         first = next(i for i, v in enumerate(m2) if v > EXPLODE_M2 * ref)
         assert len(exploding) == 1 and exploding[0].place == str(first + 1)
         assert exploding[0].value == pytest.approx(m2[first], rel=1e-4)
+
+
+class _LinearAttentionBlock(nn.Module):
+    """A pre-norm block with its attention written out in Linear layers (q, k, v, o) and an MLP."""
+
+    def __init__(self, d: int = 32):
+        super().__init__()
+        self.n1, self.n2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+        self.fc1, self.fc2 = nn.Linear(d, 2 * d), nn.Linear(2 * d, d)
+
+    def forward(self, x):
+        h = self.n1(x)
+        a = torch.softmax(self.q(h) @ self.k(h).transpose(1, 2) / h.shape[-1] ** 0.5, dim=-1)
+        x = x + self.o(a @ self.v(h))
+        return x + self.fc2(torch.relu(self.fc1(self.n2(x))))
+
+
+class _TinyEncoder(nn.Module):
+    def __init__(self, d: int = 32):
+        super().__init__()
+        self.emb = nn.Embedding(50, d)
+        self.blocks = nn.ModuleList(_LinearAttentionBlock(d) for _ in range(3))
+        self.head = nn.Linear(d, 5)
+
+    def forward(self, ids):
+        h = self.emb(ids)
+        for b in self.blocks:
+            h = b(h)
+        return self.head(h.mean(1))
+
+
+@pytest.mark.parametrize("biases", [True, False])
+def test_blocks_whose_branches_end_in_zero_weights_fed_zeros_are_dead(biases):
+    """Every Linear weight at 0, the head's too. With the biases at 0 as well (as transformers
+    initialize them), each branch ends in a zero layer fed exact zeros (o reads a v of zeros,
+    fc2 a ReLU of zeros): "dead blocks", and five plain AdamW steps leave every block weight at
+    0 although the head learns. With torch's random biases kept, o and fc2 are fed nonzero
+    inputs: alive, and the same steps move their weights. --fix auto re-draws the dead ones;
+    zeroing only each branch's last layer (zero-residual) kills none."""
+    from initscope.inspect.fixes import auto_fix
+
+    torch.manual_seed(0)
+    ids = torch.randint(0, 50, (32, 12), generator=generator(0, "ids"))
+    y = torch.randint(0, 5, (32,), generator=generator(1, "ids"))
+    model = _TinyEncoder()
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, nn.Linear):
+                mod.weight.zero_()
+                if biases:
+                    mod.bias.zero_()
+    res = inspect(model, ids, task="classification")
+    dead = [f for f in res.findings if f.kind == "dead blocks"]
+    twin = copy.deepcopy(model)
+    opt = torch.optim.AdamW(twin.parameters(), lr=1e-3)
+    for _ in range(5):
+        opt.zero_grad()
+        nn.functional.cross_entropy(twin(ids), y).backward()
+        opt.step()
+    moved = [n for n, p in twin.named_parameters() if n.startswith("blocks.") and p.dim() >= 2 and p.detach().any()]
+    if biases:
+        assert len(dead) == 1 and dead[0].severity == "defect" and dead[0].value == 1.0 and dead[0].count == 3
+        assert moved == [] and twin.head.weight.detach().any()
+        auto_fix(model, ids)
+        assert "dead blocks" not in {f.kind for f in inspect(model, ids, task="classification").findings}
+    else:
+        assert dead == [] and {"blocks.0.o.weight", "blocks.0.fc2.weight"} <= set(moved)
+    zero_residual = _TinyEncoder()
+    with torch.no_grad():
+        for b in zero_residual.blocks:
+            b.o.weight.zero_(), b.fc2.weight.zero_()
+    assert "dead blocks" not in {f.kind for f in inspect(zero_residual, ids, task="classification").findings}
+
+
+def test_a_zero_query_projection_is_not_flat_attention_but_two_small_factors_are():
+    """muP zeroes the query: its gradient is the keys' size, so it learns at the normal rate and
+    the zoo's ViT with q_proj at 0 is not "flat attention"; q and k both x0.01 (each learning at
+    the other's size) still is."""
+    from initscope.inspect.zoo import task_data
+
+    x, _ = task_data("vit", 16, seed=3)
+    zero_q, small = build("vit", "default"), build("vit", "default")
+    with torch.no_grad():
+        for name, mod in zero_q.named_modules():
+            if name.endswith("q_proj"):
+                mod.weight.zero_()
+        for name, mod in small.named_modules():
+            if name.endswith(("q_proj", "k_proj")):
+                mod.weight.mul_(0.01)
+    assert "flat attention" not in {f.kind for f in inspect(zero_q, x).findings}
+    assert "flat attention" in {f.kind for f in inspect(small, x).findings}

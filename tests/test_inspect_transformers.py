@@ -236,9 +236,11 @@ def test_a_contrastive_model_is_judged_on_its_batch_and_its_temperature_fixed():
     assert "overconfident output" not in {f.kind for f in inspect(model, x).findings if f.severity == "defect"}
 
 
-def test_fix_auto_redraws_a_zeroed_query_only_where_attention_is_flat():
-    """muP-style zero query projections: on ViT the attention is flat over the patches (a defect),
-    and the fix re-draws the zeroed q_proj; on LLaMA (tokens, not flagged) they are left at 0."""
+def test_a_zeroed_query_is_muPs_choice_and_left_alone():
+    """muP-style zero query projections: the keys, at their normal size, give q_proj its
+    gradient at the normal rate (the independent test's ViT with q at 0 trains, 0.98;
+    benchmarks/RESULTS.md), so ViT's attention is not judged flat and --fix auto leaves it; on
+    LLaMA (tokens) they are left at 0 by a fix acting on other defects."""
     from initscope.inspect.fixes import auto_fix
     from initscope.inspect.zoo import task_data
 
@@ -247,10 +249,8 @@ def test_fix_auto_redraws_a_zeroed_query_only_where_attention_is_flat():
         for layer in vit.vit.layers:
             layer.attention.q_proj.weight.zero_()
     x, _ = task_data("vit", 16, seed=0)
-    assert "flat attention" in _kinds(inspect(vit, x))
-    auto_fix(vit, x)
-    assert all(layer.attention.q_proj.weight.std().item() > 0 for layer in vit.vit.layers)
-    assert inspect(vit, x).healthy
+    assert "flat attention" not in _kinds(inspect(vit, x))
+    assert auto_fix(vit, x).actions == ["healthy: nothing changed"]
     llama = build("llama", "x10")
     with torch.no_grad():
         for layer in llama.model.layers:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,8 +23,8 @@ from initscope.errors import unknown
 from initscope.inspect.core import at_init_mode, linear_weights
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
 from initscope.inspect.stats import as_samples_by_units
-from initscope.inspect.structure import RECURRENT, in_parametrization, is_embedding, weight_of
-from initscope.inspect.verdicts import residual_blocks
+from initscope.inspect.structure import QK_NAME, RECURRENT, in_parametrization, is_embedding, weight_of
+from initscope.inspect.verdicts import dead_blocks, residual_blocks
 from initscope.repro import derive_seed, generator
 from initscope.training import lsuv_rescale_
 
@@ -406,10 +405,6 @@ def _match_tied_siblings(model: nn.Module, plan: FixPlan, tied_names: set[str] =
                                     "which it is added to)")
 
 
-# The names a query or key projection goes by (transformers, timm, hand-written attention)
-QK_NAME = re.compile(r"(q|k|query|key|wq|wk|q_proj|k_proj|q_lin|k_lin|to_q|to_k)")
-
-
 # Warnings --fix auto acts on, though inspect does not call them defects: the calibration says
 # the model is more often broken than not, and the role-wise rescale makes the broken ones train
 # while leaving those that train no worse (benchmarks/verdicts.py warned: "attention swamps the
@@ -512,6 +507,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
     # norm's own init. Elsewhere a zero scale is left as chosen (a zero-gamma residual branch,
     # Gemma's 1 + w)
     dead_stream = any(f.kind in ("vanishing stream", "no gradient reaches the model") and f.severity == "defect" for f in res.findings)
+    dead = dead_blocks(res.blocks, res.branches, res.layers)
     g = generator(seed, "fix")
     with torch.no_grad():
         for i, row in enumerate(first.itertuples()):
@@ -565,6 +561,8 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
             du, units = getattr(row, "distinct_units", math.nan), getattr(row, "weight_units", math.nan)
             # flat attention with a zeroed query or key projection (muP-style): the zero is the defect
             qk_zero = flat and QK_NAME.fullmatch(row.module.rsplit(".", 1)[-1]) is not None and float(w.abs().max()) == 0
+            # inside a dead block every zero weight is re-drawn: zero by pairs, none can move
+            qk_zero = qk_zero or any(row.module.startswith(d + ".") for d in dead)
             with _editable_weight(m, row.module, plan) as w:
                 _rescale(w, _target_std(role, int(row.fan_in), relu_next, n_blocks, layer_std), f"{row.module} ({role})", plan, g,
                          bias if isinstance(bias, torch.Tensor) else None, force=role == "head",

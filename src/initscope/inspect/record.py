@@ -310,6 +310,10 @@ class Recorder:
                 row = dict(name=call, module=name, type=type(m).__name__, role=self._role(m, inp), call=k,
                            block=self._block_stack[-1] if self._block_stack else "", feeds_norm=False, input_constant=False,
                            **output_stats(as_samples_by_units(t, m), self.generator))
+                if row["role"] == "layer" and x is not None and x.is_floating_point():
+                    # a layer fed exact zeros: its weight's gradient is zero whatever reaches it
+                    # (verdicts.dead_blocks)
+                    row["input_zero"] = not bool(x.detach().any())
                 if x is not None and not (row["sample_fraction"] >= SAMPLE_CHECK_BELOW and row["dead_fraction"] <= DEAD_CHECK_ABOVE):
                     # an output constant over the samples because its input already was (MarkupLM's
                     # xpath path fed only padding) owes nothing to this layer's init

@@ -8,6 +8,7 @@ recording (:mod:`initscope.inspect.record`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch
@@ -71,6 +72,8 @@ def is_activation(module: nn.Module) -> bool:
 
 
 RECURRENT = (nn.RNNBase, nn.RNNCellBase)  # LSTM/GRU/RNN layers and their cells
+# The names a query or key projection goes by (transformers, timm, hand-written attention)
+QK_NAME = re.compile(r"(q|k|query|key|wq|wk|q_proj|k_proj|q_lin|k_lin|to_q|to_k)")
 
 
 def is_embedding(module: nn.Module) -> bool:

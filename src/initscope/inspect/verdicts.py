@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from initscope.inspect.core import Gradients, Output
+from initscope.inspect.structure import QK_NAME
 
 # Output: loss at step 0 minus log(classes), in nats. Library inits sit within 0.3 of chance
 # (ResNet-BN 0.29, TransformerEncoder 0.06, GPT-2/LLaMA 0.01), and unit-variance logits (what
@@ -330,13 +331,21 @@ def _first_attention_findings(blocks: pd.DataFrame, branches: pd.DataFrame, atte
                      confidence="low", severity="warning")]
 
 
-def _flat_attention_findings(att: pd.DataFrame, image_input: bool, local_mixing: bool = False) -> list[Finding]:
+def _flat_attention_findings(att: pd.DataFrame, image_input: bool, local_mixing: bool = False,
+                             layers: pd.DataFrame | None = None) -> list[Finding]:
     """Every attention layer of an image model too flat to learn where to look
     (ATTENTION_LOGIT_STD_MIN), where attention is its only way to mix patches (no convolution
     mixes neighbours: ``structure.mixes_locally``)."""
     if att.empty or "logit_std" not in att or not image_input or local_mixing:
         return []
     per = att.groupby("layer", sort=False).logit_std.mean()
+    # a query or key projection at exactly 0 (muP's zero query) is a choice whose other factor,
+    # at its normal size, gives it a gradient at the normal rate (both at zero: "dead blocks");
+    # what is judged is attention made flat by two small factors, each learning at the other's size
+    zero_qk = _zero_qk_modules(layers)
+    per = per[[not (v == 0 or any(m.startswith(str(k).split("#")[0] + ".") for m in zero_qk)) for k, v in per.items()]]
+    if per.empty:
+        return []
     top = float(per.max())
     if not (math.isfinite(top) and top < ATTENTION_LOGIT_STD_MIN):
         return []
@@ -346,6 +355,14 @@ def _flat_attention_findings(att: pd.DataFrame, image_input: bool, local_mixing:
                      "a larger q/k init: LeCun 1/sqrt(width) at small widths (transformers: initializer_range; "
                      "initscope inspect --fix auto does it)",
                      confidence="high" if top < ATTENTION_LOGIT_STD_MIN / 3 else "low")]
+
+
+def _zero_qk_modules(layers: pd.DataFrame | None) -> list[str]:
+    """Query or key projections (by name, ``structure.QK_NAME``) whose weight is exactly zero."""
+    if layers is None or layers.empty or "weight_abs_max" not in layers:
+        return []
+    hit = layers[(layers.weight_abs_max == 0) & layers.module.map(lambda n: QK_NAME.fullmatch(str(n).rsplit(".", 1)[-1]) is not None)]
+    return list(dict.fromkeys(hit.module))
 
 
 def residual_blocks(blocks: pd.DataFrame) -> set[str]:
@@ -450,6 +467,43 @@ def _stream_scale_findings(blocks: pd.DataFrame, layers: pd.DataFrame, reference
                                 f"a {'smaller' if kind == 'exploding' else 'larger'} init scale for the branches (their last layer "
                                 "scaled by 1/sqrt(2 x blocks) or zero), or initscope inspect --fix auto"))
     return out
+
+
+def dead_blocks(blocks: pd.DataFrame, branches: pd.DataFrame, layers: pd.DataFrame) -> list[str]:
+    """Residual blocks (module names) every branch of which ends in a layer whose weight is
+    exactly zero and whose input is exactly zero (``input_zero``): its gradient is zero whatever
+    reaches it, and what feeds it reaches the loss only through it, so takes a zero gradient too.
+    No step moves either (v and o at zero, an MLP's two layers at zero with no bias between):
+    the block stays the identity. A zero-residual init zeroes the last layer only; its input is
+    not zero, and the first step moves it. A zero head in front does not matter: it is what
+    reaches the block, not what the block can pass."""
+    res = residual_blocks(blocks)
+    if not res or branches.empty or "input_zero" not in layers or "weight_abs_max" not in layers:
+        return []
+    by_name = layers.set_index("name")
+    stuck = {n for n, r in by_name.iterrows() if r.weight_abs_max == 0 and pd.notna(r.input_zero) and bool(r.input_zero)}
+    out = []
+    for m in dict.fromkeys(blocks.module[blocks.module.isin(res)]):
+        calls = set(blocks.block[blocks.module == m])
+        mine = branches[branches.block.isin(calls)]
+        ends = [str(e).split(",") for e in mine.module]
+        if ends and all(e and all(p in stuck for p in e) for e in ends):
+            out.append(str(m))
+    return out
+
+
+def _dead_block_findings(blocks: pd.DataFrame, branches: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
+    dead = dead_blocks(blocks, branches, layers)
+    if not dead:
+        return []
+    n = len(residual_blocks(blocks))
+    return [_finding("dead blocks", dead, len(dead) / n,
+                     f"every branch of {len(dead)} of {n} residual blocks ends in a layer whose weight and input are exactly "
+                     "zero: it takes no gradient, nor does what feeds it (only through it), so no step moves either and "
+                     "the blocks stay identities",
+                     "a random init for those layers and what feeds them (a zero-residual init zeroes only a branch's last "
+                     "layer), or initscope inspect --fix auto",
+                     "high", None if len(dead) == n else "warning")]
 
 
 def _zero_layer_learns(r: pd.Series) -> bool:
@@ -622,8 +676,8 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
                                 if not layers.empty else ([], []))
     known = {f.kind for f in layer_findings}
     stream = [f for f in _stream_scale_findings(blocks, layers, reference_scale(layers, float_input_m2)) if f.kind not in known]
-    findings = [*_output_findings(output, gradients), *_attention_findings(attention), *_flat_attention_findings(attention, image_input, local_mixing),
-                *_block_findings(blocks, layers),
+    findings = [*_output_findings(output, gradients), *_attention_findings(attention), *_flat_attention_findings(attention, image_input, local_mixing, layers),
+                *_block_findings(blocks, layers), *_dead_block_findings(blocks, branches, layers),
                 *_first_attention_findings(blocks, branches, attention, output), *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task)]
     return findings, verdicts
