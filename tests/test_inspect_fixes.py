@@ -428,3 +428,22 @@ def test_norm_scales_at_zero_that_zero_the_stream_are_reset_and_a_zero_gamma_bra
     assert inspect(zero_gamma, x).issues == []
     auto_fix(zero_gamma, x)
     assert all(torch.equal(before[k], v) for k, v in zero_gamma.state_dict().items())
+
+
+def test_a_zero_pooler_and_zero_classifier_keep_each_other_still_and_the_fix_redraws_both():
+    """A pooler and a classifier both at 0 (biases 0): the classifier reads tanh(0) = 0, so its
+    gradient is 0, and the pooler's gradient passes the zero classifier, so it is 0 too; only the
+    classifier's bias moves ("no gradient reaches the model"). The fix re-draws both zero
+    weights, and a plain backward then reaches every parameter."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.LayerNorm(32), nn.ReLU(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 4))
+    with torch.no_grad():
+        for i in (3, 5):
+            model[i].weight.zero_(), model[i].bias.zero_()
+    x = torch.randn(32, 16)
+    assert "no gradient reaches the model" in {f.kind for f in inspect(model, x).findings if f.severity == "defect"}
+    plan = auto_fix(model, x)  # a net with a norm: each weight by its role, not LSUV
+    assert not any("LSUV" in a for a in plan.actions)
+    assert model[3].weight.detach().any() and model[5].weight.detach().any()
+    nn.functional.cross_entropy(model(x), torch.arange(32) % 4).backward()
+    assert all(p.grad is not None and p.grad.any() for p in model.parameters())

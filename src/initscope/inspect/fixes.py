@@ -561,8 +561,10 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
             du, units = getattr(row, "distinct_units", math.nan), getattr(row, "weight_units", math.nan)
             # flat attention with a zeroed query or key projection (muP-style): the zero is the defect
             qk_zero = flat and QK_NAME.fullmatch(row.module.rsplit(".", 1)[-1]) is not None and float(w.abs().max()) == 0
-            # inside a dead block every zero weight is re-drawn: zero by pairs, none can move
-            qk_zero = qk_zero or any(row.module.startswith(d + ".") for d in dead)
+            # inside a dead block every zero weight is re-drawn: zero by pairs, none can move; so is
+            # every zero weight of a model no gradient passes, or whose stream is zero (a zero
+            # pooler and classifier after dead blocks: each keeps the other's gradient at zero)
+            qk_zero = qk_zero or any(row.module.startswith(d + ".") for d in dead) or dead_stream
             with _editable_weight(m, row.module, plan) as w:
                 _rescale(w, _target_std(role, int(row.fan_in), relu_next, n_blocks, layer_std), f"{row.module} ({role})", plan, g,
                          bias if isinstance(bias, torch.Tensor) else None, force=role == "head",
