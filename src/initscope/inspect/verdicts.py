@@ -274,8 +274,10 @@ def _output_findings(o: Output, gr: Gradients | None = None) -> list[Finding]:
                 "overconfident output", ["output"], o.loss,
                 f"loss at step 0 is {o.loss:.3g} against {o.chance_loss:.3g} = log({o.classes}) for uniform guesses "
                 f"(logit std {o.logit_std:.3g}){undo}",
-                "scale down the head and the norm gain right before it (transformers: initializer_range, default 0.02), "
-                "or zero-init the head",
+                # (not "zero-init the head": a head fed a feature that barely varies over the
+                # samples, BERT's pooled CLS at init, then learns only a constant; BERT with a
+                # zero classifier stays at chance at 12 layers, probe of stop 33)
+                "scale down the head and the norm gain right before it (transformers: initializer_range, default 0.02)",
                 sure, severity=None if defect else "warning"))
     return out
 
