@@ -987,6 +987,13 @@ def test_gates_computed_by_torch_sigmoid_and_tanh_are_judged_as_an_lstms(scale):
     assert (expect > GATE_SATURATION_MAX) == (scale == 10.0)
     kinds = {f.kind for f in res.findings if f.severity == "defect"}
     assert ("saturated activations" in kinds) == (scale == 10.0), res.issues
+    if scale == 10.0:
+        # the fix (LSUV: no norm, no residual block) leaves the gates unsaturated; the state
+        # layer's first call, fed h = 0, outputs its bias (now 0): not "vanishing"
+        auto_fix(m, x)
+        after = inspect(m, x)
+        assert after.issues == [], after.issues
+        assert after.layers.set_index("name").loc["cell.hh", "second_moment"] == 0
 
 
 class _SelfGated(nn.Module):

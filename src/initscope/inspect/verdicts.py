@@ -508,6 +508,13 @@ def _dead_block_findings(blocks: pd.DataFrame, branches: pd.DataFrame, layers: p
                      "high", None if len(dead) == n else "warning")]
 
 
+def _fed_zeros(r: pd.Series) -> bool:
+    """A layer fed exact zeros (a recurrent cell's state at the first step): its output is its
+    bias, whatever its weight's scale, so that scale is not judged there."""
+    z = r.get("input_zero", False)
+    return bool(pd.notna(z) and z)
+
+
 def _zero_layer_learns(r: pd.Series) -> bool:
     """A layer whose weights are all exactly zero and take a gradient (a flow's coupling net
     ending at zero, so each coupling starts as the identity; a zero-initialized readout): its
@@ -558,7 +565,7 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
             # LayerNorm's output: its scale owes nothing to the embeddings')
             if m2 > EXPLODE_M2 * reference:
                 v.append(("exploding", m2, f"second moment {m2:.3g} against {reference:.3g} at the input"))
-            elif m2 < VANISH_M2 * reference and not _zero_layer_learns(r):
+            elif m2 < VANISH_M2 * reference and not _zero_layer_learns(r) and not _fed_zeros(r):
                 v.append(("vanishing", m2, f"second moment {m2:.3g} against {reference:.3g} at the input"))
             # (scale findings are 'high' confidence: a factor 1000 in second moment is already the margin)
         # the head is judged by the loss, an embedding by nothing the init decides (a
