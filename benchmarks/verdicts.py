@@ -26,6 +26,7 @@
     python benchmarks/verdicts.py others --train-others --set 9  # TCN, residual MLP/CNN without norms, Fixup: default, x3, x10, x0.1, x0.01
     python benchmarks/verdicts.py holdout --set 9  # every layer's weight at 0 (biases, norms, embeddings kept)
     python benchmarks/verdicts.py holdout --set 10 --families gpt2,llama,neox,bert,encoder,encoder-prenorm,vit  # the query at 0 (muP)
+    python benchmarks/verdicts.py holdout --set 11  # every 1-D parameter at 0: biases and norm scales
     python benchmarks/verdicts.py others --train-others --set 2 --fixes  # ... and --fix auto on a set's flagged pairs, trained again
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
@@ -566,6 +567,10 @@ HOLDOUT_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # query, muP's (`--families gpt2,llama,neox,bert,encoder,encoder-prenorm,vit`)
     "9": (HOLDOUT.with_name("verdicts_holdout9.json"), ("zero-linear",)),
     "10": (HOLDOUT.with_name("verdicts_holdout10.json"), ("zero-query",)),
+    # holdout set 11 (stop 33, committed with "no gradient reaches the model" for models where no
+    # weight matrix takes a gradient, before its training): every 1-D parameter at 0 (biases and
+    # norm scales), on all 12 zoo families
+    "11": (HOLDOUT.with_name("verdicts_holdout11.json"), ("zero-1d",)),
 }
 HOLDOUT_INITS = {name for _, inits in HOLDOUT_SETS.values() for name in inits}
 
@@ -573,8 +578,8 @@ HOLDOUT_INITS = {name for _, inits in HOLDOUT_SETS.values() for name in inits}
 def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
     """An init outside the zoo by name: ``default`` leaves the model as built, ``x<k>`` scales
     every parameter by k, ``zero-embeddings`` zeros every ``nn.Embedding`` table (tokens,
-    positions, types; a tied head with them), any other name re-draws the weight matrices
-    (:func:`_redraw`)."""
+    positions, types; a tied head with them), ``zero-linear`` / ``zero-query`` (:func:`_zero_init`),
+    ``zero-1d`` every 1-D parameter, any other name re-draws the weight matrices (:func:`_redraw`)."""
     if init == "default":
         return model
     if init == "zero-embeddings":
@@ -585,6 +590,12 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
         return model
     if init in ("zero-linear", "zero-query"):
         return _zero_init(model, init)
+    if init == "zero-1d":  # the loop that zeroes "the biases" as every 1-D parameter: norm scales too
+        with torch.no_grad():
+            for p in model.parameters():
+                if p.dim() == 1:
+                    p.zero_()
+        return model
     scale = re.fullmatch(r"x(\d+(?:\.\d+)?)", init)
     if scale:
         zoo._scale_all(model, float(scale[1]))

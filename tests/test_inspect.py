@@ -642,3 +642,49 @@ def test_a_zero_query_projection_is_not_flat_attention_but_two_small_factors_are
                 mod.weight.mul_(0.01)
     assert "flat attention" not in {f.kind for f in inspect(zero_q, x).findings}
     assert "flat attention" in {f.kind for f in inspect(small, x).findings}
+
+
+def test_every_norm_scale_at_zero_leaves_no_weight_a_gradient():
+    """Every 1-D parameter at 0 (a loop meant to zero the biases that zeroes the LayerNorm
+    scales too): each branch reads a norm's output of zeros and the head reads one, so no weight
+    matrix or table has a step-0 gradient (a plain backward shows it), only scales and offsets:
+    "no gradient reaches the model"; --fix auto puts the scales back at 1. Zeroing the biases
+    alone is healthy."""
+    from initscope.inspect.fixes import auto_fix
+
+    torch.manual_seed(0)
+    ids = torch.randint(0, 50, (32, 12), generator=generator(0, "ids"))
+    y = torch.randint(0, 5, (32,), generator=generator(1, "ids"))
+    model = _TinyPreNormLM()
+    biases_only = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 1:
+                p.zero_()
+        for n, p in biases_only.named_parameters():
+            if n.endswith("bias"):
+                p.zero_()
+    nn.functional.cross_entropy(model(ids), y).backward()
+    assert all(not p.grad.any() for p in model.parameters() if p.dim() >= 2)
+    assert any(p.grad.any() for p in model.parameters() if p.dim() == 1)
+    model.zero_grad(set_to_none=True)
+    res = inspect(model, ids, task="classification")
+    assert "no gradient reaches the model" in [f.kind for f in res.findings if f.severity == "defect"]
+    auto_fix(model, ids)
+    assert all(float(m.weight.detach().min()) == 1.0 for m in model.modules() if isinstance(m, nn.LayerNorm))
+    assert "no gradient reaches the model" not in {f.kind for f in inspect(model, ids, task="classification").findings}
+    assert inspect(biases_only, ids, task="classification").issues == []
+
+
+class _TinyPreNormLM(_TinyEncoder):
+    """_TinyEncoder with a final LayerNorm before its head, as pre-norm stacks end."""
+
+    def __init__(self, d: int = 32):
+        super().__init__(d)
+        self.norm = nn.LayerNorm(d)
+
+    def forward(self, ids):
+        h = self.emb(ids)
+        for b in self.blocks:
+            h = b(h)
+        return self.head(self.norm(h).mean(1))

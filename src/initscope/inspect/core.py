@@ -61,6 +61,7 @@ class Gradients:
     # how fast AdamW can shrink the loss by shrinking weights: sum over parameters of
     # max(0, <p, dL/dp>) x min(1, ADAM_LR / RMS(p)), in nats per step (see :func:`gradient_facts`)
     shrink_rate: float = math.nan
+    matrices: list[str] = field(default_factory=list)  # the parameters of by_parameter with 2+ dimensions (weights, tables)
 
     @property
     def nonzero(self) -> int:
@@ -114,6 +115,7 @@ def gradient_facts(model: nn.Module, batch: int = 0, lookups: int = 0) -> Gradie
     lowers the loss, it bounds how fast training can undo an output scale that is too large:
     weights a norm follows have <p, dL/dp> = 0 and add nothing."""
     rows = []
+    matrices: list[str] = []
     rate = 0.0
     gated = gated_parameters(model)
     for name, p in model.named_parameters():  # a tied weight once
@@ -123,12 +125,14 @@ def gradient_facts(model: nn.Module, batch: int = 0, lookups: int = 0) -> Gradie
         nonzero = int(torch.count_nonzero(g))
         # entries under eps, less the exact zeros among them
         rows.append((name, nonzero, int(torch.count_nonzero(g.abs() < ADAM_EPS)) - (g.numel() - nonzero)))
+        if p.dim() >= 2:
+            matrices.append(name)
         w = p.detach()
         along = float(torch.dot(w.flatten().float(), g.flatten().float()))
         rms = float(torch.linalg.vector_norm(w.float())) / math.sqrt(max(w.numel(), 1))
         if math.isfinite(along) and along > 0 and rms > 0:
             rate += along * min(1.0, ADAM_LR / rms)
-    return Gradients(rows, tied_embeddings(model, lookups), batch, rate if rows else math.nan)
+    return Gradients(rows, tied_embeddings(model, lookups), batch, rate if rows else math.nan, matrices)
 
 
 def _dense(g: torch.Tensor) -> torch.Tensor:

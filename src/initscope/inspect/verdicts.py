@@ -638,6 +638,7 @@ def _gradient_findings(gr: Gradients | None, task: str = "auto") -> list[Finding
                                 "initialize it at the library's scale (transformers: initializer_range, default 0.02), "
                                 "or untie it (tie_word_embeddings=False)"))
     moving = [n for n, k, _ in gr.by_parameter if k]
+    matrices = set(gr.matrices)
     if gr.by_parameter and all(n.endswith("bias") for n in moving) and len({n.rsplit(".", 1)[0] for n in moving}) <= 1:
         # exact zeros, no threshold: the only parameter the first step moves is one layer's
         # offset (the head's), and what feeds it stays exactly as it is: every norm scale at 0
@@ -646,6 +647,16 @@ def _gradient_findings(gr: Gradients | None, task: str = "auto") -> list[Finding
                             "every parameter's step-0 gradient is exactly zero" + (f" except {moving[0]}'s" if moving else "")
                             + ": no step can move what feeds the output",
                             "a random init where weights or norm scales are exactly zero (norm scales at 1), or initscope inspect --fix auto",
+                            "high"))
+    elif matrices and not matrices & set(moving):
+        # no weight matrix or table takes a gradient, only 1-D scales and offsets do: every
+        # norm scale at 0 (a loop that zeroes every 1-D parameter to zero the biases takes the
+        # norms' scales with them) leaves each weight's input or output gradient at 0, and the
+        # signal must grow back multiplicatively from the scales' first steps
+        out.append(_finding("no gradient reaches the model", sorted(moving)[:1] or ["parameters"], 0.0,
+                            "no weight matrix or embedding table has a nonzero step-0 gradient, only "
+                            f"{len(moving)} scale and offset vector(s): what the scales multiply starts at exactly zero",
+                            "norm scales at 1 (a zero-the-biases loop over 1-D parameters also zeroes them), or initscope inspect --fix auto",
                             "high"))
     share = gr.below_adam_eps
     if share == share and share > GRAD_BELOW_EPS_MAX:
