@@ -648,8 +648,7 @@ def test_every_norm_scale_at_zero_leaves_no_weight_a_gradient():
     """Every 1-D parameter at 0 (a loop meant to zero the biases that zeroes the LayerNorm
     scales too): each branch reads a norm's output of zeros and the head reads one, so no weight
     matrix or table has a step-0 gradient (a plain backward shows it), only scales and offsets:
-    "no gradient reaches the model"; --fix auto puts the scales back at 1. Zeroing the biases
-    alone is healthy."""
+    "no gradient reaches the model", a warning. Zeroing the biases alone gives no such finding."""
     from initscope.inspect.fixes import auto_fix
 
     torch.manual_seed(0)
@@ -669,11 +668,11 @@ def test_every_norm_scale_at_zero_leaves_no_weight_a_gradient():
     assert any(p.grad.any() for p in model.parameters() if p.dim() == 1)
     model.zero_grad(set_to_none=True)
     res = inspect(model, ids, task="classification")
-    assert "no gradient reaches the model" in [f.kind for f in res.findings if f.severity == "defect"]
-    auto_fix(model, ids)
-    assert all(float(m.weight.detach().min()) == 1.0 for m in model.modules() if isinstance(m, nn.LayerNorm))
-    assert "no gradient reaches the model" not in {f.kind for f in inspect(model, ids, task="classification").findings}
-    assert inspect(biases_only, ids, task="classification").issues == []
+    # a warning (holdout set 11 refuted it as a defect: pre-norm stacks recover from it), so the
+    # fix, which acts on defects, leaves the model as it is
+    assert "no gradient reaches the model" in [f.kind for f in res.findings if f.severity == "warning"] and res.issues == []
+    assert auto_fix(model, ids).actions == ["healthy: nothing changed"]
+    assert "no gradient reaches the model" not in {f.kind for f in inspect(biases_only, ids, task="classification").findings}
 
 
 class _TinyPreNormLM(_TinyEncoder):
