@@ -203,8 +203,9 @@ def _rescale(w: torch.Tensor, target: float, what: str, plan: FixPlan, g: torch.
     layer is deliberate), or with ``duplicates`` (inspect found repeated units) the units that
     repeat an earlier one; then rescale it to ``target`` when it is more than 2x off (always
     with ``force``); its bias moves with it, or is zeroed after a re-draw, and a large constant
-    bias is zeroed (BIAS_CONSTANT_MAX). ``redraw_zero``: an all-zero weight is re-drawn too (a
-    query or key projection zeroed, when inspect found the attention flat)."""
+    bias is zeroed (BIAS_CONSTANT_MAX). ``redraw_zero``: an all-zero weight is re-drawn too (the
+    caller's cases: a zeroed query or key where attention is flat, a dead block, a model no
+    gradient passes)."""
     rows = w.view(w.shape[0], -1)
     # identical units, or a single unit whose entries are all the same (a class token)
     same = bool((rows == rows[:1]).all()) if rows.shape[0] > 1 else rows.numel() > 1 and bool((rows == rows.reshape(-1)[0]).all())
@@ -503,9 +504,8 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
     flat = any(f.kind == "flat attention" for f in res.findings)
     # a stream of exact zeros (not owed to zero embedding tables that learn: that one is a
     # warning), or no gradient past the head's bias, with norm scales at exactly 0: those scales
-    # are what zeroed it, and 1 is every
-    # norm's own init. Elsewhere a zero scale is left as chosen (a zero-gamma residual branch,
-    # Gemma's 1 + w)
+    # are what zeroed it, and 1 is every norm's own init. Elsewhere a zero scale is left as
+    # chosen (a zero-gamma residual branch, Gemma's 1 + w)
     dead_stream = any(f.kind in ("vanishing stream", "no gradient reaches the model") and f.severity == "defect" for f in res.findings)
     dead = dead_blocks(res.blocks, res.branches, res.layers)
     g = generator(seed, "fix")
@@ -559,17 +559,17 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 role = "layer"
             bias = getattr(m, "bias", None)
             du, units = getattr(row, "distinct_units", math.nan), getattr(row, "weight_units", math.nan)
-            # flat attention with a zeroed query or key projection (muP-style): the zero is the defect
-            qk_zero = flat and QK_NAME.fullmatch(row.module.rsplit(".", 1)[-1]) is not None and float(w.abs().max()) == 0
-            # inside a dead block every zero weight is re-drawn: zero by pairs, none can move; so is
-            # every zero weight of a model no gradient passes, or whose stream is zero (a zero
-            # pooler and classifier after dead blocks: each keeps the other's gradient at zero)
-            qk_zero = qk_zero or any(row.module.startswith(d + ".") for d in dead) or dead_stream
+            # a zero weight is re-drawn: a zeroed query or key where attention is flat for the
+            # other attention layers' small q and k; every one inside a dead block (zero by pairs,
+            # none can move); every one of a model no gradient passes, or whose stream is zero (a
+            # zero pooler and classifier: each keeps the other's gradient at zero)
+            redraw_zero = ((flat and QK_NAME.fullmatch(row.module.rsplit(".", 1)[-1]) is not None)
+                           or any(row.module.startswith(d + ".") for d in dead) or dead_stream)
             with _editable_weight(m, row.module, plan) as w:
                 _rescale(w, _target_std(role, int(row.fan_in), relu_next, n_blocks, layer_std), f"{row.module} ({role})", plan, g,
                          bias if isinstance(bias, torch.Tensor) else None, force=role == "head",
                          duplicates=bool(du == du and units == units and du < units and int(units) == w.shape[0]),
-                         redraw_zero=qk_zero, fan_in=int(row.fan_in))
+                         redraw_zero=redraw_zero, fan_in=int(row.fan_in))
         # a recorded module without a weight of its own (GPT-OSS's experts hold bare 3-D
         # parameters) leaves its parameters loose
         handled = {row.module for row in first.itertuples()
