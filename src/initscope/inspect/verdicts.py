@@ -6,13 +6,17 @@
 - a **residual branch** against the stream it is added to, never against the input; a
   branch initialized at or near zero (GPT-2's scaled projections, ReZero, adaLN-zero, layer
   scale) is deliberate and healthy;
-- the **stream** by its collapse over positions (token similarity) and over samples;
+- the **stream** by its collapse over positions (token similarity, where the tokens'
+  differences shrank) and over samples; in a net with no norm anywhere, by its scale too;
+- a **block** by whether it can move at all (every branch ending in a zero layer fed zeros);
 - a **weighted layer outside any block** (a plain stack) by its scale against the input's
-  (float inputs) or the embeddings' (token ids), unless its output goes straight into a norm;
+  (float inputs) or the embeddings' (token ids), unless its output goes straight into a norm,
+  it is fed exact zeros, or it is exactly zero and takes a gradient;
 - **symmetry** by identical units in a weight that is not all zero;
-- a **recurrent layer** by how many of its gates saturate at the first step;
-- the **gradients** against the optimizer: how many fall under AdamW's eps, and an embedding
-  tied to the head at a scale one optimizer step erases.
+- a **recurrent layer or cell**, and a tanh or sigmoid (a module, or a function reading a
+  layer's output), by how many of its inputs saturate;
+- the **gradients** against the optimizer: whether any passes the head, how many fall under
+  AdamW's eps, and an embedding tied to the head at a scale one optimizer step erases.
 
 Thresholds were set on ``initscope.inspect.zoo`` (GPT-2, LLaMA, BERT, ViT, torch's
 TransformerEncoder pre- and post-norm, a BatchNorm ResNet, a plain CNN and MLP, each with its
@@ -483,7 +487,7 @@ def dead_blocks(blocks: pd.DataFrame, branches: pd.DataFrame, layers: pd.DataFra
     if not res or branches.empty or "input_zero" not in layers or "weight_abs_max" not in layers:
         return []
     by_name = layers.set_index("name")
-    stuck = {n for n, r in by_name.iterrows() if r.weight_abs_max == 0 and pd.notna(r.input_zero) and bool(r.input_zero)}
+    stuck = {n for n, r in by_name.iterrows() if r.weight_abs_max == 0 and _fed_zeros(r)}
     out = []
     for m in dict.fromkeys(blocks.module[blocks.module.isin(res)]):
         calls = set(blocks.block[blocks.module == m])
