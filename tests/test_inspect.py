@@ -687,3 +687,32 @@ class _TinyPreNormLM(_TinyEncoder):
         for b in self.blocks:
             h = b(h)
         return self.head(self.norm(h).mean(1))
+
+
+def test_torch_encoder_blocks_with_every_weight_and_bias_at_zero_are_dead_and_fixed():
+    """nn.MultiheadAttention applies its output projection as a function, so it says itself
+    whether its values (W_v v + b_v) and out_proj are all zero (dead_end); the torch encoder with
+    every weight and bias at 0 has dead blocks, and --fix auto re-draws in_proj and out_proj
+    with the MLP's layers. Five plain AdamW steps on the broken one move no block weight."""
+    from initscope.inspect.fixes import auto_fix
+    from initscope.inspect.zoo import task_data
+
+    x, y = task_data("encoder-prenorm", 32, seed=3)
+    model = build("encoder-prenorm", "default")
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n.startswith("encoder.layers.") and not n.split(".")[-2].startswith("norm"):
+                p.zero_()
+    res = inspect(model, x)
+    assert [f.kind for f in res.findings if f.severity == "defect"] == ["dead blocks"], res.issues
+    twin = copy.deepcopy(model)
+    opt = torch.optim.AdamW(twin.parameters(), lr=1e-3)
+    for _ in range(5):
+        opt.zero_grad()
+        nn.functional.cross_entropy(twin(x), y).backward()
+        opt.step()
+    assert not any(p.detach().any() for n, p in twin.named_parameters() if n.startswith("encoder.layers.") and p.dim() >= 2)
+    auto_fix(model, x)
+    mha = model.encoder.layers[0].self_attn
+    assert mha.in_proj_weight.detach().any() and mha.out_proj.weight.detach().any()
+    assert "dead blocks" not in {f.kind for f in inspect(model, x).findings}

@@ -303,19 +303,21 @@ def _fix_recurrent(m: nn.Module, name: str, plan: FixPlan, seed: int) -> None:
         plan.actions.append(f"{name}: {', '.join(off)} (torch's default {expect:.3g}): re-initialized with reset_parameters()")
 
 
-def _fix_mha(m: nn.MultiheadAttention, name: str, is_branch: bool, n_blocks: int, plan: FixPlan, g: torch.Generator) -> None:
+def _fix_mha(m: nn.MultiheadAttention, name: str, is_branch: bool, n_blocks: int, plan: FixPlan, g: torch.Generator,
+             redraw_zero: bool = False) -> None:
     """torch's MultiheadAttention keeps its q/k/v projection as ``in_proj_weight`` and applies
-    ``out_proj`` functionally: both are rescaled here by their roles."""
+    ``out_proj`` functionally: both are rescaled here by their roles (``redraw_zero``: re-drawn
+    where they are all zero, in a dead block)."""
     # torch's own scales: xavier_uniform for the packed [3d, d] projection, a Linear's default
     # 1/sqrt(3 d) for out_proj (MultiheadAttention._reset_parameters)
     d = m.embed_dim
     if m.in_proj_weight is not None:
-        _rescale(m.in_proj_weight, math.sqrt(2.0 / (4 * d)), f"{name}.in_proj_weight", plan, g, m.in_proj_bias)
+        _rescale(m.in_proj_weight, math.sqrt(2.0 / (4 * d)), f"{name}.in_proj_weight", plan, g, m.in_proj_bias, redraw_zero=redraw_zero)
     else:
         for p in (m.q_proj_weight, m.k_proj_weight, m.v_proj_weight):
-            _rescale(p, math.sqrt(2.0 / (p.shape[0] + p.shape[1])), f"{name} projection", plan, g)
+            _rescale(p, math.sqrt(2.0 / (p.shape[0] + p.shape[1])), f"{name} projection", plan, g, redraw_zero=redraw_zero)
     _rescale(m.out_proj.weight, _target_std("branch-out" if is_branch else "layer", d, False, n_blocks, 1.0 / math.sqrt(3 * d)),
-             f"{name}.out_proj", plan, g, m.out_proj.bias)
+             f"{name}.out_proj", plan, g, m.out_proj.bias, redraw_zero=redraw_zero)
 
 
 def _torch_default_std(m: nn.Module, fan_in: int) -> float | None:
@@ -517,7 +519,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 continue  # frozen: named by _frozen_kept
             if isinstance(m, nn.MultiheadAttention):
                 _fix_mha(m, row.module, (row.name in branch_out or row.module in branch_out) and row.block not in post_norm, n_blocks,
-                         plan, g)
+                         plan, g, redraw_zero=any(row.module.startswith(d + ".") for d in dead) or dead_stream)
                 continue
             if isinstance(m, RECURRENT):
                 _fix_recurrent(m, row.module, plan, seed)

@@ -151,6 +151,17 @@ def sequence_first(model: nn.Module) -> bool:
     return bool(flags) and not any(flags)
 
 
+def _mha_dead_end(m: nn.MultiheadAttention, inp: tuple) -> bool:
+    """Whether torch's MultiheadAttention ends its branch in a zero output projection fed
+    zeros: its values (``W_v v + b_v``) are exactly zero, so every mix of them is."""
+    if bool(m.out_proj.weight.detach().any()) or len(inp) < 3 or not isinstance(inp[2], torch.Tensor):
+        return False
+    e = m.embed_dim
+    w = m.in_proj_weight[2 * e:] if m.in_proj_weight is not None else m.v_proj_weight
+    b = m.in_proj_bias[2 * e:] if m.in_proj_bias is not None else None
+    return not bool(torch.nn.functional.linear(inp[2].detach(), w.detach(), None if b is None else b.detach()).any())
+
+
 class _AddWatcher(TorchFunctionMode):
     def __init__(self, rec: Recorder) -> None:
         super().__init__()
@@ -314,6 +325,9 @@ class Recorder:
                     # a layer fed exact zeros: its weight's gradient is zero whatever reaches it
                     # (verdicts.dead_blocks)
                     row["input_zero"] = not bool(x.detach().any())
+                if isinstance(m, nn.MultiheadAttention):
+                    # its output projection runs as a function: whether it is zero and fed zeros
+                    row["dead_end"] = _mha_dead_end(m, inp)
                 if x is not None and not (row["sample_fraction"] >= SAMPLE_CHECK_BELOW and row["dead_fraction"] <= DEAD_CHECK_ABOVE):
                     # an output constant over the samples because its input already was (MarkupLM's
                     # xpath path fed only padding) owes nothing to this layer's init

@@ -480,14 +480,16 @@ def dead_blocks(blocks: pd.DataFrame, branches: pd.DataFrame, layers: pd.DataFra
     exactly zero and whose input is exactly zero (``input_zero``): its gradient is zero whatever
     reaches it, and what feeds it reaches the loss only through it, so takes a zero gradient too.
     No step moves either (v and o at zero, an MLP's two layers at zero with no bias between):
-    the block stays the identity. A zero-residual init zeroes the last layer only; its input is
-    not zero, and the first step moves it. A zero head in front does not matter: it is what
-    reaches the block, not what the block can pass."""
+    the block stays the identity. torch's MultiheadAttention, whose output projection runs as a
+    function, says so itself (``dead_end``). A zero-residual init zeroes the last layer only; its
+    input is not zero, and the first step moves it. A zero head in front does not matter: it is
+    what reaches the block, not what the block can pass."""
     res = residual_blocks(blocks)
     if not res or branches.empty or "input_zero" not in layers or "weight_abs_max" not in layers:
         return []
     by_name = layers.set_index("name")
-    stuck = {n for n, r in by_name.iterrows() if r.weight_abs_max == 0 and _fed_zeros(r)}
+    dead_end = by_name.dead_end if "dead_end" in by_name else pd.Series(False, index=by_name.index)
+    stuck = {n for n, r in by_name.iterrows() if (r.weight_abs_max == 0 and _fed_zeros(r)) or (pd.notna(dead_end[n]) and bool(dead_end[n]))}
     out = []
     for m in dict.fromkeys(blocks.module[blocks.module.isin(res)]):
         calls = set(blocks.block[blocks.module == m])
