@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
 from initscope.geometry import effective_rank
-from initscope.inspect.structure import fans, is_embedding, weight_of
+from initscope.inspect.structure import RECURRENT, fans, is_embedding, weight_of
 from initscope.registry import Registry
 
 # Effective rank is an SVD: it is taken on at most this many samples x units (a fixed random
@@ -310,7 +310,7 @@ def weight_stats(module: nn.Module) -> dict[str, object]:
     the closest of them, and how many of its units (rows) are distinct."""
     w = weight_of(module)
     nan = math.nan
-    if w is None and isinstance(module, (nn.RNNBase, nn.RNNCellBase)):
+    if w is None and isinstance(module, RECURRENT):
         return _recurrent_weight_stats(module)
     if w is None:
         return dict(weight_std=nan, weight_abs_max=nan, weight_units=nan, fan_in=nan, fan_out=nan, fan_source="",
