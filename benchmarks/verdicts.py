@@ -27,6 +27,8 @@
     python benchmarks/verdicts.py holdout --set 9  # every layer's weight at 0 (biases, norms, embeddings kept)
     python benchmarks/verdicts.py holdout --set 10 --families gpt2,llama,neox,bert,encoder,encoder-prenorm,vit  # the query at 0 (muP)
     python benchmarks/verdicts.py holdout --set 11  # every 1-D parameter at 0: biases and norm scales
+    python benchmarks/verdicts.py holdout --set 12 --families llama,neox,bert,vit,encoder,encoder-prenorm,resnet,cnn,mlp,mlp20-torch,lstm  # zero head
+    python benchmarks/verdicts.py others --train-others --set 10  # BERT-style classifiers reading a [CLS] token: default, zero head
     python benchmarks/verdicts.py others --train-others --set 2 --fixes  # ... and --fix auto on a set's flagged pairs, trained again
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
@@ -571,6 +573,11 @@ HOLDOUT_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # weight matrix takes a gradient, before its training): every 1-D parameter at 0 (biases and
     # norm scales), on all 12 zoo families
     "11": (HOLDOUT.with_name("verdicts_holdout11.json"), ("zero-1d",)),
+    # holdout set 12 (stop 34, committed with "zero head on a shared feature" and before its
+    # training): the head's weight and bias at 0 (muP's readout, Fixup's, timm's head_init_scale
+    # 0) on every family whose head is its own (`--families llama,neox,bert,vit,encoder,
+    # encoder-prenorm,resnet,cnn,mlp,mlp20-torch,lstm`: GPT-2's is its embedding table)
+    "12": (HOLDOUT.with_name("verdicts_holdout12.json"), ("zero-head",)),
 }
 HOLDOUT_INITS = {name for _, inits in HOLDOUT_SETS.values() for name in inits}
 
@@ -579,9 +586,12 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
     """An init outside the zoo by name: ``default`` leaves the model as built, ``x<k>`` scales
     every parameter by k, ``zero-embeddings`` zeros every ``nn.Embedding`` table (tokens,
     positions, types; a tied head with them), ``zero-linear`` / ``zero-query`` (:func:`_zero_init`),
-    ``zero-1d`` every 1-D parameter, any other name re-draws the weight matrices (:func:`_redraw`)."""
+    ``zero-1d`` every 1-D parameter, ``zero-head`` the head (:func:`_zero_head`), any other name
+    re-draws the weight matrices (:func:`_redraw`)."""
     if init == "default":
         return model
+    if init == "zero-head":
+        return _zero_head(model)
     if init == "zero-embeddings":
         with torch.no_grad():
             for m in model.modules():
@@ -601,6 +611,22 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
         zoo._scale_all(model, float(scale[1]))
         return model
     return _redraw(model, init)
+
+
+def _zero_head(model: torch.nn.Module) -> torch.nn.Module:
+    """The model's last ``nn.Linear`` (its classifier or LM head) with weight and bias at 0; an
+    error where that weight is an embedding table's too (GPT-2's tied head)."""
+    heads = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    if not heads:
+        raise ValueError("zero-head: the model has no nn.Linear")
+    head = heads[-1]
+    if any(isinstance(e, torch.nn.Embedding) and e.weight is head.weight for e in model.modules()):
+        raise ValueError("zero-head: the head is tied to an embedding table (zero-embeddings zeroes both)")
+    with torch.no_grad():
+        head.weight.zero_()
+        if head.bias is not None:
+            head.bias.zero_()
+    return model
 
 
 def _zero_init(model: torch.nn.Module, how: str) -> torch.nn.Module:
@@ -902,6 +928,45 @@ class _Fixup(torch.nn.Module):
         return self.head(self.blocks(torch.relu(self.stem(x))).mean(dim=(2, 3)))
 
 
+class _ClsFirst(torch.nn.Module):
+    """A ``transformers`` sequence classifier given a [CLS] token before the zoo's text, as every
+    BERT-style input begins (token 2: a pad id in none of them, RoBERTa's is 1); its pooler or
+    head reads that position."""
+
+    CLS = 2
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, input_ids: torch.Tensor) -> object:
+        cls = torch.full((input_ids.shape[0], 1), self.CLS, dtype=input_ids.dtype, device=input_ids.device)
+        return self.inner(input_ids=torch.cat([cls, input_ids], dim=1))
+
+
+def _cls_encoder(kind: str, layers: int = 4) -> torch.nn.Module:
+    import transformers as t
+
+    enc = dict(vocab_size=zoo.VOCAB, hidden_size=64, num_hidden_layers=layers, num_attention_heads=4, intermediate_size=256,
+               max_position_embeddings=130, num_labels=zoo.CLASSES)
+    if kind == "bert":
+        inner = t.BertForSequenceClassification(t.BertConfig(**enc))
+    elif kind == "roberta":
+        inner = t.RobertaForSequenceClassification(t.RobertaConfig(**enc))
+    elif kind == "electra":
+        inner = t.ElectraForSequenceClassification(t.ElectraConfig(**enc, embedding_size=64))
+    else:
+        inner = t.DistilBertForSequenceClassification(t.DistilBertConfig(vocab_size=zoo.VOCAB, dim=64, n_layers=layers, n_heads=4,
+                                                                         hidden_dim=256, max_position_embeddings=130,
+                                                                         num_labels=zoo.CLASSES))
+    return _ClsFirst(inner)
+
+
+# others set 10 (stop 34): BERT-style classifiers whose head reads the [CLS] position
+CLS_OTHERS = {"bert-cls": lambda: _cls_encoder("bert"), "bert12-cls": lambda: _cls_encoder("bert", 12),
+              "roberta-cls": lambda: _cls_encoder("roberta"), "electra-cls": lambda: _cls_encoder("electra"),
+              "distilbert-cls": lambda: _cls_encoder("distilbert")}
+
 # others set 9 (stop 33): residual nets without any normalization layer
 RESIDUAL_OTHERS = {"tcn": (_TCN, "lstm"), "resmlp-plain": (lambda: _PlainResNet(conv=False), "mlp"),
                    "rescnn-plain": (lambda: _PlainResNet(conv=True), "cnn"), "fixup": (_Fixup, "cnn")}
@@ -949,6 +1014,7 @@ def _others() -> dict[str, tuple[object, object]]:
                                                                                        depths=[1, 1], num_labels=10)), img),
         **{name: (lambda name=name: _library_lm(name), ids) for name in LIBRARY_LMS},
         **{name: (build, zoo.task_data(fam, 8, seed=0)[0]) for name, (build, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS}.items()},
+        **{name: (build, zoo.task_data("bert", 8, seed=0)[0]) for name, build in CLS_OTHERS.items()},
         # others set 7 (stop 32): encoders outside the zoo and sets 1-6
         "mpnet": (lambda: t.MPNetForSequenceClassification(t.MPNetConfig(**enc, num_labels=10)), ids),
         "deberta-v2": (lambda: t.DebertaV2ForSequenceClassification(t.DebertaV2Config(**enc, num_labels=10)), ids),
@@ -995,6 +1061,7 @@ FIRST_OTHERS = tuple(n for n in OTHER_TASKS if n not in LIBRARY_LMS)  # the 15 f
 OTHER_TASKS.update({name: "vit" for name in VISION_OTHERS})
 OTHER_TASKS.update({name: "bert" for name in NEW_ENCODERS})
 OTHER_TASKS.update({name: fam for name, (_, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS}.items()})
+OTHER_TASKS.update({name: "bert" for name in CLS_OTHERS})
 OTHER_INITS = ("default", "x3", "x10")
 OTHERS = HOLDOUT.with_name("verdicts_others.json")
 # sets of inits the families outside the zoo are trained at: set 1 (stop 28) at their default,
@@ -1027,13 +1094,17 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # and before its training): a TCN, residual MLP and CNN without norms, a Fixup ResNet, at
     # their default, x3, x10, x0.1 and x0.01
     "9": (HOLDOUT.with_name("verdicts_others9.json"), ("default", "x3", "x10", "x0.1", "x0.01")),
+    # set 10 (stop 34, committed with "zero head on a shared feature" and before its training):
+    # BERT, RoBERTa, ELECTRA and DistilBERT classifiers given a [CLS] token first (BERT at 4 and
+    # 12 layers), at their default and with the head at 0
+    "10": (HOLDOUT.with_name("verdicts_others10.json"), ("default", "zero-head")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
                                                   "3": tuple(n for n in FIRST_OTHERS if OTHER_TASKS[n] == "gpt2"), "4": LIBRARY_LMS,
                                                   "5": VISION_OTHERS, "6": tuple(n for n in FIRST_OTHERS if OTHER_TASKS[n] != "vit"),
                                                   "7": ("roberta", "distilbert", "electra", *NEW_ENCODERS), "8": tuple(GATED_OTHERS),
-                                                  "9": tuple(RESIDUAL_OTHERS)}
+                                                  "9": tuple(RESIDUAL_OTHERS), "10": tuple(CLS_OTHERS)}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:

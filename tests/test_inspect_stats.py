@@ -179,3 +179,14 @@ def test_a_registered_statistic_becomes_a_column_of_every_module():
     assert row["kurtosis"] < 3.0  # tanh squashes the tails: platykurtic, not the Gaussian's 3
     with pytest.raises(Exception, match="unknown statistic 'nope'; choose from: .*effective_rank"):
         STATISTICS["nope"]
+
+
+def test_sample_fraction_alone_matches_the_column():
+    from initscope.inspect.stats import output_stats, sample_fraction
+    from initscope.repro import generator
+
+    h = torch.randn(40, 7, generator=torch.Generator().manual_seed(0)) + torch.arange(7.0)
+    assert sample_fraction(h) == pytest.approx(output_stats(h, generator(0, "t"))["sample_fraction"], rel=1e-12)
+    x = h.double()
+    assert sample_fraction(h) == pytest.approx(float(x.var(0).mean() / (x.var(0).mean() + x.mean(0).var())), rel=1e-12)
+    assert math.isnan(sample_fraction(h[:1]))

@@ -305,3 +305,60 @@ def test_flat_attention_is_not_judged_where_convolutions_mix_neighbours():
 
     assert mixes_locally(WithStem()) and "flat attention" not in _kinds(inspect(WithStem(), x))
 
+
+
+def _cls_bert(layers: int = 2, zero_head: bool = False):
+    """BERT for classification whose every input starts with the same [CLS] token, which its
+    pooler reads; the classifier at 0 with ``zero_head``."""
+    torch.manual_seed(0)
+    m = transformers.BertForSequenceClassification(transformers.BertConfig(
+        vocab_size=64, hidden_size=32, num_hidden_layers=layers, num_attention_heads=4, intermediate_size=128,
+        max_position_embeddings=32, num_labels=4))
+    if zero_head:
+        with torch.no_grad():
+            m.classifier.weight.zero_()
+            m.classifier.bias.zero_()
+    ids = torch.randint(3, 64, (16, 16), generator=torch.Generator().manual_seed(1))
+    ids[:, 0] = 2
+    return m, {"input_ids": ids}
+
+
+def test_a_zero_head_on_a_feature_shared_by_the_samples_is_a_defect_and_fixed():
+    """A zero classifier on BERT's pooled [CLS] feature (probe 7: stuck at chance at 12 layers,
+    while a random classifier trains): flagged, with the share of the classifier's input that
+    varies over the samples computed by hand from that input; a random classifier on the same
+    feature is not; --fix auto re-draws the head at initializer_range."""
+    from initscope.inspect.fixes import auto_fix
+
+    m, batch = _cls_bert(zero_head=True)
+    seen = []
+    hook = m.classifier.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach().double()))
+    res = inspect(m, batch)
+    hook.remove()
+    h = seen[0]
+    by_hand = h.var(0).mean() / (h.var(0).mean() + h.mean(0).var())
+    found = [f for f in res.findings if f.kind == "zero head on a shared feature"]
+    assert len(found) == 1 and found[0].severity == "defect" and found[0].place == "classifier", res.findings
+    assert found[0].value == pytest.approx(float(by_hand), rel=1e-6) and found[0].value < 1e-3
+    healthy, batch2 = _cls_bert()
+    assert "zero head on a shared feature" not in _kinds(inspect(healthy, batch2))
+    plan = auto_fix(m, batch)
+    assert any(a.startswith("classifier (head)") for a in plan.actions), plan.actions
+    assert float(m.classifier.weight.detach().std()) == pytest.approx(m.config.initializer_range, rel=1e-4)
+    assert "zero head on a shared feature" not in _kinds(inspect(m, batch))
+
+
+def test_a_zero_head_on_a_feature_that_varies_is_left_alone():
+    """The zoo's BERT reads no [CLS] (its first token varies): a zero classifier there, like
+    LLaMA's zero LM head (probe 7: trains, 1.72), is muP's readout and not judged."""
+    from initscope.inspect.zoo import task_data
+
+    for family, head in (("bert", "classifier"), ("llama", "lm_head")):
+        m = build(family)
+        with torch.no_grad():
+            getattr(m, head).weight.zero_()
+        x, _ = task_data(family, 16, seed=0)
+        res = inspect(m, x)
+        assert "zero head on a shared feature" not in _kinds(res)
+        row = res.layers[res.layers.module == head].iloc[0]
+        assert row.input_sample_fraction > 0.05

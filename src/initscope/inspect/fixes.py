@@ -24,7 +24,7 @@ from initscope.inspect.core import at_init_mode, linear_weights
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
 from initscope.inspect.stats import as_samples_by_units
 from initscope.inspect.structure import QK_NAME, RECURRENT, in_parametrization, is_embedding, weight_of
-from initscope.inspect.verdicts import dead_blocks, residual_blocks
+from initscope.inspect.verdicts import dead_blocks, residual_blocks, zero_shared_heads
 from initscope.repro import derive_seed, generator
 from initscope.training import lsuv_rescale_
 
@@ -510,6 +510,8 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
     # chosen (a zero-gamma residual branch, Gemma's 1 + w)
     dead_stream = any(f.kind in ("vanishing stream", "no gradient reaches the model") and f.severity == "defect" for f in res.findings)
     dead = dead_blocks(res.blocks, res.branches, res.layers)
+    # a zero head on a feature the same for every sample: re-drawn at the head's scale
+    zero_heads = set(zero_shared_heads(res.layers).module)
     g = generator(seed, "fix")
     with torch.no_grad():
         for i, row in enumerate(first.itertuples()):
@@ -566,7 +568,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
             # none can move); every one of a model no gradient passes, or whose stream is zero (a
             # zero pooler and classifier: each keeps the other's gradient at zero)
             redraw_zero = ((flat and QK_NAME.fullmatch(row.module.rsplit(".", 1)[-1]) is not None)
-                           or any(row.module.startswith(d + ".") for d in dead) or dead_stream)
+                           or any(row.module.startswith(d + ".") for d in dead) or dead_stream or row.module in zero_heads)
             with _editable_weight(m, row.module, plan) as w:
                 _rescale(w, _target_std(role, int(row.fan_in), relu_next, n_blocks, layer_std), f"{row.module} ({role})", plan, g,
                          bias if isinstance(bias, torch.Tensor) else None, force=role == "head",

@@ -169,6 +169,17 @@ STATISTICS: Registry[Statistic] = Registry("statistic", ((s.name, s) for s in (
 )))
 
 
+def sample_fraction(h: torch.Tensor) -> float:
+    """The ``sample_fraction`` column of one ``[samples, units]`` tensor alone (no sampled
+    statistic, so no generator draw): what share of its variance depends on the sample."""
+    if h.shape[0] < 2:
+        return math.nan
+    x = h.detach().to(_reduce_dtype(h))
+    var_s, mu = torch.var_mean(x, dim=0)
+    total = float(var_s.mean()) + (float(mu.var()) if h.shape[1] > 1 else 0.0)
+    return float(var_s.mean()) / total if total > 0 and math.isfinite(total) else math.nan
+
+
 def output_stats(h: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
     """Every registered :data:`STATISTICS` of one output ``[samples, units]``, and its shape."""
     n, u = h.shape

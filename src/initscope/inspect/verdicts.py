@@ -13,6 +13,7 @@
   (float inputs) or the embeddings' (token ids), unless its output goes straight into a norm,
   it is fed exact zeros, or it is exactly zero and takes a gradient;
 - **symmetry** by identical units in a weight that is not all zero;
+- a **head at exactly zero** by whether its input tells the samples apart;
 - a **recurrent layer or cell**, and a tanh or sigmoid (a module, or a function reading a
   layer's output), by how many of its inputs saturate;
 - the **gradients** against the optimizer: whether any passes the head, how many fall under
@@ -128,6 +129,14 @@ TOKEN_SPREAD_KEPT_MIN = 0.5
 # 1.2e-4 train, an LSTM at 7.7e-8 is marginal, MLPs at 1e-14 and below are broken.
 SAMPLE_FRACTION_MIN = 0.05
 SAMPLE_FRACTION_DEFECT = 1e-6
+# A head initialized at exactly zero is healthy (muP's readout, Fixup) only where its input
+# tells the samples apart: its first gradient is the error times that input, and the gradient
+# it passes back is zero until it moves. BERT's pooler reads the [CLS] token, which at init
+# barely depends on the text (3e-5 of its variance at width 64, 0.012 for BERT-base); with the
+# classifier at zero it stayed at chance at 12 layers and made 28% of the default's progress at
+# 2 (probe 7, stop 33), while a random classifier trains from the same feature. The zoo's zero
+# heads read inputs at 0.20 (LSTM) to 0.98 (ResNet). The bar is SAMPLE_FRACTION_MIN's.
+ZERO_HEAD_INPUT_MIN = SAMPLE_FRACTION_MIN
 # Plain stacks: a layer's second moment against the reference (input or embeddings) beyond
 # these factors. Growth, x1e4 (RMS 100x): a stack that trains reaches 3.3e3 (CNN x3, holdout set
 # 1; the first bar, x1e3, flagged it), 2.8e3 (20-layer MLP x3, marginal); broken ones 8.8e4 (MLP
@@ -514,6 +523,28 @@ def _dead_block_findings(blocks: pd.DataFrame, branches: pd.DataFrame, layers: p
                      "high", None if len(dead) == n else "warning")]
 
 
+def zero_shared_heads(layers: pd.DataFrame) -> pd.DataFrame:
+    """The head rows whose weight is exactly zero and whose input is nearly the same for every
+    sample (:data:`ZERO_HEAD_INPUT_MIN`)."""
+    if layers.empty or "input_sample_fraction" not in layers or "weight_abs_max" not in layers or "role" not in layers:
+        return layers.iloc[0:0]
+    return layers[(layers.role == "head") & (layers.weight_abs_max == 0) & (layers.input_sample_fraction < ZERO_HEAD_INPUT_MIN)]
+
+
+def _zero_head_findings(layers: pd.DataFrame) -> list[Finding]:
+    hit = zero_shared_heads(layers)
+    if hit.empty:
+        return []
+    r = hit.iloc[0]
+    sf = float(r.input_sample_fraction)
+    return [_finding("zero head on a shared feature", list(hit["name"]), sf,
+                     f"the head's weight is exactly 0 and only {sf:.2%} of its input's variance depends on the sample: it passes "
+                     "the model no gradient until it moves, and it moves along that shared feature (the labels' frequencies), "
+                     "so what tells the samples apart reaches the model late and faint",
+                     "a random head at the library's scale (or initscope inspect --fix auto), or a feature that varies over the "
+                     "samples (mean pooling)")]
+
+
 def _fed_zeros(r: pd.Series) -> bool:
     """A layer fed exact zeros (a recurrent cell's state at the first step): its output is its
     bias, whatever its weight's scale, so that scale is not judged there."""
@@ -524,7 +555,8 @@ def _fed_zeros(r: pd.Series) -> bool:
 def _zero_layer_learns(r: pd.Series) -> bool:
     """A layer whose weights are all exactly zero and take a gradient (a flow's coupling net
     ending at zero, so each coupling starts as the identity; a zero-initialized readout): its
-    output is zero by choice, and the first step moves it. One that takes none (every layer of
+    output is zero by choice, and the first step moves it (a zero head on an input the same for
+    every sample is judged by :func:`_zero_head_findings`). One that takes none (every layer of
     an all-zero stack) stays zero."""
     w, g = r.get("weight_abs_max", math.nan), r.get("grad_norm", math.nan)
     return bool(pd.notna(w) and w == 0 and pd.notna(g) and g > 0)
@@ -708,7 +740,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     known = {f.kind for f in layer_findings}
     stream = [f for f in _stream_scale_findings(blocks, layers, reference_scale(layers, float_input_m2)) if f.kind not in known]
     findings = [*_output_findings(output, gradients), *_attention_findings(attention), *_flat_attention_findings(attention, image_input, local_mixing, layers),
-                *_block_findings(blocks, layers), *_dead_block_findings(blocks, branches, layers),
+                *_block_findings(blocks, layers), *_dead_block_findings(blocks, branches, layers), *_zero_head_findings(layers),
                 *_first_attention_findings(blocks, branches, attention, output), *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task)]
     return findings, verdicts
