@@ -362,3 +362,26 @@ def test_a_zero_head_on_a_feature_that_varies_is_left_alone():
         assert "zero head on a shared feature" not in _kinds(res)
         row = res.layers[res.layers.module == head].iloc[0]
         assert row.input_sample_fraction > 0.05
+
+
+def test_a_wrapped_library_model_is_fixed_at_its_library_scale():
+    """A module holding a transformers model (a classifier class with ``self.bert``) has no
+    config of its own: --fix auto reads the wrapped model's initializer_range, so fixing its
+    zero head re-draws that head alone, at 0.02, as for the bare model (before, every layer
+    went to torch's 1/sqrt(3 fan_in))."""
+    from initscope.inspect.fixes import auto_fix
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids):
+            return self.inner(input_ids=input_ids).logits
+
+    inner, batch = _cls_bert(zero_head=True)
+    before = {n: p.detach().clone() for n, p in inner.named_parameters()}
+    plan = auto_fix(Wrapper(inner), batch)
+    changed = {n for n, p in inner.named_parameters() if not torch.equal(p.detach(), before[n])}
+    assert changed == {"classifier.weight"}, plan.actions
+    assert float(inner.classifier.weight.detach().std()) == pytest.approx(0.02, rel=1e-4)

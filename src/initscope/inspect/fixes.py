@@ -331,11 +331,25 @@ def _torch_default_std(m: nn.Module, fan_in: int) -> float | None:
     return None
 
 
+def _library_config(model: nn.Module) -> Any:
+    """The ``transformers`` config that names the model's init scale: the model's own, or, for
+    a model that wraps one (a classifier module holding ``self.bert``, a Lightning module), the
+    first submodule's that has an ``initializer_range``."""
+    own = getattr(model, "config", None)
+    if own is not None and hasattr(own, "initializer_range"):
+        return own
+    for m in model.modules():
+        cfg = getattr(m, "config", None)
+        if cfg is not None and isinstance(getattr(cfg, "initializer_range", None), (int, float)):
+            return cfg
+    return own
+
+
 def _library_std(model: nn.Module) -> float | None:
     """The weight std the model's library initializes with: ``transformers``' ``initializer_range``
-    (its default 0.02 when the config holds an implausible one, the case --fix auto repairs)."""
-    cfg = getattr(model, "config", None)
-    rng = getattr(cfg, "initializer_range", None)
+    (its default 0.02 when the config holds an implausible one, the case --fix auto repairs), from
+    the model's config or that of a library model it wraps (:func:`_library_config`)."""
+    rng = getattr(_library_config(model), "initializer_range", None)
     if not isinstance(rng, (int, float)):
         return None
     return float(rng) if 0.002 <= rng <= 0.2 else 0.02
@@ -590,7 +604,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
         _match_tied_siblings(model, plan, tied)
         _reset_configured_scalars(model, plan)
     plan.forward_passes += _tame_branches(model, b, plan, seed=seed)
-    cfg = getattr(model, "config", None)
+    cfg = _library_config(model)
     rng = getattr(cfg, "initializer_range", None)
     if isinstance(rng, (int, float)):
         linear_std = layers[(layers.role.isin(["layer", "head"])) & layers.weight_std.notna()].weight_std.median()
