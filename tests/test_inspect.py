@@ -717,3 +717,76 @@ def test_torch_encoder_blocks_with_every_weight_and_bias_at_zero_are_dead_and_fi
     mha = model.encoder.layers[0].self_attn
     assert mha.in_proj_weight.detach().any() and mha.out_proj.weight.detach().any()
     assert "dead blocks" not in {f.kind for f in inspect(model, x).findings}
+
+
+class _GatedBranchNet(nn.Module):
+    """Flamingo-style gated residual branches, x + tanh(alpha) * fc2(relu(fc1(x))), on an MLP."""
+
+    def __init__(self, alpha: float = 0.0, zero_out: bool = True, d: int = 32):
+        super().__init__()
+        self.inp, self.head = nn.Linear(16, d), nn.Linear(d, 4)
+        self.fc1, self.fc2 = nn.ModuleList(nn.Linear(d, 2 * d) for _ in range(2)), nn.ModuleList(nn.Linear(2 * d, d) for _ in range(2))
+        self.gate = nn.ParameterList(nn.Parameter(torch.tensor(alpha)) for _ in range(2))
+        if zero_out:
+            with torch.no_grad():
+                for f in self.fc2:
+                    f.weight.zero_()
+                    f.bias.zero_()
+
+    def forward(self, x):
+        h = self.inp(x)
+        for f1, f2, a in zip(self.fc1, self.fc2, self.gate):
+            h = h + torch.tanh(a) * f2(torch.relu(f1(h)))
+        return self.head(h)
+
+
+def test_a_zero_gate_on_a_zero_branch_end_is_stuck_and_fixed():
+    """Each of the gate (0) and the branch's last layer (0) takes its gradient through the other:
+    inspect names both as stuck at zero; five plain AdamW steps (the independent check) leave them
+    at 0. The gate alone at 0 (Flamingo's init) or the last layer alone is not stuck: the steps
+    move it, and inspect says nothing. --fix auto re-draws the stuck layers, and the gates move."""
+    from initscope.inspect.fixes import auto_fix
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, 16, generator=g), torch.randint(0, 4, (32,), generator=g)
+    torch.manual_seed(0)
+    res = inspect(_GatedBranchNet(), x)
+    assert set(res.stuck) == {"gate.0", "gate.1", "fc2.0.weight", "fc2.1.weight"}
+    found = [f for f in res.findings if f.kind == "stuck at zero"]
+    assert len(found) == 1 and found[0].severity == "defect" and found[0].value == 4
+    torch.manual_seed(0)
+    m = _GatedBranchNet()
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
+    for _ in range(5):
+        opt.zero_grad()
+        nn.functional.cross_entropy(m(x), y).backward()
+        opt.step()
+    assert all(float(p.detach().abs().max()) == 0 for n, p in m.named_parameters() if n in res.stuck)
+    for alpha, zero_out in ((0.0, False), (1.0, True)):
+        torch.manual_seed(0)
+        one = _GatedBranchNet(alpha, zero_out)
+        assert inspect(one, x).stuck == [] and "stuck at zero" not in {f.kind for f in inspect(one, x).findings}
+        moved = _nonzero_after_adamw(one, x, y, "fc2")
+        assert moved == ["fc2.0.weight", "fc2.1.weight"]
+    torch.manual_seed(0)
+    fixed = _GatedBranchNet()
+    auto_fix(fixed, x)
+    assert inspect(fixed, x).stuck == []
+    opt = torch.optim.AdamW(fixed.parameters(), lr=1e-3)
+    opt.zero_grad()
+    nn.functional.cross_entropy(fixed(x), y).backward()
+    opt.step()
+    assert all(float(a.detach().abs()) > 0 for a in fixed.gate)
+
+
+def test_a_zero_bias_before_batchnorm_is_not_stuck():
+    """A convolution's bias at 0 before a BatchNorm takes no gradient by design (the norm removes
+    it): biases are not judged stuck, and the model's parameters are left as they were."""
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+    with torch.no_grad():
+        m[0].bias.zero_()
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    res = inspect(m, torch.randn(16, 3, 8, 8, generator=torch.Generator().manual_seed(1)))
+    assert res.stuck == [] and not res.issues
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())

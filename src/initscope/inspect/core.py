@@ -140,6 +140,34 @@ def _dense(g: torch.Tensor) -> torch.Tensor:
     return g.to_dense() if g.layout != torch.strided else g
 
 
+def stuck_at_zero(model: nn.Module, rerun: Callable[[], Any]) -> list[str]:
+    """Parameters (weights, or a one-entry gate) that are exactly zero and take exactly zero
+    gradient at step 0, and still none after one Adam step (lr ``ADAM_LR``) on every parameter
+    that has one (``rerun`` repeats the forward and backward): each is zero because another one
+    is (a gate tanh(alpha) at alpha = 0 on a branch whose last layer is 0), so neither ever moves.
+    The second pass runs only when the first leaves such candidates; the parameters' values are
+    restored. Biases are left out (one before a BatchNorm takes no gradient by design)."""
+    cand = [(n, p) for n, p in model.named_parameters()
+            if p.requires_grad and p.grad is not None and p.numel() and (p.dim() >= 2 or p.numel() == 1)
+            and not bool(p.detach().any()) and not bool(_dense(p.grad).any())]
+    moved = [p for p in model.parameters() if p.grad is not None and bool(_dense(p.grad).any())]
+    if not cand or not moved:
+        return []
+    saved = [(p, p.detach().clone()) for p in moved]
+    try:
+        with torch.no_grad():
+            for p in moved:
+                g = _dense(p.grad)
+                p.sub_(ADAM_LR * g / (g.abs() + ADAM_EPS))  # Adam's first step: lr x g / (|g| + eps)
+        model.zero_grad(set_to_none=True)
+        rerun()
+        return [n for n, p in cand if p.grad is None or not bool(_dense(p.grad).any())]
+    finally:
+        with torch.no_grad():
+            for p, old in saved:
+                p.copy_(old)
+
+
 def linear_weights(model: nn.Module) -> set[int]:
     """The ids of the weights ``nn.Linear`` modules hold (a head tied to a table holds the table's)."""
     return {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
@@ -183,6 +211,7 @@ class InspectResult:
     warnings: list[str] = field(default_factory=list)  # findings not predicted to stop training
     gradients: Gradients | None = None  # the step-0 gradients as an optimizer sees them
     device: str = "cpu"  # where the model ran
+    stuck: list[str] = field(default_factory=list)  # parameters stuck at zero (:func:`stuck_at_zero`)
 
     LAYER_COLUMNS = ("name", "type", "role", "block", "sample_variance", "mean_spread", "sample_fraction", "dead_fraction",
                      "effective_rank", "grad_norm", "weight_std", "fan_in", "fan_out", "fan_source", "kaiming_std", "xavier_std",
@@ -200,7 +229,8 @@ class InspectResult:
         return {"layers": rows(self.layers, self.LAYER_COLUMNS), "verdict": self.verdict, "issues": list(self.issues),
                 "warnings": list(self.warnings), "confidence": [f.confidence for f in self.findings if f.severity == "defect"],
                 "blocks": rows(self.blocks), "attention": rows(self.attention), "output": jsonable(self.output.as_dict()),
-                "notes": list(self.notes), "gradients": jsonable(self.gradients.as_dict()) if self.gradients else None}
+                "notes": list(self.notes), "gradients": jsonable(self.gradients.as_dict()) if self.gradients else None,
+                "stuck": list(self.stuck)}
 
     def __repr__(self) -> str:
         return f"InspectResult({len(self.layers)} module calls, {len(self.blocks)} blocks, verdict={self.verdict!r})"
@@ -621,6 +651,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
         ids = [t for t in b.tensors() if not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool)]
         grads = gradient_facts(model, b.size, sum(t.numel() for t in ids))
         with_grad = {id(p) for p in model.parameters() if p.grad is not None}
+        stuck = stuck_at_zero(model, lambda: _record(model, b, seed=seed, task=task))
     finally:
         for p, g in old_grads.items():
             p.grad = g
@@ -643,7 +674,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     if b.source:
         notes.insert(0, f"inputs: {b.source}")
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
-                                       gradients=grads, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4,
+                                       gradients=grads, stuck=stuck, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4,
                                        local_mixing=mixes_locally(model))
     layers["verdict"] = layer_verdicts
     issues = [f.message for f in findings if f.severity == "defect"]
@@ -661,7 +692,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     device = next((str(p.device) for p in model.parameters()), "cpu")
     return InspectResult(layers=layers, blocks=blocks, branches=branches, attention=attention, output=output,
                          verdict=verdict, issues=issues, notes=notes, findings=findings, warnings=warnings, gradients=grads,
-                         device=device)
+                         device=device, stuck=stuck)
 
 
 def _contrastive(out: Any, out_t: torch.Tensor) -> bool:

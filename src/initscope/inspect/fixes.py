@@ -526,6 +526,9 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
     dead = dead_blocks(res.blocks, res.branches, res.layers)
     # a zero head on a feature the same for every sample: re-drawn at the head's scale
     zero_heads = set(zero_shared_heads(res.layers).module)
+    # weights stuck at zero with a partner (a zero gate on a zero branch end): re-drawn, which
+    # gives the partner its gradient back
+    stuck = {n.rsplit(".", 1)[0] for n in res.stuck}
     g = generator(seed, "fix")
     with torch.no_grad():
         for i, row in enumerate(first.itertuples()):
@@ -535,7 +538,8 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 continue  # frozen: named by _frozen_kept
             if isinstance(m, nn.MultiheadAttention):
                 _fix_mha(m, row.module, (row.name in branch_out or row.module in branch_out) and row.block not in post_norm, n_blocks,
-                         plan, g, redraw_zero=any(row.module.startswith(d + ".") for d in dead) or dead_stream)
+                         plan, g, redraw_zero=any(row.module.startswith(d + ".") for d in dead) or dead_stream
+                         or f"{row.module}.out_proj" in stuck or row.module in stuck)
                 continue
             if isinstance(m, RECURRENT):
                 _fix_recurrent(m, row.module, plan, seed)
@@ -582,7 +586,8 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
             # none can move); every one of a model no gradient passes, or whose stream is zero (a
             # zero pooler and classifier: each keeps the other's gradient at zero)
             redraw_zero = ((flat and QK_NAME.fullmatch(row.module.rsplit(".", 1)[-1]) is not None)
-                           or any(row.module.startswith(d + ".") for d in dead) or dead_stream or row.module in zero_heads)
+                           or any(row.module.startswith(d + ".") for d in dead) or dead_stream or row.module in zero_heads
+                           or row.module in stuck)
             with _editable_weight(m, row.module, plan) as w:
                 _rescale(w, _target_std(role, int(row.fan_in), relu_next, n_blocks, layer_std), f"{row.module} ({role})", plan, g,
                          bias if isinstance(bias, torch.Tensor) else None, force=role == "head",

@@ -8,7 +8,9 @@
   scale) is deliberate and healthy;
 - the **stream** by its collapse over positions (token similarity, where the tokens'
   differences shrank) and over samples; in a net with no norm anywhere, by its scale too;
-- a **block** by whether it can move at all (every branch ending in a zero layer fed zeros);
+- a **block** by whether it can move at all (every branch ending in a zero layer fed zeros), and
+  any **parameter at exactly zero** by whether it takes a gradient, at step 0 or after one
+  optimizer step (two zeros that keep each other at zero);
 - a **weighted layer outside any block** (a plain stack) by its scale against the input's
   (float inputs) or the embeddings' (token ids), unless its output goes straight into a norm,
   it is fed exact zeros, or it is exactly zero and takes a gradient;
@@ -545,6 +547,21 @@ def _zero_head_findings(layers: pd.DataFrame) -> list[Finding]:
                      "samples (mean pooling)")]
 
 
+def _stuck_findings(stuck: list[str], dead: list[str], findings: list[Finding]) -> list[Finding]:
+    """Parameters stuck at zero (``core.stuck_at_zero``) that no other finding explains: not in a
+    dead block, and some gradient reaches the model."""
+    if any(f.kind == "no gradient reaches the model" and f.severity == "defect" for f in findings):
+        return []
+    left = [n for n in stuck if not any(n.startswith(d + ".") for d in dead)]
+    if not left:
+        return []
+    return [_finding("stuck at zero", left, float(len(left)),
+                     f"{len(left)} parameter(s) are exactly 0 and take no gradient, at step 0 nor after one AdamW step on the rest: "
+                     "each is 0 because another is (a gate at 0 on a branch whose last layer is 0), so none of them ever moves "
+                     "and nothing learns through them",
+                     "a random init for one of each pair (the branch's last layer, or the gate), or initscope inspect --fix auto")]
+
+
 def _fed_zeros(r: pd.Series) -> bool:
     """A layer fed exact zeros (a recurrent cell's state at the first step): its output is its
     bias, whatever its weight's scale, so that scale is not judged there."""
@@ -731,7 +748,7 @@ def reference_scale(layers: pd.DataFrame, float_input_m2: float | None) -> float
 
 def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame, attention: pd.DataFrame,
              output: Output, *, float_input_m2: float | None, gradients: Gradients | None = None,
-             image_input: bool = False, local_mixing: bool = False) -> tuple[list[Finding], list[str]]:
+             image_input: bool = False, local_mixing: bool = False, stuck: list[str] | None = None) -> tuple[list[Finding], list[str]]:
     """All findings (output first, then attention, stream, layers) and a verdict per layer row.
     Each says how sure it is (``Finding.confidence``)."""
     layer_findings, verdicts = (_layer_findings(layers, reference_scale(layers, float_input_m2), float_input_m2 is not None,
@@ -743,4 +760,5 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
                 *_block_findings(blocks, layers), *_dead_block_findings(blocks, branches, layers), *_zero_head_findings(layers),
                 *_first_attention_findings(blocks, branches, attention, output), *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task)]
+    findings += _stuck_findings(stuck or [], dead_blocks(blocks, branches, layers), findings)
     return findings, verdicts
