@@ -147,6 +147,8 @@ def test_fix_auto_leaves_frozen_parameters_and_says_so():
     assert all(torch.equal(p, s) for p, s in zip(frozen, saved))
     assert any(a.startswith("frozen parameters") and "0.weight" in a for a in plan.actions)
     assert any("1.layers.1" in a for a in plan.actions)  # the rest is fixed
+    # and the plan claims no change to them (the branch-taming step skipped them too)
+    assert not any(a.startswith(("0.", "0 ", "1.layers.0.")) for a in plan.actions), plan.actions
 
 
 def test_sparse_embedding_gradients_are_counted_like_dense_ones():

@@ -266,8 +266,8 @@ def _tame_branches(model: nn.Module, batch: Batch, plan: FixPlan, *, seed: int, 
                     m = mods.get(name)
                     if isinstance(m, nn.MultiheadAttention):
                         m = m.out_proj  # applied functionally inside torch's attention
-                    if m is None or weight_of(m) is None:
-                        continue
+                    if m is None or weight_of(m) is None or any(not p.requires_grad for p in m.parameters(recurse=False)):
+                        continue  # frozen: kept (and named by _frozen_kept)
                     factor = BRANCH_RATIO_TARGET / r.ratio
                     with _editable_weight(m, name, plan) as w:
                         w.mul_(factor)
