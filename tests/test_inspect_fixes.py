@@ -447,3 +447,65 @@ def test_a_zero_pooler_and_zero_classifier_keep_each_other_still_and_the_fix_red
     assert model[3].weight.detach().any() and model[5].weight.detach().any()
     nn.functional.cross_entropy(model(x), torch.arange(32) % 4).backward()
     assert all(p.grad is not None and p.grad.any() for p in model.parameters())
+
+
+class _SdpaAttention(nn.Module):
+    def __init__(self, d: int):
+        super().__init__()
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+
+    def forward(self, h):
+        return self.o(nn.functional.scaled_dot_product_attention(self.q(h), self.k(h), self.v(h), is_causal=True))
+
+
+class _SdpaBlock(nn.Module):
+    def __init__(self, d: int):
+        super().__init__()
+        self.n1, self.n2, self.attn = nn.LayerNorm(d), nn.LayerNorm(d), _SdpaAttention(d)
+        self.fc1, self.fc2 = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+    def forward(self, x):
+        x = x + self.attn(self.n1(x))
+        return x + self.fc2(nn.functional.gelu(self.fc1(self.n2(x))))
+
+
+class _HandLM(nn.Module):
+    """A nanoGPT-style decoder with no config: every matrix N(0, 0.02), biases 0."""
+
+    def __init__(self, v: int = 64, d: int = 32):
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(v, d), nn.Parameter(torch.zeros(16, d))
+        self.blocks = nn.ModuleList(_SdpaBlock(d) for _ in range(2))
+        self.ln, self.head = nn.LayerNorm(d), nn.Linear(d, v, bias=False)
+        for n, p in self.named_parameters():
+            if p.dim() >= 2:
+                nn.init.normal_(p, 0, 0.02)
+            elif n.endswith("bias"):
+                nn.init.zeros_(p)
+
+    def forward(self, ids):
+        x = self.tok(ids) + self.pos[: ids.shape[1]]
+        for b in self.blocks:
+            x = b(x)
+        return self.head(self.ln(x))
+
+
+def test_fix_auto_acting_on_a_warning_alone_only_scales_down():
+    """A decoder with no library scale whose first value projection is x30 is warned, not
+    flagged. Acting on the warning, --fix auto shrinks what makes the branch large and scales
+    nothing up (probe 8: with torch's 1/sqrt(3 fan_in) as the role targets it had raised nine
+    0.02 weights 3.6x, and with LoRA's random B the warning grew from 6.8x to 12.7x)."""
+    torch.manual_seed(0)
+    m = _HandLM()
+    with torch.no_grad():
+        m.blocks[0].attn.v.weight.mul_(30)
+    ids = torch.randint(0, 64, (16, 16), generator=torch.Generator().manual_seed(1))
+    res = inspect(m, ids)
+    assert res.issues == [] and [f.kind for f in res.findings] == ["attention swamps the token embeddings"]
+    before = {n: float(p.detach().std()) for n, p in m.named_parameters() if p.dim() >= 2}
+    plan = auto_fix(m, ids)
+    assert plan.actions[0] == "no defect; acting on the warning: attention swamps the token embeddings"
+    after = {n: float(p.detach().std()) for n, p in m.named_parameters() if p.dim() >= 2}
+    assert not [n for n in before if after[n] > before[n] * 1.001]
+    assert after["blocks.0.attn.v.weight"] < before["blocks.0.attn.v.weight"] / 2
+    assert inspect(m, ids).findings == []

@@ -153,6 +153,10 @@ class FixPlan:
     actions: list[str] = field(default_factory=list)
     config_changes: dict[str, Any] = field(default_factory=dict)  # transformers: the config a user would set
     forward_passes: int = 0
+    # acting on a warning alone (no defect): weights are only scaled down, as the warning advises
+    # (probe 8: a hand-written LM with LoRA's B drawn at random trains, is warned, and the role
+    # targets, torch's 1/sqrt(3 fan_in), scaled its 0.02 base weights up 3.6-7x)
+    shrink_only: bool = False
 
 
 def _target_std(role: str, fan_in: int, relu_next: bool, n_blocks: int, library_std: float | None = None) -> float:
@@ -230,7 +234,7 @@ def _rescale(w: torch.Tensor, target: float, what: str, plan: FixPlan, g: torch.
             rows[repeat] = fresh.to(rows.device)[repeat.cpu()]
             plan.actions.append(f"{what}: {int(repeat.sum())} units that repeated another re-drawn")
     std = float(w.float().std())
-    if std > 0 and (force or redrawn or not 0.5 <= target / std <= 2):
+    if std > 0 and (force or redrawn or not 0.5 <= target / std <= 2) and not (plan.shrink_only and target > std and not redrawn):
         w.mul_(target / std)
         if bias is not None and not redrawn:
             bias.mul_(target / std)
@@ -483,6 +487,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
         return plan
     if not res.issues:
         plan.actions.append(f"no defect; acting on the warning: {', '.join(acted)}")
+        plan.shrink_only = True
     layers = res.layers
     has_norm = bool((layers.role == "norm").any()) if "role" in layers else False
     recurrent = [(n, m) for n, m in model.named_modules() if isinstance(m, RECURRENT)]
@@ -564,10 +569,12 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                     std = library_std or float(w.abs().mean()) or 0.02
                     _normal_(w, std, g)
                     plan.actions.append(f"{row.module}: identical rows re-drawn N(0, {std:.3g}^2)")
-                elif library_std is not None and not 0.5 <= library_std / max(float(w.float().std()), 1e-30) <= 2:
+                elif (library_std is not None and not 0.5 <= library_std / max(float(w.float().std()), 1e-30) <= 2
+                      and not (plan.shrink_only and library_std > float(w.float().std()))):
                     plan.actions.append(f"{row.module}: embedding std {float(w.float().std()):.3g} -> {library_std:.3g} (initializer_range)")
                     w.mul_(library_std / float(w.float().std()))
-                elif float(w.float().std()) > EMBEDDING_STD_MAX or (not has_norm and float(w.float().std()) < 1 / EMBEDDING_STD_MAX):
+                elif float(w.float().std()) > EMBEDDING_STD_MAX or (not has_norm and not plan.shrink_only
+                                                                   and float(w.float().std()) < 1 / EMBEDDING_STD_MAX):
                     # a post-norm block reads the embeddings before any norm, and a net without
                     # norms (an LSTM) reads them as they are: torch's N(0, 1) then
                     plan.actions.append(f"{row.module}: embedding std {float(w.float().std()):.3g} -> 1")
