@@ -62,6 +62,9 @@ class Gradients:
     # max(0, <p, dL/dp>) x min(1, ADAM_LR / RMS(p)), in nats per step (see :func:`gradient_facts`)
     shrink_rate: float = math.nan
     matrices: list[str] = field(default_factory=list)  # the parameters of by_parameter with 2+ dimensions (weights, tables)
+    # below_adam_eps again after one Adam step (:func:`one_adam_step`), measured only where the share
+    # is over verdicts.GRAD_BELOW_EPS_MAX and near-zero gates (:func:`gated_parameters`) stand in the way
+    below_adam_eps_after_step: float = math.nan
 
     @property
     def nonzero(self) -> int:
@@ -75,7 +78,8 @@ class Gradients:
         return sum(b for _, _, b in self.by_parameter) / n if n else math.nan
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(below_adam_eps=self.below_adam_eps, nonzero=self.nonzero, batch=self.batch, shrink_rate=self.shrink_rate,
+        return dict(below_adam_eps=self.below_adam_eps, below_adam_eps_after_step=self.below_adam_eps_after_step,
+                    nonzero=self.nonzero, batch=self.batch, shrink_rate=self.shrink_rate,
                     tied_embeddings=[{"module": n, "weight_rms": r} for n, r in self.tied_embeddings],
                     by_parameter=[{"parameter": n, "nonzero": k, "below_adam_eps": b} for n, k, b in self.by_parameter])
 
@@ -140,32 +144,54 @@ def _dense(g: torch.Tensor) -> torch.Tensor:
     return g.to_dense() if g.layout != torch.strided else g
 
 
-def stuck_at_zero(model: nn.Module, rerun: Callable[[], Any]) -> list[str]:
-    """Parameters (weights, or a one-entry gate) that are exactly zero and take exactly zero
-    gradient at step 0, and still none after one Adam step (lr ``ADAM_LR``) on every parameter
-    that has one (``rerun`` repeats the forward and backward): each is zero because another one
-    is (a gate tanh(alpha) at alpha = 0 on a branch whose last layer is 0), so neither ever moves.
-    The second pass runs only when the first leaves such candidates; the parameters' values are
-    restored. Biases are left out (one before a BatchNorm takes no gradient by design)."""
-    cand = [(n, p) for n, p in model.named_parameters()
-            if p.requires_grad and p.grad is not None and p.numel() and (p.dim() >= 2 or p.numel() == 1)
-            and not bool(p.detach().any()) and not bool(_dense(p.grad).any())]
+@contextmanager
+def one_adam_step(model: nn.Module) -> Iterator[None]:
+    """Inside: every parameter with a nonzero gradient moved by Adam's first step (lr ``ADAM_LR``,
+    lr x g / (|g| + eps), no weight decay), its gradient cleared for a second pass; after: the
+    values put back."""
     moved = [p for p in model.parameters() if p.grad is not None and bool(_dense(p.grad).any())]
-    if not cand or not moved:
-        return []
     saved = [(p, p.detach().clone()) for p in moved]
     try:
         with torch.no_grad():
             for p in moved:
                 g = _dense(p.grad)
-                p.sub_(ADAM_LR * g / (g.abs() + ADAM_EPS))  # Adam's first step: lr x g / (|g| + eps)
+                p.sub_(ADAM_LR * g / (g.abs() + ADAM_EPS))
         model.zero_grad(set_to_none=True)
-        rerun()
-        return [n for n, p in cand if p.grad is None or not bool(_dense(p.grad).any())]
+        yield
     finally:
         with torch.no_grad():
             for p, old in saved:
                 p.copy_(old)
+
+
+def stuck_at_zero(model: nn.Module, rerun: Callable[[], Any]) -> list[str]:
+    """Parameters (weights, or a one-entry gate) that are exactly zero and take exactly zero
+    gradient at step 0, and still none after one Adam step on every parameter that has one
+    (``rerun`` repeats the forward and backward): each is zero because another one is (a gate
+    tanh(alpha) at alpha = 0 on a branch whose last layer is 0), so neither ever moves. The
+    second pass runs only when the first leaves such candidates. Biases are left out (one before
+    a BatchNorm takes no gradient by design)."""
+    cand = [(n, p) for n, p in model.named_parameters()
+            if p.requires_grad and p.grad is not None and p.numel() and (p.dim() >= 2 or p.numel() == 1)
+            and not bool(p.detach().any()) and not bool(_dense(p.grad).any())]
+    if not cand or not any(p.grad is not None and bool(_dense(p.grad).any()) for p in model.parameters()):
+        return []
+    with one_adam_step(model):
+        rerun()
+        return [n for n, p in cand if p.grad is None or not bool(_dense(p.grad).any())]
+
+
+def _eps_share_after_step(model: nn.Module, grads: Gradients, rerun: Callable[[], Any], facts: Callable[[], Gradients]) -> float:
+    """The share of gradients below eps after one Adam step, where the step-0 share is over the
+    bar and near-zero gates exist (NaN otherwise: not measured)."""
+    from initscope.inspect.verdicts import GRAD_BELOW_EPS_MAX
+
+    share = grads.below_adam_eps
+    if not (share == share and share > GRAD_BELOW_EPS_MAX) or not gated_parameters(model):
+        return math.nan
+    with one_adam_step(model):
+        rerun()
+        return facts().below_adam_eps
 
 
 def linear_weights(model: nn.Module) -> set[int]:
@@ -652,6 +678,8 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
         grads = gradient_facts(model, b.size, sum(t.numel() for t in ids))
         with_grad = {id(p) for p in model.parameters() if p.grad is not None}
         stuck = stuck_at_zero(model, lambda: _record(model, b, seed=seed, task=task))
+        grads.below_adam_eps_after_step = _eps_share_after_step(model, grads, lambda: _record(model, b, seed=seed, task=task),
+                                                                lambda: gradient_facts(model, b.size, sum(t.numel() for t in ids)))
     finally:
         for p, g in old_grads.items():
             p.grad = g

@@ -723,15 +723,20 @@ def _gradient_findings(gr: Gradients | None, task: str = "auto") -> list[Finding
         # the places: parameters (in the model's order) whose own entries are mostly under eps
         places = [n for n, k, b in gr.by_parameter if k and b / k > GRAD_BELOW_EPS_MAX] or ["parameters"]
         small = 0 < gr.batch < GRAD_EPS_MIN_BATCH
+        # behind gates near zero (LayerScale at 1e-6) the first step opens the gates by ~lr: the
+        # share measured again after it (core.one_adam_step) says whether the small gradients last
+        after = gr.below_adam_eps_after_step
+        opened = after == after and after <= GRAD_BELOW_EPS_MAX
         out.append(_finding("gradients below the optimizer's eps", places, share,
                             f"{share:.0%} of the nonzero step-0 gradient entries are below AdamW's eps 1e-8, "
                             "where its step shrinks to lr x g / eps: those weights barely move"
-                            + (f" (measured on {gr.batch} samples: below {GRAD_EPS_MIN_BATCH} this share is unreliable)" if small else ""),
+                            + (f" (measured on {gr.batch} samples: below {GRAD_EPS_MIN_BATCH} this share is unreliable)" if small else "")
+                            + (f"; after one AdamW step, which opens the near-zero gates their gradients pass, {after:.0%}" if opened else ""),
                             "a larger init scale where the path to the loss is small (norm scales at 1, the library's "
                             "weight scale for projections and head), or initscope inspect --fix auto"
                             + (" (no known task: measured under an MSE against random targets, whose scale is inspect's "
                                "choice; DPT's depth head trains from 100%)" if task == "none" else ""),
-                            "low" if small or task == "none" else None, "warning" if task == "none" else None))
+                            "low" if small or task == "none" or opened else None, "warning" if task == "none" or opened else None))
     return out
 
 
