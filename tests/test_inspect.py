@@ -851,3 +851,37 @@ def test_gradients_under_eps_behind_near_zero_gates_are_measured_again_after_one
     torch.manual_seed(0)
     open_gates = inspect(_ClassTokenNet(0.1), batch)
     assert math.isnan(open_gates.gradients.below_adam_eps_after_step)  # not measured: nothing to open
+
+
+class _ZeroChain(nn.Module):
+    """Fixup's chain in small: a zero head, a zero residual layer before it, a zero scalar bias
+    before that: each takes its gradient once the one after it has moved."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.head = nn.Linear(16, 32), nn.Linear(32, 32), nn.Linear(32, 4)
+        self.shift = nn.Parameter(torch.zeros(1))
+        with torch.no_grad():
+            for m in (self.b, self.head):
+                m.weight.zero_()
+                m.bias.zero_()
+
+    def forward(self, x):
+        h = torch.relu(self.a(x))
+        return self.head(h + self.b(h + self.shift))
+
+
+def test_zeros_freed_one_step_after_another_are_not_stuck():
+    """The shift is freed only after b moves, and b after the head: two passes. inspect follows
+    the chain and reports nothing stuck; three plain AdamW steps move all three (the check)."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, 16, generator=g), torch.randint(0, 4, (32,), generator=g)
+    torch.manual_seed(0)
+    m = _ZeroChain()
+    assert inspect(m, x).stuck == []
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
+    for _ in range(3):
+        opt.zero_grad()
+        nn.functional.cross_entropy(m(x), y).backward()
+        opt.step()
+    assert all(bool(p.detach().any()) for p in (m.shift, m.b.weight, m.head.weight))

@@ -145,40 +145,70 @@ def _dense(g: torch.Tensor) -> torch.Tensor:
 
 
 @contextmanager
-def one_adam_step(model: nn.Module) -> Iterator[None]:
-    """Inside: every parameter with a nonzero gradient moved by Adam's first step (lr ``ADAM_LR``,
-    lr x g / (|g| + eps), no weight decay), its gradient cleared for a second pass; after: the
-    values put back."""
-    moved = [p for p in model.parameters() if p.grad is not None and bool(_dense(p.grad).any())]
-    saved = [(p, p.detach().clone()) for p in moved]
-    try:
+def adam_steps(model: nn.Module) -> Iterator[Callable[[], None]]:
+    """Inside: a function that moves every parameter with a nonzero gradient by Adam's first
+    step (lr ``ADAM_LR``, lr x g / (|g| + eps), no weight decay) and clears the gradients for the
+    next pass; after: every parameter's value put back."""
+    saved = [(p, p.detach().clone()) for p in model.parameters() if p.requires_grad]
+
+    def step() -> None:
         with torch.no_grad():
-            for p in moved:
-                g = _dense(p.grad)
-                p.sub_(ADAM_LR * g / (g.abs() + ADAM_EPS))
+            for p in model.parameters():
+                if p.grad is not None:
+                    g = _dense(p.grad)
+                    if bool(g.any()):
+                        p.sub_(ADAM_LR * g / (g.abs() + ADAM_EPS))
         model.zero_grad(set_to_none=True)
-        yield
+
+    try:
+        yield step
     finally:
         with torch.no_grad():
             for p, old in saved:
                 p.copy_(old)
 
 
+@contextmanager
+def one_adam_step(model: nn.Module) -> Iterator[None]:
+    """Inside: one Adam step taken (:func:`adam_steps`), gradients cleared; after: values put back."""
+    with adam_steps(model) as step:
+        step()
+        yield
+
+
+# zeros can hold each other in chains (Fixup: a zero head keeps the zero last convolution's
+# gradient at 0, which keeps the scalar biases before it at 0, for one step each)
+STUCK_PASSES = 8
+
+
 def stuck_at_zero(model: nn.Module, rerun: Callable[[], Any]) -> list[str]:
     """Parameters (weights, or a one-entry gate) that are exactly zero and take exactly zero
-    gradient at step 0, and still none after one Adam step on every parameter that has one
-    (``rerun`` repeats the forward and backward): each is zero because another one is (a gate
-    tanh(alpha) at alpha = 0 on a branch whose last layer is 0), so neither ever moves. The
-    second pass runs only when the first leaves such candidates. Biases are left out (one before
-    a BatchNorm takes no gradient by design)."""
-    cand = [(n, p) for n, p in model.named_parameters()
-            if p.requires_grad and p.grad is not None and p.numel() and (p.dim() >= 2 or p.numel() == 1)
-            and not bool(p.detach().any()) and not bool(_dense(p.grad).any())]
+    gradient at step 0, and still none after Adam steps on every parameter that has one
+    (``rerun`` repeats the forward and backward), pass after pass until a pass frees none of them
+    (at most ``STUCK_PASSES``): each is zero because another is (a gate tanh(alpha) at alpha = 0
+    on a branch whose last layer is 0, LoRA with A and B at 0), so none ever moves. The passes
+    run only when step 0 leaves such candidates. Biases are left out (one before a BatchNorm
+    takes no gradient by design)."""
+
+    def zero_and_still(names: set[str] | None = None) -> set[str]:
+        return {n for n, p in model.named_parameters()
+                if (names is None or n in names) and p.requires_grad and p.numel() and (p.dim() >= 2 or p.numel() == 1)
+                and not bool(p.detach().any()) and (p.grad is None or not bool(_dense(p.grad).any()))
+                and (names is not None or p.grad is not None)}
+
+    cand = zero_and_still()
     if not cand or not any(p.grad is not None and bool(_dense(p.grad).any()) for p in model.parameters()):
         return []
-    with one_adam_step(model):
-        rerun()
-        return [n for n, p in cand if p.grad is None or not bool(_dense(p.grad).any())]
+    with adam_steps(model) as step:
+        for _ in range(STUCK_PASSES):
+            step()
+            rerun()
+            left = zero_and_still(cand)
+            if left == cand:
+                break
+            cand = left
+    order = [n for n, _ in model.named_parameters()]
+    return sorted(cand, key=order.index)
 
 
 def _eps_share_after_step(model: nn.Module, grads: Gradients, rerun: Callable[[], Any], facts: Callable[[], Gradients]) -> float:

@@ -9,8 +9,8 @@
 - the **stream** by its collapse over positions (token similarity, where the tokens'
   differences shrank) and over samples; in a net with no norm anywhere, by its scale too;
 - a **block** by whether it can move at all (every branch ending in a zero layer fed zeros), and
-  any **parameter at exactly zero** by whether it takes a gradient, at step 0 or after one
-  optimizer step (two zeros that keep each other at zero);
+  any **parameter at exactly zero** by whether it takes a gradient, at step 0 or after optimizer
+  steps on the rest (zeros that keep each other at zero);
 - a **weighted layer outside any block** (a plain stack) by its scale against the input's
   (float inputs) or the embeddings' (token ids), unless its output goes straight into a norm,
   it is fed exact zeros, or it is exactly zero and takes a gradient;
@@ -246,7 +246,8 @@ def _finding(kind: str, places: list[str], value: float, detail: str, fix: str, 
     severity = severity or ("warning" if kind in WARNINGS or (kind == "collapsing over samples" and value >= SAMPLE_FRACTION_DEFECT)
                             else "defect")
     sure = confidence or _sure(kind, value)
-    hedge = " [near the threshold: may still train]" if sure == "low" and severity == "defect" else ""
+    hedge = ((" [may still train: the rest of the model may learn the task without them]" if kind == "stuck at zero"
+              else " [near the threshold: may still train]") if sure == "low" and severity == "defect" else "")
     return Finding(kind, places[0], value, f"{kind}: {detail}, {where}{hedge}; fix: {fix}", len(places), sure, severity)
 
 
@@ -556,10 +557,15 @@ def _stuck_findings(stuck: list[str], dead: list[str], findings: list[Finding]) 
     if not left:
         return []
     return [_finding("stuck at zero", left, float(len(left)),
-                     f"{len(left)} parameter(s) are exactly 0 and take no gradient, at step 0 nor after one AdamW step on the rest: "
+                     f"{len(left)} parameter(s) are exactly 0 and take no gradient, at step 0 nor after AdamW steps on the rest: "
                      "each is 0 because another is (a gate at 0 on a branch whose last layer is 0), so none of them ever moves "
                      "and nothing learns through them",
-                     "a random init for one of each pair (the branch's last layer, or the gate), or initscope inspect --fix auto")]
+                     "a random init for one of each pair (the branch's last layer, or the gate), or initscope inspect --fix auto",
+                     # certain that they never move; whether the task needs them is not: a
+                     # Flamingo gate and LoRA with A and B at 0 broke their models (probe 8),
+                     # torch's encoders with their attention stuck are marginal (holdout set 9),
+                     # a ReZero MLP with every branch stuck trains through its linear path
+                     "low")]
 
 
 def _fed_zeros(r: pd.Series) -> bool:
