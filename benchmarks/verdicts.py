@@ -29,6 +29,7 @@
     python benchmarks/verdicts.py holdout --set 11  # every 1-D parameter at 0: biases and norm scales
     python benchmarks/verdicts.py holdout --set 12 --families llama,neox,bert,vit,encoder,encoder-prenorm,resnet,cnn,mlp,mlp20-torch,lstm  # zero head
     python benchmarks/verdicts.py others --train-others --set 10  # BERT-style classifiers reading a [CLS] token: default, zero head
+    python benchmarks/verdicts.py holdout --set 13 --families gpt2,llama,neox,bert,vit,encoder,encoder-prenorm,mlp  # LoRA, base frozen
     python benchmarks/verdicts.py others --train-others --set 2 --fixes  # ... and --fix auto on a set's flagged pairs, trained again
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
@@ -578,6 +579,11 @@ HOLDOUT_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # 0) on every family whose head is its own (`--families llama,neox,bert,vit,encoder,
     # encoder-prenorm,resnet,cnn,mlp,mlp20-torch,lstm`: GPT-2's is its embedding table)
     "12": (HOLDOUT.with_name("verdicts_holdout12.json"), ("zero-head",)),
+    # holdout set 13 (stop 34, committed with "stuck at zero" and before its training): LoRA
+    # fine-tuning shapes on the zoo's families (:func:`_lora`): the base frozen, rank-4 adapters
+    # on its Linear layers, A random and B at 0 (peft's default), both at 0, both random
+    # (`--families gpt2,llama,neox,bert,vit,encoder,encoder-prenorm,mlp`)
+    "13": (HOLDOUT.with_name("verdicts_holdout13.json"), ("lora", "lora-zero", "lora-random-b")),
 }
 HOLDOUT_INITS = {name for _, inits in HOLDOUT_SETS.values() for name in inits}
 
@@ -592,6 +598,8 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
         return model
     if init == "zero-head":
         return _zero_head(model)
+    if init.startswith("lora"):
+        return _lora(model, init)
     if init == "zero-embeddings":
         with torch.no_grad():
             for m in model.modules():
@@ -611,6 +619,56 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
         zoo._scale_all(model, float(scale[1]))
         return model
     return _redraw(model, init)
+
+
+class _LoRA(torch.nn.Module):
+    """A frozen layer plus a rank-``r`` update B(A(x)) x alpha / r (Hu et al. 2021; peft's
+    layout): A kaiming-uniform as nn.Linear's, B at 0 (``lora``), both at 0 (``lora-zero``), or B
+    drawn like A (``lora-random-b``, peft's init_lora_weights=False)."""
+
+    def __init__(self, base: torch.nn.Module, fan_in: int, fan_out: int, how: str, r: int = 4, alpha: float = 8.0) -> None:
+        super().__init__()
+        self.base, self.scale = base, alpha / r
+        self.lora_A = torch.nn.Linear(fan_in, r, bias=False)
+        self.lora_B = torch.nn.Linear(r, fan_out, bias=False)
+        with torch.no_grad():
+            if how == "lora-zero":
+                self.lora_A.weight.zero_()
+            if how != "lora-random-b":
+                self.lora_B.weight.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + self.lora_B(self.lora_A(x)) * self.scale
+
+
+def _lora(model: torch.nn.Module, how: str) -> torch.nn.Module:
+    """Every ``nn.Linear`` (and GPT-2's ``Conv1D``) but the head wrapped in :class:`_LoRA` and every
+    parameter frozen but the adapters' and, for a classifier, its head's (a new task head);
+    torch's MultiheadAttention applies its projections as functions and keeps them."""
+    from transformers.pytorch_utils import Conv1D
+
+    if how not in ("lora", "lora-zero", "lora-random-b"):
+        raise ValueError(f"unknown LoRA init {how!r}")
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    head = linears[-1] if linears else None
+    lm = any(isinstance(e, torch.nn.Embedding) and head is not None and e.weight is head.weight for e in model.modules()) or \
+        type(model).__name__.endswith("ForCausalLM") or type(model).__name__ == "GPT2LMHeadModel"
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if head is not None and not lm:
+        for p in head.parameters():
+            p.requires_grad_(True)
+    for name, parent in list(model.named_modules()):
+        if isinstance(parent, (torch.nn.MultiheadAttention, _LoRA)):
+            continue
+        for cname, child in list(parent.named_children()):
+            if child is head:
+                continue
+            if isinstance(child, torch.nn.Linear):
+                setattr(parent, cname, _LoRA(child, child.in_features, child.out_features, how))
+            elif isinstance(child, Conv1D):
+                setattr(parent, cname, _LoRA(child, child.weight.shape[0], child.nf, how))
+    return model
 
 
 def _zero_head(model: torch.nn.Module) -> torch.nn.Module:
