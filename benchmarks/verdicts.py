@@ -639,7 +639,7 @@ class _LoRA(torch.nn.Module):
 def _lora(model: torch.nn.Module, how: str) -> torch.nn.Module:
     """Every ``nn.Linear`` (and GPT-2's ``Conv1D``) but the head wrapped in :class:`_LoRA` and every
     parameter frozen but the adapters' and, for a classifier, its head's (a new task head);
-    torch's MultiheadAttention applies its projections as functions and keeps them."""
+    torch's MultiheadAttention and Transformer layers read their weights directly and keep them."""
     from transformers.pytorch_utils import Conv1D
 
     if how not in ("lora", "lora-zero", "lora-random-b"):
@@ -654,7 +654,7 @@ def _lora(model: torch.nn.Module, how: str) -> torch.nn.Module:
         for p in head.parameters():
             p.requires_grad_(True)
     for name, parent in list(model.named_modules()):
-        if isinstance(parent, (torch.nn.MultiheadAttention, _LoRA)):
+        if isinstance(parent, (torch.nn.MultiheadAttention, torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer, _LoRA)):
             continue
         for cname, child in list(parent.named_children()):
             if child is head:
@@ -1017,7 +1017,9 @@ def _cls_encoder(kind: str, layers: int = 4) -> torch.nn.Module:
 
 # others set 11 (stop 34): the zoo's families as frozen bases for LoRA (the inits: :func:`_lora`),
 # labelled against their own best LoRA init (a frozen random base has its own ceiling)
-LORA_OTHERS = {f"{fam} (frozen)": fam for fam in ("gpt2", "llama", "neox", "bert", "vit", "encoder", "encoder-prenorm", "mlp")}
+# (torch's TransformerEncoder is left out: its layers read linear1.weight and friends directly,
+# and its eval-mode fast path would skip an adapter; found when its first evaluation failed)
+LORA_OTHERS = {f"{fam} (frozen)": fam for fam in ("gpt2", "llama", "neox", "bert", "vit", "mlp")}
 
 # others set 10 (stop 34): BERT-style classifiers whose head reads the [CLS] position
 CLS_OTHERS = {"bert-cls": lambda: _cls_encoder("bert"), "bert12-cls": lambda: _cls_encoder("bert", 12),
