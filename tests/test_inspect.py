@@ -885,3 +885,29 @@ def test_zeros_freed_one_step_after_another_are_not_stuck():
         nn.functional.cross_entropy(m(x), y).backward()
         opt.step()
     assert all(bool(p.detach().any()) for p in (m.shift, m.b.weight, m.head.weight))
+
+
+class _OnceOnly(_GatedBranchNet):
+    """A model whose forward works once (a stateful cache that refuses a second call)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("called twice")
+        return super().forward(x)
+
+
+def test_a_model_whose_second_pass_fails_is_judged_on_step_0():
+    """The stuck-at-zero passes run the model again; a model that refuses a second call is
+    judged on its first pass alone (nothing stuck reported, no error), its weights as they were."""
+    x = torch.randn(32, 16, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    m = _OnceOnly()
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    res = inspect(m, x)
+    assert res.stuck == [] and m.calls == 2
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())

@@ -202,7 +202,10 @@ def stuck_at_zero(model: nn.Module, rerun: Callable[[], Any]) -> list[str]:
     with adam_steps(model) as step:
         for _ in range(STUCK_PASSES):
             step()
-            rerun()
+            try:
+                rerun()
+            except Exception:  # noqa: BLE001 - a model whose second pass fails is judged on step 0 alone
+                return []
             left = zero_and_still(cand)
             if left == cand:
                 break
@@ -220,7 +223,10 @@ def _eps_share_after_step(model: nn.Module, grads: Gradients, rerun: Callable[[]
     if not (share == share and share > GRAD_BELOW_EPS_MAX) or not gated_parameters(model):
         return math.nan
     with one_adam_step(model):
-        rerun()
+        try:
+            rerun()
+        except Exception:  # noqa: BLE001 - as in stuck_at_zero
+            return math.nan
         return facts().below_adam_eps
 
 
