@@ -509,3 +509,32 @@ def test_fix_auto_acting_on_a_warning_alone_only_scales_down():
     assert not [n for n in before if after[n] > before[n] * 1.001]
     assert after["blocks.0.attn.v.weight"] < before["blocks.0.attn.v.weight"] / 2
     assert inspect(m, ids).findings == []
+
+
+class _GatedUnit(nn.Module):
+    """A normalized layer with a constant bias of 5 into a GELU, and a gate sigmoid(g(h)) whose
+    constant bias +8 holds it open (a decay gate set for long memory, as Mamba's dt)."""
+
+    def __init__(self, d: int = 32):
+        super().__init__()
+        self.norm, self.a, self.g, self.head = nn.LayerNorm(16), nn.Linear(16, d), nn.Linear(d, d), nn.Linear(d, 4)
+        with torch.no_grad():
+            self.a.bias.fill_(5.0)
+            self.g.bias.fill_(8.0)
+
+    def forward(self, x):
+        h = nn.functional.gelu(self.a(self.norm(x)))
+        return self.head(torch.sigmoid(self.g(h)) * h)
+
+
+def test_fix_auto_keeps_a_gates_constant_bias_and_zeroes_an_activations():
+    """The gate's +8 sets its default (probe 8: a Mamba-like decay gate at +8 trains, 0.88, and
+    zeroing it broke the model, 0.10): kept. The same kind of constant bias before a GELU (stop
+    31: every bias at 5 broke six families) is zeroed as before."""
+    x = torch.randn(32, 16, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    m = _GatedUnit()
+    assert "saturated activations" in {f.kind for f in inspect(m, x).findings}
+    plan = auto_fix(m, x)
+    assert bool((m.g.bias == 8.0).all()), plan.actions
+    assert not bool(m.a.bias.any()) and any(a.startswith("a (layer): every bias 5") for a in plan.actions), plan.actions

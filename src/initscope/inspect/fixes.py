@@ -189,6 +189,9 @@ def _normal_(w: torch.Tensor, std: float, g: torch.Generator) -> None:
 # Found by an independent test (stop 31): every bias set to 5 broke NeoX, the pre-norm
 # encoder, GPT-2, BERT, torch's encoder and the LSTM, and the fix, which left biases alone,
 # repaired none of them.
+# A layer whose output a sigmoid or tanh reads (a gate written by hand) keeps its constant bias:
+# it sets the gate's default, as Mamba's dt or an LSTM's forget bias does (probe 8: a decay gate
+# at +8 trains, 0.88, and zeroing the bias broke it, 0.10).
 BIAS_CONSTANT_MAX = 2.0
 
 
@@ -202,14 +205,16 @@ def _constant_bias_(bias: torch.Tensor | None, scale: float, what: str, plan: Fi
 
 
 def _rescale(w: torch.Tensor, target: float, what: str, plan: FixPlan, g: torch.Generator, bias: torch.Tensor | None = None,
-             *, force: bool = False, duplicates: bool = False, redraw_zero: bool = False, fan_in: int | None = None) -> None:
+             *, force: bool = False, duplicates: bool = False, redraw_zero: bool = False, fan_in: int | None = None,
+             gate: bool = False) -> None:
     """Re-draw a weight whose units are all identical (and not all zero: a zero-initialized
     layer is deliberate), or with ``duplicates`` (inspect found repeated units) the units that
     repeat an earlier one; then rescale it to ``target`` when it is more than 2x off (always
     with ``force``); its bias moves with it, or is zeroed after a re-draw, and a large constant
     bias is zeroed (BIAS_CONSTANT_MAX). ``redraw_zero``: an all-zero weight is re-drawn too (the
     caller's cases: a zeroed query or key where attention is flat, a dead block, a model no
-    gradient passes)."""
+    gradient passes). ``gate``: the layer's output is read by a sigmoid or tanh, whose constant
+    bias sets the gate's default (a forget or decay gate held open for memory) and is kept."""
     rows = w.view(w.shape[0], -1)
     # identical units, or a single unit whose entries are all the same (a class token)
     same = bool((rows == rows[:1]).all()) if rows.shape[0] > 1 else rows.numel() > 1 and bool((rows == rows.reshape(-1)[0]).all())
@@ -240,7 +245,8 @@ def _rescale(w: torch.Tensor, target: float, what: str, plan: FixPlan, g: torch.
             bias.mul_(target / std)
         plan.actions.append(f"{what}: weight std {std:.3g} -> {target:.3g}")
     # the unit's scale from its weights; ``fan_in`` where rows are not the units' inputs (Conv1D is [in, out])
-    _constant_bias_(bias, target * math.sqrt(fan_in or rows.shape[1]), what, plan)
+    if not gate:
+        _constant_bias_(bias, target * math.sqrt(fan_in or rows.shape[1]), what, plan)
 
 
 # A residual branch larger than the stream it joins replaces the stream instead of refining
@@ -599,7 +605,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 _rescale(w, _target_std(role, int(row.fan_in), relu_next, n_blocks, layer_std), f"{row.module} ({role})", plan, g,
                          bias if isinstance(bias, torch.Tensor) else None, force=role == "head",
                          duplicates=bool(du == du and units == units and du < units and int(units) == w.shape[0]),
-                         redraw_zero=redraw_zero, fan_in=int(row.fan_in))
+                         redraw_zero=redraw_zero, fan_in=int(row.fan_in), gate=getattr(row, "gate_read", None) == "functional")
         # a recorded module without a weight of its own (GPT-OSS's experts hold bare 3-D
         # parameters) leaves its parameters loose
         handled = {row.module for row in first.itertuples()
