@@ -911,3 +911,20 @@ def test_a_model_whose_second_pass_fails_is_judged_on_step_0():
     res = inspect(m, x)
     assert res.stuck == [] and m.calls == 2
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
+
+
+def test_the_checks_after_a_step_leave_step_0s_gradients_for_each_other():
+    """adam_steps puts back values and gradients: a second check starts from step 0's."""
+    from initscope.inspect.core import adam_steps
+
+    torch.manual_seed(0)
+    m = _GatedBranchNet(1.0, False)
+    x, y = torch.randn(8, 16), torch.randint(0, 4, (8,))
+    nn.functional.cross_entropy(m(x), y).backward()
+    values = {n: p.detach().clone() for n, p in m.named_parameters()}
+    grads = {n: p.grad.clone() for n, p in m.named_parameters()}
+    with adam_steps(m) as step:
+        step()
+        nn.functional.cross_entropy(m(x), y).backward()
+        assert any(not torch.equal(p.grad, grads[n]) for n, p in m.named_parameters())
+    assert all(torch.equal(p.detach(), values[n]) and torch.equal(p.grad, grads[n]) for n, p in m.named_parameters())

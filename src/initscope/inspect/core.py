@@ -148,8 +148,10 @@ def _dense(g: torch.Tensor) -> torch.Tensor:
 def adam_steps(model: nn.Module) -> Iterator[Callable[[], None]]:
     """Inside: a function that moves every parameter with a nonzero gradient by Adam's first
     step (lr ``ADAM_LR``, lr x g / (|g| + eps), no weight decay) and clears the gradients for the
-    next pass; after: every parameter's value put back."""
+    next pass; after: every parameter's value and gradient put back (the next check starts from
+    step 0's)."""
     saved = [(p, p.detach().clone()) for p in model.parameters() if p.requires_grad]
+    grads = [(p, p.grad) for p in model.parameters()]
 
     def step() -> None:
         with torch.no_grad():
@@ -166,6 +168,8 @@ def adam_steps(model: nn.Module) -> Iterator[Callable[[], None]]:
         with torch.no_grad():
             for p, old in saved:
                 p.copy_(old)
+        for p, g in grads:
+            p.grad = g
 
 
 @contextmanager
