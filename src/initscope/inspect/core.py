@@ -194,13 +194,13 @@ def stuck_at_zero(model: nn.Module, rerun: Callable[[], Any]) -> list[str]:
     run only when step 0 leaves such candidates. Biases are left out (one before a BatchNorm
     takes no gradient by design)."""
 
-    def zero_and_still(names: set[str] | None = None) -> set[str]:
-        return {n for n, p in model.named_parameters()
-                if (names is None or n in names) and p.requires_grad and p.numel() and (p.dim() >= 2 or p.numel() == 1)
-                and not bool(p.detach().any()) and (p.grad is None or not bool(_dense(p.grad).any()))
-                and (names is not None or p.grad is not None)}
+    def no_gradient(p: torch.Tensor) -> bool:
+        return p.grad is None or not bool(_dense(p.grad).any())
 
-    cand = zero_and_still()
+    # in the graph (a gradient, even of zeros) at step 0: a parameter outside it is unused, not stuck
+    cand = {n for n, p in model.named_parameters()
+            if p.requires_grad and p.grad is not None and p.numel() and (p.dim() >= 2 or p.numel() == 1)
+            and not bool(p.detach().any()) and no_gradient(p)}
     if not cand or not any(p.grad is not None and bool(_dense(p.grad).any()) for p in model.parameters()):
         return []
     with adam_steps(model) as step:
@@ -210,7 +210,7 @@ def stuck_at_zero(model: nn.Module, rerun: Callable[[], Any]) -> list[str]:
                 rerun()
             except Exception:  # noqa: BLE001 - a model whose second pass fails is judged on step 0 alone
                 return []
-            left = zero_and_still(cand)
+            left = {n for n, p in model.named_parameters() if n in cand and not bool(p.detach().any()) and no_gradient(p)}
             if left == cand:
                 break
             cand = left

@@ -540,6 +540,13 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
     # weights stuck at zero with a partner (a zero gate on a zero branch end): re-drawn, which
     # gives the partner its gradient back
     stuck = {n.rsplit(".", 1)[0] for n in res.stuck}
+
+    def zero_is_the_defect(module: str) -> bool:
+        """Whether a zero weight of ``module`` is re-drawn: inside a dead block (zero by pairs,
+        none can move), in a model no gradient passes or whose stream is zero (a zero pooler and
+        classifier: each keeps the other's gradient at zero), a zero head on a shared feature,
+        or stuck at zero."""
+        return any(module.startswith(d + ".") for d in dead) or dead_stream or module in zero_heads or module in stuck
     g = generator(seed, "fix")
     with torch.no_grad():
         for i, row in enumerate(first.itertuples()):
@@ -549,8 +556,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 continue  # frozen: named by _frozen_kept
             if isinstance(m, nn.MultiheadAttention):
                 _fix_mha(m, row.module, (row.name in branch_out or row.module in branch_out) and row.block not in post_norm, n_blocks,
-                         plan, g, redraw_zero=any(row.module.startswith(d + ".") for d in dead) or dead_stream
-                         or f"{row.module}.out_proj" in stuck or row.module in stuck)
+                         plan, g, redraw_zero=zero_is_the_defect(row.module) or f"{row.module}.out_proj" in stuck)
                 continue
             if isinstance(m, RECURRENT):
                 _fix_recurrent(m, row.module, plan, seed)
@@ -594,13 +600,9 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 role = "layer"
             bias = getattr(m, "bias", None)
             du, units = getattr(row, "distinct_units", math.nan), getattr(row, "weight_units", math.nan)
-            # a zero weight is re-drawn: a zeroed query or key where attention is flat for the
-            # other attention layers' small q and k; every one inside a dead block (zero by pairs,
-            # none can move); every one of a model no gradient passes, or whose stream is zero (a
-            # zero pooler and classifier: each keeps the other's gradient at zero)
-            redraw_zero = ((flat and QK_NAME.fullmatch(row.module.rsplit(".", 1)[-1]) is not None)
-                           or any(row.module.startswith(d + ".") for d in dead) or dead_stream or row.module in zero_heads
-                           or row.module in stuck)
+            # a zero weight is re-drawn where the zero is the defect, and a zeroed query or key
+            # where attention is flat for the other attention layers' small q and k
+            redraw_zero = (flat and QK_NAME.fullmatch(row.module.rsplit(".", 1)[-1]) is not None) or zero_is_the_defect(row.module)
             with _editable_weight(m, row.module, plan) as w:
                 _rescale(w, _target_std(role, int(row.fan_in), relu_next, n_blocks, layer_std), f"{row.module} ({role})", plan, g,
                          bias if isinstance(bias, torch.Tensor) else None, force=role == "head",

@@ -252,7 +252,6 @@ class Recorder:
         self._norm_outputs: set[int] = set()
         self._last_norm: weakref.ref | None = None
         self._modules: dict[str, nn.Module] | None = None
-        self._zero_weight: set[str] = set()
         self._seen_attention: set[int] = set()
         self._handles: list[Any] = []
         self._block_stack: list[str] = []
@@ -327,7 +326,8 @@ class Recorder:
                     # a layer fed exact zeros: its weight's gradient is zero whatever reaches it
                     # (verdicts.dead_blocks)
                     row["input_zero"] = not bool(x.detach().any())
-                    if name in self._zero_weight and x.numel():
+                    if row["sample_variance"] == 0 and x.numel() and isinstance(w := weight_of(m), torch.Tensor) and not bool(w.any()):
+                        # a layer whose weight is exactly zero (its output, the bias, does not vary):
                         # what its first gradient (error x input) can tell the samples apart by
                         row["input_sample_fraction"] = sample_fraction(as_samples_by_units(x, m))
                 if isinstance(m, nn.MultiheadAttention):
@@ -705,10 +705,6 @@ class Recorder:
     # --- context ---
 
     def __enter__(self) -> Recording:
-        # layers whose weight is exactly zero (a zero-initialized head): the share of their
-        # input that varies over the samples is recorded (verdicts: a zero head on a shared feature)
-        self._zero_weight = {name for name, mod in self.model.named_modules()
-                             if isinstance(w := weight_of(mod), torch.Tensor) and w.numel() and not bool(w.detach().any())}
         for name, mod in self.model.named_modules():
             if not name or in_parametrization(name):
                 continue

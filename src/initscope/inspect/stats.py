@@ -139,9 +139,14 @@ class Statistic:
     description: str
 
 
+def _share(sample_variance: float, mean_spread: float) -> float:
+    """sample_variance / (sample_variance + mean_spread); NaN where the total is 0 or not finite."""
+    total = sample_variance + mean_spread
+    return sample_variance / total if total > 0 and math.isfinite(total) else math.nan
+
+
 def _sample_fraction(m: Moments) -> float:
-    total = m.sample_variance + m.mean_spread
-    return m.sample_variance / total if total > 0 and math.isfinite(total) else math.nan
+    return _share(m.sample_variance, m.mean_spread)
 
 
 def _dead_fraction(m: Moments) -> float:
@@ -174,10 +179,8 @@ def sample_fraction(h: torch.Tensor) -> float:
     statistic, so no generator draw): what share of its variance depends on the sample."""
     if h.shape[0] < 2:
         return math.nan
-    x = h.detach().to(_reduce_dtype(h))
-    var_s, mu = torch.var_mean(x, dim=0)
-    total = float(var_s.mean()) + (float(mu.var()) if h.shape[1] > 1 else 0.0)
-    return float(var_s.mean()) / total if total > 0 and math.isfinite(total) else math.nan
+    var_s, mu = torch.var_mean(h.detach().to(_reduce_dtype(h)), dim=0)
+    return _share(float(var_s.mean()), float(mu.var()) if h.shape[1] > 1 else 0.0)
 
 
 def output_stats(h: torch.Tensor, generator: torch.Generator) -> dict[str, float]:

@@ -241,14 +241,13 @@ def _sure(kind: str, value: float) -> str:
 
 
 def _finding(kind: str, places: list[str], value: float, detail: str, fix: str, confidence: str | None = None,
-             severity: str | None = None) -> Finding:
+             severity: str | None = None, hedge: str = "near the threshold: may still train") -> Finding:
     where = f"first {places[0]}" + (f" ({len(places)} places)" if len(places) > 1 else "")
     severity = severity or ("warning" if kind in WARNINGS or (kind == "collapsing over samples" and value >= SAMPLE_FRACTION_DEFECT)
                             else "defect")
     sure = confidence or _sure(kind, value)
-    hedge = ((" [may still train: the rest of the model may learn the task without them]" if kind == "stuck at zero"
-              else " [near the threshold: may still train]") if sure == "low" and severity == "defect" else "")
-    return Finding(kind, places[0], value, f"{kind}: {detail}, {where}{hedge}; fix: {fix}", len(places), sure, severity)
+    said = f" [{hedge}]" if sure == "low" and severity == "defect" else ""
+    return Finding(kind, places[0], value, f"{kind}: {detail}, {where}{said}; fix: {fix}", len(places), sure, severity)
 
 
 def excess_bar(o: Output) -> float:
@@ -512,8 +511,7 @@ def dead_blocks(blocks: pd.DataFrame, branches: pd.DataFrame, layers: pd.DataFra
     return out
 
 
-def _dead_block_findings(blocks: pd.DataFrame, branches: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
-    dead = dead_blocks(blocks, branches, layers)
+def _dead_block_findings(dead: list[str], blocks: pd.DataFrame) -> list[Finding]:
     if not dead:
         return []
     n = len(residual_blocks(blocks))
@@ -565,7 +563,7 @@ def _stuck_findings(stuck: list[str], dead: list[str], findings: list[Finding]) 
                      # Flamingo gate and LoRA with A and B at 0 broke their models (probe 8),
                      # torch's encoders with their attention stuck are marginal (holdout set 9),
                      # a ReZero MLP with every branch stuck trains through its linear path
-                     "low")]
+                     "low", hedge="may still train: the rest of the model may learn the task without them")]
 
 
 def _fed_zeros(r: pd.Series) -> bool:
@@ -766,10 +764,11 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
                                                 residual_blocks(blocks))
                                 if not layers.empty else ([], []))
     known = {f.kind for f in layer_findings}
+    dead = dead_blocks(blocks, branches, layers)
     stream = [f for f in _stream_scale_findings(blocks, layers, reference_scale(layers, float_input_m2)) if f.kind not in known]
     findings = [*_output_findings(output, gradients), *_attention_findings(attention), *_flat_attention_findings(attention, image_input, local_mixing, layers),
-                *_block_findings(blocks, layers), *_dead_block_findings(blocks, branches, layers), *_zero_head_findings(layers),
+                *_block_findings(blocks, layers), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
                 *_first_attention_findings(blocks, branches, attention, output), *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task)]
-    findings += _stuck_findings(stuck or [], dead_blocks(blocks, branches, layers), findings)
+    findings += _stuck_findings(stuck or [], dead, findings)
     return findings, verdicts
