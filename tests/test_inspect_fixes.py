@@ -60,6 +60,33 @@ def test_transformers_fix_names_the_config_change():
     assert plan.config_changes.get("initializer_range") == 0.02
 
 
+def test_a_config_range_far_from_its_class_default_is_the_slip_the_fix_repairs():
+    """GPT-2 built with initializer_range 0.2 (10x GPT2Config's own 0.02) at n_embd 768 has
+    saturated attention; the fix takes the config class's default as the scale, brings every
+    weight to it (checked against the class's own init: GPT-2's c_proj at 0.02 / sqrt(2 x
+    layers)) and names the config change. A range within 3x of the default (0.01) is kept."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.fixes import _library_std
+
+    torch.manual_seed(0)
+    model = t.GPT2LMHeadModel(t.GPT2Config(n_layer=1, n_embd=768, n_head=12, vocab_size=500, n_positions=64,
+                                           initializer_range=0.2))
+    x = torch.randint(0, 500, (4, 64))
+    assert any(f.kind == "saturated attention" for f in inspect(model, x).findings if f.severity == "defect")
+    plan = auto_fix(model, x)
+    default = t.GPT2Config().initializer_range
+    assert plan.config_changes.get("initializer_range") == default == 0.02
+    assert float(model.transformer.h[0].attn.c_attn.weight.detach().std()) == pytest.approx(default, rel=0.02)
+    assert float(model.transformer.wte.weight.detach().std()) == pytest.approx(default, rel=0.02)
+    assert inspect(model, torch.randint(0, 500, (4, 64))).issues == [], plan.actions
+    kept = t.GPT2LMHeadModel(t.GPT2Config(n_layer=1, n_embd=64, n_head=4, vocab_size=500, initializer_range=0.01))
+    assert _library_std(kept) == 0.01
+    # a class whose own default is not 0.02 keeps it (Mamba's 0.1), where the old bar took 0.02
+    mamba = t.MambaConfig()
+    assert _library_std(t.MambaModel(t.MambaConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1,
+                                                    initializer_range=mamba.initializer_range))) == mamba.initializer_range
+
+
 def test_cli_fix_auto_and_trial(tmp_path, monkeypatch, capsys):
     from initscope.cli import main
 

@@ -355,13 +355,35 @@ def _library_config(model: nn.Module) -> Any:
     return own
 
 
+# A config's ``initializer_range`` more than this factor from its config class's own default is
+# taken as the init slip the fix repairs, not as the scale to keep: GPT-2 at n_embd 768 built
+# with initializer_range 0.2 (10x) has saturated attention, and a fix that kept 0.2 left it so
+# (found by trying it, stop 35). The 3x band is the one the config change below already used.
+RANGE_FACTOR = 3.0
+
+
+def _default_range(cfg: Any) -> float | None:
+    """``initializer_range`` of ``cfg``'s config class built with its own defaults (Mamba's 0.1,
+    most models' 0.02), or None where that cannot be built or names no plausible scale."""
+    try:
+        rng = getattr(type(cfg)(), "initializer_range", None)
+    except Exception:  # noqa: BLE001 - a config class that needs arguments
+        return None
+    return float(rng) if isinstance(rng, (int, float)) and 0.002 <= rng <= 0.2 else None
+
+
 def _library_std(model: nn.Module) -> float | None:
     """The weight std the model's library initializes with: ``transformers``' ``initializer_range``
-    (its default 0.02 when the config holds an implausible one, the case --fix auto repairs), from
-    the model's config or that of a library model it wraps (:func:`_library_config`)."""
-    rng = getattr(_library_config(model), "initializer_range", None)
+    from the model's config or that of a library model it wraps (:func:`_library_config`); its
+    config class's default where the config's value is more than ``RANGE_FACTOR`` from it, and
+    0.02 where neither is plausible (the cases --fix auto repairs)."""
+    cfg = _library_config(model)
+    rng = getattr(cfg, "initializer_range", None)
     if not isinstance(rng, (int, float)):
         return None
+    default = _default_range(cfg)
+    if default is not None and not default / RANGE_FACTOR <= rng <= default * RANGE_FACTOR:
+        return default
     return float(rng) if 0.002 <= rng <= 0.2 else 0.02
 
 
@@ -633,8 +655,8 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
             plan.config_changes["initializer_range"] = round(1 / math.sqrt(hidden), 4)
             plan.config_changes["note"] = (f"a vision model at hidden size {hidden}: LeCun scale 1/sqrt(fan_in) per layer "
                                            "(initializer_range 0.02 is sized for hidden ~768)")
-        elif not (0.02 / 3 <= rng <= 0.02 * 3):
-            plan.config_changes["initializer_range"] = 0.02
+        elif library_std is not None and not library_std / RANGE_FACTOR <= rng <= library_std * RANGE_FACTOR:
+            plan.config_changes["initializer_range"] = library_std
         elif linear_std == linear_std and not (rng / 3 <= linear_std <= rng * 3):
             plan.config_changes["note"] = (f"weights measure std {linear_std:.3g} while initializer_range is {rng}: "
                                            "they were changed after the library's init; re-run it (model.init_weights())")
