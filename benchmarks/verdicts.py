@@ -28,6 +28,7 @@
     python benchmarks/verdicts.py holdout --set 10 --families gpt2,llama,neox,bert,encoder,encoder-prenorm,vit  # the query at 0 (muP)
     python benchmarks/verdicts.py holdout --set 11  # every 1-D parameter at 0: biases and norm scales
     python benchmarks/verdicts.py holdout --set 12 --families llama,neox,bert,vit,encoder,encoder-prenorm,resnet,cnn,mlp,mlp20-torch,lstm  # zero head
+    python benchmarks/verdicts.py holdout --set 13 --families gpt2,llama,neox,bert,vit  # initializer_range x10, x0.1 in the config
     python benchmarks/verdicts.py others --train-others --set 10  # BERT-style classifiers reading a [CLS] token: default, zero head
     python benchmarks/verdicts.py others --train-others --set 11  # LoRA on the zoo's families, base frozen: peft's init, A and B at 0, B random
     python benchmarks/verdicts.py others --train-others --set 2 --fixes  # ... and --fix auto on a set's flagged pairs, trained again
@@ -579,6 +580,10 @@ HOLDOUT_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # 0) on every family whose head is its own (`--families llama,neox,bert,vit,encoder,
     # encoder-prenorm,resnet,cnn,mlp,mlp20-torch,lstm`: GPT-2's is its embedding table)
     "12": (HOLDOUT.with_name("verdicts_holdout12.json"), ("zero-head",)),
+    # stop 35, committed before its training: initializer_range set 10x and 0.1x in the config
+    # (the library's init run at that range), on the zoo's transformers families; the fix now
+    # takes the config class's default where the config's range is > 3x off it
+    "13": (HOLDOUT.with_name("verdicts_holdout13.json"), ("range-x10", "range-x0.1")),
 }
 HOLDOUT_INITS = {name for _, inits in HOLDOUT_SETS.values() for name in inits}
 
@@ -587,8 +592,9 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
     """An init outside the zoo by name: ``default`` leaves the model as built, ``x<k>`` scales
     every parameter by k, ``zero-embeddings`` zeros every ``nn.Embedding`` table (tokens,
     positions, types; a tied head with them), ``zero-linear`` / ``zero-query`` (:func:`_zero_init`),
-    ``zero-1d`` every 1-D parameter, ``zero-head`` the head (:func:`_zero_head`), any other name
-    re-draws the weight matrices (:func:`_redraw`)."""
+    ``zero-1d`` every 1-D parameter, ``zero-head`` the head (:func:`_zero_head`), ``range-x<k>``
+    the config's initializer_range x k (:func:`_config_range`), any other name re-draws the
+    weight matrices (:func:`_redraw`)."""
     if init == "default":
         return model
     if init == "zero-head":
@@ -613,7 +619,21 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
     if scale:
         zoo._scale_all(model, float(scale[1]))
         return model
+    scale = re.fullmatch(r"range-x(\d+(?:\.\d+)?)", init)
+    if scale:
+        return _config_range(model, float(scale[1]))
     return _redraw(model, init)
+
+
+def _config_range(model: torch.nn.Module, factor: float) -> torch.nn.Module:
+    """A ``transformers`` model as a user gets it by setting ``initializer_range`` to ``factor``
+    times its config's value: the library's own init run again at that range (norms stay at 1,
+    GPT-2's residual projections keep their 1/sqrt(2 x layers)), not every parameter scaled."""
+    if not hasattr(model, "_init_weights") or not isinstance(getattr(model.config, "initializer_range", None), (int, float)):
+        raise ValueError("range-x<k> needs a transformers model whose config has an initializer_range")
+    model.config.initializer_range *= factor
+    model.apply(model._init_weights)
+    return model
 
 
 class _LoRA(torch.nn.Module):
