@@ -190,3 +190,26 @@ def test_sample_fraction_alone_matches_the_column():
     x = h.double()
     assert sample_fraction(h) == pytest.approx(float(x.var(0).mean() / (x.var(0).mean() + x.mean(0).var())), rel=1e-12)
     assert math.isnan(sample_fraction(h[:1]))
+
+
+def test_sequence_sample_fraction_is_the_share_that_changes_with_the_sequence_at_each_position():
+    """Against the decomposition written out by hand: logits = position term + sequence term;
+    the share is the batch variance at each (position, unit) over that plus the spread of the
+    per-(position, unit) means. Subsampled units give the same share within sampling error."""
+    from initscope.inspect.stats import SEQUENCE_UNITS_MAX, sequence_sample_fraction
+
+    g = torch.Generator().manual_seed(0)
+    pos = 3.0 * torch.randn(1, 12, 40, generator=g)
+    seq = 0.5 * torch.randn(64, 12, 40, generator=g)
+    z = (pos + seq).double()
+    within = z.var(dim=0).mean()  # over the batch, at each position and unit
+    spread = z.mean(dim=0).reshape(-1).var()
+    expected = float(within / (within + spread))
+    assert sequence_sample_fraction(z, 0, torch.Generator().manual_seed(1)) == pytest.approx(expected, rel=1e-9)
+    assert expected == pytest.approx(0.25 / (0.25 + 9.0), rel=0.15)
+    # sequence-first layout: the batch on dim 1
+    assert sequence_sample_fraction(z.transpose(0, 1), 1, torch.Generator()) == pytest.approx(expected, rel=1e-9)
+    wide = (3.0 * torch.randn(1, 4, 4 * SEQUENCE_UNITS_MAX, generator=g) + torch.randn(32, 4, 4 * SEQUENCE_UNITS_MAX, generator=g))
+    full = float(wide.double().var(dim=0).mean() / (wide.double().var(dim=0).mean() + wide.double().mean(dim=0).reshape(-1).var()))
+    assert sequence_sample_fraction(wide, 0, torch.Generator().manual_seed(2)) == pytest.approx(full, rel=0.1)
+    assert math.isnan(sequence_sample_fraction(z[:1], 0, g))

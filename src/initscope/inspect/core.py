@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
 from initscope.inspect.record import Recorder, eager_attention, no_fastpath, would_switch_attention
-from initscope.inspect.stats import weight_stats
+from initscope.inspect.stats import sequence_sample_fraction, weight_stats
 from initscope.inspect.structure import in_parametrization, is_embedding, is_leaf, is_pass_through, is_recorded, mixes_locally, weight_of
 from initscope.repro import derive_seed, generator
 
@@ -36,10 +36,13 @@ class Output:
     loss: float
     chance_loss: float  # log(classes) for classification and LM; NaN otherwise
     loss_source: str  # "the model's own loss", "cross-entropy with random labels", ...
+    # a token model's [batch, positions, logits]: the share of the logits' variance that changes
+    # with the sequence at a fixed position (:func:`stats.sequence_sample_fraction`); NaN otherwise
+    sequence_fraction: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
         return dict(task=self.task, classes=self.classes, logit_std=self.logit_std, loss=self.loss,
-                    chance_loss=self.chance_loss, loss_source=self.loss_source)
+                    chance_loss=self.chance_loss, loss_source=self.loss_source, sequence_fraction=self.sequence_fraction)
 
 
 # AdamW's default eps (torch.optim.AdamW, Adam): a gradient entry far below it gets a step of
@@ -399,6 +402,26 @@ def _labels_for(model: nn.Module, task: str, batch: Batch, out: torch.Tensor, ge
     return None
 
 
+def own_loss_copies(own: torch.Tensor, out: torch.Tensor, labels: object, ids: object) -> bool:
+    """Whether an LM's own loss, given ``labels`` equal to its input ``ids``, is the cross-entropy
+    of each position against its own token (no shift: Marian's and Pegasus's ``*ForCausalLM``
+    expect labels shifted by the caller) rather than against the next one: training on it
+    teaches the model to copy its input. Labels shifted already (a seq2seq model's, from its
+    decoder ids) are not the input ids and are left alone."""
+    if not (isinstance(labels, torch.Tensor) and isinstance(ids, torch.Tensor) and out.dim() == 3 and labels.dim() == 2
+            and tuple(out.shape[:2]) == tuple(labels.shape) and labels.shape[1] > 1 and labels.shape == ids.shape
+            and bool(torch.equal(labels.to(ids.device), ids))):
+        return False
+    with torch.no_grad():
+        z = out.detach().float()
+        flat = labels.reshape(-1).to(z.device)
+        same = float(F.cross_entropy(z.reshape(-1, z.shape[-1]), flat, ignore_index=-100))
+        nxt = float(F.cross_entropy(z[:, :-1].reshape(-1, z.shape[-1]), labels[:, 1:].reshape(-1).to(z.device), ignore_index=-100))
+    v = float(own.detach())
+    tol = 1e-4 * max(1.0, abs(v))
+    return abs(v - same) <= tol < abs(v - nxt)
+
+
 def standard_loss(task: str, out: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator,
                   seq_dim: int = 1) -> torch.Tensor:
     """The loss of a task whose head inspect knows, on the model's output: cross-entropy for a
@@ -532,6 +555,12 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     classes = int(out_t.shape[-1]) if resolved == "lm" else known[1] if known is not None and known[0] == resolved else (
                         int(out_t.shape[-1]) if resolved == "classification" else None)
                 own = model_loss(out)
+                if own is not None and resolved == "lm" and own_loss_copies(own, out_t, cb.kwargs.get("labels"), cb.kwargs.get("input_ids")):
+                    own = None
+                    note = ("the model's own loss does not shift its labels (labels=input_ids asks it to copy its input: "
+                            "Marian's and Pegasus's *ForCausalLM); judged by the next-token loss instead")
+                    if note not in notes:
+                        notes.append(note)
                 if own is not None:
                     loss, source = own, "the model's own loss (given labels)"
                 else:
@@ -555,10 +584,14 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     value = float((torch.logsumexp(z, dim=-1) - z.mean(dim=-1)).mean())
                     source = source.replace("with random labels", "expected over uniformly random labels") \
                         if "random labels" in source else source + ", expected over uniformly random labels"
+                ids = cb.kwargs.get("input_ids", cb.main)
+                token_input = isinstance(ids, torch.Tensor) and not ids.is_floating_point() and ids.dim() == 2
                 output = Output(
                     task=resolved, classes=classes, logit_std=float(out_t.detach().double().std()), loss=value,
                     chance_loss=math.log(classes) if classes and resolved in ("classification", "lm") else math.nan,
-                    loss_source=source)
+                    loss_source=source,
+                    sequence_fraction=sequence_sample_fraction(out_t, 1 if rec.seq_dim == 0 else 0, generator(seed, "sequence"))
+                    if token_input and out_t.dim() == 3 else math.nan)
                 if loss.requires_grad and math.isfinite(float(loss.detach())):
                     try:
                         loss.backward()

@@ -183,6 +183,25 @@ def sample_fraction(h: torch.Tensor) -> float:
     return _share(float(var_s.mean()), float(mu.var()) if h.shape[1] > 1 else 0.0)
 
 
+# at most this many of an LM's logits (vocabulary entries) enter the per-sequence share: a
+# random subset, so a 50,257-entry head costs what a 512-entry one does
+SEQUENCE_UNITS_MAX = 512
+
+
+def sequence_sample_fraction(z: torch.Tensor, batch_dim: int, generator: torch.Generator) -> float:
+    """:func:`sample_fraction` of a ``[batch, positions, units]`` output with each (position,
+    unit) pair as one unit: the share of its variance that changes with the sequence at a fixed
+    position. Tokens as samples would count what changes with the position too (a position
+    table that drowns the tokens leaves the output different at every position and the same
+    for every sequence). At most :data:`SEQUENCE_UNITS_MAX` random units (logits) are read."""
+    z = z.detach().movedim(batch_dim, 0)
+    if z.dim() != 3 or z.shape[0] < 2:
+        return math.nan
+    if z.shape[-1] > SEQUENCE_UNITS_MAX:
+        z = z[..., torch.randperm(z.shape[-1], generator=generator)[:SEQUENCE_UNITS_MAX].to(z.device)]
+    return sample_fraction(z.reshape(z.shape[0], -1))
+
+
 def output_stats(h: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
     """Every registered :data:`STATISTICS` of one output ``[samples, units]``, and its shape."""
     n, u = h.shape

@@ -21,20 +21,22 @@ from initscope.repro import derive_seed, generator
 
 def task_loss(model: nn.Module, inputs: Any, labels: torch.Tensor) -> torch.Tensor:
     """The training loss of one batch: the model's own (``labels=`` keyword, ``transformers``)
-    when the model takes labels; else, for ``[batch, tokens, V]`` logits whose labels are the
+    when the model takes labels, unless it does not shift an LM's labels (it would train the
+    model to copy its input: :func:`core.own_loss_copies`); else, for ``[batch, tokens, V]`` logits whose labels are the
     input ids themselves (a hand-written LM), the next-token cross-entropy; else cross-entropy on
     the logits."""
+    from initscope.inspect.core import own_loss_copies, standard_loss
+    from initscope.inspect.record import sequence_first
+
     b = as_batch(inputs)
     if hasattr(model, "config") and b.kwargs:
         out = call_model(model, b.with_kwargs(labels=labels))
         own = model_loss(out)
-        if own is not None:
+        logits = output_tensor(out)
+        if own is not None and not (logits is not None and own_loss_copies(own, logits, labels, b.kwargs.get("input_ids"))):
             return own
     else:
         out = call_model(model, b)
-    from initscope.inspect.core import standard_loss
-    from initscope.inspect.record import sequence_first
-
     logits = output_tensor(out)
     ids = b.kwargs.get("input_ids", b.main)
     own_ids = (isinstance(ids, torch.Tensor) and logits.dim() == 3 and labels.dim() == 2 and ids.shape == labels.shape

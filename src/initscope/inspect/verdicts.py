@@ -131,6 +131,19 @@ TOKEN_SPREAD_KEPT_MIN = 0.5
 # 1.2e-4 train, an LSTM at 7.7e-8 is marginal, MLPs at 1e-14 and below are broken.
 SAMPLE_FRACTION_MIN = 0.05
 SAMPLE_FRACTION_DEFECT = 1e-6
+# A token model's logits, per position: the share of their variance that changes with the
+# sequence (Output.sequence_fraction). Below the stream's 5% bar it is a defect: a position
+# table at nn.Embedding's N(0, 1) beside tokens at 0.02 (nanoGPT with its _init_weights
+# forgotten, or one that sets only nn.Linear) reads 0.0004-0.006 and is broken (5 of 5, probe 9,
+# stop 35; progress 0.04), and the same model with that one table at the tokens' scale trains
+# (0.85). Every LM pair of the calibration (benchmarks/verdicts.py: zoo, holdout, others) reads
+# 0.15 or more; the probe's marginal nanoGPTs 0.06 and 0.14. Unlike the stream's share, which
+# counts tokens at other positions as other samples, this one cannot be held up by the positions.
+# Library models at their defaults can read it too: Marian's and Pegasus's causal LMs at
+# scale_embedding False (their config default) add fixed sinusoidal positions (std 0.62) to
+# tokens at 0.02 and read 0.0012; trained on the zoo's LM task (2+2 layers, width 64) both stay
+# at chance (6.75, 6.75 against chance 6.91), with scale_embedding=True they reach 4.08 and 4.02.
+SEQUENCE_FRACTION_MIN = SAMPLE_FRACTION_MIN
 # A head initialized at exactly zero is healthy (muP's readout, Fixup) only where its input
 # tells the samples apart: its first gradient is the error times that input, and the gradient
 # it passes back is zero until it moves. BERT's pooler reads the [CLS] token, which at init
@@ -295,6 +308,31 @@ def _output_findings(o: Output, gr: Gradients | None = None) -> list[Finding]:
                 "scale down the head and the norm gain right before it (transformers: initializer_range, default 0.02)",
                 sure, severity=None if defect else "warning"))
     return out
+
+
+def _sequence_findings(o: Output, layers: pd.DataFrame) -> list[Finding]:
+    """A token model whose logits, at each position, are nearly the same for every sequence:
+    what it adds to the tokens (a position table) drowns them. Its place is the embedding table
+    with the largest output, named against the smallest."""
+    sf = o.sequence_fraction
+    # exactly 0: the logits do not depend on the input at all (a zero stream, which the stream's
+    # own findings judge: zero token tables that learn are a warning)
+    if not 0 < sf < SEQUENCE_FRACTION_MIN:
+        return []
+    tables = layers[layers.role == "embedding"].drop_duplicates("name") if "role" in layers else layers.iloc[0:0]
+    tables = tables[tables.second_moment > 0] if "second_moment" in tables else tables.iloc[0:0]
+    detail = (f"at each position the logits are nearly the same for every sequence: {sf:.2%} of their variance changes "
+              "with the tokens, the rest with the position alone")
+    places = ["output"]
+    if len(tables) > 1:
+        big, small = tables.loc[tables.second_moment.idxmax()], tables.loc[tables.second_moment.idxmin()]
+        ratio = math.sqrt(float(big.second_moment) / float(small.second_moment))
+        detail += f"; {big['name']} reads {ratio:.3g}x the RMS of {small['name']}"
+        places = [str(big["name"])]
+    return [_finding("same output for every sequence", places, sf, detail,
+                     "bring the table added to the tokens (positions: nn.Embedding's default is N(0, 1)) to the token table's scale; "
+                     "where it does not learn (sinusoidal positions), scale the tokens up to it (transformers: scale_embedding=True)",
+                     confidence="high" if sf < SEQUENCE_FRACTION_MIN / 5 else "low")]
 
 
 def _attention_findings(att: pd.DataFrame) -> list[Finding]:
@@ -766,7 +804,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     known = {f.kind for f in layer_findings}
     dead = dead_blocks(blocks, branches, layers)
     stream = [f for f in _stream_scale_findings(blocks, layers, reference_scale(layers, float_input_m2)) if f.kind not in known]
-    findings = [*_output_findings(output, gradients), *_attention_findings(attention), *_flat_attention_findings(attention, image_input, local_mixing, layers),
+    findings = [*_output_findings(output, gradients), *_sequence_findings(output, layers), *_attention_findings(attention), *_flat_attention_findings(attention, image_input, local_mixing, layers),
                 *_block_findings(blocks, layers), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
                 *_first_attention_findings(blocks, branches, attention, output), *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task)]
