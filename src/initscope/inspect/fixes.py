@@ -243,7 +243,8 @@ def _rescale(w: torch.Tensor, target: float, what: str, plan: FixPlan, g: torch.
         w.mul_(target / std)
         if bias is not None and not redrawn:
             bias.mul_(target / std)
-        plan.actions.append(f"{what}: weight std {std:.3g} -> {target:.3g}")
+        if redrawn or abs(target / std - 1) > 0.01:  # a forced rescale that changes nothing is not an action
+            plan.actions.append(f"{what}: weight std {std:.3g} -> {target:.3g}")
     # the unit's scale from its weights; ``fan_in`` where rows are not the units' inputs (Conv1D is [in, out])
     if not gate:
         _constant_bias_(bias, target * math.sqrt(fan_in or rows.shape[1]), what, plan)
@@ -344,15 +345,24 @@ def _torch_default_std(m: nn.Module, fan_in: int) -> float | None:
 def _library_config(model: nn.Module) -> Any:
     """The ``transformers`` config that names the model's init scale: the model's own, or, for
     a model that wraps one (a classifier module holding ``self.bert``, a Lightning module), the
-    first submodule's that has an ``initializer_range``."""
+    first submodule's that has an ``initializer_range`` (BART's family: ``init_std``)."""
     own = getattr(model, "config", None)
-    if own is not None and hasattr(own, "initializer_range"):
+    if own is not None and _range_key(own) is not None:
         return own
     for m in model.modules():
         cfg = getattr(m, "config", None)
-        if cfg is not None and isinstance(getattr(cfg, "initializer_range", None), (int, float)):
+        if cfg is not None and isinstance(getattr(cfg, _range_key(cfg) or "", None), (int, float)):
             return cfg
     return own
+
+
+# the config field that names a transformers model's weight std: most models' initializer_range,
+# BART's family's (Marian, Pegasus, mBART, Whisper) init_std
+RANGE_KEYS = ("initializer_range", "init_std")
+
+
+def _range_key(cfg: Any) -> str | None:
+    return next((k for k in RANGE_KEYS if isinstance(getattr(cfg, k, None), (int, float))), None)
 
 
 # A config's ``initializer_range`` more than this factor from its config class's own default is
@@ -366,7 +376,7 @@ def _default_range(cfg: Any) -> float | None:
     """``initializer_range`` of ``cfg``'s config class built with its own defaults (Mamba's 0.1,
     most models' 0.02), or None where that cannot be built or names no plausible scale."""
     try:
-        rng = getattr(type(cfg)(), "initializer_range", None)
+        rng = getattr(type(cfg)(), _range_key(cfg) or "", None)
     except Exception:  # noqa: BLE001 - a config class that needs arguments
         return None
     return float(rng) if isinstance(rng, (int, float)) and 0.002 <= rng <= 0.2 else None
@@ -378,7 +388,7 @@ def _library_std(model: nn.Module) -> float | None:
     config class's default where the config's value is more than ``RANGE_FACTOR`` from it, and
     0.02 where neither is plausible (the cases --fix auto repairs)."""
     cfg = _library_config(model)
-    rng = getattr(cfg, "initializer_range", None)
+    rng = getattr(cfg, _range_key(cfg) or "", None)
     if not isinstance(rng, (int, float)):
         return None
     default = _default_range(cfg)
@@ -448,10 +458,65 @@ def _match_tied_siblings(model: nn.Module, plan: FixPlan, tied_names: set[str] =
         target = float(tied.float().std())
         for name, w in tables:
             std = float(w.float().std())
-            if w is not tied and w.shape[1] == tied.shape[1] and target > 0 and std > 2 * target:
+            # a table that does not learn is kept (:func:`_tables_to_token_scale` scales the tokens up to it)
+            if w is not tied and w.requires_grad and w.shape[1] == tied.shape[1] and target > 0 and std > 2 * target:
                 w.mul_(target / std)
                 plan.actions.append(f"{name}: embedding std {std:.3g} -> {target:.3g} (the scale of {tied_name}, tied to the head, "
                                     "which it is added to)")
+
+
+def _tables_to_token_scale(model: nn.Module, plan: FixPlan) -> None:
+    """Where the logits are the same for every sequence at each position, the tables added to
+    the tokens drown them: every embedding table, and every bare ``[positions, width]``
+    parameter named as a position table, of the token table's width more than 2x its std is
+    brought to it. The token table is taken as the narrowest trainable one (the drowned one).
+    A table that does not learn (sinusoidal positions) is kept, and the token table is scaled up
+    to it instead, unless the token table is also the head (Marian's and Pegasus's causal LMs):
+    then the weights cannot repair it and the plan names the config change, ``scale_embedding=True``
+    (at their config default, False, both stay at chance on the zoo's LM task: 6.75 against
+    4.08 and 4.02 with it, benchmarks/RESULTS.md, stop 36)."""
+    tables = [(n, m.weight) for n, m in model.named_modules() if is_embedding(m) and isinstance(getattr(m, "weight", None), torch.Tensor)
+              and m.weight.dim() == 2 and m.weight.shape[0] > 1]
+    stds = [(n, w, float(w.detach().float().std())) for n, w in tables]
+    stds = [t for t in stds if t[2] > 0]
+    trainable = [t for t in stds if t[1].requires_grad]
+    if not trainable:
+        return
+    token_name, token, target = min(trainable, key=lambda t: t[2])
+    seen = {id(w) for _, w in tables} | linear_weights(model)
+    # a bare position table by its name (pos, pos_embed, position_embeddings): other bare
+    # matrices of that width are layers' weights (MultiheadAttention's in_proj_weight)
+    loose = [(n, p) for n, p in model.named_parameters() if id(p) not in seen and p.requires_grad and p.dim() in (2, 3)
+             and "pos" in n.rsplit(".", 1)[-1].lower() and p.shape[-1] == token.shape[1] and p.shape[-2] > 1
+             and p.numel() == p.shape[-2] * p.shape[-1]]
+    frozen = 0.0
+    for name, w in [(n, w) for n, w, _ in stds if w is not token] + loose:
+        std = float(w.detach().float().std())
+        if w.shape[-1] != token.shape[1] or std <= 2 * target:
+            continue
+        if not w.requires_grad:
+            frozen = max(frozen, std)
+            continue
+        w.mul_(target / std)
+        plan.actions.append(f"{name}: std {std:.3g} -> {target:.3g} (the scale of {token_name}, the token table it drowned)")
+    if frozen:
+        factor = frozen / target
+        # a table that is also the head is left: scaled as far as the tokens need, its logits
+        # saturate (Marian at width 64, x8: logit std 4.6, loss 25 against chance 6.9), and only
+        # as far as the logits allow (1/sqrt(width), x6.25) it stays at chance (6.74, 6.75 unfixed)
+        tied = id(token) in linear_weights(model)
+        if not tied and factor > 1:
+            token.mul_(factor)
+            plan.actions.append(f"{token_name}: x{factor:.3g} (std {target:.3g} -> {target * factor:.3g}): a table that does not learn "
+                                f"(std {frozen:.3g}) is added to it")
+        cfg = _library_config(model)
+        if getattr(cfg, "scale_embedding", None) is False:
+            plan.config_changes["scale_embedding"] = True
+        if tied:
+            plan.actions.append(f"the weights cannot repair this: the positions do not learn and {token_name} is also the head "
+                                "(scaled further, its logits would saturate); the tokens need a multiplier in the forward: "
+                                + ("the config change scale_embedding=True (x sqrt(d_model))" if "scale_embedding" in plan.config_changes
+                                   else "x sqrt(width) on the token embeddings"))
 
 
 # Warnings --fix auto acts on, though inspect does not call them defects: the calibration says
@@ -644,21 +709,24 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 std = library_std if library_std is not None and not vision else 1.0 / math.sqrt(3 * w.shape[1])
                 _rescale(w, _target_std("head", w.shape[1], False, n_blocks, std), f"{name} (head, by a function)", plan, g, force=True)
         _match_tied_siblings(model, plan, tied)
+        if any(f.kind == "same output for every sequence" for f in res.findings):
+            _tables_to_token_scale(model, plan)
         _reset_configured_scalars(model, plan)
     plan.forward_passes += _tame_branches(model, b, plan, seed=seed)
     cfg = _library_config(model)
-    rng = getattr(cfg, "initializer_range", None)
+    key = _range_key(cfg)
+    rng = getattr(cfg, key or "", None)
     if isinstance(rng, (int, float)):
         linear_std = layers[(layers.role.isin(["layer", "head"])) & layers.weight_std.notna()].weight_std.median()
         hidden = getattr(cfg, "hidden_size", None)
         if vision and isinstance(hidden, int) and hidden > 0:
-            plan.config_changes["initializer_range"] = round(1 / math.sqrt(hidden), 4)
+            plan.config_changes[key] = round(1 / math.sqrt(hidden), 4)
             plan.config_changes["note"] = (f"a vision model at hidden size {hidden}: LeCun scale 1/sqrt(fan_in) per layer "
-                                           "(initializer_range 0.02 is sized for hidden ~768)")
+                                           f"({key} 0.02 is sized for hidden ~768)")
         elif library_std is not None and not library_std / RANGE_FACTOR <= rng <= library_std * RANGE_FACTOR:
-            plan.config_changes["initializer_range"] = library_std
+            plan.config_changes[key] = library_std
         elif linear_std == linear_std and not (rng / 3 <= linear_std <= rng * 3):
-            plan.config_changes["note"] = (f"weights measure std {linear_std:.3g} while initializer_range is {rng}: "
+            plan.config_changes["note"] = (f"weights measure std {linear_std:.3g} while {key} is {rng}: "
                                            "they were changed after the library's init; re-run it (model.init_weights())")
     if not plan.actions:
         plan.actions.append("nothing to rescale: the defect is not in the weights' scale")
