@@ -39,10 +39,14 @@ class Output:
     # a token model's [batch, positions, logits]: the share of the logits' variance that changes
     # with the sequence at a fixed position (:func:`stats.sequence_sample_fraction`); NaN otherwise
     sequence_fraction: float = math.nan
+    # the largest std among the tables of the token table's width (:func:`token_tables`) over the
+    # token table's: how far a table added to the tokens outweighs them; NaN without such tables
+    table_ratio: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
         return dict(task=self.task, classes=self.classes, logit_std=self.logit_std, loss=self.loss,
-                    chance_loss=self.chance_loss, loss_source=self.loss_source, sequence_fraction=self.sequence_fraction)
+                    chance_loss=self.chance_loss, loss_source=self.loss_source, sequence_fraction=self.sequence_fraction,
+                    table_ratio=self.table_ratio)
 
 
 # AdamW's default eps (torch.optim.AdamW, Adam): a gradient entry far below it gets a step of
@@ -242,6 +246,33 @@ def linear_weights(model: nn.Module) -> set[int]:
     return {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
 
 
+def token_tables(model: nn.Module) -> tuple[tuple[str, torch.Tensor, float], list[tuple[str, torch.Tensor, float]]] | None:
+    """The token table and the tables of its width that may be added to it: every embedding
+    table's weight (more than one row, nonzero), and every bare ``[positions, width]`` parameter
+    named as a position table (pos, pos_embed, position_embeddings), each with its std. The
+    token table is taken as the narrowest one that learns (the one a table added to it drowns);
+    None where there is none."""
+    from initscope.inspect.structure import is_embedding
+
+    tables, seen = [], set()
+    for n, m in model.named_modules():
+        w = getattr(m, "weight", None)
+        if is_embedding(m) and isinstance(w, torch.Tensor) and w.dim() == 2 and w.shape[0] > 1 and id(w) not in seen:
+            seen.add(id(w))
+            tables.append((n, w, float(w.detach().float().std())))
+    tables = [t for t in tables if t[2] > 0]
+    trainable = [t for t in tables if t[1].requires_grad]
+    if not trainable:
+        return None
+    token = min(trainable, key=lambda t: t[2])
+    seen |= linear_weights(model)
+    # other bare matrices of that width are layers' weights (MultiheadAttention's in_proj_weight)
+    loose = [(n, p, float(p.detach().float().std())) for n, p in model.named_parameters()
+             if id(p) not in seen and p.requires_grad and p.dim() in (2, 3) and "pos" in n.rsplit(".", 1)[-1].lower()
+             and p.shape[-1] == token[1].shape[1] and p.shape[-2] > 1 and p.numel() == p.shape[-2] * p.shape[-1]]
+    return token, [t for t in tables if t[1] is not token[1] and t[1].shape[1] == token[1].shape[1]] + loose
+
+
 def tied_embeddings(model: nn.Module, lookups: int = 0) -> list[tuple[str, float]]:
     """Embedding tables whose weight is also the weight of a Linear (an output head reading
     the same matrix: GPT-2's wte and lm_head), with the weight's RMS. With ``lookups`` (how many
@@ -400,6 +431,14 @@ def _labels_for(model: nn.Module, task: str, batch: Batch, out: torch.Tensor, ge
             return None
         return torch.randint(0, classes, tuple(shape), generator=generator).to(out.device)
     return None
+
+
+def _table_ratio(model: nn.Module) -> float:
+    found = token_tables(model)
+    if found is None or not found[1]:
+        return math.nan
+    (_, _, token), others = found
+    return max(std for _, _, std in others) / token
 
 
 def own_loss_copies(own: torch.Tensor, out: torch.Tensor, labels: object, ids: object) -> bool:
@@ -591,7 +630,8 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     chance_loss=math.log(classes) if classes and resolved in ("classification", "lm") else math.nan,
                     loss_source=source,
                     sequence_fraction=sequence_sample_fraction(out_t, 1 if rec.seq_dim == 0 else 0, generator(seed, "sequence"))
-                    if token_input and out_t.dim() == 3 else math.nan)
+                    if token_input and out_t.dim() == 3 else math.nan,
+                    table_ratio=_table_ratio(model) if token_input else math.nan)
                 if loss.requires_grad and math.isfinite(float(loss.detach())):
                     try:
                         loss.backward()

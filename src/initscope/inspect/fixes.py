@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from initscope.errors import unknown
-from initscope.inspect.core import at_init_mode, linear_weights
+from initscope.inspect.core import at_init_mode, linear_weights, token_tables
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
 from initscope.inspect.stats import as_samples_by_units
 from initscope.inspect.structure import QK_NAME, RECURRENT, in_parametrization, is_embedding, weight_of
@@ -475,24 +475,13 @@ def _tables_to_token_scale(model: nn.Module, plan: FixPlan) -> None:
     then the weights cannot repair it and the plan names the config change, ``scale_embedding=True``
     (at their config default, False, both stay at chance on the zoo's LM task: 6.75 against
     4.08 and 4.02 with it, benchmarks/RESULTS.md, stop 36)."""
-    tables = [(n, m.weight) for n, m in model.named_modules() if is_embedding(m) and isinstance(getattr(m, "weight", None), torch.Tensor)
-              and m.weight.dim() == 2 and m.weight.shape[0] > 1]
-    stds = [(n, w, float(w.detach().float().std())) for n, w in tables]
-    stds = [t for t in stds if t[2] > 0]
-    trainable = [t for t in stds if t[1].requires_grad]
-    if not trainable:
+    found = token_tables(model)
+    if found is None:
         return
-    token_name, token, target = min(trainable, key=lambda t: t[2])
-    seen = {id(w) for _, w in tables} | linear_weights(model)
-    # a bare position table by its name (pos, pos_embed, position_embeddings): other bare
-    # matrices of that width are layers' weights (MultiheadAttention's in_proj_weight)
-    loose = [(n, p) for n, p in model.named_parameters() if id(p) not in seen and p.requires_grad and p.dim() in (2, 3)
-             and "pos" in n.rsplit(".", 1)[-1].lower() and p.shape[-1] == token.shape[1] and p.shape[-2] > 1
-             and p.numel() == p.shape[-2] * p.shape[-1]]
+    (token_name, token, target), others = found
     frozen = 0.0
-    for name, w in [(n, w) for n, w, _ in stds if w is not token] + loose:
-        std = float(w.detach().float().std())
-        if w.shape[-1] != token.shape[1] or std <= 2 * target:
+    for name, w, std in others:
+        if std <= 2 * target:
             continue
         if not w.requires_grad:
             frozen = max(frozen, std)
@@ -709,7 +698,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 std = library_std if library_std is not None and not vision else 1.0 / math.sqrt(3 * w.shape[1])
                 _rescale(w, _target_std("head", w.shape[1], False, n_blocks, std), f"{name} (head, by a function)", plan, g, force=True)
         _match_tied_siblings(model, plan, tied)
-        if any(f.kind == "same output for every sequence" for f in res.findings):
+        if any(f.kind == "same output for every sequence" and f.severity == "defect" for f in res.findings):
             _tables_to_token_scale(model, plan)
         _reset_configured_scalars(model, plan)
     plan.forward_passes += _tame_branches(model, b, plan, seed=seed)

@@ -144,6 +144,12 @@ SAMPLE_FRACTION_DEFECT = 1e-6
 # tokens at 0.02 and read 0.0012; trained on the zoo's LM task (2+2 layers, width 64) both stay
 # at chance (6.75, 6.75 against chance 6.91), with scale_embedding=True they reach 4.08 and 4.02.
 SEQUENCE_FRACTION_MIN = SAMPLE_FRACTION_MIN
+# ... and a defect only where a table added to the tokens is this many times the token table's
+# std (Output.table_ratio), the cause the fix removes: 50x in the probe's broken nanoGPTs (N(0, 1)
+# beside 0.02), 31x in Marian and Pegasus (sinusoidal 0.62). Below it, a warning: ProphetNet's
+# and RoC-BERT's causal LMs at their defaults read 5e-5 and 0.012 with every table at 0.02, and
+# train (2.84 and 2.52 on the zoo's LM task, 0.86 and 0.93 of GPT-2's progress; stop 36).
+TABLE_RATIO_MIN = 5.0
 # A head initialized at exactly zero is healthy (muP's readout, Fixup) only where its input
 # tells the samples apart: its first gradient is the error times that input, and the gradient
 # it passes back is zero until it moves. BERT's pooler reads the [CLS] token, which at init
@@ -321,6 +327,8 @@ def _sequence_findings(o: Output, layers: pd.DataFrame) -> list[Finding]:
         return []
     tables = layers[layers.role == "embedding"].drop_duplicates("name") if "role" in layers else layers.iloc[0:0]
     tables = tables[tables.second_moment > 0] if "second_moment" in tables else tables.iloc[0:0]
+    ratio_t = o.table_ratio
+    cause = ratio_t >= TABLE_RATIO_MIN
     detail = (f"at each position the logits are nearly the same for every sequence: {sf:.2%} of their variance changes "
               "with the tokens, the rest with the position alone")
     places = ["output"]
@@ -329,6 +337,12 @@ def _sequence_findings(o: Output, layers: pd.DataFrame) -> list[Finding]:
         ratio = math.sqrt(float(big.second_moment) / float(small.second_moment))
         detail += f"; {big['name']} reads {ratio:.3g}x the RMS of {small['name']}"
         places = [str(big["name"])]
+    elif ratio_t == ratio_t:
+        detail += f"; a table of the token table's width has {ratio_t:.3g}x its std"
+    if not cause:
+        return [_finding("same output for every sequence", places, sf, detail,
+                         "none at init: models so built train (ProphetNet, RoC-BERT); inspect --trial shows whether this one does",
+                         severity="warning")]
     return [_finding("same output for every sequence", places, sf, detail,
                      "bring the table added to the tokens (positions: nn.Embedding's default is N(0, 1)) to the token table's scale; "
                      "where it does not learn (sinusoidal positions), scale the tokens up to it (transformers: scale_embedding=True)",
