@@ -124,12 +124,46 @@ def test_gate_saturation_reads_the_pre_activations_torch_s_lstm_uses():
         i, _, g, o = z.chunk(4, dim=-1)
         h1 = torch.sigmoid(o) * torch.tanh(torch.sigmoid(i) * torch.tanh(g))
     torch.testing.assert_close(h1, h[:, 0])
-    share = gate_saturation(lstm, x)
-    assert share == float((z.abs() > 4).double().mean()) and 0 < share < 1
+    share, gate = gate_saturation(lstm, x)
+    # what harms, counted by hand: the cell candidate beyond |z| > 4, the sigmoid gates below -4
+    harm = {"input": i < -4, "forget": z.chunk(4, dim=-1)[1] < -4, "cell": g.abs() > 4, "output": o < -4}
+    worst = max(harm, key=lambda k: float(harm[k].double().mean()))
+    assert (share, gate) == (pytest.approx(float(harm[worst].double().mean()), abs=1e-12), worst) and 0 < share < 1
     with torch.no_grad():
         lstm.weight_ih_l0.mul_(100)
-    assert gate_saturation(lstm, x) > 0.9
-    assert math.isnan(gate_saturation(nn.RNN(8, 6, nonlinearity="relu"), x))
+    assert gate_saturation(lstm, x)[0] > 0.5
+    assert math.isnan(gate_saturation(nn.RNN(8, 6, nonlinearity="relu"), x)[0])
+
+
+@pytest.mark.parametrize("kind, gate, bias, closed", [("LSTM", 1, -6.0, "forget"), ("LSTM", 1, 6.0, ""), ("LSTM", 0, -6.0, "input"),
+                                                      ("GRU", 1, -6.0, "update"), ("GRU", 1, 6.0, "")])
+def test_one_gate_held_shut_is_read_and_one_held_open_is_not(kind, gate, bias, closed):
+    """A bias of -6 on one gate shuts it for every unit: the share is that gate's (1.0 here),
+    named; +6 holds it open (an LSTM's forget gate keeps, a GRU's update gate keeps the state)
+    and counts nothing. torch's kernel checks the reading: the first step's h is rebuilt."""
+    from initscope.inspect.stats import gate_saturation
+
+    torch.manual_seed(0)
+    m = getattr(nn, kind)(8, 6, batch_first=True)
+    with torch.no_grad():
+        m.bias_ih_l0[gate * 6:(gate + 1) * 6] = bias
+        m.bias_hh_l0[gate * 6:(gate + 1) * 6] = 0
+    x = 0.3 * torch.randn(5, 7, 8)
+    with torch.no_grad():
+        h, _ = m(x)
+        z = x[:, 0] @ m.weight_ih_l0.T + m.bias_ih_l0 + m.bias_hh_l0
+        if kind == "LSTM":
+            i, f, g, o = z.chunk(4, dim=-1)
+            h1 = torch.sigmoid(o) * torch.tanh(torch.sigmoid(i) * torch.tanh(g))
+        else:  # h0 = 0: h1 = (1 - z) * n, n = tanh(W_in x + b_in + r * b_hn)
+            zi, zh = x[:, 0] @ m.weight_ih_l0.T + m.bias_ih_l0, m.bias_hh_l0.expand(5, -1)
+            r, u = torch.sigmoid(zi[:, :6] + zh[:, :6]), torch.sigmoid(zi[:, 6:12] + zh[:, 6:12])
+            h1 = (1 - u) * torch.tanh(zi[:, 12:] + r * zh[:, 12:])
+    torch.testing.assert_close(h1, h[:, 0])
+    share, name = gate_saturation(m, x)
+    assert share == (1.0 if closed else 0.0)
+    if closed:
+        assert name == closed
 
 
 def test_recurrent_hidden_units_are_compared_across_every_gate():

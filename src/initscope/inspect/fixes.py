@@ -22,7 +22,7 @@ from torch.nn.utils import parametrize
 from initscope.errors import unknown
 from initscope.inspect.core import at_init_mode, linear_weights, token_tables
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
-from initscope.inspect.stats import as_samples_by_units
+from initscope.inspect.stats import CLOSED_HARMS, GATE_SATURATION_Z, GATES, as_samples_by_units
 from initscope.inspect.structure import QK_NAME, RECURRENT, in_parametrization, is_embedding, weight_of
 from initscope.inspect.verdicts import dead_blocks, residual_blocks, zero_shared_heads
 from initscope.repro import derive_seed, generator
@@ -312,6 +312,29 @@ def _fix_recurrent(m: nn.Module, name: str, plan: FixPlan, seed: int) -> None:
             torch.manual_seed(derive_seed(seed, "reset", name))
             m.reset_parameters()
         plan.actions.append(f"{name}: {', '.join(off)} (torch's default {expect:.3g}): re-initialized with reset_parameters()")
+        return
+    # a gate held shut by its bias (stats.CLOSED_HARMS: an LSTM's forget gate at -5 keeps nothing):
+    # that gate's biases get torch's default draw back; a gate held open (chrono init) is kept
+    names = GATES.get(type(m).__name__.removesuffix("Cell"))
+    if not names:
+        return
+    params = dict(m.named_parameters(recurse=False))
+    bound = 1.0 / math.sqrt(m.hidden_size)
+    g = generator(seed, "gate-bias", name)
+    for pname, b_ih in params.items():
+        if not pname.startswith("bias_ih"):
+            continue
+        b_hh = params.get(pname.replace("bias_ih", "bias_hh"))
+        total = b_ih + (b_hh if b_hh is not None else 0)
+        for k, (gate, chunk) in enumerate(zip(names, total.chunk(len(names)))):
+            if gate in CLOSED_HARMS and float(chunk.mean()) < -GATE_SATURATION_Z:
+                sl = slice(k * m.hidden_size, (k + 1) * m.hidden_size)
+                for b in (b_ih, b_hh):
+                    if b is not None:
+                        b[sl] = (torch.rand(m.hidden_size, generator=g) * 2 - 1).to(b) * bound
+                where = pname.removeprefix("bias_ih_l")
+                plan.actions.append(f"{name}: the {gate} gate's bias{f' (layer {where})' if where != pname else ''} averaged "
+                                    f"{float(chunk.mean()):.3g}, holding it shut: re-drawn with torch's default U(-{bound:.3g}, {bound:.3g})")
 
 
 def _fix_mha(m: nn.MultiheadAttention, name: str, is_branch: bool, n_blocks: int, plan: FixPlan, g: torch.Generator,

@@ -350,7 +350,7 @@ class Recorder:
                     row["input_effective_rank"] = effective_rank_sampled(x.detach().reshape(-1, x.shape[-1]),
                                                                          generator(0, "input-rank"))[0]
                 if isinstance(m, (*RECURRENT, nn.Tanh, nn.Sigmoid)) and x is not None:
-                    row["gate_saturation"] = gate_saturation(m, x, inp[1] if isinstance(m, nn.RNNCellBase) and len(inp) > 1 else None)
+                    row["gate_saturation"], row["saturated_gate"] = gate_saturation(m, x, inp[1] if isinstance(m, nn.RNNCellBase) and len(inp) > 1 else None)
             idx = len(self.rec.rows)
             self.rec.rows.append(row)
             self._paths[id(row)] = tuple(self._block_stack)

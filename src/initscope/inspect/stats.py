@@ -71,24 +71,24 @@ def effective_rank_sampled(h: torch.Tensor, generator: torch.Generator) -> tuple
 GATE_SATURATION_Z = 4.0
 
 
-def gate_saturation(m: nn.Module, x: torch.Tensor, hidden: object = None) -> float:
-    """Share of the pre-activations of a saturating nonlinearity beyond |z| > 4, where sigmoid
-    and tanh pass under 2% of the gradient: a ``Tanh`` or ``Sigmoid`` module's input, or a
-    recurrent layer's gates at the first time step. There the hidden state is zero, so the
-    pre-activations are exactly the input projection of the first layer plus both biases (W_ih
-    x + b_ih + b_hh): no recurrent term is left out. A cell (``LSTMCell``, ``GRUCell``,
-    ``RNNCell``) is read at the step it is called for, with the ``hidden`` state it is given
-    (W_ih x + b_ih + W_hh h + b_hh; a GRU's candidate gate has its reset gate on the W_hh h term,
-    not counted). NaN for a ReLU RNN and when the input is not a plain tensor of ``input_size``
-    features."""
-    if isinstance(m, (nn.Tanh, nn.Sigmoid)):
-        return float((x.detach().abs() > GATE_SATURATION_Z).double().mean()) if x.numel() else math.nan
+# a recurrent layer's gates in torch's order, and what each does when its sigmoid is closed
+# (pre-activation < -4): the LSTM's input, forget and output gates let nothing in, keep nothing,
+# show nothing; the GRU's update gate z closed takes the candidate every step (h' = (1 - z) n +
+# z h): nothing is kept. Saturated open they are a valid choice (a forget bias of +5, chrono
+# init; a GRU's z at +5 keeps the state), and the GRU's reset gate only gates the candidate's
+# recurrent term; neither is counted. The candidates (g, n) and a tanh RNN count either way.
+GATES = {"LSTM": ("input", "forget", "cell", "output"), "GRU": ("reset", "update", "candidate")}
+CLOSED_HARMS = {"input", "forget", "output", "update"}
+CANDIDATES = {"cell", "candidate"}
+
+
+def _recurrent_preacts(m: nn.Module, x: torch.Tensor, hidden: object) -> torch.Tensor | None:
+    """The first step's gate pre-activations ``[samples, gates x hidden]`` of a recurrent layer
+    (or a cell's, at the call, with its ``hidden`` state), None where they cannot be read."""
     cell = isinstance(m, nn.RNNCellBase)
     w = getattr(m, "weight_ih" if cell else "weight_ih_l0", None)
-    if getattr(m, "mode", "") == "RNN_RELU" or getattr(m, "nonlinearity", "") == "relu":  # no saturating nonlinearity
-        return math.nan
     if w is None or x.dim() < (1 if cell else 2) or x.shape[-1] != w.shape[1] or not x.is_floating_point():
-        return math.nan
+        return None
     first = x if cell else x[:, 0] if (x.dim() == 3 and m.batch_first) else x[0] if x.dim() == 3 else x
     z = first.detach().reshape(-1, w.shape[1]).to(w.dtype) @ w.detach().T
     sfx = "" if cell else "_l0"
@@ -97,7 +97,48 @@ def gate_saturation(m: nn.Module, x: torch.Tensor, hidden: object = None) -> flo
         z = z + h.detach().reshape(-1, m.hidden_size).to(w.dtype) @ m.weight_hh.detach().T
     if m.bias:
         z = z + getattr(m, f"bias_ih{sfx}").detach() + getattr(m, f"bias_hh{sfx}").detach()
-    return float((z.abs() > GATE_SATURATION_Z).double().mean())
+    return z
+
+
+def gate_shares(m: nn.Module, x: torch.Tensor, hidden: object = None) -> dict[str, float]:
+    """Per gate of a recurrent layer (:data:`GATES`), the share of its first-step
+    pre-activations that harm: below -4 for a gate that closes (:data:`CLOSED_HARMS`), beyond
+    |z| > 4 for a candidate; a tanh RNN's one gate as a candidate. Empty where they cannot be read."""
+    if getattr(m, "mode", "") == "RNN_RELU" or getattr(m, "nonlinearity", "") == "relu":
+        return {}
+    z = _recurrent_preacts(m, x, hidden)
+    if z is None:
+        return {}
+    kind = type(m).__name__.removesuffix("Cell")
+    names = GATES.get(kind, ("candidate",))
+    out = {}
+    for name, c in zip(names, z.chunk(len(names), dim=-1)):
+        if name in CANDIDATES:
+            out[name] = float((c.abs() > GATE_SATURATION_Z).double().mean())
+        elif name in CLOSED_HARMS:
+            out[name] = float((c < -GATE_SATURATION_Z).double().mean())
+    return out
+
+
+def gate_saturation(m: nn.Module, x: torch.Tensor, hidden: object = None) -> tuple[float, str]:
+    """Share of the pre-activations of a saturating nonlinearity beyond |z| > 4, where sigmoid
+    and tanh pass under 2% of the gradient, and what it reads (``""``, or the one gate that
+    sets it): a ``Tanh`` or ``Sigmoid`` module's input, or a recurrent layer's gates at the first
+    time step. There the hidden state is zero, so the pre-activations are exactly the input
+    projection of the first layer plus both biases (W_ih x + b_ih + b_hh): no recurrent term is
+    left out. A cell (``LSTMCell``, ``GRUCell``, ``RNNCell``) is read at the step it is called
+    for, with the ``hidden`` state it is given (W_ih x + b_ih + W_hh h + b_hh; a GRU's candidate
+    gate has its reset gate on the W_hh h term, not counted). A recurrent layer counts only what
+    harms, gate by gate (:func:`gate_shares`), and its share is its worst gate's, named (an
+    LSTM whose forget gate alone is shut reads 1 - its other three gates would dilute it). NaN
+    for a ReLU RNN and when the input is not a plain tensor of ``input_size`` features."""
+    if isinstance(m, (nn.Tanh, nn.Sigmoid)):
+        return (float((x.detach().abs() > GATE_SATURATION_Z).double().mean()) if x.numel() else math.nan), ""
+    shares = gate_shares(m, x, hidden)
+    if not shares:
+        return math.nan, ""
+    gate, worst = max(shares.items(), key=lambda kv: kv[1])
+    return worst, gate
 
 
 @dataclass(frozen=True)
