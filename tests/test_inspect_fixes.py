@@ -622,3 +622,25 @@ def test_a_gate_held_shut_by_its_bias_is_flagged_and_only_that_bias_redrawn(kind
         else:
             assert torch.equal(v, before[k]), k
     assert "saturated gates" not in {f.kind for f in inspect(m, x).findings}
+
+
+@pytest.mark.parametrize("gain", [None, 1.0, 2.0])
+def test_a_tanh_rnn_whose_recurrence_expands_is_flagged_and_reset(gain):
+    """A tanh RNN with orthogonal recurrent weights of gain 2 (spectral radius 2) is chaotic:
+    trained on the zoo's sequence task it ends above chance (2.34/2.36 against 2.30), at gain 1
+    or torch's default it learns (1.75/1.82, 1.89/1.85; benchmarks/RESULTS.md, stop 36). Its
+    gates read nothing at the first step (h = 0), so only the radius tells; --fix auto gives the
+    layer torch's default back."""
+    torch.manual_seed(0)
+    m = _LSTMClassifier(nn.RNN)
+    if gain is not None:
+        for l in range(2):
+            nn.init.orthogonal_(getattr(m.rnn, f"weight_hh_l{l}"), gain=gain)
+    x = torch.randint(0, 100, (16, 12))
+    res = inspect(m, x)
+    found = [f for f in res.findings if f.kind == "chaotic recurrence"]
+    assert bool(found) == (gain == 2.0), res.issues
+    if found:
+        assert found[0].severity == "defect" and found[0].value == pytest.approx(2.0, rel=1e-5)
+        auto_fix(m, x)
+        assert "chaotic recurrence" not in {f.kind for f in inspect(m, x).findings}

@@ -247,3 +247,20 @@ def test_sequence_sample_fraction_is_the_share_that_changes_with_the_sequence_at
     full = float(wide.double().var(dim=0).mean() / (wide.double().var(dim=0).mean() + wide.double().mean(dim=0).reshape(-1).var()))
     assert sequence_sample_fraction(wide, 0, torch.Generator().manual_seed(2)) == pytest.approx(full, rel=0.1)
     assert math.isnan(sequence_sample_fraction(z[:1], 0, g))
+
+
+def test_recurrent_radius_is_the_largest_eigenvalue_of_a_tanh_rnns_recurrent_matrices():
+    import numpy as np
+
+    from initscope.inspect.stats import recurrent_radius
+
+    torch.manual_seed(0)
+    rnn = nn.RNN(8, 12, num_layers=2)
+    with torch.no_grad():
+        nn.init.orthogonal_(rnn.weight_hh_l1, gain=2.5)
+    by_numpy = max(float(np.abs(np.linalg.eigvals(w.detach().double().numpy())).max()) for w in (rnn.weight_hh_l0, rnn.weight_hh_l1))
+    assert recurrent_radius(rnn) == pytest.approx(by_numpy, rel=1e-9) and recurrent_radius(rnn) == pytest.approx(2.5, rel=1e-6)
+    assert math.isnan(recurrent_radius(nn.RNN(8, 12, nonlinearity="relu")))
+    assert math.isnan(recurrent_radius(nn.LSTM(8, 12)))
+    cell = nn.RNNCell(8, 12)
+    assert recurrent_radius(cell) == pytest.approx(float(np.abs(np.linalg.eigvals(cell.weight_hh.detach().double().numpy())).max()))

@@ -315,7 +315,7 @@ class InspectResult:
 
     LAYER_COLUMNS = ("name", "type", "role", "block", "sample_variance", "mean_spread", "sample_fraction", "dead_fraction",
                      "effective_rank", "grad_norm", "weight_std", "fan_in", "fan_out", "fan_source", "kaiming_std", "xavier_std",
-                     "init_guess", "distinct_units", "second_moment", "feeds_norm", "gate_saturation", "saturated_gate", "network_variance", "network_variance_stderr",
+                     "init_guess", "distinct_units", "second_moment", "feeds_norm", "gate_saturation", "saturated_gate", "recurrent_radius", "network_variance", "network_variance_stderr",
                      "verdict")
 
     @property

@@ -34,6 +34,7 @@ from initscope.inspect.stats import (
     effective_rank_sampled,
     GATE_SATURATION_Z,
     gate_saturation,
+    recurrent_radius,
     looks_like_attention,
     output_stats,
     sample_fraction,
@@ -246,6 +247,7 @@ class Recorder:
         # functional sigmoid / tanh calls (gate_called): sums of layer outputs fed to them, and
         # their saturation, applied to the layers' rows after the pass unless a swish undoes it
         self._preact: dict[int, tuple[weakref.ref, list[int]]] = {}
+        self._radius: dict[int, float] = {}  # id(module) -> stats.recurrent_radius
         self._gate_reads: list[list] = []  # [output, input (weak), layer rows, (beyond, entries)]
         self._gate_by_out: dict[int, int] = {}  # id(output) -> its latest read
         self._in_activation = 0
@@ -351,6 +353,10 @@ class Recorder:
                                                                          generator(0, "input-rank"))[0]
                 if isinstance(m, (*RECURRENT, nn.Tanh, nn.Sigmoid)) and x is not None:
                     row["gate_saturation"], row["saturated_gate"] = gate_saturation(m, x, inp[1] if isinstance(m, nn.RNNCellBase) and len(inp) > 1 else None)
+                if isinstance(m, (nn.RNN, nn.RNNCell)):
+                    if id(m) not in self._radius:  # a cell called in a loop: once
+                        self._radius[id(m)] = recurrent_radius(m)
+                    row["recurrent_radius"] = self._radius[id(m)]
             idx = len(self.rec.rows)
             self.rec.rows.append(row)
             self._paths[id(row)] = tuple(self._block_stack)

@@ -141,6 +141,24 @@ def gate_saturation(m: nn.Module, x: torch.Tensor, hidden: object = None) -> tup
     return worst, gate
 
 
+# wider recurrent matrices are not read (an eigendecomposition of 1024 units takes ~2 s on a CPU)
+RADIUS_UNITS_MAX = 1024
+
+
+def recurrent_radius(m: nn.Module) -> float:
+    """The largest |eigenvalue| over a tanh RNN's recurrent matrices (``weight_hh*``; an
+    ``RNNCell``'s ``weight_hh``): near h = 0 the state's map is W_hh h, and past a radius of 1 a
+    tanh RNN is chaotic (its state and its gradients through time grow with the steps). NaN for
+    LSTM/GRU, whose gates multiply the state, for a ReLU RNN, and for matrices over
+    :data:`RADIUS_UNITS_MAX` units."""
+    if not isinstance(m, (nn.RNN, nn.RNNCell)) or getattr(m, "nonlinearity", "tanh") != "tanh":
+        return math.nan
+    ws = [p for n, p in m.named_parameters(recurse=False) if n.startswith("weight_hh") and p.dim() == 2 and p.shape[0] == p.shape[1]]
+    if not ws or max(w.shape[0] for w in ws) > RADIUS_UNITS_MAX:
+        return math.nan
+    return max(float(torch.linalg.eigvals(w.detach().to("cpu", torch.float64)).abs().max()) for w in ws)
+
+
 @dataclass(frozen=True)
 class Moments:
     """What every statistic of one output reads, computed once: the ``[samples, units]`` output

@@ -185,6 +185,12 @@ DEAD_FRACTION_MAX = 0.5
 # tanh MLP on the digits trains at x1 (share 0) and x3 and is broken at x10 (held-out loss 3.8
 # against chance 2.3; stop 28, trained outside the benchmark), where the loss rule only warns.
 GATE_SATURATION_MAX = 0.3
+# A tanh RNN's recurrent matrices: largest |eigenvalue| (stats.recurrent_radius). Trained on the
+# zoo's sequence task (2 layers, hidden 64, held-out loss of 2 seeds, chance 2.30; stop 36):
+# torch's default (radius ~0.58) 1.89/1.85, orthogonal gain 1 1.75/1.82, gain 2 2.34/2.36, gain 3
+# 2.35/2.37 (probe 9: missed, the gates' saturation at the first step reads 0, over 16 steps 0.01
+# and 0.11). The bar sits between the trained 1 and the broken 2.
+RECURRENT_RADIUS_MAX = 1.5
 # A recurrent layer's share counts only what harms (stats.gate_shares): a gate saturated open
 # keeps or passes (trained, stop 36, zoo LSTM/GRU task, held-out loss of 2 seeds against chance
 # 2.30 and the default's 0.65/1.04: an LSTM's forget bias at +5 0.78/0.78, a GRU's update bias at
@@ -261,6 +267,8 @@ def _sure(kind: str, value: float) -> str:
         return "high" if value > 0.8 else "low"
     if kind in ("saturated gates", "saturated activations"):
         return "high" if value > 0.6 else "low"
+    if kind == "chaotic recurrence":
+        return "high" if value > 2 * RECURRENT_RADIUS_MAX else "low"
     if kind == "gradients below the optimizer's eps":
         return "high" if value > 0.9 else "low"
     if kind == "tied embedding too small":
@@ -721,6 +729,10 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
                       if gate in harm else
                       f"{gs:.0%} of the {gate + ' gate' if gate else what}{' pre-activations at the first step' if gate else ''} beyond "
                       "|z| > 4, where sigmoid and tanh pass under 2% of the gradient"))
+        rr = r.get("recurrent_radius", math.nan)
+        if rr is not None and pd.notna(rr) and rr > RECURRENT_RADIUS_MAX:
+            v.append(("chaotic recurrence", float(rr), f"the recurrent weights' spectral radius is {rr:.3g}: past 1 a tanh RNN's "
+                                                       "state and its gradients through time grow with the steps"))
         du, units = r.get("distinct_units"), r.get("weight_units")
         if du is not None and pd.notna(du) and pd.notna(units) and r.get("weight_abs_max", 1.0) > 0 and int(du) < int(units):
             v.append(("duplicate units", float(du), f"{int(du)} distinct of {int(units)} units"))
@@ -737,6 +749,8 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
         "rank collapse": "residual connections or normalization",
         "duplicate units": "a random init (e.g. kaiming-normal): SGD cannot separate identical units",
         "saturated activations": "a smaller init scale for the layer that feeds it (Xavier/LeCun for tanh), or normalization before it",
+        "chaotic recurrence": "recurrent weights of spectral radius at most 1 (torch's default for recurrent layers, ~0.58, "
+                              "or orthogonal with gain 1), or initscope inspect --fix auto",
         "saturated gates": "torch's default for recurrent layers (reset_parameters: U(-1/sqrt(hidden), 1/sqrt(hidden))) on "
                            "inputs of unit scale, or initscope inspect --fix auto",
     }
