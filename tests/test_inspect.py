@@ -929,3 +929,23 @@ def test_the_checks_after_a_step_leave_step_0s_gradients_for_each_other():
         nn.functional.cross_entropy(m(x), y).backward()
         assert any(not torch.equal(p.grad, grads[n]) for n, p in m.named_parameters())
     assert all(torch.equal(p.detach(), values[n]) and torch.equal(p.grad, grads[n]) for n, p in m.named_parameters())
+
+
+@pytest.mark.parametrize("shape, hint", [((32,), "C,H,W inputs with C = 3 (its first Conv2d): try --input-shape 3,32,32"),
+                                         ((3, 32), "C,H,W inputs with C = 3 (its first Conv2d): try --input-shape 3,32,32")])
+def test_an_input_shape_the_model_rejects_gets_the_shape_its_first_layer_reads(shape, hint):
+    from initscope.errors import InitscopeError
+    from initscope.inspect.core import inspect_model
+
+    def cnn() -> nn.Module:
+        return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+
+    with pytest.raises(InitscopeError, match="rejected an input") as e:
+        inspect_model(cnn, input_shape=shape)
+    assert str(e.value).endswith(hint)
+
+    def mlp() -> nn.Module:
+        return nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 4))
+
+    with pytest.raises(InitscopeError, match=r"reads 20 features \(its first Linear\): try --input-shape 20$"):
+        inspect_model(mlp, input_shape=(16,))

@@ -897,10 +897,41 @@ def inspect_model(
     model = call_factory(factory)
     b = load_batch(data, batch, data_ref or "loader") if data is not None else draw_batch(
         model, input_shape=input_shape, vocab=vocab, batch=batch, seed=seed)
-    res = inspect(model, b, seed=seed, task=task)
+    try:
+        res = inspect(model, b, seed=seed, task=task)
+    except InitscopeError as e:
+        hint = input_shape_hint(model, input_shape) if data is None and "rejected an input" in str(e) else None
+        if hint:
+            raise InitscopeError(f"{e}; {hint}") from None
+        raise
     if draws > 1:
         _network_variance(res, factory, b, draws, seed)
     return res
+
+
+def input_shape_hint(model: nn.Module, input_shape: tuple[int, ...] | None) -> str | None:
+    """What ``--input-shape`` the model's first layer reads, where it says: a ``transformers``
+    vision config's ``num_channels`` and ``image_size``, else the first convolution's
+    ``in_channels`` (C,H,W for a 2-D one, C,L for 1-D) or the first Linear's ``in_features``;
+    None where the shape given already fits."""
+    cfg = getattr(model, "config", None)
+    channels, size = getattr(cfg, "num_channels", None), getattr(cfg, "image_size", None)
+    size = size[0] if isinstance(size, (list, tuple)) and size else size
+    if isinstance(channels, int) and isinstance(size, int):
+        want, what = (channels, size, size), f"C,H,W images (its config: num_channels {channels}, image_size {size})"
+    else:
+        first = next((m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))), None)
+        if first is None:
+            return None
+        if isinstance(first, nn.Linear):
+            want, what = (first.in_features,), f"{first.in_features} features (its first Linear)"
+        else:
+            dims = len(first.kernel_size)
+            want = (first.in_channels, *[32] * dims)
+            what = f"C,{ {1: 'L', 2: 'H,W', 3: 'D,H,W'}[dims]} inputs with C = {first.in_channels} (its first {type(first).__name__})"
+    if input_shape is not None and tuple(input_shape) == want:
+        return None
+    return f"this model reads {what}: try --input-shape {','.join(map(str, want))}"
 
 
 def _network_variance(res: InspectResult, factory: Callable[[], nn.Module], b: Batch, draws: int, seed: int) -> None:
