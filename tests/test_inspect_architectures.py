@@ -413,7 +413,7 @@ def test_a_hand_written_lm_trains_on_its_next_token_loss():
 def test_logits_the_same_for_every_sequence_with_no_table_outweighing_the_tokens_are_a_warning():
     """ProphetNet's causal LM at its defaults: every table at 0.02, yet at each position its
     logits barely change with the tokens (5e-5 of their variance here). It trains (2.84 on the
-    zoo's LM task, 0.86 of GPT-2's progress; benchmarks/RESULTS.md, stop 36): a warning, not a
+    zoo's LM task, GPT-2's default 3.53; benchmarks/RESULTS.md, stop 36): a warning, not a
     defect. The ratio of its tables' stds, checked against the weights by hand, is near 1."""
     t = transformers
     cfg = t.ProphetNetConfig(vocab_size=1000, hidden_size=64, encoder_ffn_dim=128, decoder_ffn_dim=128, num_encoder_layers=2,
