@@ -239,12 +239,13 @@ def _rescale(w: torch.Tensor, target: float, what: str, plan: FixPlan, g: torch.
             rows[repeat] = fresh.to(rows.device)[repeat.cpu()]
             plan.actions.append(f"{what}: {int(repeat.sum())} units that repeated another re-drawn")
     std = float(w.float().std())
-    if std > 0 and (force or redrawn or not 0.5 <= target / std <= 2) and not (plan.shrink_only and target > std and not redrawn):
+    # (a forced rescale within 1% of the target is left: it would change every entry for nothing)
+    if (std > 0 and (redrawn or (force and abs(target / std - 1) > 0.01) or not 0.5 <= target / std <= 2)
+            and not (plan.shrink_only and target > std and not redrawn)):
         w.mul_(target / std)
         if bias is not None and not redrawn:
             bias.mul_(target / std)
-        if redrawn or abs(target / std - 1) > 0.01:  # a forced rescale that changes nothing is not an action
-            plan.actions.append(f"{what}: weight std {std:.3g} -> {target:.3g}")
+        plan.actions.append(f"{what}: weight std {std:.3g} -> {target:.3g}")
     # the unit's scale from its weights; ``fan_in`` where rows are not the units' inputs (Conv1D is [in, out])
     if not gate:
         _constant_bias_(bias, target * math.sqrt(fan_in or rows.shape[1]), what, plan)
