@@ -33,7 +33,7 @@ import warnings
 
 import torch
 
-SMALL = dict(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_layers=2, n_layer=2, n_layers=2, num_attention_heads=4, n_head=4,
+SMALL = dict(vocab_size=1000, decoder_vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_layers=2, n_layer=2, n_layers=2, num_attention_heads=4, n_head=4,
              n_heads=4, num_heads=4, intermediate_size=128, ffn_dim=128, d_model=64, n_embd=64, dim=64, d_ff=128, hidden_dim=128,
              num_key_value_heads=2, max_position_embeddings=128, n_positions=128, embedding_size=64, d_kv=16, head_dim=16,
              encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=128,

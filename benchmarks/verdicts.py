@@ -31,6 +31,10 @@
     python benchmarks/verdicts.py holdout --set 13 --families gpt2,llama,neox,bert,vit  # initializer_range x10, x0.1 in the config
     python benchmarks/verdicts.py others --train-others --set 10  # BERT-style classifiers reading a [CLS] token: default, zero head
     python benchmarks/verdicts.py others --train-others --set 11  # LoRA on the zoo's families, base frozen: peft's init, A and B at 0, B random
+    python benchmarks/verdicts.py holdout --set 14 --families lstm  # one LSTM gate shut or open by its bias (stop 36, in sample)
+    python benchmarks/verdicts.py holdout --set 15 --families gpt2  # GPT-2's tied token table at N(0, s) (stop 36, in sample)
+    python benchmarks/verdicts.py others --train-others --set 12  # a GRU's update gate; 13: a tanh RNN's recurrent gain;
+                                                                   # 14: Marian, Pegasus with and without scale_embedding; 15: ProphetNet, RoC-BERT
     python benchmarks/verdicts.py others --train-others --set 2 --fixes  # ... and --fix auto on a set's flagged pairs, trained again
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
@@ -584,6 +588,11 @@ HOLDOUT_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # (the library's init run at that range), on the zoo's transformers families; the fix now
     # takes the config class's default where the config's range is > 3x off it
     "13": (HOLDOUT.with_name("verdicts_holdout13.json"), ("range-x10", "range-x0.1")),
+    # stop 36, the cases the rules of that stop were set on (in sample, not a test of them): one
+    # LSTM gate held shut or open by its bias (`--families lstm`), and GPT-2's tied token table at
+    # N(0, s) (`--families gpt2`; s = 1 is nn.Embedding's default, a nanoGPT without _init_weights)
+    "14": (HOLDOUT.with_name("verdicts_holdout14.json"), ("gate-forget-5", "gate-forget+5", "gate-input-5", "gate-output-5")),
+    "15": (HOLDOUT.with_name("verdicts_holdout15.json"), ("embed-0.15", "embed-0.2", "embed-0.25", "embed-0.3", "embed-1")),
 }
 HOLDOUT_INITS = {name for _, inits in HOLDOUT_SETS.values() for name in inits}
 
@@ -622,7 +631,47 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
     scale = re.fullmatch(r"range-x(\d+(?:\.\d+)?)", init)
     if scale:
         return _config_range(model, float(scale[1]))
+    gate = re.fullmatch(r"gate-(input|forget|output|update)([+-]\d+(?:\.\d+)?)", init)
+    if gate:
+        return _gate_bias(model, gate[1], float(gate[2]))
+    gain = re.fullmatch(r"hh-orthogonal-(\d+(?:\.\d+)?)", init)
+    if gain:
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, torch.nn.RNNBase):
+                    for n, p in m.named_parameters(recurse=False):
+                        if n.startswith("weight_hh"):
+                            torch.nn.init.orthogonal_(p, gain=float(gain[1]))
+        return model
+    std = re.fullmatch(r"embed-(\d+(?:\.\d+)?)", init)
+    if std:  # the token table (and a head tied to it) drawn at N(0, std): nn.Embedding's default is 1
+        with torch.no_grad():
+            model.get_input_embeddings().weight.normal_(0, float(std[1]))
+        return model
+    if init == "scale-embedding":  # BART's family: scale_embedding=True, the tokens x sqrt(d_model) in the forward
+        model.config.scale_embedding = True
+        for m in model.modules():
+            if isinstance(getattr(m, "embed_scale", None), float):
+                m.embed_scale = math.sqrt(model.config.d_model)
+        return model
     return _redraw(model, init)
+
+
+def _gate_bias(model: torch.nn.Module, gate: str, value: float) -> torch.nn.Module:
+    """One gate of every LSTM / GRU layer held by its bias: ``bias_ih`` of that gate at ``value``
+    and ``bias_hh`` at 0 (torch's gate order: LSTM input, forget, cell, output; GRU reset,
+    update, candidate)."""
+    order = {torch.nn.LSTM: ("input", "forget", "cell", "output"), torch.nn.GRU: ("reset", "update", "candidate")}
+    with torch.no_grad():
+        for m in model.modules():
+            names = order.get(type(m))
+            if names is None or gate not in names:
+                continue
+            k, h = names.index(gate), m.hidden_size
+            for n, p in m.named_parameters(recurse=False):
+                if n.startswith("bias_"):
+                    p[k * h:(k + 1) * h] = value if n.startswith("bias_ih") else 0.0
+    return model
 
 
 def _config_range(model: torch.nn.Module, factor: float) -> torch.nn.Module:
@@ -1055,6 +1104,26 @@ GATED_OTHERS = {"lstm-cell": (lambda: _LSTMCellNet(), "lstm"), "gru-cell": (lamb
                 "wavenet": (_WaveNet, "lstm"), "highway": (_Highway, "mlp")}
 
 
+class _RNNClassifier(torch.nn.Module):
+    """The zoo's LSTM classifier with a GRU or a tanh RNN in its place (torch's default init)."""
+
+    def __init__(self, kind: str, d: int = 64) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(zoo.VOCAB, d)
+        self.rnn = {"gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](d, d, num_layers=2, batch_first=True)
+        self.head = torch.nn.Linear(d, zoo.CLASSES)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(self.embed(ids))[0][:, -1])
+
+
+# others sets 12-15 (stop 36): the cases that stop's rules were set on (in sample): a GRU's update
+# gate, a tanh RNN's recurrent gain, Marian and Pegasus at their config default and with
+# scale_embedding, ProphetNet and RoC-BERT (logits nearly the same for every sequence) at theirs
+RECURRENT_OTHERS = {"gru": (lambda: _RNNClassifier("gru"), "lstm"), "rnn-tanh": (lambda: _RNNClassifier("rnn"), "lstm")}
+SEQUENCE_LMS = ("marian", "pegasus", "prophetnet", "roc_bert")
+
+
 def _others() -> dict[str, tuple[object, object]]:
     """``transformers`` families the zoo does not hold, built small from config: (factory, batch)."""
     import transformers as t
@@ -1091,8 +1160,9 @@ def _others() -> dict[str, tuple[object, object]]:
                                                                    num_attention_heads=4, intermediate_size=256, num_labels=10)), img),
         "resnet (transformers)": (lambda: t.ResNetForImageClassification(t.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32],
                                                                                        depths=[1, 1], num_labels=10)), img),
-        **{name: (lambda name=name: _library_lm(name), ids) for name in LIBRARY_LMS},
-        **{name: (build, zoo.task_data(fam, 8, seed=0)[0]) for name, (build, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS}.items()},
+        **{name: (lambda name=name: _library_lm(name), ids) for name in (*LIBRARY_LMS, *SEQUENCE_LMS)},
+        **{name: (build, zoo.task_data(fam, 8, seed=0)[0])
+           for name, (build, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS, **RECURRENT_OTHERS}.items()},
         **{name: (build, zoo.task_data("bert", 8, seed=0)[0]) for name, build in CLS_OTHERS.items()},
         **{name: (lambda fam=fam: zoo.build(fam), zoo.task_data(fam, 8, seed=0)[0]) for name, fam in LORA_OTHERS.items()},
         # others set 7 (stop 32): encoders outside the zoo and sets 1-6
@@ -1140,7 +1210,8 @@ NEW_ENCODERS = ("mpnet", "deberta-v2")
 FIRST_OTHERS = tuple(n for n in OTHER_TASKS if n not in LIBRARY_LMS)  # the 15 families of sets 1-3
 OTHER_TASKS.update({name: "vit" for name in VISION_OTHERS})
 OTHER_TASKS.update({name: "bert" for name in NEW_ENCODERS})
-OTHER_TASKS.update({name: fam for name, (_, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS}.items()})
+OTHER_TASKS.update({name: fam for name, (_, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS, **RECURRENT_OTHERS}.items()})
+OTHER_TASKS.update({name: "gpt2" for name in SEQUENCE_LMS})
 OTHER_TASKS.update({name: "bert" for name in CLS_OTHERS})
 OTHER_TASKS.update(LORA_OTHERS)
 OTHER_INITS = ("default", "x3", "x10")
@@ -1183,6 +1254,11 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # holdout set 13, moved here before its results were read: against the zoo's fully trained
     # best, a frozen random base could only read broken): the zoo's families frozen, with LoRA
     "11": (HOLDOUT.with_name("verdicts_others11.json"), ("lora", "lora-zero", "lora-random-b")),
+    # sets 12-15 (stop 36): the cases that stop's rules were set on, in sample (RECURRENT_OTHERS, SEQUENCE_LMS)
+    "12": (HOLDOUT.with_name("verdicts_others12.json"), ("default", "gate-update-5", "gate-update+5")),
+    "13": (HOLDOUT.with_name("verdicts_others13.json"), ("default", "hh-orthogonal-1", "hh-orthogonal-2", "hh-orthogonal-3")),
+    "14": (HOLDOUT.with_name("verdicts_others14.json"), ("default", "scale-embedding")),
+    "15": (HOLDOUT.with_name("verdicts_others15.json"), ("default",)),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
@@ -1190,7 +1266,8 @@ OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_
                                                   "5": VISION_OTHERS, "6": tuple(n for n in FIRST_OTHERS if OTHER_TASKS[n] != "vit"),
                                                   "7": ("roberta", "distilbert", "electra", *NEW_ENCODERS), "8": tuple(GATED_OTHERS),
                                                   "9": tuple(RESIDUAL_OTHERS), "10": tuple(CLS_OTHERS),
-                                                  "11": tuple(LORA_OTHERS)}
+                                                  "11": tuple(LORA_OTHERS), "12": ("gru",), "13": ("rnn-tanh",),
+                                                  "14": ("marian", "pegasus"), "15": ("prophetnet", "roc_bert")}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:
