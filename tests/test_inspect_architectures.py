@@ -175,6 +175,13 @@ def test_a_model_whose_own_loss_fails_on_labels_is_judged_by_the_standard_loss()
     cfg.scale_embedding = True
     scaled = inspect(_small(t.MarianForCausalLM, config=cfg), _lm_batch())
     assert scaled.issues == [], scaled.issues
+    # the training loss (--trial, the benchmark) falls back the same way: next-token over 1500 logits
+    from initscope.inspect.trial import task_loss
+    model, batch = _small(t.MarianForCausalLM, config=cfg).eval(), _lm_batch()
+    with torch.no_grad():
+        logits = model(**batch).logits
+        by_hand = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 1500), batch["input_ids"][:, 1:].reshape(-1))
+        assert float(task_loss(model, batch, batch["input_ids"])) == pytest.approx(float(by_hand), rel=1e-5)
 
 
 def test_an_own_loss_that_does_not_shift_the_labels_is_replaced_by_the_next_token_loss():

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from initscope.errors import InitscopeError
 from initscope.inspect.load import as_batch, call_model, model_loss, output_tensor
 from initscope.repro import derive_seed, generator
 
@@ -22,20 +23,24 @@ from initscope.repro import derive_seed, generator
 def task_loss(model: nn.Module, inputs: Any, labels: torch.Tensor) -> torch.Tensor:
     """The training loss of one batch: the model's own (``labels=`` keyword, ``transformers``)
     when the model takes labels, unless it does not shift an LM's labels (it would train the
-    model to copy its input: :func:`core.own_loss_copies`); else, for ``[batch, tokens, V]`` logits whose labels are the
+    model to copy its input: :func:`core.own_loss_copies`) or fails on them; else, for ``[batch, tokens, V]`` logits whose labels are the
     input ids themselves (a hand-written LM), the next-token cross-entropy; else cross-entropy on
     the logits."""
     from initscope.inspect.core import own_loss_copies, standard_loss
     from initscope.inspect.record import sequence_first
 
     b = as_batch(inputs)
+    out = None
     if hasattr(model, "config") and b.kwargs:
-        out = call_model(model, b.with_kwargs(labels=labels))
-        own = model_loss(out)
-        logits = output_tensor(out)
+        try:
+            out = call_model(model, b.with_kwargs(labels=labels))
+        except InitscopeError:
+            out = None  # an own loss that fails on labels its forward accepts (Marian's head wider than vocab_size): ours
+        own = model_loss(out) if out is not None else None
+        logits = output_tensor(out) if out is not None else None
         if own is not None and not (logits is not None and own_loss_copies(own, logits, labels, b.kwargs.get("input_ids"))):
             return own
-    else:
+    if out is None:
         out = call_model(model, b)
     logits = output_tensor(out)
     ids = b.kwargs.get("input_ids", b.main)
