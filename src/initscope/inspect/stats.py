@@ -138,7 +138,7 @@ def gate_saturation(m: nn.Module, x: torch.Tensor, hidden: object = None) -> tup
     if not shares:
         return math.nan, ""
     gate, worst = max(shares.items(), key=lambda kv: kv[1])
-    return worst, gate
+    return worst, gate if worst > 0 else ""
 
 
 # wider recurrent matrices are not read (an eigendecomposition of 1024 units takes ~2 s on a CPU)
