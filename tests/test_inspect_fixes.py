@@ -670,3 +670,40 @@ def test_a_token_table_tied_to_the_head_too_large_is_a_defect_and_brought_to_the
         assert float(m.transformer.wte.weight.detach().std()) == pytest.approx(0.02, rel=1e-3)
         assert m.lm_head.weight is m.transformer.wte.weight
         assert inspect(m, x).issues == []
+
+
+class _TutorialLM(nn.Module):
+    """torch's Transformer tutorial's sinusoidal ``pe`` buffer ([positions, 1, width]) added to
+    tokens drawn at N(0, 0.02) and not multiplied by sqrt(width): the positions drown them."""
+
+    def __init__(self, vocab: int = 200, d: int = 32, seq: int = 16) -> None:
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        nn.init.normal_(self.tok.weight, std=0.02)
+        pos = torch.arange(seq).unsqueeze(1)
+        div = torch.exp(torch.arange(0, d, 2) * (-math.log(10000.0) / d))
+        pe = torch.zeros(seq, 1, d)
+        pe[:, 0, 0::2], pe[:, 0, 1::2] = torch.sin(pos * div), torch.cos(pos * div)
+        self.register_buffer("pe", pe)
+        layer = nn.TransformerEncoderLayer(d, 4, 4 * d, dropout=0.0, norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.norm, self.head = nn.LayerNorm(d), nn.Linear(d, vocab, bias=False)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:  # [tokens, batch], torch's layout
+        return self.head(self.norm(self.blocks(self.tok(ids) + self.pe[: ids.shape[0]])))
+
+
+def test_a_sinusoidal_buffer_that_drowns_the_tokens_is_found_and_the_tokens_scaled_up_to_it():
+    """The buffer does not learn: it is named (table ratio = its std over the tokens', by hand),
+    kept by the fix, and the token table is brought up to its std; then nothing is flagged."""
+    torch.manual_seed(0)
+    model = _TutorialLM()
+    x = torch.randint(0, 200, (12, 16))
+    res = inspect(model, x)
+    assert res.output.table_ratio == pytest.approx(float(model.pe.std()) / float(model.tok.weight.detach().std()), rel=1e-6)
+    assert "same output for every sequence" in {f.kind for f in res.findings if f.severity == "defect"}, res.issues
+    pe = model.pe.clone()
+    auto_fix(model, x)
+    assert torch.equal(model.pe, pe)
+    assert float(model.tok.weight.detach().std()) == pytest.approx(float(pe.std()), rel=1e-4)
+    assert "same output for every sequence" not in {f.kind for f in inspect(model, torch.randint(0, 200, (12, 16))).findings}

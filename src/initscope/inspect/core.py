@@ -249,7 +249,8 @@ def linear_weights(model: nn.Module) -> set[int]:
 def token_tables(model: nn.Module) -> tuple[tuple[str, torch.Tensor, float], list[tuple[str, torch.Tensor, float]]] | None:
     """The token table and the tables of its width that may be added to it: every embedding
     table's weight (more than one row, nonzero), and every bare ``[positions, width]`` parameter
-    named as a position table (pos, pos_embed, position_embeddings), each with its std. The
+    or buffer (``[positions, 1, width]`` too) named as a position table (pos, pos_embed,
+    position_embeddings, pe), each with its std. The
     token table is taken as the narrowest one that learns (the one a table added to it drowns);
     None where there is none."""
     from initscope.inspect.structure import is_embedding
@@ -266,11 +267,17 @@ def token_tables(model: nn.Module) -> tuple[tuple[str, torch.Tensor, float], lis
         return None
     token = min(trainable, key=lambda t: t[2])
     seen |= linear_weights(model)
-    # other bare matrices of that width are layers' weights (MultiheadAttention's in_proj_weight)
-    loose = [(n, p, float(p.detach().float().std())) for n, p in model.named_parameters()
-             if id(p) not in seen and p.requires_grad and p.dim() in (2, 3) and "pos" in n.rsplit(".", 1)[-1].lower()
-             and p.shape[-1] == token[1].shape[1] and p.shape[-2] > 1 and p.numel() == p.shape[-2] * p.shape[-1]]
-    return token, [t for t in tables if t[1] is not token[1] and t[1].shape[1] == token[1].shape[1]] + loose
+    # other bare matrices of that width are layers' weights (MultiheadAttention's in_proj_weight);
+    # a buffer so named (or ``pe``, the sinusoidal table of torch's Transformer tutorial) does not learn
+    def position_named(n: str) -> bool:
+        last = n.rsplit(".", 1)[-1].lower()
+        return "pos" in last or last == "pe"
+
+    width = token[1].shape[1]
+    loose = [(n, p, float(p.detach().float().std())) for n, p in [*model.named_parameters(), *model.named_buffers()]
+             if id(p) not in seen and (p.requires_grad or not isinstance(p, nn.Parameter)) and p.is_floating_point()
+             and p.dim() in (2, 3) and position_named(n) and p.shape[-1] == width and len([d for d in p.shape if d > 1]) == 2]
+    return token, [t for t in tables if t[1] is not token[1] and t[1].shape[1] == width] + loose
 
 
 def tied_embeddings(model: nn.Module, lookups: int = 0) -> list[tuple[str, float]]:
