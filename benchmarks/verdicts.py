@@ -661,10 +661,11 @@ def _gate_bias(model: torch.nn.Module, gate: str, value: float) -> torch.nn.Modu
     """One gate of every LSTM / GRU layer held by its bias: ``bias_ih`` of that gate at ``value``
     and ``bias_hh`` at 0 (torch's gate order: LSTM input, forget, cell, output; GRU reset,
     update, candidate)."""
-    order = {torch.nn.LSTM: ("input", "forget", "cell", "output"), torch.nn.GRU: ("reset", "update", "candidate")}
+    from initscope.inspect.stats import GATES
+
     with torch.no_grad():
         for m in model.modules():
-            names = order.get(type(m))
+            names = GATES.get(type(m).__name__) if isinstance(m, torch.nn.RNNBase) else None
             if names is None or gate not in names:
                 continue
             k, h = names.index(gate), m.hidden_size
