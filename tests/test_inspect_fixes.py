@@ -565,8 +565,8 @@ def test_a_position_table_that_does_not_learn_is_kept_and_the_tokens_scaled_up_t
     assert "same output for every sequence" not in {f.kind for f in inspect(model, torch.randint(0, 200, (16, 16))).findings}
 
     transformers = pytest.importorskip("transformers")
-    cfg = transformers.MarianConfig(vocab_size=200, decoder_vocab_size=200, d_model=32, decoder_layers=2, decoder_attention_heads=4,
-                                    decoder_ffn_dim=64, max_position_embeddings=64, pad_token_id=0, decoder_start_token_id=0)
+    cfg = transformers.MarianConfig(vocab_size=200, decoder_vocab_size=200, d_model=64, decoder_layers=2, decoder_attention_heads=4,
+                                    decoder_ffn_dim=128, max_position_embeddings=64, pad_token_id=0, decoder_start_token_id=0)
     torch.manual_seed(0)
     marian = transformers.MarianForCausalLM(cfg)
     weights = {k: v.clone() for k, v in marian.state_dict().items()}
@@ -574,6 +574,15 @@ def test_a_position_table_that_does_not_learn_is_kept_and_the_tokens_scaled_up_t
     assert plan.config_changes.get("scale_embedding") is True, (plan.actions, plan.config_changes)
     assert all(torch.equal(v, weights[k]) for k, v in marian.state_dict().items()), plan.actions
     assert any("the weights cannot repair this" in a for a in plan.actions)
+    # the config change is applied to the model in memory (its decoder's embed_scale), so the
+    # fixed model is what a model built with scale_embedding=True computes: the same logits
+    assert marian.config.scale_embedding is True and marian.model.decoder.embed_scale == pytest.approx(math.sqrt(64))
+    torch.manual_seed(0)
+    built = transformers.MarianForCausalLM(transformers.MarianConfig(**{**cfg.to_dict(), "scale_embedding": True}))
+    built.load_state_dict(marian.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(marian.eval()(input_ids=x).logits, built.eval()(input_ids=x).logits)
+    assert inspect(marian, {"input_ids": x}).issues == []
 
 
 class _LSTMClassifier(nn.Module):

@@ -526,10 +526,29 @@ def _tables_to_token_scale(model: nn.Module, plan: FixPlan) -> None:
         if getattr(cfg, "scale_embedding", None) is False:
             plan.config_changes["scale_embedding"] = True
         if tied:
+            applied = "scale_embedding" in plan.config_changes and _scale_embeddings_in_memory(model, cfg)
             plan.actions.append(f"the weights cannot repair this: the positions do not learn and {token_name} is also the head "
                                 "(scaled further, its logits would saturate); the tokens need a multiplier in the forward: "
-                                + ("the config change scale_embedding=True (x sqrt(d_model))" if "scale_embedding" in plan.config_changes
+                                + ("the config change scale_embedding=True (x sqrt(d_model)), applied to this model in memory "
+                                   f"({applied}); the saved state dict needs it in the config too" if applied else
+                                   "the config change scale_embedding=True (x sqrt(d_model))" if "scale_embedding" in plan.config_changes
                                    else "x sqrt(width) on the token embeddings"))
+
+
+def _scale_embeddings_in_memory(model: nn.Module, cfg: Any) -> str:
+    """``scale_embedding=True`` on a model already built: BART's family reads it once, at
+    construction, into each stack's (or scaled embedding's) ``embed_scale``; those at 1.0 are set
+    to sqrt(d_model) and the config is changed with them. Returns what was set ('' if nothing)."""
+    d = getattr(cfg, "d_model", None)
+    if not isinstance(d, int) or d < 1:
+        return ""
+    names = [n or "model" for n, m in model.named_modules() if isinstance(getattr(m, "embed_scale", None), float) and m.embed_scale == 1.0]
+    for n, m in model.named_modules():
+        if (n or "model") in names:
+            m.embed_scale = math.sqrt(d)
+    if names:
+        cfg.scale_embedding = True
+    return ", ".join(f"{n}.embed_scale = {math.sqrt(d):.3g}" for n in names)
 
 
 # Warnings --fix auto acts on, though inspect does not call them defects: the calibration says
