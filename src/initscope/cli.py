@@ -330,14 +330,18 @@ def inspect_cmd(model: str, input_shape: str | None, vocab: int | None, data_ref
     if fx:
         left = fx["issues_after"]
         n = len(fx["changed"])
-        click.echo(f"--fix {fx['method']}: " + (f"{n} tensor{'s' if n != 1 else ''} changed" if n else "nothing changed")
+        in_memory = any("applied to this model in memory" in a for a in fx.get("actions", []))
+        click.echo(f"--fix {fx['method']}: " + (f"{n} tensor{'s' if n != 1 else ''} changed" if n else
+                                                "no tensor changed" if in_memory or fx.get("config_changes") else "nothing changed")
                    + f" ({fx['forward_passes']} forward pass{'es' if fx['forward_passes'] != 1 else ''}); state dict in {path}/{fx['state_dict']}; "
                    + ("no issue left on a held-out batch" if not left else f"{len(left)} issue(s) left"))
         acting = [a for a in fx.get("actions", []) if a.startswith("no defect; acting on the warning")]
         if acting:
             click.echo(f"  {acting[0]}")
         for k, v in (fx.get("config_changes") or {}).items():
-            click.echo(f"  transformers: {v}" if k == "note" else f"  transformers config: {k} = {v}")
+            click.echo(f"  transformers: {v}" if k == "note" else f"  transformers config: {k} = {v}"
+                       + (" (applied to the model the held-out check ran; set it where you build the model too)"
+                          if in_memory and k == "scale_embedding" else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
