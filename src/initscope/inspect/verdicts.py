@@ -1,7 +1,8 @@
 """Verdicts: each quantity judged by its role in the model, every threshold in one place.
 
 - the **output** by the loss at step 0 against chance (classification, LM heads), and by how
-  many AdamW steps it takes at least to undo an excess;
+  many AdamW steps it takes at least to undo an excess (fewer where the head is a tied token
+  table); a token model's logits by how much of them changes with the sequence at a position;
 - **attention** by its entropy against the maximum log(keys);
 - a **residual branch** against the stream it is added to, never against the input; a
   branch initialized at or near zero (GPT-2's scaled projections, ReZero, adaLN-zero, layer
@@ -16,8 +17,9 @@
   it is fed exact zeros, or it is exactly zero and takes a gradient;
 - **symmetry** by identical units in a weight that is not all zero;
 - a **head at exactly zero** by whether its input tells the samples apart;
-- a **recurrent layer or cell**, and a tanh or sigmoid (a module, or a function reading a
-  layer's output), by how many of its inputs saturate;
+- a **recurrent layer or cell** by its worst gate (a sigmoid gate shut, a candidate saturated;
+  a gate held open is a choice), a tanh RNN by its recurrent spectral radius, and a tanh or
+  sigmoid (a module, or a function reading a layer's output) by how many of its inputs saturate;
 - the **gradients** against the optimizer: whether any passes the head, how many fall under
   AdamW's eps, and an embedding tied to the head at a scale one optimizer step erases.
 
