@@ -280,8 +280,8 @@ def _sure(kind: str, value: float) -> str:
         return "high" if value > 0.8 else "low"
     if kind in ("saturated gates", "saturated activations"):
         return "high" if value > 0.6 else "low"
-    if kind == "chaotic recurrence":
-        return "high" if value > 2 * RECURRENT_RADIUS_MAX else "low"
+    if kind == "chaotic recurrence":  # broken from radius 2 in every trained case (others set 13)
+        return "high" if value >= 2.0 else "low"
     if kind == "gradients below the optimizer's eps":
         return "high" if value > 0.9 else "low"
     if kind == "tied embedding too small":
