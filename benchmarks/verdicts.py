@@ -661,12 +661,12 @@ def _gate_bias(model: torch.nn.Module, gate: str, value: float) -> torch.nn.Modu
     """One gate of every LSTM / GRU layer held by its bias: ``bias_ih`` of that gate at ``value``
     and ``bias_hh`` at 0 (torch's gate order: LSTM input, forget, cell, output; GRU reset,
     update, candidate)."""
-    from initscope.inspect.stats import GATES
+    from initscope.inspect.stats import gate_names
 
     with torch.no_grad():
         for m in model.modules():
-            names = GATES.get(type(m).__name__) if isinstance(m, torch.nn.RNNBase) else None
-            if names is None or gate not in names:
+            names = gate_names(m) if isinstance(m, torch.nn.RNNBase) else ()
+            if gate not in names:
                 continue
             k, h = names.index(gate), m.hidden_size
             for n, p in m.named_parameters(recurse=False):

@@ -596,7 +596,12 @@ class _LSTMClassifier(nn.Module):
         return self.head(self.rnn(self.embed(ids))[0][:, -1])
 
 
-@pytest.mark.parametrize("kind, gate, bias", [(nn.LSTM, 1, -6.0), (nn.LSTM, 1, 6.0), (nn.GRU, 1, -6.0), (nn.GRU, 1, 6.0)])
+class _MyLSTM(nn.LSTM):
+    """A user's subclass: its gates are read by type, not by class name."""
+
+
+@pytest.mark.parametrize("kind, gate, bias", [(nn.LSTM, 1, -6.0), (nn.LSTM, 1, 6.0), (nn.GRU, 1, -6.0), (nn.GRU, 1, 6.0),
+                                              (_MyLSTM, 1, -6.0)])
 def test_a_gate_held_shut_by_its_bias_is_flagged_and_only_that_bias_redrawn(kind, gate, bias):
     """An LSTM's forget gate (a GRU's update gate) shut by a bias of -6 keeps nothing past one
     step: trained on the zoo's sequence task such models stay near chance (forget at -5: 1.98/2.16

@@ -22,7 +22,7 @@ from torch.nn.utils import parametrize
 from initscope.errors import unknown
 from initscope.inspect.core import at_init_mode, linear_weights, token_tables
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
-from initscope.inspect.stats import CLOSED_HARMS, GATE_SATURATION_Z, GATES, as_samples_by_units
+from initscope.inspect.stats import CLOSED_HARMS, GATE_SATURATION_Z, as_samples_by_units, gate_names
 from initscope.inspect.structure import QK_NAME, RECURRENT, in_parametrization, is_embedding, weight_of
 from initscope.inspect.verdicts import dead_blocks, residual_blocks, zero_shared_heads
 from initscope.repro import derive_seed, generator
@@ -316,8 +316,8 @@ def _fix_recurrent(m: nn.Module, name: str, plan: FixPlan, seed: int) -> None:
         return
     # a gate held shut by its bias (stats.CLOSED_HARMS: an LSTM's forget gate at -5 keeps nothing):
     # that gate's biases get torch's default draw back; a gate held open (chrono init) is kept
-    names = GATES.get(type(m).__name__.removesuffix("Cell"))
-    if not names:
+    names = gate_names(m)
+    if len(names) < 2:  # a tanh RNN: no gate a bias can shut
         return
     params = dict(m.named_parameters(recurse=False))
     bound = 1.0 / math.sqrt(m.hidden_size)

@@ -82,6 +82,15 @@ CLOSED_HARMS = {"input", "forget", "output", "update"}
 CANDIDATES = {"cell", "candidate"}
 
 
+def gate_names(m: nn.Module) -> tuple[str, ...]:
+    """A recurrent layer's or cell's gates in torch's order (:data:`GATES`), read from its type
+    (subclasses too: a user's ``class MyLSTM(nn.LSTM)``); a tanh RNN's one is its candidate."""
+    for base, kind in ((nn.LSTM, "LSTM"), (nn.LSTMCell, "LSTM"), (nn.GRU, "GRU"), (nn.GRUCell, "GRU")):
+        if isinstance(m, base):
+            return GATES[kind]
+    return ("candidate",)
+
+
 def _recurrent_preacts(m: nn.Module, x: torch.Tensor, hidden: object) -> torch.Tensor | None:
     """The first step's gate pre-activations ``[samples, gates x hidden]`` of a recurrent layer
     (or a cell's, at the call, with its ``hidden`` state), None where they cannot be read."""
@@ -109,8 +118,7 @@ def gate_shares(m: nn.Module, x: torch.Tensor, hidden: object = None) -> dict[st
     z = _recurrent_preacts(m, x, hidden)
     if z is None:
         return {}
-    kind = type(m).__name__.removesuffix("Cell")
-    names = GATES.get(kind, ("candidate",))
+    names = gate_names(m)
     out = {}
     for name, c in zip(names, z.chunk(len(names), dim=-1)):
         if name in CANDIDATES:
@@ -129,8 +137,9 @@ def gate_saturation(m: nn.Module, x: torch.Tensor, hidden: object = None) -> tup
     left out. A cell (``LSTMCell``, ``GRUCell``, ``RNNCell``) is read at the step it is called
     for, with the ``hidden`` state it is given (W_ih x + b_ih + W_hh h + b_hh; a GRU's candidate
     gate has its reset gate on the W_hh h term, not counted). A recurrent layer counts only what
-    harms, gate by gate (:func:`gate_shares`), and its share is its worst gate's, named (an
-    LSTM whose forget gate alone is shut reads 1 - its other three gates would dilute it). NaN
+    harms, gate by gate (:func:`gate_shares`), and its share is its worst gate's, named: an
+    LSTM whose forget gate alone is shut reads ~1, where a share pooled over its four gates
+    would read ~0.25. NaN
     for a ReLU RNN and when the input is not a plain tensor of ``input_size`` features."""
     if isinstance(m, (nn.Tanh, nn.Sigmoid)):
         return (float((x.detach().abs() > GATE_SATURATION_Z).double().mean()) if x.numel() else math.nan), ""
