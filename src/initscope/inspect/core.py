@@ -450,7 +450,7 @@ def _table_ratio(model: nn.Module) -> float:
 
 def own_loss_copies(own: torch.Tensor, out: torch.Tensor, labels: object, ids: object) -> bool:
     """Whether an LM's own loss, given ``labels`` equal to its input ``ids``, is the cross-entropy
-    of each position against its own token (no shift: Marian's and Pegasus's ``*ForCausalLM``
+    of each position against its own token (no shift: the ``*ForCausalLM`` of BART's family, BART, Marian, Pegasus, ...,
     expect labels shifted by the caller) rather than against the next one: training on it
     teaches the model to copy its input. Labels shifted already (a seq2seq model's, from its
     decoder ids) are not the input ids and are left alone."""
@@ -605,7 +605,7 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                 if own is not None and resolved == "lm" and own_loss_copies(own, out_t, cb.kwargs.get("labels"), cb.kwargs.get("input_ids")):
                     own = None
                     note = ("the model's own loss does not shift its labels (labels=input_ids asks it to copy its input: "
-                            "Marian's and Pegasus's *ForCausalLM); judged by the next-token loss instead")
+                            "BART's family's *ForCausalLM: BART, Marian, Pegasus); judged by the next-token loss instead")
                     if note not in notes:
                         notes.append(note)
                 if own is not None:
