@@ -7,7 +7,9 @@
     python benchmarks/verdicts.py others --train-others  # ... at default, x3, x10, trained on the zoo's tasks (~15 min, saved) and scored
     python benchmarks/verdicts.py others --train-others --set 2  # ... at Xavier, Kaiming, x0.3, N(0, 0.05) (~15 min, saved)
     python benchmarks/verdicts.py ablations # one change to a zoo pair at a time (tied embeddings, norm scales, head), trained (~6 min)
-    python benchmarks/verdicts.py warned    # pairs warned and not flagged that --fix auto acts on, fixed and trained again (~4 min, saved)
+    python benchmarks/verdicts.py warned    # pairs flagged with a defect stop 39 made or moved, fixed and trained again (saved)
+    python benchmarks/verdicts.py replay --record  # inspect every trained pair once, keep what the verdicts read (~4 min)
+    python benchmarks/verdicts.py replay    # every verdict again from that cache (~25 s): both confusion matrices, every error
     python benchmarks/verdicts.py holdout   # inits no threshold was set on (x3, x0.3, Xavier, Kaiming), trained (~12 min, saved) and scored
     python benchmarks/verdicts.py holdout --set 2  # a second set (x2, x5, x0.5, N(0, 0.02), LeCun uniform), trained (~20 min) and scored
     python benchmarks/verdicts.py holdout --set 3  # a third (x1.5, x4, x0.7, N(0, 0.05), Kaiming on the fan out), ~20 min
@@ -66,9 +68,15 @@ branches or on a small init that trains; every broken pair flagged.
 
 **Fixes.** Every flagged pair is fixed with ``fix_model(..., "auto")`` and trained again the
 same way; target: >= 90% of the broken pairs then train, and no pair that trained loses more
-than its seed spread. ``warned`` does the same for the pairs that are not flagged but carry a
-warning ``--fix auto`` acts on (``fixes.ACTED_ON_WARNINGS``), labelled against the best init of
-their family as ``holdout`` and ``others`` label them.
+than its seed spread. ``warned`` does the same for every trained pair (zoo, holdout, others)
+flagged with a defect stop 39 made or moved (``STOP39_KINDS``; the first of them a warning
+``--fix auto`` acted on before it), labelled against the best init of their family as
+``holdout`` and ``others`` label them.
+
+**Replay.** ``replay --record`` runs inspect once on every trained pair and keeps what the
+verdicts read (``benchmarks/.verdicts_replay.pkl``, not committed); ``replay`` then recomputes
+every verdict from it in ~25 s and prints both confusion matrices (zoo; holdout and others
+sets, a pair counted once per set it is in) and every pair judged wrong.
 
 **Trial.** The second signal of ``inspect --trial STEPS``, computed as ``report._trial`` does
 it: AdamW (lr 1e-3) for ``--steps`` steps on the pair's one batch (random labels for a
@@ -1424,25 +1432,26 @@ def _warned_job(job: tuple[str, str, int, dict]) -> tuple[str, str, int, float]:
     return where_name, init, seed, run_training(task, init, seed, protocol, model=model)
 
 
-def cmd_warned(truth: dict, jobs: int) -> None:
-    """Every trained pair that inspect does not flag but warns about with a warning --fix auto acts
-    on (fixes.ACTED_ON_WARNINGS), fixed with --fix auto and trained again (saved in
-    verdicts_warned.json): how many broken ones then train, and none that trained made worse."""
-    from initscope.inspect.fixes import ACTED_ON_WARNINGS
+# the defects stop 39 made or moved (benchmarks/RESULTS.md): `warned` retrains their fixes
+STOP39_KINDS = ("attention swamps the token embeddings", "stream outgrows the tied embeddings", "gradients below the optimizer's eps")
 
+
+def cmd_warned(truth: dict, jobs: int, kinds: tuple[str, ...] = STOP39_KINDS) -> None:
+    """Every trained pair flagged with one of ``kinds`` (up to stop 39: not flagged, but warned
+    "attention swamps the token embeddings", which --fix auto acted on), fixed with --fix auto
+    and trained again (saved in verdicts_warned.json, which later runs reuse): how many broken
+    ones then train, and none that trained made worse."""
     rows = []
     for p in trained_pairs(truth):
-        if zoo.task(str(p["task"])) != "lm":
-            continue
         torch.manual_seed(0)
         x, _ = zoo.task_data(str(p["task"]), 16, seed=12345)
         res = inspect(build_pair(str(p["where"]), str(p["name"]), str(p["init"]), 0), x)
-        if not res.issues and any(f.severity == "warning" and f.kind in ACTED_ON_WARNINGS for f in res.findings):
+        if any(f.severity == "defect" and f.kind in kinds for f in res.findings):
             rows.append(p)
     protocol = protocol_of(truth)
     key = lambda p: f"{p['where'] if p['where'] == 'others' else 'zoo' if p['where'] == 'zoo' else 'holdout'}:{p['name']}"  # noqa: E731
     losses = _train_saved(WARNED, protocol, [(key(p), str(p["init"])) for p in rows], _warned_job, jobs)
-    print(f"\npairs warned ({', '.join(ACTED_ON_WARNINGS)}) and not flagged, --fix auto, trained again ({len(SEEDS)} seeds):")
+    print(f"\npairs flagged ({'; '.join(kinds)}), --fix auto, trained again ({len(SEEDS)} seeds):")
     fixed = broken = 0
     worse = []
     for p in rows:
@@ -1457,13 +1466,106 @@ def cmd_warned(truth: dict, jobs: int) -> None:
         if lab == "trains" and new < prog - max(spread, 0.05):
             worse.append(f"{p['name']} {p['init']}")
         print(f"  {p['where']:9s} {p['name']:10s} {p['init']:14s} {lab:8s} progress {prog:5.2f} -> {new:5.2f} ({label(new)})")
-    print(f"\nbroken warned pairs that train after the fix: {fixed} of {broken}; trained pairs made worse: {worse or 'none'}")
+    print(f"\nbroken pairs among them that train after the fix: {fixed} of {broken}; trained pairs made worse: {worse or 'none'}")
+
+
+REPLAY = Path(__file__).with_name(".verdicts_replay.pkl")  # not committed (.gitignore): a cache of inspect's measurements
+
+
+def replay_rows(truth: dict) -> list[dict[str, object]]:
+    """Every labelled pair of the holdout and others sets as scored set by set (a pair in two sets
+    counts twice, as the per-set agreements add up), and the zoo's; with where to build it."""
+    rows: list[dict[str, object]] = []
+    for key, p in truth["pairs"].items():
+        fam, init = key.split("|")
+        rows.append({"set": "zoo", "where": "zoo", "name": fam, "init": init, "task": fam, "label": p["label"], "progress": p["progress"]})
+    for which, (path, inits) in HOLDOUT_SETS.items():
+        if not path.exists():
+            continue
+        saved = json.loads(path.read_text())
+        for k, by in saved["losses"].items():
+            fam, init = k.split("|")
+            if init in inits and len(by) == len(SEEDS) and f"{fam}|default" in truth["pairs"]:
+                prog = progress_against(truth, fam, sum(by[str(s)] for s in SEEDS) / len(SEEDS))
+                rows.append({"set": f"h{which}", "where": "holdout", "name": fam, "init": init, "task": fam, "label": label(prog), "progress": prog})
+    losses = _other_losses(protocol_of(truth))
+    for which, (_, inits) in OTHER_SETS.items():
+        for name in OTHER_SET_FAMILIES[which]:
+            fam = OTHER_TASKS[name]
+            c = chance(fam)
+            means = {i: sum(by.values()) / len(by) for (n, i), by in losses.items() if n == name and len(by) == len(SEEDS)}
+            if not means or any(i not in means for i in inits):
+                continue
+            best = min(m for m in means.values() if math.isfinite(m))
+            for init in inits:
+                prog = (c - means[init]) / (c - best) if math.isfinite(means[init]) else -math.inf
+                rows.append({"set": f"o{which}", "where": "others", "name": name, "init": init, "task": fam,
+                             "label": label(prog) if c - best >= 0.1 * c else "left out", "progress": prog})
+    return rows
+
+
+def cmd_replay(truth: dict, record: bool) -> None:
+    """Re-score every trained pair (zoo, holdout and others sets) from inspect's saved measurements:
+    ``--record`` runs inspect on each once (~10 min) and keeps what ``diagnose`` reads in
+    ``benchmarks/.verdicts_replay.pkl``; without it, the verdicts are recomputed from that cache in
+    seconds. Valid for changes to ``inspect.verdicts`` only: a change to what is measured needs
+    ``--record`` again."""
+    import pickle
+
+    import initscope.inspect.verdicts as V
+
+    rows = [r for r in replay_rows(truth) if r["label"] != "left out"]
+    keys = list(dict.fromkeys((str(r["where"]), str(r["name"]), str(r["init"])) for r in rows))
+    cache: dict = pickle.loads(REPLAY.read_bytes()) if REPLAY.exists() else {}
+    if record:
+        cache = {}
+        diagnose = V.diagnose
+        try:
+            for n, (where, name, init) in enumerate(keys):
+                got: dict = {}
+
+                def keep(*args, **kw):
+                    got["args"], got["kw"] = args, kw
+                    return diagnose(*args, **kw)
+
+                V.diagnose = keep
+                task = OTHER_TASKS.get(name, name) if where == "others" else name
+                torch.manual_seed(0)
+                x, _ = zoo.task_data(task, 16, seed=12345)
+                res = inspect(build_pair(where, name, init, 0), x)
+                cache[(where, name, init)] = (got["args"], got["kw"], bool(res.issues))
+                print(f"[{n + 1}/{len(keys)}] {where} {name} {init}: {'flagged' if res.issues else 'ok'}", file=sys.stderr, flush=True)
+        finally:
+            V.diagnose = diagnose
+        REPLAY.write_bytes(pickle.dumps(cache))
+    missing = [k for k in keys if k not in cache]
+    if missing:
+        sys.exit(f"replay: {len(missing)} pairs have no saved measurements (first {missing[0]}): run `verdicts.py replay --record`")
+    flags: dict = {}
+    for k in keys:
+        args, kw, _ = cache[k]
+        findings, _ = V.diagnose(*args, **kw)
+        flags[k] = sorted({f.kind for f in findings if f.severity == "defect"})
+    for part, keep_row in (("zoo", lambda r: r["set"] == "zoo"), ("outside the zoo (holdout and others sets)", lambda r: r["set"] != "zoo")):
+        sel = [r for r in rows if keep_row(r)]
+        print(f"\n{part}:")
+        confusion([(str(r["label"]), bool(flags[(str(r["where"]), str(r["name"]), str(r["init"]))])) for r in sel])
+    print("\nwrong outside the zoo (set, pair, label, progress, verdict):")
+    for r in rows:
+        f = flags[(str(r["where"]), str(r["name"]), str(r["init"]))]
+        if r["set"] != "zoo" and r["label"] in ("trains", "broken") and bool(f) != (r["label"] == "broken"):
+            print(f"  {r['set']:4s} {r['name']:22s} {r['init']:16s} {r['label']:7s} {float(r['progress']):6.2f}  {','.join(f) or 'ok'}")
+    print("\nwrong in the zoo:")
+    for r in rows:
+        f = flags[(str(r["where"]), str(r["name"]), str(r["init"]))]
+        if r["set"] == "zoo" and r["label"] in ("trains", "broken") and bool(f) != (r["label"] == "broken"):
+            print(f"  {r['name']:22s} {r['init']:16s} {r['label']:7s} {float(r['progress']):6.2f}  {','.join(f) or 'ok'}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("what", nargs="?", default="all", choices=["all", "train", "score", "fixes", "features", "others", "trial",
-                                                                  "ablations", "holdout", "warned"])
+                                                                  "ablations", "holdout", "warned", "replay"])
     ap.add_argument("--families", default=",".join(zoo.FAMILIES))
     ap.add_argument("--inits", default=",".join(zoo.INITS))
     ap.add_argument("--jobs", type=int, default=2, help="training processes (one thread each)")
@@ -1471,6 +1573,7 @@ def main() -> None:
                     help="holdout / others --train-others: which set of inits")
     ap.add_argument("--train-others", action="store_true", help="others: train them (default, x3, x10) and score against that")
     ap.add_argument("--fixes", action="store_true", help="holdout, others --train-others: also --fix auto every flagged pair and train it again")
+    ap.add_argument("--record", action="store_true", help="replay: run inspect on every trained pair and save what the verdicts read")
     ap.add_argument("--steps", type=int, default=60, help="trial: AdamW steps on the pair's batch")
     ap.add_argument("--truth", type=Path, default=TRUTH, help="the saved ground truth to train into or score against")
     ap.add_argument("--train-steps", type=int, default=PROTOCOL["steps"], help="train: AdamW steps per pair")
@@ -1514,6 +1617,9 @@ def main() -> None:
         if a.set not in HOLDOUT_SETS:
             sys.exit(f"holdout: --set must be one of {', '.join(sorted(HOLDOUT_SETS))}, got {a.set}")
         cmd_holdout(truth, a.jobs, a.set, a.fixes)
+        return
+    if a.what == "replay":
+        cmd_replay(truth, a.record)
         return
     if a.what == "warned":
         cmd_warned(truth, a.jobs)
