@@ -37,6 +37,8 @@
     python benchmarks/verdicts.py holdout --set 15 --families gpt2  # GPT-2's tied token table at N(0, s) (stop 36, in sample)
     python benchmarks/verdicts.py others --train-others --set 12  # a GRU's update gate; 13: a tanh RNN's recurrent gain;
                                                                    # 14: Marian, Pegasus with and without scale_embedding; 15: ProphetNet, RoC-BERT
+    python benchmarks/verdicts.py holdout --set 16 --families gpt2,llama,neox,bert,encoder,cnn,mlp  # stop 39's test: x3.5, x0.35, N(0, 0.07), N(0, 0.15)
+    python benchmarks/verdicts.py others --train-others --set 16  # ... and on Mistral, OPT, RoBERTa, ELECTRA, DistilBERT, DeBERTa v2
     python benchmarks/verdicts.py others --train-others --set 2 --fixes  # ... and --fix auto on a set's flagged pairs, trained again
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
@@ -601,6 +603,11 @@ HOLDOUT_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # N(0, s) (`--families gpt2`; s = 1 is nn.Embedding's default, a nanoGPT without _init_weights)
     "14": (HOLDOUT.with_name("verdicts_holdout14.json"), ("gate-forget-5", "gate-forget+5", "gate-input-5", "gate-output-5")),
     "15": (HOLDOUT.with_name("verdicts_holdout15.json"), ("embed-0.15", "embed-0.2", "embed-0.25", "embed-0.3", "embed-1")),
+    # stop 39, committed with its rules (first attention a defect at 3.8, tied-stream growth, the
+    # post-norm eps bar, a plain stack's vanishing read with its gradients) and before its
+    # training, to test them out of sample: scales between the ones they were set on
+    # (`--families gpt2,llama,neox,bert,encoder,cnn,mlp`)
+    "16": (HOLDOUT.with_name("verdicts_holdout16.json"), ("x3.5", "x0.35", "normal-0.07", "normal-0.15")),
 }
 HOLDOUT_INITS = {name for _, inits in HOLDOUT_SETS.values() for name in inits}
 
@@ -1268,6 +1275,9 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     "13": (HOLDOUT.with_name("verdicts_others13.json"), ("default", "hh-orthogonal-1", "hh-orthogonal-2", "hh-orthogonal-3")),
     "14": (HOLDOUT.with_name("verdicts_others14.json"), ("default", "scale-embedding")),
     "15": (HOLDOUT.with_name("verdicts_others15.json"), ("default",)),
+    # set 16 (stop 39, committed with that stop's rules and before its training): decoders and
+    # post-norm encoders outside the zoo between the scales those rules were set on
+    "16": (HOLDOUT.with_name("verdicts_others16.json"), ("x3.5", "x0.35", "normal-0.07")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
@@ -1276,7 +1286,8 @@ OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_
                                                   "7": ("roberta", "distilbert", "electra", *NEW_ENCODERS), "8": tuple(GATED_OTHERS),
                                                   "9": tuple(RESIDUAL_OTHERS), "10": tuple(CLS_OTHERS),
                                                   "11": tuple(LORA_OTHERS), "12": ("gru",), "13": ("rnn-tanh",),
-                                                  "14": ("marian", "pegasus"), "15": ("prophetnet", "roc_bert")}
+                                                  "14": ("marian", "pegasus"), "15": ("prophetnet", "roc_bert"),
+                                                  "16": ("mistral", "opt", "roberta", "electra", "distilbert", "deberta-v2")}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:
