@@ -8,13 +8,16 @@
   branch initialized at or near zero (GPT-2's scaled projections, ReZero, adaLN-zero, layer
   scale) is deliberate and healthy;
 - the **stream** by its collapse over positions (token similarity, where the tokens'
-  differences shrank) and over samples; in a net with no norm anywhere, by its scale too;
+  differences shrank) and over samples; in a net with no norm anywhere, by its scale too; in a
+  causal LM, by how much its first attention branch adds to the tokens, and (a pre-norm LM
+  reading its stream through a tied token table, with learned positions) by its growth;
 - a **block** by whether it can move at all (every branch ending in a zero layer fed zeros), and
   any **parameter at exactly zero** by whether it takes a gradient, at step 0 or after optimizer
   steps on the rest (zeros that keep each other at zero);
 - a **weighted layer outside any block** (a plain stack) by its scale against the input's
   (float inputs) or the embeddings' (token ids), unless its output goes straight into a norm,
-  it is fed exact zeros, or it is exactly zero and takes a gradient;
+  it is fed exact zeros, or it is exactly zero and takes a gradient; a vanishing one only where
+  the optimizer cannot read the gradients it leaves;
 - **symmetry** by identical units in a weight that is not all zero;
 - a **head at exactly zero** by whether its input tells the samples apart;
 - a **recurrent layer or cell** by its worst gate (a sigmoid gate shut, a candidate saturated;
