@@ -1140,6 +1140,7 @@ RECURRENT_OTHERS = {"gru": (lambda: _RNNClassifier("gru"), "lstm"), "rnn-tanh": 
 SEQUENCE_LMS = ("marian", "pegasus", "prophetnet", "roc_bert")
 # library defaults stop 39's first-attention defect flags (benchmarks/library_defaults.py clm)
 FLAGGED_DEFAULT_LMS = ("bitnet", "diffllama")
+FLAGGED_DEFAULT_CLASSIFIERS = ("mobilebert",)  # ... and its post-norm eps bar (library_defaults.py seq)
 
 
 def _others() -> dict[str, tuple[object, object]]:
@@ -1179,6 +1180,7 @@ def _others() -> dict[str, tuple[object, object]]:
         "resnet (transformers)": (lambda: t.ResNetForImageClassification(t.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32],
                                                                                        depths=[1, 1], num_labels=10)), img),
         **{name: (lambda name=name: _library_lm(name), ids) for name in (*LIBRARY_LMS, *SEQUENCE_LMS, *FLAGGED_DEFAULT_LMS)},
+        **{name: (lambda name=name: _library_classifier(name), ids) for name in FLAGGED_DEFAULT_CLASSIFIERS},
         **{name: (build, zoo.task_data(fam, 8, seed=0)[0])
            for name, (build, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS, **RECURRENT_OTHERS}.items()},
         **{name: (build, zoo.task_data("bert", 8, seed=0)[0]) for name, build in CLS_OTHERS.items()},
@@ -1210,6 +1212,15 @@ def _others() -> dict[str, tuple[object, object]]:
 LIBRARY_LMS = ("gemma2", "nanochat", "olmo", "vaultgemma")
 
 
+def _library_classifier(model_type: str) -> torch.nn.Module:
+    import transformers as t
+    from transformers.models.auto import modeling_auto as ma
+
+    from library_defaults import small_config
+
+    return getattr(t, ma.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES[model_type])(small_config(model_type))
+
+
 def _library_lm(model_type: str) -> torch.nn.Module:
     import transformers as t
     from transformers.models.auto import modeling_auto as ma
@@ -1230,6 +1241,7 @@ OTHER_TASKS.update({name: "vit" for name in VISION_OTHERS})
 OTHER_TASKS.update({name: "bert" for name in NEW_ENCODERS})
 OTHER_TASKS.update({name: fam for name, (_, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS, **RECURRENT_OTHERS}.items()})
 OTHER_TASKS.update({name: "gpt2" for name in (*SEQUENCE_LMS, *FLAGGED_DEFAULT_LMS)})
+OTHER_TASKS.update({name: "bert" for name in FLAGGED_DEFAULT_CLASSIFIERS})
 OTHER_TASKS.update({name: "bert" for name in CLS_OTHERS})
 OTHER_TASKS.update(LORA_OTHERS)
 OTHER_INITS = ("default", "x3", "x10")
@@ -1283,6 +1295,8 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 17 (stop 39): the library defaults that stop's first-attention defect flags, trained to
     # see whether they are false alarms (added after the flags were seen, before the training)
     "17": (HOLDOUT.with_name("verdicts_others17.json"), ("default", "x0.5", "x0.3")),
+    # set 18: the same for the classifier its post-norm eps bar flags (library_defaults.py seq)
+    "18": (HOLDOUT.with_name("verdicts_others18.json"), ("default", "x3", "x0.5")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
@@ -1293,7 +1307,7 @@ OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_
                                                   "11": tuple(LORA_OTHERS), "12": ("gru",), "13": ("rnn-tanh",),
                                                   "14": ("marian", "pegasus"), "15": ("prophetnet", "roc_bert"),
                                                   "16": ("mistral", "opt", "roberta", "electra", "distilbert", "deberta-v2"),
-                                                  "17": FLAGGED_DEFAULT_LMS}
+                                                  "17": FLAGGED_DEFAULT_LMS, "18": FLAGGED_DEFAULT_CLASSIFIERS}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:

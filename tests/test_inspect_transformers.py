@@ -387,3 +387,27 @@ def test_a_wrapped_library_model_is_fixed_at_its_library_scale():
     changed = {n for n, p in inner.named_parameters() if not torch.equal(p.detach(), before[n])}
     assert changed == {"classifier.weight"}, plan.actions
     assert float(inner.classifier.weight.detach().std()) == pytest.approx(0.02, rel=1e-4)
+
+
+def test_an_attention_whose_output_projection_reads_a_norm_is_not_judged_by_its_first_branch():
+    """BitNet's and DiffLlama's attention normalize their output before o_proj (attn_sub_norm,
+    groupnorm), so o_proj's weight alone sets the branch: their library defaults read 6-8x the
+    token embeddings and train (benchmarks/verdicts.py others set 17). The ratio is still
+    measured; LLaMA with the same sizes at x3 (no such norm) is flagged."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.zoo import _scale_all
+
+    ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+    sizes = dict(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, max_position_embeddings=128)
+    for cfg in (t.BitNetConfig(**sizes), t.DiffLlamaConfig(**sizes)):
+        torch.manual_seed(0)
+        m = t.AutoModelForCausalLM.from_config(cfg)
+        res = inspect(m, ids)
+        first = res.branches[(res.branches.block_index == 0) & (res.branches.role == "attention")]
+        assert float(first.ratio.iloc[0]) > 4, type(m).__name__  # over the bar, measured
+        assert "attention swamps the token embeddings" not in _kinds(res) and res.issues == [], type(m).__name__
+    torch.manual_seed(0)
+    llama = t.LlamaForCausalLM(t.LlamaConfig(**sizes))
+    _scale_all(llama, 3.0)
+    assert "attention swamps the token embeddings" in _kinds(inspect(llama, ids))
