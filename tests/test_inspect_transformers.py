@@ -411,3 +411,21 @@ def test_an_attention_whose_output_projection_reads_a_norm_is_not_judged_by_its_
     llama = t.LlamaForCausalLM(t.LlamaConfig(**sizes))
     _scale_all(llama, 3.0)
     assert "attention swamps the token embeddings" in _kinds(inspect(llama, ids))
+
+
+def test_mobilebert_s_no_norm_is_not_a_norm():
+    """MobileBERT's ``NoNorm`` is weight * x + bias: its blocks are not post-norm, and its library
+    default, which trains (benchmarks/verdicts.py others set 18, progress 0.93), is not flagged
+    (read as post-norm, 45% of its step-0 gradients under AdamW's eps passed that bar)."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.structure import is_norm
+
+    cfg = t.MobileBertConfig(vocab_size=1000, hidden_size=64, embedding_size=64, intra_bottleneck_size=64, true_hidden_size=64,
+                             num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, max_position_embeddings=128, num_labels=10)
+    torch.manual_seed(0)
+    m = t.MobileBertForSequenceClassification(cfg)
+    norms = [type(x).__name__ for x in m.modules() if type(x).__name__ == "NoNorm"]
+    assert norms and not any(is_norm(x) for x in m.modules() if type(x).__name__ == "NoNorm")
+    ids = {"input_ids": torch.randint(0, 1000, (16, 32), generator=torch.Generator().manual_seed(0))}
+    res = inspect(m, ids)
+    assert not res.blocks.post_norm.any() and res.issues == []

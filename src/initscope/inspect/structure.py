@@ -44,13 +44,16 @@ def is_pass_through(module: nn.Module) -> bool:
 
 def is_norm(module: nn.Module) -> bool:
     """LayerNorm, RMSNorm, GroupNorm, BatchNorm, InstanceNorm, and any class named ``*Norm`` (a
-    library's own RMSNorm): what comes out of one has a scale set by the norm, not the init."""
+    library's own RMSNorm): what comes out of one has a scale set by the norm, not the init.
+    Not MobileBERT's ``NoNorm``, an elementwise affine map."""
     if isinstance(module, (nn.LayerNorm, nn.GroupNorm, _BatchNorm, nn.modules.instancenorm._InstanceNorm)):
         return True
     rms = getattr(nn, "RMSNorm", None)
     if rms is not None and isinstance(module, rms):
         return True
     name = type(module).__name__
+    if name == "NoNorm":  # MobileBERT's: weight * x + bias, no statistic (its own name says so): a scale the init sets
+        return False
     return name.endswith(("Norm", "Norm1d", "Norm2d", "RMSNorm")) or name in ("LayerNorm", "RMSNorm")
 
 
