@@ -1505,33 +1505,24 @@ REPLAY = Path(__file__).with_name(".verdicts_replay.pkl")  # not committed (.git
 
 def replay_rows(truth: dict) -> list[dict[str, object]]:
     """Every labelled pair of the holdout and others sets as scored set by set (a pair in two sets
-    counts twice, as the per-set agreements add up), and the zoo's; with where to build it."""
+    counts twice, as the per-set agreements add up), and the zoo's: :func:`trained_pairs` with a
+    set and a label."""
     rows: list[dict[str, object]] = []
-    for key, p in truth["pairs"].items():
-        fam, init = key.split("|")
-        rows.append({"set": "zoo", "where": "zoo", "name": fam, "init": init, "task": fam, "label": p["label"], "progress": p["progress"]})
-    for which, (path, inits) in HOLDOUT_SETS.items():
-        if not path.exists():
-            continue
-        saved = json.loads(path.read_text())
-        for k, by in saved["losses"].items():
-            fam, init = k.split("|")
-            if init in inits and len(by) == len(SEEDS) and f"{fam}|default" in truth["pairs"]:
-                prog = progress_against(truth, fam, sum(by[str(s)] for s in SEEDS) / len(SEEDS))
-                rows.append({"set": f"h{which}", "where": "holdout", "name": fam, "init": init, "task": fam, "label": label(prog), "progress": prog})
-    losses = _other_losses(protocol_of(truth))
+    pairs = trained_pairs(truth)
+    for p in pairs:
+        if p["where"] == "zoo":
+            rows.append({**p, "set": "zoo", "label": truth["pairs"][f"{p['name']}|{p['init']}"]["label"]})
+        elif p["where"] != "others":
+            rows.append({**p, "set": "h" + str(p["where"])[len("holdout"):], "where": "holdout", "label": label(float(p["progress"]))})
+    others = {(p["name"], p["init"]): p for p in pairs if p["where"] == "others"}
     for which, (_, inits) in OTHER_SETS.items():
         for name in OTHER_SET_FAMILIES[which]:
-            fam = OTHER_TASKS[name]
-            c = chance(fam)
-            means = {i: sum(by.values()) / len(by) for (n, i), by in losses.items() if n == name and len(by) == len(SEEDS)}
-            if not means or any(i not in means for i in inits):
+            if any((name, i) not in others for i in inits):
                 continue
-            best = min(m for m in means.values() if math.isfinite(m))
             for init in inits:
-                prog = (c - means[init]) / (c - best) if math.isfinite(means[init]) else -math.inf
-                rows.append({"set": f"o{which}", "where": "others", "name": name, "init": init, "task": fam,
-                             "label": label(prog) if c - best >= 0.1 * c else "left out", "progress": prog})
+                p = others[(name, init)]
+                c, best = float(p["chance"]), float(p["best"])
+                rows.append({**p, "set": f"o{which}", "label": label(float(p["progress"])) if c - best >= 0.1 * c else "left out"})
     return rows
 
 
