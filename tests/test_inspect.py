@@ -949,3 +949,26 @@ def test_an_input_shape_the_model_rejects_gets_the_shape_its_first_layer_reads(s
 
     with pytest.raises(InitscopeError, match=r"reads 20 features \(its first Linear\): try --input-shape 20$"):
         inspect_model(mlp, input_shape=(16,))
+
+
+def test_a_plain_stack_s_vanishing_scale_is_a_defect_only_where_its_gradients_fall_under_adam_s_eps():
+    """The zoo's Kaiming MLP at x0.4 trains in the calibration (0.82) with its hidden scale past the
+    decay bar and 0.9% of its step-0 gradients under AdamW's eps: a warning that names that share.
+    At x0.1 (broken, 0.18) the share is far over VANISH_EPS_SHARE_MIN: a defect. The share the
+    finding quotes is the one inspect reports."""
+    from initscope.inspect.verdicts import VANISH_EPS_SHARE_MIN
+    from initscope.inspect.zoo import _scale_all, task_data
+
+    x, _ = task_data("mlp", 16, seed=12345)
+    found = {}
+    for factor in (0.4, 0.1):
+        torch.manual_seed(0)
+        m = build("mlp", "default")
+        _scale_all(m, factor)
+        res = inspect(m, x)
+        f = next(f for f in res.findings if f.kind == "vanishing")
+        found[factor] = (f, res.gradients.below_adam_eps)
+        assert f"{res.gradients.below_adam_eps:.1%} of the step-0 gradients" in f.message
+    (f, share), (g, share_small) = found[0.4], found[0.1]
+    assert share < VANISH_EPS_SHARE_MIN and f.severity == "warning" and f.confidence == "low"
+    assert share_small > 3 * VANISH_EPS_SHARE_MIN and g.severity == "defect"

@@ -429,3 +429,52 @@ def test_mobilebert_s_no_norm_is_not_a_norm():
     ids = {"input_ids": torch.randint(0, 1000, (16, 32), generator=torch.Generator().manual_seed(0))}
     res = inspect(m, ids)
     assert not res.blocks.post_norm.any() and res.issues == []
+
+
+def test_gpt2_s_stream_outgrowing_its_tied_embeddings_is_a_defect():
+    """GPT-2 (tied head, learned positions) with every parameter x3.5 is broken in the calibration
+    (holdout set 16: 0.04) with its last block's stream past TIED_STREAM_GROWTH_MAX times the
+    embeddings entering the first; the library's init reads ~1.2 and is not flagged. The growth
+    is checked against forward hooks on wte + wpe and the last block."""
+    from initscope.inspect.verdicts import TIED_STREAM_GROWTH_MAX
+    from initscope.inspect.zoo import _scale_all, gpt2_model, task_data
+
+    x, _ = task_data("gpt2", 16, seed=12345)
+    torch.manual_seed(0)
+    healthy = gpt2_model()
+    assert "stream outgrows the tied embeddings" not in _kinds(inspect(healthy, x))
+    torch.manual_seed(0)
+    m = gpt2_model()
+    _scale_all(m, 3.5)
+    seen = {}
+    hooks = [m.transformer.wte.register_forward_hook(lambda mod, i, o: seen.setdefault("wte", o.detach())),
+             m.transformer.wpe.register_forward_hook(lambda mod, i, o: seen.setdefault("wpe", o.detach())),
+             m.transformer.h[-1].register_forward_hook(lambda mod, i, o: seen.setdefault("last", (o[0] if isinstance(o, tuple) else o).detach()))]
+    with torch.no_grad():
+        m.eval()(x if isinstance(x, torch.Tensor) else x["input_ids"])
+    for h in hooks:
+        h.remove()
+    by_hand = float(seen["last"].pow(2).mean().sqrt() / (seen["wte"] + seen["wpe"]).pow(2).mean().sqrt())
+    res = inspect(m, x)
+    f = next(f for f in res.findings if f.kind == "stream outgrows the tied embeddings")
+    assert f.value == pytest.approx(by_hand, rel=1e-3) and f.value > TIED_STREAM_GROWTH_MAX and f.severity == "defect"
+
+
+def test_a_post_norm_encoder_s_gradients_under_eps_are_judged_against_their_own_bar():
+    """BERT (post-norm) with every parameter x0.3 is broken in the calibration (0.28) with ~17%
+    of its step-0 gradients under AdamW's eps: over the post-norm bar, a low-confidence defect that
+    says which bar; its default (~0.5%) is not flagged."""
+    from initscope.inspect.verdicts import GRAD_BELOW_EPS_MAX, GRAD_BELOW_EPS_POST_NORM_MAX
+    from initscope.inspect.zoo import _scale_all, task_data
+
+    x, _ = task_data("bert", 16, seed=12345)
+    torch.manual_seed(0)
+    assert inspect(build("bert", "default"), x).issues == []
+    torch.manual_seed(0)
+    m = build("bert", "default")
+    _scale_all(m, 0.3)
+    res = inspect(m, x)
+    assert res.blocks.post_norm.all()
+    assert GRAD_BELOW_EPS_POST_NORM_MAX < res.gradients.below_adam_eps < GRAD_BELOW_EPS_MAX
+    f = next(f for f in res.findings if f.kind == "gradients below the optimizer's eps")
+    assert f.severity == "defect" and f.confidence == "low" and "a post-norm stack" in f.message

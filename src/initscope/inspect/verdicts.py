@@ -315,7 +315,7 @@ def _sure(kind: str, value: float) -> str:
     """How far past its threshold a number is: 'high' beyond a clear margin, 'low' near the bar.
     The margins are a factor 3 on the thresholds above (in log terms for scales)."""
     if kind == "saturated attention":
-        return "high" if value < 0.15 else "low"
+        return "high" if value < ENTROPY_RATIO_MIN / 3 else "low"
     if kind == "residual branch swamps the stream":
         return "high" if value > 3 * BRANCH_RATIO_MAX else "low"
     if kind in ("collapsing over samples",):
@@ -616,10 +616,12 @@ def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]
     return out
 
 
-def _stream_scale_findings(blocks: pd.DataFrame, layers: pd.DataFrame, reference: float | None) -> list[Finding]:
+def _stream_scale_findings(blocks: pd.DataFrame, layers: pd.DataFrame, reference: float | None,
+                           gradients: Gradients | None = None) -> list[Finding]:
     """A residual net with no norm anywhere (a TCN, a residual MLP or CNN without BatchNorm,
     Fixup) has nothing to reset its stream's scale: the stream at each residual block is judged
-    as a plain stack's layer is, against the input, with the same bars (EXPLODE_M2, VANISH_M2).
+    as a plain stack's layer is, against the input, with the same bars (EXPLODE_M2, VANISH_M2),
+    a vanishing one read against the gradients as theirs is (:func:`_vanishing_read`).
     With a norm (pre-norm transformers, BN ResNets) the stream's size says little: LLaMA's
     orthogonal re-draw grows it 2.4e3x and trains."""
     res = residual_blocks(blocks)
@@ -631,11 +633,19 @@ def _stream_scale_findings(blocks: pd.DataFrame, layers: pd.DataFrame, reference
     for kind, hit in (("exploding", rows[m2 > EXPLODE_M2 * reference]), ("vanishing", rows[m2 < VANISH_M2 * reference])):
         if not hit.empty:
             v = float(hit.stream_rms.iloc[0]) ** 2
+            severity, sure, read = _vanishing_read(gradients, layers) if kind == "vanishing" else (None, None, "")
             out.append(_finding(kind, list(hit.block), v,
-                                f"the residual stream's second moment is {v:.3g} against {reference:.3g} at the input, and no norm resets it",
+                                f"the residual stream's second moment is {v:.3g} against {reference:.3g} at the input, and no norm resets it{read}",
                                 f"a {'smaller' if kind == 'exploding' else 'larger'} init scale for the branches (their last layer "
-                                "scaled by 1/sqrt(2 x blocks) or zero), or initscope inspect --fix auto"))
+                                "scaled by 1/sqrt(2 x blocks) or zero), or initscope inspect --fix auto", sure, severity))
     return out
+
+
+def post_norm_blocks(blocks: pd.DataFrame) -> pd.Series:
+    """Which blocks put a norm after their residual addition (``post_norm``; False where unknown)."""
+    if "post_norm" not in blocks:
+        return pd.Series(False, index=blocks.index)
+    return blocks.post_norm.fillna(False).astype(bool)
 
 
 def _tied_stream_findings(blocks: pd.DataFrame, o: Output, gr: Gradients | None) -> list[Finding]:
@@ -646,7 +656,7 @@ def _tied_stream_findings(blocks: pd.DataFrame, o: Output, gr: Gradients | None)
         return []
     last = blocks.iloc[-1]
     group = blocks[blocks.group == last.group]
-    if "post_norm" in group and group.post_norm.fillna(False).astype(bool).any():
+    if post_norm_blocks(group).any():
         return []  # a norm after each addition rescales the stream (ALBERT's default reads 9.2 here)
     first = group.iloc[0]
     if not first.stream_rms_in > 0 or not math.isfinite(float(last.stream_rms)):
@@ -772,10 +782,10 @@ def _token_spread_kept(blocks: pd.DataFrame, sim: pd.DataFrame) -> float | None:
 
 
 def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_float: bool = False,
-                    residual: set[str] | None = None) -> tuple[list[Finding], list[str]]:
+                    residual: set[str] | None = None, gradients: Gradients | None = None) -> tuple[list[Finding], list[str]]:
     """Plain-stack rules (layers outside any residual block; their scale only in a model without
-    one) and symmetry (all weighted layers). ``residual``: :func:`residual_blocks` (None: every
-    block counts as residual)."""
+    one, a vanishing one read against ``gradients``: :func:`_vanishing_read`) and symmetry (all
+    weighted layers). ``residual``: :func:`residual_blocks` (None: every block counts as residual)."""
     verdicts: list[str] = []
     hits: dict[str, list[tuple[str, float, str]]] = {}
     after_pool = after_norm = False
@@ -868,7 +878,8 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
     findings = []
     for k, hs in hits.items():
         w = worst(k, hs)
-        findings.append(_finding(k, [w[0]] + [h[0] for h in hs if h[0] != w[0]], w[1], w[2], fixes[k]))
+        severity, sure, read = _vanishing_read(gradients, layers) if k == "vanishing" else (None, None, "")
+        findings.append(_finding(k, [w[0]] + [h[0] for h in hs if h[0] != w[0]], w[1], w[2] + read, fixes[k], sure, severity))
     return findings, verdicts
 
 
@@ -953,20 +964,19 @@ def _past_head(gr: Gradients, layers: pd.DataFrame) -> bool:
     return any(k for n, k, _ in gr.by_parameter if not any(n.startswith(h + ".") for h in heads))
 
 
-def _vanishing_read_by_gradients(f: Finding, gr: Gradients | None, layers: pd.DataFrame) -> Finding:
-    """A plain stack's "vanishing" scale finding, kept a defect only where the optimizer cannot
-    read the gradients it leaves (:data:`VANISH_EPS_SHARE_MIN`); otherwise a warning."""
-    if f.kind != "vanishing" or gr is None or not gr.by_parameter or not _past_head(gr, layers):
-        return f
+def _vanishing_read(gr: Gradients | None, layers: pd.DataFrame) -> tuple[str | None, str | None, str]:
+    """How a "vanishing" scale (a plain stack's layer, a normless stream) is read against the
+    step-0 gradients (:data:`VANISH_EPS_SHARE_MIN`): (severity, confidence, words for the finding).
+    None, None: as the scale alone says (no gradients, or none past the head to read)."""
+    if gr is None or not gr.by_parameter or not _past_head(gr, layers):
+        return None, None, ""
     share = gr.below_adam_eps
-    if share == share and share >= VANISH_EPS_SHARE_MIN:
-        if share < 3 * VANISH_EPS_SHARE_MIN and f.confidence == "high":
-            msg = f.message.replace("; fix:", f" (and {share:.1%} of the step-0 gradients under AdamW's eps) [near the threshold: may still train]; fix:", 1)
-            return Finding(f.kind, f.place, f.value, msg, f.count, "low", f.severity)
-        return f
-    msg = f.message.replace("; fix:", f", but only {share:.1%} of the step-0 gradients fall under AdamW's eps (a slow start, "
-                                      f"not a stop, below {VANISH_EPS_SHARE_MIN:.1%}); fix:", 1)
-    return Finding(f.kind, f.place, f.value, msg, f.count, "low", "warning")
+    if not share == share:
+        return None, None, ""
+    if share >= VANISH_EPS_SHARE_MIN:
+        return None, "low" if share < 3 * VANISH_EPS_SHARE_MIN else None, f", and {share:.1%} of the step-0 gradients are under AdamW's eps"
+    return "warning", "low", (f", but only {share:.1%} of the step-0 gradients fall under AdamW's eps (a slow start, not a stop, "
+                              f"below {VANISH_EPS_SHARE_MIN:.1%})")
 
 
 def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame, attention: pd.DataFrame,
@@ -975,13 +985,12 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     """All findings (output first, then attention, stream, layers) and a verdict per layer row.
     Each says how sure it is (``Finding.confidence``)."""
     layer_findings, verdicts = (_layer_findings(layers, reference_scale(layers, float_input_m2), float_input_m2 is not None,
-                                                residual_blocks(blocks))
+                                                residual_blocks(blocks), gradients)
                                 if not layers.empty else ([], []))
     known = {f.kind for f in layer_findings}
     dead = dead_blocks(blocks, branches, layers)
-    stream = [f for f in _stream_scale_findings(blocks, layers, reference_scale(layers, float_input_m2)) if f.kind not in known]
-    layer_findings = [_vanishing_read_by_gradients(f, gradients, layers) for f in layer_findings]
-    post_norm = "post_norm" in blocks and bool(len(blocks)) and bool(blocks.post_norm.fillna(False).astype(bool).all())
+    stream = [f for f in _stream_scale_findings(blocks, layers, reference_scale(layers, float_input_m2), gradients) if f.kind not in known]
+    post_norm = bool(len(blocks)) and bool(post_norm_blocks(blocks).all())
     findings = [*_output_findings(output, gradients), *_sequence_findings(output, layers), *_attention_findings(attention), *_flat_attention_findings(attention, image_input, local_mixing, layers),
                 *_block_findings(blocks, layers), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
                 *_first_attention_findings(blocks, branches, attention, output, layers), *_tied_stream_findings(blocks, output, gradients),
