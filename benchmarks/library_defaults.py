@@ -78,16 +78,16 @@ def _alarm(*_: object) -> None:
 
 
 def break_and_fix(model: torch.nn.Module, batch: dict, held: dict) -> tuple[str, bool]:
-    """Every parameter x10, inspect, ``--fix auto`` (on a defect), inspect
+    """Every parameter x10, inspect, ``--fix auto`` (on a defect, or a warning it acts on), inspect
     again (the batch and a held-out one): a line saying what happened, and whether the fixed model
-    is healthy on both (no defect)."""
+    is healthy on both (no defect, no such warning)."""
     from initscope.inspect import inspect
-    from initscope.inspect.fixes import auto_fix
+    from initscope.inspect.fixes import ACTED_ON_WARNINGS, auto_fix
     from initscope.inspect.zoo import _scale_all
 
     _scale_all(model, 10.0)
     broken = inspect(model, batch)
-    kinds = sorted({f.kind for f in broken.findings if f.severity == "defect"})
+    kinds = sorted({f.kind for f in broken.findings if f.severity == "defect" or f.kind in ACTED_ON_WARNINGS})
     if not kinds:
         return "x10 not flagged: nothing to fix", True
     try:
@@ -95,7 +95,7 @@ def break_and_fix(model: torch.nn.Module, batch: dict, held: dict) -> tuple[str,
     except Exception as e:  # noqa: BLE001 - the sweep reports and goes on
         return f"x10 {', '.join(kinds)} -> FIX FAILED: {type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:120]}", False
     left = {f.kind for r in (inspect(model, batch), inspect(model, held)) for f in r.findings
-            if f.severity == "defect"}
+            if f.severity == "defect" or f.kind in ACTED_ON_WARNINGS}
     return (f"x10 {', '.join(kinds)} -> fixed ({len(plan.actions)} actions): "
             + ("healthy" if not left else f"STILL {', '.join(sorted(left))}")), not left
 

@@ -1472,12 +1472,15 @@ def cmd_warned(truth: dict, jobs: int, kinds: tuple[str, ...] = STOP39_KINDS) ->
     "attention swamps the token embeddings", which --fix auto acted on), fixed with --fix auto
     and trained again (saved in verdicts_warned.json, which later runs reuse): how many broken
     ones then train, and none that trained made worse."""
+    from initscope.inspect.fixes import ACTED_ON_WARNINGS
+
     rows = []
     for p in trained_pairs(truth):
         torch.manual_seed(0)
         x, _ = zoo.task_data(str(p["task"]), 16, seed=12345)
         res = inspect(build_pair(str(p["where"]), str(p["name"]), str(p["init"]), 0), x)
-        if any(f.severity == "defect" and f.kind in kinds for f in res.findings):
+        acted = not res.issues and any(f.severity == "warning" and f.kind in ACTED_ON_WARNINGS for f in res.findings)
+        if acted or any(f.severity == "defect" and f.kind in kinds for f in res.findings):
             rows.append(p)
     protocol = protocol_of(truth)
     key = lambda p: f"{p['where'] if p['where'] == 'others' else 'zoo' if p['where'] == 'zoo' else 'holdout'}:{p['name']}"  # noqa: E731

@@ -117,18 +117,16 @@ def test_the_models_own_loss_is_backpropagated_and_attention_restored():
     assert model.config._attn_implementation != "eager" or any("eager" in n for n in res.notes) is False
 
 
-def test_a_first_attention_branch_that_swamps_the_embeddings_of_a_sequential_decoder_is_a_defect():
-    """LLaMA with every parameter x3 does not learn the calibration's LM task (progress 0.24):
-    a low-confidence defect. x2 learns it (0.97), x2.5 too (0.81, at the ratio of LeCun-uniform,
-    which is broken: under the bar, both). GPT-NeoX's parallel block trains at x3 (1.06) and gets
+def test_a_first_attention_branch_that_swamps_the_embeddings_of_a_sequential_decoder_is_a_warning():
+    """LLaMA with every parameter x3 does not learn the calibration's LM task (progress 0.24),
+    x2 does (0.97), x2.5 too (0.81, at the ratio of LeCun-uniform, which is broken): a
+    low-confidence warning, not a defect. GPT-NeoX's parallel block trains at x3 (1.06) and gets
     none. The ratio is checked against forward hooks on the embedding and the first o_proj."""
-    from initscope.inspect.verdicts import FIRST_ATTENTION_RATIO_MAX
     from initscope.inspect.zoo import _scale_all, neox_model
 
     ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
     kinds = {}
-    for name, build_, factor in (("llama x3", llama_model, 3.0), ("llama x2", llama_model, 2.0), ("llama x2.5", llama_model, 2.5),
-                                 ("neox x3", neox_model, 3.0)):
+    for name, build_, factor in (("llama x3", llama_model, 3.0), ("llama x2", llama_model, 2.0), ("neox x3", neox_model, 3.0)):
         torch.manual_seed(0)
         m = build_()
         _scale_all(m, factor)
@@ -144,11 +142,11 @@ def test_a_first_attention_branch_that_swamps_the_embeddings_of_a_sequential_dec
                 h.remove()
             by_hand = float(seen["o"].pow(2).mean().sqrt() / seen["emb"].pow(2).mean().sqrt())
             f = next(f for f in res.findings if f.kind == "attention swamps the token embeddings")
-            assert f.value == pytest.approx(by_hand, rel=1e-3) and FIRST_ATTENTION_RATIO_MAX < f.value < 2 * FIRST_ATTENTION_RATIO_MAX
-            assert f.severity == "defect" and f.confidence == "low" and len(res.issues) == 1
-            assert res.issues[0].startswith("attention swamps the token embeddings") and "may still train" in res.issues[0]
+            assert f.value == pytest.approx(by_hand, rel=1e-3) and 3 < f.value < 20
+            assert f.severity == "warning" and f.confidence == "low" and res.issues == []
+            assert any(w.startswith("attention swamps the token embeddings") for w in res.warnings)
     assert "attention swamps the token embeddings" in kinds["llama x3"]
-    assert "attention swamps the token embeddings" not in kinds["llama x2"] | kinds["llama x2.5"] | kinds["neox x3"]
+    assert "attention swamps the token embeddings" not in kinds["llama x2"] | kinds["neox x3"]
 
 
 def test_attention_returned_only_when_asked_is_measured():
@@ -431,9 +429,10 @@ def test_mobilebert_s_no_norm_is_not_a_norm():
     assert not res.blocks.post_norm.any() and res.issues == []
 
 
-def test_gpt2_s_stream_outgrowing_its_tied_embeddings_is_a_defect():
+def test_gpt2_s_stream_outgrowing_its_tied_embeddings_is_a_warning():
     """GPT-2 (tied head, learned positions) with every parameter x3.5 is broken in the calibration
-    (holdout set 16: 0.04) with its last block's stream past TIED_STREAM_GROWTH_MAX times the
+    (holdout set 16: 0.04; a warning, since GPT-2 124M's default reads 10.4 at its real width)
+    with its last block's stream past TIED_STREAM_GROWTH_MAX times the
     embeddings entering the first; the library's init reads ~1.2 and is not flagged. The growth
     is checked against forward hooks on wte + wpe and the last block."""
     from initscope.inspect.verdicts import TIED_STREAM_GROWTH_MAX
@@ -457,7 +456,7 @@ def test_gpt2_s_stream_outgrowing_its_tied_embeddings_is_a_defect():
     by_hand = float(seen["last"].pow(2).mean().sqrt() / (seen["wte"] + seen["wpe"]).pow(2).mean().sqrt())
     res = inspect(m, x)
     f = next(f for f in res.findings if f.kind == "stream outgrows the tied embeddings")
-    assert f.value == pytest.approx(by_hand, rel=1e-3) and f.value > TIED_STREAM_GROWTH_MAX and f.severity == "defect"
+    assert f.value == pytest.approx(by_hand, rel=1e-3) and f.value > TIED_STREAM_GROWTH_MAX and f.severity == "warning"
 
 
 def test_a_post_norm_encoder_s_gradients_under_eps_are_judged_against_their_own_bar():

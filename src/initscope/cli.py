@@ -335,9 +335,7 @@ def inspect_cmd(model: str, input_shape: str | None, vocab: int | None, data_ref
                                                 "no tensor changed" if in_memory or fx.get("config_changes") else "nothing changed")
                    + f" ({fx['forward_passes']} forward pass{'es' if fx['forward_passes'] != 1 else ''}); state dict in {path}/{fx['state_dict']}; "
                    + ("no issue left on a held-out batch" if not left else f"{len(left)} issue(s) left"))
-        from initscope.inspect.fixes import SHRINK_ONLY_ACTION
-
-        acting = [a for a in fx.get("actions", []) if a.endswith(SHRINK_ONLY_ACTION)]
+        acting = [a for a in fx.get("actions", []) if a.startswith("no defect; acting on the warning")]
         if acting:
             click.echo(f"  {acting[0]}")
         for k, v in (fx.get("config_changes") or {}).items():

@@ -138,6 +138,12 @@ BRANCH_RATIO_MAX = 35.0
 # projection reads a norm (BitNet's attn_sub_norm, DiffLlama's group norm): their library
 # defaults read 8.3 and 6.3 and train (others set 17, trained after stop 39's library-default
 # sweep flagged them: progress 0.87 and 1.00 against their own x0.5 and x0.3).
+# A WARNING, not a defect (and so is the tied stream's growth below): both ratios grow with the
+# width at the library's own scale. At real sizes library defaults read over the bars
+# (benchmarks/library_defaults.py real: LLaMA 12 x 1024 4.55, Qwen3 8 x 768 4.2; GPT-2 124M's
+# stream 10.4x), and at width 256 (6 blocks, the zoo's LM task, 1 seed) LLaMA x2 (9.6) and
+# GPT-2 x2 (stream 15.6) train (0.98, 0.94 of x1). Set at width 64; a defect only once the bars
+# are read against the width.
 FIRST_ATTENTION_RATIO_MAX = 3.8
 # A pre-norm LM whose head is its token table and whose positions are a learned table added to the
 # tokens (GPT-2, OPT; Output.table_ratio is measured): the stream leaving its last block / the
@@ -494,10 +500,10 @@ def _first_attention_findings(blocks: pd.DataFrame, branches: pd.DataFrame, atte
     return [_finding("attention swamps the token embeddings", [str(r.block)], float(r.ratio),
                      f"the first block's attention branch RMS is {r.ratio:.3g}x the token embeddings it is added to, so the "
                      "next-token prediction starts from a mix of earlier tokens rather than the current one (in the "
-                     "calibration 15 of 19 such decoders failed to learn, 3 learned half as well, and --fix auto made the 12 it was tried on train)",
+                     "calibration at width 64, 15 of 19 such decoders failed to learn; at real widths library defaults read over it)",
                      "scale the attention's value and output projections down (transformers: initializer_range, default "
-                     "0.02; initscope inspect --fix auto does it), or re-run the library's init",
-                     confidence="low")]
+                     "0.02; initscope inspect --fix auto does it where another defect calls for it), or re-run the library's init",
+                     confidence="low", severity="warning")]
 
 
 def _flat_attention_findings(att: pd.DataFrame, image_input: bool, local_mixing: bool = False,
@@ -666,11 +672,10 @@ def _tied_stream_findings(blocks: pd.DataFrame, o: Output, gr: Gradients | None)
         return []
     return [_finding("stream outgrows the tied embeddings", [str(last.block)], growth,
                      f"the residual stream leaving the last block is {growth:.3g}x the embeddings that entered the first, and the "
-                     "head reads it through the token table (in the calibration every GPT-2 or OPT past "
-                     f"{TIED_STREAM_GROWTH_MAX:g}x failed to learn or learned half as well)",
-                     "the library's scale for the blocks' weights (transformers: initializer_range, default 0.02; "
-                     "initscope inspect --fix auto does it)",
-                     confidence="low" if growth < 2 * TIED_STREAM_GROWTH_MAX else "high")]
+                     "head reads it through the token table (in the calibration at width 64 every GPT-2 or OPT past "
+                     f"{TIED_STREAM_GROWTH_MAX:g}x failed to learn or learned half as well; GPT-2 124M's default reads 10.4)",
+                     "the library's scale for the blocks' weights (transformers: initializer_range, default 0.02)",
+                     confidence="low", severity="warning")]
 
 
 def dead_blocks(blocks: pd.DataFrame, branches: pd.DataFrame, layers: pd.DataFrame) -> list[str]:
