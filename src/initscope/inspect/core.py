@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
 from initscope.inspect.record import Recorder, eager_attention, no_fastpath, would_switch_attention
+from initscope.inspect.reference import library_first_attention_ratio
 from initscope.inspect.stats import sequence_sample_fraction, weight_stats
 from initscope.inspect.structure import in_parametrization, is_embedding, is_leaf, is_pass_through, is_recorded, mixes_locally, weight_of
 from initscope.repro import derive_seed, generator
@@ -42,11 +43,15 @@ class Output:
     # the largest std among the tables of the token table's width (:func:`token_tables`) over the
     # token table's: how far a table added to the tokens outweighs them; NaN without such tables
     table_ratio: float = math.nan
+    # a causal LM's first attention branch RMS / the token embeddings it is added to, with the
+    # modules the first block reads at the library's own init (:mod:`initscope.inspect.reference`):
+    # the yardstick its own ratio is read against; NaN for a model the library does not initialize
+    first_attention_library: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
         return dict(task=self.task, classes=self.classes, logit_std=self.logit_std, loss=self.loss,
                     chance_loss=self.chance_loss, loss_source=self.loss_source, sequence_fraction=self.sequence_fraction,
-                    table_ratio=self.table_ratio)
+                    table_ratio=self.table_ratio, first_attention_library=self.first_attention_library)
 
 
 # AdamW's default eps (torch.optim.AdamW, Adam): a gradient entry far below it gets a step of
@@ -822,6 +827,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
             notes.append(f"not used by this forward pass (no gradient reached them): {', '.join(unused)}")
     if b.source:
         notes.insert(0, f"inputs: {b.source}")
+    output.first_attention_library = _first_attention_library(model, b, blocks, branches, output, seed)
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
                                        gradients=grads, stuck=stuck, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4,
                                        local_mixing=mixes_locally(model))
@@ -842,6 +848,18 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     return InspectResult(layers=layers, blocks=blocks, branches=branches, attention=attention, output=output,
                          verdict=verdict, issues=issues, notes=notes, findings=findings, warnings=warnings, gradients=grads,
                          device=device, stuck=stuck)
+
+
+def _first_attention_library(model: nn.Module, b: Batch, blocks: pd.DataFrame, branches: pd.DataFrame, output: Output,
+                             seed: int) -> float:
+    """The first block's attention ratio at the library's own init, for a causal LM whose first
+    attention branch comes out of one module (:func:`reference.library_first_attention_ratio`)."""
+    if output.task != "lm" or blocks.empty or branches.empty or "role" not in branches:
+        return math.nan
+    first = branches[(branches.block_index == 0) & (branches.role == "attention")]
+    if first.empty or "," in str(first.module.iloc[0]) or not str(first.module.iloc[0]):
+        return math.nan
+    return library_first_attention_ratio(model, b, list(dict.fromkeys(str(m) for m in blocks.module)), str(first.module.iloc[0]), seed=seed)
 
 
 def _contrastive(out: Any, out_t: torch.Tensor) -> bool:

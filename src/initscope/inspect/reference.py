@@ -1,0 +1,149 @@
+"""The same architecture at its library's own init, as a yardstick for ratios that grow with width.
+
+Some step-0 ratios of a causal LM (the first attention branch against the token embeddings it is
+added to) grow with the width at the library's own scale (``initializer_range`` 0.02 is a larger
+share of a 1024-wide stream than of a 64-wide one), so no fixed bar reads them at every width. Read
+against what the *same* model gives when the library initializes it (the config class's default
+range, the model's own ``_init_weights``), they are a factor over a known-good init, which does not
+move with the width: the first block's attention in LLaMA at every weight x2 reads 4.2x its
+library init at width 64 and about the same at width 256, and trains at both.
+
+The reference is measured in place and cheaply: the modules the first block reads (everything
+outside the later blocks) are re-initialized by the library, one forward pass runs up to the first
+attention's exit under ``torch.no_grad``, and every tensor is put back as it was.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from initscope.inspect.load import Batch, call_model, first_tensor
+from initscope.inspect.stats import rms
+from initscope.repro import derive_seed
+
+# Config attributes that set a transformers model's init scale (GPT-2, LLaMA, ...: initializer_range;
+# OPT, XGLM, BART-style: init_std): the reference puts each at its config class's default.
+RANGE_ATTRIBUTES = ("initializer_range", "init_std")
+# Draws of the library's init averaged for the reference: one draw's first-attention ratio moves by
+# about 10% at width 64 (GPT-2: 0.102-0.114), three put it within about 6%.
+REFERENCE_DRAWS = 3
+
+
+class _Stop(Exception):
+    """Raised at the measured branch's exit: nothing after it is needed."""
+
+
+def first_attention_ratio(model: nn.Module, batch: Batch, block: str, branch: str) -> float:
+    """RMS of the output of ``branch`` (the module whose output the block adds to its stream: an
+    attention's output projection) / RMS of the stream entering ``block`` (both module names), from
+    one no-grad forward pass stopped at the branch's exit; NaN where either is not seen."""
+    mods = dict(model.named_modules())
+    if block not in mods or branch not in mods:
+        return math.nan
+    got: dict[str, float] = {}
+
+    def pre(m: nn.Module, args: tuple, kwargs: dict) -> None:
+        x = first_tensor(args, floating=True)
+        if x is None:
+            x = first_tensor(kwargs.get("hidden_states", kwargs), floating=True)
+        if x is not None and "stream" not in got:
+            got["stream"] = rms(x)
+
+    def post(m: nn.Module, inp: Any, out: Any) -> None:
+        y = first_tensor(out, floating=True)
+        if y is not None:
+            got["branch"] = rms(y)
+        raise _Stop
+
+    handles = [mods[block].register_forward_pre_hook(pre, with_kwargs=True), mods[branch].register_forward_hook(post)]
+    was = {m: m.training for m in model.modules()}
+    try:
+        model.eval()
+        with torch.no_grad():
+            call_model(model, batch)
+    except Exception:  # noqa: BLE001 - _Stop, which call_model reports as a rejected input; else no measurement
+        if "branch" not in got:
+            return math.nan
+    finally:
+        for h in handles:
+            h.remove()
+        for m, t in was.items():
+            m.training = t
+    s, b = got.get("stream", math.nan), got.get("branch", math.nan)
+    return b / s if s > 0 else math.nan
+
+
+def library_ranges(model: nn.Module) -> dict[str, float] | None:
+    """The init-scale attributes of a transformers model's config at their class defaults
+    (``{"initializer_range": 0.02}``); None for a model the library does not initialize."""
+    cfg = getattr(model, "config", None)
+    if cfg is None or not callable(getattr(model, "_init_weights", None)):
+        return None
+    try:
+        default = type(cfg)()
+    except Exception:  # noqa: BLE001 - a config class that needs arguments has no default to read
+        return None
+    ranges = {a: float(getattr(default, a)) for a in RANGE_ATTRIBUTES
+              if isinstance(getattr(cfg, a, None), (int, float)) and isinstance(getattr(default, a, None), (int, float))}
+    return ranges or None
+
+
+def library_first_attention_ratio(model: nn.Module, batch: Batch, blocks: list[str], branch: str, *, seed: int = 0,
+                                  draws: int = REFERENCE_DRAWS) -> float:
+    """:func:`first_attention_ratio` of ``blocks[0]`` with the modules it reads at the library's
+    init (:func:`at_library_init`), the mean over ``draws`` seeded draws; NaN where the model has
+    no library init or the pass fails. The global random state and the model are left as they were."""
+    vals = []
+    devices = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
+    with torch.random.fork_rng(devices=devices):
+        for k in range(draws):
+            torch.manual_seed(derive_seed(seed, "library init", k))
+            try:
+                with at_library_init(model, blocks[1:]) as ok:
+                    if not ok:
+                        return math.nan
+                    vals.append(first_attention_ratio(model, batch, blocks[0], branch))
+            except Exception:  # noqa: BLE001 - an init that fails on a module (custom code): no reference
+                return math.nan
+    return sum(vals) / len(vals)
+
+
+@contextmanager
+def at_library_init(model: nn.Module, later_blocks: list[str]) -> Iterator[bool]:
+    """Within: every module outside ``later_blocks`` re-initialized by the model's own
+    ``_init_weights`` at the config class's default range (yields False, changing nothing, where
+    the model has no such init); afterwards every parameter, buffer and config value as it was."""
+    ranges = library_ranges(model)
+    if ranges is None:
+        yield False
+        return
+    cfg = model.config
+    inside = tuple(b + "." for b in later_blocks)
+    chosen = [(n, m) for n, m in model.named_modules() if n not in later_blocks and not n.startswith(inside)]
+    tensors = {id(t): t for _, m in chosen for t in (*m.parameters(recurse=False), *m.buffers(recurse=False))}
+    saved = {k: (t, t.detach().clone(), getattr(t, "_is_hf_initialized", None)) for k, t in tensors.items()}
+    old = {a: getattr(cfg, a) for a in ranges}
+    try:
+        for a, v in ranges.items():
+            setattr(cfg, a, v)
+        with torch.no_grad():
+            for t, _, flag in saved.values():
+                if flag is not None:
+                    t._is_hf_initialized = False  # transformers' init helpers skip a tensor so marked
+            for _, m in reversed(chosen):  # inner modules first, then the ones around them (GPT-2's c_proj rule)
+                model._init_weights(m)
+        yield True
+    finally:
+        for a, v in old.items():
+            setattr(cfg, a, v)
+        with torch.no_grad():
+            for t, copy, flag in saved.values():
+                t.copy_(copy)
+                if flag is not None:
+                    t._is_hf_initialized = flag
