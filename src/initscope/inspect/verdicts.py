@@ -142,8 +142,8 @@ BRANCH_RATIO_MAX = 35.0
 # width at the library's own scale. At real sizes library defaults read over the bars
 # (benchmarks/library_defaults.py real: LLaMA 12 x 1024 4.55, Qwen3 8 x 768 4.2; GPT-2 124M's
 # stream 10.4x), and at width 256 (6 blocks, the zoo's LM task, 1 seed) LLaMA x2 (9.6) and
-# GPT-2 x2 (stream 15.6) train (0.98, 0.94 of x1). Set at width 64; a defect only once the bars
-# are read against the width.
+# GPT-2 x2 (stream 15.6) train (0.98, 0.94 of x1). Set at width 64: since stop 40 it is used
+# only for a model with no library init to read the ratio against (below), as a warning.
 FIRST_ATTENTION_RATIO_MAX = 3.8
 # Stop 40: the same ratio read against the model's library init (Output.first_attention_library:
 # the embeddings and first block re-drawn by the model's own _init_weights at the config class's

@@ -1,0 +1,98 @@
+"""The library-init yardstick (initscope.inspect.reference): measured in place, everything put back."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+transformers = pytest.importorskip("transformers")
+
+from initscope.inspect.load import as_batch  # noqa: E402
+from initscope.inspect.reference import (  # noqa: E402
+    at_library_init,
+    first_attention_ratio,
+    library_first_attention_ratio,
+    library_ranges,
+)
+from initscope.inspect.zoo import gpt2_model, llama_model  # noqa: E402
+
+IDS = as_batch({"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))})
+LLAMA_BLOCKS = [f"model.layers.{i}" for i in range(4)]
+O_PROJ = "model.layers.0.self_attn.o_proj"
+
+
+def test_the_first_attention_ratio_is_the_o_proj_output_over_the_embeddings():
+    """One forward pass stopped at o_proj: the same RMS ratio as a full pass with hooks by hand."""
+    torch.manual_seed(0)
+    m = llama_model()
+    seen = {}
+    hooks = [m.model.embed_tokens.register_forward_hook(lambda mod, i, o: seen.setdefault("emb", o.detach())),
+             m.model.layers[0].self_attn.o_proj.register_forward_hook(lambda mod, i, o: seen.setdefault("o", o.detach()))]
+    with torch.no_grad():
+        m.eval()(**IDS.kwargs)
+    for h in hooks:
+        h.remove()
+    by_hand = float(seen["o"].pow(2).mean().sqrt() / seen["emb"].pow(2).mean().sqrt())
+    assert first_attention_ratio(m, IDS, LLAMA_BLOCKS[0], O_PROJ) == pytest.approx(by_hand, rel=1e-5)
+    assert math.isnan(first_attention_ratio(m, IDS, LLAMA_BLOCKS[0], "no.such.module"))
+
+
+def test_the_library_init_is_undone_and_leaves_the_global_generator_alone():
+    torch.manual_seed(0)
+    m = gpt2_model()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(3.0)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    m.config.initializer_range = 0.2
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    ref = library_first_attention_ratio(m, IDS, [f"transformer.h.{i}" for i in range(4)], "transformer.h.0.attn.c_proj")
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
+    assert m.config.initializer_range == 0.2
+    # the yardstick is the config class's default range, not the one the user set
+    assert library_ranges(m) == {"initializer_range": 0.02}
+    own = first_attention_ratio(m, IDS, "transformer.h.0", "transformer.h.0.attn.c_proj")
+    assert own / ref > 5  # x3 on every weight and the norm gains
+
+
+def test_inside_the_library_init_the_first_block_is_redrawn_and_later_ones_are_not():
+    """Within the context the token table and the first block hold the library's N(0, 0.02) (GPT-2's
+    c_proj its 0.02 / sqrt(2 x layers)), the later blocks what the user set."""
+    torch.manual_seed(0)
+    m = gpt2_model()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.fill_(0.5)
+    with at_library_init(m, [f"transformer.h.{i}" for i in range(1, 4)]) as ok:
+        assert ok
+        assert float(m.transformer.wte.weight.detach().std()) == pytest.approx(0.02, rel=0.05)
+        assert float(m.transformer.h[0].attn.c_attn.weight.detach().std()) == pytest.approx(0.02, rel=0.05)
+        assert float(m.transformer.h[0].attn.c_proj.weight.detach().std()) == pytest.approx(0.02 / math.sqrt(8), rel=0.1)
+        assert float(m.transformer.h[0].ln_1.weight.detach().mean()) == 1.0
+        assert bool((m.transformer.h[1].attn.c_attn.weight == 0.5).all())
+    assert all(bool((p == 0.5).all()) for p in m.parameters())
+
+
+def test_the_yardstick_does_not_move_with_the_first_block_s_own_scale():
+    """Scaling block 0's o_proj by 4 scales its own ratio by exactly 4 and leaves the library's (the
+    same seed) exactly as it was: the init the user chose is what the ratio reads."""
+    torch.manual_seed(0)
+    m = llama_model()
+    own = first_attention_ratio(m, IDS, LLAMA_BLOCKS[0], O_PROJ)
+    ref = library_first_attention_ratio(m, IDS, LLAMA_BLOCKS, O_PROJ, seed=5)
+    with torch.no_grad():
+        m.model.layers[0].self_attn.o_proj.weight.mul_(4.0)
+    assert first_attention_ratio(m, IDS, LLAMA_BLOCKS[0], O_PROJ) == pytest.approx(4 * own, rel=1e-5)
+    assert library_first_attention_ratio(m, IDS, LLAMA_BLOCKS, O_PROJ, seed=5) == ref
+    assert library_first_attention_ratio(m, IDS, LLAMA_BLOCKS, O_PROJ, seed=6) != ref
+
+
+def test_a_model_the_library_does_not_initialize_has_no_yardstick():
+    model = nn.Sequential(nn.Embedding(10, 8), nn.Linear(8, 8))
+    assert library_ranges(model) is None
+    with at_library_init(model, []) as ok:
+        assert not ok
+    assert math.isnan(library_first_attention_ratio(model, as_batch(torch.zeros(2, 3, dtype=torch.long)), ["0"], "1"))
