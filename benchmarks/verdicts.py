@@ -1187,6 +1187,7 @@ def _others() -> dict[str, tuple[object, object]]:
         **{name: (lambda fam=fam: zoo.build(fam), zoo.task_data(fam, 8, seed=0)[0]) for name, fam in LORA_OTHERS.items()},
         # others set 19 (stop 40): the zoo's GPT-2 and LLaMA at width 256 and 6 blocks
         **{name: (build, ids) for name, build in WIDE_LMS.items()},
+        **{name: (build, ids) for name, build in _wide_lms_2().items()},
         # others set 7 (stop 32): encoders outside the zoo and sets 1-6
         "mpnet": (lambda: t.MPNetForSequenceClassification(t.MPNetConfig(**enc, num_labels=10)), ids),
         "deberta-v2": (lambda: t.DebertaV2ForSequenceClassification(t.DebertaV2Config(**enc, num_labels=10)), ids),
@@ -1210,6 +1211,23 @@ def _others() -> dict[str, tuple[object, object]]:
 # against the library's init hold at 4x the width its bar was set at?
 WIDE_LMS = {"gpt2-w256": lambda: zoo.gpt2_model(n_embd=256, n_layer=6),
             "llama-w256": lambda: zoo.llama_model(hidden_size=256, intermediate_size=688, num_hidden_layers=6)}
+
+
+def _wide_lms_2() -> dict[str, object]:
+    """Set 20's decoders at width 256, 6 blocks: Gemma (rotary, its embeddings x sqrt(width),
+    GeGLU, a tied head) and OPT (learned positions beside a tied token table, as GPT-2's)."""
+    import transformers as t
+
+    v = zoo.VOCAB
+    return {"gemma-w256": lambda: t.GemmaForCausalLM(t.GemmaConfig(
+                vocab_size=v, hidden_size=256, intermediate_size=688, num_hidden_layers=6, num_attention_heads=4,
+                num_key_value_heads=2, head_dim=64, max_position_embeddings=128)),
+            "opt-w256": lambda: t.OPTForCausalLM(t.OPTConfig(
+                vocab_size=v, hidden_size=256, num_hidden_layers=6, num_attention_heads=4, ffn_dim=1024,
+                max_position_embeddings=128, word_embed_proj_dim=256))}
+
+
+WIDE_LMS_2 = ("gemma-w256", "opt-w256")
 
 
 # causal LMs whose every parameter x10 benchmarks/library_defaults.py --fix-x10 does not flag
@@ -1252,7 +1270,7 @@ OTHER_TASKS.update({name: "gpt2" for name in (*SEQUENCE_LMS, *FLAGGED_DEFAULT_LM
 OTHER_TASKS.update({name: "bert" for name in FLAGGED_DEFAULT_CLASSIFIERS})
 OTHER_TASKS.update({name: "bert" for name in CLS_OTHERS})
 OTHER_TASKS.update(LORA_OTHERS)
-OTHER_TASKS.update({name: "gpt2" for name in WIDE_LMS})
+OTHER_TASKS.update({name: "gpt2" for name in (*WIDE_LMS, *WIDE_LMS_2)})
 OTHER_INITS = ("default", "x3", "x10")
 OTHERS = HOLDOUT.with_name("verdicts_others.json")
 # sets of inits the families outside the zoo are trained at: set 1 (stop 28) at their default,
@@ -1311,6 +1329,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # rule disagree (LLaMA N(0, 0.1), GPT-2 N(0, 0.07)) and around the new bar
     "19": (HOLDOUT.with_name("verdicts_others19.json"),
            ("default", "x2", "x3", "kaiming", "xavier", "normal-0.05", "normal-0.07", "normal-0.1")),
+    # set 20 (stop 41, committed with inspect's predictions for it and before its training): the
+    # same test on two other decoders at width 256, Gemma and OPT, stop 40's rules unchanged
+    "20": (HOLDOUT.with_name("verdicts_others20.json"),
+           ("default", "x2", "x3", "kaiming", "xavier", "normal-0.05", "normal-0.1")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
@@ -1322,7 +1344,7 @@ OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_
                                                   "14": ("marian", "pegasus"), "15": ("prophetnet", "roc_bert"),
                                                   "16": ("mistral", "opt", "roberta", "electra", "distilbert", "deberta-v2"),
                                                   "17": FLAGGED_DEFAULT_LMS, "18": FLAGGED_DEFAULT_CLASSIFIERS,
-                                                  "19": tuple(WIDE_LMS)}
+                                                  "19": tuple(WIDE_LMS), "20": WIDE_LMS_2}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:
