@@ -1188,6 +1188,7 @@ def _others() -> dict[str, tuple[object, object]]:
         # others set 19 (stop 40): the zoo's GPT-2 and LLaMA at width 256 and 6 blocks
         **{name: (build, ids) for name, build in WIDE_LMS.items()},
         **{name: (build, ids) for name, build in _wide_lms_2().items()},
+        **{name: (build, ids) for name, build in _wide_lms_3().items()},
         # others set 7 (stop 32): encoders outside the zoo and sets 1-6
         "mpnet": (lambda: t.MPNetForSequenceClassification(t.MPNetConfig(**enc, num_labels=10)), ids),
         "deberta-v2": (lambda: t.DebertaV2ForSequenceClassification(t.DebertaV2Config(**enc, num_labels=10)), ids),
@@ -1230,6 +1231,22 @@ def _wide_lms_2() -> dict[str, object]:
 WIDE_LMS_2 = ("gemma-w256", "opt-w256")
 
 
+def _wide_lms_3() -> dict[str, object]:
+    """Set 21's decoders at width 256, 6 blocks: GPT-BigCode (GPT-2's learned positions and tied
+    head, one key/value head) and OLMo (rotary, LayerNorm without parameters, no biases)."""
+    import transformers as t
+
+    v = zoo.VOCAB
+    return {"bigcode-w256": lambda: t.GPTBigCodeForCausalLM(t.GPTBigCodeConfig(
+                vocab_size=v, n_embd=256, n_layer=6, n_head=4, n_positions=128, multi_query=True)),
+            "olmo-w256": lambda: t.OlmoForCausalLM(t.OlmoConfig(
+                vocab_size=v, hidden_size=256, intermediate_size=688, num_hidden_layers=6, num_attention_heads=4,
+                max_position_embeddings=128))}
+
+
+WIDE_LMS_3 = ("bigcode-w256", "olmo-w256")
+
+
 # causal LMs whose every parameter x10 benchmarks/library_defaults.py --fix-x10 does not flag
 # (stop 30), at that sweep's small sizes (2 blocks, width 64), trained as others set 4 to see
 # whether inspect was right; their own loss is the next-token loss (XLM's and XLNet's LM heads
@@ -1270,7 +1287,7 @@ OTHER_TASKS.update({name: "gpt2" for name in (*SEQUENCE_LMS, *FLAGGED_DEFAULT_LM
 OTHER_TASKS.update({name: "bert" for name in FLAGGED_DEFAULT_CLASSIFIERS})
 OTHER_TASKS.update({name: "bert" for name in CLS_OTHERS})
 OTHER_TASKS.update(LORA_OTHERS)
-OTHER_TASKS.update({name: "gpt2" for name in (*WIDE_LMS, *WIDE_LMS_2)})
+OTHER_TASKS.update({name: "gpt2" for name in (*WIDE_LMS, *WIDE_LMS_2, *WIDE_LMS_3)})
 OTHER_INITS = ("default", "x3", "x10")
 OTHERS = HOLDOUT.with_name("verdicts_others.json")
 # sets of inits the families outside the zoo are trained at: set 1 (stop 28) at their default,
@@ -1333,6 +1350,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # same test on two other decoders at width 256, Gemma and OPT, stop 40's rules unchanged
     "20": (HOLDOUT.with_name("verdicts_others20.json"),
            ("default", "x2", "x3", "kaiming", "xavier", "normal-0.05", "normal-0.1")),
+    # set 21 (stop 41, committed with the sharp first-attention rule, which sets 19 and 20 set,
+    # and inspect's predictions, before training): two more decoders at width 256
+    "21": (HOLDOUT.with_name("verdicts_others21.json"),
+           ("default", "x2.5", "kaiming", "xavier", "normal-0.08", "normal-0.1")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
@@ -1344,7 +1365,8 @@ OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_
                                                   "14": ("marian", "pegasus"), "15": ("prophetnet", "roc_bert"),
                                                   "16": ("mistral", "opt", "roberta", "electra", "distilbert", "deberta-v2"),
                                                   "17": FLAGGED_DEFAULT_LMS, "18": FLAGGED_DEFAULT_CLASSIFIERS,
-                                                  "19": tuple(WIDE_LMS), "20": WIDE_LMS_2}
+                                                  "19": tuple(WIDE_LMS), "20": WIDE_LMS_2,
+                                                  "21": WIDE_LMS_3}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:
