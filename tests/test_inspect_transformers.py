@@ -508,3 +508,38 @@ def test_a_post_norm_encoder_s_gradients_under_eps_are_judged_against_their_own_
     assert GRAD_BELOW_EPS_POST_NORM_MAX < res.gradients.below_adam_eps < GRAD_BELOW_EPS_MAX
     f = next(f for f in res.findings if f.kind == "gradients below the optimizer's eps")
     assert f.severity == "defect" and f.confidence == "low" and "a post-norm stack" in f.message
+
+
+def test_a_sharp_first_attention_over_twice_the_embeddings_is_the_swamping_defect():
+    """LLaMA at width 256 with every matrix re-drawn N(0, 0.1) reads 9.8x its library's first
+    attention, under the 11x bar, and does not learn (others set 19: progress 0.26): its first
+    attention is sharp (entropy under 0.65 of its maximum) and its branch 18x the embeddings, a
+    low-confidence defect. Gemma so drawn is as sharp but its branch is about 1x its embeddings
+    (which it multiplies by sqrt(width)), and trains (set 20: 0.95): not flagged."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.verdicts import FIRST_ATTENTION_LIBRARY_MAX, FIRST_ATTENTION_SHARP_ENTROPY
+
+    ids = {"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))}
+    cfg = dict(vocab_size=1000, hidden_size=256, intermediate_size=688, num_hidden_layers=2, num_attention_heads=4,
+               num_key_value_heads=2, max_position_embeddings=128)
+    got = {}
+    for name, build_ in (("llama", lambda: t.LlamaForCausalLM(t.LlamaConfig(**cfg))),
+                         ("gemma", lambda: t.GemmaForCausalLM(t.GemmaConfig(**cfg, head_dim=64)))):
+        torch.manual_seed(0)
+        m = build_()
+        g = torch.Generator().manual_seed(1)
+        with torch.no_grad():
+            for p in m.parameters():
+                if p.dim() >= 2:
+                    p.normal_(0.0, 0.1, generator=g)
+        res = inspect(m, ids)
+        first = res.branches[(res.branches.block_index == 0) & (res.branches.role == "attention")]
+        att0 = res.attention[res.attention.layer.astype(str).str.startswith("model.layers.0.")]
+        got[name] = (res, float(first.ratio.iloc[0]), float(att0.entropy_ratio.mean()))
+    res, ratio, ent = got["llama"]
+    assert ent < FIRST_ATTENTION_SHARP_ENTROPY and ratio / res.output.first_attention_library < FIRST_ATTENTION_LIBRARY_MAX
+    f = next(f for f in res.findings if f.kind == "attention swamps the token embeddings")
+    assert f.severity == "defect" and f.confidence == "low" and f"entropy {ent:.0%} of its maximum" in f.message
+    res, ratio, ent = got["gemma"]
+    assert ent < FIRST_ATTENTION_SHARP_ENTROPY and ratio < 2
+    assert "attention swamps the token embeddings" not in _kinds(res)
