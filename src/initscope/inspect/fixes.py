@@ -709,18 +709,18 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
             role = "layer"
         return role, _target_std(role, int(row.fan_in), relu_next, n_blocks, layer_std)
 
+    # every weighted layer's role and target, once (they do not depend on the weights the loop changes)
+    targets = {row.module: role_target(i, row, mods[row.module]) for i, row in enumerate(first.itertuples())
+               if weight_of(mods[row.module]) is not None and not isinstance(mods[row.module], (nn.MultiheadAttention, *RECURRENT))}
     # (embedding tables count where the library names their scale)
-    drifted = _common_drift({row.module: (library_std if is_embedding(mods[row.module]) else role_target(i, row, mods[row.module])[1],
-                                          float(weight_of(mods[row.module]).detach().float().std()))
-                             for i, row in enumerate(first.itertuples())
-                             if weight_of(mods[row.module]) is not None and not isinstance(mods[row.module], (nn.MultiheadAttention, *RECURRENT))
-                             and (library_std is not None or not is_embedding(mods[row.module]))})
+    drifted = _common_drift({n: (library_std if is_embedding(mods[n]) else target, float(weight_of(mods[n]).detach().float().std()))
+                             for n, (_, target) in targets.items() if library_std is not None or not is_embedding(mods[n])})
     if drifted:
         plan.actions.append(f"{len(drifted)} layers off their scale by the factor most layers share, inside the 2x window "
                             "each is judged by alone: rescaled with them")
     g = generator(seed, "fix")
     with torch.no_grad():
-        for i, row in enumerate(first.itertuples()):
+        for row in first.itertuples():
             m = mods[row.module]
             w = weight_of(m)
             if any(not p.requires_grad for p in m.parameters(recurse=False)):
@@ -764,7 +764,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                     plan.actions.append(f"{row.module}: embedding std {float(w.float().std()):.3g} -> 1")
                     w.mul_(1.0 / float(w.float().std()))
                 continue
-            role, target = role_target(i, row, m)
+            role, target = targets[row.module]
             bias = getattr(m, "bias", None)
             du, units = getattr(row, "distinct_units", math.nan), getattr(row, "weight_units", math.nan)
             # a zero weight is re-drawn where the zero is the defect, and a zeroed query or key
