@@ -1189,6 +1189,7 @@ def _others() -> dict[str, tuple[object, object]]:
         **{name: (build, ids) for name, build in WIDE_LMS.items()},
         **{name: (build, ids) for name, build in _wide_lms_2().items()},
         **{name: (build, ids) for name, build in _wide_lms_3().items()},
+        **{name: (build, ids) for name, build in _wide_lms_4().items()},
         # others set 7 (stop 32): encoders outside the zoo and sets 1-6
         "mpnet": (lambda: t.MPNetForSequenceClassification(t.MPNetConfig(**enc, num_labels=10)), ids),
         "deberta-v2": (lambda: t.DebertaV2ForSequenceClassification(t.DebertaV2Config(**enc, num_labels=10)), ids),
@@ -1247,6 +1248,28 @@ def _wide_lms_3() -> dict[str, object]:
 WIDE_LMS_3 = ("bigcode-w256", "olmo-w256")
 
 
+def _wide_lms_4() -> dict[str, object]:
+    """Set 22's decoders at width 256, 6 blocks, none in a test or an earlier set: Mistral (LLaMA's
+    block with grouped keys and a sliding window), Phi-3 (fused qkv and gate/up projections) and
+    GPT-Neo (learned positions and a tied head as GPT-2's, alternating global and local attention,
+    and no 1/sqrt(head dim) on its attention logits)."""
+    import transformers as t
+
+    v = zoo.VOCAB
+    return {"mistral-w256": lambda: t.MistralForCausalLM(t.MistralConfig(
+                vocab_size=v, hidden_size=256, intermediate_size=688, num_hidden_layers=6, num_attention_heads=4,
+                num_key_value_heads=2, max_position_embeddings=128)),
+            "phi3-w256": lambda: t.Phi3ForCausalLM(t.Phi3Config(
+                vocab_size=v, hidden_size=256, intermediate_size=688, num_hidden_layers=6, num_attention_heads=4,
+                num_key_value_heads=4, max_position_embeddings=128, pad_token_id=0, bos_token_id=1, eos_token_id=2)),
+            "gptneo-w256": lambda: t.GPTNeoForCausalLM(t.GPTNeoConfig(
+                vocab_size=v, hidden_size=256, num_layers=6, num_heads=4, max_position_embeddings=128,
+                attention_types=[[["global", "local"], 3]], window_size=128, bos_token_id=0, eos_token_id=0))}
+
+
+WIDE_LMS_4 = ("mistral-w256", "phi3-w256", "gptneo-w256")
+
+
 # causal LMs whose every parameter x10 benchmarks/library_defaults.py --fix-x10 does not flag
 # (stop 30), at that sweep's small sizes (2 blocks, width 64), trained as others set 4 to see
 # whether inspect was right; their own loss is the next-token loss (XLM's and XLNet's LM heads
@@ -1287,7 +1310,7 @@ OTHER_TASKS.update({name: "gpt2" for name in (*SEQUENCE_LMS, *FLAGGED_DEFAULT_LM
 OTHER_TASKS.update({name: "bert" for name in FLAGGED_DEFAULT_CLASSIFIERS})
 OTHER_TASKS.update({name: "bert" for name in CLS_OTHERS})
 OTHER_TASKS.update(LORA_OTHERS)
-OTHER_TASKS.update({name: "gpt2" for name in (*WIDE_LMS, *WIDE_LMS_2, *WIDE_LMS_3)})
+OTHER_TASKS.update({name: "gpt2" for name in (*WIDE_LMS, *WIDE_LMS_2, *WIDE_LMS_3, *WIDE_LMS_4)})
 OTHER_INITS = ("default", "x3", "x10")
 OTHERS = HOLDOUT.with_name("verdicts_others.json")
 # sets of inits the families outside the zoo are trained at: set 1 (stop 28) at their default,
@@ -1354,6 +1377,11 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # and inspect's predictions, before training): two more decoders at width 256
     "21": (HOLDOUT.with_name("verdicts_others21.json"),
            ("default", "x2.5", "kaiming", "xavier", "normal-0.08", "normal-0.1")),
+    # set 22 (stop 42, committed with inspect's predictions and before training, rules unchanged
+    # since stop 41): three decoder families no test or set holds, at width 256, around the
+    # sharp first-attention rule's bar (Kaiming is N(0, 0.088) here)
+    "22": (HOLDOUT.with_name("verdicts_others22.json"),
+           ("default", "x2.5", "kaiming", "xavier", "normal-0.08", "normal-0.1", "normal-0.12")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
@@ -1366,7 +1394,7 @@ OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_
                                                   "16": ("mistral", "opt", "roberta", "electra", "distilbert", "deberta-v2"),
                                                   "17": FLAGGED_DEFAULT_LMS, "18": FLAGGED_DEFAULT_CLASSIFIERS,
                                                   "19": tuple(WIDE_LMS), "20": WIDE_LMS_2,
-                                                  "21": WIDE_LMS_3}
+                                                  "21": WIDE_LMS_3, "22": WIDE_LMS_4}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:
