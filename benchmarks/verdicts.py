@@ -1185,11 +1185,8 @@ def _others() -> dict[str, tuple[object, object]]:
            for name, (build, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS, **RECURRENT_OTHERS}.items()},
         **{name: (build, zoo.task_data("bert", 8, seed=0)[0]) for name, build in CLS_OTHERS.items()},
         **{name: (lambda fam=fam: zoo.build(fam), zoo.task_data(fam, 8, seed=0)[0]) for name, fam in LORA_OTHERS.items()},
-        # others set 19 (stop 40): the zoo's GPT-2 and LLaMA at width 256 and 6 blocks
-        **{name: (build, ids) for name, build in WIDE_LMS.items()},
-        **{name: (build, ids) for name, build in _wide_lms_2().items()},
-        **{name: (build, ids) for name, build in _wide_lms_3().items()},
-        **{name: (build, ids) for name, build in _wide_lms_4().items()},
+        # others sets 19-22 (stops 40-42): decoders at width 256 and 6 blocks
+        **{name: (lambda name=name: _wide_decoder(name), ids) for names in WIDE_DECODER_SETS.values() for name in names},
         # others set 7 (stop 32): encoders outside the zoo and sets 1-6
         "mpnet": (lambda: t.MPNetForSequenceClassification(t.MPNetConfig(**enc, num_labels=10)), ids),
         "deberta-v2": (lambda: t.DebertaV2ForSequenceClassification(t.DebertaV2Config(**enc, num_labels=10)), ids),
@@ -1209,65 +1206,46 @@ def _others() -> dict[str, tuple[object, object]]:
     }
 
 
-# the zoo's two sequential decoders at width 256 and 6 blocks (others set 19): does a bar read
-# against the library's init hold at 4x the width its bar was set at?
-WIDE_LMS = {"gpt2-w256": lambda: zoo.gpt2_model(n_embd=256, n_layer=6),
-            "llama-w256": lambda: zoo.llama_model(hidden_size=256, intermediate_size=688, num_hidden_layers=6)}
+# decoders at width 256 and 6 blocks, by the others set that trains them: does a bar read against
+# the library's init hold at 4x the width it was set at? Set 19: the zoo's GPT-2 and LLaMA. Set 20:
+# Gemma (rotary, its embeddings x sqrt(width), GeGLU, a tied head) and OPT (learned positions
+# beside a tied token table, as GPT-2's). Set 21: GPT-BigCode (GPT-2's learned positions and tied
+# head, one key/value head) and OLMo (rotary, LayerNorm without parameters, no biases). Set 22:
+# Mistral, Phi-3 (fused qkv and gate/up projections) and GPT-Neo (learned positions and a tied
+# head, alternating global and local attention, no 1/sqrt(head dim) on its attention logits).
+# Mistral differs from LLaMA only by its sliding window (4096, far past the zoo's 32 tokens): at
+# this config its weights and losses are the zoo LLaMA's, bit for bit, so its pairs at set 19's
+# inits (default, Kaiming, Xavier, N(0, 0.1)) repeat set 19 and are not new evidence.
+WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256"), "20": ("gemma-w256", "opt-w256"),
+                                                 "21": ("bigcode-w256", "olmo-w256"),
+                                                 "22": ("mistral-w256", "phi3-w256", "gptneo-w256")}
 
 
-def _wide_lms_2() -> dict[str, object]:
-    """Set 20's decoders at width 256, 6 blocks: Gemma (rotary, its embeddings x sqrt(width),
-    GeGLU, a tied head) and OPT (learned positions beside a tied token table, as GPT-2's)."""
+def _wide_decoder(name: str) -> torch.nn.Module:
+    """One of WIDE_DECODER_SETS' decoders, built from config (width 256, 6 blocks, 4 heads)."""
     import transformers as t
 
     v = zoo.VOCAB
-    return {"gemma-w256": lambda: t.GemmaForCausalLM(t.GemmaConfig(
-                vocab_size=v, hidden_size=256, intermediate_size=688, num_hidden_layers=6, num_attention_heads=4,
-                num_key_value_heads=2, head_dim=64, max_position_embeddings=128)),
-            "opt-w256": lambda: t.OPTForCausalLM(t.OPTConfig(
-                vocab_size=v, hidden_size=256, num_hidden_layers=6, num_attention_heads=4, ffn_dim=1024,
-                max_position_embeddings=128, word_embed_proj_dim=256))}
-
-
-WIDE_LMS_2 = ("gemma-w256", "opt-w256")
-
-
-def _wide_lms_3() -> dict[str, object]:
-    """Set 21's decoders at width 256, 6 blocks: GPT-BigCode (GPT-2's learned positions and tied
-    head, one key/value head) and OLMo (rotary, LayerNorm without parameters, no biases)."""
-    import transformers as t
-
-    v = zoo.VOCAB
-    return {"bigcode-w256": lambda: t.GPTBigCodeForCausalLM(t.GPTBigCodeConfig(
-                vocab_size=v, n_embd=256, n_layer=6, n_head=4, n_positions=128, multi_query=True)),
-            "olmo-w256": lambda: t.OlmoForCausalLM(t.OlmoConfig(
-                vocab_size=v, hidden_size=256, intermediate_size=688, num_hidden_layers=6, num_attention_heads=4,
-                max_position_embeddings=128))}
-
-
-WIDE_LMS_3 = ("bigcode-w256", "olmo-w256")
-
-
-def _wide_lms_4() -> dict[str, object]:
-    """Set 22's decoders at width 256, 6 blocks, none in a test or an earlier set: Mistral (LLaMA's
-    block with grouped keys and a sliding window), Phi-3 (fused qkv and gate/up projections) and
-    GPT-Neo (learned positions and a tied head as GPT-2's, alternating global and local attention,
-    and no 1/sqrt(head dim) on its attention logits)."""
-    import transformers as t
-
-    v = zoo.VOCAB
-    return {"mistral-w256": lambda: t.MistralForCausalLM(t.MistralConfig(
-                vocab_size=v, hidden_size=256, intermediate_size=688, num_hidden_layers=6, num_attention_heads=4,
-                num_key_value_heads=2, max_position_embeddings=128)),
-            "phi3-w256": lambda: t.Phi3ForCausalLM(t.Phi3Config(
-                vocab_size=v, hidden_size=256, intermediate_size=688, num_hidden_layers=6, num_attention_heads=4,
-                num_key_value_heads=4, max_position_embeddings=128, pad_token_id=0, bos_token_id=1, eos_token_id=2)),
-            "gptneo-w256": lambda: t.GPTNeoForCausalLM(t.GPTNeoConfig(
-                vocab_size=v, hidden_size=256, num_layers=6, num_heads=4, max_position_embeddings=128,
-                attention_types=[[["global", "local"], 3]], window_size=128, bos_token_id=0, eos_token_id=0))}
-
-
-WIDE_LMS_4 = ("mistral-w256", "phi3-w256", "gptneo-w256")
+    rotary = dict(vocab_size=v, hidden_size=256, intermediate_size=688, num_hidden_layers=6, num_attention_heads=4,
+                  max_position_embeddings=128)
+    build = {
+        "gpt2-w256": lambda: zoo.gpt2_model(n_embd=256, n_layer=6),
+        "llama-w256": lambda: zoo.llama_model(hidden_size=256, intermediate_size=688, num_hidden_layers=6),
+        "gemma-w256": lambda: t.GemmaForCausalLM(t.GemmaConfig(**rotary, num_key_value_heads=2, head_dim=64)),
+        "opt-w256": lambda: t.OPTForCausalLM(t.OPTConfig(
+            vocab_size=v, hidden_size=256, num_hidden_layers=6, num_attention_heads=4, ffn_dim=1024,
+            max_position_embeddings=128, word_embed_proj_dim=256)),
+        "bigcode-w256": lambda: t.GPTBigCodeForCausalLM(t.GPTBigCodeConfig(
+            vocab_size=v, n_embd=256, n_layer=6, n_head=4, n_positions=128, multi_query=True)),
+        "olmo-w256": lambda: t.OlmoForCausalLM(t.OlmoConfig(**rotary)),
+        "mistral-w256": lambda: t.MistralForCausalLM(t.MistralConfig(**rotary, num_key_value_heads=2)),
+        "phi3-w256": lambda: t.Phi3ForCausalLM(t.Phi3Config(
+            **rotary, num_key_value_heads=4, pad_token_id=0, bos_token_id=1, eos_token_id=2)),
+        "gptneo-w256": lambda: t.GPTNeoForCausalLM(t.GPTNeoConfig(
+            vocab_size=v, hidden_size=256, num_layers=6, num_heads=4, max_position_embeddings=128,
+            attention_types=[[["global", "local"], 3]], window_size=128, bos_token_id=0, eos_token_id=0)),
+    }
+    return build[name]()
 
 
 # causal LMs whose every parameter x10 benchmarks/library_defaults.py --fix-x10 does not flag
@@ -1310,7 +1288,7 @@ OTHER_TASKS.update({name: "gpt2" for name in (*SEQUENCE_LMS, *FLAGGED_DEFAULT_LM
 OTHER_TASKS.update({name: "bert" for name in FLAGGED_DEFAULT_CLASSIFIERS})
 OTHER_TASKS.update({name: "bert" for name in CLS_OTHERS})
 OTHER_TASKS.update(LORA_OTHERS)
-OTHER_TASKS.update({name: "gpt2" for name in (*WIDE_LMS, *WIDE_LMS_2, *WIDE_LMS_3, *WIDE_LMS_4)})
+OTHER_TASKS.update({name: "gpt2" for names in WIDE_DECODER_SETS.values() for name in names})
 OTHER_INITS = ("default", "x3", "x10")
 OTHERS = HOLDOUT.with_name("verdicts_others.json")
 # sets of inits the families outside the zoo are trained at: set 1 (stop 28) at their default,
@@ -1393,8 +1371,7 @@ OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_
                                                   "14": ("marian", "pegasus"), "15": ("prophetnet", "roc_bert"),
                                                   "16": ("mistral", "opt", "roberta", "electra", "distilbert", "deberta-v2"),
                                                   "17": FLAGGED_DEFAULT_LMS, "18": FLAGGED_DEFAULT_CLASSIFIERS,
-                                                  "19": tuple(WIDE_LMS), "20": WIDE_LMS_2,
-                                                  "21": WIDE_LMS_3, "22": WIDE_LMS_4}
+                                                  **WIDE_DECODER_SETS}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:
@@ -1477,6 +1454,28 @@ def cmd_others_trained(jobs: int, protocol: dict, which: str = "1", fixes: bool 
     _print_judged(rows, 22)
     if fixes:
         cmd_other_fixes(rows, losses, protocol, jobs)
+
+
+def cmd_others_predict(which: str) -> None:
+    """inspect's predictions for one others set, before it is trained: per pair the first block's
+    attention branch over the token embeddings, that over the library init's, the first
+    attention's entropy (share of its maximum) and the defects and warnings (the tables
+    RESULTS commits before a set's training)."""
+    from initscope.inspect.verdicts import _entropy_of
+
+    print("| pair | first attention / embeddings | / library | entropy | predicted |\n| --- | --- | --- | --- | --- |")
+    for name in OTHER_SET_FAMILIES[which]:
+        x, _ = zoo.task_data(OTHER_TASKS[name], 16, seed=12345)
+        for init in OTHER_SETS[which][1]:
+            res = inspect(_other_model(name, init, 0), x)
+            br = res.branches
+            first = br[(br.block_index == 0) & (br.role == "attention")] if not br.empty else br
+            ratio = float(first.iloc[0].ratio) if len(first) else math.nan
+            ent = _entropy_of(res.attention, str(first.iloc[0].module)) if len(first) else math.nan
+            defects = [f.kind + (" (low)" if f.confidence == "low" else "") for f in res.findings if f.severity == "defect"]
+            warned = [f.kind for f in res.findings if f.severity == "warning"]
+            print(f"| {name} {init} | {ratio:.3g} | {ratio / res.output.first_attention_library:.3g} | {ent:.2f} | "
+                  f"{', '.join(defects) or 'ok'}{' (warned: ' + ', '.join(warned) + ')' if warned else ''} |", flush=True)
 
 
 def cmd_others() -> None:
@@ -1684,6 +1683,7 @@ def main() -> None:
     ap.add_argument("--set", default="1", choices=sorted(set(HOLDOUT_SETS) | set(OTHER_SETS)),
                     help="holdout / others --train-others: which set of inits")
     ap.add_argument("--train-others", action="store_true", help="others: train them (default, x3, x10) and score against that")
+    ap.add_argument("--predict", action="store_true", help="others: print inspect's predictions for --set, untrained")
     ap.add_argument("--fixes", action="store_true", help="holdout, others --train-others: also --fix auto every flagged pair and train it again")
     ap.add_argument("--record", action="store_true", help="replay: run inspect on every trained pair and save what the verdicts read")
     ap.add_argument("--steps", type=int, default=60, help="trial: AdamW steps on the pair's batch")
@@ -1698,6 +1698,10 @@ def main() -> None:
             if a.set not in OTHER_SETS:
                 sys.exit(f"others --train-others: --set must be one of {', '.join(sorted(OTHER_SETS))}, got {a.set}")
             cmd_others_trained(a.jobs, {**PROTOCOL, "steps": a.train_steps, "lr": a.lr, "warmup": a.warmup}, a.set, a.fixes)
+        elif a.predict:
+            if a.set not in OTHER_SETS:
+                sys.exit(f"others --predict: --set must be one of {', '.join(sorted(OTHER_SETS))}, got {a.set}")
+            cmd_others_predict(a.set)
         else:
             cmd_others()
         return

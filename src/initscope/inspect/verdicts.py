@@ -174,7 +174,9 @@ FIRST_ATTENTION_SWAMPS = 1.0
 # own attention is not judged by it) is a defect, "low" confidence. SET ON SETS 19 AND 20
 # (in-sample there); over every trained pair it adds those three and LLaMA Kaiming at width 256
 # (marginal, 0.55) and no pair that trains. Out of sample so far: set 21 flagged two marginal
-# OLMos (0.64, 0.33); Phi-3 N(0, 0.09) at width 256 (9.0x) trains (0.88): a false alarm.
+# OLMos (0.64, 0.33); Phi-3 N(0, 0.09) at width 256 (9.0x) trains (0.88) and set 22's Phi-3
+# Kaiming (7.75x, entropy 0.60) trains (0.74): two false alarms, and no broken pair out of sample
+# that only this rule catches (benchmarks/RESULTS.md, stop 42).
 FIRST_ATTENTION_SHARP_ENTROPY = 0.65
 FIRST_ATTENTION_SHARP_SWAMPS = 2.0
 FIRST_ATTENTION_SHARP_LIBRARY_MIN = 4.0
