@@ -1215,10 +1215,15 @@ def _others() -> dict[str, tuple[object, object]]:
 # head, alternating global and local attention, no 1/sqrt(head dim) on its attention logits).
 # Mistral differs from LLaMA only by its sliding window (4096, far past the zoo's 32 tokens): at
 # this config its weights and losses are the zoo LLaMA's, bit for bit, so its pairs at set 19's
-# inits (default, Kaiming, Xavier, N(0, 0.1)) repeat set 19 and are not new evidence.
+# inits (default, Kaiming, Xavier, N(0, 0.1)) repeat set 19 and are not new evidence. Set 23:
+# StarCoder2 (LayerNorm with biases, a GELU MLP, a tied head, rotary, a sliding window of 16 that
+# does act on the zoo's 32 tokens), Nemotron (squared-ReLU MLP, LayerNorm1p, half-rotary, its
+# library range 0.0134), Granite at Granite 3.0's multipliers (embeddings x12, branches x0.22,
+# attention logits x1/64, logits /8) and OLMo 2 (RMSNorm on each branch's output, QK-norm).
 WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256"), "20": ("gemma-w256", "opt-w256"),
                                                  "21": ("bigcode-w256", "olmo-w256"),
-                                                 "22": ("mistral-w256", "phi3-w256", "gptneo-w256")}
+                                                 "22": ("mistral-w256", "phi3-w256", "gptneo-w256"),
+                                                 "23": ("starcoder2-w256", "nemotron-w256", "granite-w256", "olmo2-w256")}
 
 
 def _wide_decoder(name: str) -> torch.nn.Module:
@@ -1244,6 +1249,16 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         "gptneo-w256": lambda: t.GPTNeoForCausalLM(t.GPTNeoConfig(
             vocab_size=v, hidden_size=256, num_layers=6, num_heads=4, max_position_embeddings=128,
             attention_types=[[["global", "local"], 3]], window_size=128, bos_token_id=0, eos_token_id=0)),
+        "starcoder2-w256": lambda: t.Starcoder2ForCausalLM(t.Starcoder2Config(
+            vocab_size=v, hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=128, sliding_window=16, bos_token_id=0, eos_token_id=0)),
+        "nemotron-w256": lambda: t.NemotronForCausalLM(t.NemotronConfig(
+            vocab_size=v, hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=128, bos_token_id=0, eos_token_id=0)),
+        "granite-w256": lambda: t.GraniteForCausalLM(t.GraniteConfig(
+            **rotary, num_key_value_heads=2, embedding_multiplier=12.0, residual_multiplier=0.22,
+            attention_multiplier=1 / 64, logits_scaling=8.0)),
+        "olmo2-w256": lambda: t.Olmo2ForCausalLM(t.Olmo2Config(**rotary)),
     }
     return build[name]()
 
@@ -1360,6 +1375,11 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # sharp first-attention rule's bar (Kaiming is N(0, 0.088) here)
     "22": (HOLDOUT.with_name("verdicts_others22.json"),
            ("default", "x2.5", "kaiming", "xavier", "normal-0.08", "normal-0.1", "normal-0.12")),
+    # set 23 (stop 43, committed with inspect's predictions and before training, rules unchanged
+    # since stop 41): four more decoder designs at width 256, around the 11x factor and the sharp
+    # first-attention rule (which set 22 left with two false alarms out of sample and no catch)
+    "23": (HOLDOUT.with_name("verdicts_others23.json"),
+           ("default", "x2.5", "kaiming", "normal-0.06", "normal-0.08", "normal-0.1")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
