@@ -62,6 +62,19 @@ def test_attention_entropy_and_logit_scale_under_a_causal_mask():
     assert rows[0]["entropy_ratio"] > 0.9 > rows[2]["entropy_ratio"]
 
 
+def test_attention_is_causal_exactly_where_no_query_sees_a_later_key():
+    """``causal`` reads the mask: a causal one and a sliding window are causal, full attention
+    and a window that looks ahead are not."""
+    g = torch.Generator().manual_seed(2)
+    t = 8
+    logits = torch.randn(2, 2, t, t, generator=g, dtype=torch.float64)
+    i, j = torch.arange(t).view(-1, 1), torch.arange(t).view(1, -1)
+    masks = {"causal": j <= i, "window": (j <= i) & (j > i - 3), "full": torch.ones(t, t, dtype=torch.bool),
+             "ahead": (j - i).abs() <= 1}
+    got = {k: {r["causal"] for r in attention_stats(logits.masked_fill(~m, float("-inf")).softmax(-1))} for k, m in masks.items()}
+    assert got == {"causal": {True}, "window": {True}, "full": {False}, "ahead": {False}}
+
+
 def test_distinct_rows_counts_exact_duplicates_without_a_pairwise_matrix():
     g = torch.Generator().manual_seed(2)
     base = torch.randn(5, 33, generator=g)

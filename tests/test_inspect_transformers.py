@@ -510,12 +510,15 @@ def test_a_post_norm_encoder_s_gradients_under_eps_are_judged_against_their_own_
     assert f.severity == "defect" and f.confidence == "low" and "a post-norm stack" in f.message
 
 
-def test_a_sharp_first_attention_over_twice_the_embeddings_is_the_swamping_defect():
+def test_a_sharp_first_attention_over_twice_the_embeddings_is_a_swamping_warning():
     """LLaMA at width 256 with every matrix re-drawn N(0, 0.1) reads 9.8x its library's first
     attention, under the 11x bar, and does not learn (others set 19: progress 0.26): its first
-    attention is sharp (entropy under 0.65 of its maximum) and its branch 18x the embeddings, a
-    low-confidence defect. Gemma so drawn is as sharp but its branch is about 1x its embeddings
-    (which it multiplies by sqrt(width)), and trains (set 20: 0.95): not flagged."""
+    attention is sharp (entropy under 0.65 of its maximum) and its branch 18x the embeddings. From
+    stop 41 to 42 that was a low-confidence defect; out of sample it caught no broken pair and
+    flagged four that train (Phi-3, StarCoder2: benchmarks/RESULTS.md, stop 43), so since stop 43
+    it is a warning, with its record in the message, not a defect. Gemma so drawn is as sharp but
+    its branch is about 1x its embeddings (which it multiplies by sqrt(width)), and trains (set
+    20: 0.95): not warned either."""
     t = pytest.importorskip("transformers")
     from initscope.inspect.verdicts import FIRST_ATTENTION_LIBRARY_MAX, FIRST_ATTENTION_SHARP_ENTROPY
 
@@ -539,7 +542,31 @@ def test_a_sharp_first_attention_over_twice_the_embeddings_is_the_swamping_defec
     res, ratio, ent = got["llama"]
     assert ent < FIRST_ATTENTION_SHARP_ENTROPY and ratio / res.output.first_attention_library < FIRST_ATTENTION_LIBRARY_MAX
     f = next(f for f in res.findings if f.kind == "attention swamps the token embeddings")
-    assert f.severity == "defect" and f.confidence == "low" and f"entropy {ent:.0%} of its maximum" in f.message
+    assert f.severity == "warning" and f.confidence == "low" and f"entropy {ent:.0%} of its maximum" in f.message
+    assert "Phi-3 and StarCoder2 learned" in f.message
+    assert "attention swamps the token embeddings" not in {g.kind for g in res.findings if g.severity == "defect"}
     res, ratio, ent = got["gemma"]
     assert ent < FIRST_ATTENTION_SHARP_ENTROPY and ratio < 2
     assert "attention swamps the token embeddings" not in _kinds(res)
+
+
+def test_saturated_causal_attention_is_a_warning_only_where_the_first_attention_factor_judges():
+    """Every parameter x3.5 leaves the attention of the zoo's LLaMA, GPT-NeoX and BERT at about a
+    third of its maximum entropy. LLaMA's first attention is read against its library init (26x
+    it, a defect of its own), so its saturation is a warning (benchmarks/RESULTS.md, stop 43);
+    GPT-NeoX's parallel block is not read so and keeps the saturation defect (it trains: a false
+    alarm left, holdout set 16), and so does BERT, whose attention is bidirectional (broken)."""
+    from initscope.inspect.verdicts import ENTROPY_RATIO_MIN
+    from initscope.inspect.zoo import _scale_all, task_data
+
+    got = {}
+    for family in ("llama", "neox", "bert"):
+        x, _ = task_data(family, 16, seed=12345)
+        m = build(family, "default", seed=0)
+        _scale_all(m, 3.5)
+        res = inspect(m, x)
+        f = next(f for f in res.findings if f.kind == "saturated attention")
+        assert ENTROPY_RATIO_MIN / 3 < f.value < ENTROPY_RATIO_MIN
+        defects = {g.kind for g in res.findings if g.severity == "defect"}
+        got[family] = (f.severity, set(res.attention.causal), "attention swamps the token embeddings" in defects)
+    assert got == {"llama": ("warning", {True}, True), "neox": ("defect", {True}, False), "bert": ("defect", {False}, False)}

@@ -253,6 +253,32 @@ def test_underflowed_probabilities_are_counted_and_the_logit_std_called_a_lower_
     assert "logit std 1.5 or more (74% of its probabilities underflow to 0)" in f.message
 
 
+def test_causal_attention_saturated_above_a_third_of_the_bar_is_a_warning_where_the_factor_judges():
+    """Saturation under ENTROPY_RATIO_MIN in causal attention of a decoder whose first attention
+    the first-attention factor judges is a warning above a third of it (decoders so saturated that
+    break are caught by that factor; Nemotron x2.5 trains: benchmarks/RESULTS.md, stop 43), a
+    defect under it. Elsewhere it keeps the bar: a decoder the factor does not judge (OLMo 2 x2.5
+    is broken), bidirectional attention (the encoders' x3.5 break at 0.35-0.44), and a table
+    recorded before ``causal`` was."""
+    import pandas as pd
+
+    from initscope.inspect.verdicts import ENTROPY_RATIO_MIN, _attention_findings
+
+    def one(ratio: float, judged: bool = True, **kw):
+        (f,) = _attention_findings(pd.DataFrame([dict(layer="attn", head=0, entropy_ratio=ratio, logit_std=1.5, zero_share=0.0,
+                                                      **kw)]), judged)
+        return f.severity
+
+    mid, low = 0.8 * ENTROPY_RATIO_MIN, 0.9 * ENTROPY_RATIO_MIN / 3
+    assert one(mid, causal=True) == "warning"
+    assert one(low, causal=True) == "defect"
+    assert one(mid, False, causal=True) == "defect"
+    assert one(mid, causal=False) == "defect"
+    assert one(mid) == "defect"
+    assert _attention_findings(pd.DataFrame([dict(layer="attn", head=0, entropy_ratio=1.1 * ENTROPY_RATIO_MIN, logit_std=1.0,
+                                                  zero_share=0.0, causal=True)]), True) == []
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.compile's imports (torch.jit)
 def test_a_compiled_model_is_inspected_through_its_original_module():
     torch.manual_seed(0)

@@ -338,9 +338,11 @@ def attention_stats(p: torch.Tensor) -> list[dict[str, float]]:
     probabilities as the std of log p (softmax only shifts logits). Keys no head of the row can
     see (a causal or padding mask) are left out; rows with a single visible key are skipped.
     Where the softmax underflows to exact zeros the logit std is a lower bound; ``zero_share`` is
-    the share of visible entries that did (a float16 model's saturated heads: most of them)."""
+    the share of visible entries that did (a float16 model's saturated heads: most of them).
+    ``causal``: no query sees a key after its own position (a causal mask, a sliding window)."""
     p = p.detach().to(torch.float64)
     visible = (p > 0).any(dim=1, keepdim=True)  # [B, 1, Q, K]
+    causal = p.shape[-1] == p.shape[-2] and not bool(visible.triu(1).any())
     n_vis = visible.sum(dim=-1).to(torch.float64)  # [B, 1, Q]
     rows = (n_vis >= 2).expand(p.shape[:-1])  # [B, H, Q]
     logp = torch.where(p > 0, p.log(), torch.zeros_like(p))
@@ -358,7 +360,8 @@ def attention_stats(p: torch.Tensor) -> list[dict[str, float]]:
         e, m = float(entropy[:, h][r].mean()), float(max_entropy[:, h][r].mean())
         out.append(dict(head=h, entropy=e, max_entropy=m, entropy_ratio=e / m if m > 0 else math.nan,
                         logit_std=float(var_lp[:, h][r].sqrt().mean()), max_prob=float(p[:, h].amax(dim=-1)[r].mean()),
-                        zero_share=float(((p[:, h] == 0) & visible[:, 0]).sum() / visible[:, 0].expand_as(p[:, h]).sum().clamp_min(1))))
+                        zero_share=float(((p[:, h] == 0) & visible[:, 0]).sum() / visible[:, 0].expand_as(p[:, h]).sum().clamp_min(1)),
+                        causal=causal))
     return out
 
 
