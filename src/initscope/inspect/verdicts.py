@@ -1102,8 +1102,10 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     dead = dead_blocks(blocks, branches, layers)
     stream = [f for f in _stream_scale_findings(blocks, layers, reference_scale(layers, float_input_m2), gradients) if f.kind not in known]
     post_norm = bool(len(blocks)) and bool(post_norm_blocks(blocks).all())
-    findings = [*_output_findings(output, gradients), *_sequence_findings(output, layers), *_attention_findings(attention, math.isfinite(output.first_attention_library)
-                                     and _judged_first_attention(blocks, branches, attention, output, layers) is not None), *_flat_attention_findings(attention, image_input, local_mixing, layers),
+    factor_judges = (math.isfinite(output.first_attention_library)
+                     and _judged_first_attention(blocks, branches, attention, output, layers) is not None)
+    findings = [*_output_findings(output, gradients), *_sequence_findings(output, layers), *_attention_findings(attention, factor_judges),
+                *_flat_attention_findings(attention, image_input, local_mixing, layers),
                 *_block_findings(blocks, layers), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
                 *_first_attention_findings(blocks, branches, attention, output, layers), *_tied_stream_findings(blocks, output, gradients),
                 *stream, *layer_findings,
