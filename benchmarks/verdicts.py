@@ -1219,11 +1219,14 @@ def _others() -> dict[str, tuple[object, object]]:
 # StarCoder2 (LayerNorm with biases, a GELU MLP, a tied head, rotary, a sliding window of 16 that
 # does act on the zoo's 32 tokens), Nemotron (squared-ReLU MLP, LayerNorm1p, half-rotary, its
 # library range 0.0134), Granite at Granite 3.0's multipliers (embeddings x12, branches x0.22,
-# attention logits x1/64, logits /8) and OLMo 2 (RMSNorm on each branch's output, QK-norm).
+# attention logits x1/64, logits /8) and OLMo 2 (RMSNorm on each branch's output, QK-norm). Set
+# 24: Arcee (LLaMA's block with a squared-ReLU MLP, not gated) and SmolLM3 (LLaMA's block, a tied
+# head, no rotary in every fourth layer).
 WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256"), "20": ("gemma-w256", "opt-w256"),
                                                  "21": ("bigcode-w256", "olmo-w256"),
                                                  "22": ("mistral-w256", "phi3-w256", "gptneo-w256"),
-                                                 "23": ("starcoder2-w256", "nemotron-w256", "granite-w256", "olmo2-w256")}
+                                                 "23": ("starcoder2-w256", "nemotron-w256", "granite-w256", "olmo2-w256"),
+                                                 "24": ("arcee-w256", "smollm3-w256")}
 
 
 def _wide_decoder(name: str) -> torch.nn.Module:
@@ -1259,6 +1262,9 @@ def _wide_decoder(name: str) -> torch.nn.Module:
             **rotary, num_key_value_heads=2, embedding_multiplier=12.0, residual_multiplier=0.22,
             attention_multiplier=1 / 64, logits_scaling=8.0)),
         "olmo2-w256": lambda: t.Olmo2ForCausalLM(t.Olmo2Config(**rotary)),
+        "arcee-w256": lambda: t.ArceeForCausalLM(t.ArceeConfig(**rotary, num_key_value_heads=2)),
+        "smollm3-w256": lambda: t.SmolLM3ForCausalLM(t.SmolLM3Config(
+            **rotary, num_key_value_heads=2, pad_token_id=0, bos_token_id=0, eos_token_id=0)),
     }
     return build[name]()
 
@@ -1380,6 +1386,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # first-attention rule (which set 22 left with two false alarms out of sample and no catch)
     "23": (HOLDOUT.with_name("verdicts_others23.json"),
            ("default", "x2.5", "kaiming", "normal-0.06", "normal-0.08", "normal-0.1")),
+    # set 24 (stop 43, committed with inspect's predictions and before training, after stop 43's
+    # two rule changes: the sharp first attention and mild causal saturation as warnings): two
+    # decoders the first-attention factor judges, where those warnings may fire
+    "24": (HOLDOUT.with_name("verdicts_others24.json"), ("default", "x2.5", "kaiming", "normal-0.1")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
