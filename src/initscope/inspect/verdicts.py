@@ -539,7 +539,10 @@ def _judged_first_attention(blocks: pd.DataFrame, branches: pd.DataFrame, attent
                             layers: pd.DataFrame | None = None) -> pd.Series | None:
     """The branches row of a causal LM's first attention that :func:`_first_attention_findings`
     judges: a sequential block's, out of the attention module itself, not ending in a norm, not
-    parameter-free, its output projection not reading a norm; None where there is none."""
+    parameter-free, its output projection not reading a norm; None where there is none. A sum of
+    several producers (GPT-NeoX, Phi) or a branch produced outside the attention (Falcon adds its
+    attention output into the MLP's in place) is a parallel block; without attention weights
+    nothing is judged."""
     if o.task != "lm" or blocks.empty or branches.empty or "role" not in branches or attention.empty:
         return None
     first = branches[(branches.block_index == 0) & (branches.role == "attention")]
@@ -555,16 +558,13 @@ def _judged_first_attention(blocks: pd.DataFrame, branches: pd.DataFrame, attent
     return r
 
 
-def _first_attention_findings(blocks: pd.DataFrame, branches: pd.DataFrame, attention: pd.DataFrame, o: Output,
-                              layers: pd.DataFrame | None = None) -> list[Finding]:
-    """A causal LM whose first sequential block's attention branch swamps the token embeddings: a
-    defect where the model's library init gives a ratio FIRST_ATTENTION_LIBRARY_MAX times smaller
-    (``Output.first_attention_library``) and the branch outweighs the embeddings; without that
-    yardstick a warning over FIRST_ATTENTION_RATIO_MAX. Above BRANCH_RATIO_MAX the branch rule says it already. The
-    branch must come out of the attention module itself: a sum of several producers (GPT-NeoX,
-    Phi) or one produced outside the attention (Falcon adds its attention output into the
-    MLP's in place) is a parallel block. Without attention weights it is not judged."""
-    r = _judged_first_attention(blocks, branches, attention, o, layers)
+def _first_attention_findings(r: pd.Series | None, attention: pd.DataFrame, o: Output) -> list[Finding]:
+    """A causal LM whose first sequential block's attention branch (``r``, from
+    :func:`_judged_first_attention`; None: not judged) swamps the token embeddings: a defect where
+    the model's library init gives a ratio FIRST_ATTENTION_LIBRARY_MAX times smaller
+    (``Output.first_attention_library``) and the branch outweighs the embeddings; a sharp first
+    attention under that factor a warning (FIRST_ATTENTION_SHARP_ENTROPY); without that yardstick a
+    warning over FIRST_ATTENTION_RATIO_MAX. Above BRANCH_RATIO_MAX the branch rule says it already."""
     if r is None:
         return []
     module = str(r.module)
@@ -1102,12 +1102,12 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     dead = dead_blocks(blocks, branches, layers)
     stream = [f for f in _stream_scale_findings(blocks, layers, reference_scale(layers, float_input_m2), gradients) if f.kind not in known]
     post_norm = bool(len(blocks)) and bool(post_norm_blocks(blocks).all())
-    factor_judges = (math.isfinite(output.first_attention_library)
-                     and _judged_first_attention(blocks, branches, attention, output, layers) is not None)
+    first_attention = _judged_first_attention(blocks, branches, attention, output, layers)
+    factor_judges = first_attention is not None and math.isfinite(output.first_attention_library)
     findings = [*_output_findings(output, gradients), *_sequence_findings(output, layers), *_attention_findings(attention, factor_judges),
                 *_flat_attention_findings(attention, image_input, local_mixing, layers),
                 *_block_findings(blocks, layers), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
-                *_first_attention_findings(blocks, branches, attention, output, layers), *_tied_stream_findings(blocks, output, gradients),
+                *_first_attention_findings(first_attention, attention, output), *_tied_stream_findings(blocks, output, gradients),
                 *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task, post_norm)]
     findings += _stuck_findings(stuck or [], dead, findings)
