@@ -1226,7 +1226,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "21": ("bigcode-w256", "olmo-w256"),
                                                  "22": ("mistral-w256", "phi3-w256", "gptneo-w256"),
                                                  "23": ("starcoder2-w256", "nemotron-w256", "granite-w256", "olmo2-w256"),
-                                                 "24": ("arcee-w256", "smollm3-w256")}
+                                                 "24": ("arcee-w256", "smollm3-w256"),
+                                                 "25": ("helium-w256", "ernie4_5-w256", "qwen3-w256", "neox-seq-w256", "falcon-seq-w256",
+                                                        "persimmon-w256")}
 
 
 def _wide_decoder(name: str) -> torch.nn.Module:
@@ -1265,6 +1267,23 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         "arcee-w256": lambda: t.ArceeForCausalLM(t.ArceeConfig(**rotary, num_key_value_heads=2)),
         "smollm3-w256": lambda: t.SmolLM3ForCausalLM(t.SmolLM3Config(
             **rotary, num_key_value_heads=2, pad_token_id=0, bos_token_id=0, eos_token_id=0)),
+        # set 25: gated MLPs (Helium, ERNIE 4.5, Qwen3 with QK-norm) and sequential blocks with a plain one
+        # (GPT-NeoX and Falcon built sequential, Persimmon: squared ReLU, QK LayerNorm)
+        "helium-w256": lambda: t.HeliumForCausalLM(t.HeliumConfig(
+            **rotary, num_key_value_heads=2, head_dim=64, pad_token_id=0, bos_token_id=0, eos_token_id=0)),
+        "ernie4_5-w256": lambda: t.Ernie4_5ForCausalLM(t.Ernie4_5Config(
+            **rotary, num_key_value_heads=2, head_dim=64, pad_token_id=0, bos_token_id=0, eos_token_id=0)),
+        "qwen3-w256": lambda: t.Qwen3ForCausalLM(t.Qwen3Config(**rotary, num_key_value_heads=2, head_dim=64)),
+        "neox-seq-w256": lambda: t.GPTNeoXForCausalLM(t.GPTNeoXConfig(
+            vocab_size=v, hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4,
+            max_position_embeddings=128, use_parallel_residual=False, bos_token_id=0, eos_token_id=0)),
+        "falcon-seq-w256": lambda: t.FalconForCausalLM(t.FalconConfig(
+            vocab_size=v, hidden_size=256, num_hidden_layers=6, num_attention_heads=4, parallel_attn=False,
+            new_decoder_architecture=False, multi_query=False, alibi=False, bias=False, max_position_embeddings=128,
+            bos_token_id=0, eos_token_id=0)),
+        "persimmon-w256": lambda: t.PersimmonForCausalLM(t.PersimmonConfig(
+            vocab_size=v, hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4,
+            max_position_embeddings=128, pad_token_id=0, bos_token_id=0, eos_token_id=0)),
     }
     return build[name]()
 
@@ -1390,6 +1409,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # two rule changes: the sharp first attention and mild causal saturation as warnings): two
     # decoders the first-attention factor judges, where those warnings may fire
     "24": (HOLDOUT.with_name("verdicts_others24.json"), ("default", "x2.5", "kaiming", "normal-0.1")),
+    # set 25 (stop 44, committed with inspect's predictions under the gated-MLP rule and before its
+    # results were read): three decoders with a gated MLP and three sequential ones with a plain MLP
+    # at their default and the two inits where that rule and the sharp warning part ways
+    "25": (HOLDOUT.with_name("verdicts_others25.json"), ("default", "kaiming", "normal-0.1")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
