@@ -279,6 +279,32 @@ def test_causal_attention_saturated_above_a_third_of_the_bar_is_a_warning_where_
                                                   zero_share=0.0, causal=True)]), True) == []
 
 
+@pytest.mark.parametrize(("names", "gated"), [
+    (["mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"], True),  # LLaMA, Mistral, Qwen, Gemma
+    (["mlp.gate_up_proj", "mlp.down_proj"], True),  # Phi-3's fused pair
+    (["ffn.w1", "ffn.w3", "ffn.w2"], True),  # Mixtral's experts, hand-written SwiGLU
+    (["DenseReluDense.wi_0", "DenseReluDense.wi_1", "DenseReluDense.wo"], True),  # T5 v1.1
+    (["mlp.up_proj", "mlp.down_proj"], False),  # Arcee, Nemotron: squared ReLU
+    (["mlp.c_fc", "mlp.c_proj"], False),  # GPT-2, StarCoder2
+    (["fc1", "fc2"], False),  # OPT
+    (["ffn.w1", "ffn.w2"], False),  # w1 without w3 is a plain MLP
+    (["a.w1", "b.w3", "a.w2"], False),  # the pair must share a parent
+    (["other.gate_proj"], False),  # another block's
+])
+def test_a_gated_mlp_is_read_from_its_layer_names(names: list[str], gated: bool):
+    """``verdicts._gated_mlp``: a block holds a gated MLP where one parent module has linear
+    layers named as a gated pair (GATED_MLP_NAMES); it sets the sharp first attention's severity."""
+    import pandas as pd
+
+    from initscope.inspect.verdicts import _gated_mlp
+
+    rows = [dict(module="model.layers.0.self_attn.q_proj", block="model.layers.0", role="layer")]
+    rows += [dict(module=("model.layers.1." if n.startswith("other.") else "model.layers.0.") + n.removeprefix("other."),
+                  block="model.layers.1" if n.startswith("other.") else "model.layers.0", role="layer") for n in names]
+    assert _gated_mlp(pd.DataFrame(rows), "model.layers.0") is gated
+    assert _gated_mlp(pd.DataFrame(columns=["module", "block", "role"]), "model.layers.0") is False
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.compile's imports (torch.jit)
 def test_a_compiled_model_is_inspected_through_its_original_module():
     torch.manual_seed(0)
