@@ -1228,7 +1228,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "23": ("starcoder2-w256", "nemotron-w256", "granite-w256", "olmo2-w256"),
                                                  "24": ("arcee-w256", "smollm3-w256"),
                                                  "25": ("helium-w256", "ernie4_5-w256", "qwen3-w256", "neox-seq-w256", "falcon-seq-w256",
-                                                        "persimmon-w256")}
+                                                        "persimmon-w256"),
+                                                 "26": ("imagegpt-w256", "biogpt-w256")}
 
 
 def _wide_decoder(name: str) -> torch.nn.Module:
@@ -1281,6 +1282,13 @@ def _wide_decoder(name: str) -> torch.nn.Module:
             vocab_size=v, hidden_size=256, num_hidden_layers=6, num_attention_heads=4, parallel_attn=False,
             new_decoder_architecture=False, multi_query=False, alibi=False, bias=False, max_position_embeddings=128,
             bos_token_id=0, eos_token_id=0)),
+        # set 26: learned position tables (ImageGPT: GPT-2's block with RMS-style norms and an untied
+        # head, on the zoo's ids as its "pixels"; BioGPT: embeddings x sqrt(width))
+        "imagegpt-w256": lambda: t.ImageGPTForCausalImageModeling(t.ImageGPTConfig(
+            vocab_size=v + 1, n_embd=256, n_layer=6, n_head=4, n_positions=128)),
+        "biogpt-w256": lambda: t.BioGptForCausalLM(t.BioGptConfig(
+            vocab_size=v, hidden_size=256, num_hidden_layers=6, num_attention_heads=4, intermediate_size=1024,
+            max_position_embeddings=128, pad_token_id=1, bos_token_id=0, eos_token_id=2)),
         "persimmon-w256": lambda: t.PersimmonForCausalLM(t.PersimmonConfig(
             vocab_size=v, hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4,
             max_position_embeddings=128, pad_token_id=0, bos_token_id=0, eos_token_id=0)),
@@ -1413,6 +1421,9 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # results were read): three decoders with a gated MLP and three sequential ones with a plain MLP
     # at their default and the two inits where that rule and the sharp warning part ways
     "25": (HOLDOUT.with_name("verdicts_others25.json"), ("default", "kaiming", "normal-0.1")),
+    # set 26 (stop 44, committed with inspect's predictions after the learned-position rule was set
+    # on OPT, before training): two decoders with a learned position table outside every set
+    "26": (HOLDOUT.with_name("verdicts_others26.json"), ("default", "kaiming", "normal-0.1")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,

@@ -393,7 +393,7 @@ def at_init_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 # --- the task and its loss -------------------------------------------------------------------------
 
-_HF_LM = ("ForCausalLM", "LMHeadModel", "ForMaskedLM", "ForConditionalGeneration")
+_HF_LM = ("ForCausalLM", "LMHeadModel", "ForMaskedLM", "ForConditionalGeneration", "ForCausalImageModeling")
 _HF_CLS = ("ForSequenceClassification", "ForImageClassification", "ForTokenClassification", "ForAudioClassification",
            "ForMultipleChoice")
 

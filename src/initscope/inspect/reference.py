@@ -94,6 +94,22 @@ def library_ranges(model: nn.Module) -> dict[str, float] | None:
     return ranges or None
 
 
+def _kept_weights(modules: list[nn.Module], saved: dict[int, tuple[torch.Tensor, torch.Tensor, object]]) -> bool:
+    """Whether the library's init left a layer's weight (a linear or convolution layer's, not all
+    zero) as it was: ImageGPT's ``_init_weights`` does not draw its Conv1D layers (their
+    constructor does), so a reference read with them in place would carry the init under test.
+    Tables a library keeps fixed (Marian's sinusoidal positions, Swin v2's logit scale) are not
+    layers and do not count."""
+    for m in modules:
+        w = getattr(m, "weight", None)
+        layer = isinstance(m, (nn.Linear, nn.modules.conv._ConvNd)) or type(m).__name__ == "Conv1D"
+        if layer and isinstance(w, torch.Tensor) and id(w) in saved:
+            copy = saved[id(w)][1]
+            if torch.equal(w, copy) and bool(copy.any()):
+                return True
+    return False
+
+
 def library_first_attention_ratio(model: nn.Module, batch: Batch, blocks: list[str], branch: str, *, seed: int = 0,
                                   draws: int = REFERENCE_DRAWS) -> float:
     """:func:`first_attention_ratio` of ``blocks[0]`` with the modules it reads at the library's
@@ -118,7 +134,8 @@ def library_first_attention_ratio(model: nn.Module, batch: Batch, blocks: list[s
 def at_library_init(model: nn.Module, later_blocks: list[str]) -> Iterator[bool]:
     """Within: every module outside ``later_blocks`` re-initialized by the model's own
     ``_init_weights`` at the config class's default range (yields False, changing nothing, where
-    the model has no such init); afterwards every parameter, buffer and config value as it was."""
+    the model has no such init; False too where that init leaves a weight matrix as it was,
+    :func:`_kept_weights`); afterwards every parameter, buffer and config value as it was."""
     ranges = library_ranges(model)
     if ranges is None:
         yield False
@@ -138,7 +155,7 @@ def at_library_init(model: nn.Module, later_blocks: list[str]) -> Iterator[bool]
                     t._is_hf_initialized = False  # transformers' init helpers skip a tensor so marked
             for _, m in reversed(chosen):  # inner modules first, then the ones around them (GPT-2's c_proj rule)
                 model._init_weights(m)
-        yield True
+        yield not _kept_weights([m for _, m in chosen], saved)
     finally:
         for a, v in old.items():
             setattr(cfg, a, v)
