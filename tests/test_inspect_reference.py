@@ -96,3 +96,49 @@ def test_a_model_the_library_does_not_initialize_has_no_yardstick():
     with at_library_init(model, []) as ok:
         assert not ok
     assert math.isnan(library_first_attention_ratio(model, as_batch(torch.zeros(2, 3, dtype=torch.long)), ["0"], "1"))
+
+
+def _imagegpt(init_std: float | None = None) -> nn.Module:
+    """A small ImageGPT: GPT-2's block, whose ``_init_weights`` leaves its Conv1D layers to their
+    constructor."""
+    torch.manual_seed(0)
+    m = transformers.ImageGPTForCausalImageModeling(transformers.ImageGPTConfig(vocab_size=1001, n_embd=64, n_layer=2,
+                                                                                n_head=4, n_positions=64))
+    if init_std is not None:
+        with torch.no_grad():
+            for p in m.parameters():
+                if p.dim() >= 2:
+                    p.normal_(0.0, init_std)
+    return m
+
+
+def test_a_library_init_that_keeps_a_layer_as_it_was_gives_no_yardstick():
+    """ImageGPT's ``_init_weights`` re-draws its embeddings and c_proj but not c_attn or c_fc: a
+    reference read so would carry the init under test (it read 0.38 at the default and 3.5 at
+    N(0, 0.1) at width 256, benchmarks/RESULTS.md stop 44), so there is none, and everything is put
+    back. GPT-2, whose init draws every layer, keeps its yardstick."""
+    m = _imagegpt(0.1)
+    blocks = ["transformer.h.0", "transformer.h.1"]
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    with at_library_init(m, blocks[1:]) as ok:
+        assert not ok
+        assert float(m.transformer.wte.weight.detach().std()) == pytest.approx(0.02, rel=0.1)  # it did re-draw these
+    assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
+    assert math.isnan(library_first_attention_ratio(m, IDS, blocks, "transformer.h.0.attn.c_proj"))
+    torch.manual_seed(0)
+    g = gpt2_model()
+    assert math.isfinite(library_first_attention_ratio(g, IDS, [f"transformer.h.{i}" for i in range(4)],
+                                                       "transformer.h.0.attn.c_proj"))
+
+
+def test_imagegpt_is_inspected_as_a_causal_lm_under_its_own_loss():
+    """``ImageGPTForCausalImageModeling`` ends in no LM suffix inspect knew before stop 44: it was
+    judged by an MSE against random targets. Its own loss (next pixel id) is now used, and its
+    chance level is the log of its ids."""
+    from initscope.inspect import inspect
+
+    res = inspect(_imagegpt(), {"input_ids": IDS.kwargs["input_ids"]})
+    assert res.output.task == "lm" and res.output.loss_source == "the model's own loss (given labels)"
+    assert res.output.chance_loss == pytest.approx(math.log(1000))  # its logits: every id but the start token
+    assert abs(res.output.loss - res.output.chance_loss) < 0.1  # N(0, 0.02) logits: near chance
+    assert math.isnan(res.output.first_attention_library)

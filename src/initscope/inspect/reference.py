@@ -94,6 +94,14 @@ def library_ranges(model: nn.Module) -> dict[str, float] | None:
     return ranges or None
 
 
+def _whole_model(m: nn.Module) -> bool:
+    """A ``transformers`` PreTrainedModel (the model or its base model): its ``_init_weights`` may
+    walk every parameter below it (ImageGPT's and Decision Transformer's c_proj rule does), the
+    later blocks' too, which must stay as the user set them; so it is not called there. Its
+    layers are each re-drawn as modules of their own."""
+    return any(c.__name__ == "PreTrainedModel" and c.__module__.startswith("transformers.") for c in type(m).__mro__)
+
+
 def _kept_weights(modules: list[nn.Module], saved: dict[int, tuple[torch.Tensor, torch.Tensor, object]]) -> bool:
     """Whether the library's init left a layer's weight (a linear or convolution layer's, not all
     zero) as it was: ImageGPT's ``_init_weights`` does not draw its Conv1D layers (their
@@ -154,7 +162,8 @@ def at_library_init(model: nn.Module, later_blocks: list[str]) -> Iterator[bool]
                 if flag is not None:
                     t._is_hf_initialized = False  # transformers' init helpers skip a tensor so marked
             for _, m in reversed(chosen):  # inner modules first, then the ones around them (GPT-2's c_proj rule)
-                model._init_weights(m)
+                if not _whole_model(m):
+                    model._init_weights(m)
         yield not _kept_weights([m for _, m in chosen], saved)
     finally:
         for a, v in old.items():
