@@ -552,6 +552,33 @@ def test_a_sharp_first_attention_is_a_swamping_defect_in_a_gated_block_and_a_war
     assert "attention swamps the token embeddings" not in _kinds(res)
 
 
+def test_a_sharp_first_attention_with_learned_positions_is_a_swamping_defect():
+    """OPT at width 256 with every matrix re-drawn N(0, 0.1): a plain ReLU MLP, but its positions
+    are a learned table beside the token table; its first attention is sharp under the 11x factor
+    and it does not learn (others set 20: 0.16). Since stop 44 that is a low-confidence defect
+    whose message says why (benchmarks/RESULTS.md, stop 44)."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.verdicts import FIRST_ATTENTION_LIBRARY_MAX, FIRST_ATTENTION_SHARP_ENTROPY
+
+    ids = {"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))}
+    torch.manual_seed(0)
+    m = t.OPTForCausalLM(t.OPTConfig(vocab_size=1000, hidden_size=256, num_hidden_layers=2, num_attention_heads=4,
+                                     ffn_dim=1024, max_position_embeddings=128, word_embed_proj_dim=256))
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in m.parameters():
+            if p.dim() >= 2:
+                p.normal_(0.0, 0.1, generator=g)
+    res = inspect(m, ids)
+    assert res.output.table_ratio == res.output.table_ratio  # a learned position table was found
+    first = res.branches[(res.branches.block_index == 0) & (res.branches.role == "attention")]
+    att0 = res.attention[res.attention.layer.astype(str).str.startswith("model.decoder.layers.0.")]
+    ratio, ent = float(first.ratio.iloc[0]), float(att0.entropy_ratio.mean())
+    assert ent < FIRST_ATTENTION_SHARP_ENTROPY and ratio / res.output.first_attention_library < FIRST_ATTENTION_LIBRARY_MAX
+    f = next(f for f in res.findings if f.kind == "attention swamps the token embeddings")
+    assert f.severity == "defect" and f.confidence == "low" and "its positions are a learned table" in f.message
+
+
 def test_saturated_causal_attention_is_a_warning_only_where_the_first_attention_factor_judges():
     """Every parameter x3.5 leaves the attention of the zoo's LLaMA, GPT-NeoX and BERT at about a
     third of its maximum entropy. LLaMA's first attention is read against its library init (26x
