@@ -18,6 +18,17 @@ def _run(family, init="default"):
     return inspect_model(lambda: build(family, init), input_shape=input_shape(family), batch=8)
 
 
+def _redraw_matrices(m, std: float):
+    """Every parameter of 2 or more dims re-drawn N(0, std) from a fixed generator (the others
+    sets' N(0, s) inits); the model, for chaining."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in m.parameters():
+            if p.dim() >= 2:
+                p.normal_(0.0, std, generator=g)
+    return m
+
+
 def _kinds(res):
     return {f.kind for f in res.findings}
 
@@ -530,13 +541,7 @@ def test_a_sharp_first_attention_is_a_swamping_defect_in_a_gated_block_and_a_war
                          ("arcee", lambda: t.ArceeForCausalLM(t.ArceeConfig(**cfg))),
                          ("gemma", lambda: t.GemmaForCausalLM(t.GemmaConfig(**cfg, head_dim=64)))):
         torch.manual_seed(0)
-        m = build_()
-        g = torch.Generator().manual_seed(1)
-        with torch.no_grad():
-            for p in m.parameters():
-                if p.dim() >= 2:
-                    p.normal_(0.0, 0.1, generator=g)
-        res = inspect(m, ids)
+        res = inspect(_redraw_matrices(build_(), 0.1), ids)
         first = res.branches[(res.branches.block_index == 0) & (res.branches.role == "attention")]
         att0 = res.attention[res.attention.layer.astype(str).str.startswith("model.layers.0.")]
         got[name] = (res, float(first.ratio.iloc[0]), float(att0.entropy_ratio.mean()))
@@ -564,12 +569,7 @@ def test_a_sharp_first_attention_with_learned_positions_is_a_swamping_defect():
     torch.manual_seed(0)
     m = t.OPTForCausalLM(t.OPTConfig(vocab_size=1000, hidden_size=256, num_hidden_layers=2, num_attention_heads=4,
                                      ffn_dim=1024, max_position_embeddings=128, word_embed_proj_dim=256))
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in m.parameters():
-            if p.dim() >= 2:
-                p.normal_(0.0, 0.1, generator=g)
-    res = inspect(m, ids)
+    res = inspect(_redraw_matrices(m, 0.1), ids)
     assert res.output.table_ratio == res.output.table_ratio  # a learned position table was found
     first = res.branches[(res.branches.block_index == 0) & (res.branches.role == "attention")]
     att0 = res.attention[res.attention.layer.astype(str).str.startswith("model.decoder.layers.0.")]
