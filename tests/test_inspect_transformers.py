@@ -579,6 +579,32 @@ def test_a_sharp_first_attention_with_learned_positions_is_a_swamping_defect():
     assert f.severity == "defect" and f.confidence == "low" and "its positions are a learned table" in f.message
 
 
+def test_a_bert_named_decoder_s_first_attention_is_judged():
+    """Megatron-BERT built as a causal LM: pre-norm, learned positions, its attention's weights in
+    ``attention.self`` and its projection in the sibling ``attention.output.dense``. Before stop 45
+    that naming read as a parallel block and its first attention was never judged; re-drawn
+    N(0, 0.1) it is now as sharp as OPT's (learned positions: a low-confidence defect), and at
+    its library init nothing is said."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.verdicts import FIRST_ATTENTION_SHARP_ENTROPY, _entropy_of
+
+    ids = {"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))}
+    cfg = t.MegatronBertConfig(vocab_size=1000, hidden_size=256, num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=1024, max_position_embeddings=64, is_decoder=True)
+    torch.manual_seed(0)
+    res = inspect(t.MegatronBertForCausalLM(cfg), ids)
+    assert "attention swamps the token embeddings" not in _kinds(res)
+    torch.manual_seed(0)
+    res = inspect(_redraw_matrices(t.MegatronBertForCausalLM(cfg), 0.1), ids)
+    first = res.branches[(res.branches.block_index == 0) & (res.branches.role == "attention")].iloc[0]
+    assert str(first.module) == "bert.encoder.layer.0.attention.output.dense"
+    att0 = res.attention[res.attention.layer.astype(str).str.startswith("bert.encoder.layer.0.attention.self")]
+    assert _entropy_of(res.attention, str(first.module)) == pytest.approx(float(att0.entropy_ratio.mean()))
+    assert float(att0.entropy_ratio.mean()) < FIRST_ATTENTION_SHARP_ENTROPY
+    f = next(f for f in res.findings if f.kind == "attention swamps the token embeddings")
+    assert f.severity == "defect" and f.confidence == "low" and "its positions are a learned table" in f.message
+
+
 def test_saturated_causal_attention_is_a_warning_only_where_the_first_attention_factor_judges():
     """Every parameter x3.5 leaves the attention of the zoo's LLaMA, GPT-NeoX and BERT at about a
     third of its maximum entropy. LLaMA's first attention is read against its library init (26x

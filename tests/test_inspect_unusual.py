@@ -305,6 +305,33 @@ def test_a_gated_mlp_is_read_from_its_layer_names(names: list[str], gated: bool)
     assert _gated_mlp(pd.DataFrame(columns=["module", "block", "role"]), "model.layers.0") is False
 
 
+@pytest.mark.parametrize("module, layers, source", [
+    ("h.0.attn.c_proj", [("h.0.attn", "h.0")], "h.0.attn"),  # GPT-2: the projection sits in the attention
+    ("m.layers.0.self_attn.o_proj", [("m.layers.0.self_attn", "m.layers.0")], "m.layers.0.self_attn"),  # LLaMA
+    # BERT's naming: attention.self computes the weights, its sibling attention.output.dense projects
+    ("bert.encoder.layer.0.attention.output.dense", [("bert.encoder.layer.0.attention.self", "bert.encoder.layer.0"),
+                                                     ("bert.encoder.layer.1.attention.self", "bert.encoder.layer.1")],
+     "bert.encoder.layer.0.attention.self"),
+    # Falcon adds its attention output in the MLP's: a sibling only under the block itself is none
+    ("transformer.h.0.mlp.dense_4h_to_h", [("transformer.h.0.self_attention", "transformer.h.0")], None),
+    ("a.x.out", [("a.x.q", "a"), ("a.x.k", "a")], None),  # two attentions under one parent: neither
+])
+def test_the_attention_a_branch_projects_is_found_by_name(module: str, layers: list[tuple[str, str]], source: str | None):
+    """``verdicts._source_attention``: the attention layer whose weights a branch module projects,
+    which the first-attention rules read the entropy of (before stop 45 a BERT-named decoder's,
+    XLM-RoBERTa-XL's or Megatron-BERT's, was taken for a parallel block and not judged)."""
+    import pandas as pd
+
+    from initscope.inspect.verdicts import _entropy_of, _source_attention
+
+    att = pd.DataFrame([dict(layer=f"{k}#{i}" if i else k, block=b, entropy_ratio=0.5 + 0.1 * n)
+                        for n, (k, b) in enumerate(layers) for i in (0, 1)])
+    assert _source_attention(module, att) == source
+    ent = _entropy_of(att, module)
+    assert (ent == pytest.approx(0.5)) if source == layers[0][0] else math.isnan(ent)
+    assert _source_attention(module, att.iloc[:0]) is None
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.compile's imports (torch.jit)
 def test_a_compiled_model_is_inspected_through_its_original_module():
     torch.manual_seed(0)

@@ -570,9 +570,7 @@ def _judged_first_attention(blocks: pd.DataFrame, branches: pd.DataFrame, attent
         return None
     r = first.iloc[0]
     module = str(r.module)
-    attn = {str(a).split("#")[0] for a in attention.layer}
-    inside = any(module == a or module.startswith(a + ".") for a in attn)
-    parallel = "," in module or not inside
+    parallel = "," in module or _source_attention(module, attention) is None
     if parallel or r.normalized or r.parameter_free or _projection_reads_a_norm(module, layers):
         return None
     return r
@@ -645,12 +643,33 @@ def _first_attention_findings(r: pd.Series | None, attention: pd.DataFrame, o: O
                      confidence="low", severity="warning")]
 
 
+def _source_attention(module: str, attention: pd.DataFrame) -> str | None:
+    """The attention layer (a row key of ``attention``) whose weights the branch ``module`` projects:
+    the layer ``module`` is or sits in (GPT-2's ``attn.c_proj`` in ``attn``), else the one layer
+    under a parent module ``module`` shares, below the block (BERT's naming: ``attention.self``
+    computes the weights, ``attention.output.dense`` projects them); None where there is none (a
+    parallel block's sum, or an attention output added elsewhere, as Falcon's)."""
+    if attention.empty:
+        return None
+    keys = dict.fromkeys(str(a).split("#")[0] for a in attention.layer)
+    inside = [k for k in keys if module == k or module.startswith(k + ".")]
+    if inside:
+        return inside[0]
+    blocks = dict(zip(attention.layer.astype(str).str.split("#").str[0], attention.block.astype(str))) if "block" in attention else {}
+    siblings = [k for k in keys if "." in k and module.startswith(k.rpartition(".")[0] + ".")
+                and k.rpartition(".")[0] != blocks.get(k, "")]
+    return siblings[0] if len(siblings) == 1 else None
+
+
 def _entropy_of(attention: pd.DataFrame, module: str) -> float:
-    """Mean entropy ratio of the attention layer ``module`` comes out of (NaN where none)."""
+    """Mean entropy ratio of the attention layer ``module`` comes out of (:func:`_source_attention`;
+    NaN where none)."""
     if attention.empty or "entropy_ratio" not in attention:
         return math.nan
-    keys = attention.layer.astype(str).str.split("#").str[0]
-    rows = attention[[module == k or module.startswith(k + ".") for k in keys]]
+    source = _source_attention(module, attention)
+    if source is None:
+        return math.nan
+    rows = attention[attention.layer.astype(str).str.split("#").str[0] == source]
     return float(rows.entropy_ratio.mean()) if len(rows) else math.nan
 
 
