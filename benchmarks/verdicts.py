@@ -1229,7 +1229,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "24": ("arcee-w256", "smollm3-w256"),
                                                  "25": ("helium-w256", "ernie4_5-w256", "qwen3-w256", "neox-seq-w256", "falcon-seq-w256",
                                                         "persimmon-w256"),
-                                                 "26": ("imagegpt-w256", "biogpt-w256")}
+                                                 "26": ("imagegpt-w256", "biogpt-w256"),
+                                                 "27": ("xlmr-xl-w256", "megatron-w256", "trocr-w256", "openai-gpt-w256")}
 
 
 def _wide_decoder(name: str) -> torch.nn.Module:
@@ -1239,6 +1240,8 @@ def _wide_decoder(name: str) -> torch.nn.Module:
     v = zoo.VOCAB
     rotary = dict(vocab_size=v, hidden_size=256, intermediate_size=688, num_hidden_layers=6, num_attention_heads=4,
                   max_position_embeddings=128)
+    bert_decoder = dict(vocab_size=v, hidden_size=256, num_hidden_layers=6, num_attention_heads=4, intermediate_size=1024,
+                        max_position_embeddings=130, is_decoder=True)
     build = {
         "gpt2-w256": lambda: zoo.gpt2_model(n_embd=256, n_layer=6),
         "llama-w256": lambda: zoo.llama_model(hidden_size=256, intermediate_size=688, num_hidden_layers=6),
@@ -1289,6 +1292,17 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         "biogpt-w256": lambda: t.BioGptForCausalLM(t.BioGptConfig(
             vocab_size=v, hidden_size=256, num_hidden_layers=6, num_attention_heads=4, intermediate_size=1024,
             max_position_embeddings=128, pad_token_id=1, bos_token_id=0, eos_token_id=2)),
+        # set 27: learned position tables again. XLM-RoBERTa-XL and Megatron-BERT built as causal LMs
+        # (pre-norm, GELU MLP, tied head, BERT's module names: judged since stop 45); TrOCR's decoder
+        # (post-norm, a LayerNorm on its embeddings) and OpenAI GPT (post-norm, no norm on its embeddings)
+        "xlmr-xl-w256": lambda: t.XLMRobertaXLForCausalLM(t.XLMRobertaXLConfig(**bert_decoder)),
+        "megatron-w256": lambda: t.MegatronBertForCausalLM(t.MegatronBertConfig(**bert_decoder)),
+        "trocr-w256": lambda: t.TrOCRForCausalLM(t.TrOCRConfig(
+            vocab_size=v, d_model=256, decoder_layers=6, decoder_attention_heads=4, decoder_ffn_dim=1024,
+            max_position_embeddings=128, use_learned_position_embeddings=True, layernorm_embedding=True,
+            scale_embedding=False, pad_token_id=1, bos_token_id=0, eos_token_id=2)),
+        "openai-gpt-w256": lambda: t.OpenAIGPTLMHeadModel(t.OpenAIGPTConfig(vocab_size=v, n_embd=256, n_layer=6, n_head=4,
+                                                                            n_positions=128)),
         "persimmon-w256": lambda: t.PersimmonForCausalLM(t.PersimmonConfig(
             vocab_size=v, hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4,
             max_position_embeddings=128, pad_token_id=0, bos_token_id=0, eos_token_id=0)),
@@ -1424,6 +1438,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 26 (stop 44, committed with inspect's predictions after the learned-position rule was set
     # on OPT, before training): two decoders with a learned position table outside every set
     "26": (HOLDOUT.with_name("verdicts_others26.json"), ("default", "kaiming", "normal-0.1")),
+    # set 27 (stop 45, committed with inspect's predictions after BERT-named decoders became judged,
+    # before training): the learned-position rule's first test, on two pre-norm decoders with learned
+    # positions and a plain MLP, and two post-norm ones, around that rule's reading and the 11x factor
+    "27": (HOLDOUT.with_name("verdicts_others27.json"), ("default", "kaiming", "normal-0.1", "x2.5")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
