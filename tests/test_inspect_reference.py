@@ -112,23 +112,54 @@ def _imagegpt(init_std: float | None = None) -> nn.Module:
     return m
 
 
-def test_a_library_init_that_keeps_a_layer_as_it_was_gives_no_yardstick():
-    """ImageGPT's ``_init_weights`` re-draws its embeddings and c_proj but not c_attn or c_fc: a
-    reference read so would carry the init under test (it read 0.38 at the default and 3.5 at
-    N(0, 0.1) at width 256, benchmarks/RESULTS.md stop 44), so there is none, and everything is put
-    back. GPT-2, whose init draws every layer, keeps its yardstick."""
+def test_layers_the_library_init_leaves_to_their_constructor_are_drawn_by_it():
+    """ImageGPT's ``_init_weights`` re-draws its embeddings, and its root-level rule every c_proj at
+    0.02 / sqrt(2 x layers), but not c_attn or c_fc, which its Conv1D constructor draws N(0, 0.02).
+    The yardstick draws those by that constructor (before stop 45 it had none: stop 44 refused a
+    reference read with them at the init under test). So at N(0, 0.1) the library init gives the
+    ratio of ImageGPT as built (independent: the model at its own init), and everything, the later
+    block's c_proj too, is put back."""
     m = _imagegpt(0.1)
     blocks = ["transformer.h.0", "transformer.h.1"]
     before = {k: v.clone() for k, v in m.state_dict().items()}
     with at_library_init(m, blocks[1:]) as ok:
-        assert not ok
-        assert float(m.transformer.wte.weight.detach().std()) == pytest.approx(0.02, rel=0.1)  # it did re-draw these
+        assert ok
+        h0 = m.transformer.h[0]
+        assert float(h0.attn.c_attn.weight.detach().std()) == pytest.approx(0.02, rel=0.1)  # its constructor's draw
+        assert float(h0.mlp.c_fc.weight.detach().std()) == pytest.approx(0.02, rel=0.1)
+        assert float(h0.attn.c_proj.weight.detach().std()) == pytest.approx(0.02 / 2, rel=0.1)  # the root's rule, 2 layers
+        assert float(m.transformer.wte.weight.detach().std()) == pytest.approx(0.02, rel=0.1)
     assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
-    assert math.isnan(library_first_attention_ratio(m, IDS, blocks, "transformer.h.0.attn.c_proj"))
+    ref = library_first_attention_ratio(m, IDS, blocks, "transformer.h.0.attn.c_proj", draws=8)
+    assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
+    built = [first_attention_ratio(_imagegpt_seeded(s), IDS, blocks[0], "transformer.h.0.attn.c_proj") for s in range(8)]
+    assert ref == pytest.approx(sum(built) / len(built), rel=0.15)
+
+
+def _imagegpt_seeded(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return transformers.ImageGPTForCausalImageModeling(transformers.ImageGPTConfig(vocab_size=1001, n_embd=64, n_layer=2,
+                                                                                   n_head=4, n_positions=64))
+
+
+def test_a_library_init_that_keeps_a_layer_as_it_was_gives_no_yardstick():
+    """Where the library's init leaves a linear layer's weight as it was and no constructor re-draws
+    it (here LLaMA's ``_init_weights`` made to skip its Linear layers), a reference read with it in
+    place would carry the init under test: there is none, and everything is put back."""
     torch.manual_seed(0)
-    g = gpt2_model()
-    assert math.isfinite(library_first_attention_ratio(g, IDS, [f"transformer.h.{i}" for i in range(4)],
-                                                       "transformer.h.0.attn.c_proj"))
+    m = llama_model()
+    own = m._init_weights
+    m._init_weights = lambda mod: None if isinstance(mod, nn.Linear) else own(mod)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(3.0)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    with at_library_init(m, LLAMA_BLOCKS[1:]) as ok:
+        assert not ok
+    assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
+    assert math.isnan(library_first_attention_ratio(m, IDS, LLAMA_BLOCKS, O_PROJ))
+    del m._init_weights
+    assert math.isfinite(library_first_attention_ratio(m, IDS, LLAMA_BLOCKS, O_PROJ))
 
 
 def test_imagegpt_is_inspected_as_a_causal_lm_under_its_own_loss():
@@ -141,4 +172,4 @@ def test_imagegpt_is_inspected_as_a_causal_lm_under_its_own_loss():
     assert res.output.task == "lm" and res.output.loss_source == "the model's own loss (given labels)"
     assert res.output.chance_loss == pytest.approx(math.log(1000))  # its logits: every id but the start token
     assert abs(res.output.loss - res.output.chance_loss) < 0.1  # N(0, 0.02) logits: near chance
-    assert math.isnan(res.output.first_attention_library)
+    assert 0.7 < res.output.first_attention_library / float(res.branches.ratio.iloc[0]) < 1.4  # built at its library's init

@@ -94,18 +94,10 @@ def library_ranges(model: nn.Module) -> dict[str, float] | None:
     return ranges or None
 
 
-def _whole_model(m: nn.Module) -> bool:
-    """A ``transformers`` PreTrainedModel (the model or its base model): its ``_init_weights`` may
-    walk every parameter below it (ImageGPT's and Decision Transformer's c_proj rule does), the
-    later blocks' too, which must stay as the user set them; so it is not called there. Its
-    layers are each re-drawn as modules of their own."""
-    return any(c.__name__ == "PreTrainedModel" and c.__module__.startswith("transformers.") for c in type(m).__mro__)
-
-
 def _kept_weights(modules: list[nn.Module], saved: dict[int, tuple[torch.Tensor, torch.Tensor, object]]) -> bool:
     """Whether the library's init left a layer's weight (a linear or convolution layer's, not all
-    zero) as it was: ImageGPT's ``_init_weights`` does not draw its Conv1D layers (their
-    constructor does), so a reference read with them in place would carry the init under test.
+    zero) as it was, and no constructor re-drew (:func:`_constructor_init`): a reference read with it
+    in place would carry the init under test.
     Tables a library keeps fixed (Marian's sinusoidal positions, Swin v2's logit scale) are not
     layers and do not count."""
     for m in modules:
@@ -116,6 +108,24 @@ def _kept_weights(modules: list[nn.Module], saved: dict[int, tuple[torch.Tensor,
             if torch.equal(w, copy) and bool(copy.any()):
                 return True
     return False
+
+
+def _constructor_init(m: nn.Module, saved: dict[int, tuple[torch.Tensor, torch.Tensor, object]]) -> None:
+    """A transformers ``Conv1D`` whose weight ``_init_weights`` left as it was (OpenAI GPT's and
+    ImageGPT's do not draw them) drawn as the library draws it, by its own constructor
+    (``Conv1D(nf, nx)``: the library's init of that layer), in place."""
+    w = getattr(m, "weight", None)
+    if (type(m).__name__ != "Conv1D" or not type(m).__module__.startswith("transformers.") or not isinstance(w, torch.Tensor)
+            or id(w) not in saved or not torch.equal(w, saved[id(w)][1])):
+        return
+    try:
+        fresh = type(m)(m.nf, m.nx)
+    except Exception:  # noqa: BLE001 - a constructor we cannot call: the layer stays kept, and the reference refused
+        return
+    for name in ("weight", "bias"):
+        mine, theirs = getattr(m, name, None), getattr(fresh, name, None)
+        if isinstance(mine, torch.Tensor) and isinstance(theirs, torch.Tensor) and mine.shape == theirs.shape:
+            mine.copy_(theirs.to(mine.dtype))
 
 
 def library_first_attention_ratio(model: nn.Module, batch: Batch, blocks: list[str], branch: str, *, seed: int = 0,
@@ -151,7 +161,9 @@ def at_library_init(model: nn.Module, later_blocks: list[str]) -> Iterator[bool]
     cfg = model.config
     inside = tuple(b + "." for b in later_blocks)
     chosen = [(n, m) for n, m in model.named_modules() if n not in later_blocks and not n.startswith(inside)]
-    tensors = {id(t): t for _, m in chosen for t in (*m.parameters(recurse=False), *m.buffers(recurse=False))}
+    # every tensor of the model is saved and put back, the later blocks' too: a PreTrainedModel's own
+    # ``_init_weights`` may walk every parameter below it (ImageGPT's c_proj rule re-draws all of them)
+    tensors = {id(t): t for m in model.modules() for t in (*m.parameters(recurse=False), *m.buffers(recurse=False))}
     saved = {k: (t, t.detach().clone(), getattr(t, "_is_hf_initialized", None)) for k, t in tensors.items()}
     old = {a: getattr(cfg, a) for a in ranges}
     try:
@@ -161,9 +173,10 @@ def at_library_init(model: nn.Module, later_blocks: list[str]) -> Iterator[bool]
             for t, _, flag in saved.values():
                 if flag is not None:
                     t._is_hf_initialized = False  # transformers' init helpers skip a tensor so marked
-            for _, m in reversed(chosen):  # inner modules first, then the ones around them (GPT-2's c_proj rule)
-                if not _whole_model(m):
-                    model._init_weights(m)
+            for _, m in reversed(chosen):  # inner modules first, then the ones around them (GPT-2's and ImageGPT's c_proj rules)
+                model._init_weights(m)
+            for _, m in chosen:
+                _constructor_init(m, saved)
         yield not _kept_weights([m for _, m in chosen], saved)
     finally:
         for a, v in old.items():
