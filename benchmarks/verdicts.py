@@ -1231,7 +1231,29 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                         "persimmon-w256"),
                                                  "26": ("imagegpt-w256", "biogpt-w256"),
                                                  "27": ("xlmr-xl-w256", "megatron-w256", "trocr-w256", "openai-gpt-w256"),
-                                                 "28": ("mbart-w256", "blenderbot-w256", "whisper-w256")}
+                                                 "28": ("mbart-w256", "blenderbot-w256", "whisper-w256"),
+                                                 "29": ("bart-w256", "torch-post-w256", "torch-pre-w256")}
+
+
+class _TorchCausalLM(torch.nn.Module):
+    """A causal LM of torch's own layers at torch's own init (set 29): token and learned position
+    tables (nn.Embedding's N(0, 1)), nn.TransformerEncoder with a causal mask, post-norm
+    (``norm_first=False``, torch's default) or pre-norm, and a linear head (untied)."""
+
+    def __init__(self, vocab: int, width: int = 256, blocks: int = 6, heads: int = 4, norm_first: bool = False):
+        super().__init__()
+        self.tokens = torch.nn.Embedding(vocab, width)
+        self.positions = torch.nn.Embedding(128, width)
+        layer = torch.nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=norm_first)
+        self.blocks = torch.nn.TransformerEncoder(layer, blocks, enable_nested_tensor=False)
+        self.norm = torch.nn.LayerNorm(width) if norm_first else torch.nn.Identity()
+        self.head = torch.nn.Linear(width, vocab)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        t = input_ids.shape[1]
+        h = self.tokens(input_ids) + self.positions(torch.arange(t, device=input_ids.device))
+        mask = torch.nn.Transformer.generate_square_subsequent_mask(t, device=input_ids.device)
+        return self.head(self.norm(self.blocks(h, mask=mask, is_causal=True)))
 
 
 def _wide_decoder(name: str) -> torch.nn.Module:
@@ -1316,6 +1338,11 @@ def _wide_decoder(name: str) -> torch.nn.Module:
             vocab_size=v, d_model=256, decoder_layers=6, decoder_attention_heads=4, decoder_ffn_dim=1024, encoder_layers=1,
             encoder_attention_heads=4, encoder_ffn_dim=1024, max_target_positions=128, pad_token_id=1, bos_token_id=0,
             eos_token_id=2, decoder_start_token_id=0, suppress_tokens=None, begin_suppress_tokens=None, use_cache=False)),
+        # set 29: post-norm decoders (BART's, a LayerNorm on its embeddings; torch's TransformerEncoder at
+        # torch's init, causal, no norm on its embeddings) and the same torch stack pre-norm, as a contrast
+        "bart-w256": lambda: t.BartForCausalLM(t.BartConfig(**bart_decoder)),
+        "torch-post-w256": lambda: _TorchCausalLM(v),
+        "torch-pre-w256": lambda: _TorchCausalLM(v, norm_first=True),
         "persimmon-w256": lambda: t.PersimmonForCausalLM(t.PersimmonConfig(
             vocab_size=v, hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4,
             max_position_embeddings=128, pad_token_id=0, bos_token_id=0, eos_token_id=0)),
@@ -1459,6 +1486,9 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # decoders did not learn the zoo's task from any init; three more pre-norm decoders with a learned
     # position table and a plain MLP, checked to learn before their inits were chosen
     "28": (HOLDOUT.with_name("verdicts_others28.json"), ("default", "kaiming", "normal-0.1", "x2.5")),
+    # set 29 (stop 45, committed with inspect's predictions under the post-norm rule set on set 27,
+    # before training): two post-norm decoders outside every set and one pre-norm twin
+    "29": (HOLDOUT.with_name("verdicts_others29.json"), ("default", "kaiming", "normal-0.1", "x2.5")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
@@ -1714,12 +1744,12 @@ def replay_rows(truth: dict) -> list[dict[str, object]]:
     return rows
 
 
-def cmd_replay(truth: dict, record: bool) -> None:
+def cmd_replay(truth: dict, record: bool, missing: bool = False) -> None:
     """Re-score every trained pair (zoo, holdout and others sets) from inspect's saved measurements:
     ``--record`` runs inspect on each once (~10 min) and keeps what ``diagnose`` reads in
     ``benchmarks/.verdicts_replay.pkl``; without it, the verdicts are recomputed from that cache in
     seconds. Valid for changes to ``inspect.verdicts`` only: a change to what is measured needs
-    ``--record`` again."""
+    ``--record`` again. ``--missing`` records only the pairs the cache lacks (a set just trained)."""
     import pickle
 
     import initscope.inspect.verdicts as V
@@ -1727,11 +1757,12 @@ def cmd_replay(truth: dict, record: bool) -> None:
     rows = [r for r in replay_rows(truth) if r["label"] != "left out"]
     keys = list(dict.fromkeys((str(r["where"]), str(r["name"]), str(r["init"])) for r in rows))
     cache: dict = pickle.loads(REPLAY.read_bytes()) if REPLAY.exists() else {}
-    if record:
-        cache = {}
+    if record or missing:
+        cache = {} if record else cache
         diagnose = V.diagnose
+        todo = [k for k in keys if k not in cache]
         try:
-            for n, (where, name, init) in enumerate(keys):
+            for n, (where, name, init) in enumerate(todo):
                 got: dict = {}
 
                 def keep(*args, **kw):
@@ -1744,7 +1775,7 @@ def cmd_replay(truth: dict, record: bool) -> None:
                 x, _ = zoo.task_data(task, 16, seed=12345)
                 res = inspect(build_pair(where, name, init, 0), x)
                 cache[(where, name, init)] = (got["args"], got["kw"], bool(res.issues))
-                print(f"[{n + 1}/{len(keys)}] {where} {name} {init}: {'flagged' if res.issues else 'ok'}", file=sys.stderr, flush=True)
+                print(f"[{n + 1}/{len(todo)}] {where} {name} {init}: {'flagged' if res.issues else 'ok'}", file=sys.stderr, flush=True)
         finally:
             V.diagnose = diagnose
         REPLAY.write_bytes(pickle.dumps(cache))
@@ -1785,6 +1816,7 @@ def main() -> None:
     ap.add_argument("--predict", action="store_true", help="others: print inspect's predictions for --set, untrained")
     ap.add_argument("--fixes", action="store_true", help="holdout, others --train-others: also --fix auto every flagged pair and train it again")
     ap.add_argument("--record", action="store_true", help="replay: run inspect on every trained pair and save what the verdicts read")
+    ap.add_argument("--missing", action="store_true", help="replay: record only the trained pairs the saved measurements lack")
     ap.add_argument("--steps", type=int, default=60, help="trial: AdamW steps on the pair's batch")
     ap.add_argument("--truth", type=Path, default=TRUTH, help="the saved ground truth to train into or score against")
     ap.add_argument("--train-steps", type=int, default=PROTOCOL["steps"], help="train: AdamW steps per pair")
@@ -1834,7 +1866,7 @@ def main() -> None:
         cmd_holdout(truth, a.jobs, a.set, a.fixes)
         return
     if a.what == "replay":
-        cmd_replay(truth, a.record)
+        cmd_replay(truth, a.record, a.missing)
         return
     if a.what == "warned":
         cmd_warned(truth, a.jobs)

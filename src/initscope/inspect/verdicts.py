@@ -227,6 +227,18 @@ GATED_MLP_NAMES = (("gate_proj",), ("gate_up_proj",), ("w1", "w3"), ("wi_0", "wi
 # with rotary or ALiBi positions are not judged by it: tied Falcon trains at 35 (x3), LLaMA-style
 # untied ones at 18.6 (x2.5).
 TIED_STREAM_GROWTH_MAX = 9.0
+# A causal LM whose every block puts a norm after its residual addition (post-norm: OpenAI GPT,
+# TrOCR's, BART's decoders): each attention branch mixes the other tokens into the stream before
+# the norm, so the share of the stream left to the position's own token after the stack is
+# prod over blocks 1 / (1 + r^2), r the attention branch's RMS over the stream it is added to
+# (the branch taken as uncorrelated with the token, as a flat attention over the earlier ones is).
+# Under this share, a defect. SET ON OTHERS SET 27 (stop 45, in-sample): at their library init
+# both read 0.99 and learn; at Kaiming (OpenAI GPT 0.05, TrOCR 4e-4), N(0, 0.1) and every weight
+# x2.5 (0.27, 0.21) both sit at chance (progress 0.01-0.02), OpenAI GPT's three missed by every
+# other rule (its first attention reads its embeddings, too small for the factor's 1x floor).
+# The post-norm causal LMs of the earlier sets (ProphetNet, Marian, RoC-BERT at their defaults)
+# read over 0.99. A pre-norm block keeps the token in its stream whatever its branches add.
+POST_NORM_TOKEN_SHARE_MIN = 0.5
 # Token similarity (mean cosine between one sequence's token vectors) at a block's output.
 # Library inits: up to 0.55 (LLaMA, 4 blocks), 0.38 (BERT, from its shared token-type
 # vector); constant weights: exactly 1 (every token the same vector). BERT's orthogonal
@@ -845,6 +857,41 @@ def _tied_stream_findings(blocks: pd.DataFrame, o: Output, gr: Gradients | None)
                      confidence="low", severity="warning")]
 
 
+def post_norm_token_share(blocks: pd.DataFrame, branches: pd.DataFrame) -> float:
+    """The share of a post-norm stack's stream its attention branches leave to each position's own
+    token, prod 1 / (1 + r^2) over the attention branches (NaN unless every block is post-norm and
+    has one)."""
+    if blocks.empty or branches.empty or "role" not in branches or not bool(post_norm_blocks(blocks).all()):
+        return math.nan
+    att = branches[branches.role == "attention"]
+    if att.empty or att.block.nunique() < blocks.block.nunique() or not att.ratio.notna().all():
+        return math.nan
+    return float((1.0 / (1.0 + att.ratio.astype(float) ** 2)).prod())
+
+
+def _post_norm_token_findings(blocks: pd.DataFrame, branches: pd.DataFrame, attention: pd.DataFrame,
+                              o: Output) -> list[Finding]:
+    """A causal LM of post-norm blocks whose attention branches leave its own token under
+    POST_NORM_TOKEN_SHARE_MIN of the stream."""
+    causal = not attention.empty and "causal" in attention and bool(attention.causal.fillna(False).astype(bool).all())
+    if o.task != "lm" or not causal:
+        return []
+    share = post_norm_token_share(blocks, branches)
+    if not share < POST_NORM_TOKEN_SHARE_MIN:
+        return []
+    att = branches[branches.role == "attention"]
+    worst = att.loc[att.ratio.astype(float).idxmax()]
+    return [_finding("attention drowns the token in a post-norm stack", [str(att.iloc[0].block)], share,
+                     f"every block normalizes its stream after adding its branches, and the attention branches "
+                     f"({float(att.ratio.min()):.3g}-{float(worst.ratio):.3g}x the stream they are added to) leave each "
+                     f"position's own token {share:.1%} of it by the last block (in the calibration post-norm decoders "
+                     f"under {POST_NORM_TOKEN_SHARE_MIN:.0%} sat at chance, OpenAI GPT and TrOCR at Kaiming, N(0, 0.1) and x2.5; "
+                     "at their library init they read 99% and learned)",
+                     "scale the attention's value and output projections down to the library's scale (transformers: "
+                     "initializer_range, default 0.02; initscope inspect --fix auto): a post-norm block trains from small branches",
+                     confidence="high" if share < POST_NORM_TOKEN_SHARE_MIN / 10 else "low")]
+
+
 def dead_blocks(blocks: pd.DataFrame, branches: pd.DataFrame, layers: pd.DataFrame) -> list[str]:
     """Residual blocks (module names) every branch of which ends in a layer whose weight is
     exactly zero and whose input is exactly zero (``input_zero``): its gradient is zero whatever
@@ -1171,6 +1218,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
                 *_block_findings(blocks, layers), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
                 *_first_attention_findings(first_attention, attention, output, gated),
                 *_tied_stream_findings(blocks, output, gradients),
+                *_post_norm_token_findings(blocks, branches, attention, output),
                 *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task, post_norm)]
     findings += _stuck_findings(stuck or [], dead, findings)
