@@ -605,6 +605,37 @@ def test_a_bert_named_decoder_s_first_attention_is_judged():
     assert f.severity == "defect" and f.confidence == "low" and "its positions are a learned table" in f.message
 
 
+def test_a_post_norm_decoder_whose_attention_drowns_the_token_is_a_defect():
+    """OpenAI GPT is post-norm (a LayerNorm after each residual addition). Re-drawn N(0, 0.1) its
+    attention branches, added before the norm, leave each position's own token under half the
+    stream by the last block, and it sat at chance (others set 27: 0.02, OpenAI GPT and TrOCR);
+    no other rule caught it (its first attention reads raw embeddings of std 0.028, under the
+    factor's 1x floor). At its library init nothing is said; GPT-2, pre-norm, is never judged so."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.verdicts import POST_NORM_TOKEN_SHARE_MIN, post_norm_token_share
+
+    ids = {"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))}
+    cfg = t.OpenAIGPTConfig(vocab_size=1000, n_embd=256, n_layer=3, n_head=4, n_positions=64)
+    torch.manual_seed(0)
+    res = inspect(t.OpenAIGPTLMHeadModel(cfg), ids)
+    assert res.blocks.post_norm.all()
+    assert post_norm_token_share(res.blocks, res.branches) > 0.95
+    assert "attention drowns the token in a post-norm stack" not in _kinds(res)
+    torch.manual_seed(0)
+    res = inspect(_redraw_matrices(t.OpenAIGPTLMHeadModel(cfg), 0.1), ids)
+    share = post_norm_token_share(res.blocks, res.branches)
+    att = res.branches[res.branches.role == "attention"].ratio.to_numpy()
+    assert len(att) == 3 and share == pytest.approx(math.prod((1 / (1 + att ** 2)).tolist()))
+    assert share < POST_NORM_TOKEN_SHARE_MIN
+    f = next(f for f in res.findings if f.kind == "attention drowns the token in a post-norm stack")
+    assert f.severity == "defect" and f.value == pytest.approx(share)
+    torch.manual_seed(0)
+    g = inspect(_redraw_matrices(t.GPT2LMHeadModel(t.GPT2Config(vocab_size=1000, n_embd=256, n_layer=3, n_head=4,
+                                                                n_positions=64)), 0.1), ids)
+    assert not g.blocks.post_norm.any() and math.isnan(post_norm_token_share(g.blocks, g.branches))
+    assert "attention drowns the token in a post-norm stack" not in _kinds(g)
+
+
 def test_saturated_causal_attention_is_a_warning_only_where_the_first_attention_factor_judges():
     """Every parameter x3.5 leaves the attention of the zoo's LLaMA, GPT-NeoX and BERT at about a
     third of its maximum entropy. LLaMA's first attention is read against its library init (26x

@@ -332,6 +332,22 @@ def test_the_attention_a_branch_projects_is_found_by_name(module: str, layers: l
     assert _source_attention(module, att.iloc[:0]) is None
 
 
+def test_the_token_share_of_a_post_norm_stack_is_the_product_over_its_attention_branches():
+    """``verdicts.post_norm_token_share``: prod 1 / (1 + r^2) over the attention branches (r 1 and
+    0.5: 1/2 x 4/5 = 0.4); NaN where a block is pre-norm or has no attention branch."""
+    import pandas as pd
+
+    from initscope.inspect.verdicts import post_norm_token_share
+
+    blocks = pd.DataFrame(dict(block=["b0", "b1"], post_norm=[True, True]))
+    branches = pd.DataFrame(dict(block=["b0", "b0", "b1", "b1"], role=["attention", "mlp", "attention", "mlp"],
+                                 ratio=[1.0, 3.0, 0.5, 3.0]))
+    assert post_norm_token_share(blocks, branches) == pytest.approx(0.4)
+    assert math.isnan(post_norm_token_share(blocks.assign(post_norm=[True, False]), branches))
+    assert math.isnan(post_norm_token_share(blocks, branches[branches.block == "b0"]))
+    assert math.isnan(post_norm_token_share(blocks, branches.iloc[:0]))
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.compile's imports (torch.jit)
 def test_a_compiled_model_is_inspected_through_its_original_module():
     torch.manual_seed(0)
