@@ -636,6 +636,30 @@ def test_a_post_norm_decoder_whose_attention_drowns_the_token_is_a_defect():
     assert "attention drowns the token in a post-norm stack" not in _kinds(g)
 
 
+def test_the_first_attention_factor_does_not_read_embeddings_a_norm_sets_to_unit_scale():
+    """mBART's decoder puts a LayerNorm on its embeddings: its first block reads a unit-scale stream,
+    and its library init's attention branch is about 0.04x of it. Re-drawn N(0, 0.1) the branch is
+    about 1.7x the stream, 48x the library's, yet mBART (pre-norm) learns (others set 28: 0.71,
+    Kaiming 0.90): the factor measures the init's scale there, not a swamped token, and is not
+    applied (since stop 45)."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.verdicts import FIRST_ATTENTION_LIBRARY_MAX, embeddings_normalized
+
+    ids = {"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))}
+    cfg = t.MBartConfig(vocab_size=1000, d_model=256, decoder_layers=2, decoder_attention_heads=4, decoder_ffn_dim=1024,
+                        encoder_layers=1, encoder_attention_heads=4, encoder_ffn_dim=1024, max_position_embeddings=64,
+                        pad_token_id=1, bos_token_id=0, eos_token_id=2, use_cache=False)
+    torch.manual_seed(0)
+    res = inspect(_redraw_matrices(t.MBartForCausalLM(cfg), 0.1), ids)
+    assert embeddings_normalized(res.layers)
+    first = res.branches[(res.branches.block_index == 0) & (res.branches.role == "attention")].iloc[0]
+    assert first.ratio > 1 and first.ratio / res.output.first_attention_library > FIRST_ATTENTION_LIBRARY_MAX
+    assert "attention swamps the token embeddings" not in _kinds(res)
+    torch.manual_seed(0)
+    g = inspect(_redraw_matrices(llama_model(hidden_size=256, intermediate_size=688, num_hidden_layers=2), 0.1), ids)
+    assert not embeddings_normalized(g.layers)
+
+
 def test_saturated_causal_attention_is_a_warning_only_where_the_first_attention_factor_judges():
     """Every parameter x3.5 leaves the attention of the zoo's LLaMA, GPT-NeoX and BERT at about a
     third of its maximum entropy. LLaMA's first attention is read against its library init (26x
