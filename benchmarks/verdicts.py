@@ -1238,7 +1238,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
 class _TorchCausalLM(torch.nn.Module):
     """A causal LM of torch's own layers at torch's own init (set 29): token and learned position
     tables (nn.Embedding's N(0, 1)), nn.TransformerEncoder with a causal mask, post-norm
-    (``norm_first=False``, torch's default) or pre-norm, and a linear head (untied)."""
+    (``norm_first=False``, torch's default) or pre-norm, and a linear head (untied). Kept apart from
+    ``zoo.TokenEncoder`` (the zoo's classifier: positions N(0, 0.02), dropout, mean-pooled head), whose
+    ground truth was trained on that exact construction, as set 29's was on this one."""
 
     def __init__(self, vocab: int, width: int = 256, blocks: int = 6, heads: int = 4, norm_first: bool = False):
         super().__init__()

@@ -98,10 +98,10 @@ def test_a_model_the_library_does_not_initialize_has_no_yardstick():
     assert math.isnan(library_first_attention_ratio(model, as_batch(torch.zeros(2, 3, dtype=torch.long)), ["0"], "1"))
 
 
-def _imagegpt(init_std: float | None = None) -> nn.Module:
+def _imagegpt(init_std: float | None = None, seed: int = 0) -> nn.Module:
     """A small ImageGPT: GPT-2's block, whose ``_init_weights`` leaves its Conv1D layers to their
     constructor."""
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     m = transformers.ImageGPTForCausalImageModeling(transformers.ImageGPTConfig(vocab_size=1001, n_embd=64, n_layer=2,
                                                                                 n_head=4, n_positions=64))
     if init_std is not None:
@@ -132,14 +132,8 @@ def test_layers_the_library_init_leaves_to_their_constructor_are_drawn_by_it():
     assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
     ref = library_first_attention_ratio(m, IDS, blocks, "transformer.h.0.attn.c_proj", draws=8)
     assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
-    built = [first_attention_ratio(_imagegpt_seeded(s), IDS, blocks[0], "transformer.h.0.attn.c_proj") for s in range(8)]
+    built = [first_attention_ratio(_imagegpt(seed=s), IDS, blocks[0], "transformer.h.0.attn.c_proj") for s in range(8)]
     assert ref == pytest.approx(sum(built) / len(built), rel=0.15)
-
-
-def _imagegpt_seeded(seed: int) -> nn.Module:
-    torch.manual_seed(seed)
-    return transformers.ImageGPTForCausalImageModeling(transformers.ImageGPTConfig(vocab_size=1001, n_embd=64, n_layer=2,
-                                                                                   n_head=4, n_positions=64))
 
 
 def test_a_library_init_that_keeps_a_layer_as_it_was_gives_no_yardstick():
