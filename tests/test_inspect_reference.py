@@ -167,3 +167,19 @@ def test_imagegpt_is_inspected_as_a_causal_lm_under_its_own_loss():
     assert res.output.chance_loss == pytest.approx(math.log(1000))  # its logits: every id but the start token
     assert abs(res.output.loss - res.output.chance_loss) < 0.1  # N(0, 0.02) logits: near chance
     assert 0.7 < res.output.first_attention_library / float(res.branches.ratio.iloc[0]) < 1.4  # built at its library's init
+
+
+@pytest.mark.parametrize("width, draws", [(64, 3), (512, 1)])
+def test_a_wide_stream_takes_one_draw_of_the_library_init(width: int, draws: int):
+    """Below ONE_DRAW_WIDTH the reference is the mean of three seeded draws, from it on the first
+    draw alone: the same numbers as asking for that many draws by hand."""
+    from initscope.inspect.reference import ONE_DRAW_WIDTH
+
+    assert (width >= ONE_DRAW_WIDTH) == (draws == 1)
+    torch.manual_seed(0)
+    m = gpt2_model(n_embd=width, n_layer=2, n_head=4)
+    blocks, branch = ["transformer.h.0", "transformer.h.1"], "transformer.h.0.attn.c_proj"
+    ref = library_first_attention_ratio(m, IDS, blocks, branch, seed=3)
+    assert ref == library_first_attention_ratio(m, IDS, blocks, branch, seed=3, draws=draws)
+    one = library_first_attention_ratio(m, IDS, blocks, branch, seed=3, draws=1)
+    assert (ref == one) == (draws == 1)

@@ -15,6 +15,15 @@ import numpy as np
 import torch
 
 
+def abs_max(x: torch.Tensor) -> float:
+    """max |x| in one pass without a copy (NaN if any entry is NaN; 0 for an empty tensor):
+    aminmax beats abs().amax() 2x on CPU."""
+    if x.numel() == 0:
+        return 0.0
+    lo, hi = torch.aminmax(x.detach())
+    return max(-float(lo), float(hi))
+
+
 @dataclass
 class RunningMoments:
     """Per-coordinate mean and variance over a streamed batch axis (axis 0)."""

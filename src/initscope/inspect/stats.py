@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
+from initscope.engine.moments import abs_max
 from initscope.geometry import effective_rank
 from initscope.inspect.structure import RECURRENT, fans, is_embedding, weight_of
 from initscope.registry import Registry
@@ -218,7 +219,7 @@ def _sample_fraction(m: Moments) -> float:
 
 
 def _dead_fraction(m: Moments) -> float:
-    scale = float(m.x.abs().max()) if m.x.numel() else 0.0
+    scale = abs_max(m.x)
     return float((m.var_s <= 1e-12 * (1 + scale**2)).to(torch.float64).mean()) if math.isfinite(scale) else math.nan
 
 
@@ -405,7 +406,7 @@ def _recurrent_weight_stats(m: nn.Module) -> dict[str, object]:
         parts += [getattr(m, n + sfx).detach().reshape(-1, 1) for n in ("bias_ih", "bias_hh")]
     rows = torch.cat([t.to(torch.float64) for t in parts], dim=1)  # [gates * h, ...]
     per_unit = rows.reshape(gates, h, -1).transpose(0, 1).reshape(h, -1)
-    return dict(weight_std=nan, weight_abs_max=float(parts[0].abs().max()), weight_units=h, fan_in=nan, fan_out=nan,
+    return dict(weight_std=nan, weight_abs_max=abs_max(parts[0]), weight_units=h, fan_in=nan, fan_out=nan,
                 fan_source="", kaiming_std=nan, xavier_std=nan, init_guess=None, distinct_units=distinct_rows(per_unit))
 
 
@@ -449,10 +450,10 @@ def weight_stats(module: nn.Module) -> dict[str, object]:
         more = []
         if isinstance(g, torch.Tensor) and g.layout == torch.strided and g.shape == w.shape:
             grows = g.detach().t() if unit_rows is not wd else g.detach()
-            top = float(grows.abs().max())
+            top = abs_max(grows)
             if math.isfinite(top) and top > 0:
                 # on the weights' scale: an exploding net's 1e18 gradients would drown the rows' differences
-                more.append((grows, float(mat.abs().max()) / top))
+                more.append((grows, abs_max(mat) / top))
         distinct = distinct_rows(mat, *more)
-    return dict(weight_std=std, weight_abs_max=float(wd.abs().max()), weight_units=int(unit_rows.shape[0]), fan_in=f.fan_in, fan_out=f.fan_out, fan_source=f.source, kaiming_std=refs["kaiming"],
+    return dict(weight_std=std, weight_abs_max=abs_max(wd), weight_units=int(unit_rows.shape[0]), fan_in=f.fan_in, fan_out=f.fan_out, fan_source=f.source, kaiming_std=refs["kaiming"],
                 xavier_std=refs["xavier"], init_guess=guess, distinct_units=distinct)
