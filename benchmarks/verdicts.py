@@ -1232,7 +1232,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "26": ("imagegpt-w256", "biogpt-w256"),
                                                  "27": ("xlmr-xl-w256", "megatron-w256", "trocr-w256", "openai-gpt-w256"),
                                                  "28": ("mbart-w256", "blenderbot-w256", "whisper-w256"),
-                                                 "29": ("bart-w256", "torch-post-w256", "torch-pre-w256")}
+                                                 "29": ("bart-w256", "torch-post-w256", "torch-pre-w256"),
+                                                 "30": ("marian-w256", "xglm-w256", "mixtral-w256", "cohere-w256", "codegen-w256",
+                                                        "bloom-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1345,6 +1347,22 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         "bart-w256": lambda: t.BartForCausalLM(t.BartConfig(**bart_decoder)),
         "torch-post-w256": lambda: _TorchCausalLM(v),
         "torch-pre-w256": lambda: _TorchCausalLM(v, norm_first=True),
+        # set 30: Marian's decoder (post-norm, sinusoidal positions, unscaled embeddings), XGLM (pre-norm,
+        # sinusoidal positions, embeddings x sqrt(width)), Mixtral (LLaMA's block with a mixture of 4
+        # experts, 2 per token), Cohere and CodeGen (parallel attention and MLP on one LayerNorm), BLOOM
+        # (ALiBi, a LayerNorm on its embeddings, the residual added inside its attention module)
+        "marian-w256": lambda: t.MarianForCausalLM(t.MarianConfig(**bart_decoder, decoder_vocab_size=v)),
+        "xglm-w256": lambda: t.XGLMForCausalLM(t.XGLMConfig(
+            vocab_size=v, d_model=256, num_layers=6, attention_heads=4, ffn_dim=1024, max_position_embeddings=128,
+            pad_token_id=1, bos_token_id=0, eos_token_id=2)),
+        "mixtral-w256": lambda: t.MixtralForCausalLM(t.MixtralConfig(**rotary, num_key_value_heads=2, num_local_experts=4,
+                                                                     num_experts_per_tok=2)),
+        "cohere-w256": lambda: t.CohereForCausalLM(t.CohereConfig(**rotary, num_key_value_heads=2, pad_token_id=0, bos_token_id=0,
+                                                                  eos_token_id=0)),
+        "codegen-w256": lambda: t.CodeGenForCausalLM(t.CodeGenConfig(
+            vocab_size=v, n_embd=256, n_layer=6, n_head=4, n_positions=128, rotary_dim=32, bos_token_id=0, eos_token_id=0)),
+        "bloom-w256": lambda: t.BloomForCausalLM(t.BloomConfig(vocab_size=v, hidden_size=256, n_layer=6, n_head=4, bos_token_id=0,
+                                                               eos_token_id=0)),
         "persimmon-w256": lambda: t.PersimmonForCausalLM(t.PersimmonConfig(
             vocab_size=v, hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4,
             max_position_embeddings=128, pad_token_id=0, bos_token_id=0, eos_token_id=0)),
@@ -1491,6 +1509,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 29 (stop 45, committed with inspect's predictions under the post-norm rule set on set 27,
     # before training): two post-norm decoders outside every set and one pre-norm twin
     "29": (HOLDOUT.with_name("verdicts_others29.json"), ("default", "kaiming", "normal-0.1", "x2.5")),
+    # set 30 (stop 46, committed with inspect's predictions before training, rules unchanged since
+    # stop 45): six decoder designs outside every set, among them a mixture of experts, two parallel
+    # blocks, a post-norm stack whose default the "same output" rule flags, and sinusoidal positions
+    "30": (HOLDOUT.with_name("verdicts_others30.json"), ("default", "kaiming", "normal-0.1", "x2.5")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
