@@ -1234,7 +1234,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "28": ("mbart-w256", "blenderbot-w256", "whisper-w256"),
                                                  "29": ("bart-w256", "torch-post-w256", "torch-pre-w256"),
                                                  "30": ("marian-w256", "xglm-w256", "mixtral-w256", "cohere-w256", "codegen-w256",
-                                                        "bloom-w256")}
+                                                        "bloom-w256"),
+                                                 "31": ("marian-w256",)}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1513,6 +1514,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # stop 45): six decoder designs outside every set, among them a mixture of experts, two parallel
     # blocks, a post-norm stack whose default the "same output" rule flags, and sinusoidal positions
     "30": (HOLDOUT.with_name("verdicts_others30.json"), ("default", "kaiming", "normal-0.1", "x2.5")),
+    # set 31 (stop 46, committed with its prediction before training, after set 30's first Marian pairs
+    # sat at chance): Marian's decoder with its embeddings x sqrt(width), the init that made it learn
+    # at width 64 (set 14), so that set 30's Marian pairs have a best to be labelled against
+    "31": (HOLDOUT.with_name("verdicts_others31.json"), ("scale-embedding",)),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
