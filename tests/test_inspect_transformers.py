@@ -680,3 +680,32 @@ def test_saturated_causal_attention_is_a_warning_only_where_the_first_attention_
         defects = {g.kind for g in res.findings if g.severity == "defect"}
         got[family] = (f.severity, set(res.attention.causal), "attention swamps the token embeddings" in defects)
     assert got == {"llama": ("warning", {True}, True), "neox": ("defect", {True}, False), "bert": ("defect", {False}, False)}
+
+
+def test_bloom_s_attention_adds_its_own_branch_inside_its_module_and_is_read_as_attention():
+    """BLOOM's attention module adds its output to the stream itself (``dropout_add`` before it
+    returns): until stop 46 that addition came before the module's exit hook and read as an MLP
+    branch, so BLOOM's first attention was never judged. Its branch is ``self_attention.dense``
+    over the LayerNorm-ed embeddings entering the block, by hand; the MLP's stays an MLP branch."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.verdicts import _entropy_of, embeddings_normalized
+
+    ids = {"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))}
+    torch.manual_seed(0)
+    m = t.BloomForCausalLM(t.BloomConfig(vocab_size=1000, hidden_size=64, n_layer=2, n_head=4))
+    seen = {}
+    hooks = [m.transformer.word_embeddings_layernorm.register_forward_hook(lambda mod, i, o: seen.setdefault("emb", o.detach())),
+             m.transformer.h[0].self_attention.dense.register_forward_hook(lambda mod, i, o: seen.setdefault("o", o.detach()))]
+    with torch.no_grad():
+        m.eval()(**ids)
+    for h in hooks:
+        h.remove()
+    res = inspect(m, ids)
+    b0 = res.branches[res.branches.block_index == 0].set_index("role")
+    assert list(res.branches[res.branches.block_index == 0].role) == ["attention", "mlp"]
+    assert str(b0.loc["attention", "module"]) == "transformer.h.0.self_attention.dense"
+    assert str(b0.loc["mlp", "module"]) == "transformer.h.0.mlp.dense_4h_to_h"
+    by_hand = float(seen["o"].pow(2).mean().sqrt() / seen["emb"].pow(2).mean().sqrt())
+    assert float(b0.loc["attention", "ratio"]) == pytest.approx(by_hand, rel=1e-4)
+    assert math.isfinite(_entropy_of(res.attention, "transformer.h.0.self_attention.dense"))
+    assert math.isfinite(res.output.first_attention_library) and embeddings_normalized(res.layers)

@@ -694,13 +694,21 @@ class Recorder:
     def _activation_exit(self, m: nn.Module, inp: Any, out: Any) -> None:
         self._in_activation -= 1
 
+    def _inside_attention(self, frame: _Frame) -> bool:
+        """An attention module below this block call is running: it adds its own branch to the
+        stream before it returns (BLOOM's ``dropout_add`` inside ``BloomAttention``)."""
+        block = self.rec.blocks[frame.block]["module"]
+        return bool(self._attn_stack) and self._attn_stack[-1].startswith(block + ".")
+
     def branch_added(self, frame: _Frame, stream: torch.Tensor, branch: torch.Tensor) -> None:
         producers = self.producers_of(branch)
         module = ",".join(producers)
         s, b = rms(stream), rms(branch)
         self.rec.branches.append(dict(
             block=self.rec.blocks[frame.block]["block"], block_index=frame.block,
-            role="attention" if frame.attention_since_add else "mlp", module=module,
+            role=("attention" if frame.attention_since_add or self._inside_attention(frame)
+                  else "mlp"),
+            module=module,
             # a stream of exact zeros (DETR's decoder queries start at 0) is begun by the branch,
             # not swamped: no ratio
             branch_rms=b, stream_rms=s, ratio=b / s if s > 0 else math.nan,
