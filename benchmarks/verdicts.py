@@ -1235,7 +1235,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "29": ("bart-w256", "torch-post-w256", "torch-pre-w256"),
                                                  "30": ("marian-w256", "xglm-w256", "mixtral-w256", "cohere-w256", "codegen-w256",
                                                         "bloom-w256"),
-                                                 "31": ("marian-w256",)}
+                                                 "31": ("marian-w256",),
+                                                 "32": ("neox-w256", "gptj-w256", "phi-w256", "falcon-w256", "stablelm-par-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1364,6 +1365,21 @@ def _wide_decoder(name: str) -> torch.nn.Module:
             vocab_size=v, n_embd=256, n_layer=6, n_head=4, n_positions=128, rotary_dim=32, bos_token_id=0, eos_token_id=0)),
         "bloom-w256": lambda: t.BloomForCausalLM(t.BloomConfig(vocab_size=v, hidden_size=256, n_layer=6, n_head=4, bos_token_id=0,
                                                                eos_token_id=0)),
+        # set 32: parallel blocks (attention and MLP on one normed stream, one addition)
+        "neox-w256": lambda: t.GPTNeoXForCausalLM(t.GPTNeoXConfig(
+            vocab_size=v, hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4,
+            max_position_embeddings=128, use_parallel_residual=True, bos_token_id=0, eos_token_id=0)),
+        "gptj-w256": lambda: t.GPTJForCausalLM(t.GPTJConfig(
+            vocab_size=v, n_embd=256, n_layer=6, n_head=4, n_positions=128, rotary_dim=32, bos_token_id=0, eos_token_id=0)),
+        "phi-w256": lambda: t.PhiForCausalLM(t.PhiConfig(
+            vocab_size=v, hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4,
+            max_position_embeddings=128, bos_token_id=0, eos_token_id=0)),
+        "falcon-w256": lambda: t.FalconForCausalLM(t.FalconConfig(
+            vocab_size=v, hidden_size=256, num_hidden_layers=6, num_attention_heads=4, parallel_attn=True,
+            new_decoder_architecture=False, multi_query=False, alibi=False, bias=False, max_position_embeddings=128,
+            bos_token_id=0, eos_token_id=0)),
+        "stablelm-par-w256": lambda: t.StableLmForCausalLM(t.StableLmConfig(
+            **rotary, num_key_value_heads=4, use_parallel_residual=True, bos_token_id=0, eos_token_id=0)),
         "persimmon-w256": lambda: t.PersimmonForCausalLM(t.PersimmonConfig(
             vocab_size=v, hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4,
             max_position_embeddings=128, pad_token_id=0, bos_token_id=0, eos_token_id=0)),
@@ -1518,6 +1534,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # sat at chance): Marian's decoder with its embeddings x sqrt(width), the init that made it learn
     # at width 64 (set 14), so that set 30's Marian pairs have a best to be labelled against
     "31": (HOLDOUT.with_name("verdicts_others31.json"), ("scale-embedding",)),
+    # set 32 (stop 47, committed with inspect's predictions before training, under the parallel-block
+    # rules set on set 30's CodeGen and holdout sets 3 and 16's GPT-NeoX): five parallel-block decoders
+    # outside every set, at width 256, from the inits that took the sequential decoders past the bars
+    "32": (HOLDOUT.with_name("verdicts_others32.json"), ("default", "kaiming", "normal-0.1", "x2.5", "x3.5")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,

@@ -132,6 +132,16 @@ ZERO_SHARE_LOWER_BOUND = 0.1
 # (44.0, broken 0.19) is caught by this rule alone. Everything else over 20 is caught by
 # saturated attention or an exploding stack as well (ResNet-style MLP and CNN x10 at 20-23).
 BRANCH_RATIO_MAX = 35.0
+# Stop 47: in a parallel block (verdicts.parallel_blocks: attention and MLP read one normed
+# stream and are added in one sum) the MLP reads the token itself, so a branch over
+# BRANCH_RATIO_MAX is a warning up to this, the rule's own high-confidence line (3x): of the
+# parallel pairs between 35 and 105, CodeGen N(0, 0.1) and x2.5 (40, 51; others set 30, flagged
+# before training) train 0.99 and 0.97, GPT-NeoX x5 (53, also saturated past a third of
+# ENTROPY_RATIO_MIN, still a defect) is marginal 0.47; those over it (NeoX, Phi, GPT-J, Falcon
+# x10 at 190-220) are broken. Saturated attention in parallel blocks is likewise a warning above
+# a third of ENTROPY_RATIO_MIN (NeoX x3.5, x4, CodeGen x2.5: 0.20-0.35, all train). In-sample
+# (replay over every trained pair) for those pairs.
+PARALLEL_BRANCH_RATIO_MAX = 3 * BRANCH_RATIO_MAX
 # Causal LMs with sequential blocks (attention, then the MLP on its output): the first block's
 # attention branch RMS / the token embeddings it is added to. Above this the next-token
 # prediction reads a mix of earlier tokens more than the current one: a defect ("low"
@@ -525,10 +535,11 @@ def _sequence_findings(o: Output, layers: pd.DataFrame) -> list[Finding]:
                      confidence="high" if sf < SEQUENCE_FRACTION_MIN / 5 else "low")]
 
 
-def _attention_findings(att: pd.DataFrame, factor_judges: bool = False) -> list[Finding]:
+def _attention_findings(att: pd.DataFrame, factor_judges: bool = False, parallel: set[str] | None = None) -> list[Finding]:
     """Saturated attention: a layer whose rows' entropy is under ENTROPY_RATIO_MIN of its maximum;
     a warning above a third of that in causal attention whose first block the first-attention
-    factor judges (``factor_judges``; see ENTROPY_RATIO_MIN)."""
+    factor judges (``factor_judges``; see ENTROPY_RATIO_MIN) or whose every saturated layer sits
+    in a ``parallel`` block (:func:`parallel_blocks`; see PARALLEL_BRANCH_RATIO_MAX)."""
     if att.empty:
         return []
     if "zero_share" not in att:  # a table recorded before underflow was counted
@@ -546,11 +557,14 @@ def _attention_findings(att: pd.DataFrame, factor_judges: bool = False) -> list[
                  + (f" or more ({first.zero_share:.0%} of its probabilities underflow to 0)" if first.zero_share >= ZERO_SHARE_LOWER_BOUND
                     else " or more (the softmax underflows)" if first.entropy_ratio < 0.05 else ""))
     causal = "causal" in att and bool(att[att.layer.isin(bad.index)].causal.fillna(False).astype(bool).all())
-    mild = factor_judges and causal and float(bad.entropy_ratio.min()) >= ENTROPY_RATIO_MIN / 3
+    in_parallel = bool(parallel) and "block" in att and set(att[att.layer.isin(bad.index)].block.astype(str)) <= set(parallel or ())
+    mild = (factor_judges or in_parallel) and causal and float(bad.entropy_ratio.min()) >= ENTROPY_RATIO_MIN / 3
+    why = ("in a decoder whose first attention is read against its library init, saturation this mild broke training "
+           "only where that reading flagged it too; Nemotron x2.5 so saturated trains" if factor_judges else
+           "in parallel blocks, whose MLP reads the token itself, saturation this mild trained: GPT-NeoX x3.5 and x4, "
+           "CodeGen x2.5")
     return [_finding("saturated attention", list(bad.index), float(first.entropy_ratio),
-                     f"entropy {first.entropy_ratio:.1%} of its maximum log(keys), {scale}"
-                     + (" (in a decoder whose first attention is read against its library init, saturation this mild "
-                        "broke training only where that reading flagged it too; Nemotron x2.5 so saturated trains)" if mild else ""),
+                     f"entropy {first.entropy_ratio:.1%} of its maximum log(keys), {scale}" + (f" ({why})" if mild else ""),
                      "smaller q/k init (transformers: initializer_range) or QK-norm; softmax gradients vanish when one key takes all",
                      severity="warning" if mild else None)]
 
@@ -697,6 +711,26 @@ def _source_attention(module: str, attention: pd.DataFrame) -> str | None:
     return siblings[0] if len(siblings) == 1 else None
 
 
+def parallel_blocks(branches: pd.DataFrame, attention: pd.DataFrame) -> set[str]:
+    """Blocks whose attention and MLP read the same normed stream and reach it in one addition:
+    the block's only branch is a sum of several producers (GPT-NeoX, GPT-J, Phi, CodeGen) or is
+    produced outside its attention module (Falcon adds its attention output into the MLP's in
+    place). There the MLP reads the token itself, not the attention's mix, and its output enters
+    the stream in the same addition: what the attention does to the token (drowns it, or
+    saturates) does not decide what the MLP sees (:func:`_attention_findings`,
+    :func:`_block_findings`). Without attention weights no block is read as parallel."""
+    if branches.empty or attention.empty or not {"role", "module", "block_index"} <= set(branches.columns):
+        return set()
+    out: set[str] = set()
+    for _, rows in branches.groupby("block_index", sort=False):
+        if len(rows) != 1:
+            continue
+        r = rows.iloc[0]
+        if r.role == "attention" and ("," in str(r.module) or _source_attention(str(r.module), attention) is None):
+            out.add(str(r.block))
+    return out
+
+
 def _entropy_of(attention: pd.DataFrame, module: str) -> float:
     """Mean entropy ratio of the attention layer ``module`` comes out of (:func:`_source_attention`;
     NaN where none)."""
@@ -775,17 +809,24 @@ def zero_tables_learn(layers: pd.DataFrame, blocks: pd.DataFrame) -> bool:
     return bool((emb.weight_abs_max.astype(float) == 0).all() and (grads > 0).any() and grads.map(math.isfinite).all())
 
 
-def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
+def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame, parallel: set[str] | None = None) -> list[Finding]:
+    """Residual branches that swamp the stream (BRANCH_RATIO_MAX; in ``parallel`` blocks a
+    warning up to PARALLEL_BRANCH_RATIO_MAX), and dead or shared streams."""
     if blocks.empty:
         return []
     out: list[Finding] = []
     br = blocks[blocks.branch_ratio > BRANCH_RATIO_MAX] if "branch_ratio" in blocks else blocks.iloc[0:0]
     if not br.empty:
-        r = br.iloc[0]
+        mild = br.block.astype(str).isin(parallel or ()) & (br.branch_ratio <= PARALLEL_BRANCH_RATIO_MAX)
+        r = br[~mild].iloc[0] if not mild.all() else br.iloc[0]
         which = "attention" if r.get("attention_branch_ratio", 0) == r.branch_ratio else "mlp" if r.get("mlp_branch_ratio", 0) == r.branch_ratio else "a"
         out.append(_finding("residual branch swamps the stream", list(br.block), float(r.branch_ratio),
-                            f"{which} branch RMS is {r.branch_ratio:.3g}x the stream it is added to",
-                            "scale the branch's last layer down (e.g. by 1/sqrt(2 x blocks), as GPT-2 does) or zero-init it"))
+                            f"{which} branch RMS is {r.branch_ratio:.3g}x the stream it is added to"
+                            + (" (in a parallel block, whose MLP reads the token itself, up to "
+                               f"{PARALLEL_BRANCH_RATIO_MAX:g}x trained: CodeGen at 40x and 51x)"
+                               if mild.all() else ""),
+                            "scale the branch's last layer down (e.g. by 1/sqrt(2 x blocks), as GPT-2 does) or zero-init it",
+                            severity="warning" if mild.all() else None))
     dead = blocks[(blocks.stream_rms == 0)] if "stream_rms" in blocks else blocks.iloc[0:0]
     if not dead.empty and zero_tables_learn(layers, blocks):
         out.append(_finding("vanishing stream", list(dead.block), 0.0,
@@ -1237,9 +1278,11 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     first_attention = _judged_first_attention(blocks, branches, attention, output, layers)
     factor_judges = first_attention is not None and math.isfinite(output.first_attention_library)
     gated = first_attention is not None and _gated_mlp(layers, str(first_attention.block))
-    findings = [*_output_findings(output, gradients), *_sequence_findings(output, layers), *_attention_findings(attention, factor_judges),
+    parallel = parallel_blocks(branches, attention)
+    findings = [*_output_findings(output, gradients), *_sequence_findings(output, layers),
+                *_attention_findings(attention, factor_judges, parallel),
                 *_flat_attention_findings(attention, image_input, local_mixing, layers),
-                *_block_findings(blocks, layers), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
+                *_block_findings(blocks, layers, parallel), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
                 *_first_attention_findings(first_attention, attention, output, gated, embeddings_normalized(layers)),
                 *_tied_stream_findings(blocks, output, gradients),
                 *_post_norm_token_findings(blocks, branches, attention, output),
