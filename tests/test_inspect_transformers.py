@@ -712,28 +712,37 @@ def test_bloom_s_attention_adds_its_own_branch_inside_its_module_and_is_read_as_
     assert math.isfinite(res.output.first_attention_library) and embeddings_normalized(res.layers)
 
 
-@pytest.mark.parametrize("name", ["GPTNeoX", "GPTJ", "Phi", "Falcon", "CodeGen", "Llama", "GPT2", "Bloom", "Bert"])
-def test_parallel_blocks_are_the_designs_that_add_attention_and_mlp_in_one_sum(name):
+PARALLEL = ("GPTNeoX", "GPTJ", "Phi", "Falcon", "CodeGen", "Cohere", "StableLm")
+
+
+@pytest.mark.parametrize("name", [*PARALLEL, "Llama", "GPT2", "Bloom", "Bert"])
+def test_parallel_blocks_are_the_designs_whose_mlp_reads_what_the_attention_read(name):
     """GPT-NeoX (use_parallel_residual), GPT-J, Phi, CodeGen and Falcon (parallel_attn) run the
-    attention and the MLP on one normed stream and add both in one sum; LLaMA, GPT-2, BLOOM and
-    BERT add the attention, then run the MLP on the result: the architectures' own design."""
+    attention and the MLP on one normed stream and add both in one sum; Cohere and StableLM
+    (use_parallel_residual) do too, adding the two outputs one after the other; LLaMA, GPT-2,
+    BLOOM and BERT add the attention, then run the MLP on the result: the architectures' own
+    design. A parallel block's first attention is not judged against the embeddings."""
     t = pytest.importorskip("transformers")
-    from initscope.inspect.verdicts import parallel_blocks
+    from initscope.inspect.verdicts import _judged_first_attention, parallel_blocks
 
     kw = dict(vocab_size=500, num_hidden_layers=2, num_attention_heads=4)
     cfg = {"GPTNeoX": dict(hidden_size=64, intermediate_size=128), "GPTJ": dict(n_embd=64, n_layer=2, n_head=4, rotary_dim=8),
            "Phi": dict(hidden_size=64, intermediate_size=128), "Falcon": dict(hidden_size=64, new_decoder_architecture=False),
            "CodeGen": dict(n_embd=64, n_layer=2, n_head=4, rotary_dim=8, n_ctx=64, n_positions=64),
            "Llama": dict(hidden_size=64, intermediate_size=128), "GPT2": dict(n_embd=64, n_layer=2, n_head=4),
-           "Bloom": dict(hidden_size=64, n_layer=2, n_head=4), "Bert": dict(hidden_size=64, intermediate_size=128)}[name]
+           "Bloom": dict(hidden_size=64, n_layer=2, n_head=4), "Bert": dict(hidden_size=64, intermediate_size=128),
+           "Cohere": dict(hidden_size=64, intermediate_size=128, pad_token_id=0, bos_token_id=0, eos_token_id=0),
+           "StableLm": dict(hidden_size=64, intermediate_size=128, num_key_value_heads=4, use_parallel_residual=True)}[name]
     config = getattr(t, f"{name}Config")(**{**kw, **cfg})
     torch.manual_seed(0)
     model = (t.BertModel if name == "Bert" else t.GPT2LMHeadModel if name == "GPT2" else getattr(t, f"{name}ForCausalLM"))(config)
     res = inspect(model, {"input_ids": torch.randint(0, 500, (4, 16), generator=torch.Generator().manual_seed(0))})
     blocks = set(res.branches.block.astype(str))
     assert len(blocks) == 2
-    expected = blocks if name in ("GPTNeoX", "GPTJ", "Phi", "Falcon", "CodeGen") else set()
+    expected = blocks if name in PARALLEL else set()
     assert parallel_blocks(res.branches, res.attention) == expected
+    if name in PARALLEL:
+        assert _judged_first_attention(res.blocks, res.branches, res.attention, res.output, res.layers) is None
 
 
 def test_a_residual_branch_over_the_bar_in_a_parallel_block_is_a_warning_up_to_its_high_confidence_line():

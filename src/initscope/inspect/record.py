@@ -75,6 +75,7 @@ class _Frame:
     attention_since_add: bool = False
     attention_seen: bool = False  # an attention module ran inside this block call
     other_input: bool = False  # the call was given another floating tensor of the stream's rank
+    rows_at_add: int = -1  # len(Recording.rows) at this call's latest residual addition (-1: none yet)
 
 
 @dataclass
@@ -713,8 +714,18 @@ class Recorder:
             # not swamped: no ratio
             branch_rms=b, stream_rms=s, ratio=b / s if s > 0 else math.nan,
             normalized=self._normalized(branch), parameter_free=self._parameter_free(producers),
-            merged=frame.other_input and derives_from(branch, [t for t in frame.keep if id(t) in frame.stream]) is False))
+            merged=frame.other_input and derives_from(branch, [t for t in frame.keep if id(t) in frame.stream]) is False,
+            parallel=self._ran_before_last_add(frame, branch)))
         frame.attention_since_add = False
+        frame.rows_at_add = len(self.rec.rows)
+
+    def _ran_before_last_add(self, frame: _Frame, branch: torch.Tensor) -> bool:
+        """Whether ``branch`` came out of a module call recorded before this block call's previous
+        residual addition: it cannot have read what that addition made. Cohere's and StableLM's
+        parallel residual (``residual + attn_out + mlp_out``) add an MLP that ran on the same normed
+        input as the attention, one addition after the attention's."""
+        hit = self._producer.get(id(branch))
+        return bool(frame.rows_at_add >= 0 and hit is not None and hit[0]() is branch and hit[1] < frame.rows_at_add)
 
     # --- context ---
 

@@ -594,8 +594,9 @@ def _judged_first_attention(blocks: pd.DataFrame, branches: pd.DataFrame, attent
     judges: a sequential block's, out of the attention module itself, not ending in a norm, not
     parameter-free, its output projection not reading a norm; None where there is none. A sum of
     several producers (GPT-NeoX, Phi) or a branch produced outside the attention (Falcon adds its
-    attention output into the MLP's in place) is a parallel block; without attention weights
-    nothing is judged."""
+    attention output into the MLP's in place) is a parallel block, and so is one whose MLP ran
+    before the attention's addition (Cohere, StableLM: :func:`parallel_blocks`); without attention
+    weights nothing is judged."""
     if o.task != "lm" or blocks.empty or branches.empty or "role" not in branches or attention.empty:
         return None
     first = branches[(branches.block_index == 0) & (branches.role == "attention")]
@@ -603,7 +604,7 @@ def _judged_first_attention(blocks: pd.DataFrame, branches: pd.DataFrame, attent
         return None
     r = first.iloc[0]
     module = str(r.module)
-    parallel = "," in module or _source_attention(module, attention) is None
+    parallel = "," in module or _source_attention(module, attention) is None or str(r.block) in parallel_blocks(branches, attention)
     if parallel or r.normalized or r.parameter_free or _projection_reads_a_norm(module, layers):
         return None
     return r
@@ -712,21 +713,23 @@ def _source_attention(module: str, attention: pd.DataFrame) -> str | None:
 
 
 def parallel_blocks(branches: pd.DataFrame, attention: pd.DataFrame) -> set[str]:
-    """Blocks whose attention and MLP read the same normed stream and reach it in one addition:
-    the block's only branch is a sum of several producers (GPT-NeoX, GPT-J, Phi, CodeGen) or is
-    produced outside its attention module (Falcon adds its attention output into the MLP's in
-    place). There the MLP reads the token itself, not the attention's mix, and its output enters
-    the stream in the same addition: what the attention does to the token (drowns it, or
+    """Blocks whose attention and MLP read the same normed stream: the block's only branch is a
+    sum of several producers (GPT-NeoX, GPT-J, Phi, CodeGen) or is produced outside its attention
+    module (Falcon adds its attention output into the MLP's in place), or a branch ran before the
+    block's previous addition (``parallel``, from the recorder: Cohere and StableLM add the MLP's
+    output one addition after the attention's, but computed it first). There the MLP reads the
+    token itself, not the attention's mix: what the attention does to the token (drowns it, or
     saturates) does not decide what the MLP sees (:func:`_attention_findings`,
-    :func:`_block_findings`). Without attention weights no block is read as parallel."""
+    :func:`_block_findings`, :func:`_judged_first_attention`). Without attention weights no block
+    is read as parallel."""
     if branches.empty or attention.empty or not {"role", "module", "block_index"} <= set(branches.columns):
         return set()
     out: set[str] = set()
     for _, rows in branches.groupby("block_index", sort=False):
-        if len(rows) != 1:
-            continue
         r = rows.iloc[0]
-        if r.role == "attention" and ("," in str(r.module) or _source_attention(str(r.module), attention) is None):
+        if "parallel" in rows and rows.parallel.fillna(False).astype(bool).any():
+            out.add(str(r.block))
+        elif len(rows) == 1 and r.role == "attention" and ("," in str(r.module) or _source_attention(str(r.module), attention) is None):
             out.add(str(r.block))
     return out
 
