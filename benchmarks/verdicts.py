@@ -1236,7 +1236,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "30": ("marian-w256", "xglm-w256", "mixtral-w256", "cohere-w256", "codegen-w256",
                                                         "bloom-w256"),
                                                  "31": ("marian-w256",),
-                                                 "32": ("neox-w256", "gptj-w256", "phi-w256", "falcon-w256", "stablelm-par-w256")}
+                                                 "32": ("neox-w256", "gptj-w256", "phi-w256", "falcon-w256", "stablelm-par-w256"),
+                                                 "33": ("neox-w256", "gptj-w256", "phi-w256", "falcon-w256", "stablelm-par-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1538,6 +1539,9 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # rules set on set 30's CodeGen and holdout sets 3 and 16's GPT-NeoX): five parallel-block decoders
     # outside every set, at width 256, from the inits that took the sequential decoders past the bars
     "32": (HOLDOUT.with_name("verdicts_others32.json"), ("default", "kaiming", "normal-0.1", "x2.5", "x3.5")),
+    # set 33 (stop 47, committed with inspect's predictions before training, after set 32 moved the
+    # parallel-block bar to 144 in-sample): the same five decoders past x3.5, around that bar
+    "33": (HOLDOUT.with_name("verdicts_others33.json"), ("x4", "x4.5", "x5")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
