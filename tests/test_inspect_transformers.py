@@ -755,10 +755,11 @@ def test_a_residual_branch_over_the_bar_in_a_parallel_block_is_a_warning_up_to_i
 
     from initscope.inspect.verdicts import BRANCH_RATIO_MAX, PARALLEL_BRANCH_RATIO_MAX, _block_findings
 
-    def severity(ratio: float, parallel: set[str]):
+    def severity(ratio: float, parallel: set[str], confidence: str | None = None):
         blocks = pd.DataFrame([dict(block="h.0", branch_ratio=1.0), dict(block="h.1", branch_ratio=ratio)])
         (f,) = _block_findings(blocks, pd.DataFrame(), parallel)
         assert f.kind == "residual branch swamps the stream" and f.value == ratio
+        assert confidence is None or f.confidence == confidence
         return f.severity
 
     mid, past = (BRANCH_RATIO_MAX + PARALLEL_BRANCH_RATIO_MAX) / 2, 1.1 * PARALLEL_BRANCH_RATIO_MAX
@@ -766,7 +767,9 @@ def test_a_residual_branch_over_the_bar_in_a_parallel_block_is_a_warning_up_to_i
     assert severity(mid, {"h.0", "h.1"}) == "warning"
     assert severity(mid, {"h.0"}) == "defect"
     assert severity(mid, set()) == "defect"
-    assert severity(past, {"h.0", "h.1"}) == "defect"
+    assert severity(past, {"h.0", "h.1"}, "low") == "defect"  # near the parallel bar (x4.5 at 180x: marginal)
+    assert severity(past, set(), "high") == "defect"  # past 3x the sequential bar
+    assert severity(3.1 * PARALLEL_BRANCH_RATIO_MAX, {"h.0", "h.1"}, "high") == "defect"
     assert _block_findings(pd.DataFrame([dict(block="h.0", branch_ratio=0.9 * BRANCH_RATIO_MAX)]), pd.DataFrame(), {"h.0"}) == []
 
 
