@@ -33,6 +33,21 @@ def _kinds(res):
     return {f.kind for f in res.findings}
 
 
+def _rms_ratio_by_hand(model, ids, branch, stream) -> float:
+    """RMS of ``branch``'s output over ``stream``'s, from forward hooks on a plain eval pass (the
+    first call of each): the independent answer to inspect's branch ratio."""
+    seen = {}
+    hooks = [stream.register_forward_hook(lambda mod, i, o: seen.setdefault("stream", o.detach())),
+             branch.register_forward_hook(lambda mod, i, o: seen.setdefault("branch", o.detach()))]
+    try:
+        with torch.no_grad():
+            model.eval()(**ids)
+    finally:
+        for h in hooks:
+            h.remove()
+    return float(seen["branch"].pow(2).mean().sqrt() / seen["stream"].pow(2).mean().sqrt())
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("init", ["default", "zero-residual"])
 def test_library_initialized_models_are_healthy(family, init):
@@ -152,14 +167,7 @@ def test_a_first_attention_branch_that_swamps_the_embeddings_is_read_against_the
         if name == "neox x3":
             assert math.isnan(res.output.first_attention_library)  # a parallel block: not read
         if name == "llama x3":
-            seen = {}
-            hooks = [m.model.embed_tokens.register_forward_hook(lambda mod, i, o: seen.setdefault("emb", o.detach())),
-                     m.model.layers[0].self_attn.o_proj.register_forward_hook(lambda mod, i, o: seen.setdefault("o", o.detach()))]
-            with torch.no_grad():
-                m.eval()(**ids)
-            for h in hooks:
-                h.remove()
-            by_hand = float(seen["o"].pow(2).mean().sqrt() / seen["emb"].pow(2).mean().sqrt())
+            by_hand = _rms_ratio_by_hand(m, ids, m.model.layers[0].self_attn.o_proj, m.model.embed_tokens)
             f = next(f for f in res.findings if f.kind == "attention swamps the token embeddings")
             assert f.value == pytest.approx(by_hand, rel=1e-3)
             times = by_hand / res.output.first_attention_library
@@ -694,19 +702,12 @@ def test_bloom_s_attention_adds_its_own_branch_inside_its_module_and_is_read_as_
     ids = {"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))}
     torch.manual_seed(0)
     m = t.BloomForCausalLM(t.BloomConfig(vocab_size=1000, hidden_size=64, n_layer=2, n_head=4))
-    seen = {}
-    hooks = [m.transformer.word_embeddings_layernorm.register_forward_hook(lambda mod, i, o: seen.setdefault("emb", o.detach())),
-             m.transformer.h[0].self_attention.dense.register_forward_hook(lambda mod, i, o: seen.setdefault("o", o.detach()))]
-    with torch.no_grad():
-        m.eval()(**ids)
-    for h in hooks:
-        h.remove()
+    by_hand = _rms_ratio_by_hand(m, ids, m.transformer.h[0].self_attention.dense, m.transformer.word_embeddings_layernorm)
     res = inspect(m, ids)
     b0 = res.branches[res.branches.block_index == 0].set_index("role")
     assert list(res.branches[res.branches.block_index == 0].role) == ["attention", "mlp"]
     assert str(b0.loc["attention", "module"]) == "transformer.h.0.self_attention.dense"
     assert str(b0.loc["mlp", "module"]) == "transformer.h.0.mlp.dense_4h_to_h"
-    by_hand = float(seen["o"].pow(2).mean().sqrt() / seen["emb"].pow(2).mean().sqrt())
     assert float(b0.loc["attention", "ratio"]) == pytest.approx(by_hand, rel=1e-4)
     assert math.isfinite(_entropy_of(res.attention, "transformer.h.0.self_attention.dense"))
     assert math.isfinite(res.output.first_attention_library) and embeddings_normalized(res.layers)

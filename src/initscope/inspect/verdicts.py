@@ -596,14 +596,14 @@ def _projection_reads_a_norm(module: str, layers: pd.DataFrame | None) -> bool:
 
 
 def _judged_first_attention(blocks: pd.DataFrame, branches: pd.DataFrame, attention: pd.DataFrame, o: Output,
-                            layers: pd.DataFrame | None = None) -> pd.Series | None:
+                            layers: pd.DataFrame | None = None, parallel: set[str] | None = None) -> pd.Series | None:
     """The branches row of a causal LM's first attention that :func:`_first_attention_findings`
     judges: a sequential block's, out of the attention module itself, not ending in a norm, not
     parameter-free, its output projection not reading a norm; None where there is none. A sum of
     several producers (GPT-NeoX, Phi) or a branch produced outside the attention (Falcon adds its
     attention output into the MLP's in place) is a parallel block, and so is one whose MLP ran
-    before the attention's addition (Cohere, StableLM: :func:`parallel_blocks`); without attention
-    weights nothing is judged."""
+    before the attention's addition (Cohere, StableLM: :func:`parallel_blocks`, computed here
+    unless given as ``parallel``); without attention weights nothing is judged."""
     if o.task != "lm" or blocks.empty or branches.empty or "role" not in branches or attention.empty:
         return None
     first = branches[(branches.block_index == 0) & (branches.role == "attention")]
@@ -611,8 +611,10 @@ def _judged_first_attention(blocks: pd.DataFrame, branches: pd.DataFrame, attent
         return None
     r = first.iloc[0]
     module = str(r.module)
-    parallel = "," in module or _source_attention(module, attention) is None or str(r.block) in parallel_blocks(branches, attention)
-    if parallel or r.normalized or r.parameter_free or _projection_reads_a_norm(module, layers):
+    if parallel is None:
+        parallel = parallel_blocks(branches, attention)
+    in_parallel = "," in module or _source_attention(module, attention) is None or str(r.block) in parallel
+    if in_parallel or r.normalized or r.parameter_free or _projection_reads_a_norm(module, layers):
         return None
     return r
 
@@ -1288,10 +1290,10 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     dead = dead_blocks(blocks, branches, layers)
     stream = [f for f in _stream_scale_findings(blocks, layers, reference_scale(layers, float_input_m2), gradients) if f.kind not in known]
     post_norm = bool(len(blocks)) and bool(post_norm_blocks(blocks).all())
-    first_attention = _judged_first_attention(blocks, branches, attention, output, layers)
+    parallel = parallel_blocks(branches, attention)
+    first_attention = _judged_first_attention(blocks, branches, attention, output, layers, parallel)
     factor_judges = first_attention is not None and math.isfinite(output.first_attention_library)
     gated = first_attention is not None and _gated_mlp(layers, str(first_attention.block))
-    parallel = parallel_blocks(branches, attention)
     findings = [*_output_findings(output, gradients), *_sequence_findings(output, layers),
                 *_attention_findings(attention, factor_judges, parallel),
                 *_flat_attention_findings(attention, image_input, local_mixing, layers),
