@@ -774,6 +774,82 @@ def test_a_residual_branch_over_the_bar_in_a_parallel_block_is_a_warning_up_to_i
     assert _block_findings(pd.DataFrame([dict(block="h.0", branch_ratio=0.9 * BRANCH_RATIO_MAX)]), pd.DataFrame(), {"h.0"}) == []
 
 
+def test_a_parallel_block_s_swamping_branch_is_read_against_the_library_init_where_there_is_one():
+    """With the first block's change known as a factor over the library init's, the bar is
+    PARALLEL_LIBRARY_MAX on that factor, whatever the absolute ratio (a Pythia-like GPT-NeoX at width
+    512, every weight x3: 157x absolute, 13x its library, trains; set 33's x4 at 25x trains, x4.5 at
+    32x half-learns); without it the absolute bar stands. Only parallel blocks are so read."""
+    import pandas as pd
+
+    from initscope.inspect.verdicts import BRANCH_RATIO_MAX, PARALLEL_BRANCH_RATIO_MAX, PARALLEL_LIBRARY_MAX, _block_findings
+
+    def finding(ratio: float, factor: float, parallel: set[str]):
+        blocks = pd.DataFrame([dict(block="h.0", branch_ratio=ratio), dict(block="h.1", branch_ratio=1.0)])
+        (f,) = _block_findings(blocks, pd.DataFrame(), parallel, factor)
+        return f.severity, f.confidence
+
+    both = {"h.0", "h.1"}
+    assert 25.1 < PARALLEL_LIBRARY_MAX < 31.9
+    big = 2 * PARALLEL_BRANCH_RATIO_MAX  # over the absolute bar, under the factor's
+    assert finding(big, 13.2, both) == ("warning", "low")
+    assert finding(big, math.nan, both) == ("defect", "low")
+    assert finding(BRANCH_RATIO_MAX + 1, 1.1 * PARALLEL_LIBRARY_MAX, both) == ("defect", "low")
+    assert finding(BRANCH_RATIO_MAX + 1, 3.1 * PARALLEL_LIBRARY_MAX, both) == ("defect", "high")
+    assert finding(big, 13.2, set()) == ("defect", "high")  # a sequential block keeps its own bar
+
+
+def test_the_library_reference_of_a_parallel_block_is_its_change_at_the_library_init():
+    """``reference.block_change_ratio`` is RMS(output - input) / RMS(input) of the block, by hand
+    from hooks; the library's reading does not move when every weight is scaled (it re-draws what the
+    first block reads), and over it every weight x3 reads about 3^2.3 (13x at widths 256 and 512,
+    benchmarks/RESULTS.md stop 48); Cohere's block adds twice and is not compared."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.load import as_batch
+    from initscope.inspect.reference import block_change_ratio, library_block_change_ratio
+
+    ids = {"input_ids": torch.randint(0, 500, (4, 32), generator=torch.Generator().manual_seed(0))}
+
+    def neox():
+        torch.manual_seed(0)
+        return t.GPTNeoXForCausalLM(t.GPTNeoXConfig(vocab_size=500, hidden_size=64, intermediate_size=256, num_hidden_layers=2,
+                                                    num_attention_heads=4, use_parallel_residual=True))
+
+    m = neox()
+    seen = {}
+    block = m.gpt_neox.layers[0]
+    def keep_input(mod, args, kwargs) -> None:
+        seen.setdefault("in", (args[0] if args else kwargs["hidden_states"]).detach().clone())
+
+    def keep_output(mod, args, out) -> None:
+        seen.setdefault("out", (out[0] if isinstance(out, tuple) else out).detach())
+
+    hooks = [block.register_forward_pre_hook(keep_input, with_kwargs=True), block.register_forward_hook(keep_output)]
+    with torch.no_grad():
+        m.eval()(**ids)
+    for h in hooks:
+        h.remove()
+    by_hand = float((seen["out"] - seen["in"]).pow(2).mean().sqrt() / seen["in"].pow(2).mean().sqrt())
+    b = as_batch(ids)
+    names = ["gpt_neox.layers.0", "gpt_neox.layers.1"]
+    assert block_change_ratio(m, b, names[0]) == pytest.approx(by_hand, rel=1e-5)
+    lib = library_block_change_ratio(m, b, names, seed=0)
+    scaled = neox()
+    with torch.no_grad():
+        for p in scaled.parameters():
+            p.mul_(3.0)
+    assert library_block_change_ratio(scaled, b, names, seed=0) == pytest.approx(lib, rel=1e-5)
+    assert 8 < block_change_ratio(scaled, b, names[0]) / lib < 20
+    assert 0.8 < by_hand / lib < 1.25  # the default is at its library init, up to the draw
+    res = inspect(scaled, ids)
+    assert res.output.first_block_change == pytest.approx(block_change_ratio(scaled, b, names[0]), rel=1e-5)
+    assert res.output.first_block_change_library == pytest.approx(lib, rel=1e-5)
+    torch.manual_seed(0)
+    cohere = t.CohereForCausalLM(t.CohereConfig(vocab_size=500, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                                num_attention_heads=4, pad_token_id=0, bos_token_id=0, eos_token_id=0))
+    out = inspect(cohere, ids).output
+    assert math.isnan(out.first_block_change) and math.isnan(out.first_block_change_library)
+
+
 def test_saturated_causal_attention_in_parallel_blocks_is_a_warning_at_any_level():
     """Saturated causal attention whose every layer sits in a parallel block is a warning however
     saturated (five parallel decoders x3.5 at entropy 0.08 trained, set 32); in a sequential block

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
 from initscope.inspect.record import Recorder, eager_attention, no_fastpath, would_switch_attention
-from initscope.inspect.reference import library_first_attention_ratio
+from initscope.inspect.reference import block_change_ratio, library_block_change_ratio, library_first_attention_ratio
 from initscope.inspect.stats import sequence_sample_fraction, weight_stats
 from initscope.inspect.structure import in_parametrization, is_embedding, is_leaf, is_pass_through, is_recorded, mixes_locally, weight_of
 from initscope.repro import derive_seed, generator
@@ -47,11 +47,17 @@ class Output:
     # modules the first block reads at the library's own init (:mod:`initscope.inspect.reference`):
     # the yardstick its own ratio is read against; NaN for a model the library does not initialize
     first_attention_library: float = math.nan
+    # a first block that is parallel (verdicts.parallel_blocks): RMS of what it adds to its stream /
+    # RMS of that stream (:func:`reference.block_change_ratio`), as the model is and with the modules
+    # it reads at the library's own init; NaN otherwise, and the library's NaN where there is none
+    first_block_change: float = math.nan
+    first_block_change_library: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
         return dict(task=self.task, classes=self.classes, logit_std=self.logit_std, loss=self.loss,
                     chance_loss=self.chance_loss, loss_source=self.loss_source, sequence_fraction=self.sequence_fraction,
-                    table_ratio=self.table_ratio, first_attention_library=self.first_attention_library)
+                    table_ratio=self.table_ratio, first_attention_library=self.first_attention_library,
+                    first_block_change=self.first_block_change, first_block_change_library=self.first_block_change_library)
 
 
 # AdamW's default eps (torch.optim.AdamW, Adam): a gradient entry far below it gets a step of
@@ -828,6 +834,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     if b.source:
         notes.insert(0, f"inputs: {b.source}")
     output.first_attention_library = _first_attention_library(model, b, blocks, branches, output, seed)
+    output.first_block_change, output.first_block_change_library = _first_block_change(model, b, blocks, branches, attention, seed)
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
                                        gradients=grads, stuck=stuck, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4,
                                        local_mixing=mixes_locally(model))
@@ -860,6 +867,21 @@ def _first_attention_library(model: nn.Module, b: Batch, blocks: pd.DataFrame, b
     if first.empty or "," in str(first.module.iloc[0]) or not str(first.module.iloc[0]):
         return math.nan
     return library_first_attention_ratio(model, b, list(dict.fromkeys(str(m) for m in blocks.module)), str(first.module.iloc[0]), seed=seed)
+
+
+def _first_block_change(model: nn.Module, b: Batch, blocks: pd.DataFrame, branches: pd.DataFrame, attention: pd.DataFrame,
+                        seed: int) -> tuple[float, float]:
+    """What a parallel first block with one addition adds to its stream over the stream, as the
+    model is and at the library's init (:func:`reference.library_block_change_ratio`); NaNs where
+    the first block is not such a block."""
+    from initscope.inspect.verdicts import parallel_blocks
+
+    if blocks.empty or "module" not in blocks:
+        return math.nan, math.nan
+    names = list(dict.fromkeys(str(m) for m in blocks.module))
+    if names[0] not in parallel_blocks(branches, attention) or "block_index" not in branches or (branches.block_index == 0).sum() != 1:
+        return math.nan, math.nan  # a block with two additions (Cohere, StableLM) reads another way: not compared
+    return block_change_ratio(model, b, names[0]), library_block_change_ratio(model, b, names, seed=seed)
 
 
 def _contrastive(out: Any, out_t: torch.Tensor) -> bool:

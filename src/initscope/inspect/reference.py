@@ -16,7 +16,7 @@ attention's exit under ``torch.no_grad``, and every tensor is put back as it was
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -140,12 +140,71 @@ def _constructor_init(m: nn.Module, saved: dict[int, tuple[torch.Tensor, torch.T
             mine.copy_(theirs.to(mine.dtype))
 
 
+def block_change_ratio(model: nn.Module, batch: Batch, block: str) -> float:
+    """RMS of what ``block`` adds to the stream it reads (its output less its input: in a parallel
+    block the attention's and the MLP's branches together) / RMS of that input, from one no-grad
+    forward pass stopped at the block's exit; NaN where either is not seen or the shapes differ."""
+    return _block_change(model, batch, block)[0]
+
+
+def _block_change(model: nn.Module, batch: Batch, block: str) -> tuple[float, int]:
+    """:func:`block_change_ratio`, and the stream's width (0 where not seen)."""
+    mods = dict(model.named_modules())
+    if block not in mods:
+        return math.nan, 0
+    got: dict[str, Any] = {}
+
+    def pre(m: nn.Module, args: tuple, kwargs: dict) -> None:
+        x = first_tensor(args, floating=True)
+        if x is None:
+            x = first_tensor(kwargs.get("hidden_states", kwargs), floating=True)
+        if x is not None and "input" not in got:
+            got["input"] = x.detach().clone()  # a block may write into its input in place
+
+    def post(m: nn.Module, inp: Any, out: Any) -> None:
+        y, x = first_tensor(out, floating=True), got.get("input")
+        if y is not None and x is not None and y.shape == x.shape:
+            s = rms(x)
+            got["ratio"] = rms(y.detach() - x) / s if s > 0 else math.nan
+            got["width"] = y.shape[-1] if y.dim() else 1
+        raise _Stop
+
+    handles = [mods[block].register_forward_pre_hook(pre, with_kwargs=True), mods[block].register_forward_hook(post)]
+    was = {m: m.training for m in model.modules()}
+    try:
+        model.eval()
+        with torch.no_grad():
+            call_model(model, batch)
+    except Exception:  # noqa: BLE001 - _Stop, which call_model reports as a rejected input; else no measurement
+        pass
+    finally:
+        for h in handles:
+            h.remove()
+        for m, t in was.items():
+            m.training = t
+    return float(got.get("ratio", math.nan)), int(got.get("width", 0))
+
+
+def library_block_change_ratio(model: nn.Module, batch: Batch, blocks: list[str], *, seed: int = 0,
+                               draws: int = REFERENCE_DRAWS) -> float:
+    """:func:`block_change_ratio` of ``blocks[0]`` with the modules it reads at the library's init,
+    averaged as :func:`library_first_attention_ratio` averages; NaN where there is no library init."""
+    return _library_mean(model, blocks, lambda: _block_change(model, batch, blocks[0]), seed=seed, draws=draws)
+
+
 def library_first_attention_ratio(model: nn.Module, batch: Batch, blocks: list[str], branch: str, *, seed: int = 0,
                                   draws: int = REFERENCE_DRAWS) -> float:
     """:func:`first_attention_ratio` of ``blocks[0]`` with the modules it reads at the library's
     init (:func:`at_library_init`), the mean over ``draws`` seeded draws (one where the branch is
     :data:`ONE_DRAW_WIDTH` wide or more); NaN where the model has no library init or the pass fails.
     The global random state and the model are left as they were."""
+    return _library_mean(model, blocks, lambda: _first_attention(model, batch, blocks[0], branch), seed=seed, draws=draws)
+
+
+def _library_mean(model: nn.Module, blocks: list[str], measure: Callable[[], tuple[float, int]], *, seed: int,
+                  draws: int) -> float:
+    """The mean of ``measure()`` (a value and the width it was read at) over ``draws`` seeded draws
+    of the library's init of everything outside ``blocks[1:]``; one draw from ONE_DRAW_WIDTH on."""
     vals = []
     devices = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
     with torch.random.fork_rng(devices=devices):
@@ -155,7 +214,7 @@ def library_first_attention_ratio(model: nn.Module, batch: Batch, blocks: list[s
                 with at_library_init(model, blocks[1:]) as ok:
                     if not ok:
                         return math.nan
-                    ratio, width = _first_attention(model, batch, blocks[0], branch)
+                    ratio, width = measure()
                     vals.append(ratio)
             except Exception:  # noqa: BLE001 - an init that fails on a module (custom code): no reference
                 return math.nan
