@@ -1237,7 +1237,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                         "bloom-w256"),
                                                  "31": ("marian-w256",),
                                                  "32": ("neox-w256", "gptj-w256", "phi-w256", "falcon-w256", "stablelm-par-w256"),
-                                                 "33": ("neox-w256", "gptj-w256", "phi-w256", "falcon-w256", "stablelm-par-w256")}
+                                                 "33": ("neox-w256", "gptj-w256", "phi-w256", "falcon-w256", "stablelm-par-w256"),
+                                                 "34": ("mpt-w256", "ctrl-w256", "lfm2-w256", "hunyuan-w256", "qwen2moe-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1381,6 +1382,19 @@ def _wide_decoder(name: str) -> torch.nn.Module:
             bos_token_id=0, eos_token_id=0)),
         "stablelm-par-w256": lambda: t.StableLmForCausalLM(t.StableLmConfig(
             **rotary, num_key_value_heads=4, use_parallel_residual=True, bos_token_id=0, eos_token_id=0)),
+        # set 34: MPT (ALiBi, LayerNorms without bias), CTRL (sinusoidal positions, the tokens x sqrt(width)),
+        # LFM2 (short convolutions in most blocks, attention in a few), HunYuan (QK-norm, gated MLP),
+        # Qwen2-MoE (4 experts, 2 per token, a gated shared expert; its experts are fused 3-D tensors)
+        "mpt-w256": lambda: t.MptForCausalLM(t.MptConfig(vocab_size=v, d_model=256, n_layers=6, n_heads=4, max_seq_len=128)),
+        "ctrl-w256": lambda: t.CTRLLMHeadModel(t.CTRLConfig(vocab_size=v, n_embd=256, n_layer=6, n_head=4, dff=1024,
+                                                             n_positions=128)),
+        "lfm2-w256": lambda: t.Lfm2ForCausalLM(t.Lfm2Config(
+            vocab_size=v, hidden_size=256, intermediate_size=688, num_hidden_layers=6, num_attention_heads=4, num_key_value_heads=2,
+            max_position_embeddings=128)),
+        "hunyuan-w256": lambda: t.HunYuanDenseV1ForCausalLM(t.HunYuanDenseV1Config(**rotary, num_key_value_heads=2, head_dim=64)),
+        "qwen2moe-w256": lambda: t.Qwen2MoeForCausalLM(t.Qwen2MoeConfig(
+            **rotary, num_key_value_heads=2, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=344,
+            shared_expert_intermediate_size=688)),
         "persimmon-w256": lambda: t.PersimmonForCausalLM(t.PersimmonConfig(
             vocab_size=v, hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4,
             max_position_embeddings=128, pad_token_id=0, bos_token_id=0, eos_token_id=0)),
@@ -1542,6 +1556,9 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 33 (stop 47, committed with inspect's predictions before training, after set 32 moved the
     # parallel-block bar to 144 in-sample): the same five decoders past x3.5, around that bar
     "33": (HOLDOUT.with_name("verdicts_others33.json"), ("x4", "x4.5", "x5")),
+    # set 34 (stop 48, committed with inspect's predictions before training, after the parallel bar was
+    # read against the library init): five decoders outside every set, at the inits of sets 30 and 32
+    "34": (HOLDOUT.with_name("verdicts_others34.json"), ("default", "kaiming", "normal-0.1", "x2.5", "x3.5")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,

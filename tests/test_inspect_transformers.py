@@ -869,3 +869,29 @@ def test_saturated_causal_attention_in_parallel_blocks_is_a_warning_at_any_level
     assert severity(0.05, set()) == "defect"
     assert severity(0.05, set(), judged=True) == "defect"
     assert severity(0.05, {"h.0", "h.1"}, causal=False) == "defect"
+
+
+def test_experts_fused_into_3d_tensors_are_said_to_be_unjudged():
+    """Mixtral's experts are two 3-D parameters of one module (``[experts, ...]``), held by no
+    layer module: the result says they were not judged as layers, naming them; a dense LLaMA, and
+    a module with a lone 3-D query vector (SigLIP's pooling probe, ``[1, 1, width]``), say nothing."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.core import fused_experts
+
+    ids = {"input_ids": torch.randint(0, 500, (4, 16), generator=torch.Generator().manual_seed(0))}
+    torch.manual_seed(0)
+    moe = t.MixtralForCausalLM(t.MixtralConfig(vocab_size=500, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                               num_attention_heads=4, num_key_value_heads=2, num_local_experts=4,
+                                               num_experts_per_tok=2))
+    expected = [n for n, m in moe.named_modules() if type(m).__name__ == "MixtralExperts"]
+    assert len(expected) == 2 and fused_experts(moe) == expected
+    res = inspect(moe, ids)
+    (said,) = [w for w in res.warnings if w.startswith("experts fused into 3-D tensors")]
+    assert all(n in said for n in expected)
+    llama = t.LlamaForCausalLM(t.LlamaConfig(vocab_size=500, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                             num_attention_heads=4))
+    assert fused_experts(llama) == []
+    probe = torch.nn.Module()
+    probe.probe = torch.nn.Parameter(torch.zeros(1, 1, 8))
+    probe.other = torch.nn.Parameter(torch.zeros(1, 8, 8))
+    assert fused_experts(torch.nn.Sequential(probe)) == []

@@ -736,6 +736,19 @@ def _layers_table(model: nn.Module, rec: Recorder) -> pd.DataFrame:
     return df
 
 
+def fused_experts(model: nn.Module) -> list[str]:
+    """Modules holding a mixture of experts as tensors of their own: two or more floating 3-D
+    parameters with one leading size over 1, the experts (``MixtralExperts.gate_up_proj``
+    ``[experts, 2 x ffn, width]`` and ``down_proj``), which no weighted layer module holds."""
+    out = []
+    for n, m in model.named_modules():
+        lead = {p.shape[0] for p in m.parameters(recurse=False) if p.is_floating_point() and p.dim() == 3}
+        k = sum(1 for p in m.parameters(recurse=False) if p.is_floating_point() and p.dim() == 3)
+        if n and k >= 2 and len(lead) == 1 and lead.pop() > 1:
+            out.append(n)
+    return out
+
+
 def _not_recorded(model: nn.Module, layers: pd.DataFrame) -> list[str]:
     """Weighted modules that never fired a hook (a fused path, or applied functionally)."""
     mods = dict(model.named_modules())
@@ -844,6 +857,13 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     if missing:
         # what inspect could not see is not a defect of the init: said beside the verdict, not as one
         warnings.append(f"not recorded (a fused path skipped their hooks, so they were not judged): {', '.join(missing)}")
+    experts = fused_experts(model)
+    if experts:
+        # a mixture of experts whose experts are 3-D tensors (transformers' MoE models: Mixtral,
+        # Qwen2-MoE, OLMoE): no layer module holds them, so no layer rule reads their weights
+        shown = ", ".join(experts[:3]) + (f" and {len(experts) - 3} more" if len(experts) > 3 else "")
+        warnings.append(f"experts fused into 3-D tensors were not judged as layers ({shown}): only the stream and the "
+                        "branches their outputs join were")
     verdict = ("healthy: nothing at init stands in the way of training (scale, stream, attention, output, symmetry)."
                if not issues else " | ".join(issues))
     if layers.empty and not issues:  # nothing inside was measured: say so instead of a clean bill
