@@ -1238,7 +1238,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "31": ("marian-w256",),
                                                  "32": ("neox-w256", "gptj-w256", "phi-w256", "falcon-w256", "stablelm-par-w256"),
                                                  "33": ("neox-w256", "gptj-w256", "phi-w256", "falcon-w256", "stablelm-par-w256"),
-                                                 "34": ("mpt-w256", "ctrl-w256", "lfm2-w256", "hunyuan-w256", "qwen2moe-w256")}
+                                                 "34": ("mpt-w256", "ctrl-w256", "lfm2-w256", "hunyuan-w256", "qwen2moe-w256"),
+                                                 "35": ("neox-seq-w256", "falcon-seq-w256", "persimmon-w256", "helium-w256", "qwen3-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1559,6 +1560,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 34 (stop 48, committed with inspect's predictions before training, after the parallel bar was
     # read against the library init): five decoders outside every set, at the inits of sets 30 and 32
     "34": (HOLDOUT.with_name("verdicts_others34.json"), ("default", "kaiming", "normal-0.1", "x2.5", "x3.5")),
+    # set 35 (stop 48, committed with inspect's predictions before training, after the plain-MLP reading
+    # of the first attention was set on the replay and set 34): set 25's sequential decoders, three with a
+    # plain MLP and two gated, at x2.5 and x3 (12-14x and about 22x their library's first attention)
+    "35": (HOLDOUT.with_name("verdicts_others35.json"), ("x2.5", "x3")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,

@@ -895,3 +895,73 @@ def test_experts_fused_into_3d_tensors_are_said_to_be_unjudged():
     probe.probe = torch.nn.Parameter(torch.zeros(1, 1, 8))
     probe.other = torch.nn.Parameter(torch.zeros(1, 8, 8))
     assert fused_experts(torch.nn.Sequential(probe)) == []
+
+
+def test_a_plain_mlp_decoder_without_a_position_table_is_warned_under_twice_the_first_attention_bar():
+    """Every weight x2.5 puts the first attention 11-22x over the library's in decoders of every
+    kind. With a plain MLP and no learned position table (StarCoder2, XGLM, Arcee, MPT, CTRL) they
+    learned (0.91-0.93); gated (LLaMA, Mistral, SmolLM3, LFM2) or with learned positions (GPT-BigCode,
+    Blenderbot) they half-learned or failed (benchmarks/RESULTS.md, stop 48): a warning for the
+    first, a low-confidence defect for the others. StarCoder2 and LLaMA at width 256, 2 blocks."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.verdicts import FIRST_ATTENTION_LIBRARY_MAX
+    from initscope.inspect.zoo import _scale_all
+
+    ids = {"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))}
+    cfg = dict(vocab_size=1000, hidden_size=256, intermediate_size=688, num_hidden_layers=2, num_attention_heads=4,
+               num_key_value_heads=2, max_position_embeddings=128)
+    got = {}
+    for name, build_ in (("starcoder2", lambda: t.Starcoder2ForCausalLM(t.Starcoder2Config(**cfg))),
+                         ("llama", lambda: t.LlamaForCausalLM(t.LlamaConfig(**cfg)))):
+        torch.manual_seed(0)
+        m = build_()
+        _scale_all(m, 2.5)
+        res = inspect(m, ids)
+        f = next(f for f in res.findings if f.kind == "attention swamps the token embeddings")
+        first = res.branches[(res.branches.block_index == 0) & (res.branches.role == "attention")]
+        times = float(first.ratio.iloc[0]) / res.output.first_attention_library
+        assert FIRST_ATTENTION_LIBRARY_MAX < times < 2 * FIRST_ATTENTION_LIBRARY_MAX, (name, times)
+        got[name] = (f.severity, f.confidence, "with a plain MLP" in f.message)
+    assert got == {"starcoder2": ("warning", "low", True), "llama": ("defect", "low", False)}
+
+
+def test_a_learned_position_table_is_a_lookup_table_before_the_blocks_not_a_sinusoidal_buffer():
+    """GPT-2's wpe is a learned table beside wte (two lookup tables before the first block); CTRL's
+    sinusoidal ``pos_encoding`` is a buffer, found as a table added to the tokens
+    (``output.table_ratio``) but not a learned one."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.verdicts import _learned_tables
+
+    ids = {"input_ids": torch.randint(0, 500, (4, 16), generator=torch.Generator().manual_seed(0))}
+    torch.manual_seed(0)
+    gpt2 = inspect(t.GPT2LMHeadModel(t.GPT2Config(vocab_size=500, n_embd=64, n_layer=2, n_head=4)), ids)
+    ctrl = inspect(t.CTRLLMHeadModel(t.CTRLConfig(vocab_size=500, n_embd=64, n_layer=2, n_head=4, dff=128, n_positions=64)), ids)
+    assert _learned_tables(gpt2.layers) == 2 and _learned_tables(ctrl.layers) == 1
+    assert math.isfinite(ctrl.output.table_ratio) and math.isfinite(gpt2.output.table_ratio)
+
+
+def test_experts_fused_with_a_gate_make_a_gated_mlp():
+    """Mixtral's experts are gated MLPs held as ``gate_up_proj`` / ``down_proj`` tensors of one
+    module: its blocks read as gated (the first-attention rule's gated reading), LLaMA's by its
+    gate_proj Linear, GPT-2's plain MLP not."""
+    t = pytest.importorskip("transformers")
+    import pandas as pd
+
+    from initscope.inspect.core import gated_experts
+    from initscope.inspect.verdicts import _gated_mlp
+
+    torch.manual_seed(0)
+    moe = t.MixtralForCausalLM(t.MixtralConfig(vocab_size=500, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                               num_attention_heads=4, num_key_value_heads=2, num_local_experts=4,
+                                               num_experts_per_tok=2))
+    gated = gated_experts(moe)
+    assert gated == ("model.layers.0.mlp.experts", "model.layers.1.mlp.experts")
+    assert _gated_mlp(pd.DataFrame(), "model.layers.1", gated) and not _gated_mlp(pd.DataFrame(), "model.layers.1", ())
+    assert not _gated_mlp(pd.DataFrame(), "model.layers.10", gated)  # a prefix of another block's name is not it
+    ids = {"input_ids": torch.randint(0, 500, (4, 16), generator=torch.Generator().manual_seed(0))}
+    for model, expected in ((t.LlamaForCausalLM(t.LlamaConfig(vocab_size=500, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                                              num_attention_heads=4)), True),
+                            (t.GPT2LMHeadModel(t.GPT2Config(vocab_size=500, n_embd=64, n_layer=2, n_head=4)), False)):
+        res = inspect(model, ids)
+        assert gated_experts(model) == ()
+        assert _gated_mlp(res.layers, str(res.branches.block.iloc[0])) == expected

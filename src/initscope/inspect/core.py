@@ -749,6 +749,13 @@ def fused_experts(model: nn.Module) -> list[str]:
     return out
 
 
+def gated_experts(model: nn.Module) -> tuple[str, ...]:
+    """The :func:`fused_experts` modules with a gate among their tensors (``gate_up_proj``: each
+    expert a gated MLP, as Mixtral's, Qwen2-MoE's, OLMoE's)."""
+    mods = dict(model.named_modules())
+    return tuple(n for n in fused_experts(model) if any("gate" in pn for pn, _ in mods[n].named_parameters(recurse=False)))
+
+
 def _not_recorded(model: nn.Module, layers: pd.DataFrame) -> list[str]:
     """Weighted modules that never fired a hook (a fused path, or applied functionally)."""
     mods = dict(model.named_modules())
@@ -850,7 +857,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     output.first_block_change, output.first_block_change_library = _first_block_change(model, b, blocks, branches, attention, seed)
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
                                        gradients=grads, stuck=stuck, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4,
-                                       local_mixing=mixes_locally(model))
+                                       local_mixing=mixes_locally(model), gated_experts=gated_experts(model))
     layers["verdict"] = layer_verdicts
     issues = [f.message for f in findings if f.severity == "defect"]
     warnings = [f.message for f in findings if f.severity == "warning"]
