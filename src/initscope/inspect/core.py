@@ -47,9 +47,10 @@ class Output:
     # modules the first block reads at the library's own init (:mod:`initscope.inspect.reference`):
     # the yardstick its own ratio is read against; NaN for a model the library does not initialize
     first_attention_library: float = math.nan
-    # a first block that is parallel (verdicts.parallel_blocks): RMS of what it adds to its stream /
-    # RMS of that stream (:func:`reference.block_change_ratio`), as the model is and with the modules
-    # it reads at the library's own init; NaN otherwise, and the library's NaN where there is none
+    # a first block that is parallel with one addition (verdicts.parallel_blocks; GPT-NeoX, Phi,
+    # Falcon): RMS of what it adds to its stream / RMS of that stream (:func:`reference.block_change_ratio`),
+    # as the model is and with the modules it reads at the library's own init; NaN otherwise, and
+    # the library's NaN where there is none
     first_block_change: float = math.nan
     first_block_change_library: float = math.nan
 
@@ -742,9 +743,8 @@ def fused_experts(model: nn.Module) -> list[str]:
     ``[experts, 2 x ffn, width]`` and ``down_proj``), which no weighted layer module holds."""
     out = []
     for n, m in model.named_modules():
-        lead = {p.shape[0] for p in m.parameters(recurse=False) if p.is_floating_point() and p.dim() == 3}
-        k = sum(1 for p in m.parameters(recurse=False) if p.is_floating_point() and p.dim() == 3)
-        if n and k >= 2 and len(lead) == 1 and lead.pop() > 1:
+        cubes = [p for p in m.parameters(recurse=False) if p.is_floating_point() and p.dim() == 3]
+        if n and len(cubes) >= 2 and len({p.shape[0] for p in cubes}) == 1 and cubes[0].shape[0] > 1:
             out.append(n)
     return out
 
