@@ -965,3 +965,24 @@ def test_experts_fused_with_a_gate_make_a_gated_mlp():
         res = inspect(model, ids)
         assert gated_experts(model) == ()
         assert _gated_mlp(res.layers, str(res.branches.block.iloc[0])) == expected
+
+
+def test_a_query_key_norm_after_a_fused_projection_is_not_what_the_output_projection_reads():
+    """Persimmon normalizes queries and keys after its fused query_key_value projection, so the
+    last norm before its output projection ``dense`` is ``k_layernorm``: not what ``dense`` reads.
+    Until stop 48 that read as a norm feeding the projection and its first attention was never
+    judged (Persimmon x2.5 was flagged for saturated attention alone and learned, set 35)."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.verdicts import _judged_first_attention, _projection_reads_a_norm
+
+    torch.manual_seed(0)
+    m = t.PersimmonForCausalLM(t.PersimmonConfig(vocab_size=500, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                                 num_attention_heads=4, qk_layernorm=True, pad_token_id=0, bos_token_id=0,
+                                                 eos_token_id=0))
+    res = inspect(m, {"input_ids": torch.randint(0, 500, (4, 16), generator=torch.Generator().manual_seed(0))})
+    mods = list(dict.fromkeys(res.layers.module.astype(str)))
+    dense = "model.layers.0.self_attn.dense"
+    assert mods[mods.index(dense) - 1] == "model.layers.0.self_attn.k_layernorm"
+    assert not _projection_reads_a_norm(dense, res.layers)
+    first = _judged_first_attention(res.blocks, res.branches, res.attention, res.output, res.layers)
+    assert first is not None and str(first.module) == dense

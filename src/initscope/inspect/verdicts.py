@@ -37,6 +37,7 @@ AdamW) set or moved the ones that say so.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -602,8 +603,9 @@ def _projection_reads_a_norm(module: str, layers: pd.DataFrame | None) -> bool:
     """Whether the layer recorded just before ``module`` (a branch's output projection), inside
     the same parent module, is a norm: the projection then reads unit-scale values, and its own
     weight alone sets the branch's scale (BitNet's attn_sub_norm, DiffLlama's group norm; by
-    design, not by the init). A query or key norm (Qwen3's) comes before the value projection
-    and does not count."""
+    design, not by the init). A query or key norm does not count: Qwen3's comes before the value
+    projection, Persimmon's after its fused query-key-value projection, and neither is what the
+    output projection reads."""
     if layers is None or layers.empty or "module" not in layers or "role" not in layers or "." not in module:
         return False
     parent = module.rsplit(".", 1)[0] + "."
@@ -611,6 +613,8 @@ def _projection_reads_a_norm(module: str, layers: pd.DataFrame | None) -> bool:
     if module not in mods:
         return False
     i = mods.index(module)
+    while i > 0 and re.fullmatch(r"(q|k|query|key)_?(layer_?)?norm", mods[i - 1].rsplit(".", 1)[-1].lower()):
+        i -= 1
     if i == 0 or not mods[i - 1].startswith(parent):
         return False
     roles = layers.drop_duplicates("module").set_index("module").role
