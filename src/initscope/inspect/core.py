@@ -749,11 +749,12 @@ def fused_experts(model: nn.Module) -> list[str]:
     return out
 
 
-def gated_experts(model: nn.Module) -> tuple[str, ...]:
-    """The :func:`fused_experts` modules with a gate among their tensors (``gate_up_proj``: each
-    expert a gated MLP, as Mixtral's, Qwen2-MoE's, OLMoE's)."""
+def gated_experts(model: nn.Module, experts: list[str] | None = None) -> tuple[str, ...]:
+    """The :func:`fused_experts` modules (``experts``, found if not given) with a gate among their
+    tensors (``gate_up_proj``: each expert a gated MLP, as Mixtral's, Qwen2-MoE's, OLMoE's)."""
     mods = dict(model.named_modules())
-    return tuple(n for n in fused_experts(model) if any("gate" in pn for pn, _ in mods[n].named_parameters(recurse=False)))
+    found = fused_experts(model) if experts is None else experts
+    return tuple(n for n in found if any("gate" in pn for pn, _ in mods[n].named_parameters(recurse=False)))
 
 
 def _not_recorded(model: nn.Module, layers: pd.DataFrame) -> list[str]:
@@ -855,16 +856,16 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
         notes.insert(0, f"inputs: {b.source}")
     output.first_attention_library = _first_attention_library(model, b, blocks, branches, output, seed)
     output.first_block_change, output.first_block_change_library = _first_block_change(model, b, blocks, branches, attention, seed)
+    experts = fused_experts(model)
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
                                        gradients=grads, stuck=stuck, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4,
-                                       local_mixing=mixes_locally(model), gated_experts=gated_experts(model))
+                                       local_mixing=mixes_locally(model), gated_experts=gated_experts(model, experts))
     layers["verdict"] = layer_verdicts
     issues = [f.message for f in findings if f.severity == "defect"]
     warnings = [f.message for f in findings if f.severity == "warning"]
     if missing:
         # what inspect could not see is not a defect of the init: said beside the verdict, not as one
         warnings.append(f"not recorded (a fused path skipped their hooks, so they were not judged): {', '.join(missing)}")
-    experts = fused_experts(model)
     if experts:
         # a mixture of experts whose experts are 3-D tensors (transformers' MoE models: Mixtral,
         # Qwen2-MoE, OLMoE): no layer module holds them, so no layer rule reads their weights
