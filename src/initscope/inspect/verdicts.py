@@ -677,7 +677,7 @@ def embeddings_normalized(layers: pd.DataFrame) -> bool:
 def _learned_tables(layers: pd.DataFrame) -> int:
     """How many lookup tables (role ``embedding``) run before the first block: a learned position
     table beside the tokens' makes two (GPT-2's wpe, OPT's embed_positions); a fixed sinusoidal one
-    (CTRL's, XGLM's buffer) is no module's weight and makes none."""
+    (CTRL's, XGLM's buffer) is no module's weight and adds none."""
     if layers.empty or "block" not in layers or "role" not in layers:
         return 0
     inside = layers.block.fillna("").astype(str) != ""
@@ -726,7 +726,7 @@ def _first_attention_findings(r: pd.Series | None, attention: pd.DataFrame, o: O
         plain = over and not gated and not positions and times < 2 * FIRST_ATTENTION_LIBRARY_MAX
         if plain:
             why = (f"decoders over {FIRST_ATTENTION_LIBRARY_MAX:g}x failed to learn where the MLP is gated or the positions "
-                   f"a learned table; with a plain MLP and positions of no table of their own, under "
+                   f"a learned table; with a plain MLP and no learned position table, under "
                    f"{2 * FIRST_ATTENTION_LIBRARY_MAX:g}x, XGLM, StarCoder2, Arcee, MPT and CTRL learned at every weight x2.5")
         return [_finding("attention swamps the token embeddings", [str(r.block)], float(r.ratio),
                          f"the first block's attention branch RMS is {r.ratio:.3g}x the token embeddings it is added to, "
