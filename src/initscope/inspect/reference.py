@@ -73,21 +73,10 @@ def _first_attention(model: nn.Module, batch: Batch, block: str, branch: str) ->
             got["width"] = y.shape[-1] if y.dim() else 1
         raise _Stop
 
-    handles = [mods[block].register_forward_pre_hook(pre, with_kwargs=True), mods[branch].register_forward_hook(post)]
-    was = {m: m.training for m in model.modules()}
-    try:
-        model.eval()
-        with torch.no_grad():
-            call_model(model, batch)
-    except Exception:  # noqa: BLE001 - _Stop, which call_model reports as a rejected input; else no measurement
-        if "branch" not in got:
-            return math.nan, 0
-    finally:
-        for h in handles:
-            h.remove()
-        for m, t in was.items():
-            m.training = t
-    s, b = got.get("stream", math.nan), got.get("branch", math.nan)
+    _stopped_pass(model, batch, [mods[block].register_forward_pre_hook(pre, with_kwargs=True), mods[branch].register_forward_hook(post)])
+    if "branch" not in got:
+        return math.nan, 0
+    s, b = got.get("stream", math.nan), got["branch"]
     return (b / s if s > 0 else math.nan), int(got.get("width", 0))
 
 
@@ -169,7 +158,14 @@ def _block_change(model: nn.Module, batch: Batch, block: str) -> tuple[float, in
             got["width"] = y.shape[-1] if y.dim() else 1
         raise _Stop
 
-    handles = [mods[block].register_forward_pre_hook(pre, with_kwargs=True), mods[block].register_forward_hook(post)]
+    _stopped_pass(model, batch, [mods[block].register_forward_pre_hook(pre, with_kwargs=True), mods[block].register_forward_hook(post)])
+    return float(got.get("ratio", math.nan)), int(got.get("width", 0))
+
+
+def _stopped_pass(model: nn.Module, batch: Batch, handles: list[Any]) -> None:
+    """One eval-mode, no-grad forward pass that a hook stops by raising :class:`_Stop` (what fails
+    otherwise leaves no measurement); the ``handles`` removed and every module's training flag put
+    back afterwards."""
     was = {m: m.training for m in model.modules()}
     try:
         model.eval()
@@ -182,7 +178,6 @@ def _block_change(model: nn.Module, batch: Batch, block: str) -> tuple[float, in
             h.remove()
         for m, t in was.items():
             m.training = t
-    return float(got.get("ratio", math.nan)), int(got.get("width", 0))
 
 
 def library_block_change_ratio(model: nn.Module, batch: Batch, blocks: list[str], *, seed: int = 0,
