@@ -60,9 +60,7 @@ def _first_attention(model: nn.Module, batch: Batch, block: str, branch: str) ->
     got: dict[str, float] = {}
 
     def pre(m: nn.Module, args: tuple, kwargs: dict) -> None:
-        x = first_tensor(args, floating=True)
-        if x is None:
-            x = first_tensor(kwargs.get("hidden_states", kwargs), floating=True)
+        x = _block_input(args, kwargs)
         if x is not None and "stream" not in got:
             got["stream"] = rms(x)
 
@@ -144,9 +142,7 @@ def _block_change(model: nn.Module, batch: Batch, block: str) -> tuple[float, in
     got: dict[str, Any] = {}
 
     def pre(m: nn.Module, args: tuple, kwargs: dict) -> None:
-        x = first_tensor(args, floating=True)
-        if x is None:
-            x = first_tensor(kwargs.get("hidden_states", kwargs), floating=True)
+        x = _block_input(args, kwargs)
         if x is not None and "input" not in got:
             got["input"] = x.detach().clone()  # a block may write into its input in place
 
@@ -160,6 +156,13 @@ def _block_change(model: nn.Module, batch: Batch, block: str) -> tuple[float, in
 
     _stopped_pass(model, batch, [mods[block].register_forward_pre_hook(pre, with_kwargs=True), mods[block].register_forward_hook(post)])
     return float(got.get("ratio", math.nan)), int(got.get("width", 0))
+
+
+def _block_input(args: tuple, kwargs: dict) -> torch.Tensor | None:
+    """The stream a block is called with: its first floating positional argument, or
+    ``hidden_states`` (or the first floating tensor) among its keyword arguments."""
+    x = first_tensor(args, floating=True)
+    return x if x is not None else first_tensor(kwargs.get("hidden_states", kwargs), floating=True)
 
 
 def _stopped_pass(model: nn.Module, batch: Batch, handles: list[Any]) -> None:
