@@ -1239,7 +1239,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "32": ("neox-w256", "gptj-w256", "phi-w256", "falcon-w256", "stablelm-par-w256"),
                                                  "33": ("neox-w256", "gptj-w256", "phi-w256", "falcon-w256", "stablelm-par-w256"),
                                                  "34": ("mpt-w256", "ctrl-w256", "lfm2-w256", "hunyuan-w256", "qwen2moe-w256"),
-                                                 "35": ("neox-seq-w256", "falcon-seq-w256", "persimmon-w256", "helium-w256", "qwen3-w256")}
+                                                 "35": ("neox-seq-w256", "falcon-seq-w256", "persimmon-w256", "helium-w256", "qwen3-w256"),
+                                                 "36": ("gemma2-w256", "glm4-w256", "minicpm3-w256", "diffllama-w256", "apertus-w256",
+                                                        "bitnet-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1277,6 +1279,7 @@ def _wide_decoder(name: str) -> torch.nn.Module:
     bart_decoder = dict(vocab_size=v, d_model=256, decoder_layers=6, decoder_attention_heads=4, decoder_ffn_dim=1024,
                         encoder_layers=1, encoder_attention_heads=4, encoder_ffn_dim=1024, max_position_embeddings=128,
                         pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, use_cache=False)
+    ids0 = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)  # the library's special ids lie past the zoo's vocabulary
     build = {
         "gpt2-w256": lambda: zoo.gpt2_model(n_embd=256, n_layer=6),
         "llama-w256": lambda: zoo.llama_model(hidden_size=256, intermediate_size=688, num_hidden_layers=6),
@@ -1399,6 +1402,19 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         "persimmon-w256": lambda: t.PersimmonForCausalLM(t.PersimmonConfig(
             vocab_size=v, hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4,
             max_position_embeddings=128, pad_token_id=0, bos_token_id=0, eos_token_id=0)),
+        # set 36: Gemma 2 (attention and logit soft-capping, a norm after each branch as before it),
+        # GLM-4 (the same sandwich norms, half-rotary, fused gate/up), MiniCPM3 (latent attention,
+        # embeddings x12, branches x1.4/sqrt(depth), logits over width/256, its library range 0.1),
+        # DiffLlama (differential attention), Apertus (xIELU MLP, QK-norm) and BitNet (squared-ReLU
+        # MLP, a norm inside each branch before its output projection)
+        "gemma2-w256": lambda: t.Gemma2ForCausalLM(t.Gemma2Config(**rotary, **ids0, num_key_value_heads=2, head_dim=64)),
+        "glm4-w256": lambda: t.Glm4ForCausalLM(t.Glm4Config(**rotary, **ids0, num_key_value_heads=2, head_dim=64)),
+        "minicpm3-w256": lambda: t.MiniCPM3ForCausalLM(t.MiniCPM3Config(**rotary, **ids0, num_key_value_heads=4, q_lora_rank=128,
+                                                                       kv_lora_rank=64)),
+        "diffllama-w256": lambda: t.DiffLlamaForCausalLM(t.DiffLlamaConfig(**rotary, **ids0, num_key_value_heads=2)),
+        "apertus-w256": lambda: t.ApertusForCausalLM(t.ApertusConfig(
+            **rotary, **ids0, num_key_value_heads=2, rope_parameters={"rope_type": "default", "rope_theta": 10000.0})),
+        "bitnet-w256": lambda: t.BitNetForCausalLM(t.BitNetConfig(**rotary, **ids0, num_key_value_heads=2)),
     }
     return build[name]()
 
@@ -1564,6 +1580,9 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # of the first attention was set on the replay and set 34): set 25's sequential decoders, three with a
     # plain MLP and two gated, at x2.5 and x3 (12-14x and about 22x their library's first attention)
     "35": (HOLDOUT.with_name("verdicts_others35.json"), ("x2.5", "x3")),
+    # set 36 (stop 49, committed with inspect's predictions before training, rules unchanged since
+    # stop 48): six decoder designs outside every set, at the inits of sets 30 and 34
+    "36": (HOLDOUT.with_name("verdicts_others36.json"), ("default", "kaiming", "normal-0.1", "x2.5")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
