@@ -1241,7 +1241,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "34": ("mpt-w256", "ctrl-w256", "lfm2-w256", "hunyuan-w256", "qwen2moe-w256"),
                                                  "35": ("neox-seq-w256", "falcon-seq-w256", "persimmon-w256", "helium-w256", "qwen3-w256"),
                                                  "36": ("gemma2-w256", "glm4-w256", "minicpm3-w256", "diffllama-w256", "apertus-w256",
-                                                        "bitnet-w256")}
+                                                        "bitnet-w256"),
+                                                 "37": ("cohere2-w256", "doge-w256", "modernbert-dec-w256", "exaone4-w256", "gemma3-w256",
+                                                        "seed-oss-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1415,6 +1417,20 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         "apertus-w256": lambda: t.ApertusForCausalLM(t.ApertusConfig(
             **rotary, **ids0, num_key_value_heads=2, rope_parameters={"rope_type": "default", "rope_theta": 10000.0})),
         "bitnet-w256": lambda: t.BitNetForCausalLM(t.BitNetConfig(**rotary, **ids0, num_key_value_heads=2)),
+        # set 37: Cohere 2 (parallel blocks, LayerNorm, logits x1/16, a window of 16 in most layers),
+        # Doge (dynamic-mask attention, QK-norm), ModernBERT's decoder (no norm before its first
+        # attention, a norm on the embeddings, GeGLU), EXAONE 4 (a norm after each branch and none
+        # before it, QK-norm), Gemma 3 (sandwich norms, QK-norm, windows) and Seed-OSS (LLaMA's block
+        # with biases on its query, key and value)
+        "cohere2-w256": lambda: t.Cohere2ForCausalLM(t.Cohere2Config(**rotary, **ids0, num_key_value_heads=2, sliding_window=16)),
+        "doge-w256": lambda: t.DogeForCausalLM(t.DogeConfig(**rotary, **ids0, num_key_value_heads=2)),
+        "modernbert-dec-w256": lambda: t.ModernBertDecoderForCausalLM(t.ModernBertDecoderConfig(
+            vocab_size=v, hidden_size=256, intermediate_size=688, num_hidden_layers=6, num_attention_heads=4,
+            max_position_embeddings=128, **ids0, cls_token_id=0, sep_token_id=0)),
+        "exaone4-w256": lambda: t.Exaone4ForCausalLM(t.Exaone4Config(**rotary, **ids0, num_key_value_heads=2, sliding_window=16)),
+        "gemma3-w256": lambda: t.Gemma3ForCausalLM(t.Gemma3TextConfig(**rotary, **ids0, num_key_value_heads=2, head_dim=64,
+                                                                      sliding_window=16)),
+        "seed-oss-w256": lambda: t.SeedOssForCausalLM(t.SeedOssConfig(**rotary, **ids0, num_key_value_heads=2, head_dim=64)),
     }
     return build[name]()
 
@@ -1583,6 +1599,9 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 36 (stop 49, committed with inspect's predictions before training, rules unchanged since
     # stop 48): six decoder designs outside every set, at the inits of sets 30 and 34
     "36": (HOLDOUT.with_name("verdicts_others36.json"), ("default", "kaiming", "normal-0.1", "x2.5")),
+    # set 37 (stop 49, committed with inspect's predictions before training, with set 36's and before
+    # either was trained): six more decoder designs outside every set, at the same inits
+    "37": (HOLDOUT.with_name("verdicts_others37.json"), ("default", "kaiming", "normal-0.1", "x2.5")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
