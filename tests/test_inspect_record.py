@@ -313,3 +313,65 @@ def test_attention_through_sdpa_is_measured_in_a_model_without_blocks():
     by_hand = [r["entropy_ratio"] for r in attention_stats(torch.softmax(logits, dim=-1))]
     assert res.attention.sort_values("head").entropy_ratio.to_numpy() == pytest.approx(by_hand, abs=1e-6)
 
+
+
+class GainBlock(nn.Module):
+    """Doge's residual: ``gain * x + branch``, the gain a learnable per-channel vector (or a number);
+    with ``gated`` the stream is multiplied by a gate computed from it (a highway layer) instead."""
+
+    def __init__(self, d, gain, gated=False):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, 2, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
+        self.gate = nn.Linear(d, d)
+        self.gain = nn.Parameter(torch.full((d,), float(gain)))
+        self.gated = gated
+
+    def forward(self, x):
+        h = self.norm1(x)
+        a = self.attn(h, h, h, need_weights=False)[0]
+        x = (x * torch.sigmoid(self.gate(x)) if self.gated else self.gain * x) + a
+        return 0.5 * x + self.mlp(self.norm2(x))
+
+
+class GainNet(nn.Module):
+    def __init__(self, gain, gated=False):
+        super().__init__()
+        self.blocks = nn.ModuleList(GainBlock(16, gain, gated) for _ in range(2))
+
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return x
+
+
+@pytest.mark.parametrize("gain", [1.0, 3.0])
+def test_the_stream_times_a_gain_is_still_the_stream(gain):
+    torch.manual_seed(0)
+    net = GainNet(gain)
+    x = torch.randn(8, 10, 16)
+    res = inspect(net, x)
+    expect = []
+    with torch.no_grad():
+        h = x
+        for b in net.eval().blocks:
+            n = b.norm1(h)
+            a = b.attn(n, n, n, need_weights=False)[0]
+            s = b.gain * h
+            expect.append(float(a.pow(2).mean().sqrt() / s.pow(2).mean().sqrt()))
+            h = s + a
+            m = b.mlp(b.norm2(h))
+            expect.append(float(m.pow(2).mean().sqrt() / (0.5 * h).pow(2).mean().sqrt()))
+            h = 0.5 * h + m
+    assert res.branches.role.tolist() == ["attention", "mlp"] * 2
+    assert res.branches.ratio.tolist() == pytest.approx(expect, rel=1e-5)
+
+
+def test_the_stream_times_a_gate_computed_from_it_is_not_followed():
+    torch.manual_seed(0)
+    net = GainNet(1.0, gated=True)
+    res = inspect(net, torch.randn(8, 10, 16))
+    # the attention's addition reads neither operand as the stream; the MLP's (0.5 x + mlp) does not
+    # either, since x is that unfollowed sum: no branch is measured at all
+    assert res.branches.empty or "attention" not in set(res.branches.role)

@@ -200,6 +200,10 @@ class _AddWatcher(TorchFunctionMode):
                     frame.summed.add(id(out))
                 frame.keep.append(out)
             return out
+        if fname in _MULS and frame is not None and len(args) >= 1:
+            out = func(*args, **kwargs)
+            self._residual_gain(frame, args[0], args[1] if len(args) > 1 else kwargs.get("other"), out)
+            return out
         if fname not in _ADDS or len(args) < 1:
             return func(*args, **kwargs)
         if frame is None:
@@ -226,6 +230,24 @@ class _AddWatcher(TorchFunctionMode):
         frame.summed.add(id(out))
         frame.keep.append(out)
         return out
+
+    @staticmethod
+    def _residual_gain(frame: _Frame, a: Any, b: Any, out: Any) -> None:
+        """The stream times a gain, a number or a parameter of one value per channel at most (Doge's
+        ``input_residual * residual + hidden_states``, DeepNet's ``alpha * x``), is still the stream:
+        the addition that follows adds the branch to it. A product with anything else (a highway
+        layer's gate, computed from the input) is not followed."""
+        if not isinstance(out, torch.Tensor):
+            return
+        for x, g in ((a, b), (b, a)):
+            if not (isinstance(x, torch.Tensor) and id(x) in frame.stream) or out.shape != x.shape:
+                continue
+            gain = (isinstance(g, (int, float)) and not isinstance(g, bool)) or (
+                isinstance(g, nn.Parameter) and x.dim() > 0 and g.numel() <= x.shape[-1])
+            if gain:
+                frame.stream.add(id(out))
+                frame.keep.append(out)
+                return
 
 
 class Recorder:
