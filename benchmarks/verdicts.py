@@ -1243,7 +1243,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "36": ("gemma2-w256", "glm4-w256", "minicpm3-w256", "diffllama-w256", "apertus-w256",
                                                         "bitnet-w256"),
                                                  "37": ("cohere2-w256", "doge-w256", "modernbert-dec-w256", "exaone4-w256", "gemma3-w256",
-                                                        "seed-oss-w256")}
+                                                        "seed-oss-w256"),
+                                                 "38": ("jais2-w256", "hyperclovax-w256", "youtu-w256", "glm-w256", "nanochat-w256",
+                                                        "gpt-oss-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1431,6 +1433,21 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         "gemma3-w256": lambda: t.Gemma3ForCausalLM(t.Gemma3TextConfig(**rotary, **ids0, num_key_value_heads=2, head_dim=64,
                                                                       sliding_window=16)),
         "seed-oss-w256": lambda: t.SeedOssForCausalLM(t.SeedOssConfig(**rotary, **ids0, num_key_value_heads=2, head_dim=64)),
+        # set 38: Jais 2 (LayerNorm, a plain squared-ReLU MLP, biases everywhere), HyperCLOVA X (a norm
+        # before and after each branch), Youtu (DeepSeek's latent attention, embeddings at twice the
+        # init's std, tied), GLM (partial rotary, query-key-value biases), nanochat (squared ReLU,
+        # logits soft-capped at 15) and gpt-oss (attention sinks, experts, windows in every other layer)
+        "jais2-w256": lambda: t.Jais2ForCausalLM(t.Jais2Config(**rotary, **ids0, num_key_value_heads=2, head_dim=64)),
+        "hyperclovax-w256": lambda: t.HyperCLOVAXForCausalLM(t.HyperCLOVAXConfig(**rotary, **ids0, num_key_value_heads=2,
+                                                                                 head_dim=64)),
+        "youtu-w256": lambda: t.YoutuForCausalLM(t.YoutuConfig(**rotary, **ids0, num_key_value_heads=4, q_lora_rank=128,
+                                                               kv_lora_rank=64, qk_rope_head_dim=32, qk_nope_head_dim=32,
+                                                               v_head_dim=64)),
+        "glm-w256": lambda: t.GlmForCausalLM(t.GlmConfig(**rotary, **ids0, num_key_value_heads=2, head_dim=64)),
+        "nanochat-w256": lambda: t.NanoChatForCausalLM(t.NanoChatConfig(**rotary, **ids0)),
+        "gpt-oss-w256": lambda: t.GptOssForCausalLM(t.GptOssConfig(
+            **rotary, **ids0, num_key_value_heads=2, head_dim=64, num_local_experts=4, num_experts_per_tok=2, sliding_window=16,
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0})),
     }
     return build[name]()
 
@@ -1602,6 +1619,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 37 (stop 49, committed with inspect's predictions before training, with set 36's and before
     # either was trained): six more decoder designs outside every set, at the same inits
     "37": (HOLDOUT.with_name("verdicts_others37.json"), ("default", "kaiming", "normal-0.1", "x2.5")),
+    # set 38 (stop 50, committed with inspect's predictions before training, after the recording
+    # followed the stream through a gain; verdict rules unchanged since stop 48): six more decoder
+    # designs outside every set, at the same inits
+    "38": (HOLDOUT.with_name("verdicts_others38.json"), ("default", "kaiming", "normal-0.1", "x2.5")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,

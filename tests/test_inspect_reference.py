@@ -183,3 +183,25 @@ def test_a_wide_stream_takes_one_draw_of_the_library_init(width: int, draws: int
     assert ref == library_first_attention_ratio(m, IDS, blocks, branch, seed=3, draws=draws)
     one = library_first_attention_ratio(m, IDS, blocks, branch, seed=3, draws=1)
     assert (ref == one) == (draws == 1)
+
+
+def test_a_range_the_config_derives_from_the_width_is_read_at_this_width():
+    """Youtu's config sets initializer_range = 2 / sqrt(5 hidden_size) when none is given: the
+    yardstick is that range at the model's own width, so its default init reads 1x its library
+    (it read 8.6x at width 256 against the range of the class's default width, 2048)."""
+    cfg_cls = getattr(transformers, "YoutuConfig", None)
+    if cfg_cls is None:
+        pytest.skip("this transformers has no Youtu")
+    kw = dict(vocab_size=1000, hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=2,
+              num_key_value_heads=2, q_lora_rank=64, kv_lora_rank=32, qk_rope_head_dim=16, qk_nope_head_dim=16, v_head_dim=32,
+              max_position_embeddings=64, pad_token_id=0, bos_token_id=0, eos_token_id=0)
+    torch.manual_seed(0)
+    m = transformers.YoutuForCausalLM(cfg_cls(**kw))
+    assert library_ranges(m) == {"initializer_range": pytest.approx(2 / (5 * 128) ** 0.5)}
+    blocks = [f"model.layers.{i}" for i in range(2)]
+    own = first_attention_ratio(m, IDS, blocks[0], O_PROJ)
+    ref = library_first_attention_ratio(m, IDS, blocks, O_PROJ)
+    assert own / ref == pytest.approx(1.0, abs=0.25)
+    # a range the user set is not the yardstick: the class's derived one still is
+    m.config.initializer_range = 0.2
+    assert library_ranges(m) == {"initializer_range": pytest.approx(2 / (5 * 128) ** 0.5)}

@@ -80,14 +80,24 @@ def _first_attention(model: nn.Module, batch: Batch, block: str, branch: str) ->
 
 def library_ranges(model: nn.Module) -> dict[str, float] | None:
     """The init-scale attributes of a transformers model's config at their class defaults
-    (``{"initializer_range": 0.02}``); None for a model the library does not initialize."""
+    (``{"initializer_range": 0.02}``) for the model's own sizes: the config rebuilt from its own
+    settings without them, so a default the class derives from the width comes out at this width
+    (Youtu's ``2 / sqrt(5 hidden_size)``: 0.056 at width 256, not the 0.020 of its default 2048);
+    the class's bare default where that rebuild fails (a config whose saved settings do not pass
+    its own checks); None for a model the library does not initialize."""
     cfg = getattr(model, "config", None)
     if cfg is None or not callable(getattr(model, "_init_weights", None)):
         return None
+    default = None
     try:
-        default = type(cfg)()
-    except Exception:  # noqa: BLE001 - a config class that needs arguments has no default to read
-        return None
+        default = type(cfg)(**{k: v for k, v in cfg.to_dict().items() if k not in RANGE_ATTRIBUTES})
+    except Exception:  # noqa: BLE001 - settings the class will not take back: its bare default below
+        pass
+    if default is None:
+        try:
+            default = type(cfg)()
+        except Exception:  # noqa: BLE001 - a config class that needs arguments has no default to read
+            return None
     ranges = {a: float(getattr(default, a)) for a in RANGE_ATTRIBUTES
               if isinstance(getattr(cfg, a, None), (int, float)) and isinstance(getattr(default, a, None), (int, float))}
     return ranges or None
