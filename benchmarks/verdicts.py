@@ -40,6 +40,8 @@
     python benchmarks/verdicts.py holdout --set 16 --families gpt2,llama,neox,bert,encoder,cnn,mlp  # stop 39's test: x3.5, x0.35, N(0, 0.07), N(0, 0.15)
     python benchmarks/verdicts.py others --train-others --set 16  # ... and on Mistral, OPT, RoBERTa, ELECTRA, DistilBERT, DeBERTa v2
     python benchmarks/verdicts.py others --train-others --set 2 --fixes  # ... and --fix auto on a set's flagged pairs, trained again
+    python benchmarks/verdicts.py others --predict --set 39  # a set's predictions, untrained (committed before its training);
+                                                              # sets 19-39: decoders at width 256, out of sample (RESULTS.md)
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
 
