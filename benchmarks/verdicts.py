@@ -636,10 +636,8 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
         (zoo._constant if init == "constant" else zoo._orthogonal)(model)
         return model
     if init == "zero-residual":
-        ends = [n for n, _ in model.named_modules() if n.endswith(ZERO_RESIDUAL_ENDS)]
-        if not ends:
+        if not zoo._zero_residual(model, ZERO_RESIDUAL_ENDS):
             raise ValueError(f"zero-residual: no module of {type(model).__name__} ends in one of {ZERO_RESIDUAL_ENDS}")
-        zoo._zero_residual(model, ZERO_RESIDUAL_ENDS)
         return model
     if init.startswith("lora"):
         return _lora(model, init)

@@ -191,12 +191,16 @@ def _orthogonal(model: nn.Module) -> None:
                 nn.init.orthogonal_(p.view(p.shape[0], -1), generator=g)
 
 
-def _zero_residual(model: nn.Module, ends: tuple[str, ...]) -> None:
+def _zero_residual(model: nn.Module, ends: tuple[str, ...]) -> int:
+    """Every parameter of the modules whose names end in one of ``ends`` set to 0; how many modules."""
+    zeroed = 0
     with torch.no_grad():
         for name, m in model.named_modules():
             if any(name.endswith(e) for e in ends):
+                zeroed += 1
                 for p in m.parameters(recurse=False):
                     p.zero_()
+    return zeroed
 
 
 def build(family: str, init: str = "default", *, seed: int = 0) -> nn.Module:
