@@ -374,3 +374,57 @@ def test_the_stream_times_a_gate_computed_from_it_is_not_followed():
     # the attention's addition reads neither operand as the stream; the MLP's (0.5 x + mlp) does not
     # either, since x is that unfollowed sum: no branch is measured at all
     assert res.branches.empty
+
+
+class ScaledBranchBlock(nn.Module):
+    """Granite's residual, ``x + branch * multiplier``, on the attention branch, and a layer scale
+    (ConvNeXt's ``gamma``, one value per channel) on the MLP's; with ``routed`` the MLP's output is
+    multiplied by weights computed from the input instead (a router's, as a mixture of experts)."""
+
+    def __init__(self, d, routed=False):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.q, self.o = nn.Linear(d, d), nn.Linear(d, d)
+        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
+        self.router = nn.Linear(d, 1)
+        self.gamma = nn.Parameter(torch.full((d,), 0.3))
+        self.routed = routed
+
+    def forward(self, x):
+        x = x + self.o(torch.tanh(self.q(self.norm1(x)))) * 0.25
+        h = self.norm2(x)
+        m = self.mlp(h)
+        return x + (m * torch.sigmoid(self.router(h)) if self.routed else self.gamma * m)
+
+
+class ScaledBranchNet(nn.Module):
+    def __init__(self, routed=False):
+        super().__init__()
+        self.blocks = nn.ModuleList(ScaledBranchBlock(16, routed) for _ in range(2))
+
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return x
+
+
+@pytest.mark.parametrize("routed", [False, True])
+def test_a_branch_times_a_gain_is_named_by_the_module_that_made_it(routed):
+    torch.manual_seed(0)
+    net = ScaledBranchNet(routed)
+    x = torch.randn(8, 10, 16)
+    res = inspect(net, x)
+    mlp = "" if routed else "mlp.2"  # a router's weights are computed from the input: not a gain
+    assert res.branches.module.tolist() == [f"blocks.{i}.{m}".rstrip(".") if m else "" for i in range(2) for m in ("o", mlp)]
+    expect = []
+    with torch.no_grad():
+        h = x
+        for b in net.eval().blocks:
+            a = b.o(torch.tanh(b.q(b.norm1(h)))) * 0.25
+            expect.append(float(a.pow(2).mean().sqrt() / h.pow(2).mean().sqrt()))
+            h = h + a
+            n = b.norm2(h)
+            m = b.mlp(n) * (torch.sigmoid(b.router(n)) if b.routed else b.gamma)
+            expect.append(float(m.pow(2).mean().sqrt() / h.pow(2).mean().sqrt()))
+            h = h + m
+    assert res.branches.ratio.tolist() == pytest.approx(expect, rel=1e-5)

@@ -13,7 +13,9 @@ from initscope.inspect.reference import (  # noqa: E402
     at_library_init,
     first_attention_ratio,
     library_first_attention_ratio,
+    library_norm_branch_scales,
     library_ranges,
+    norm_branch_scales,
 )
 from initscope.inspect.zoo import gpt2_model, llama_model  # noqa: E402
 
@@ -205,3 +207,48 @@ def test_a_range_the_config_derives_from_the_width_is_read_at_this_width():
     # a range the user set is not the yardstick: the class's derived one still is
     m.config.initializer_range = 0.2
     assert library_ranges(m) == {"initializer_range": pytest.approx(2 / (5 * 128) ** 0.5)}
+
+
+def _gemma3(scale_tables: float = 1.0, scale_rest: float = 1.0) -> nn.Module:
+    """A small Gemma 3 (a norm before and after each branch), its tables and every other parameter
+    scaled apart."""
+    torch.manual_seed(0)
+    cfg = transformers.Gemma3TextConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                        num_attention_heads=2, num_key_value_heads=1, head_dim=32, max_position_embeddings=64,
+                                        pad_token_id=0, bos_token_id=0, eos_token_id=0, sliding_window=16)
+    m = transformers.Gemma3ForCausalLM(cfg)
+    tables = {id(p) for mod in m.modules() if isinstance(mod, nn.Embedding) for p in mod.parameters()}
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(scale_tables if id(p) in tables else scale_rest)
+    return m
+
+
+def test_a_branch_ending_in_a_norm_is_read_before_it_against_the_tokens():
+    """norm_branch_scales: the stream entering the first block and what enters the norm after its
+    attention, as forward hooks on the embeddings and on o_proj see them in a full pass."""
+    m = _gemma3()
+    seen = {}
+    hooks = [m.model.embed_tokens.register_forward_hook(lambda mod, i, o: seen.setdefault("emb", o.detach())),
+             m.model.layers[0].self_attn.o_proj.register_forward_hook(lambda mod, i, o: seen.setdefault("o", o.detach()))]
+    with torch.no_grad():
+        m.eval()(**IDS.kwargs)
+    for h in hooks:
+        h.remove()
+    rms = lambda t: float(t.pow(2).mean().sqrt())  # noqa: E731
+    stream, branch = norm_branch_scales(m, IDS, "model.layers.0", "model.layers.0.post_attention_layernorm")
+    assert stream == pytest.approx(rms(seen["emb"]), rel=1e-5)  # Gemma's tables x sqrt(width) inside the module
+    assert branch == pytest.approx(rms(seen["o"]), rel=1e-5)
+
+
+@pytest.mark.parametrize("tables, rest", [(1.0, 1.0), (0.1, 1.0), (1.0, 0.1), (0.1, 0.1)])
+def test_the_tokens_and_the_normed_branch_are_read_against_the_library(tables, rest):
+    """Against the library's own init both readings are the scales applied: the tables' factor, and
+    the attention's value and output projections' product (the pre-norm's gain is Gemma's 1 + w,
+    0 x anything)."""
+    m = _gemma3(tables, rest)
+    stream, branch = norm_branch_scales(m, IDS, "model.layers.0", "model.layers.0.post_attention_layernorm")
+    lib_stream, lib_branch = library_norm_branch_scales(m, IDS, ["model.layers.0", "model.layers.1"],
+                                                        "model.layers.0.post_attention_layernorm")
+    assert stream / lib_stream == pytest.approx(tables, rel=0.05)
+    assert branch / lib_branch == pytest.approx(rest**2, rel=0.25)  # the draws differ: one attention's RMS

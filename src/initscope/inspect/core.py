@@ -18,7 +18,8 @@ from torch.nn import functional as F
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
 from initscope.inspect.record import Recorder, eager_attention, no_fastpath, would_switch_attention
-from initscope.inspect.reference import block_change_ratio, library_block_change_ratio, library_first_attention_ratio
+from initscope.inspect.reference import (block_change_ratio, library_block_change_ratio, library_first_attention_ratio,
+                                         library_norm_branch_scales, norm_branch_scales)
 from initscope.inspect.stats import sequence_sample_fraction, weight_stats
 from initscope.inspect.structure import in_parametrization, is_embedding, is_leaf, is_pass_through, is_recorded, mixes_locally, weight_of
 from initscope.repro import derive_seed, generator
@@ -53,12 +54,19 @@ class Output:
     # the library's NaN where there is none
     first_block_change: float = math.nan
     first_block_change_library: float = math.nan
+    # a causal LM whose first attention branch ends in a norm (Gemma 2 and 3, HyperCLOVA X, OLMo 2):
+    # the token embeddings entering the first block and that branch before its norm, each as the
+    # model is over the same at the library's own init (:func:`reference.norm_branch_scales`);
+    # NaN otherwise
+    embeddings_library: float = math.nan
+    norm_branch_library: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
         return dict(task=self.task, classes=self.classes, logit_std=self.logit_std, loss=self.loss,
                     chance_loss=self.chance_loss, loss_source=self.loss_source, sequence_fraction=self.sequence_fraction,
                     table_ratio=self.table_ratio, first_attention_library=self.first_attention_library,
-                    first_block_change=self.first_block_change, first_block_change_library=self.first_block_change_library)
+                    first_block_change=self.first_block_change, first_block_change_library=self.first_block_change_library,
+                    embeddings_library=self.embeddings_library, norm_branch_library=self.norm_branch_library)
 
 
 # AdamW's default eps (torch.optim.AdamW, Adam): a gradient entry far below it gets a step of
@@ -856,6 +864,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
         notes.insert(0, f"inputs: {b.source}")
     output.first_attention_library = _first_attention_library(model, b, blocks, branches, output, seed)
     output.first_block_change, output.first_block_change_library = _first_block_change(model, b, blocks, branches, attention, seed)
+    output.embeddings_library, output.norm_branch_library = _norm_branch_library(model, b, blocks, branches, output, seed)
     experts = fused_experts(model)
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
                                        gradients=grads, stuck=stuck, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4,
@@ -895,6 +904,21 @@ def _first_attention_library(model: nn.Module, b: Batch, blocks: pd.DataFrame, b
     if first.empty or "," in str(first.module.iloc[0]) or not str(first.module.iloc[0]):
         return math.nan
     return library_first_attention_ratio(model, b, list(dict.fromkeys(str(m) for m in blocks.module)), str(first.module.iloc[0]), seed=seed)
+
+
+def _norm_branch_library(model: nn.Module, b: Batch, blocks: pd.DataFrame, branches: pd.DataFrame, output: Output,
+                         seed: int) -> tuple[float, float]:
+    """For a causal LM whose first attention branch comes out of a norm: its token embeddings and
+    that branch before the norm, each over the same at the library's init; NaNs otherwise."""
+    if output.task != "lm" or blocks.empty or branches.empty or "role" not in branches:
+        return math.nan, math.nan
+    first = branches[(branches.block_index == 0) & (branches.role == "attention")]
+    if first.empty or not bool(first.normalized.iloc[0]) or "," in str(first.module.iloc[0]) or not str(first.module.iloc[0]):
+        return math.nan, math.nan
+    names, norm = list(dict.fromkeys(str(m) for m in blocks.module)), str(first.module.iloc[0])
+    stream, branch = norm_branch_scales(model, b, names[0], norm)
+    lib_stream, lib_branch = library_norm_branch_scales(model, b, names, norm, seed=seed)
+    return (stream / lib_stream if lib_stream > 0 else math.nan), (branch / lib_branch if lib_branch > 0 else math.nan)
 
 
 def _first_block_change(model: nn.Module, b: Batch, blocks: pd.DataFrame, branches: pd.DataFrame, attention: pd.DataFrame,

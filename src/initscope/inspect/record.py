@@ -202,7 +202,9 @@ class _AddWatcher(TorchFunctionMode):
             return out
         if fname in _MULS and frame is not None and len(args) >= 1:
             out = func(*args, **kwargs)
-            self._residual_gain(frame, args[0], args[1] if len(args) > 1 else kwargs.get("other"), out)
+            other = args[1] if len(args) > 1 else kwargs.get("other")
+            if not self._residual_gain(frame, args[0], other, out):
+                self._branch_gain(frame, args[0], other, out)
             return out
         if fname not in _ADDS or len(args) < 1:
             return func(*args, **kwargs)
@@ -232,22 +234,43 @@ class _AddWatcher(TorchFunctionMode):
         return out
 
     @staticmethod
-    def _residual_gain(frame: _Frame, a: Any, b: Any, out: Any) -> None:
-        """The stream times a gain, a number or a parameter of one value per channel at most (Doge's
-        ``input_residual * residual + hidden_states``, DeepNet's ``alpha * x``), is still the stream:
-        the addition that follows adds the branch to it. A product with anything else (a highway
-        layer's gate, computed from the input) is not followed."""
+    def _is_gain(g: Any, x: torch.Tensor) -> bool:
+        """A number, or a parameter of one value per channel of ``x`` at most: a scale no input sets."""
+        return (isinstance(g, (int, float)) and not isinstance(g, bool)) or (
+            isinstance(g, nn.Parameter) and x.dim() > 0 and g.numel() <= x.shape[-1])
+
+    @classmethod
+    def _residual_gain(cls, frame: _Frame, a: Any, b: Any, out: Any) -> bool:
+        """The stream times a gain (:meth:`_is_gain`: Doge's ``input_residual * residual +
+        hidden_states``, DeepNet's ``alpha * x``) is still the stream: the addition that follows adds
+        the branch to it. A product with anything else (a highway layer's gate, computed from the
+        input) is not followed. True where ``out`` was taken as the stream."""
         if not isinstance(out, torch.Tensor):
-            return
+            return False
         for x, g in ((a, b), (b, a)):
             if not (isinstance(x, torch.Tensor) and id(x) in frame.stream) or out.shape != x.shape:
                 continue
-            gain = (isinstance(g, (int, float)) and not isinstance(g, bool)) or (
-                isinstance(g, nn.Parameter) and x.dim() > 0 and g.numel() <= x.shape[-1])
-            if gain:
+            if cls._is_gain(g, x):
                 frame.stream.add(id(out))
                 frame.keep.append(out)
-                return
+                return True
+        return False
+
+    def _branch_gain(self, frame: _Frame, a: Any, b: Any, out: Any) -> None:
+        """A module's output times a gain (:meth:`_is_gain`) still came out of that module: Granite's
+        ``attn_out * residual_multiplier``, MiniCPM's ``scale_depth / sqrt(layers)``, a layer scale
+        (ConvNeXt's ``gamma``, BEiT's ``lambda``) name the branch by the module that made it. A product
+        of two computed tensors (a router's weights times an expert's output) is not followed."""
+        if not isinstance(out, torch.Tensor):
+            return
+        for x, g in ((a, b), (b, a)):
+            if not isinstance(x, torch.Tensor) or id(x) in frame.stream or out.shape != x.shape or not self._is_gain(g, x):
+                continue
+            names = self.rec.producers_of(x)
+            if names:
+                self.rec._composite[id(out)] = (weakref.ref(out), names)
+                frame.keep.append(out)
+            return
 
 
 class Recorder:

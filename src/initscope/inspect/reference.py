@@ -78,6 +78,49 @@ def _first_attention(model: nn.Module, batch: Batch, block: str, branch: str) ->
     return (b / s if s > 0 else math.nan), int(got.get("width", 0))
 
 
+def norm_branch_scales(model: nn.Module, batch: Batch, block: str, norm: str) -> tuple[float, float]:
+    """For a first block whose branch ends in the norm ``norm`` (Gemma's, HyperCLOVA X's
+    ``post_attention_layernorm``): the RMS of the stream entering ``block`` (the token embeddings)
+    and the RMS of what enters ``norm`` (the branch before it is normalized), from one no-grad
+    forward pass stopped at the norm's entry; NaNs where either is not seen."""
+    stream, _ = _norm_branch(model, batch, block, norm, "stream")
+    branch, _ = _norm_branch(model, batch, block, norm, "branch")
+    return stream, branch
+
+
+def _norm_branch(model: nn.Module, batch: Batch, block: str, norm: str, which: str) -> tuple[float, int]:
+    """One of :func:`norm_branch_scales`' two readings (``which``: ``stream`` or ``branch``) and the
+    branch's width (0 where not seen)."""
+    mods = dict(model.named_modules())
+    if block not in mods or norm not in mods:
+        return math.nan, 0
+    got: dict[str, float] = {}
+
+    def pre(m: nn.Module, args: tuple, kwargs: dict) -> None:
+        x = _block_input(args, kwargs)
+        if x is not None and "stream" not in got:
+            got["stream"] = rms(x)
+
+    def at_norm(m: nn.Module, args: tuple) -> None:
+        y = first_tensor(args, floating=True)
+        if y is not None:
+            got["branch"] = rms(y)
+            got["width"] = y.shape[-1] if y.dim() else 1
+        raise _Stop
+
+    _stopped_pass(model, batch, [mods[block].register_forward_pre_hook(pre, with_kwargs=True), mods[norm].register_forward_pre_hook(at_norm)])
+    return got.get(which, math.nan), int(got.get("width", 0))
+
+
+def library_norm_branch_scales(model: nn.Module, batch: Batch, blocks: list[str], norm: str, *, seed: int = 0,
+                               draws: int = REFERENCE_DRAWS) -> tuple[float, float]:
+    """:func:`norm_branch_scales` of ``blocks[0]`` with the modules it reads at the library's init,
+    each the mean over the draws :func:`library_first_attention_ratio` takes; NaNs where the model
+    has no library init."""
+    return (_library_mean(model, blocks, lambda: _norm_branch(model, batch, blocks[0], norm, "stream"), seed=seed, draws=draws),
+            _library_mean(model, blocks, lambda: _norm_branch(model, batch, blocks[0], norm, "branch"), seed=seed, draws=draws))
+
+
 def library_ranges(model: nn.Module) -> dict[str, float] | None:
     """The init-scale attributes of a transformers model's config at their class defaults
     (``{"initializer_range": 0.02}``) for the model's own sizes: the config rebuilt from its own

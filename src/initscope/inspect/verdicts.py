@@ -284,6 +284,25 @@ TIED_STREAM_GROWTH_MAX = 9.0
 # (torch's default reads 0.84 and learns); its pre-norm twin, not judged, learns at Kaiming and
 # N(0, 0.1) (0.92, 0.89), where its post-norm sibling sits at chance.
 POST_NORM_TOKEN_SHARE_MIN = 0.5
+# A causal LM whose branches end in a norm (Gemma 2 and 3, GLM-4, HyperCLOVA X, OLMo 2 and 3, EXAONE 4)
+# with its token embeddings AND its first attention branch before that norm both far under their
+# scale at the library's own init (Output.embeddings_library, Output.norm_branch_library). Each alone
+# is harmless; together they are not. SET ON OTHERS SET 39 (stop 51, in-sample): every parameter x0.1
+# reads 0.10 and 0.01 (Gemma 3) or 0.0009 (HyperCLOVA X) and both failed to learn (0.27, 0.12), where
+# the four designs of that set without a norm after their branches learned at x0.1 as well as at
+# their defaults. Undoing either half (seed 0, scratch, RESULTS stop 50): the tables alone x0.1 (0.10,
+# 1.0) learn (1.99 and 1.89 nats, defaults 1.87 and 1.92), everything else alone x0.1 (1.0, 0.01) too
+# (1.90, 1.84). The norm after the branch lifts the small branch back to its gain's scale whatever its
+# weights, so the small tokens are swamped by it (Gemma 3 x0.1: 11x the tokens at the first attention)
+# while the branch's weights, read only through the norm, move by AdamW's steps at ten times their
+# relative size. The bars sit between x0.1 and the halves that learn; x0.3 (0.30 and 0.02-0.09) is
+# not flagged. ... and only where that normed branch outweighs the tokens it is added to
+# (FIRST_ATTENTION_SWAMPS): OLMo 2 at x0.1 (0.10, 0.0008), whose norms' gains go to 0.1 with the
+# rest and which has no norm before its branches, reads its branch at 0.012x its tokens and learned
+# (1.71 nats, better than its default; others set 40, read before the rule was written, with Gemma 2
+# at x0.1, broken, reading 9.9x, and at x0.3, marginal). Set 40's other pairs test it.
+SMALL_BEHIND_NORMS_EMBEDDINGS_MAX = 0.2
+SMALL_BEHIND_NORMS_BRANCH_MAX = 0.1
 # Token similarity (mean cosine between one sequence's token vectors) at a block's output.
 # Library inits: up to 0.55 (LLaMA, 4 blocks), 0.38 (BERT, from its shared token-type
 # vector); constant weights: exactly 1 (every token the same vector). BERT's orthogonal
@@ -1029,6 +1048,29 @@ def _post_norm_token_findings(blocks: pd.DataFrame, branches: pd.DataFrame, atte
                      confidence="high" if share < POST_NORM_TOKEN_SHARE_MIN / 10 else "low")]
 
 
+def _small_behind_norms_findings(o: Output, branches: pd.DataFrame) -> list[Finding]:
+    """A causal LM whose first attention branch ends in a norm, with its token embeddings under
+    SMALL_BEHIND_NORMS_EMBEDDINGS_MAX and that branch before its norm under
+    SMALL_BEHIND_NORMS_BRANCH_MAX of their library scales."""
+    e, b = o.embeddings_library, o.norm_branch_library
+    if o.task != "lm" or branches.empty or not (e < SMALL_BEHIND_NORMS_EMBEDDINGS_MAX and b < SMALL_BEHIND_NORMS_BRANCH_MAX):
+        return []
+    first = branches[(branches.block_index == 0) & (branches.role == "attention")]
+    if first.empty or not float(first.iloc[0].ratio) > FIRST_ATTENTION_SWAMPS:
+        return []
+    r = first.iloc[0]
+    return [_finding("tokens and branches both small behind norms", [str(r.block)], e,
+                     f"the token embeddings are {e:.2g}x their scale at the library's own init and the first attention "
+                     f"branch, before the norm it ends in, {b:.2g}x; the norm lifts that branch back to {float(r.ratio):.3g}x "
+                     "the small tokens, while its weights, seen only through the norm, move by AdamW's steps at many times "
+                     "their relative size (in the calibration, at every parameter x0.1, Gemma 2 and 3 and HyperCLOVA X "
+                     "failed to learn, and either half alone at x0.1 learned; OLMo 2, whose normed branch stays under its "
+                     "tokens there, learned)",
+                     "the library's scale for the embeddings and the branches' weights (transformers: initializer_range; "
+                     "initscope inspect --fix auto)",
+                     confidence="low")]
+
+
 def dead_blocks(blocks: pd.DataFrame, branches: pd.DataFrame, layers: pd.DataFrame) -> list[str]:
     """Residual blocks (module names) every branch of which ends in a layer whose weight is
     exactly zero and whose input is exactly zero (``input_zero``): its gradient is zero whatever
@@ -1366,6 +1408,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
                 *_first_attention_findings(first_attention, attention, output, gated, embeddings_normalized(layers), layers),
                 *_tied_stream_findings(blocks, output, gradients),
                 *_post_norm_token_findings(blocks, branches, attention, output),
+                *_small_behind_norms_findings(output, branches),
                 *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task, post_norm)]
     findings += _stuck_findings(stuck or [], dead, findings)
