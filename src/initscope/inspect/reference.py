@@ -51,6 +51,17 @@ def first_attention_ratio(model: nn.Module, batch: Batch, block: str, branch: st
     return _first_attention(model, batch, block, branch)[0]
 
 
+def _stream_hook(got: dict[str, float]) -> Callable[[nn.Module, tuple, dict], None]:
+    """A block's forward pre-hook (with kwargs) keeping the RMS of the stream entering it in ``got``."""
+
+    def pre(m: nn.Module, args: tuple, kwargs: dict) -> None:
+        x = _block_input(args, kwargs)
+        if x is not None and "stream" not in got:
+            got["stream"] = rms(x)
+
+    return pre
+
+
 def _first_attention(model: nn.Module, batch: Batch, block: str, branch: str) -> tuple[float, int]:
     """:func:`first_attention_ratio`, and the width (last dimension) of the branch's output (0 where
     not seen)."""
@@ -59,10 +70,7 @@ def _first_attention(model: nn.Module, batch: Batch, block: str, branch: str) ->
         return math.nan, 0
     got: dict[str, float] = {}
 
-    def pre(m: nn.Module, args: tuple, kwargs: dict) -> None:
-        x = _block_input(args, kwargs)
-        if x is not None and "stream" not in got:
-            got["stream"] = rms(x)
+    pre = _stream_hook(got)
 
     def post(m: nn.Module, inp: Any, out: Any) -> None:
         y = first_tensor(out, floating=True)
@@ -96,10 +104,7 @@ def _norm_branch(model: nn.Module, batch: Batch, block: str, norm: str, which: s
         return math.nan, 0
     got: dict[str, float] = {}
 
-    def pre(m: nn.Module, args: tuple, kwargs: dict) -> None:
-        x = _block_input(args, kwargs)
-        if x is not None and "stream" not in got:
-            got["stream"] = rms(x)
+    pre = _stream_hook(got)
 
     def at_norm(m: nn.Module, args: tuple) -> None:
         y = first_tensor(args, floating=True)
