@@ -24,10 +24,9 @@ LLAMA_BLOCKS = [f"model.layers.{i}" for i in range(4)]
 O_PROJ = "model.layers.0.self_attn.o_proj"
 
 
-def test_the_first_attention_ratio_is_the_o_proj_output_over_the_embeddings():
-    """One forward pass stopped at o_proj: the same RMS ratio as a full pass with hooks by hand."""
-    torch.manual_seed(0)
-    m = llama_model()
+def _embeddings_and_o_proj_rms(m) -> tuple[float, float]:
+    """RMS of the token embeddings and of the first block's o_proj output in one full eval pass,
+    read by forward hooks: the by-hand answer the stopped passes are checked against."""
     seen = {}
     hooks = [m.model.embed_tokens.register_forward_hook(lambda mod, i, o: seen.setdefault("emb", o.detach())),
              m.model.layers[0].self_attn.o_proj.register_forward_hook(lambda mod, i, o: seen.setdefault("o", o.detach()))]
@@ -35,7 +34,15 @@ def test_the_first_attention_ratio_is_the_o_proj_output_over_the_embeddings():
         m.eval()(**IDS.kwargs)
     for h in hooks:
         h.remove()
-    by_hand = float(seen["o"].pow(2).mean().sqrt() / seen["emb"].pow(2).mean().sqrt())
+    return float(seen["emb"].pow(2).mean().sqrt()), float(seen["o"].pow(2).mean().sqrt())
+
+
+def test_the_first_attention_ratio_is_the_o_proj_output_over_the_embeddings():
+    """One forward pass stopped at o_proj: the same RMS ratio as a full pass with hooks by hand."""
+    torch.manual_seed(0)
+    m = llama_model()
+    emb, o = _embeddings_and_o_proj_rms(m)
+    by_hand = o / emb
     assert first_attention_ratio(m, IDS, LLAMA_BLOCKS[0], O_PROJ) == pytest.approx(by_hand, rel=1e-5)
     assert math.isnan(first_attention_ratio(m, IDS, LLAMA_BLOCKS[0], "no.such.module"))
 
@@ -228,17 +235,10 @@ def test_a_branch_ending_in_a_norm_is_read_before_it_against_the_tokens():
     """norm_branch_scales: the stream entering the first block and what enters the norm after its
     attention, as forward hooks on the embeddings and on o_proj see them in a full pass."""
     m = _gemma3()
-    seen = {}
-    hooks = [m.model.embed_tokens.register_forward_hook(lambda mod, i, o: seen.setdefault("emb", o.detach())),
-             m.model.layers[0].self_attn.o_proj.register_forward_hook(lambda mod, i, o: seen.setdefault("o", o.detach()))]
-    with torch.no_grad():
-        m.eval()(**IDS.kwargs)
-    for h in hooks:
-        h.remove()
-    rms = lambda t: float(t.pow(2).mean().sqrt())  # noqa: E731
+    emb, o = _embeddings_and_o_proj_rms(m)
     stream, branch = norm_branch_scales(m, IDS, "model.layers.0", "model.layers.0.post_attention_layernorm")
-    assert stream == pytest.approx(rms(seen["emb"]), rel=1e-5)  # Gemma's tables x sqrt(width) inside the module
-    assert branch == pytest.approx(rms(seen["o"]), rel=1e-5)
+    assert stream == pytest.approx(emb, rel=1e-5)  # Gemma's tables x sqrt(width) inside the module
+    assert branch == pytest.approx(o, rel=1e-5)
 
 
 @pytest.mark.parametrize("tables, rest", [(1.0, 1.0), (0.1, 1.0), (1.0, 0.1), (0.1, 0.1)])

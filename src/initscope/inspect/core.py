@@ -894,28 +894,35 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
                          device=device, stuck=stuck)
 
 
+def _first_attention_branch(blocks: pd.DataFrame, branches: pd.DataFrame, output: Output) -> pd.Series | None:
+    """A causal LM's first attention branch (its ``branches`` row) where one module made it; None
+    otherwise."""
+    if output.task != "lm" or blocks.empty or branches.empty or "role" not in branches:
+        return None
+    first = branches[(branches.block_index == 0) & (branches.role == "attention")]
+    if first.empty or "," in str(first.module.iloc[0]) or not str(first.module.iloc[0]):
+        return None
+    return first.iloc[0]
+
+
 def _first_attention_library(model: nn.Module, b: Batch, blocks: pd.DataFrame, branches: pd.DataFrame, output: Output,
                              seed: int) -> float:
     """The first block's attention ratio at the library's own init, for a causal LM whose first
     attention branch comes out of one module (:func:`reference.library_first_attention_ratio`)."""
-    if output.task != "lm" or blocks.empty or branches.empty or "role" not in branches:
+    first = _first_attention_branch(blocks, branches, output)
+    if first is None:
         return math.nan
-    first = branches[(branches.block_index == 0) & (branches.role == "attention")]
-    if first.empty or "," in str(first.module.iloc[0]) or not str(first.module.iloc[0]):
-        return math.nan
-    return library_first_attention_ratio(model, b, list(dict.fromkeys(str(m) for m in blocks.module)), str(first.module.iloc[0]), seed=seed)
+    return library_first_attention_ratio(model, b, list(dict.fromkeys(str(m) for m in blocks.module)), str(first.module), seed=seed)
 
 
 def _norm_branch_library(model: nn.Module, b: Batch, blocks: pd.DataFrame, branches: pd.DataFrame, output: Output,
                          seed: int) -> tuple[float, float]:
     """For a causal LM whose first attention branch comes out of a norm: its token embeddings and
     that branch before the norm, each over the same at the library's init; NaNs otherwise."""
-    if output.task != "lm" or blocks.empty or branches.empty or "role" not in branches:
+    first = _first_attention_branch(blocks, branches, output)
+    if first is None or not bool(first.normalized):
         return math.nan, math.nan
-    first = branches[(branches.block_index == 0) & (branches.role == "attention")]
-    if first.empty or not bool(first.normalized.iloc[0]) or "," in str(first.module.iloc[0]) or not str(first.module.iloc[0]):
-        return math.nan, math.nan
-    names, norm = list(dict.fromkeys(str(m) for m in blocks.module)), str(first.module.iloc[0])
+    names, norm = list(dict.fromkeys(str(m) for m in blocks.module)), str(first.module)
     stream, branch = norm_branch_scales(model, b, names[0], norm)
     lib_stream, lib_branch = library_norm_branch_scales(model, b, names, norm, seed=seed)
     return (stream / lib_stream if lib_stream > 0 else math.nan), (branch / lib_branch if lib_branch > 0 else math.nan)

@@ -62,6 +62,16 @@ def _stream_hook(got: dict[str, float]) -> Callable[[nn.Module, tuple, dict], No
     return pre
 
 
+def _keep_branch(got: dict[str, float], t: Any) -> None:
+    """Keep the RMS and width of the branch tensor in ``t`` (its first floating tensor) in ``got``,
+    then stop the pass: nothing after the branch is needed."""
+    y = first_tensor(t, floating=True)
+    if y is not None:
+        got["branch"] = rms(y)
+        got["width"] = y.shape[-1] if y.dim() else 1
+    raise _Stop
+
+
 def _first_attention(model: nn.Module, batch: Batch, block: str, branch: str) -> tuple[float, int]:
     """:func:`first_attention_ratio`, and the width (last dimension) of the branch's output (0 where
     not seen)."""
@@ -73,11 +83,7 @@ def _first_attention(model: nn.Module, batch: Batch, block: str, branch: str) ->
     pre = _stream_hook(got)
 
     def post(m: nn.Module, inp: Any, out: Any) -> None:
-        y = first_tensor(out, floating=True)
-        if y is not None:
-            got["branch"] = rms(y)
-            got["width"] = y.shape[-1] if y.dim() else 1
-        raise _Stop
+        _keep_branch(got, out)
 
     _stopped_pass(model, batch, [mods[block].register_forward_pre_hook(pre, with_kwargs=True), mods[branch].register_forward_hook(post)])
     if "branch" not in got:
@@ -91,30 +97,22 @@ def norm_branch_scales(model: nn.Module, batch: Batch, block: str, norm: str) ->
     ``post_attention_layernorm``): the RMS of the stream entering ``block`` (the token embeddings)
     and the RMS of what enters ``norm`` (the branch before it is normalized), from one no-grad
     forward pass stopped at the norm's entry; NaNs where either is not seen."""
-    stream, _ = _norm_branch(model, batch, block, norm, "stream")
-    branch, _ = _norm_branch(model, batch, block, norm, "branch")
-    return stream, branch
+    return _norm_branch(model, batch, block, norm)[0]
 
 
-def _norm_branch(model: nn.Module, batch: Batch, block: str, norm: str, which: str) -> tuple[float, int]:
-    """One of :func:`norm_branch_scales`' two readings (``which``: ``stream`` or ``branch``) and the
-    branch's width (0 where not seen)."""
+def _norm_branch(model: nn.Module, batch: Batch, block: str, norm: str) -> tuple[tuple[float, float], int]:
+    """:func:`norm_branch_scales`, and the branch's width (0 where not seen)."""
     mods = dict(model.named_modules())
     if block not in mods or norm not in mods:
-        return math.nan, 0
+        return (math.nan, math.nan), 0
     got: dict[str, float] = {}
 
-    pre = _stream_hook(got)
-
     def at_norm(m: nn.Module, args: tuple) -> None:
-        y = first_tensor(args, floating=True)
-        if y is not None:
-            got["branch"] = rms(y)
-            got["width"] = y.shape[-1] if y.dim() else 1
-        raise _Stop
+        _keep_branch(got, args)
 
-    _stopped_pass(model, batch, [mods[block].register_forward_pre_hook(pre, with_kwargs=True), mods[norm].register_forward_pre_hook(at_norm)])
-    return got.get(which, math.nan), int(got.get("width", 0))
+    _stopped_pass(model, batch, [mods[block].register_forward_pre_hook(_stream_hook(got), with_kwargs=True),
+                                 mods[norm].register_forward_pre_hook(at_norm)])
+    return (got.get("stream", math.nan), got.get("branch", math.nan)), int(got.get("width", 0))
 
 
 def library_norm_branch_scales(model: nn.Module, batch: Batch, blocks: list[str], norm: str, *, seed: int = 0,
@@ -122,8 +120,9 @@ def library_norm_branch_scales(model: nn.Module, batch: Batch, blocks: list[str]
     """:func:`norm_branch_scales` of ``blocks[0]`` with the modules it reads at the library's init,
     each the mean over the draws :func:`library_first_attention_ratio` takes; NaNs where the model
     has no library init."""
-    return (_library_mean(model, blocks, lambda: _norm_branch(model, batch, blocks[0], norm, "stream"), seed=seed, draws=draws),
-            _library_mean(model, blocks, lambda: _norm_branch(model, batch, blocks[0], norm, "branch"), seed=seed, draws=draws))
+    stream, branch = _library_means(model, blocks, lambda: _norm_branch(model, batch, blocks[0], norm), size=2, seed=seed,
+                                    draws=draws)
+    return stream, branch
 
 
 def library_ranges(model: nn.Module) -> dict[str, float] | None:
@@ -261,7 +260,19 @@ def _library_mean(model: nn.Module, blocks: list[str], measure: Callable[[], tup
                   draws: int) -> float:
     """The mean of ``measure()`` (a value and the width it was read at) over ``draws`` seeded draws
     of the library's init of everything outside ``blocks[1:]``; one draw from ONE_DRAW_WIDTH on."""
-    vals = []
+    def one() -> tuple[tuple[float, ...], int]:
+        value, width = measure()
+        return (value,), width
+
+    return _library_means(model, blocks, one, size=1, seed=seed, draws=draws)[0]
+
+
+def _library_means(model: nn.Module, blocks: list[str], measure: Callable[[], tuple[tuple[float, ...], int]], *, size: int,
+                   seed: int, draws: int) -> tuple[float, ...]:
+    """:func:`_library_mean` of a measure that reads ``size`` values in one pass, each averaged
+    over the same draws; NaNs where there is no library init or a draw fails."""
+    nan = (math.nan,) * size
+    vals: list[tuple[float, ...]] = []
     devices = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
     with torch.random.fork_rng(devices=devices):
         for k in range(draws):
@@ -269,14 +280,14 @@ def _library_mean(model: nn.Module, blocks: list[str], measure: Callable[[], tup
             try:
                 with at_library_init(model, blocks[1:]) as ok:
                     if not ok:
-                        return math.nan
-                    ratio, width = measure()
-                    vals.append(ratio)
+                        return nan
+                    got, width = measure()
+                    vals.append(tuple(got))
             except Exception:  # noqa: BLE001 - an init that fails on a module (custom code): no reference
-                return math.nan
+                return nan
             if width >= ONE_DRAW_WIDTH:
                 break
-    return sum(vals) / len(vals)
+    return tuple(sum(v[i] for v in vals) / len(vals) for i in range(size))
 
 
 @contextmanager
