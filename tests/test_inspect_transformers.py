@@ -565,6 +565,39 @@ def test_a_sharp_first_attention_is_a_swamping_defect_in_a_gated_block_and_a_war
     assert "attention swamps the token embeddings" not in _kinds(res)
 
 
+def test_a_gated_mlp_counts_only_where_its_branch_speaks():
+    """Mixtral with every weight matrix drawn by torch's ``kaiming_normal_`` (fan in, ReLU gain): on
+    its experts fused into 3-D tensors [experts, out, in] torch takes fan_in = out x in, so they
+    start ~26x under a 2-D layer's Kaiming and the first block's MLP branch is silent; Mixtral so
+    drawn learned (others set 30: 0.91). Its sharp first attention is then judged as a plain
+    block's, a warning (stop 52). Drawn per expert (fan_in = in) the MLP speaks and the gated
+    clause makes it a defect, as in the dense gated blocks that failed (LLaMA, Mistral Kaiming)."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.verdicts import GATED_MLP_SPEAKS
+
+    ids = {"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))}
+    cfg = t.MixtralConfig(vocab_size=1000, hidden_size=256, intermediate_size=344, num_hidden_layers=2, num_attention_heads=4,
+                          num_key_value_heads=2, max_position_embeddings=128, num_local_experts=4, num_experts_per_tok=2)
+    got = {}
+    for per_expert in (False, True):
+        torch.manual_seed(0)
+        m = t.MixtralForCausalLM(cfg)
+        with torch.no_grad():
+            for p in m.parameters():
+                if p.dim() >= 2:
+                    torch.nn.init.kaiming_normal_(p)
+                    if per_expert and p.dim() == 3:
+                        p.normal_(0.0, (2.0 / p.shape[-1]) ** 0.5)
+        res = inspect(m, ids)
+        mlp = res.branches[(res.branches.block_index == 0) & (res.branches.role == "mlp")]
+        f = next(f for f in res.findings if f.kind == "attention swamps the token embeddings")
+        got[per_expert] = (float(mlp.ratio.iloc[0]), f)
+    (silent, f_fused), (speaks, f_expert) = got[False], got[True]
+    assert silent < GATED_MLP_SPEAKS / 10 and speaks > 3 * GATED_MLP_SPEAKS
+    assert f_fused.severity == "warning" and "gated" not in f_fused.message
+    assert f_expert.severity == "defect" and "its MLP is gated" in f_expert.message
+
+
 def test_a_sharp_first_attention_with_learned_positions_is_a_swamping_defect():
     """OPT at width 256 with every matrix re-drawn N(0, 0.1): a plain ReLU MLP, but its positions
     are a learned table beside the token table; its first attention is sharp under the 11x factor
