@@ -1266,7 +1266,10 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                         "gemma3-w256"),
                                                  "40": ("gemma2-w256", "olmo2-w256", "exaone4-w256", "glm4-w256", "olmo3-w256"),
                                                  "41": ("qwen3moe-w256", "olmoe-w256", "granitemoe-w256", "phimoe-w256",
-                                                        "deepseekv3-w256")}
+                                                        "deepseekv3-w256"),
+                                                 "42": ("glm4moe-w256", "ernie4_5moe-w256", "jetmoe-w256", "flexolmo-w256",
+                                                        "minimaxm2-w256"),
+                                                 "43": ("gemma2-w256", "gemma3-w256", "glm4-w256", "hyperclovax-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1488,6 +1491,24 @@ def _wide_decoder(name: str) -> torch.nn.Module:
             **rotary, **ids0, num_key_value_heads=4, n_routed_experts=4, num_experts_per_tok=2, moe_intermediate_size=344,
             first_k_dense_replace=1, q_lora_rank=128, kv_lora_rank=64, qk_rope_head_dim=32, qk_nope_head_dim=32, v_head_dim=64,
             n_group=1, topk_group=1)),
+        # set 42: five more mixtures of experts (4 experts of width 344, 2 per token): GLM-4.5's
+        # (sigmoid routing, a shared expert, a dense first block), ERNIE 4.5's (a dense first block,
+        # biased routing), JetMoE (experts in the attention too: a mixture of attention heads),
+        # FlexOLMo (OLMo 2's norm after each branch and none before it, QK-norm) and MiniMax-M2
+        # (QK-norm over the whole width)
+        "glm4moe-w256": lambda: t.Glm4MoeForCausalLM(t.Glm4MoeConfig(
+            **rotary, **ids0, num_key_value_heads=2, n_routed_experts=4, num_experts_per_tok=2, moe_intermediate_size=344,
+            first_k_dense_replace=1, n_shared_experts=1, n_group=1, topk_group=1)),
+        "ernie4_5moe-w256": lambda: t.Ernie4_5_MoeForCausalLM(t.Ernie4_5_MoeConfig(
+            **rotary, **ids0, num_key_value_heads=2, moe_num_experts=4, moe_k=2, moe_intermediate_size=344, moe_layer_start_index=1)),
+        "jetmoe-w256": lambda: t.JetMoeForCausalLM(t.JetMoeConfig(
+            vocab_size=v, hidden_size=256, num_hidden_layers=6, num_key_value_heads=2, kv_channels=64, intermediate_size=344,
+            num_local_experts=4, num_experts_per_tok=2, max_position_embeddings=128, **ids0)),
+        "flexolmo-w256": lambda: t.FlexOlmoForCausalLM(t.FlexOlmoConfig(**{**rotary, "intermediate_size": 344}, **ids0,
+                                                                        num_key_value_heads=2, num_experts=4, num_experts_per_tok=2)),
+        "minimaxm2-w256": lambda: t.MiniMaxM2ForCausalLM(t.MiniMaxM2Config(
+            **{**rotary, "intermediate_size": 344}, **ids0, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
+            head_dim=64)),
     }
     return build[name]()
 
@@ -1675,6 +1696,13 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 41 (stop 51, committed with set 40's predictions before either was trained): mixtures of
     # experts, where Mixtral and gpt-oss learned at Kaiming though flagged, at sets 19-38's inits
     "41": (HOLDOUT.with_name("verdicts_others41.json"), ("default", "kaiming", "normal-0.1", "x2.5")),
+    # set 42 (stop 52, committed with inspect's predictions before training, after the gated clause
+    # was made to read whether the MLP speaks, GATED_MLP_SPEAKS): five more mixtures of experts at
+    # set 41's inits
+    "42": (HOLDOUT.with_name("verdicts_others42.json"), ("default", "kaiming", "normal-0.1", "x2.5")),
+    # set 43 (stop 52, committed with set 42): the four designs with a norm after each branch and one
+    # before it, on either side of the small-behind-norms rule's bars (x0.1 and x0.3 set them)
+    "43": (HOLDOUT.with_name("verdicts_others43.json"), ("x0.2", "x0.4")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
