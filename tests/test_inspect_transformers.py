@@ -1000,6 +1000,27 @@ def test_experts_fused_with_a_gate_make_a_gated_mlp():
         assert _gated_mlp(res.layers, str(res.branches.block.iloc[0])) == expected
 
 
+def test_experts_with_a_gated_mlp_s_shapes_make_a_gated_mlp_whatever_their_names():
+    """JetMoE holds each expert tensor in a module of its own (``input_linear`` [experts, 2 x 344,
+    width], ``output_linear`` [experts, width, 344]: a gated MLP by its shapes, no "gate" in a name),
+    and its attention is a mixture of experts too ([experts, 128, width] and back: not gated).
+    Its MLP reads as gated, its attention not; so drawn at N(0, 0.1) (others set 42: broken, 0.12,
+    missed as a warning under twice the 11x factor, as a plain block's) the swamping first
+    attention is a defect (stop 52, in-sample)."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.core import gated_experts
+
+    torch.manual_seed(0)
+    m = t.JetMoeForCausalLM(t.JetMoeConfig(vocab_size=1000, hidden_size=256, num_hidden_layers=2, num_key_value_heads=2,
+                                           kv_channels=64, intermediate_size=344, num_local_experts=4, num_experts_per_tok=2,
+                                           max_position_embeddings=128, pad_token_id=0, bos_token_id=0, eos_token_id=0))
+    assert gated_experts(m) == ("model.layers.0.mlp", "model.layers.1.mlp")
+    ids = {"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))}
+    res = inspect(_redraw_matrices(m, 0.1), ids)
+    f = next(f for f in res.findings if f.kind == "attention swamps the token embeddings")
+    assert f.severity == "defect" and "plain MLP" not in f.message
+
+
 def test_a_query_key_norm_after_a_fused_projection_is_not_what_the_output_projection_reads():
     """Persimmon normalizes queries and keys after its fused query_key_value projection, so the
     last norm before its output projection ``dense`` is ``k_layernorm``: not what ``dense`` reads.

@@ -757,12 +757,25 @@ def fused_experts(model: nn.Module) -> list[str]:
     return out
 
 
+def _glu_cubes(m: nn.Module) -> bool:
+    """Whether ``m``'s 3-D tensors (its own and its children's) hold experts that are gated MLPs by
+    their shapes: one ``[experts, 2k, width]`` (gate and up fused) and one ``[experts, width, k]``
+    (down), whatever their names (JetMoE's ``input_linear`` / ``output_linear``, each in a module
+    of its own)."""
+    cubes = [p.shape for p in m.parameters() if p.is_floating_point() and p.dim() == 3]
+    return any(a[0] == b[0] and a[1] == 2 * b[2] and a[2] == b[1] for a in cubes for b in cubes)
+
+
 def gated_experts(model: nn.Module, experts: list[str] | None = None) -> tuple[str, ...]:
-    """The :func:`fused_experts` modules (``experts``, found if not given) with a gate among their
-    tensors (``gate_up_proj``: each expert a gated MLP, as Mixtral's, Qwen2-MoE's, OLMoE's)."""
+    """Modules holding experts that are gated MLPs: the :func:`fused_experts` modules (``experts``,
+    found if not given) with a gate among their tensors (``gate_up_proj``: Mixtral's, Qwen2-MoE's,
+    OLMoE's), and the innermost modules whose 3-D tensors have a gated MLP's shapes (:func:`_glu_cubes`)."""
     mods = dict(model.named_modules())
     found = fused_experts(model) if experts is None else experts
-    return tuple(n for n in found if any("gate" in pn for pn, _ in mods[n].named_parameters(recurse=False)))
+    named = [n for n in found if any("gate" in pn for pn, _ in mods[n].named_parameters(recurse=False))]
+    shaped = [n for n, m in mods.items() if n and _glu_cubes(m)]
+    innermost = [n for n in shaped if not any(o.startswith(n + ".") for o in shaped)]
+    return tuple(dict.fromkeys([*named, *innermost]))
 
 
 def _not_recorded(model: nn.Module, layers: pd.DataFrame) -> list[str]:
