@@ -71,3 +71,24 @@ def test_frames_are_a_grid_in_the_png_and_a_slider_in_the_page():
 def test_an_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="unknown trace kind 'pie'"):
         Trace("pie")
+
+
+def test_a_long_depth_profile_legend_goes_below_the_axes_and_covers_no_curve():
+    """The default run's variance_by_depth draws four statistics with their theory lines: 16 legend
+    entries, which inside the axes covered the early layers' curves. Past 8 entries the legend sits
+    below the axes: its box lies under the axes' box in the drawn figure."""
+    import pandas as pd
+
+    from initscope.report.builders import depth_profile
+
+    stats = pd.DataFrame([dict(layer=l, stat=s, site="pre", value=1.0 + l, stderr=0.1) for s in ("a", "b", "c", "d", "e", "f", "g", "h", "i")
+                          for l in range(1, 6)])
+    few = depth_profile("few", stats[stats.stat.isin(["a", "b"])], ["a", "b"], title="t")
+    many = depth_profile("many", stats, list("abcdefghi"), title="t")
+    assert few.panels[0].legend_below == 0 and many.panels[0].legend_below > 0
+    fig = to_matplotlib(many)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    assert legend.y1 < ax.get_window_extent().y0 and len(ax.get_legend().get_texts()) == 9
+    plt.close(fig)

@@ -77,8 +77,10 @@ def depth_profile(
         traces.append(Trace("errorbar", rows.layer, rows.value, label, color, err=2 * rows.stderr.fillna(0).to_numpy(), width=1.2))
         if theory is not None:
             traces += theory_traces(theory, stat, color, label)
-    panel = Panel(tuple(traces), title=title, x_title="layer", y_title="value" if len(stat_names) > 1 else stat_names[0], y_log=log)
-    return Chart(name, (panel,), size=(8, 4.8))
+    many = sum(1 for t in traces if t.name) > 8  # a legend that long covers curves inside the axes: it goes below them
+    panel = Panel(tuple(traces), title=title, x_title="layer", y_title="value" if len(stat_names) > 1 else stat_names[0], y_log=log,
+                  legend_below=2 if many else 0)
+    return Chart(name, (panel,), size=(8, 7.6) if many else (8, 4.8))
 
 
 def view_histograms(name: str, traces: pd.DataFrame, *, site: str = "pre", title: str = "") -> Chart:
