@@ -1015,6 +1015,13 @@ def test_experts_with_a_gated_mlp_s_shapes_make_a_gated_mlp_whatever_their_names
                                            kv_channels=64, intermediate_size=344, num_local_experts=4, num_experts_per_tok=2,
                                            max_position_embeddings=128, pad_token_id=0, bos_token_id=0, eos_token_id=0))
     assert gated_experts(m) == ("model.layers.0.mlp", "model.layers.1.mlp")
+    oss = t.GptOssForCausalLM(t.GptOssConfig(vocab_size=500, hidden_size=64, intermediate_size=96, num_hidden_layers=1,
+                                             num_attention_heads=4, num_key_value_heads=2, head_dim=16, num_local_experts=4,
+                                             num_experts_per_tok=2))
+    assert oss.model.layers[0].mlp.experts.gate_up_proj.shape == (4, 64, 192)  # [experts, in, out]: the other layout
+    assert gated_experts(oss) == ("model.layers.0.mlp.experts",)
+    convs = torch.nn.Sequential(torch.nn.Conv1d(8, 8, 2), torch.nn.Conv1d(8, 8, 1))  # [8, 8, 2] beside [8, 8, 1]
+    assert gated_experts(convs) == ()
     ids = {"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))}
     res = inspect(_redraw_matrices(m, 0.1), ids)
     f = next(f for f in res.findings if f.kind == "attention swamps the token embeddings")

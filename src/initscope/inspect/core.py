@@ -757,25 +757,26 @@ def fused_experts(model: nn.Module) -> list[str]:
     return out
 
 
-def _glu_cubes(m: nn.Module) -> bool:
-    """Whether ``m``'s 3-D tensors (its own and its children's) hold experts that are gated MLPs by
-    their shapes: one ``[experts, 2k, width]`` (gate and up fused) and one ``[experts, width, k]``
-    (down), whatever their names (JetMoE's ``input_linear`` / ``output_linear``, each in a module
-    of its own)."""
-    cubes = [p.shape for p in m.parameters() if p.is_floating_point() and p.dim() == 3]
-    return any(a[0] == b[0] and a[1] == 2 * b[2] and a[2] == b[1] for a in cubes for b in cubes)
+def _glu_pair(a: torch.Size, b: torch.Size) -> bool:
+    """Whether 3-D tensors ``a`` and ``b`` are a gated MLP's experts: ``a`` gate and up fused (2k
+    wide), ``b`` the down projection (k wide), over the same experts and width, in either layout
+    ([experts, out, in] as Mixtral's, or [experts, in, out] as gpt-oss's)."""
+    return a[0] == b[0] and any(wa == wb and ka == 2 * kb for wa, ka in ((a[1], a[2]), (a[2], a[1]))
+                                for wb, kb in ((b[1], b[2]), (b[2], b[1])))
 
 
-def gated_experts(model: nn.Module, experts: list[str] | None = None) -> tuple[str, ...]:
-    """Modules holding experts that are gated MLPs: the :func:`fused_experts` modules (``experts``,
-    found if not given) with a gate among their tensors (``gate_up_proj``: Mixtral's, Qwen2-MoE's,
-    OLMoE's), and the innermost modules whose 3-D tensors have a gated MLP's shapes (:func:`_glu_cubes`)."""
-    mods = dict(model.named_modules())
-    found = fused_experts(model) if experts is None else experts
-    named = [n for n in found if any("gate" in pn for pn, _ in mods[n].named_parameters(recurse=False))]
-    shaped = [n for n, m in mods.items() if n and _glu_cubes(m)]
-    innermost = [n for n in shaped if not any(o.startswith(n + ".") for o in shaped)]
-    return tuple(dict.fromkeys([*named, *innermost]))
+def gated_experts(model: nn.Module) -> tuple[str, ...]:
+    """The innermost modules whose 3-D tensors (their own and their children's) hold experts that are
+    gated MLPs by their shapes (:func:`_glu_pair`), whatever their names: Mixtral's ``gate_up_proj`` /
+    ``down_proj``, gpt-oss's transposed ones, JetMoE's ``input_linear`` / ``output_linear`` each in a
+    module of its own."""
+    shaped = []
+    for n, m in model.named_modules():  # a Conv1d's weight is 3-D too, [out, in, kernel]: not an expert
+        cubes = [p.shape for sub in m.modules() if not isinstance(sub, nn.modules.conv._ConvNd)
+                 for p in sub.parameters(recurse=False) if p.is_floating_point() and p.dim() == 3]
+        if n and any(_glu_pair(a, b) for i, a in enumerate(cubes) for j, b in enumerate(cubes) if i != j):
+            shaped.append(n)
+    return tuple(n for n in shaped if not any(o.startswith(n + ".") for o in shaped))
 
 
 def _not_recorded(model: nn.Module, layers: pd.DataFrame) -> list[str]:
@@ -881,7 +882,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     experts = fused_experts(model)
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
                                        gradients=grads, stuck=stuck, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4,
-                                       local_mixing=mixes_locally(model), gated_experts=gated_experts(model, experts))
+                                       local_mixing=mixes_locally(model), gated_experts=gated_experts(model))
     layers["verdict"] = layer_verdicts
     issues = [f.message for f in findings if f.severity == "defect"]
     warnings = [f.message for f in findings if f.severity == "warning"]

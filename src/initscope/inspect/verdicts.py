@@ -689,8 +689,8 @@ def _judged_first_attention(blocks: pd.DataFrame, branches: pd.DataFrame, attent
 
 def _gated_mlp(layers: pd.DataFrame, block: str, gated_experts: tuple[str, ...] = ()) -> bool:
     """Whether ``block`` holds a gated MLP: linear layers named as one of GATED_MLP_NAMES' groups
-    (the last part of the module name), all under the same parent module, or experts fused into
-    3-D tensors with a gate among them (``gated_experts``, module names: Mixtral's ``gate_up_proj``)."""
+    (the last part of the module name), all under the same parent module, or experts held as 3-D
+    tensors with a gated MLP's shapes (``gated_experts``, module names: :func:`core.gated_experts`)."""
     if any(e.startswith(block.split("#")[0] + ".") for e in gated_experts):
         return True
     if layers.empty or "block" not in layers:
