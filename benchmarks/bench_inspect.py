@@ -5,8 +5,9 @@
 
 1. In one process, model built and batch drawn (issue 11, ISSUE-NOTES): a 6-block GPT-2 with
    n_embd 768 and vocab 50257 at 8 x 128 tokens. Baseline: the same model's own loss forward
-   + backward (best of 2, after a warm-up). Target: inspect <= 2x, and its peak memory within
-   4 GiB beyond the baseline's.
+   + backward (best of 2, after a warm-up). Target: inspect's first call <= 2x, and its peak
+   memory within 4 GiB beyond the baseline's; the best of two more calls is printed too (timed
+   as the baseline is).
 2. End to end, two fresh processes: ``python -c`` that imports torch and transformers, builds
    the model and runs one forward + backward, against ``initscope inspect`` on the same model
    (6 blocks, 32 x 64 tokens); the ratio is printed (issue 11's target is 2x).
@@ -51,14 +52,20 @@ def in_process(n_embd: int, vocab: int, batch: int, tokens: int) -> None:
     plain()
     base = min(plain() for _ in range(2))
     rss_base = _max_rss_gib()
-    t0 = time.perf_counter()
-    res = inspect(model, {"input_ids": ids})
-    t = time.perf_counter() - t0
+
+    def inspected() -> tuple[float, object]:
+        t0 = time.perf_counter()
+        res = inspect(model, {"input_ids": ids})
+        return time.perf_counter() - t0, res
+
+    t, res = inspected()  # its first call, against the plain pass's best after a warm-up: the target's ratio
     rss = _max_rss_gib()
+    warm = min(inspected()[0] for _ in range(2))
     print(f"1. in process: GPT-2, 6 blocks, n_embd {n_embd}, vocab {vocab} ({params / 1e6:.0f} M parameters), "
           f"{batch} x {tokens} tokens, {torch.get_num_threads()} threads")
-    print(f"   plain forward + backward (own loss): {base:6.2f} s")
-    print(f"   initscope.inspect:                   {t:6.2f} s   ratio {t / base:.2f}x (target <= 2x)")
+    print(f"   plain forward + backward (own loss): {base:6.2f} s   (best of 2 after a warm-up)")
+    print(f"   initscope.inspect, first call:       {t:6.2f} s   ratio {t / base:.2f}x (target <= 2x)")
+    print(f"   initscope.inspect, best of 2 more:   {warm:6.2f} s   ratio {warm / base:.2f}x (measured as the plain pass is)")
     print(f"   peak memory: {rss_base:.2f} GiB after the plain passes, {rss:.2f} GiB after inspect "
           f"(+{rss - rss_base:.2f} GiB; target <= 4 GiB beyond)")
     print(f"   verdict: {res.verdict}")

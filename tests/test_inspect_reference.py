@@ -252,3 +252,55 @@ def test_the_tokens_and_the_normed_branch_are_read_against_the_library(tables, r
                                                         "model.layers.0.post_attention_layernorm")
     assert stream / lib_stream == pytest.approx(tables, rel=0.05)
     assert branch / lib_branch == pytest.approx(rest**2, rel=0.25)  # the draws differ: one attention's RMS
+
+
+def test_a_head_tied_to_the_token_table_is_not_drawn_twice():
+    """GPT-2's lm_head shares wte's weight and comes first in the draw order: wte's own draw is the
+    one that stays, so the head's is skipped (a 50257 x 768 draw at real size); the table still
+    holds the library's N(0, 0.02) inside, and everything is put back."""
+    from initscope.inspect.reference import _redrawn_later
+
+    torch.manual_seed(0)
+    m = gpt2_model()
+    assert m.lm_head.weight is m.transformer.wte.weight
+    order = [mod for _, mod in reversed(list(m.named_modules()))]
+    assert _redrawn_later(order) == {id(m.lm_head)}
+    with torch.no_grad():
+        m.transformer.wte.weight.fill_(0.5)
+    with at_library_init(m, [f"transformer.h.{i}" for i in range(1, 4)]) as ok:
+        assert ok and float(m.transformer.wte.weight.detach().std()) == pytest.approx(0.02, rel=0.05)
+    assert bool((m.transformer.wte.weight == 0.5).all())
+
+
+class _TiedConfig(transformers.PretrainedConfig):
+    model_type = "initscope-tied-test"
+
+    def __init__(self, initializer_range: float = 0.02, **kw):
+        self.initializer_range = initializer_range
+        super().__init__(**kw)
+
+
+class _HeadDrawsTheTable(transformers.PreTrainedModel):
+    """A tied table whose library init is the head's rule alone (the table's module draws nothing)."""
+
+    config_class = _TiedConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.emb = nn.Embedding(40, 8)
+        self.head = nn.Linear(8, 40, bias=False)
+        self.head.weight = self.emb.weight
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Linear):
+            module.weight.data.normal_(0.0, self.config.initializer_range)
+
+
+def test_a_skipped_head_is_drawn_after_all_where_the_table_s_own_module_left_it():
+    m = _HeadDrawsTheTable(_TiedConfig())
+    with torch.no_grad():
+        m.emb.weight.fill_(0.5)
+    with at_library_init(m, []) as ok:
+        assert ok
+        assert float(m.emb.weight.detach().std()) == pytest.approx(0.02, rel=0.15)
+    assert bool((m.emb.weight == 0.5).all())

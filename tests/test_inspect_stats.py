@@ -10,8 +10,10 @@ from initscope.geometry import effective_rank
 from initscope.inspect.stats import (
     as_samples_by_units,
     attention_stats,
+    column_var_mean,
     distinct_rows,
     effective_rank_sampled,
+    entry_std,
     looks_like_attention,
     output_stats,
     token_similarity,
@@ -83,6 +85,20 @@ def test_distinct_rows_counts_exact_duplicates_without_a_pairwise_matrix():
     assert distinct_rows(torch.randn(20000, 64, generator=g) * 0.02) == 20000  # random rows never collide
     assert distinct_rows(torch.full((50, 8), 0.3)) == 1
     assert distinct_rows(torch.tensor([[0.0, 1.0], [-0.0, 1.0], [1e-12, 1.0]])) == 2  # bit for bit, -0.0 == 0.0
+    # a block of the same rows continued counts as the concatenation does
+    more = torch.tensor([[1.0], [2.0], [2.0], [3.0], [3.0], [4.0], [4.0], [5.0], [1.0]])
+    assert distinct_rows(rows, (more, 1.0)) == torch.unique(torch.cat([rows, more], dim=1), dim=0).shape[0] == 6
+
+
+def test_units_alike_in_weights_and_bias_are_alike_and_a_bias_alone_tells_them_apart():
+    lin = nn.Linear(6, 5)
+    with torch.no_grad():
+        lin.weight.fill_(0.1)
+        lin.bias.copy_(torch.tensor([0.0, 0.0, 1.0, 1.0, 2.0]))
+    assert weight_stats(lin)["distinct_units"] == 3
+    with torch.no_grad():
+        lin.bias.zero_()
+    assert weight_stats(lin)["distinct_units"] == 1
 
 
 def test_effective_rank_matches_geometry_below_the_subset_size_and_is_bounded_above_it():
@@ -104,6 +120,46 @@ def test_output_stats_decompose_text_000_style():
     assert s["mean_spread"] == pytest.approx(float(h.double().mean(dim=0).var()), rel=1e-9)
     assert s["sample_fraction"] == pytest.approx(0.25 / (0.25 + float(mu.var())), rel=0.05)
     assert s["dead_fraction"] == 0.0
+
+
+@pytest.mark.parametrize("shape,dtype", [((4000, 64), torch.float64), ((1024, 2048), torch.float32), ((2, 7), torch.float64)])
+def test_column_moments_by_two_passes_match_torch_s_var_mean(shape, dtype):
+    g = torch.Generator().manual_seed(5)
+    x = (torch.randn(*shape, generator=g, dtype=torch.float64) * 3 + 100).to(dtype)  # a large mean: no cancellation
+    var, mu = column_var_mean(x)
+    ref_var, ref_mu = torch.var_mean(x.double(), dim=0)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    assert torch.allclose(var.double(), ref_var, rtol=tol, atol=0) and torch.allclose(mu.double(), ref_mu, rtol=tol, atol=0)
+
+
+def test_column_moments_of_an_exploded_float32_output_are_taken_again_in_float64():
+    """Squares of 1e20 overflow float32: an exploding net's outputs are read in float64 instead."""
+    x = torch.randn(600, 2000, generator=torch.Generator().manual_seed(8)) * 1e25
+    var, mu = column_var_mean(x)
+    ref_var, ref_mu = torch.var_mean(x.double(), dim=0)
+    assert var.dtype == torch.float64 and torch.allclose(var, ref_var, rtol=1e-9) and torch.allclose(mu, ref_mu, rtol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(300, 17), (1, 9), (9, 1), (1200, 1000)])
+def test_pooled_variance_and_second_moment_from_the_unit_moments_match_a_pass_over_every_entry(shape):
+    """The pooled columns are computed from each unit's variance and mean (no extra pass): the
+    same numbers as the direct formulas, in float64 and (over 2^20 entries) in float32."""
+    g = torch.Generator().manual_seed(6)
+    h = torch.randn(*shape, generator=g) * torch.rand(shape[1], generator=g) * 2 + torch.randn(shape[1], generator=g)
+    s = output_stats(h, torch.Generator().manual_seed(0))
+    direct_var = float(h.double().var()) if h.numel() > 1 else 0.0
+    assert s["variance"] == pytest.approx(direct_var, rel=1e-6)
+    assert s["second_moment"] == pytest.approx(float(h.double().pow(2).mean()), rel=1e-6)
+
+
+def test_the_std_of_a_large_tensor_falls_back_to_float64_where_float32_overflows():
+    g = torch.Generator().manual_seed(7)
+    big = torch.randn(1 << 21, generator=g)  # float32 beyond FLOAT64_MAX_ELEMENTS
+    assert entry_std(big) == pytest.approx(float(big.double().std()), rel=1e-6)
+    huge = big * 1e36  # torch's float32 std of it is NaN; no NaN reaches a verdict
+    assert math.isnan(float(huge.std()))
+    assert entry_std(huge) == pytest.approx(float(huge.double().std()), rel=1e-9)
+    assert math.isnan(entry_std(torch.ones(1)))
 
 
 def test_weight_stats_fans_and_guesses_follow_torch_init():

@@ -273,6 +273,12 @@ class _AddWatcher(TorchFunctionMode):
             return
 
 
+def _held(refs: dict[int, weakref.ref], t: torch.Tensor) -> bool:
+    """Whether ``t`` itself is among ``refs`` (by id, the tensor still the one that had it)."""
+    ref = refs.get(id(t))
+    return ref is not None and ref() is t
+
+
 class Recorder:
     """Hooks on a model; use as a context manager around one forward + backward pass."""
 
@@ -297,10 +303,12 @@ class Recorder:
         self._gate_reads: list[list] = []  # [output, input (weak), layer rows, (beyond, entries)]
         self._gate_by_out: dict[int, int] = {}  # id(output) -> its latest read
         self._in_activation = 0
-        self._norm_outputs: set[int] = set()
+        self._norm_outputs: dict[int, weakref.ref] = {}  # id -> a norm's output (weak: a freed one's id comes back)
         self._last_norm: weakref.ref | None = None
         self._modules: dict[str, nn.Module] | None = None
-        self._seen_attention: set[int] = set()
+        # id -> the probabilities read (weak): torch's MultiheadAttention returns a layer's weights to
+        # an encoder layer that drops them, and the next layer's may take the freed tensor's id
+        self._seen_attention: dict[int, weakref.ref] = {}
         self._handles: list[Any] = []
         self._block_stack: list[str] = []
         self._attn_marks: list[int] = []
@@ -408,7 +416,7 @@ class Recorder:
             self._paths[id(row)] = tuple(self._block_stack)
             self._producer[id(t)] = (weakref.ref(t), idx)
             if is_norm(m):
-                self._norm_outputs.add(id(t))
+                self._norm_outputs[id(t)] = weakref.ref(t)
                 self._last_norm = weakref.ref(t)
             if is_attention(m) and self.frames and self._attn_marks and self._attn_marks.pop() == len(self.rec.branches):
                 # an attention module that made no residual addition itself (BERT's outer
@@ -479,7 +487,7 @@ class Recorder:
     def _record_probabilities(self, call: str, probs: list[torch.Tensor]) -> None:
         with torch.no_grad():
             for p in probs:
-                self._seen_attention.add(id(p))
+                self._seen_attention[id(p)] = weakref.ref(p)
                 for r in attention_stats(p):
                     self._add_attention(call, r)
 
@@ -507,12 +515,15 @@ class Recorder:
         if hit is not None and hit[0]() is x:
             self.rec.rows[hit[1]]["feeds_norm"] = True
 
+    def _attention_seen(self, t: torch.Tensor) -> bool:
+        return _held(self._seen_attention, t)
+
     def _find_attention(self, call: str, out: Any) -> None:
         items = list(out.values()) if isinstance(out, dict) else (list(out.to_tuple()) if hasattr(out, "to_tuple") else
                                                                   list(out) if isinstance(out, (tuple, list)) else [])
         for t in items[1:]:
-            if isinstance(t, torch.Tensor) and id(t) not in self._seen_attention and looks_like_attention(t):
-                self._seen_attention.add(id(t))
+            if isinstance(t, torch.Tensor) and not self._attention_seen(t) and looks_like_attention(t):
+                self._seen_attention[id(t)] = weakref.ref(t)
                 for r in attention_stats(t):
                     self._add_attention(call, r)
 
@@ -579,7 +590,7 @@ class Recorder:
                 row.update(stream_rms=rms(y), sample_fraction=st["sample_fraction"], effective_rank=st["effective_rank"],
                            token_similarity=token_similarity(y, self.seq_dim) if y.dim() == 3 else math.nan,
                            token_spread=token_spread(y, self.seq_dim) if y.dim() == 3 else math.nan,
-                           post_norm=id(y) in self._norm_outputs, grad_rms=math.nan)
+                           post_norm=_held(self._norm_outputs, y), grad_rms=math.nan)
                 mine = [b for b in self.rec.branches if b["block_index"] == frame.block]
                 # a branch that ends in a norm (Gemma 2's and GLM-4's sandwich norms, OLMo 2's
                 # post-norm) has the RMS of its gain by design, and one without parameters (FNet's
