@@ -1269,7 +1269,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                         "deepseekv3-w256"),
                                                  "42": ("glm4moe-w256", "ernie4_5moe-w256", "jetmoe-w256", "flexolmo-w256",
                                                         "minimaxm2-w256"),
-                                                 "43": ("gemma2-w256", "gemma3-w256", "glm4-w256", "hyperclovax-w256")}
+                                                 "43": ("gemma2-w256", "gemma3-w256", "glm4-w256", "hyperclovax-w256"),
+                                                 "44": ("jais2-w256", "nanochat-w256", "cohere2-w256", "seed-oss-w256", "apertus-w256",
+                                                        "hyperclovax-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1703,6 +1705,11 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 43 (stop 52, committed with set 42): the four designs with a norm after each branch and one
     # before it, on either side of the small-behind-norms rule's bars (x0.1 and x0.3 set them)
     "43": (HOLDOUT.with_name("verdicts_others43.json"), ("x0.2", "x0.4")),
+    # set 44 (stop 53, committed with inspect's predictions before training, rules unchanged since
+    # stop 52): inits a user reaches for by hand, none tried at width 256 on these designs (each
+    # trained at its default in sets 36-38): the token table at nn.Embedding's own N(0, 1), torch's
+    # Transformer convention (Glorot), and LeCun uniform
+    "44": (HOLDOUT.with_name("verdicts_others44.json"), ("embed-1", "xavier", "lecun-uniform")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
