@@ -1092,3 +1092,47 @@ def test_small_normed_branches_under_their_tokens_are_not_flagged(scale, flagged
     first = res.branches[(res.branches.block_index == 0) & (res.branches.role == "attention")].iloc[0]
     assert first.normalized and (first.ratio / res.output.first_attention_library > 0.005) == flagged
     assert ("tokens and branches both small behind norms" in {f.kind for f in res.findings}) == flagged
+
+
+def test_the_loss_without_copying_leaves_out_each_position_s_own_token_as_a_loop_does():
+    from initscope.inspect.core import loss_without_copying
+
+    g = torch.Generator().manual_seed(9)
+    z = torch.randn(3, 6, 11, generator=g, dtype=torch.float64) * 2
+    ids = torch.randint(0, 11, (3, 6), generator=g)
+    ids[0, 2] = ids[0, 3]  # a token followed by itself keeps its logit: it is the target
+    total, n = 0.0, 0
+    for b in range(3):
+        for t in range(5):
+            keep = [v for v in range(11) if v != int(ids[b, t]) or v == int(ids[b, t + 1])]
+            row = z[b, t, keep]
+            total += float(torch.logsumexp(row, 0) - z[b, t, int(ids[b, t + 1])])
+            n += 1
+    assert loss_without_copying(z, ids) == pytest.approx(total / n, rel=1e-6)
+    assert loss_without_copying(z.transpose(0, 1), ids.t(), seq_dim=0) == pytest.approx(total / n, rel=1e-6)
+    assert math.isnan(loss_without_copying(z, ids + 11))  # ids past the logits: not read
+
+
+def test_a_tied_head_whose_excess_is_its_own_token_s_logit_is_a_warning():
+    """Cohere 2 with its tied table at nn.Embedding's N(0, 1): 15.9 nats at step 0, almost all of
+    it the logit of the token each position reads (7.4 without it); it trains (others set 44,
+    1.00), so it is a warning. GPT-2's table at N(0, 1) spreads every logit (std 8) and stays a
+    defect (holdout set 15: broken)."""
+    import transformers as t
+
+    from initscope.inspect import zoo
+
+    torch.manual_seed(0)
+    cohere = t.Cohere2ForCausalLM(t.Cohere2Config(vocab_size=zoo.VOCAB, hidden_size=256, intermediate_size=688, num_hidden_layers=2,
+                                                  num_attention_heads=4, max_position_embeddings=128, pad_token_id=0,
+                                                  bos_token_id=0, eos_token_id=0))
+    gpt2 = zoo.build("gpt2", "default", seed=0)
+    x, _ = zoo.task_data("gpt2", 16, seed=12345)
+    for m, defect in ((cohere, False), (gpt2, True)):
+        with torch.no_grad():
+            m.get_input_embeddings().weight.normal_(0, 1.0)
+        res = inspect(m, x)
+        over = [f for f in res.findings if f.kind == "overconfident output"]
+        assert over and (over[0].severity == "defect") == defect, res.findings
+        o = res.output
+        assert o.loss - o.chance_loss > 5 and (o.loss_without_copy - o.chance_loss < 1.73) == (not defect)
