@@ -686,7 +686,9 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                 ids = cb.kwargs.get("input_ids", cb.main)
                 token_input = isinstance(ids, torch.Tensor) and not ids.is_floating_point() and ids.dim() == 2
                 output = Output(
-                    task=resolved, classes=classes, logit_std=entry_std(out_t), loss=value,
+                    task=resolved, classes=classes, loss=value,
+                    # the head's row measured these very entries: its pooled variance, not another pass
+                    logit_std=math.sqrt(head["variance"]) if head is not None and head["variance"] >= 0 else entry_std(out_t),
                     chance_loss=math.log(classes) if classes and resolved in ("classification", "lm") else math.nan,
                     loss_source=source,
                     sequence_fraction=sequence_sample_fraction(out_t, 1 if rec.seq_dim == 0 else 0, generator(seed, "sequence"))
