@@ -1271,7 +1271,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                         "minimaxm2-w256"),
                                                  "43": ("gemma2-w256", "gemma3-w256", "glm4-w256", "hyperclovax-w256"),
                                                  "44": ("jais2-w256", "nanochat-w256", "cohere2-w256", "seed-oss-w256", "apertus-w256",
-                                                        "hyperclovax-w256")}
+                                                        "hyperclovax-w256"),
+                                                 "45": ("cohere-w256", "gpt2-w256", "gemma-w256", "bloom-w256", "starcoder2-w256",
+                                                        "smollm3-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1710,6 +1712,11 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # trained at its default in sets 36-38): the token table at nn.Embedding's own N(0, 1), torch's
     # Transformer convention (Glorot), and LeCun uniform
     "44": (HOLDOUT.with_name("verdicts_others44.json"), ("embed-1", "xavier", "lecun-uniform")),
+    # set 45 (stop 53, committed with inspect's predictions before training, after the copying clause
+    # was set on set 44's Cohere 2): six decoders whose head is their token table, the table drawn
+    # large (N(0, 0.3) and nn.Embedding's N(0, 1)): Cohere (a logit scale, as Cohere 2), GPT-2, Gemma
+    # (the tokens x sqrt(width)), BLOOM (a norm on the embeddings), StarCoder2, SmolLM3
+    "45": (HOLDOUT.with_name("verdicts_others45.json"), ("embed-0.3", "embed-1")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
