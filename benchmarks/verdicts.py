@@ -1273,7 +1273,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "44": ("jais2-w256", "nanochat-w256", "cohere2-w256", "seed-oss-w256", "apertus-w256",
                                                         "hyperclovax-w256"),
                                                  "45": ("cohere-w256", "gpt2-w256", "gemma-w256", "bloom-w256", "starcoder2-w256",
-                                                        "smollm3-w256")}
+                                                        "smollm3-w256"),
+                                                 "46": ("dots1-w256", "deepseekv2-w256", "granitemoeshared-w256", "exaonemoe-w256",
+                                                        "qwen3moe-w256", "olmoe-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1513,6 +1515,22 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         "minimaxm2-w256": lambda: t.MiniMaxM2ForCausalLM(t.MiniMaxM2Config(
             **{**rotary, "intermediate_size": 344}, **ids0, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
             head_dim=64)),
+        # set 46: four more mixtures of experts (4 experts of width 344, 2 per token): dots.llm1
+        # (QK-norm, a shared expert, routed from the first block), DeepSeek-V2 (latent attention
+        # without a query compression, routed from the first block), Granite-MoE-Shared (Granite's
+        # multipliers, a shared expert) and EXAONE-MoE (QK-norm, a dense first block)
+        "dots1-w256": lambda: t.Dots1ForCausalLM(t.Dots1Config(
+            **rotary, **ids0, num_key_value_heads=2, n_routed_experts=4, num_experts_per_tok=2, moe_intermediate_size=344,
+            first_k_dense_replace=0, n_shared_experts=1, n_group=1, topk_group=1)),
+        "deepseekv2-w256": lambda: t.DeepseekV2ForCausalLM(t.DeepseekV2Config(
+            **rotary, **ids0, num_key_value_heads=4, n_routed_experts=4, num_experts_per_tok=2, moe_intermediate_size=344,
+            first_k_dense_replace=0, q_lora_rank=None, kv_lora_rank=64, qk_rope_head_dim=32, qk_nope_head_dim=32, v_head_dim=64,
+            n_group=1, topk_group=1)),
+        "granitemoeshared-w256": lambda: t.GraniteMoeSharedForCausalLM(t.GraniteMoeSharedConfig(
+            **{**rotary, "intermediate_size": 344}, **ids0, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
+            shared_intermediate_size=344)),
+        "exaonemoe-w256": lambda: t.ExaoneMoeForCausalLM(t.ExaoneMoeConfig(
+            **rotary, **ids0, num_key_value_heads=2, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=344)),
     }
     return build[name]()
 
@@ -1717,6 +1735,12 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # large (N(0, 0.3) and nn.Embedding's N(0, 1)): Cohere (a logit scale, as Cohere 2), GPT-2, Gemma
     # (the tokens x sqrt(width)), BLOOM (a norm on the embeddings), StarCoder2, SmolLM3
     "45": (HOLDOUT.with_name("verdicts_others45.json"), ("embed-0.3", "embed-1")),
+    # set 46 (stop 54, committed with inspect's predictions before training, after the routed-experts
+    # clause was set on sets 41-42's QK-normed MoEs at N(0, 0.1)): four new mixtures of experts and two
+    # of those at inits that put the first attention on either side of that clause's bar (Glorot
+    # ~5x the library's, N(0, 0.06) ~3x) and a token table 5x under the library's (the same ratio,
+    # reached from the embeddings' side)
+    "46": (HOLDOUT.with_name("verdicts_others46.json"), ("default", "xavier", "normal-0.06", "embed-0.004")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,

@@ -278,6 +278,20 @@ FIRST_ATTENTION_SHARP_LIBRARY_MIN = 4.0
 # with its experts drawn per expert at Kaiming (fan_in = in) reads the block as gated and broke
 # (4.70 nats, 1 seed, scratch; 2.02 with the fused draw). Tested on set 42.
 GATED_MLP_SPEAKS = 0.1
+# Stop 54: ... and where the block's gated MLP is ROUTED experts that speak (a mixture of experts:
+# core.gated_experts found in the block, over GATED_MLP_SPEAKS), the attention need not be sharp:
+# a first attention over FIRST_ATTENTION_SHARP_LIBRARY_MIN times its library's and over
+# FIRST_ATTENTION_SHARP_SWAMPS times the embeddings is a defect, "low" confidence. Qwen3-MoE,
+# OLMoE and MiniMax-M2 at N(0, 0.1) (others sets 41-42, width 256) read 5.2x their library and
+# 11.8x the embeddings with a flat, QK-normed attention (entropy 0.85) and failed (0.04-0.07),
+# where dense Qwen3 at the same readings half-learned (0.68) and the same MoEs at Kaiming, their
+# fused experts silent, learned (0.97). Which weights break it (Qwen3-MoE N(0, 0.1), 1 seed,
+# scratch, held-out loss against chance 6.91 and the library's 1.85): attention re-drawn at the
+# library's 0.02, the rest at 0.1, 1.82 (learns fully); experts at 0.02, 2.29; head, 2.34; router,
+# 3.61; token table, 4.22; only experts and router at 0.1, 1.90. The attention is the defect and
+# the routed experts what make it fatal. SET ON THOSE THREE (in-sample: +3); over every trained
+# pair it adds one false alarm, JetMoE x2.5 (8.4x, 3.9x the embeddings, trains 0.90; its
+# attention is itself a mixture of experts). Tested on set 46.
 GATED_MLP_NAMES = (("gate_proj",), ("gate_up_proj",), ("w1", "w3"), ("wi_0", "wi_1"))
 # A pre-norm LM whose head is its token table and whose positions are a learned table added to the
 # tokens (GPT-2, OPT; Output.table_ratio is measured): the stream leaving its last block / the
@@ -750,13 +764,15 @@ def _learned_tables(layers: pd.DataFrame) -> int:
 
 
 def _first_attention_findings(r: pd.Series | None, attention: pd.DataFrame, o: Output, gated: bool = False,
-                              normalized_embeddings: bool = False, layers: pd.DataFrame | None = None) -> list[Finding]:
+                              normalized_embeddings: bool = False, layers: pd.DataFrame | None = None,
+                              routed: bool = False) -> list[Finding]:
     """A causal LM whose first sequential block's attention branch (``r``, from
     :func:`_judged_first_attention`; None: not judged) swamps the token embeddings: a defect where
     the model's library init gives a ratio FIRST_ATTENTION_LIBRARY_MAX times smaller
     (``Output.first_attention_library``) and the branch outweighs the embeddings; a sharp first
     attention under that factor a warning (FIRST_ATTENTION_SHARP_ENTROPY), a defect where the block's
-    MLP is ``gated`` (:func:`_gated_mlp`) or the positions are a learned table; without that yardstick, or
+    MLP is ``gated`` (:func:`_gated_mlp`) or the positions are a learned table; where the MLP is ``routed``
+    experts that speak, a defect over FIRST_ATTENTION_SHARP_LIBRARY_MIN sharp or not; without that yardstick, or
     where a norm sets the embeddings to unit scale (``normalized_embeddings``, :func:`embeddings_normalized`:
     the library's ratio then measures its weights' scale alone, and mBART learns at 34x and 48x it,
     others set 28), a warning over FIRST_ATTENTION_RATIO_MAX. Above BRANCH_RATIO_MAX the branch rule
@@ -774,9 +790,14 @@ def _first_attention_findings(r: pd.Series | None, attention: pd.DataFrame, o: O
         positions = math.isfinite(o.table_ratio) and (layers is None or _learned_tables(layers) >= 2)  # a learned position table beside the tokens' (GPT-2, OPT)
         sharp = (ent < FIRST_ATTENTION_SHARP_ENTROPY and r.ratio > FIRST_ATTENTION_SHARP_SWAMPS
                  and times > FIRST_ATTENTION_SHARP_LIBRARY_MIN)
-        if not (over or sharp):
+        mixture = (routed and not over and not sharp and times > FIRST_ATTENTION_SHARP_LIBRARY_MIN
+                   and r.ratio > FIRST_ATTENTION_SHARP_SWAMPS)
+        if not (over or sharp or mixture):
             return []
         why = (f"decoders over {FIRST_ATTENTION_LIBRARY_MAX:g}x failed to learn, at widths 64 and 256" if over else
+               f"its MLP is a mixture of routed experts: Qwen3-MoE, OLMoE and MiniMax-M2 over "
+               f"{FIRST_ATTENTION_SHARP_LIBRARY_MIN:g}x their library failed to learn at width 256 with a flat attention, "
+               "and learned from the same init with only the attention at the library's scale" if mixture else
                f"its attention is sharp, entropy {ent:.0%} of its maximum, and its MLP is gated: of the gated decoders "
                f"this sharp with a branch over {FIRST_ATTENTION_SHARP_SWAMPS:g}x the embeddings, LLaMA, Mistral and SmolLM3 "
                "and, out of sample, Helium and ERNIE 4.5 at width 256 failed to learn or half-learned, Phi-3 learned at 7.8x"
@@ -799,7 +820,7 @@ def _first_attention_findings(r: pd.Series | None, attention: pd.DataFrame, o: O
                          "scale the attention's value and output projections down to the library's scale (transformers: "
                          "initializer_range, default 0.02; initscope inspect --fix auto), or re-run the library's init",
                          confidence="high" if times >= 2 * FIRST_ATTENTION_LIBRARY_MAX else "low",
-                         severity="defect" if (over and not plain) or gated or positions else "warning")]
+                         severity="defect" if (over and not plain) or gated or positions or mixture else "warning")]
     if not r.ratio > FIRST_ATTENTION_RATIO_MAX:
         return []
     return [_finding("attention swamps the token embeddings", [str(r.block)], float(r.ratio),
@@ -1447,13 +1468,14 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     parallel = parallel_blocks(branches, attention)
     first_attention = _judged_first_attention(blocks, branches, attention, output, layers, parallel)
     factor_judges = first_attention is not None and math.isfinite(output.first_attention_library)
-    gated = (first_attention is not None and _gated_mlp(layers, str(first_attention.block), gated_experts)
-             and _mlp_speaks(branches, int(first_attention.block_index)))
+    speaks = first_attention is not None and _mlp_speaks(branches, int(first_attention.block_index))
+    gated = speaks and _gated_mlp(layers, str(first_attention.block), gated_experts)
+    routed = speaks and _gated_mlp(pd.DataFrame(), str(first_attention.block), gated_experts)  # experts in that block
     findings = [*_output_findings(output, gradients), *_sequence_findings(output, layers),
                 *_attention_findings(attention, factor_judges, parallel),
                 *_flat_attention_findings(attention, image_input, local_mixing, layers),
                 *_block_findings(blocks, layers, parallel, _library_factor(output)), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
-                *_first_attention_findings(first_attention, attention, output, gated, embeddings_normalized(layers), layers),
+                *_first_attention_findings(first_attention, attention, output, gated, embeddings_normalized(layers), layers, routed),
                 *_tied_stream_findings(blocks, output, gradients),
                 *_post_norm_token_findings(blocks, branches, attention, output),
                 *_small_behind_norms_findings(output, branches),
