@@ -1173,3 +1173,42 @@ def test_a_first_attention_over_the_library_in_a_mixture_of_experts_is_a_defect_
             if "self_attn" in n and p.dim() == 2:
                 p.normal_(0.0, 0.02)
     assert swamps not in _kinds(inspect(m, ids))
+
+
+def test_experts_drawn_at_a_3d_tensor_s_fan_are_warned_about():
+    """torch's nn.init takes a 3-D tensor [experts, a, b]'s fan as a x b, so kaiming_normal_ and
+    xavier_uniform_ on Mixtral's fused experts draw them sqrt(a) or sqrt(b) times under a 2-D layer
+    of one expert's shape: a warning (stop 54) whose number is std x sqrt(a x b), checked against
+    the gain torch's own fan computation gives; drawn per expert, or by the library, no warning."""
+    t = pytest.importorskip("transformers")
+    from torch.nn.init import _calculate_fan_in_and_fan_out
+
+    ids = {"input_ids": torch.randint(0, 1000, (4, 16), generator=torch.Generator().manual_seed(0))}
+    cfg = t.MixtralConfig(vocab_size=1000, hidden_size=256, intermediate_size=344, num_hidden_layers=1, num_attention_heads=4,
+                          num_key_value_heads=2, max_position_embeddings=64, num_local_experts=4, num_experts_per_tok=2)
+    kind = "experts drawn at a 3-D tensor's fan"
+
+    def drawn(how):
+        torch.manual_seed(0)
+        m = t.MixtralForCausalLM(cfg)
+        with torch.no_grad():
+            for p in m.parameters():
+                if p.dim() == 3 and how == "per-expert":
+                    for e in range(p.shape[0]):
+                        torch.nn.init.kaiming_normal_(p[e])
+                elif p.dim() >= 2 and how != "library":
+                    getattr(torch.nn.init, how if how != "per-expert" else "kaiming_normal_")(p)
+        return m, [f for f in inspect(m, ids).findings if f.kind == kind]
+
+    for how in ("kaiming_normal_", "xavier_uniform_"):
+        m, found = drawn(how)
+        assert len(found) == 1 and found[0].severity == "warning" and "mlp.experts" in found[0].place
+        cubes = [p for p in m.parameters() if p.dim() == 3]
+        fan_in, fan_out = _calculate_fan_in_and_fan_out(cubes[0])
+        assert fan_in == cubes[0].shape[1] * cubes[0].shape[2]
+        expected = max(math.sqrt((2.0 / fi if how == "kaiming_normal_" else 2.0 / (fi + fo)) * fi)
+                       for fi, fo in (_calculate_fan_in_and_fan_out(c) for c in cubes))
+        assert found[0].value == pytest.approx(expected, rel=0.02)
+        assert "16-26x under" in found[0].message  # sqrt(256) and sqrt(688): one expert's widths
+    for how in ("per-expert", "library"):
+        assert drawn(how)[1] == []

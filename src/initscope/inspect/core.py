@@ -799,6 +799,17 @@ def fused_experts(model: nn.Module) -> list[str]:
     return out
 
 
+def expert_slabs(model: nn.Module) -> tuple[tuple[str, float, int, int], ...]:
+    """Every 3-D expert tensor of :func:`fused_experts`' modules as (parameter name, std, size 1,
+    size 2): what the slab-fan rule (``verdicts._slab_fan_findings``) reads."""
+    out = []
+    for n in fused_experts(model):
+        for pn, p in model.get_submodule(n).named_parameters(recurse=False):
+            if p.is_floating_point() and p.dim() == 3:
+                out.append((f"{n}.{pn}", float(entry_std(p.detach())), int(p.shape[1]), int(p.shape[2])))
+    return tuple(out)
+
+
 def _glu_pair(a: torch.Size, b: torch.Size) -> bool:
     """Whether 3-D tensors ``a`` and ``b`` are a gated MLP's experts: ``a`` gate and up fused (2k
     wide), ``b`` the down projection (k wide), over the same experts and width, in either layout
@@ -924,7 +935,8 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     experts = fused_experts(model)
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
                                        gradients=grads, stuck=stuck, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4,
-                                       local_mixing=mixes_locally(model), gated_experts=gated_experts(model))
+                                       local_mixing=mixes_locally(model), gated_experts=gated_experts(model),
+                                       expert_slabs=expert_slabs(model))
     layers["verdict"] = layer_verdicts
     issues = [f.message for f in findings if f.severity == "defect"]
     warnings = [f.message for f in findings if f.severity == "warning"]

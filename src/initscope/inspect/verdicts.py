@@ -490,6 +490,19 @@ GATE_SCALE_MAX = 1e-2
 TIED_EMBEDDING_RMS_MIN = 1e-3
 # Kinds reported as warnings (seen, worth knowing, not predicted to stop training).
 WARNINGS = ("dead units",)
+# Stop 54: experts drawn at a 3-D tensor's fan. torch's nn.init (kaiming_*, xavier_*) takes the fan
+# of a tensor [experts, a, b] as a x b (size 1 times the "receptive field" size 2), so drawn on
+# experts fused into one tensor it gives each expert 1/sqrt(a x b) where a 2-D layer of its shape
+# gets 1/sqrt(its input width): sqrt(its output width) times under, 16-26x at width 256
+# (benchmarks/verdicts.py others sets 30-42, `kaiming`: the first MoE branch reads 4e-5 to 1e-4 of
+# the stream in Mixtral, PhiMoE, Qwen3-MoE, OLMoE and MiniMax-M2). Those learned (0.91-0.97), so
+# a WARNING: the mixture starts silent, its experts begin learning from gradients that small. Read
+# where every expert tensor of a module has std x sqrt(a x b) within SLAB_FAN_GAIN (the gains
+# torch's functions give: kaiming_normal_ sqrt(2), xavier_* ~sqrt(2), kaiming_uniform_ at its
+# default a=sqrt(5) 1/sqrt(3), the linear gain 1); a library's N(0, 0.02) reads 8.4 there at width
+# 256 (0.02 x sqrt(688 x 256)) and DeepSeek-V3's real 0.006 2.5, and a fixed std only falls in the
+# band on toy sizes (a x b under 6400).
+SLAB_FAN_GAIN = (0.5, 1.6)
 # Rank collapse: effective rank below 5% of min(samples, units) of the measured subset, and
 # below a quarter of the rank the data arrives with (the first measured layer's: a random
 # linear map keeps the rank of its input, so a low rank there is the data's, not the init's;
@@ -1139,6 +1152,34 @@ def _small_behind_norms_findings(o: Output, branches: pd.DataFrame) -> list[Find
                      confidence="low")]
 
 
+def _slab_fan_findings(slabs: tuple[tuple[str, float, int, int], ...], branches: pd.DataFrame) -> list[Finding]:
+    """Fused experts drawn at a 3-D tensor's fan (SLAB_FAN_GAIN): ``slabs`` as
+    :func:`core.expert_slabs` gives them (parameter, std, size 1, size 2); a warning per model."""
+    by_module: dict[str, list[tuple[str, float, int, int]]] = {}
+    for slab in slabs:
+        by_module.setdefault(slab[0].rpartition(".")[0], []).append(slab)
+    lo, hi = SLAB_FAN_GAIN
+    hits = [m for m, ss in by_module.items() if all(std == std and lo <= std * math.sqrt(a * b) <= hi for _, std, a, b in ss)]
+    if not hits:
+        return []
+    ss = by_module[hits[0]]
+    gain = max(std * math.sqrt(a * b) for _, std, a, b in ss)
+    under = sorted({round(math.sqrt(min(a, b))) for _, _, a, b in ss} | {round(math.sqrt(max(a, b))) for _, _, a, b in ss})
+    heard = ""
+    if not branches.empty and {"role", "module", "ratio", "block"} <= set(branches.columns):
+        mlp = branches[(branches.role == "mlp") & branches.block.astype(str).map(lambda b: any(h.startswith(b.split("#")[0] + ".") for h in hits))]
+        if not mlp.empty:
+            heard = f"; the experts' branch in {mlp.iloc[0].block} reads {float(mlp.iloc[0].ratio):.2g} of the stream it joins"
+    return [_finding("experts drawn at a 3-D tensor's fan", hits, gain,
+                     f"the experts' weights ({', '.join(s[0].rpartition('.')[2] for s in ss)}) have std x sqrt(size 1 x size 2) = "
+                     f"{gain:.2g}: the scale torch's nn.init functions give a 3-D tensor [experts, out, in], whose fan they take as "
+                     f"out x in, so each expert starts {under[0]}-{under[-1]}x under a 2-D layer of its shape drawn the same way{heard} "
+                     "(such mixtures learned at width 256, from a silent start)",
+                     "draw each expert as its own 2-D layer (for e in range(experts): nn.init.kaiming_normal_(w[e])), "
+                     "or re-run the library's init",
+                     "low", "warning")]
+
+
 def dead_blocks(blocks: pd.DataFrame, branches: pd.DataFrame, layers: pd.DataFrame) -> list[str]:
     """Residual blocks (module names) every branch of which ends in a layer whose weight is
     exactly zero and whose input is exactly zero (``input_zero``): its gradient is zero whatever
@@ -1454,10 +1495,12 @@ def _library_factor(o: Output) -> float:
 def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame, attention: pd.DataFrame,
              output: Output, *, float_input_m2: float | None, gradients: Gradients | None = None,
              image_input: bool = False, local_mixing: bool = False, stuck: list[str] | None = None,
-             gated_experts: tuple[str, ...] = ()) -> tuple[list[Finding], list[str]]:
+             gated_experts: tuple[str, ...] = (),
+             expert_slabs: tuple[tuple[str, float, int, int], ...] = ()) -> tuple[list[Finding], list[str]]:
     """All findings (output first, then attention, stream, layers) and a verdict per layer row.
     Each says how sure it is (``Finding.confidence``). ``gated_experts``: modules holding fused
-    experts with a gate (:func:`_gated_mlp`)."""
+    experts with a gate (:func:`_gated_mlp`); ``expert_slabs``: their 3-D tensors' std and sizes
+    (:func:`_slab_fan_findings`)."""
     layer_findings, verdicts = (_layer_findings(layers, reference_scale(layers, float_input_m2), float_input_m2 is not None,
                                                 residual_blocks(blocks), gradients)
                                 if not layers.empty else ([], []))
@@ -1478,7 +1521,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
                 *_first_attention_findings(first_attention, attention, output, gated, embeddings_normalized(layers), layers, routed),
                 *_tied_stream_findings(blocks, output, gradients),
                 *_post_norm_token_findings(blocks, branches, attention, output),
-                *_small_behind_norms_findings(output, branches),
+                *_small_behind_norms_findings(output, branches), *_slab_fan_findings(expert_slabs, branches),
                 *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task, post_norm)]
     findings += _stuck_findings(stuck or [], dead, findings)
