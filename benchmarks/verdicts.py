@@ -1275,7 +1275,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "45": ("cohere-w256", "gpt2-w256", "gemma-w256", "bloom-w256", "starcoder2-w256",
                                                         "smollm3-w256"),
                                                  "46": ("dots1-w256", "deepseekv2-w256", "granitemoeshared-w256", "exaonemoe-w256",
-                                                        "qwen3moe-w256", "olmoe-w256")}
+                                                        "qwen3moe-w256", "olmoe-w256"),
+                                                 "47": ("cwm-w256", "vaultgemma-w256", "lfm3-w256", "mellum-w256", "laguna-w256",
+                                                        "flint-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1531,6 +1533,24 @@ def _wide_decoder(name: str) -> torch.nn.Module:
             shared_intermediate_size=344)),
         "exaonemoe-w256": lambda: t.ExaoneMoeForCausalLM(t.ExaoneMoeConfig(
             **rotary, **ids0, num_key_value_heads=2, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=344)),
+        # set 47: six designs outside every set: CWM (LLaMA's block, sliding windows on 3 of 4 layers),
+        # VaultGemma (Gemma 2's soft caps, a tied head, norms before each branch only), LFM3 (short
+        # convolutions in 4 of 6 blocks, sandwich norms, a gated attention), Mellum (QK-norm, routed
+        # experts from the first block), Laguna (QK-norm, a gated attention, a dense first block,
+        # then routed and shared experts) and Flint (attention sinks, QK-norm, two dense blocks first)
+        "cwm-w256": lambda: t.CwmForCausalLM(t.CwmConfig(**rotary, **ids0, num_key_value_heads=2, head_dim=64, sliding_window=16)),
+        "vaultgemma-w256": lambda: t.VaultGemmaForCausalLM(t.VaultGemmaConfig(
+            **rotary, **ids0, num_key_value_heads=2, head_dim=64, sliding_window=16)),
+        "lfm3-w256": lambda: t.Lfm3ForCausalLM(t.Lfm3Config(**rotary, **ids0, num_key_value_heads=2, head_dim=64, sliding_window=16)),
+        "mellum-w256": lambda: t.MellumForCausalLM(t.MellumConfig(
+            **rotary, **ids0, num_key_value_heads=2, head_dim=64, sliding_window=16, num_local_experts=4, num_experts_per_tok=2,
+            moe_intermediate_size=344)),
+        "laguna-w256": lambda: t.LagunaForCausalLM(t.LagunaConfig(
+            **rotary, **ids0, num_key_value_heads=2, head_dim=64, sliding_window=16, num_experts=4, num_experts_per_tok=2,
+            moe_intermediate_size=344, shared_expert_intermediate_size=344)),
+        "flint-w256": lambda: t.FlintForCausalLM(t.FlintConfig(
+            **rotary, **ids0, num_key_value_heads=2, head_dim=64, sliding_window=16, num_experts=4, num_experts_per_tok=2,
+            moe_intermediate_size=344, shared_expert_intermediate_size=344)),
     }
     return build[name]()
 
@@ -1741,6 +1761,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # ~5x the library's, N(0, 0.06) ~3x) and a token table 5x under the library's (the same ratio,
     # reached from the embeddings' side)
     "46": (HOLDOUT.with_name("verdicts_others46.json"), ("default", "xavier", "normal-0.06", "embed-0.004")),
+    # set 47 (stop 54, committed with inspect's predictions before training): six designs outside
+    # every set at the library's init and at the issue's own kinds (every weight x10 and x0.1,
+    # orthogonal) and Glorot
+    "47": (HOLDOUT.with_name("verdicts_others47.json"), ("default", "x10", "x0.1", "orthogonal", "xavier")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,

@@ -1212,3 +1212,34 @@ def test_experts_drawn_at_a_3d_tensor_s_fan_are_warned_about():
         assert "16-26x under" in found[0].message  # sqrt(256) and sqrt(688): one expert's widths
     for how in ("per-expert", "library"):
         assert drawn(how)[1] == []
+
+
+def test_routed_experts_drawn_at_a_3d_tensor_s_fan_do_not_count_as_speaking():
+    """dots.llm1 (QK-norm, a shared expert beside 4 routed ones) with every matrix drawn by Glorot:
+    torch's fan for the fused 3-D experts is out x in, so the routed experts start silent and only
+    the shared expert speaks; its flat first attention at ~6x the library's is then not the
+    routed-experts defect (set 46: dots.llm1 and DeepSeek-V2 so drawn learned, 0.99 and 0.98).
+    Drawn per expert (each a 2-D layer's Glorot), the routed experts speak and the clause reads them."""
+    t = pytest.importorskip("transformers")
+    ids = {"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))}
+    cfg = t.Dots1Config(vocab_size=1000, hidden_size=256, intermediate_size=688, num_hidden_layers=2, num_attention_heads=4,
+                        num_key_value_heads=2, max_position_embeddings=128, n_routed_experts=4, num_experts_per_tok=2,
+                        moe_intermediate_size=344, first_k_dense_replace=0, n_shared_experts=1, n_group=1, topk_group=1)
+    swamps = "attention swamps the token embeddings"
+    got = {}
+    for per_expert in (False, True):
+        torch.manual_seed(0)
+        m = t.Dots1ForCausalLM(cfg)
+        with torch.no_grad():
+            for p in m.parameters():
+                if p.dim() == 3 and per_expert:
+                    for e in range(p.shape[0]):
+                        torch.nn.init.xavier_uniform_(p[e])
+                elif p.dim() >= 2:
+                    torch.nn.init.xavier_uniform_(p)
+        got[per_expert] = inspect(m, ids)
+    fused, each = got[False], got[True]
+    assert "experts drawn at a 3-D tensor's fan" in _kinds(fused) and "experts drawn at a 3-D tensor's fan" not in _kinds(each)
+    assert swamps not in {f.kind for f in fused.findings if f.severity == "defect"}
+    f = next(f for f in each.findings if f.kind == swamps)
+    assert f.severity == "defect" and "mixture of routed experts" in f.message
