@@ -13,6 +13,7 @@ from initscope.inspect.reference import (  # noqa: E402
     at_library_init,
     first_attention_ratio,
     library_first_attention_ratio,
+    library_first_attention_scales,
     library_norm_branch_scales,
     library_ranges,
     norm_branch_scales,
@@ -304,3 +305,23 @@ def test_a_skipped_head_is_drawn_after_all_where_the_table_s_own_module_left_it(
         assert ok
         assert float(m.emb.weight.detach().std()) == pytest.approx(0.02, rel=0.15)
     assert bool((m.emb.weight == 0.5).all())
+
+
+def test_the_library_s_token_embeddings_come_from_the_same_passes_as_its_ratio():
+    """library_first_attention_scales: its ratio is library_first_attention_ratio's, and its stream
+    is the token embeddings' RMS the library's N(0, initializer_range) draws (0.02, within the
+    sampling error of the looked-up rows); the model's own table, drawn 5x smaller, reads 0.2x it
+    in inspect's Output.embeddings_library, and by hand."""
+    from initscope.inspect import inspect
+
+    torch.manual_seed(0)
+    m = llama_model()
+    with torch.no_grad():
+        m.model.embed_tokens.weight.normal_(0.0, 0.004)
+    ratio, stream = library_first_attention_scales(m, IDS, LLAMA_BLOCKS, O_PROJ)
+    assert ratio == pytest.approx(library_first_attention_ratio(m, IDS, LLAMA_BLOCKS, O_PROJ), rel=1e-9)
+    assert stream == pytest.approx(m.config.initializer_range, rel=0.1)
+    emb, _ = _embeddings_and_o_proj_rms(m)
+    res = inspect(m, IDS)
+    assert res.output.embeddings_library == pytest.approx(emb / stream, rel=1e-3)
+    assert res.output.embeddings_library == pytest.approx(0.2, rel=0.1)

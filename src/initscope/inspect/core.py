@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from initscope.errors import InitscopeError, unknown
 from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
 from initscope.inspect.record import Recorder, eager_attention, no_fastpath, would_switch_attention
-from initscope.inspect.reference import (block_change_ratio, library_block_change_ratio, library_first_attention_ratio,
+from initscope.inspect.reference import (block_change_ratio, library_block_change_ratio, library_first_attention_scales,
                                          library_norm_branch_scales, norm_branch_scales)
 from initscope.inspect.stats import entry_std, sequence_sample_fraction, weight_stats
 from initscope.inspect.structure import in_parametrization, is_embedding, is_leaf, is_pass_through, is_recorded, mixes_locally, weight_of
@@ -57,7 +57,8 @@ class Output:
     # a causal LM whose first attention branch ends in a norm (Gemma 2 and 3, HyperCLOVA X, OLMo 2):
     # the token embeddings entering the first block and that branch before its norm, each as the
     # model is over the same at the library's own init (:func:`reference.norm_branch_scales`);
-    # NaN otherwise
+    # for any other causal LM whose first attention is read against its library init, the token
+    # embeddings alone so (from :func:`reference.library_first_attention_scales`); NaN otherwise
     embeddings_library: float = math.nan
     norm_branch_library: float = math.nan
     # an LM over the overconfidence bar: its next-token loss with each position's own token's logit
@@ -929,9 +930,11 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
             notes.append(f"not used by this forward pass (no gradient reached them): {', '.join(unused)}")
     if b.source:
         notes.insert(0, f"inputs: {b.source}")
-    output.first_attention_library = _first_attention_library(model, b, blocks, branches, output, seed)
+    output.first_attention_library, tokens_library = _first_attention_library(model, b, blocks, branches, output, seed)
     output.first_block_change, output.first_block_change_library = _first_block_change(model, b, blocks, branches, attention, seed)
     output.embeddings_library, output.norm_branch_library = _norm_branch_library(model, b, blocks, branches, output, seed)
+    if not math.isfinite(output.embeddings_library):
+        output.embeddings_library = tokens_library
     experts = fused_experts(model)
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
                                        gradients=grads, stuck=stuck, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4,
@@ -974,13 +977,18 @@ def _first_attention_branch(blocks: pd.DataFrame, branches: pd.DataFrame, output
 
 
 def _first_attention_library(model: nn.Module, b: Batch, blocks: pd.DataFrame, branches: pd.DataFrame, output: Output,
-                             seed: int) -> float:
+                             seed: int) -> tuple[float, float]:
     """The first block's attention ratio at the library's own init, for a causal LM whose first
-    attention branch comes out of one module (:func:`reference.library_first_attention_ratio`)."""
+    attention branch comes out of one module (:func:`reference.library_first_attention_scales`),
+    and the token embeddings it is added to (the stream entering that block) over the same there;
+    NaNs otherwise."""
     first = _first_attention_branch(blocks, branches, output)
     if first is None:
-        return math.nan
-    return library_first_attention_ratio(model, b, list(dict.fromkeys(str(m) for m in blocks.module)), str(first.module), seed=seed)
+        return math.nan, math.nan
+    ratio, lib_stream = library_first_attention_scales(model, b, list(dict.fromkeys(str(m) for m in blocks.module)),
+                                                       str(first.module), seed=seed)
+    stream = float(first.stream_rms) if "stream_rms" in first else math.nan
+    return ratio, (stream / lib_stream if lib_stream > 0 else math.nan)
 
 
 def _norm_branch_library(model: nn.Module, b: Batch, blocks: pd.DataFrame, branches: pd.DataFrame, output: Output,

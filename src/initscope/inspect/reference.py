@@ -51,6 +51,14 @@ def first_attention_ratio(model: nn.Module, batch: Batch, block: str, branch: st
     return _first_attention(model, batch, block, branch)[0]
 
 
+def _first_attention_scales(model: nn.Module, batch: Batch, block: str, branch: str) -> tuple[tuple[float, float], int]:
+    """:func:`_first_attention`'s ratio with the RMS of the stream entering ``block`` (the token
+    embeddings, in a causal LM), and the branch's width."""
+    got: dict[str, float] = {}
+    ratio, width = _first_attention(model, batch, block, branch, got)
+    return (ratio, got.get("stream", math.nan)), width
+
+
 def _stream_hook(got: dict[str, float]) -> Callable[[nn.Module, tuple, dict], None]:
     """A block's forward pre-hook (with kwargs) keeping the RMS of the stream entering it in ``got``."""
 
@@ -72,13 +80,14 @@ def _keep_branch(got: dict[str, float], t: Any) -> None:
     raise _Stop
 
 
-def _first_attention(model: nn.Module, batch: Batch, block: str, branch: str) -> tuple[float, int]:
+def _first_attention(model: nn.Module, batch: Batch, block: str, branch: str,
+                     got: dict[str, float] | None = None) -> tuple[float, int]:
     """:func:`first_attention_ratio`, and the width (last dimension) of the branch's output (0 where
-    not seen)."""
+    not seen); what was read (``stream``, ``branch`` RMS) is left in ``got`` where given."""
     mods = dict(model.named_modules())
     if block not in mods or branch not in mods:
         return math.nan, 0
-    got: dict[str, float] = {}
+    got = {} if got is None else got
 
     pre = _stream_hook(got)
 
@@ -268,7 +277,15 @@ def library_first_attention_ratio(model: nn.Module, batch: Batch, blocks: list[s
     init (:func:`at_library_init`), the mean over ``draws`` seeded draws (one where the branch is
     :data:`ONE_DRAW_WIDTH` wide or more); NaN where the model has no library init or the pass fails.
     The global random state and the model are left as they were."""
-    return _library_mean(model, blocks, lambda: _first_attention(model, batch, blocks[0], branch), seed=seed, draws=draws)
+    return library_first_attention_scales(model, batch, blocks, branch, seed=seed, draws=draws)[0]
+
+
+def library_first_attention_scales(model: nn.Module, batch: Batch, blocks: list[str], branch: str, *, seed: int = 0,
+                                   draws: int = REFERENCE_DRAWS) -> tuple[float, float]:
+    """:func:`library_first_attention_ratio` and, from the same passes, the RMS of the stream
+    entering ``blocks[0]`` at the library's init (the token embeddings the ratio divides by)."""
+    return _library_means(model, blocks, lambda: _first_attention_scales(model, batch, blocks[0], branch), size=2,
+                          seed=seed, draws=draws)
 
 
 def _library_mean(model: nn.Module, blocks: list[str], measure: Callable[[], tuple[float, int]], *, seed: int,
