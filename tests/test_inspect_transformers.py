@@ -1196,6 +1196,8 @@ def test_experts_drawn_at_a_3d_tensor_s_fan_are_warned_about():
                 if p.dim() == 3 and how == "per-expert":
                     for e in range(p.shape[0]):
                         torch.nn.init.kaiming_normal_(p[e])
+                elif how == "x0.1":  # the library's own draw, every weight x0.1: small, but no 3-D fan
+                    p.mul_(0.1)
                 elif p.dim() >= 2 and how != "library":
                     getattr(torch.nn.init, how if how != "per-expert" else "kaiming_normal_")(p)
         return m, [f for f in inspect(m, ids).findings if f.kind == kind]
@@ -1210,7 +1212,7 @@ def test_experts_drawn_at_a_3d_tensor_s_fan_are_warned_about():
                        for fi, fo in (_calculate_fan_in_and_fan_out(c) for c in cubes))
         assert found[0].value == pytest.approx(expected, rel=0.02)
         assert "16-26x under" in found[0].message  # sqrt(256) and sqrt(688): one expert's widths
-    for how in ("per-expert", "library"):
+    for how in ("per-expert", "library", "x0.1"):
         assert drawn(how)[1] == []
 
 

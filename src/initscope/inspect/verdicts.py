@@ -507,6 +507,10 @@ WARNINGS = ("dead units",)
 # 256 (0.02 x sqrt(688 x 256)) and DeepSeek-V3's real 0.006 2.5, and a fixed std only falls in the
 # band on toy sizes (a x b under 6400).
 SLAB_FAN_GAIN = (0.5, 1.6)
+# ... and only where the experts sit this many times under the model's 2-D layers (median std):
+# a function drawing each at its fan puts them sqrt(out) = 16-26x under at width 256; every weight
+# x0.1 of the library's (others set 47) reads in the band above at 1x.
+SLAB_FAN_UNDER = 4.0
 # Rank collapse: effective rank below 5% of min(samples, units) of the measured subset, and
 # below a quarter of the rank the data arrives with (the first measured layer's: a random
 # linear map keeps the rank of its input, so a low rank there is the data's, not the init's;
@@ -1176,19 +1180,28 @@ def _slabs_by_module(slabs: tuple[tuple[str, float, int, int], ...]) -> dict[str
     return by_module
 
 
-def slab_fan_modules(slabs: tuple[tuple[str, float, int, int], ...]) -> list[str]:
+def slab_fan_modules(slabs: tuple[tuple[str, float, int, int], ...], layers: pd.DataFrame | None = None) -> list[str]:
     """The expert modules every 3-D tensor of which reads std x sqrt(size 1 x size 2) within
     SLAB_FAN_GAIN: drawn at the scale torch's nn.init gives a 3-D tensor (``slabs`` as
-    :func:`core.expert_slabs` gives them)."""
+    :func:`core.expert_slabs` gives them), and, where the model's 2-D layers are measured
+    (``layers``), at least SLAB_FAN_UNDER times under their median std: the same function drew
+    those at their own fan (a library's N(0, 0.02) x 0.1 on experts and layers alike reads in the
+    band at width 256, and is no such draw)."""
     lo, hi = SLAB_FAN_GAIN
-    return [m for m, ss in _slabs_by_module(slabs).items() if all(std == std and lo <= std * math.sqrt(a * b) <= hi for _, std, a, b in ss)]
+    ref = math.nan
+    if layers is not None and not layers.empty and {"role", "weight_std"} <= set(layers.columns):
+        stds = layers.loc[layers.role == "layer", "weight_std"].astype(float)
+        ref = float(stds[stds > 0].median()) if (stds > 0).any() else math.nan
+    return [m for m, ss in _slabs_by_module(slabs).items()
+            if all(std == std and lo <= std * math.sqrt(a * b) <= hi and not (std * SLAB_FAN_UNDER > ref) for _, std, a, b in ss)]
 
 
-def _slab_fan_findings(slabs: tuple[tuple[str, float, int, int], ...], branches: pd.DataFrame) -> list[Finding]:
+def _slab_fan_findings(slabs: tuple[tuple[str, float, int, int], ...], branches: pd.DataFrame,
+                       layers: pd.DataFrame | None = None) -> list[Finding]:
     """Fused experts drawn at a 3-D tensor's fan (SLAB_FAN_GAIN): ``slabs`` as
     :func:`core.expert_slabs` gives them (parameter, std, size 1, size 2); a warning per model."""
     by_module = _slabs_by_module(slabs)
-    hits = slab_fan_modules(slabs)
+    hits = slab_fan_modules(slabs, layers)
     if not hits:
         return []
     ss = by_module[hits[0]]
@@ -1544,7 +1557,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     gated = speaks and _gated_mlp(layers, str(first_attention.block), gated_experts)
     # routed experts in that block, not drawn at a 3-D tensor's fan (silent: a shared expert beside
     # them is what speaks then)
-    silent = set(slab_fan_modules(expert_slabs))
+    silent = set(slab_fan_modules(expert_slabs, layers))
     routed = speaks and _gated_mlp(pd.DataFrame(), str(first_attention.block),
                                    tuple(e for e in gated_experts if not any(e == s or e.startswith(s + ".") or s.startswith(e + ".") for s in silent)))
     findings = [*_output_findings(output, gradients), *_sequence_findings(output, layers),
@@ -1554,7 +1567,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
                 *_first_attention_findings(first_attention, attention, output, gated, embeddings_normalized(layers), layers, routed),
                 *_tied_stream_findings(blocks, output, gradients),
                 *_post_norm_token_findings(blocks, branches, attention, output),
-                *_small_behind_norms_findings(output, branches), *_slab_fan_findings(expert_slabs, branches),
+                *_small_behind_norms_findings(output, branches), *_slab_fan_findings(expert_slabs, branches, layers),
                 *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task, post_norm)]
     findings += _stuck_findings(stuck or [], dead, findings)
