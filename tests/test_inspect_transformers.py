@@ -29,6 +29,20 @@ def _redraw_matrices(m, std: float):
     return m
 
 
+def _drawn_by(m, init, per_expert: bool = False):
+    """Every parameter of 2 or more dims re-drawn in place by ``init`` (a ``torch.nn.init``
+    function); with ``per_expert``, a 3-D expert tensor one expert (2-D slice) at a time, each at
+    its own fan, where torch would take the whole tensor's; the model, for chaining."""
+    with torch.no_grad():
+        for p in m.parameters():
+            if p.dim() == 3 and per_expert:
+                for e in range(p.shape[0]):
+                    init(p[e])
+            elif p.dim() >= 2:
+                init(p)
+    return m
+
+
 def _kinds(res):
     return {f.kind for f in res.findings}
 
@@ -1191,15 +1205,12 @@ def test_experts_drawn_at_a_3d_tensor_s_fan_are_warned_about():
     def drawn(how):
         torch.manual_seed(0)
         m = t.MixtralForCausalLM(cfg)
-        with torch.no_grad():
-            for p in m.parameters():
-                if p.dim() == 3 and how == "per-expert":
-                    for e in range(p.shape[0]):
-                        torch.nn.init.kaiming_normal_(p[e])
-                elif how == "x0.1":  # the library's own draw, every weight x0.1: small, but no 3-D fan
+        if how == "x0.1":  # the library's own draw, every weight x0.1: small, but no 3-D fan
+            with torch.no_grad():
+                for p in m.parameters():
                     p.mul_(0.1)
-                elif p.dim() >= 2 and how != "library":
-                    getattr(torch.nn.init, how if how != "per-expert" else "kaiming_normal_")(p)
+        elif how != "library":
+            _drawn_by(m, getattr(torch.nn.init, how if how != "per-expert" else "kaiming_normal_"), how == "per-expert")
         return m, [f for f in inspect(m, ids).findings if f.kind == kind]
 
     for how in ("kaiming_normal_", "xavier_uniform_"):
@@ -1231,15 +1242,7 @@ def test_routed_experts_drawn_at_a_3d_tensor_s_fan_do_not_count_as_speaking():
     got = {}
     for per_expert in (False, True):
         torch.manual_seed(0)
-        m = t.Dots1ForCausalLM(cfg)
-        with torch.no_grad():
-            for p in m.parameters():
-                if p.dim() == 3 and per_expert:
-                    for e in range(p.shape[0]):
-                        torch.nn.init.xavier_uniform_(p[e])
-                elif p.dim() >= 2:
-                    torch.nn.init.xavier_uniform_(p)
-        got[per_expert] = inspect(m, ids)
+        got[per_expert] = inspect(_drawn_by(t.Dots1ForCausalLM(cfg), torch.nn.init.xavier_uniform_, per_expert), ids)
     fused, each = got[False], got[True]
     assert "experts drawn at a 3-D tensor's fan" in _kinds(fused) and "experts drawn at a 3-D tensor's fan" not in _kinds(each)
     assert swamps not in {f.kind for f in fused.findings if f.severity == "defect"}

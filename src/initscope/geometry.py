@@ -37,7 +37,11 @@ def normalized_spectrum(h: torch.Tensor, *, center: bool = True) -> torch.Tensor
 def effective_rank(h: torch.Tensor, *, center: bool = True) -> float:
     """exp of the entropy of p_i = s_i / sum s (Roy & Vetterli 2007): d for an isotropic
     cloud in d dimensions, 1 for a line, 0 for a point."""
-    s = singular_values(h, center=center)
+    return effective_rank_of(singular_values(h, center=center))
+
+
+def effective_rank_of(s: torch.Tensor) -> float:
+    """:func:`effective_rank` from the singular values ``s`` themselves (however they were found)."""
     total = float(s.sum())
     if total <= 0:
         return 0.0

@@ -800,11 +800,11 @@ def fused_experts(model: nn.Module) -> list[str]:
     return out
 
 
-def expert_slabs(model: nn.Module) -> tuple[tuple[str, float, int, int], ...]:
-    """Every 3-D expert tensor of :func:`fused_experts`' modules as (parameter name, std, size 1,
-    size 2): what the slab-fan rule (``verdicts._slab_fan_findings``) reads."""
+def expert_slabs(model: nn.Module, experts: list[str]) -> tuple[tuple[str, float, int, int], ...]:
+    """Every 3-D tensor of the ``experts`` modules (:func:`fused_experts`) as (parameter name, std,
+    size 1, size 2): what the slab-fan rule (``verdicts.slab_fan_modules``) reads."""
     out = []
-    for n in fused_experts(model):
+    for n in experts:
         for pn, p in model.get_submodule(n).named_parameters(recurse=False):
             if p.is_floating_point() and p.dim() == 3:
                 out.append((f"{n}.{pn}", float(entry_std(p.detach())), int(p.shape[1]), int(p.shape[2])))
@@ -939,7 +939,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
                                        gradients=grads, stuck=stuck, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4,
                                        local_mixing=mixes_locally(model), gated_experts=gated_experts(model),
-                                       expert_slabs=expert_slabs(model))
+                                       expert_slabs=expert_slabs(model, experts))
     layers["verdict"] = layer_verdicts
     issues = [f.message for f in findings if f.severity == "defect"]
     warnings = [f.message for f in findings if f.severity == "warning"]

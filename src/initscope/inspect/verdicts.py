@@ -739,7 +739,7 @@ def _gated_mlp(layers: pd.DataFrame, block: str, gated_experts: tuple[str, ...] 
     """Whether ``block`` holds a gated MLP: linear layers named as one of GATED_MLP_NAMES' groups
     (the last part of the module name), all under the same parent module, or experts held as 3-D
     tensors with a gated MLP's shapes (``gated_experts``, module names: :func:`core.gated_experts`)."""
-    if any(e.startswith(block.split("#")[0] + ".") for e in gated_experts):
+    if _experts_in(block, gated_experts):
         return True
     if layers.empty or "block" not in layers:
         return False
@@ -749,6 +749,11 @@ def _gated_mlp(layers: pd.DataFrame, block: str, gated_experts: tuple[str, ...] 
         parent, _, last = m.rpartition(".")
         parents.setdefault(parent, set()).add(last)
     return any(set(group) <= lasts for lasts in parents.values() for group in GATED_MLP_NAMES)
+
+
+def _experts_in(block: str, experts: tuple[str, ...] | list[str]) -> list[str]:
+    """The expert modules of ``experts`` inside ``block`` (a block name, ``#k`` for its k-th call)."""
+    return [e for e in experts if e.startswith(block.split("#")[0] + ".")]
 
 
 def _mlp_speaks(branches: pd.DataFrame, block_index: int) -> bool:
@@ -1196,15 +1201,12 @@ def slab_fan_modules(slabs: tuple[tuple[str, float, int, int], ...], layers: pd.
             if all(std == std and lo <= std * math.sqrt(a * b) <= hi and not (std * SLAB_FAN_UNDER > ref) for _, std, a, b in ss)]
 
 
-def _slab_fan_findings(slabs: tuple[tuple[str, float, int, int], ...], branches: pd.DataFrame,
-                       layers: pd.DataFrame | None = None) -> list[Finding]:
-    """Fused experts drawn at a 3-D tensor's fan (SLAB_FAN_GAIN): ``slabs`` as
-    :func:`core.expert_slabs` gives them (parameter, std, size 1, size 2); a warning per model."""
-    by_module = _slabs_by_module(slabs)
-    hits = slab_fan_modules(slabs, layers)
+def _slab_fan_findings(slabs: tuple[tuple[str, float, int, int], ...], hits: list[str], branches: pd.DataFrame) -> list[Finding]:
+    """Fused experts drawn at a 3-D tensor's fan: ``hits`` as :func:`slab_fan_modules` finds them
+    among ``slabs`` (:func:`core.expert_slabs`: parameter, std, size 1, size 2); a warning per model."""
     if not hits:
         return []
-    ss = by_module[hits[0]]
+    ss = _slabs_by_module(slabs)[hits[0]]
     gain = max(std * math.sqrt(a * b) for _, std, a, b in ss)
     under = sorted({round(math.sqrt(min(a, b))) for _, _, a, b in ss} | {round(math.sqrt(max(a, b))) for _, _, a, b in ss})
     heard = ""
@@ -1557,9 +1559,9 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     gated = speaks and _gated_mlp(layers, str(first_attention.block), gated_experts)
     # routed experts in that block, not drawn at a 3-D tensor's fan (silent: a shared expert beside
     # them is what speaks then)
-    silent = set(slab_fan_modules(expert_slabs, layers))
-    routed = speaks and _gated_mlp(pd.DataFrame(), str(first_attention.block),
-                                   tuple(e for e in gated_experts if not any(e == s or e.startswith(s + ".") or s.startswith(e + ".") for s in silent)))
+    silent = slab_fan_modules(expert_slabs, layers)
+    routed = speaks and any(not any(e == s or e.startswith(s + ".") or s.startswith(e + ".") for s in silent)
+                            for e in _experts_in(str(first_attention.block), gated_experts))
     findings = [*_output_findings(output, gradients), *_sequence_findings(output, layers),
                 *_attention_findings(attention, factor_judges, parallel),
                 *_flat_attention_findings(attention, image_input, local_mixing, layers),
@@ -1567,7 +1569,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
                 *_first_attention_findings(first_attention, attention, output, gated, embeddings_normalized(layers), layers, routed),
                 *_tied_stream_findings(blocks, output, gradients),
                 *_post_norm_token_findings(blocks, branches, attention, output),
-                *_small_behind_norms_findings(output, branches), *_slab_fan_findings(expert_slabs, branches, layers),
+                *_small_behind_norms_findings(output, branches), *_slab_fan_findings(expert_slabs, silent, branches),
                 *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task, post_norm)]
     findings += _stuck_findings(stuck or [], dead, findings)
