@@ -1277,7 +1277,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "46": ("dots1-w256", "deepseekv2-w256", "granitemoeshared-w256", "exaonemoe-w256",
                                                         "qwen3moe-w256", "olmoe-w256"),
                                                  "47": ("cwm-w256", "vaultgemma-w256", "lfm3-w256", "mellum-w256", "laguna-w256",
-                                                        "flint-w256")}
+                                                        "flint-w256"),
+                                                 "48": ("kolibri1-w256", "hyv3-w256", "afmoe-w256", "llama4-w256", "cohere2moe-w256",
+                                                        "apertus1p5-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1551,6 +1553,29 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         "flint-w256": lambda: t.FlintForCausalLM(t.FlintConfig(
             **rotary, **ids0, num_key_value_heads=2, head_dim=64, sliding_window=16, num_experts=4, num_experts_per_tok=2,
             moe_intermediate_size=344, shared_expert_intermediate_size=344)),
+        # set 48: five more mixtures of experts and a dense design, none in any set: Kolibri 1 (norms
+        # before and after each branch, QK-norm, routed and shared experts from the first block), HY-V3
+        # (its library range 0.006, QK-norm, a dense first block), AFMoE (sandwich norms, a gated
+        # attention, QK-norm, a dense first block), Llama 4 (a weightless QK-norm, no rotary in every
+        # fourth layer, routed and shared experts in every block), Cohere 2 MoE (one norm before a
+        # parallel attention and MoE, a tied head under a logit scale) and Apertus 1.5 (xIELU MLP,
+        # QK-norm)
+        "kolibri1-w256": lambda: t.Kolibri1ForCausalLM(t.Kolibri1Config(
+            **rotary, **ids0, num_key_value_heads=2, head_dim=64, sliding_window=16, num_local_experts=4, num_experts_per_tok=2,
+            moe_intermediate_size=344, shared_expert_intermediate_size=344)),
+        "hyv3-w256": lambda: t.HYV3ForCausalLM(t.HYV3Config(
+            **rotary, **ids0, num_key_value_heads=2, head_dim=64, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=344)),
+        "afmoe-w256": lambda: t.AfmoeForCausalLM(t.AfmoeConfig(
+            **rotary, **ids0, num_key_value_heads=2, head_dim=64, sliding_window=16, num_experts=4, num_experts_per_tok=2,
+            moe_intermediate_size=344, num_shared_experts=1)),
+        "llama4-w256": lambda: t.Llama4ForCausalLM(t.Llama4TextConfig(
+            **{**rotary, "intermediate_size": 344}, **ids0, num_key_value_heads=2, head_dim=64, num_local_experts=4,
+            num_experts_per_tok=2)),
+        "cohere2moe-w256": lambda: t.Cohere2MoeForCausalLM(t.Cohere2MoeConfig(
+            **rotary, **ids0, num_key_value_heads=2, head_dim=64, sliding_window=16, num_experts=4, num_experts_per_tok=2,
+            moe_intermediate_size=344)),
+        "apertus1p5-w256": lambda: t.Apertus1p5TextForCausalLM(t.Apertus1p5TextConfig(
+            **rotary, **ids0, num_key_value_heads=2, head_dim=64)),
     }
     return build[name]()
 
@@ -1765,6 +1790,11 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # every set at the library's init and at the issue's own kinds (every weight x10 and x0.1,
     # orthogonal) and Glorot
     "47": (HOLDOUT.with_name("verdicts_others47.json"), ("default", "x10", "x0.1", "orthogonal", "xavier")),
+    # set 48 (stop 55, committed with inspect's predictions before training, rules unchanged since
+    # stop 54): six designs outside every set, five of them mixtures of experts, at the library's init,
+    # at kinds of init no MoE has been tried at (every weight x3 and x0.01, constant weights) and at
+    # the config change a user makes (initializer_range x10)
+    "48": (HOLDOUT.with_name("verdicts_others48.json"), ("default", "x3", "x0.01", "constant", "range-x10")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
