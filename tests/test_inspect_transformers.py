@@ -1272,3 +1272,25 @@ def test_a_token_table_under_its_library_scale_is_not_held_against_the_first_att
     assert float(first.ratio.iloc[0]) / res.output.first_attention_library > FIRST_ATTENTION_SHARP_LIBRARY_MIN
     assert res.output.embeddings_library == pytest.approx(0.2, rel=0.1)
     assert "attention swamps the token embeddings" not in _kinds(res)
+
+
+def test_a_rotary_table_is_not_measured_as_an_activation():
+    """Apertus 1.5's rotary table (Llama 3's scaling at rope_theta 1.2e7): over a short batch most of
+    its angles barely turn, so its cos/sin output (the same for every input) read as an activation
+    gave the library init a "dead units" warning. Independent answer: the share of the table's cos
+    columns whose variance over the batch's positions is under inspect's dead bar, computed here
+    from the frequencies, is over the warning's 50%."""
+    t = transformers
+    torch.manual_seed(0)
+    rope = dict(rope_type="llama3", rope_theta=1.2e7, factor=8.0, original_max_position_embeddings=8192,
+                low_freq_factor=1.0, high_freq_factor=4.0)
+    cfg = t.LlamaConfig(vocab_size=128, hidden_size=128, intermediate_size=344, num_hidden_layers=2, num_attention_heads=2,
+                        max_position_embeddings=16384, rope_parameters=rope)
+    model = t.LlamaForCausalLM(cfg)
+    angles = model.model.rotary_emb.inv_freq.double()[None, :] * torch.arange(8, dtype=torch.float64)[:, None]
+    cos = torch.cat([angles.cos(), angles.cos()], dim=1)  # the table's layout: [freqs, freqs]
+    assert float((cos.var(dim=0) <= 1e-12 * 2).double().mean()) > 0.5  # what "dead units" read
+    ids = torch.randint(0, 128, (4, 8))
+    res = inspect(model, {"input_ids": ids, "labels": ids})
+    assert not res.layers.module.str.contains("rotary").any()
+    assert "dead units" not in {f.kind for f in res.findings}

@@ -34,8 +34,20 @@ def in_parametrization(name: str) -> bool:
 
 def is_recorded(name: str, module: nn.Module) -> bool:
     """Whether inspect measures this module's output: a leaf layer, or an attention module (torch's
-    MultiheadAttention holds its out_proj as a child), never a parametrization or a pass-through."""
-    return bool(name) and not in_parametrization(name) and (is_leaf(module) or is_attention(module)) and not is_pass_through(module)
+    MultiheadAttention holds its out_proj as a child), never a parametrization, a pass-through or a
+    rotary table (:func:`is_rotary`)."""
+    return (bool(name) and not in_parametrization(name) and (is_leaf(module) or is_attention(module)) and not is_pass_through(module)
+            and not is_rotary(module))
+
+
+def is_rotary(module: nn.Module) -> bool:
+    """A rotary position table (the ``transformers`` ``*RotaryEmbedding`` modules, which keep their
+    frequencies in an ``inv_freq`` buffer, or any class so named): it computes cos and sin of the
+    positions, the same for every input, so its output is neither an activation nor the init's.
+    (Measured as one, Llama 3's scaled frequencies, half of them nearly still over a short batch,
+    read as dead units: a warning on every library init.)"""
+    return (len(list(module.parameters(recurse=False))) == 0
+            and ("inv_freq" in dict(module.named_buffers(recurse=False)) or "Rotary" in type(module).__name__))
 
 
 def is_pass_through(module: nn.Module) -> bool:
