@@ -1294,3 +1294,30 @@ def test_a_rotary_table_is_not_measured_as_an_activation():
     res = inspect(model, {"input_ids": ids, "labels": ids})
     assert not res.layers.module.str.contains("rotary").any()
     assert "dead units" not in {f.kind for f in res.findings}
+
+
+def test_gradients_under_eps_in_a_causal_lm_on_a_residual_stream_are_a_warning():
+    """LLaMA at width 256 with every weight x0.01: most step-0 gradient entries sit under AdamW's
+    eps, and such LMs learn (sets 40, 47 and 48 at width 256: OLMo 2, OLMo 3, EXAONE 4, CWM x0.1 and
+    six x0.01 draws): a warning there. Independent answer: the share counted by hand from torch's
+    own backward of the model's loss. The same share in a classifier without a residual stream
+    stays a defect (test_gradients_under_eps_behind_near_zero_gates_..., the BN ResNet's zoo pair)."""
+    from initscope.inspect.verdicts import GRAD_BELOW_EPS_MAX
+    from initscope.inspect.zoo import _scale_all, task_data
+
+    x, _ = task_data("gpt2", 16, seed=12345)
+    torch.manual_seed(0)
+    m = llama_model(hidden_size=256, intermediate_size=688, num_hidden_layers=6)
+    _scale_all(m, 0.01)
+    res = inspect(m, x)
+    twin = llama_model(hidden_size=256, intermediate_size=688, num_hidden_layers=6)
+    twin.load_state_dict(m.state_dict())
+    twin(**x, labels=x["input_ids"]).loss.backward()
+    g = torch.cat([p.grad.flatten() for p in twin.parameters() if p.grad is not None])
+    g = g[g != 0]
+    by_hand = float((g.abs() < 1e-8).double().mean())
+    assert by_hand > GRAD_BELOW_EPS_MAX
+    assert res.gradients.below_adam_eps == pytest.approx(by_hand, abs=0.02)
+    f = next(f for f in res.findings if f.kind == "gradients below the optimizer's eps")
+    assert f.severity == "warning" and f.confidence == "low" and "residual stream" in f.message
+    assert res.issues == []
