@@ -1279,7 +1279,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "47": ("cwm-w256", "vaultgemma-w256", "lfm3-w256", "mellum-w256", "laguna-w256",
                                                         "flint-w256"),
                                                  "48": ("kolibri1-w256", "hyv3-w256", "afmoe-w256", "llama4-w256", "cohere2moe-w256",
-                                                        "apertus1p5-w256")}
+                                                        "apertus1p5-w256"),
+                                                 "49": ("gpt2-w256", "opt-w256", "bloom-w256", "neox-w256", "phi-w256", "olmo-w256",
+                                                        "mpt-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1795,6 +1797,12 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # at kinds of init no MoE has been tried at (every weight x3 and x0.01, constant weights) and at
     # the config change a user makes (initializer_range x10)
     "48": (HOLDOUT.with_name("verdicts_others48.json"), ("default", "x3", "x0.01", "constant", "range-x10")),
+    # set 49 (stop 55, committed with inspect's predictions before training, after the eps rule was
+    # made a warning in causal LMs on a residual stream, set on sets 40, 47, 48): seven designs of
+    # earlier sets (tied and untied heads, LayerNorm and RMS-style norms, parallel and sequential
+    # blocks, learned, rotary and ALiBi positions) at small inits none was trained at: every weight
+    # x0.01 and x0.1 (norm gains with them) and every matrix re-drawn at N(0, 0.002) (norms kept)
+    "49": (HOLDOUT.with_name("verdicts_others49.json"), ("x0.01", "x0.1", "normal-0.002")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
