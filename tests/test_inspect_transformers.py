@@ -923,7 +923,7 @@ def test_experts_fused_into_3d_tensors_are_said_to_be_unjudged():
     layer module: the result says they were not judged as layers, naming them; a dense LLaMA, and
     a module with a lone 3-D query vector (SigLIP's pooling probe, ``[1, 1, width]``), say nothing."""
     t = pytest.importorskip("transformers")
-    from initscope.inspect.core import fused_experts
+    from initscope.inspect.structure import fused_experts
 
     ids = {"input_ids": torch.randint(0, 500, (4, 16), generator=torch.Generator().manual_seed(0))}
     torch.manual_seed(0)
@@ -1321,3 +1321,31 @@ def test_gradients_under_eps_in_a_causal_lm_on_a_residual_stream_are_a_warning()
     f = next(f for f in res.findings if f.kind == "gradients below the optimizer's eps")
     assert f.severity == "warning" and f.confidence == "low" and "residual stream" in f.message
     assert res.issues == []
+
+
+def test_a_parallel_block_whose_mlp_is_a_mixture_of_experts_is_read_as_parallel():
+    """Cohere 2 MoE adds ``residual + attention + moe`` with both branches read off one norm, as
+    dense Cohere 2 does; its MoE's output comes out of fused expert tensors no recorded module
+    makes, so the recorder reads when the MoE returned (set 48: unread, its saturated attention at
+    x3 was a defect and the pair learned best of its family). Independent answers: the dense twin,
+    read parallel by its MLP module, and Mixtral, whose MoE runs after the attention's addition."""
+    from initscope.inspect.verdicts import parallel_blocks
+
+    t = transformers
+    shape = dict(vocab_size=128, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0, bos_token_id=0, eos_token_id=0)
+    ids = torch.randint(1, 128, (4, 16), generator=torch.Generator().manual_seed(0))
+    batch = {"input_ids": ids, "labels": ids}
+
+    def read(model):
+        res = inspect(model, batch)
+        return parallel_blocks(res.branches, res.attention), set(res.blocks.module)
+
+    torch.manual_seed(0)
+    moe, blocks = read(t.Cohere2MoeForCausalLM(t.Cohere2MoeConfig(**shape, num_experts=4, num_experts_per_tok=2,
+                                                                    moe_intermediate_size=48, sliding_window=8)))
+    dense, dense_blocks = read(t.Cohere2ForCausalLM(t.Cohere2Config(**shape, sliding_window=8)))
+    mixtral, _ = read(t.MixtralForCausalLM(t.MixtralConfig(**shape, num_local_experts=4, num_experts_per_tok=2)))
+    assert dense == dense_blocks and len(dense) == 2  # the twin: read by its MLP module
+    assert moe == blocks and len(moe) == 2
+    assert mixtral == set()

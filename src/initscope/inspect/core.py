@@ -21,7 +21,8 @@ from initscope.inspect.record import Recorder, eager_attention, no_fastpath, wou
 from initscope.inspect.reference import (block_change_ratio, library_block_change_ratio, library_first_attention_scales,
                                          library_norm_branch_scales, norm_branch_scales)
 from initscope.inspect.stats import entry_std, sequence_sample_fraction, weight_stats
-from initscope.inspect.structure import in_parametrization, is_embedding, is_leaf, is_pass_through, is_recorded, mixes_locally, weight_of
+from initscope.inspect.structure import (fused_experts, in_parametrization, is_embedding, is_leaf, is_pass_through, is_recorded, mixes_locally,
+                                         weight_of)
 from initscope.repro import derive_seed, generator
 
 Task = Literal["auto", "classification", "lm", "regression", "none"]
@@ -786,18 +787,6 @@ def _layers_table(model: nn.Module, rec: Recorder) -> pd.DataFrame:
     if df.empty:
         df = pd.DataFrame(columns=list(InspectResult.LAYER_COLUMNS))
     return df
-
-
-def fused_experts(model: nn.Module) -> list[str]:
-    """Modules holding a mixture of experts as tensors of their own: two or more floating 3-D
-    parameters with one leading size over 1, the experts (``MixtralExperts.gate_up_proj``
-    ``[experts, 2 x ffn, width]`` and ``down_proj``), which no weighted layer module holds."""
-    out = []
-    for n, m in model.named_modules():
-        cubes = [p for p in m.parameters(recurse=False) if p.is_floating_point() and p.dim() == 3]
-        if n and len(cubes) >= 2 and len({p.shape[0] for p in cubes}) == 1 and cubes[0].shape[0] > 1:
-            out.append(n)
-    return out
 
 
 def expert_slabs(model: nn.Module, experts: list[str]) -> tuple[tuple[str, float, int, int], ...]:

@@ -43,8 +43,8 @@ from initscope.inspect.stats import (
     token_similarity,
     token_spread,
 )
-from initscope.inspect.structure import (RECURRENT, find_blocks, find_block_candidates, in_parametrization, is_activation, is_attention,
-                                         is_embedding, is_norm, fans, is_recorded, weight_of)
+from initscope.inspect.structure import (RECURRENT, find_blocks, find_block_candidates, fused_experts, in_parametrization, is_activation,
+                                         is_attention, is_embedding, is_norm, fans, is_recorded, weight_of)
 from initscope.repro import generator
 
 _ADDS = {"add", "add_", "__add__", "__radd__", "__iadd__"}
@@ -296,6 +296,11 @@ class Recorder:
         self.candidates = find_block_candidates(model, self.blocks)
         self.block_names = {name: group for name, group in self.blocks + self.candidates}
         self._producer: dict[int, tuple[weakref.ref, int]] = {}  # id(output) -> row it came from
+        # a mixture of experts' output (the module holding fused experts, or the one around it: no
+        # recorded module makes it) -> how many rows were recorded when it came out
+        self._moe_out: dict[int, tuple[weakref.ref, int]] = {}
+        experts = fused_experts(model)
+        self._moe_modules = {n for e in experts for n in (e, e.rpartition(".")[0]) if n} - set(self.block_names)
         # functional sigmoid / tanh calls (gate_called): sums of layer outputs fed to them, and
         # their saturation, applied to the layers' rows after the pass unless a swish undoes it
         self._preact: dict[int, tuple[weakref.ref, list[int]]] = {}
@@ -779,9 +784,20 @@ class Recorder:
         """Whether ``branch`` came out of a module call recorded before this block call's previous
         residual addition: it cannot have read what that addition made. Cohere's and StableLM's
         parallel residual (``residual + attn_out + mlp_out``) add an MLP that ran on the same normed
-        input as the attention, one addition after the attention's."""
+        input as the attention, one addition after the attention's; Cohere 2 MoE's MLP is a mixture
+        of experts, whose output no recorded module makes (``_moe_out``: read when it came out)."""
+        if frame.rows_at_add < 0:
+            return False
         hit = self._producer.get(id(branch))
-        return bool(frame.rows_at_add >= 0 and hit is not None and hit[0]() is branch and hit[1] < frame.rows_at_add)
+        if hit is not None and hit[0]() is branch:
+            return hit[1] < frame.rows_at_add
+        moe = self._moe_out.get(id(branch))
+        return bool(moe is not None and moe[0]() is branch and moe[1] <= frame.rows_at_add)
+
+    def _moe_hook(self, m: nn.Module, inp: Any, out: Any) -> None:
+        t = first_tensor(out, floating=True)
+        if t is not None and not self.replaying:
+            self._moe_out[id(t)] = (weakref.ref(t), len(self.rec.rows))
 
     # --- context ---
 
@@ -798,6 +814,8 @@ class Recorder:
                 continue
             if is_recorded(name, mod):
                 self._handles.append(mod.register_forward_hook(self._module_hook(name)))
+            if name in self._moe_modules:
+                self._handles.append(mod.register_forward_hook(self._moe_hook))
             if is_activation(mod):  # its own sigmoid / tanh is its row's, not a gate's
                 self._handles.append(mod.register_forward_pre_hook(self._activation_pre_hook))
                 self._handles.append(mod.register_forward_hook(self._activation_exit))
@@ -855,6 +873,7 @@ class Recorder:
         self.drop_non_blocks()
         self.frames.clear()
         self._producer.clear()
+        self._moe_out.clear()
         self._composite.clear()
 
 

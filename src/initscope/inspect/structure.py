@@ -50,6 +50,18 @@ def is_rotary(module: nn.Module) -> bool:
             and ("inv_freq" in dict(module.named_buffers(recurse=False)) or "Rotary" in type(module).__name__))
 
 
+def fused_experts(model: nn.Module) -> list[str]:
+    """Modules holding a mixture of experts as tensors of their own: two or more floating 3-D
+    parameters with one leading size over 1, the experts (``MixtralExperts.gate_up_proj``
+    ``[experts, 2 x ffn, width]`` and ``down_proj``), which no weighted layer module holds."""
+    out = []
+    for n, m in model.named_modules():
+        cubes = [p for p in m.parameters(recurse=False) if p.is_floating_point() and p.dim() == 3]
+        if n and len(cubes) >= 2 and len({p.shape[0] for p in cubes}) == 1 and cubes[0].shape[0] > 1:
+            out.append(n)
+    return out
+
+
 def is_pass_through(module: nn.Module) -> bool:
     return isinstance(module, _PASS_THROUGH) or type(module).__name__ in ("Dropout", "DropPath", "StochasticDepth")
 
