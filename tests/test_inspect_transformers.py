@@ -942,6 +942,10 @@ def test_experts_fused_into_3d_tensors_are_said_to_be_unjudged():
     probe.probe = torch.nn.Parameter(torch.zeros(1, 1, 8))
     probe.other = torch.nn.Parameter(torch.zeros(1, 8, 8))
     assert fused_experts(torch.nn.Sequential(probe)) == []
+    # a TCN's layer under the older weight_norm: weight_g [out, 1, 1] and weight_v [out, in, k]
+    conv = torch.nn.utils.weight_norm(torch.nn.Conv1d(8, 16, 3))
+    assert sorted(n for n, p in conv.named_parameters() if p.dim() == 3) == ["weight_g", "weight_v"]
+    assert fused_experts(torch.nn.Sequential(conv)) == []
 
 
 def test_a_plain_mlp_decoder_without_a_position_table_is_warned_under_twice_the_first_attention_bar():
