@@ -946,6 +946,8 @@ def test_experts_fused_into_3d_tensors_are_said_to_be_unjudged():
     conv = torch.nn.utils.weight_norm(torch.nn.Conv1d(8, 16, 3))
     assert sorted(n for n, p in conv.named_parameters() if p.dim() == 3) == ["weight_g", "weight_v"]
     assert fused_experts(torch.nn.Sequential(conv)) == []
+    newer = torch.nn.utils.parametrizations.weight_norm(torch.nn.Conv1d(8, 16, 3))  # original0, original1
+    assert sum(p.dim() == 3 for p in newer.parameters()) == 2 and fused_experts(torch.nn.Sequential(newer)) == []
 
 
 def test_a_plain_mlp_decoder_without_a_position_table_is_warned_under_twice_the_first_attention_bar():

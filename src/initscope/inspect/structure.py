@@ -54,11 +54,12 @@ def fused_experts(model: nn.Module) -> list[str]:
     """Modules holding a mixture of experts as tensors of their own: two or more floating 3-D
     parameters with one leading size over 1, the experts (``MixtralExperts.gate_up_proj``
     ``[experts, 2 x ffn, width]`` and ``down_proj``), which no weighted layer module holds. Not a
-    convolution: a Conv1d under the older ``weight_norm`` holds ``weight_g`` [out, 1, 1] and
-    ``weight_v`` [out, in, kernel] (a TCN's layers were read as experts)."""
+    convolution's weight norm: ``weight_g`` [out, 1, 1] and ``weight_v`` [out, in, kernel] on a
+    Conv1d under the older ``weight_norm``, ``original0`` / ``original1`` in the parametrization
+    of the newer one (a TCN's layers were read as experts)."""
     out = []
     for n, m in model.named_modules():
-        if isinstance(m, nn.modules.conv._ConvNd):
+        if isinstance(m, nn.modules.conv._ConvNd) or in_parametrization(n):
             continue
         cubes = [p for p in m.parameters(recurse=False) if p.is_floating_point() and p.dim() == 3]
         if n and len(cubes) >= 2 and len({p.shape[0] for p in cubes}) == 1 and cubes[0].shape[0] > 1:
