@@ -95,6 +95,34 @@ def test_a_tied_embedding_below_one_adam_step_is_flagged_and_untied_it_is_not():
     assert res.gradients.tied_embeddings == [] and "tied embedding too small" not in _kinds(res), res.issues
 
 
+def test_a_tied_embedding_too_small_behind_alibi_is_a_warning():
+    """BLOOM ties its table too, and x0.01 leaves it at RMS 2e-4 as GPT-2's, but it learned (others
+    set 49, 0.78; MPT 0.90): ALiBi's position bias needs no weight, so its first attention tells
+    positions apart at any scale. Independent answer: head 0's entropy ratio from the bias alone,
+    by hand (slope 1/4 for 4 heads, softmax over the keys a causal row sees, with q.k ~ 0 at x0.01)."""
+    import numpy as np
+
+    from initscope.inspect.zoo import _scale_all
+
+    t = transformers
+    ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+    torch.manual_seed(0)
+    m = t.BloomForCausalLM(t.BloomConfig(vocab_size=1000, hidden_size=64, n_layer=2, n_head=4))
+    _scale_all(m, 0.01)
+    res = inspect(m, ids)
+    ent, top = [], []
+    for i in range(1, 32):
+        w = np.exp(0.25 * np.arange(i + 1))
+        p = w / w.sum()
+        ent.append(-(p * np.log(p)).sum())
+        top.append(np.log(i + 1))
+    head0 = res.attention[res.attention.layer == res.attention.layer.iloc[0]].iloc[0]
+    assert float(head0.entropy_ratio) == pytest.approx(np.mean(ent) / np.mean(top), rel=1e-3)
+    f = next(f for f in res.findings if f.kind == "tied embedding too small")
+    assert f.value == pytest.approx(2e-4, rel=0.1) and (f.severity, f.confidence) == ("warning", "low"), f
+    assert "positions apart" in f.message and not res.issues, res.issues
+
+
 def test_a_post_norm_encoder_scaled_down_has_its_gradients_under_adams_eps():
     """BERT x0.01 does not train (progress 0.00): most gradients sit under AdamW's eps."""
     res = inspect_model(lambda: build("bert", "x0.01"), input_shape=(32,), batch=16)

@@ -503,6 +503,14 @@ GATE_SCALE_MAX = 1e-2
 # LLaMA x0.01 (untied) trains (0.80) and tied falls to 0.43, NeoX 0.60 -> 0.10 (2 seeds each,
 # benchmarks/RESULTS.md); GPT-2 x0.1 (2e-3) marginal (0.49), its default (0.02) trains.
 TIED_EMBEDDING_RMS_MIN = 1e-3
+# ... unless the first attention already tells positions apart at step 0 (a head's entropy under
+# this share of uniform's): then it is a low-confidence warning. Stop 56, set on others set 49
+# (in sample): BLOOM and MPT at x0.01 (tied tables at RMS 2e-4, ALiBi: each head's position bias
+# needs no weight, entropy ratio 0.80 in the first head at every scale) learned (0.78, 0.90), where
+# GPT-2 and OPT (learned positions) and Cohere 2 MoE (rotary) at x0.01, their attention exactly
+# uniform (ratio 1.00), failed (0.16, 0.20, 0.24). Library inits whose normed queries and keys
+# read unit-scale tokens sit at 0.84-0.90 (a tiny tied table behind them is set 50's test).
+TIED_POSITIONAL_ENTROPY_MAX = 0.9
 # Kinds reported as warnings (seen, worth knowing, not predicted to stop training).
 WARNINGS = ("dead units",)
 # Stop 54: experts drawn at a 3-D tensor's fan. torch's nn.init (kaiming_*, xavier_*) takes the fan
@@ -1445,22 +1453,37 @@ def _layer_findings(layers: pd.DataFrame, reference: float | None, reference_is_
     return findings, verdicts
 
 
-def _gradient_findings(gr: Gradients | None, task: str = "auto", post_norm: bool = False, stream: bool = False) -> list[Finding]:
+def _first_attention_entropy(attention: pd.DataFrame) -> float:
+    """The lowest entropy ratio over the heads of the first attention layer measured (NaN without one)."""
+    if attention.empty:
+        return float("nan")
+    first = attention[attention["layer"] == attention["layer"].iloc[0]]["entropy_ratio"].dropna()
+    return float(first.min()) if len(first) else float("nan")
+
+
+def _gradient_findings(gr: Gradients | None, task: str = "auto", post_norm: bool = False, stream: bool = False,
+                       positional: float = float("nan")) -> list[Finding]:
     """The step-0 gradients against the optimizer (``core.Gradients``). Without a known task
     the loss is inspect's own MSE against random targets, averaged over every output entry: its
     gradients' size is that choice's, not the user's, so their share under eps is a warning; in
     a causal LM on a residual stream (``stream``: blocks with a residual addition, none post-norm)
-    it is one too (:data:`GRAD_BELOW_EPS_POST_NORM_MAX`'s note)."""
+    it is one too (:data:`GRAD_BELOW_EPS_POST_NORM_MAX`'s note). ``positional``: the first
+    attention's lowest entropy ratio over its heads (NaN without attention), which makes a tied
+    table too small a warning (:data:`TIED_POSITIONAL_ENTROPY_MAX`)."""
     if gr is None:
         return []
     out: list[Finding] = []
     for name, rms in gr.tied_embeddings:
         if rms < TIED_EMBEDDING_RMS_MIN:
+            apart = positional < TIED_POSITIONAL_ENTROPY_MAX
             out.append(_finding("tied embedding too small", [name], rms,
                                 f"the embedding shared with the output head has RMS {rms:.2g}, below one AdamW step at lr 1e-3: "
-                                "the head's gradient rewrites it before the blocks learn to read it",
+                                "the head's gradient rewrites it before the blocks learn to read it"
+                                + (f" (the first attention already tells positions apart, a head at {positional:.2f} of uniform "
+                                   "entropy, as ALiBi's does: such models learned from here)" if apart else ""),
                                 "initialize it at the library's scale (transformers: initializer_range, default 0.02), "
-                                "or untie it (tie_word_embeddings=False)"))
+                                "or untie it (tie_word_embeddings=False)",
+                                "low" if apart else None, "warning" if apart else None))
     moving = [n for n, k, _ in gr.by_parameter if k]
     matrices = set(gr.matrices)
     if gr.by_parameter and all(n.endswith("bias") for n in moving) and len({n.rsplit(".", 1)[0] for n in moving}) <= 1:
@@ -1589,6 +1612,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
                 *_small_behind_norms_findings(output, branches), *_slab_fan_findings(expert_slabs, silent, branches),
                 *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task, post_norm,
-                                     bool(residual_blocks(blocks)) and not post_norm_blocks(blocks).any())]
+                                     bool(residual_blocks(blocks)) and not post_norm_blocks(blocks).any(),
+                                     _first_attention_entropy(attention))]
     findings += _stuck_findings(stuck or [], dead, findings)
     return findings, verdicts
