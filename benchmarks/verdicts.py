@@ -1281,7 +1281,10 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "48": ("kolibri1-w256", "hyv3-w256", "afmoe-w256", "llama4-w256", "cohere2moe-w256",
                                                         "apertus1p5-w256"),
                                                  "49": ("gpt2-w256", "opt-w256", "bloom-w256", "neox-w256", "phi-w256", "olmo-w256",
-                                                        "mpt-w256")}
+                                                        "mpt-w256"),
+                                                 "50": ("falcon-rw-w256", "gemma-w256", "smollm3-w256", "starcoder2-w256",
+                                                        "bigcode-w256"),
+                                                 "51": ("gpt2-w256", "bloom-w256", "mpt-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1423,6 +1426,11 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         "falcon-w256": lambda: t.FalconForCausalLM(t.FalconConfig(
             vocab_size=v, hidden_size=256, num_hidden_layers=6, num_attention_heads=4, parallel_attn=True,
             new_decoder_architecture=False, multi_query=False, alibi=False, bias=False, max_position_embeddings=128,
+            bos_token_id=0, eos_token_id=0)),
+        # set 50: Falcon-RW's design (ALiBi, sequential blocks with biases, a tied head)
+        "falcon-rw-w256": lambda: t.FalconForCausalLM(t.FalconConfig(
+            vocab_size=v, hidden_size=256, num_hidden_layers=6, num_attention_heads=4, parallel_attn=False,
+            new_decoder_architecture=False, multi_query=False, alibi=True, bias=True, max_position_embeddings=128,
             bos_token_id=0, eos_token_id=0)),
         "stablelm-par-w256": lambda: t.StableLmForCausalLM(t.StableLmConfig(
             **rotary, num_key_value_heads=4, use_parallel_residual=True, bos_token_id=0, eos_token_id=0)),
@@ -1803,6 +1811,14 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # blocks, learned, rotary and ALiBi positions) at small inits none was trained at: every weight
     # x0.01 and x0.1 (norm gains with them) and every matrix re-drawn at N(0, 0.002) (norms kept)
     "49": (HOLDOUT.with_name("verdicts_others49.json"), ("x0.01", "x0.1", "normal-0.002")),
+    # sets 50 and 51 (stop 56, committed with inspect's predictions before training, after a tied table
+    # too small was made a warning where the first attention already tells positions apart, set on
+    # set 49's BLOOM and MPT): tied heads behind ALiBi (Falcon-RW's design, BLOOM, MPT), learned
+    # positions (GPT-2, GPT-BigCode) and rotary (Gemma, SmolLM3, StarCoder2), at every weight x0.01
+    # and x0.003 and at the token table alone at N(0, 2e-4) (the rest at the library's init); set 51
+    # holds the three designs set 49 trained at x0.01, at the two new inits only
+    "50": (HOLDOUT.with_name("verdicts_others50.json"), ("x0.01", "x0.003", "embed-0.0002")),
+    "51": (HOLDOUT.with_name("verdicts_others51.json"), ("x0.003", "embed-0.0002")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
