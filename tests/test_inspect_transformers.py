@@ -123,6 +123,35 @@ def test_a_tied_embedding_too_small_behind_alibi_is_a_warning():
     assert "positions apart" in f.message and not res.issues, res.issues
 
 
+def test_a_tied_embedding_too_small_that_the_model_multiplies_on_input_is_a_warning():
+    """Gemma ties its table and multiplies the tokens by sqrt(width) on input: x0.01 leaves the
+    table at RMS 2e-4 as GPT-2's, yet it learned (others set 50, 0.98; x0.003 0.97) where
+    SmolLM3, StarCoder2 and GPT-BigCode, reading their tokens as drawn, did not. Independent
+    answer: the first block's input RMS is sqrt(64) times the table's, over the ids fed, read off
+    the weight. The same table with the multiplier taken away stays an issue."""
+    from initscope.inspect.zoo import _scale_all
+
+    t = transformers
+    ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+    cfg = dict(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+               num_key_value_heads=4, head_dim=16)
+    torch.manual_seed(0)
+    m = t.GemmaForCausalLM(t.GemmaConfig(**cfg))
+    _scale_all(m, 0.01)
+    res = inspect(m, ids)
+    table = m.model.embed_tokens.weight.detach()[ids["input_ids"]]
+    first = res.blocks.sort_values("index").iloc[0]
+    assert float(first.stream_rms_in) == pytest.approx(8 * float(table.pow(2).mean().sqrt()), rel=1e-3)
+    f = next(f for f in res.findings if f.kind == "tied embedding too small")
+    assert f.value == pytest.approx(2e-4, rel=0.1) and (f.severity, f.confidence) == ("warning", "low"), f
+    assert "multiplies its tokens" in f.message
+
+    m.model.embed_tokens.embed_scale.fill_(1.0)  # the multiplier taken away
+    res = inspect(m, ids)
+    f = next(f for f in res.findings if f.kind == "tied embedding too small")
+    assert f.severity != "warning" and "multiplies" not in f.message, f
+
+
 def test_a_post_norm_encoder_scaled_down_has_its_gradients_under_adams_eps():
     """BERT x0.01 does not train (progress 0.00): most gradients sit under AdamW's eps."""
     res = inspect_model(lambda: build("bert", "x0.01"), input_shape=(32,), batch=16)

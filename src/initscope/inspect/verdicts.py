@@ -511,6 +511,13 @@ TIED_EMBEDDING_RMS_MIN = 1e-3
 # uniform (ratio 1.00), failed (0.16, 0.20, 0.24). Library inits whose normed queries and keys
 # read unit-scale tokens sit at 0.84-0.90 (a tiny tied table behind them is set 50's test).
 TIED_POSITIONAL_ENTROPY_MAX = 0.9
+# ... and a warning too where the tokens reach the first block at this RMS or more though the table
+# is under it: a model that multiplies its tokens on input (Gemma's sqrt(width)) with no table added
+# to them (the first block's input is then the tokens alone). Stop 56, set on others set 50 (in
+# sample): Gemma's tied table at RMS 2e-4 (x0.01, and alone at N(0, 2e-4)) and 6e-5 (x0.003) reaches
+# its first block at 3.2e-3 and 9.6e-4 and learned (0.98, 0.86, 0.97), where SmolLM3, StarCoder2
+# and GPT-BigCode at the same inits (tokens entering as drawn) did not.
+TIED_TOKENS_IN_MIN = TIED_EMBEDDING_RMS_MIN / 2
 # Kinds reported as warnings (seen, worth knowing, not predicted to stop training).
 WARNINGS = ("dead units",)
 # Stop 54: experts drawn at a 3-D tensor's fan. torch's nn.init (kaiming_*, xavier_*) takes the fan
@@ -1461,29 +1468,42 @@ def _first_attention_entropy(attention: pd.DataFrame) -> float:
     return float(first.min()) if len(first) else float("nan")
 
 
+def _tokens_in(blocks: pd.DataFrame, output: Output) -> float:
+    """RMS of the stream entering the first block where no table is added to the token table
+    (``Output.table_ratio`` NaN): the tokens as the blocks read them, any multiplier the model
+    applies on input included; NaN otherwise."""
+    if blocks.empty or math.isfinite(output.table_ratio) or "stream_rms_in" not in blocks:
+        return float("nan")
+    return float(blocks.sort_values("index")["stream_rms_in"].iloc[0])
+
+
 def _gradient_findings(gr: Gradients | None, task: str = "auto", post_norm: bool = False, stream: bool = False,
-                       positional: float = float("nan")) -> list[Finding]:
+                       positional: float = float("nan"), tokens_in: float = float("nan")) -> list[Finding]:
     """The step-0 gradients against the optimizer (``core.Gradients``). Without a known task
     the loss is inspect's own MSE against random targets, averaged over every output entry: its
     gradients' size is that choice's, not the user's, so their share under eps is a warning; in
     a causal LM on a residual stream (``stream``: blocks with a residual addition, none post-norm)
     it is one too (:data:`GRAD_BELOW_EPS_POST_NORM_MAX`'s note). ``positional``: the first
     attention's lowest entropy ratio over its heads (NaN without attention), which makes a tied
-    table too small a warning (:data:`TIED_POSITIONAL_ENTROPY_MAX`)."""
+    table too small a warning (:data:`TIED_POSITIONAL_ENTROPY_MAX`), as does ``tokens_in``, the RMS
+    of the tokens entering the first block where no table is added to them (:data:`TIED_TOKENS_IN_MIN`)."""
     if gr is None:
         return []
     out: list[Finding] = []
     for name, rms in gr.tied_embeddings:
         if rms < TIED_EMBEDDING_RMS_MIN:
             apart = positional < TIED_POSITIONAL_ENTROPY_MAX
+            lifted = tokens_in >= TIED_TOKENS_IN_MIN
+            why = (f" (the first attention already tells positions apart, a head at {positional:.2f} of uniform "
+                   "entropy, as ALiBi's does: such models learned from here)" if apart else
+                   f" (the model multiplies its tokens on input: the first block reads them at RMS {tokens_in:.2g}, "
+                   "as Gemma's sqrt(width) does: such models learned from here)" if lifted else "")
             out.append(_finding("tied embedding too small", [name], rms,
                                 f"the embedding shared with the output head has RMS {rms:.2g}, below one AdamW step at lr 1e-3: "
-                                "the head's gradient rewrites it before the blocks learn to read it"
-                                + (f" (the first attention already tells positions apart, a head at {positional:.2f} of uniform "
-                                   "entropy, as ALiBi's does: such models learned from here)" if apart else ""),
+                                "the head's gradient rewrites it before the blocks learn to read it" + why,
                                 "initialize it at the library's scale (transformers: initializer_range, default 0.02), "
                                 "or untie it (tie_word_embeddings=False)",
-                                "low" if apart else None, "warning" if apart else None))
+                                "low" if why else None, "warning" if why else None))
     moving = [n for n, k, _ in gr.by_parameter if k]
     matrices = set(gr.matrices)
     if gr.by_parameter and all(n.endswith("bias") for n in moving) and len({n.rsplit(".", 1)[0] for n in moving}) <= 1:
@@ -1613,6 +1633,6 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
                 *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task, post_norm,
                                      bool(residual_blocks(blocks)) and not post_norm_blocks(blocks).any(),
-                                     _first_attention_entropy(attention))]
+                                     _first_attention_entropy(attention), _tokens_in(blocks, output))]
     findings += _stuck_findings(stuck or [], dead, findings)
     return findings, verdicts
