@@ -1284,7 +1284,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                         "mpt-w256"),
                                                  "50": ("falcon-rw-w256", "gemma-w256", "smollm3-w256", "starcoder2-w256",
                                                         "bigcode-w256"),
-                                                 "51": ("gpt2-w256", "bloom-w256", "mpt-w256")}
+                                                 "51": ("gpt2-w256", "bloom-w256", "mpt-w256"),
+                                                 "52": ("gemma2-w256", "gemma3-w256", "vaultgemma-w256", "ctrl-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1819,6 +1820,13 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # holds the three designs set 49 trained at x0.01, at the two new inits only
     "50": (HOLDOUT.with_name("verdicts_others50.json"), ("x0.01", "x0.003", "embed-0.0002")),
     "51": (HOLDOUT.with_name("verdicts_others51.json"), ("x0.003", "embed-0.0002")),
+    # set 52 (stop 58, committed with inspect's predictions before training, after a tied table too
+    # small was made a warning where the model multiplies its tokens on input, set on set 50's Gemma):
+    # the Gemma designs that multiply their tokens by sqrt(width) (Gemma 2, Gemma 3, VaultGemma) at
+    # every weight x0.01 and x0.001 (the tokens then reach the first block under the rule's bar) and
+    # at the token table alone at N(0, 2e-4); CTRL (the tokens x sqrt(width) too, but a sinusoidal
+    # table added to them, so the rule does not apply) at the same three
+    "52": (HOLDOUT.with_name("verdicts_others52.json"), ("x0.01", "x0.001", "embed-0.0002")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
