@@ -510,6 +510,13 @@ TIED_EMBEDDING_RMS_MIN = 1e-3
 # GPT-2 and OPT (learned positions) and Cohere 2 MoE (rotary) at x0.01, their attention exactly
 # uniform (ratio 1.00), failed (0.16, 0.20, 0.24). Library inits whose normed queries and keys
 # read unit-scale tokens sit at 0.84-0.90 (a tiny tied table behind them is set 50's test).
+# Stop 58: ... and only where that first attention does not outweigh the tokens it is added to
+# (its branch RMS at most FIRST_ATTENTION_SWAMPS x theirs): ALiBi helps where every weight is small
+# together, not where blocks at the library's scale bury a tiny table. IN-SAMPLE, one pair (set 51):
+# MPT with the table alone at N(0, 2e-4), the rest at its library's init, its first attention 11.9x
+# the tokens, failed (0.25); BLOOM at the same init (its embeddings' LayerNorm passes the tokens on
+# at unit RMS: 0.63x) learned (0.99), as did BLOOM and MPT at x0.01 and MPT at x0.003 (1e-7 to 1e-6x).
+# Tested on set 53.
 TIED_POSITIONAL_ENTROPY_MAX = 0.9
 # ... and a warning too where the tokens reach the first block at this RMS or more though the table
 # is under it: a model that multiplies its tokens on input (Gemma's sqrt(width)) with no table added
@@ -1478,21 +1485,24 @@ def _tokens_in(blocks: pd.DataFrame, output: Output) -> float:
 
 
 def _gradient_findings(gr: Gradients | None, task: str = "auto", post_norm: bool = False, stream: bool = False,
-                       positional: float = float("nan"), tokens_in: float = float("nan")) -> list[Finding]:
+                       positional: float = float("nan"), tokens_in: float = float("nan"),
+                       first_ratio: float = float("nan")) -> list[Finding]:
     """The step-0 gradients against the optimizer (``core.Gradients``). Without a known task
     the loss is inspect's own MSE against random targets, averaged over every output entry: its
     gradients' size is that choice's, not the user's, so their share under eps is a warning; in
     a causal LM on a residual stream (``stream``: blocks with a residual addition, none post-norm)
     it is one too (:data:`GRAD_BELOW_EPS_POST_NORM_MAX`'s note). ``positional``: the first
     attention's lowest entropy ratio over its heads (NaN without attention), which makes a tied
-    table too small a warning (:data:`TIED_POSITIONAL_ENTROPY_MAX`), as does ``tokens_in``, the RMS
-    of the tokens entering the first block where no table is added to them (:data:`TIED_TOKENS_IN_MIN`)."""
+    table too small a warning (:data:`TIED_POSITIONAL_ENTROPY_MAX`) unless ``first_ratio``, that
+    attention's branch RMS over the tokens', is over :data:`FIRST_ATTENTION_SWAMPS`; as does
+    ``tokens_in``, the RMS of the tokens entering the first block where no table is added to them
+    (:data:`TIED_TOKENS_IN_MIN`)."""
     if gr is None:
         return []
     out: list[Finding] = []
     for name, rms in gr.tied_embeddings:
         if rms < TIED_EMBEDDING_RMS_MIN:
-            apart = positional < TIED_POSITIONAL_ENTROPY_MAX
+            apart = positional < TIED_POSITIONAL_ENTROPY_MAX and not first_ratio > FIRST_ATTENTION_SWAMPS
             lifted = tokens_in >= TIED_TOKENS_IN_MIN
             why = (f" (the first attention already tells positions apart, a head at {positional:.2f} of uniform "
                    "entropy, as ALiBi's does: such models learned from here)" if apart else
@@ -1633,6 +1643,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
                 *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task, post_norm,
                                      bool(residual_blocks(blocks)) and not post_norm_blocks(blocks).any(),
-                                     _first_attention_entropy(attention), _tokens_in(blocks, output))]
+                                     _first_attention_entropy(attention), _tokens_in(blocks, output),
+                                     float(first_attention.ratio) if first_attention is not None else float("nan"))]
     findings += _stuck_findings(stuck or [], dead, findings)
     return findings, verdicts
