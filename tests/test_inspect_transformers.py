@@ -175,6 +175,14 @@ def test_a_tied_embedding_too_small_that_the_model_multiplies_on_input_is_a_warn
     f = next(f for f in res.findings if f.kind == "tied embedding too small")
     assert f.severity != "warning" and "multiplies" not in f.message, f
 
+    # read as drawn at N(0, 7e-4), the tokens enter over TIED_TOKENS_IN_MIN (5e-4) but are not multiplied
+    with torch.no_grad():
+        m.model.embed_tokens.weight.normal_(0, 7e-4)
+    res = inspect(m, ids)
+    assert float(res.blocks.sort_values("index").iloc[0].stream_rms_in) > 5e-4
+    f = next(f for f in res.findings if f.kind == "tied embedding too small")
+    assert f.severity != "warning" and "multiplies" not in f.message, f
+
 
 def test_a_post_norm_encoder_scaled_down_has_its_gradients_under_adams_eps():
     """BERT x0.01 does not train (progress 0.00): most gradients sit under AdamW's eps."""

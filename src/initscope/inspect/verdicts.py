@@ -525,6 +525,11 @@ TIED_POSITIONAL_ENTROPY_MAX = 0.9
 # its first block at 3.2e-3 and 9.6e-4 and learned (0.98, 0.86, 0.97), where SmolLM3, StarCoder2
 # and GPT-BigCode at the same inits (tokens entering as drawn) did not.
 TIED_TOKENS_IN_MIN = TIED_EMBEDDING_RMS_MIN / 2
+# ... where the model does multiply them: the first block reads them at this many times the table's
+# RMS or more (not a threshold fit to training: a table drawn between TIED_TOKENS_IN_MIN and
+# TIED_EMBEDDING_RMS_MIN and read as drawn is not lifted; stop 58, found on set 53's MPT embed-0.0005
+# before it was trained; Gemma's multiplier is sqrt(width), 16 at width 256).
+TIED_TOKENS_IN_LIFT = 2.0
 # Kinds reported as warnings (seen, worth knowing, not predicted to stop training).
 WARNINGS = ("dead units",)
 # Stop 54: experts drawn at a 3-D tensor's fan. torch's nn.init (kaiming_*, xavier_*) takes the fan
@@ -1503,7 +1508,7 @@ def _gradient_findings(gr: Gradients | None, task: str = "auto", post_norm: bool
     for name, rms in gr.tied_embeddings:
         if rms < TIED_EMBEDDING_RMS_MIN:
             apart = positional < TIED_POSITIONAL_ENTROPY_MAX and not first_ratio > FIRST_ATTENTION_SWAMPS
-            lifted = tokens_in >= TIED_TOKENS_IN_MIN
+            lifted = tokens_in >= TIED_TOKENS_IN_MIN and tokens_in >= TIED_TOKENS_IN_LIFT * rms
             why = (f" (the first attention already tells positions apart, a head at {positional:.2f} of uniform "
                    "entropy, as ALiBi's does: such models learned from here)" if apart else
                    f" (the model multiplies its tokens on input: the first block reads them at RMS {tokens_in:.2g}, "
