@@ -1285,7 +1285,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "50": ("falcon-rw-w256", "gemma-w256", "smollm3-w256", "starcoder2-w256",
                                                         "bigcode-w256"),
                                                  "51": ("gpt2-w256", "bloom-w256", "mpt-w256"),
-                                                 "52": ("gemma2-w256", "gemma3-w256", "vaultgemma-w256", "ctrl-w256")}
+                                                 "52": ("gemma2-w256", "gemma3-w256", "vaultgemma-w256", "ctrl-w256"),
+                                                 "53": ("mpt-w256", "bloom-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1827,6 +1828,12 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # at the token table alone at N(0, 2e-4); CTRL (the tokens x sqrt(width) too, but a sinusoidal
     # table added to them, so the rule does not apply) at the same three
     "52": (HOLDOUT.with_name("verdicts_others52.json"), ("x0.01", "x0.001", "embed-0.0002")),
+    # set 53 (stop 58, committed with inspect's predictions before training, after the ALiBi exception
+    # was made to hold only where the first attention does not outweigh the tokens, set on set 51's
+    # MPT embed-0.0002): the two ALiBi designs whose first attention tells positions apart, with the
+    # token table alone at N(0, 5e-4) and N(0, 1e-4) (MPT's first attention then 5x and 24x its
+    # tokens: defects; BLOOM's embeddings' LayerNorm keeps its under 1x: warnings) and every weight x0.03
+    "53": (HOLDOUT.with_name("verdicts_others53.json"), ("embed-0.0005", "embed-0.0001", "x0.03")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
