@@ -1286,7 +1286,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                         "bigcode-w256"),
                                                  "51": ("gpt2-w256", "bloom-w256", "mpt-w256"),
                                                  "52": ("gemma2-w256", "gemma3-w256", "vaultgemma-w256", "ctrl-w256"),
-                                                 "53": ("mpt-w256", "bloom-w256")}
+                                                 "53": ("mpt-w256", "bloom-w256"),
+                                                 "54": ("gemma-w256", "vaultgemma-w256", "granite-tied-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1350,6 +1351,10 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         "granite-w256": lambda: t.GraniteForCausalLM(t.GraniteConfig(
             **rotary, num_key_value_heads=2, embedding_multiplier=12.0, residual_multiplier=0.22,
             attention_multiplier=1 / 64, logits_scaling=8.0)),
+        # set 54: the same Granite with its head tied to the token table (the tokens x12 on input)
+        "granite-tied-w256": lambda: t.GraniteForCausalLM(t.GraniteConfig(
+            **rotary, num_key_value_heads=2, embedding_multiplier=12.0, residual_multiplier=0.22,
+            attention_multiplier=1 / 64, logits_scaling=8.0, tie_word_embeddings=True)),
         "olmo2-w256": lambda: t.Olmo2ForCausalLM(t.Olmo2Config(**rotary)),
         "arcee-w256": lambda: t.ArceeForCausalLM(t.ArceeConfig(**rotary, num_key_value_heads=2)),
         "smollm3-w256": lambda: t.SmolLM3ForCausalLM(t.SmolLM3Config(
@@ -1834,6 +1839,11 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # token table alone at N(0, 5e-4) and N(0, 1e-4) (MPT's first attention then 5x and 24x its
     # tokens: defects; BLOOM's embeddings' LayerNorm keeps its under 1x: warnings) and every weight x0.03
     "53": (HOLDOUT.with_name("verdicts_others53.json"), ("embed-0.0005", "embed-0.0001", "x0.03")),
+    # set 54 (stop 58, committed with inspect's predictions before training, after the tokens-in
+    # exception was made to rest on the multiplier alone, set on set 52's VaultGemma x0.001): tied tables
+    # far under every earlier one, read x16 (Gemma, VaultGemma: sqrt(width)) or x12 (Granite 3.0's
+    # embedding multiplier, its head tied here): every weight x0.0005 and the token table alone at N(0, 2e-5)
+    "54": (HOLDOUT.with_name("verdicts_others54.json"), ("x0.0005", "embed-0.00002")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,

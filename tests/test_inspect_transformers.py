@@ -175,7 +175,7 @@ def test_a_tied_embedding_too_small_that_the_model_multiplies_on_input_is_a_warn
     f = next(f for f in res.findings if f.kind == "tied embedding too small")
     assert f.severity != "warning" and "multiplies" not in f.message, f
 
-    # read as drawn at N(0, 7e-4), the tokens enter over TIED_TOKENS_IN_MIN (5e-4) but are not multiplied
+    # read as drawn at N(0, 7e-4) (set 57's bar for tokens entering was 5e-4), they are not multiplied
     with torch.no_grad():
         m.model.embed_tokens.weight.normal_(0, 7e-4)
     res = inspect(m, ids)
