@@ -1289,7 +1289,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "53": ("mpt-w256", "bloom-w256"),
                                                  "54": ("gemma-w256", "vaultgemma-w256", "granite-tied-w256"),
                                                  "55": ("llama-w256", "helium-w256", "qwen3-w256", "neox-w256", "bitnet-w256",
-                                                        "gemma2-w256", "smollm3-w256", "cohere-w256", "olmo2-w256", "glm4-w256")}
+                                                        "gemma2-w256", "smollm3-w256", "cohere-w256", "olmo2-w256", "glm4-w256"),
+                                                 "56": ("olmo3-w256", "exaone4-w256", "hyperclovax-w256", "glm4-w256", "gemma3-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1853,6 +1854,11 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # GPT-NeoX, BitNet: warned by the new clause), Gemma 2 (tied, x16 on input), two tied ones read as
     # drawn (SmolLM3, Cohere) and two with normed branches (OLMo 2, GLM-4)
     "55": (HOLDOUT.with_name("verdicts_others55.json"), ("embed-0.00002",)),
+    # set 56 (stop 58, committed with inspect's predictions before training, after stop 51's rule was
+    # made to need a branch small by itself, not only through its tokens, set on set 55's OLMo 2 and
+    # GLM-4): five designs with a norm after each branch, with the token table alone at N(0, 2e-3) and
+    # N(0, 5e-4) (10x and 40x under the library's)
+    "56": (HOLDOUT.with_name("verdicts_others56.json"), ("embed-0.002", "embed-0.0005")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,

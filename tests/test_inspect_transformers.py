@@ -1229,6 +1229,28 @@ def test_small_normed_branches_under_their_tokens_are_not_flagged(scale, flagged
     assert ("tokens and branches both small behind norms" in {f.kind for f in res.findings}) == flagged
 
 
+def test_a_normed_branch_small_only_through_its_tokens_is_not_flagged():
+    """OLMo 2 with only its token table at N(0, 2e-5), 1000x under its library's, learned (others set
+    55, 0.94; GLM-4 1.00): its branches read the tokens without a norm before them, so they are as
+    small as the tokens and no smaller, and the table learns its scale back. Independent answer: the
+    tokens' shortfall from the table's rows fed over initializer_range (0.02), by hand; the branch's
+    over it is what the rule reads (over SMALL_BEHIND_NORMS_OWN_MAX, 0.5)."""
+    torch.manual_seed(0)
+    cfg = transformers.Olmo2Config(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                   num_attention_heads=2, max_position_embeddings=64, pad_token_id=0, bos_token_id=0,
+                                   eos_token_id=0)
+    m = transformers.Olmo2ForCausalLM(cfg)
+    with torch.no_grad():
+        m.get_input_embeddings().weight.normal_(0, 2e-5)
+    ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+    res = inspect(m, ids)
+    short = float(m.get_input_embeddings().weight[ids["input_ids"]].pow(2).mean().sqrt()) / 0.02
+    e, b = res.output.embeddings_library, res.output.norm_branch_library
+    assert e == pytest.approx(short, rel=0.05) and e < 0.5 and b < 0.1  # both small, as the rule reads them
+    assert b / e > 0.5, (b, e)
+    assert "tokens and branches both small behind norms" not in {f.kind for f in res.findings}
+
+
 def test_the_loss_without_copying_leaves_out_each_position_s_own_token_as_a_loop_does():
     from initscope.inspect.core import loss_without_copying
 
