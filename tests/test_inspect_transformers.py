@@ -1207,17 +1207,22 @@ def test_small_tokens_under_small_normed_branches_are_flagged_together(tables, r
         assert found[0].severity == "defect" and found[0].place == "model.layers.0"
 
 
+def _tiny_olmo2() -> torch.nn.Module:
+    """OLMo 2 at width 64 (a norm after each branch, none before it), seed 0, its library's init."""
+    torch.manual_seed(0)
+    cfg = transformers.Olmo2Config(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                   num_attention_heads=2, max_position_embeddings=64, pad_token_id=0, bos_token_id=0,
+                                   eos_token_id=0)
+    return transformers.Olmo2ForCausalLM(cfg)
+
+
 @pytest.mark.parametrize("scale, flagged", [(0.1, False), (0.3, True)])
 def test_small_normed_branches_under_their_tokens_are_not_flagged(scale, flagged):
     """OLMo 2 puts a norm after each branch and none before it; at every parameter x0.1 its norms'
     gains go to 0.1 too and the normed branch stays far under the tokens (its raw branch under the
     norm's eps): it learned in the calibration (others set 40) and is not flagged; at x0.3 the
     branch reaches a third of the tokens, and it failed."""
-    torch.manual_seed(0)
-    cfg = transformers.Olmo2Config(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                   num_attention_heads=2, max_position_embeddings=64, pad_token_id=0, bos_token_id=0,
-                                   eos_token_id=0)
-    m = transformers.Olmo2ForCausalLM(cfg)
+    m = _tiny_olmo2()
     with torch.no_grad():
         for p in m.parameters():
             p.mul_(scale)
@@ -1235,11 +1240,7 @@ def test_a_normed_branch_small_only_through_its_tokens_is_not_flagged():
     small as the tokens and no smaller, and the table learns its scale back. Independent answer: the
     tokens' shortfall from the table's rows fed over initializer_range (0.02), by hand; the branch's
     over it is what the rule reads (over SMALL_BEHIND_NORMS_OWN_MAX, 0.5)."""
-    torch.manual_seed(0)
-    cfg = transformers.Olmo2Config(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                   num_attention_heads=2, max_position_embeddings=64, pad_token_id=0, bos_token_id=0,
-                                   eos_token_id=0)
-    m = transformers.Olmo2ForCausalLM(cfg)
+    m = _tiny_olmo2()
     with torch.no_grad():
         m.get_input_embeddings().weight.normal_(0, 2e-5)
     ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
