@@ -1290,7 +1290,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "54": ("gemma-w256", "vaultgemma-w256", "granite-tied-w256"),
                                                  "55": ("llama-w256", "helium-w256", "qwen3-w256", "neox-w256", "bitnet-w256",
                                                         "gemma2-w256", "smollm3-w256", "cohere-w256", "olmo2-w256", "glm4-w256"),
-                                                 "56": ("olmo3-w256", "exaone4-w256", "hyperclovax-w256", "glm4-w256", "gemma3-w256")}
+                                                 "56": ("olmo3-w256", "exaone4-w256", "hyperclovax-w256", "glm4-w256", "gemma3-w256"),
+                                                 "57": ("xglm-w256",)}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1859,6 +1860,11 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # GLM-4): five designs with a norm after each branch, with the token table alone at N(0, 2e-3) and
     # N(0, 5e-4) (10x and 40x under the library's)
     "56": (HOLDOUT.with_name("verdicts_others56.json"), ("embed-0.002", "embed-0.0005")),
+    # set 57 (stop 58, committed with inspect's predictions before training): XGLM, whose tokens are
+    # multiplied by sqrt(width) on input as Gemma's are but with a sinusoidal table added to them (the
+    # tokens-in exception does not apply, as in CTRL), its head tied, at every weight x0.01 and x0.001
+    # and with the token table alone at N(0, 2e-4)
+    "57": (HOLDOUT.with_name("verdicts_others57.json"), ("x0.01", "x0.001", "embed-0.0002")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
