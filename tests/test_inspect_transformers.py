@@ -173,6 +173,28 @@ def test_branches_over_a_token_table_under_its_library_scale_are_a_warning_by_th
         assert f.severity == severity and ("library's scale" in f.message) == (severity == "warning"), f
 
 
+def test_a_sinusoid_added_to_multiplied_tokens_is_a_table_and_a_tiny_tied_table_behind_it_a_defect():
+    """XGLM multiplies its tokens by sqrt(width) as Gemma does, but adds a sinusoid computed into a
+    buffer under a generic name (``embed_positions.weights``): it is a table added to the tokens, so
+    the multiplier's exception does not apply, and XGLM at x0.01, x0.001 and with its table at
+    N(0, 2e-4) failed (others set 57: 0.10-0.17), as CTRL did. Independent answer: the table ratio
+    from the two tensors' std, by hand."""
+    from initscope.inspect.zoo import _scale_all
+
+    t = transformers
+    ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+    torch.manual_seed(0)
+    m = t.XGLMForCausalLM(t.XGLMConfig(vocab_size=1000, d_model=64, num_layers=2, attention_heads=4, ffn_dim=128,
+                                       max_position_embeddings=64))
+    assert m.config.scale_embedding and m.config.tie_word_embeddings
+    _scale_all(m, 0.01)
+    res = inspect(m, ids)
+    by_hand = float(m.model.embed_positions.weights.float().std()) / float(m.model.embed_tokens.weight.detach().float().std())
+    assert res.output.table_ratio == pytest.approx(by_hand, rel=1e-6)
+    f = next(f for f in res.findings if f.kind == "tied embedding too small")
+    assert f.severity == "defect" and "multiplies" not in f.message, f
+
+
 def test_a_tied_embedding_too_small_that_the_model_multiplies_on_input_is_a_warning():
     """Gemma ties its table and multiplies the tokens by sqrt(width) on input: x0.01 leaves the
     table at RMS 2e-4 as GPT-2's, yet it learned (others set 50, 0.98; x0.003 0.97) where

@@ -303,8 +303,10 @@ def token_tables(model: nn.Module) -> tuple[tuple[str, torch.Tensor, float], lis
     # other bare matrices of that width are layers' weights (MultiheadAttention's in_proj_weight);
     # a buffer so named (or ``pe``, the sinusoidal table of torch's Transformer tutorial) does not learn
     def position_named(n: str) -> bool:
-        last = n.rsplit(".", 1)[-1].lower()
-        return "pos" in last or last == "pe"
+        *_, parent, last = ["", *n.lower().split(".")]
+        # a module of positions holding its table under a generic name (XGLM's sinusoid, computed into
+        # ``embed_positions.weights``, a buffer: stop 58, set 57)
+        return "pos" in last or last == "pe" or (last in ("weight", "weights") and "pos" in parent)
 
     width = token[1].shape[1]
     loose = [(n, p, float(p.detach().float().std())) for n, p in [*model.named_parameters(), *model.named_buffers()]
