@@ -62,6 +62,11 @@ def _rms_ratio_by_hand(model, ids, branch, stream) -> float:
     return float(seen["branch"].pow(2).mean().sqrt() / seen["stream"].pow(2).mean().sqrt())
 
 
+def _ids() -> dict[str, torch.Tensor]:
+    """A causal LM's batch over a 1000-token vocabulary: 8 sequences of 32 ids, seed 0."""
+    return {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("init", ["default", "zero-residual"])
 def test_library_initialized_models_are_healthy(family, init):
@@ -105,7 +110,7 @@ def test_a_tied_embedding_too_small_behind_alibi_is_a_warning():
     from initscope.inspect.zoo import _scale_all
 
     t = transformers
-    ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+    ids = _ids()
     torch.manual_seed(0)
     m = t.BloomForCausalLM(t.BloomConfig(vocab_size=1000, hidden_size=64, n_layer=2, n_head=4))
     _scale_all(m, 0.01)
@@ -129,7 +134,7 @@ def test_a_tied_embedding_too_small_under_an_attention_that_outweighs_it_stays_a
     tiny tokens it is added to, and the positional exception no longer applies. Independent answer:
     that branch's RMS over the token embeddings', from hooks on the first forward."""
     t = transformers
-    ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+    ids = _ids()
     torch.manual_seed(0)
     m = t.MptForCausalLM(t.MptConfig(vocab_size=1000, d_model=64, n_layers=2, n_heads=4))
     with torch.no_grad():
@@ -153,7 +158,7 @@ def test_branches_over_a_token_table_under_its_library_scale_are_a_warning_by_th
     library's scale, learns its scale back in the first steps. Independent answer: the shortfall from
     the table's rows fed over initializer_range (0.02), by hand; the branches x100 past it stay a defect."""
     t = transformers
-    ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+    ids = _ids()
     cfg = t.LlamaConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                         num_key_value_heads=4, rms_norm_eps=1e-12)  # a norm that normalizes a table this small
     for mul, severity in ((1.0, "warning"), (100.0, "defect")):
@@ -182,7 +187,7 @@ def test_a_sinusoid_added_to_multiplied_tokens_is_a_table_and_a_tiny_tied_table_
     from initscope.inspect.zoo import _scale_all
 
     t = transformers
-    ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+    ids = _ids()
     torch.manual_seed(0)
     m = t.XGLMForCausalLM(t.XGLMConfig(vocab_size=1000, d_model=64, num_layers=2, attention_heads=4, ffn_dim=128,
                                        max_position_embeddings=64))
@@ -204,7 +209,7 @@ def test_a_tied_embedding_too_small_that_the_model_multiplies_on_input_is_a_warn
     from initscope.inspect.zoo import _scale_all
 
     t = transformers
-    ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+    ids = _ids()
     cfg = dict(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                num_key_value_heads=4, head_dim=16)
     torch.manual_seed(0)
@@ -303,7 +308,7 @@ def test_a_first_attention_branch_that_swamps_the_embeddings_is_read_against_the
     from initscope.inspect.verdicts import FIRST_ATTENTION_LIBRARY_MAX
     from initscope.inspect.zoo import _scale_all, neox_model
 
-    ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+    ids = _ids()
     kinds = {}
     for name, build_, factor in (("llama x3", llama_model, 3.0), ("llama x2", llama_model, 2.0), ("neox x3", neox_model, 3.0),
                                  ("llama", llama_model, 1.0)):
@@ -596,7 +601,7 @@ def test_an_attention_whose_output_projection_reads_a_norm_is_not_judged_by_its_
     t = pytest.importorskip("transformers")
     from initscope.inspect.zoo import _scale_all
 
-    ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+    ids = _ids()
     sizes = dict(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                  num_key_value_heads=2, max_position_embeddings=128)
     for cfg in (t.BitNetConfig(**sizes), t.DiffLlamaConfig(**sizes)):
@@ -1221,7 +1226,7 @@ def test_small_tokens_under_small_normed_branches_are_flagged_together(tables, r
     with torch.no_grad():
         for p in m.parameters():
             p.mul_(tables if id(p) in tables_ else rest)
-    res = inspect(m, {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))})
+    res = inspect(m, _ids())
     assert res.output.embeddings_library == pytest.approx(tables, rel=0.05)
     found = [f for f in res.findings if f.kind == "tokens and branches both small behind norms"]
     assert bool(found) == flagged
@@ -1248,7 +1253,7 @@ def test_small_normed_branches_under_their_tokens_are_not_flagged(scale, flagged
     with torch.no_grad():
         for p in m.parameters():
             p.mul_(scale)
-    res = inspect(m, {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))})
+    res = inspect(m, _ids())
     assert res.output.embeddings_library == pytest.approx(scale, rel=0.05)
     assert res.output.norm_branch_library < 0.05
     first = res.branches[(res.branches.block_index == 0) & (res.branches.role == "attention")].iloc[0]
@@ -1265,7 +1270,7 @@ def test_a_normed_branch_small_only_through_its_tokens_is_not_flagged():
     m = _tiny_olmo2()
     with torch.no_grad():
         m.get_input_embeddings().weight.normal_(0, 2e-5)
-    ids = {"input_ids": torch.randint(0, 1000, (8, 32), generator=torch.Generator().manual_seed(0))}
+    ids = _ids()
     res = inspect(m, ids)
     short = float(m.get_input_embeddings().weight[ids["input_ids"]].pow(2).mean().sqrt()) / 0.02
     e, b = res.output.embeddings_library, res.output.norm_branch_library

@@ -283,7 +283,8 @@ def token_tables(model: nn.Module) -> tuple[tuple[str, torch.Tensor, float], lis
     """The token table and the tables of its width that may be added to it: every embedding
     table's weight (more than one row, nonzero), and every bare ``[positions, width]`` parameter
     or buffer (``[positions, 1, width]`` too) named as a position table (pos, pos_embed,
-    position_embeddings, pe), each with its std. The
+    position_embeddings, pe) or held under a generic name (weight, weights) by a module so named
+    (XGLM's computed sinusoid, ``embed_positions.weights``), each with its std. The
     token table is taken as the narrowest one that learns (the one a table added to it drowns);
     None where there is none."""
     from initscope.inspect.structure import is_embedding

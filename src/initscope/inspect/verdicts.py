@@ -872,9 +872,9 @@ def _first_attention_findings(r: pd.Series | None, attention: pd.DataFrame, o: O
         # library's, put the first attention at 4-5x the library's ratio in dots.llm1, DeepSeek-V2,
         # Granite-MoE-Shared, Qwen3-MoE and OLMoE, flagged by the routed-experts clause; all learned.
         # Tested on set 47.
-        tokens = o.embeddings_library if math.isfinite(o.embeddings_library) and o.embeddings_library > 0 else 1.0
+        tokens = _table_shortfall(o)
         raw = r.ratio / library
-        times = raw * min(1.0, tokens)
+        times = raw * tokens
         over = r.ratio > FIRST_ATTENTION_SWAMPS and times > FIRST_ATTENTION_LIBRARY_MAX
         ent = _entropy_of(attention, module)
         positions = math.isfinite(o.table_ratio) and (layers is None or _learned_tables(layers) >= 2)  # a learned position table beside the tokens' (GPT-2, OPT)
@@ -1043,12 +1043,21 @@ def zero_tables_learn(layers: pd.DataFrame, blocks: pd.DataFrame) -> bool:
     return bool((emb.weight_abs_max.astype(float) == 0).all() and (grads > 0).any() and grads.map(math.isfinite).all())
 
 
+def _table_shortfall(o: Output) -> float:
+    """The token embeddings' RMS over their RMS at the library's own init where that is under 1
+    (``Output.embeddings_library``), else 1: how much a table drawn small shrinks what it feeds,
+    which it learns back within AdamW's first steps (stop 54's first attention, stop 58's branches)."""
+    e = o.embeddings_library
+    return min(1.0, e) if math.isfinite(e) and e > 0 else 1.0
+
+
 def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame, parallel: set[str] | None = None,
-                    library_factor: float = math.nan, tokens: float = math.nan) -> list[Finding]:
+                    library_factor: float = math.nan, short: float = 1.0) -> list[Finding]:
     """Residual branches that swamp the stream (BRANCH_RATIO_MAX; in ``parallel`` blocks a
     warning up to PARALLEL_BRANCH_RATIO_MAX, or, where the first block's change to its stream is
     known as ``library_factor`` times the library init's, up to PARALLEL_LIBRARY_MAX on that
-    factor), and dead or shared streams."""
+    factor; a warning too where ``short``, the token table's shortfall (:func:`_table_shortfall`),
+    brings the ratio within the bar), and dead or shared streams."""
     if blocks.empty:
         return []
     out: list[Finding] = []
@@ -1071,7 +1080,6 @@ def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame, parallel: set[st
                    f"{PARALLEL_BRANCH_RATIO_MAX:g}x trained: CodeGen at 40x and 51x, GPT-NeoX, GPT-J, Phi and "
                    "Falcon x3.5 at 106-108x)" if mild.all() else "")
             sure = "high" if r.branch_ratio > 3 * PARALLEL_BRANCH_RATIO_MAX else "low"
-        short = tokens if math.isfinite(tokens) and 0 < tokens < 1 else 1.0
         table = not mild.all() and short < 1 and float(br.branch_ratio.max()) * short <= BRANCH_RATIO_MAX
         if table:
             why += (f" (the token table is {short:.2g}x its library's scale, and over the bar by no more than that: "
@@ -1663,7 +1671,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     findings = [*_output_findings(output, gradients), *_sequence_findings(output, layers),
                 *_attention_findings(attention, factor_judges, parallel),
                 *_flat_attention_findings(attention, image_input, local_mixing, layers),
-                *_block_findings(blocks, layers, parallel, _library_factor(output), output.embeddings_library), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
+                *_block_findings(blocks, layers, parallel, _library_factor(output), _table_shortfall(output)), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
                 *_first_attention_findings(first_attention, attention, output, gated, embeddings_normalized(layers), layers, routed),
                 *_tied_stream_findings(blocks, output, gradients),
                 *_post_norm_token_findings(blocks, branches, attention, output),
