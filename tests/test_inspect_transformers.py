@@ -1520,3 +1520,25 @@ def test_a_parallel_block_whose_mlp_is_a_mixture_of_experts_is_read_as_parallel(
     assert dense == dense_blocks and len(dense) == 2  # the twin: read by its MLP module
     assert moe == blocks and len(moe) == 2
     assert mixtral == set()
+
+
+def test_a_model_that_would_build_a_cache_in_eval_mode_is_inspected_without_one():
+    """RWKV in eval mode builds its recurrent state by default and updates it in place, which
+    broke the backward pass (stop 59, set 58): inspect calls a model whose forward takes
+    ``use_cache`` without a cache, as step 0 of training does. The loss and a layer's gradient
+    are checked against a plain backward without a cache."""
+    config = transformers.RwkvConfig(vocab_size=1000, hidden_size=32, num_hidden_layers=2, context_length=32,
+                                     attention_hidden_size=32, intermediate_size=64)
+    model = transformers.RwkvForCausalLM(config)
+    ids = _ids()["input_ids"]
+    with pytest.raises(RuntimeError, match="inplace"):  # the failure inspect no longer meets
+        model.eval()(input_ids=ids, labels=ids).loss.backward()
+    model.zero_grad(set_to_none=True)
+    res = inspect(model, {"input_ids": ids})
+    model.zero_grad(set_to_none=True)
+    loss = model.eval()(input_ids=ids, labels=ids, use_cache=False).loss
+    loss.backward()
+    key = model.rwkv.blocks[1].attention.key
+    assert res.output.loss == pytest.approx(float(loss), rel=1e-5)
+    row = res.layers.set_index("module").loc["rwkv.blocks.1.attention.key"]
+    assert float(row.grad_norm) == pytest.approx(float(key.weight.grad.norm()), rel=1e-4)

@@ -625,6 +625,10 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     probe_labels = torch.randint(0, int(known[1] or 2), tuple(batch.main.shape[:2]), generator=g)
             if probe_labels is not None:
                 call_batch = batch.with_kwargs(labels=probe_labels.to(batch.main.device if batch.main is not None else "cpu"))
+        if "use_cache" not in call_batch.kwargs and _forward_names(model, "use_cache"):
+            # step 0 of training builds no cache; in eval mode some models would (RWKV's state, updated
+            # in place, then breaks the backward pass)
+            call_batch = call_batch.with_kwargs(use_cache=False)
 
         def attempt(cb: Batch) -> tuple[Recorder, Output]:
             nonlocal resolved
@@ -707,8 +711,8 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     try:
                         loss.backward()
                     except (RuntimeError, AssertionError) as e:
-                        # the model's own backward: RWKV's in-place ops in eval mode, Reformer's
-                        # reversible layers, which assert training mode (inspect runs in eval mode)
+                        # the model's own backward: Reformer's
+                        # reversible layers assert training mode (inspect runs in eval mode)
                         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                         if isinstance(e, AssertionError):
                             msg = f"an assertion in its backward ({msg or 'no message'}); a model whose backward needs "
@@ -747,6 +751,18 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
             except InitscopeError as e2:
                 raise InitscopeError(f"{e2} (and given labels for its own loss: {str(e).split(': ', 1)[-1]})") from None
     return rec, output, notes
+
+
+def _forward_names(model: nn.Module, name: str) -> bool:
+    """A ``transformers`` model whose forward has a parameter ``name`` of its own."""
+    import inspect as pyinspect
+
+    if not type(model).__module__.startswith("transformers.") or not hasattr(model, "config"):
+        return False
+    try:
+        return name in pyinspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _takes_output_attentions(model: nn.Module) -> bool:
