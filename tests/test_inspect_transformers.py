@@ -1542,3 +1542,32 @@ def test_a_model_that_would_build_a_cache_in_eval_mode_is_inspected_without_one(
     assert res.output.loss == pytest.approx(float(loss), rel=1e-5)
     row = res.layers.set_index("module").loc["rwkv.blocks.1.attention.key"]
     assert float(row.grad_norm) == pytest.approx(float(key.weight.grad.norm()), rel=1e-4)
+
+
+def test_a_pre_norm_branch_that_mixes_its_normed_input_is_one_branch_not_a_stream():
+    """RWKV's channel mixing adds its normed input x a gain to a shifted copy (``x * mix + shifted *
+    (1 - mix)``). The norm before it normalizes a sum, which a post-norm block's would too, so its
+    output was read as the stream and those two additions as residual branches (stop 59, set 58:
+    RWKV x0.01 flagged "residual branch swamps the stream" at 160x, and it trains). Each block has
+    two branches; the MLP's ratio is checked against hooks on a plain pass."""
+    config = transformers.RwkvConfig(vocab_size=1000, hidden_size=32, num_hidden_layers=3, context_length=32,
+                                     attention_hidden_size=32, intermediate_size=64)
+    model = transformers.RwkvForCausalLM(config)
+    ids = _ids()["input_ids"]
+    res = inspect(model, {"input_ids": ids})
+    for block in ("rwkv.blocks.1", "rwkv.blocks.2"):
+        mine = res.branches[res.branches.block == block]
+        assert list(mine.role) == ["attention", "mlp"]
+    seen = {}
+    layer = model.rwkv.blocks[2]
+    hooks = [layer.ln2.register_forward_pre_hook(lambda m, a: seen.update(stream=a[0].detach())),
+             layer.feed_forward.register_forward_hook(lambda m, a, o: seen.update(branch=o[0].detach()))]
+    try:
+        with torch.no_grad():
+            model.eval()(input_ids=ids, use_cache=False)
+    finally:
+        for h in hooks:
+            h.remove()
+    by_hand = float(seen["branch"].pow(2).mean().sqrt() / seen["stream"].pow(2).mean().sqrt())
+    mlp = res.branches[(res.branches.block == "rwkv.blocks.2") & (res.branches.role == "mlp")]
+    assert float(mlp.ratio.iloc[0]) == pytest.approx(by_hand, rel=1e-4)

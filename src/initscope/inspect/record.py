@@ -76,6 +76,13 @@ class _Frame:
     attention_seen: bool = False  # an attention module ran inside this block call
     other_input: bool = False  # the call was given another floating tensor of the stream's rank
     rows_at_add: int = -1  # len(Recording.rows) at this call's latest residual addition (-1: none yet)
+    # a norm's output taken as the stream because it normalized a sum (a post-norm block), by id ->
+    # that sum's id; provisional until the sum is added to again, which shows the norm began a branch
+    # (a pre-norm block): RWKV's channel mixing adds its normed input x a gain to its shift
+    normed: dict[int, int] = field(default_factory=dict)
+    root: dict[int, int] = field(default_factory=dict)  # a stream tensor's id -> the normed output it came from
+    provisional: list[tuple[int, int]] = field(default_factory=list)  # (branch index, root) recorded on such a stream
+    before_provisional: tuple[int, bool] | None = None  # rows_at_add, attention_since_add before the first of them
 
 
 @dataclass
@@ -198,6 +205,8 @@ class _AddWatcher(TorchFunctionMode):
                 frame.stream.add(id(out))
                 if id(args[0]) in frame.summed:
                     frame.summed.add(id(out))
+                if id(args[0]) in frame.root:
+                    frame.root[id(out)] = frame.root[id(args[0])]
                 frame.keep.append(out)
             return out
         if fname in _MULS and frame is not None and len(args) >= 1:
@@ -226,8 +235,15 @@ class _AddWatcher(TorchFunctionMode):
                 frame.keep.append(out)
             return out
         stream, branch = (a, b) if on_a else (b, a)
+        self.rec.settle_norms(frame, stream)
+        root = frame.root.get(id(stream))
+        if root is not None and frame.before_provisional is None:
+            frame.before_provisional = (frame.rows_at_add, frame.attention_since_add)
         self.rec.branch_added(frame, stream, branch)
         out = func(*args, **kwargs)
+        if root is not None:
+            frame.provisional.append((len(self.rec.rec.branches) - 1, root))
+            frame.root[id(out)] = root
         frame.stream.add(id(out))
         frame.summed.add(id(out))
         frame.keep.append(out)
@@ -252,6 +268,8 @@ class _AddWatcher(TorchFunctionMode):
                 continue
             if cls._is_gain(g, x):
                 frame.stream.add(id(out))
+                if id(x) in frame.root:
+                    frame.root[id(out)] = frame.root[id(x)]
                 frame.keep.append(out)
                 return True
         return False
@@ -429,9 +447,12 @@ class Recorder:
                 self.frames[-1].attention_since_add = True
                 self.frames[-1].attention_seen = True
             if self.frames and is_norm(m) and x is not None and id(x) in self.frames[-1].summed:
-                # a post-norm block: the normalized sum is the stream from here on
+                # a post-norm block: the normalized sum is the stream from here on (provisional:
+                # see settle_norms)
                 self.frames[-1].stream.add(id(t))
                 self.frames[-1].keep.append(t)
+                self.frames[-1].normed[id(t)] = id(x)
+                self.frames[-1].root[id(t)] = id(t)
 
         return hook
 
@@ -761,6 +782,26 @@ class Recorder:
         stream before it returns (BLOOM's ``dropout_add`` inside ``BloomAttention``)."""
         block = self.rec.blocks[frame.block]["module"]
         return bool(self._attn_stack) and self._attn_stack[-1].startswith(block + ".")
+
+    def settle_norms(self, frame: _Frame, stream: torch.Tensor) -> None:
+        """A residual addition onto a stream that no provisional norm output made, after such an
+        output was taken (:class:`_Frame` ``normed``): the stream went on past the norm, so the block
+        is pre-norm and that norm began a branch. What was read as stream from it is not, and the
+        additions recorded on it (RWKV's token shift, ``x * mix + shifted * (1 - mix)``, on its
+        normed input) were inside a branch: dropped."""
+        if not frame.normed or id(stream) in frame.root:
+            return
+        for i in sorted((i for i, _ in frame.provisional), reverse=True):
+            del self.rec.branches[i]
+        if frame.before_provisional is not None:
+            frame.rows_at_add, frame.attention_since_add = frame.before_provisional
+        for i in [i for i, r in frame.root.items() if r in frame.normed]:
+            frame.stream.discard(i)
+            frame.summed.discard(i)
+            del frame.root[i]
+        frame.normed.clear()
+        frame.provisional.clear()
+        frame.before_provisional = None
 
     def branch_added(self, frame: _Frame, stream: torch.Tensor, branch: torch.Tensor) -> None:
         producers = self.producers_of(branch)
