@@ -1571,3 +1571,26 @@ def test_a_pre_norm_branch_that_mixes_its_normed_input_is_one_branch_not_a_strea
     by_hand = float(seen["branch"].pow(2).mean().sqrt() / seen["stream"].pow(2).mean().sqrt())
     mlp = res.branches[(res.branches.block == "rwkv.blocks.2") & (res.branches.role == "mlp")]
     assert float(mlp.ratio.iloc[0]) == pytest.approx(by_hand, rel=1e-4)
+
+
+def test_block_diagonal_gates_every_token_passes_through_are_not_experts():
+    """RecurrentGemma's RG-LRU holds its two gates as 3-D tensors [heads, width / heads, width /
+    heads], the shape of fused experts; no router sits beside them, and every token passes through
+    every block (stop 59: its library init was warned of "experts drawn at a 3-D tensor's fan").
+    Mixtral's experts, routed by the ``gate`` beside them, stay experts."""
+    from initscope.inspect.structure import fused_experts
+
+    config = transformers.RecurrentGemmaConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=3,
+                                               num_attention_heads=4, num_key_value_heads=1, lru_width=64,
+                                               attention_window_size=16, pad_token_id=0, bos_token_id=0, eos_token_id=0)
+    model = transformers.RecurrentGemmaForCausalLM(config)
+    gates = [n for n, p in model.named_parameters() if p.dim() == 3 and "gate_weight" in n]
+    assert len(gates) == 4 and {tuple(model.get_parameter(n).shape) for n in gates} == {(4, 16, 16)}
+    assert fused_experts(model) == []
+    res = inspect(model, _ids())
+    assert not any("expert" in f.kind for f in res.findings)
+    assert not any("experts" in w for w in res.warnings)
+    moe = transformers.MixtralForCausalLM(transformers.MixtralConfig(
+        vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2))
+    assert fused_experts(moe) == [f"model.layers.{i}.mlp.experts" for i in range(2)]

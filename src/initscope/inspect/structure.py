@@ -56,15 +56,27 @@ def fused_experts(model: nn.Module) -> list[str]:
     ``[experts, 2 x ffn, width]`` and ``down_proj``), which no weighted layer module holds. Not a
     convolution's weight norm: ``weight_g`` [out, 1, 1] and ``weight_v`` [out, in, kernel] on a
     Conv1d under the older ``weight_norm``, ``original0`` / ``original1`` in the parametrization
-    of the newer one (a TCN's layers were read as experts)."""
+    of the newer one (a TCN's layers were read as experts). Routed: beside the module (in its parent,
+    outside it) a 2-D parameter one of whose sizes is the experts' count, the router's
+    ``[experts, width]``; RecurrentGemma's RG-LRU gates, block-diagonal weights ``[heads, 64, 64]``
+    that every token passes through, have none (stop 59)."""
+    mods = dict(model.named_modules())
     out = []
-    for n, m in model.named_modules():
+    for n, m in mods.items():
         if isinstance(m, nn.modules.conv._ConvNd) or in_parametrization(n):
             continue
         cubes = [p for p in m.parameters(recurse=False) if p.is_floating_point() and p.dim() == 3]
-        if n and len(cubes) >= 2 and len({p.shape[0] for p in cubes}) == 1 and cubes[0].shape[0] > 1:
+        if n and len(cubes) >= 2 and len({p.shape[0] for p in cubes}) == 1 and cubes[0].shape[0] > 1 and _routed(mods, n, cubes[0].shape[0]):
             out.append(n)
     return out
+
+
+def _routed(mods: dict[str, nn.Module], name: str, experts: int) -> bool:
+    """Whether the parent of module ``name`` holds, outside it, a 2-D parameter with a size of
+    ``experts``: a router (Mixtral's ``gate``, gpt-oss's ``router``, AFMoE's ``router.gate``)."""
+    parent = name.rpartition(".")[0]
+    return any(p.dim() == 2 and experts in p.shape for pn, p in mods[parent].named_parameters()
+               if not (f"{parent}.{pn}" if parent else pn).startswith(name + "."))
 
 
 def is_pass_through(module: nn.Module) -> bool:
