@@ -1594,3 +1594,32 @@ def test_block_diagonal_gates_every_token_passes_through_are_not_experts():
         vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2))
     assert fused_experts(moe) == [f"model.layers.{i}.mlp.experts" for i in range(2)]
+
+
+def test_a_residual_taken_after_the_input_norm_is_the_stream():
+    """MiniMax takes each block's residual after its input norm (``h = norm(x); h = h + attn(h)``):
+    the norm's output is the stream, and nothing is added to the block's input (stop 59, set 59:
+    read as a stack with no residual stream, its x0.1 was flagged "gradients below the optimizer's
+    eps" as a defect, and it trains). Each block has its two branches; the attention's ratio is
+    checked against hooks on a plain pass."""
+    config = transformers.MiniMaxConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                        num_attention_heads=4, num_key_value_heads=2, head_dim=16, num_local_experts=4,
+                                        num_experts_per_tok=2, max_position_embeddings=64, block_size=16)
+    model = transformers.MiniMaxForCausalLM(config)
+    ids = _ids()["input_ids"]
+    res = inspect(model, {"input_ids": ids})
+    for block in ("model.layers.0", "model.layers.1"):
+        assert list(res.branches[res.branches.block == block].role) == ["attention", "mlp"]
+    seen = {}
+    layer = model.model.layers[0]
+    hooks = [layer.input_layernorm.register_forward_hook(lambda m, a, o: seen.update(stream=o.detach())),
+             layer.self_attn.register_forward_hook(lambda m, a, o: seen.update(branch=o[0].detach()))]
+    try:
+        with torch.no_grad():
+            model.eval()(input_ids=ids, use_cache=False)
+    finally:
+        for h in hooks:
+            h.remove()
+    by_hand = float(seen["branch"].pow(2).mean().sqrt() / seen["stream"].pow(2).mean().sqrt())
+    first = res.branches[res.branches.block == "model.layers.0"].iloc[0]
+    assert float(first.ratio) == pytest.approx(by_hand, rel=1e-4)

@@ -76,13 +76,15 @@ class _Frame:
     attention_seen: bool = False  # an attention module ran inside this block call
     other_input: bool = False  # the call was given another floating tensor of the stream's rank
     rows_at_add: int = -1  # len(Recording.rows) at this call's latest residual addition (-1: none yet)
-    # a norm's output taken as the stream because it normalized a sum (a post-norm block), by id ->
-    # that sum's id; provisional until the sum is added to again, which shows the norm began a branch
-    # (a pre-norm block): RWKV's channel mixing adds its normed input x a gain to its shift
+    # a norm's output taken as the stream because it normalized the stream (a sum in a post-norm
+    # block; the block's input where the residual is taken after the norm, as MiniMax's), by id ->
+    # the origin of what it normalized; provisional until that is added to again, which shows the norm
+    # began a branch (a pre-norm block): RWKV's channel mixing adds its normed input x a gain to its shift
     normed: dict[int, int] = field(default_factory=dict)
     root: dict[int, int] = field(default_factory=dict)  # a stream tensor's id -> the normed output it came from
+    origin: dict[int, int] = field(default_factory=dict)  # a stream tensor's id -> the one it is a gain or view of
     provisional: list[tuple[int, int]] = field(default_factory=list)  # (branch index, root) recorded on such a stream
-    before_provisional: tuple[int, bool] | None = None  # rows_at_add, attention_since_add before the first of them
+    before_provisional: dict[int, tuple[int, bool]] = field(default_factory=dict)  # root -> rows_at_add, attention_since_add
 
 
 @dataclass
@@ -207,6 +209,7 @@ class _AddWatcher(TorchFunctionMode):
                     frame.summed.add(id(out))
                 if id(args[0]) in frame.root:
                     frame.root[id(out)] = frame.root[id(args[0])]
+                frame.origin[id(out)] = frame.origin.get(id(args[0]), id(args[0]))
                 frame.keep.append(out)
             return out
         if fname in _MULS and frame is not None and len(args) >= 1:
@@ -237,8 +240,8 @@ class _AddWatcher(TorchFunctionMode):
         stream, branch = (a, b) if on_a else (b, a)
         self.rec.settle_norms(frame, stream)
         root = frame.root.get(id(stream))
-        if root is not None and frame.before_provisional is None:
-            frame.before_provisional = (frame.rows_at_add, frame.attention_since_add)
+        if root is not None and root not in frame.before_provisional:
+            frame.before_provisional[root] = (frame.rows_at_add, frame.attention_since_add)
         self.rec.branch_added(frame, stream, branch)
         out = func(*args, **kwargs)
         if root is not None:
@@ -270,6 +273,7 @@ class _AddWatcher(TorchFunctionMode):
                 frame.stream.add(id(out))
                 if id(x) in frame.root:
                     frame.root[id(out)] = frame.root[id(x)]
+                frame.origin[id(out)] = frame.origin.get(id(x), id(x))
                 frame.keep.append(out)
                 return True
         return False
@@ -391,7 +395,7 @@ class Recorder:
             if seen is not None and seen[0]() is t:  # a container returning its child's output
                 with torch.no_grad():
                     self._find_attention(self._call_name(name)[0], out)
-                if is_attention(m) and self.frames and self._attn_marks and self._attn_marks.pop() == len(self.rec.branches):
+                if is_attention(m) and self.frames and self._attn_marks and self._attn_marks.pop() == self._settled_branches():
                     self.frames[-1].attention_since_add = True
                 if is_attention(m) and self.frames:
                     self.frames[-1].attention_seen = True
@@ -441,18 +445,19 @@ class Recorder:
             if is_norm(m):
                 self._norm_outputs[id(t)] = weakref.ref(t)
                 self._last_norm = weakref.ref(t)
-            if is_attention(m) and self.frames and self._attn_marks and self._attn_marks.pop() == len(self.rec.branches):
+            if is_attention(m) and self.frames and self._attn_marks and self._attn_marks.pop() == self._settled_branches():
                 # an attention module that made no residual addition itself (BERT's outer
                 # BertAttention adds its own branch inside): the next addition is its branch
                 self.frames[-1].attention_since_add = True
                 self.frames[-1].attention_seen = True
-            if self.frames and is_norm(m) and x is not None and id(x) in self.frames[-1].summed:
-                # a post-norm block: the normalized sum is the stream from here on (provisional:
+            if self.frames and is_norm(m) and x is not None and id(x) in self.frames[-1].stream:
+                # a post-norm block: the normalized stream is the stream from here on (provisional:
                 # see settle_norms)
-                self.frames[-1].stream.add(id(t))
-                self.frames[-1].keep.append(t)
-                self.frames[-1].normed[id(t)] = id(x)
-                self.frames[-1].root[id(t)] = id(t)
+                f = self.frames[-1]
+                f.stream.add(id(t))
+                f.keep.append(t)
+                f.normed[id(t)] = f.origin.get(id(x), id(x))
+                f.root[id(t)] = id(t)
 
         return hook
 
@@ -461,7 +466,7 @@ class Recorder:
             if self.replaying:
                 return
             if mark:  # (popped by its output hook; an attention module that is a block has none)
-                self._attn_marks.append(len(self.rec.branches))
+                self._attn_marks.append(self._settled_branches())
             self._attn_stack.append(name)
             self._attn_rows.append(len(self.rec.attention))
 
@@ -783,25 +788,37 @@ class Recorder:
         block = self.rec.blocks[frame.block]["module"]
         return bool(self._attn_stack) and self._attn_stack[-1].startswith(block + ".")
 
+    def _settled_branches(self) -> int:
+        """Residual additions recorded, less the innermost block call's provisional ones (made on a
+        norm's output that may yet prove to begin a branch: :meth:`settle_norms`). An attention
+        module that adds nothing of its own but mixes its normed input by a gain (RWKV's time mixing)
+        is still the attention whose branch the next addition adds."""
+        return len(self.rec.branches) - (len(self.frames[-1].provisional) if self.frames else 0)
+
     def settle_norms(self, frame: _Frame, stream: torch.Tensor) -> None:
-        """A residual addition onto a stream that no provisional norm output made, after such an
-        output was taken (:class:`_Frame` ``normed``): the stream went on past the norm, so the block
-        is pre-norm and that norm began a branch. What was read as stream from it is not, and the
-        additions recorded on it (RWKV's token shift, ``x * mix + shifted * (1 - mix)``, on its
-        normed input) were inside a branch: dropped."""
-        if not frame.normed or id(stream) in frame.root:
+        """A residual addition onto what a provisional norm output normalized (:class:`_Frame`
+        ``normed``; the same tensor, a view of it or it times a gain): the stream went on past the
+        norm, so the block is pre-norm and that norm began a branch. What was read as stream from it
+        is not, and the additions recorded on it (RWKV's token shift, ``x * mix + shifted * (1 - mix)``,
+        on its normed input) were inside a branch: dropped."""
+        o = frame.origin.get(id(stream), id(stream))
+        gone = {r for r, src in frame.normed.items() if src == o}
+        if not gone:
             return
-        for i in sorted((i for i, _ in frame.provisional), reverse=True):
+        dropped = sorted((i for i, r in frame.provisional if r in gone), reverse=True)
+        for i in dropped:
             del self.rec.branches[i]
-        if frame.before_provisional is not None:
-            frame.rows_at_add, frame.attention_since_add = frame.before_provisional
-        for i in [i for i, r in frame.root.items() if r in frame.normed]:
+        firsts = [frame.before_provisional.pop(r) for r in gone if r in frame.before_provisional]
+        if firsts:  # an attention module that ran since still counts (its hook set the flag)
+            rows, attention = min(firsts)
+            frame.rows_at_add, frame.attention_since_add = rows, attention or frame.attention_since_add
+        for i in [i for i, r in frame.root.items() if r in gone]:
             frame.stream.discard(i)
             frame.summed.discard(i)
             del frame.root[i]
-        frame.normed.clear()
-        frame.provisional.clear()
-        frame.before_provisional = None
+        for r in gone:
+            del frame.normed[r]
+        frame.provisional = [(i - sum(d < i for d in dropped), r) for i, r in frame.provisional if r not in gone]
 
     def branch_added(self, frame: _Frame, stream: torch.Tensor, branch: torch.Tensor) -> None:
         producers = self.producers_of(branch)
