@@ -1295,7 +1295,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "58": ("mamba2-w256", "rwkv-w256", "recurrentgemma-w256", "falconh1-w256",
                                                         "qwen3next-w256"),
                                                  "59": ("minimax-w256", "olmohybrid-w256", "mimov2flash-w256", "graniteswa-w256",
-                                                        "solaropen-w256")}
+                                                        "solaropen-w256"),
+                                                 "60": ("mamba2-w256", "rwkv-w256", "recurrentgemma-w256", "mimov2flash-w256",
+                                                        "graniteswa-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1916,6 +1918,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # every set (linear-attention hybrids, windows, experts) at the library's init, every parameter
     # x10 and x0.1, and Glorot
     "59": (HOLDOUT.with_name("verdicts_others59.json"), ("default", "x10", "x0.1", "xavier")),
+    # set 60 (stop 59, committed with inspect's predictions before training): five of sets 58's and
+    # 59's designs (the faster to train: Mamba 2, RWKV, RecurrentGemma, MiMo-V2-Flash, Granite-SWA) at
+    # the issue's two other kinds of init, every matrix orthogonal (gain 1) and constant
+    "60": (HOLDOUT.with_name("verdicts_others60.json"), ("orthogonal", "constant")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
