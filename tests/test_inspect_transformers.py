@@ -47,12 +47,18 @@ def _kinds(res):
     return {f.kind for f in res.findings}
 
 
-def _rms_ratio_by_hand(model, ids, branch, stream) -> float:
-    """RMS of ``branch``'s output over ``stream``'s, from forward hooks on a plain eval pass (the
-    first call of each): the independent answer to inspect's branch ratio."""
+def _rms_ratio_by_hand(model, ids, branch, stream, *, stream_input: bool = False) -> float:
+    """RMS of ``branch``'s output (its first tensor) over ``stream``'s output (its input, with
+    ``stream_input``), from hooks on a plain eval pass (the first call of each): the independent
+    answer to inspect's branch ratio."""
     seen = {}
-    hooks = [stream.register_forward_hook(lambda mod, i, o: seen.setdefault("stream", o.detach())),
-             branch.register_forward_hook(lambda mod, i, o: seen.setdefault("branch", o.detach()))]
+
+    def keep(key, t) -> None:
+        seen.setdefault(key, (t[0] if isinstance(t, tuple) else t).detach())
+
+    hooks = [stream.register_forward_pre_hook(lambda mod, i: keep("stream", i)) if stream_input
+             else stream.register_forward_hook(lambda mod, i, o: keep("stream", o)),
+             branch.register_forward_hook(lambda mod, i, o: keep("branch", o))]
     try:
         with torch.no_grad():
             model.eval()(**ids)
@@ -1558,17 +1564,8 @@ def test_a_pre_norm_branch_that_mixes_its_normed_input_is_one_branch_not_a_strea
     for block in ("rwkv.blocks.1", "rwkv.blocks.2"):
         mine = res.branches[res.branches.block == block]
         assert list(mine.role) == ["attention", "mlp"]
-    seen = {}
     layer = model.rwkv.blocks[2]
-    hooks = [layer.ln2.register_forward_pre_hook(lambda m, a: seen.update(stream=a[0].detach())),
-             layer.feed_forward.register_forward_hook(lambda m, a, o: seen.update(branch=o[0].detach()))]
-    try:
-        with torch.no_grad():
-            model.eval()(input_ids=ids, use_cache=False)
-    finally:
-        for h in hooks:
-            h.remove()
-    by_hand = float(seen["branch"].pow(2).mean().sqrt() / seen["stream"].pow(2).mean().sqrt())
+    by_hand = _rms_ratio_by_hand(model, {"input_ids": ids}, layer.feed_forward, layer.ln2, stream_input=True)
     mlp = res.branches[(res.branches.block == "rwkv.blocks.2") & (res.branches.role == "mlp")]
     assert float(mlp.ratio.iloc[0]) == pytest.approx(by_hand, rel=1e-4)
 
@@ -1610,16 +1607,16 @@ def test_a_residual_taken_after_the_input_norm_is_the_stream():
     res = inspect(model, {"input_ids": ids})
     for block in ("model.layers.0", "model.layers.1"):
         assert list(res.branches[res.branches.block == block].role) == ["attention", "mlp"]
-    seen = {}
     layer = model.model.layers[0]
-    hooks = [layer.input_layernorm.register_forward_hook(lambda m, a, o: seen.update(stream=o.detach())),
-             layer.self_attn.register_forward_hook(lambda m, a, o: seen.update(branch=o[0].detach()))]
-    try:
-        with torch.no_grad():
-            model.eval()(input_ids=ids, use_cache=False)
-    finally:
-        for h in hooks:
-            h.remove()
-    by_hand = float(seen["branch"].pow(2).mean().sqrt() / seen["stream"].pow(2).mean().sqrt())
+    by_hand = _rms_ratio_by_hand(model, {"input_ids": ids}, layer.self_attn, layer.input_layernorm)
     first = res.branches[res.branches.block == "model.layers.0"].iloc[0]
     assert float(first.ratio) == pytest.approx(by_hand, rel=1e-4)
+    # BLOOM's option for the same design adds the residual inside its attention module: still the
+    # attention's branch, and the MLP's next
+    bloom = transformers.BloomForCausalLM(transformers.BloomConfig(vocab_size=1000, hidden_size=64, n_layer=2, n_head=4,
+                                                                   apply_residual_connection_post_layernorm=True))
+    res = inspect(bloom, {"input_ids": ids})
+    assert list(res.branches.role) == ["attention", "mlp"] * 2
+    block = bloom.transformer.h[1]
+    by_hand = _rms_ratio_by_hand(bloom, {"input_ids": ids}, block.self_attention.dense, block.input_layernorm)
+    assert float(res.branches.ratio.iloc[2]) == pytest.approx(by_hand, rel=1e-4)

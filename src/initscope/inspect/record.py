@@ -85,6 +85,7 @@ class _Frame:
     origin: dict[int, int] = field(default_factory=dict)  # a stream tensor's id -> the one it is a gain or view of
     provisional: list[tuple[int, int]] = field(default_factory=list)  # (branch index, root) recorded on such a stream
     before_provisional: dict[int, tuple[int, bool]] = field(default_factory=dict)  # root -> rows_at_add, attention_since_add
+    pending_attention: set[int] = field(default_factory=set)  # provisional additions an attention module made (_attention_done)
 
 
 @dataclass
@@ -395,8 +396,8 @@ class Recorder:
             if seen is not None and seen[0]() is t:  # a container returning its child's output
                 with torch.no_grad():
                     self._find_attention(self._call_name(name)[0], out)
-                if is_attention(m) and self.frames and self._attn_marks and self._attn_marks.pop() == self._settled_branches():
-                    self.frames[-1].attention_since_add = True
+                if is_attention(m) and self.frames and self._attn_marks:
+                    self._attention_done(self._attn_marks.pop())
                 if is_attention(m) and self.frames:
                     self.frames[-1].attention_seen = True
                 return
@@ -445,10 +446,8 @@ class Recorder:
             if is_norm(m):
                 self._norm_outputs[id(t)] = weakref.ref(t)
                 self._last_norm = weakref.ref(t)
-            if is_attention(m) and self.frames and self._attn_marks and self._attn_marks.pop() == self._settled_branches():
-                # an attention module that made no residual addition itself (BERT's outer
-                # BertAttention adds its own branch inside): the next addition is its branch
-                self.frames[-1].attention_since_add = True
+            if is_attention(m) and self.frames and self._attn_marks:
+                self._attention_done(self._attn_marks.pop())
                 self.frames[-1].attention_seen = True
             if self.frames and is_norm(m) and x is not None and id(x) in self.frames[-1].stream:
                 # a post-norm block: the normalized stream is the stream from here on (provisional:
@@ -466,7 +465,7 @@ class Recorder:
             if self.replaying:
                 return
             if mark:  # (popped by its output hook; an attention module that is a block has none)
-                self._attn_marks.append(self._settled_branches())
+                self._attn_marks.append(len(self.rec.branches))
             self._attn_stack.append(name)
             self._attn_rows.append(len(self.rec.attention))
 
@@ -788,12 +787,19 @@ class Recorder:
         block = self.rec.blocks[frame.block]["module"]
         return bool(self._attn_stack) and self._attn_stack[-1].startswith(block + ".")
 
-    def _settled_branches(self) -> int:
-        """Residual additions recorded, less the innermost block call's provisional ones (made on a
-        norm's output that may yet prove to begin a branch: :meth:`settle_norms`). An attention
-        module that adds nothing of its own but mixes its normed input by a gain (RWKV's time mixing)
-        is still the attention whose branch the next addition adds."""
-        return len(self.rec.branches) - (len(self.frames[-1].provisional) if self.frames else 0)
+    def _attention_done(self, mark: int) -> None:
+        """An attention module's call ends, ``mark`` additions recorded when it began. One that made
+        no residual addition itself (BERT's outer BertAttention adds its own branch inside) is the
+        branch the next addition adds. Where every addition made inside it is provisional
+        (:meth:`settle_norms`), their settling decides: RWKV's time mixing on its normed input is
+        dropped (so none was its own), BLOOM's own addition onto a residual taken after the norm
+        (``apply_residual_connection_post_layernorm``) is kept."""
+        frame = self.frames[-1]
+        made = set(range(mark, len(self.rec.branches)))
+        if not made:
+            frame.attention_since_add = True
+        elif made <= {i for i, _ in frame.provisional}:
+            frame.pending_attention = made
 
     def settle_norms(self, frame: _Frame, stream: torch.Tensor) -> None:
         """A residual addition onto what a provisional norm output normalized (:class:`_Frame`
@@ -809,9 +815,12 @@ class Recorder:
         for i in dropped:
             del self.rec.branches[i]
         firsts = [frame.before_provisional.pop(r) for r in gone if r in frame.before_provisional]
-        if firsts:  # an attention module that ran since still counts (its hook set the flag)
-            rows, attention = min(firsts)
-            frame.rows_at_add, frame.attention_since_add = rows, attention or frame.attention_since_add
+        if firsts:
+            frame.rows_at_add, frame.attention_since_add = min(firsts)
+        if frame.pending_attention and frame.pending_attention <= set(dropped):
+            frame.attention_since_add = True  # an attention whose additions were all inside its branch
+        if dropped:
+            frame.pending_attention = set()
         for i in [i for i, r in frame.root.items() if r in gone]:
             frame.stream.discard(i)
             frame.summed.discard(i)
