@@ -1528,14 +1528,19 @@ def test_a_parallel_block_whose_mlp_is_a_mixture_of_experts_is_read_as_parallel(
     assert mixtral == set()
 
 
+def _tiny_rwkv(layers: int) -> torch.nn.Module:
+    """RWKV at width 32 over the 1000-token vocabulary of :func:`_ids`, at its library's init."""
+    return transformers.RwkvForCausalLM(transformers.RwkvConfig(vocab_size=1000, hidden_size=32, num_hidden_layers=layers,
+                                                                context_length=32, attention_hidden_size=32,
+                                                                intermediate_size=64))
+
+
 def test_a_model_that_would_build_a_cache_in_eval_mode_is_inspected_without_one():
     """RWKV in eval mode builds its recurrent state by default and updates it in place, which
     broke the backward pass (stop 59, set 58): inspect calls a model whose forward takes
     ``use_cache`` without a cache, as step 0 of training does. The loss and a layer's gradient
     are checked against a plain backward without a cache."""
-    config = transformers.RwkvConfig(vocab_size=1000, hidden_size=32, num_hidden_layers=2, context_length=32,
-                                     attention_hidden_size=32, intermediate_size=64)
-    model = transformers.RwkvForCausalLM(config)
+    model = _tiny_rwkv(2)
     ids = _ids()["input_ids"]
     with pytest.raises(RuntimeError, match="inplace"):  # the failure inspect no longer meets
         model.eval()(input_ids=ids, labels=ids).loss.backward()
@@ -1556,9 +1561,7 @@ def test_a_pre_norm_branch_that_mixes_its_normed_input_is_one_branch_not_a_strea
     output was read as the stream and those two additions as residual branches (stop 59, set 58:
     RWKV x0.01 flagged "residual branch swamps the stream" at 160x, and it trains). Each block has
     two branches; the MLP's ratio is checked against hooks on a plain pass."""
-    config = transformers.RwkvConfig(vocab_size=1000, hidden_size=32, num_hidden_layers=3, context_length=32,
-                                     attention_hidden_size=32, intermediate_size=64)
-    model = transformers.RwkvForCausalLM(config)
+    model = _tiny_rwkv(3)
     ids = _ids()["input_ids"]
     res = inspect(model, {"input_ids": ids})
     for block in ("rwkv.blocks.1", "rwkv.blocks.2"):

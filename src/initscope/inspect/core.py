@@ -711,8 +711,8 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     try:
                         loss.backward()
                     except (RuntimeError, AssertionError) as e:
-                        # the model's own backward: Reformer's
-                        # reversible layers assert training mode (inspect runs in eval mode)
+                        # the model's own backward: Reformer's reversible layers assert training mode
+                        # (inspect runs in eval mode)
                         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                         if isinstance(e, AssertionError):
                             msg = f"an assertion in its backward ({msg or 'no message'}); a model whose backward needs "
@@ -753,28 +753,27 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
     return rec, output, notes
 
 
-def _forward_names(model: nn.Module, name: str) -> bool:
-    """A ``transformers`` model whose forward has a parameter ``name`` of its own."""
+def _forward_params(model: nn.Module) -> dict:
+    """The parameters of a ``transformers`` model's forward, by name (empty for any other model, or
+    a forward without a signature)."""
     import inspect as pyinspect
 
     if not type(model).__module__.startswith("transformers.") or not hasattr(model, "config"):
-        return False
+        return {}
     try:
-        return name in pyinspect.signature(model.forward).parameters
+        return dict(pyinspect.signature(model.forward).parameters)
     except (TypeError, ValueError):
-        return False
+        return {}
+
+
+def _forward_names(model: nn.Module, name: str) -> bool:
+    """A ``transformers`` model whose forward has a parameter ``name`` of its own."""
+    return name in _forward_params(model)
 
 
 def _takes_output_attentions(model: nn.Module) -> bool:
-    """A ``transformers`` model whose forward names ``output_attentions``."""
-    import inspect as pyinspect
-
-    if not type(model).__module__.startswith("transformers.") or not hasattr(model, "config"):
-        return False
-    try:
-        params = pyinspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        return False
+    """A ``transformers`` model whose forward names ``output_attentions`` or takes ``**kwargs``."""
+    params = _forward_params(model)
     return "output_attentions" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 

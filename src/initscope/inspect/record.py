@@ -70,7 +70,6 @@ class _Frame:
 
     block: int  # index into Recording.blocks
     stream: set[int]  # ids of tensors that are the residual stream
-    summed: set[int]  # ids of stream tensors made by an addition (a post-norm normalizes these)
     keep: list[torch.Tensor] = field(default_factory=list)  # keeps the ids above alive and unique
     attention_since_add: bool = False
     attention_seen: bool = False  # an attention module ran inside this block call
@@ -206,8 +205,6 @@ class _AddWatcher(TorchFunctionMode):
             out = func(*args, **kwargs)
             if isinstance(out, torch.Tensor) and out is not args[0]:
                 frame.stream.add(id(out))
-                if id(args[0]) in frame.summed:
-                    frame.summed.add(id(out))
                 if id(args[0]) in frame.root:
                     frame.root[id(out)] = frame.root[id(args[0])]
                 frame.origin[id(out)] = frame.origin.get(id(args[0]), id(args[0]))
@@ -249,7 +246,6 @@ class _AddWatcher(TorchFunctionMode):
             frame.provisional.append((len(self.rec.rec.branches) - 1, root))
             frame.root[id(out)] = root
         frame.stream.add(id(out))
-        frame.summed.add(id(out))
         frame.keep.append(out)
         return out
 
@@ -578,14 +574,14 @@ class Recorder:
             if self.replaying:
                 k = self._replay_calls.get(name, 0)
                 self._replay_calls[name] = k + 1
-                self.frames.append(_Frame(self._block_rows.get(name if k == 0 else f"{name}#{k + 1}", -1), set(), set()))
+                self.frames.append(_Frame(self._block_rows.get(name if k == 0 else f"{name}#{k + 1}", -1), set()))
                 return
             x = first_tensor(args, floating=True)
             if x is None:
                 x = first_tensor(kwargs.get("hidden_states", kwargs), floating=True)
             self._block_stack.append(name)
             if x is None:
-                self.frames.append(_Frame(-1, set(), set()))
+                self.frames.append(_Frame(-1, set()))
                 return
             call, k = self._call_name(name)
             idx = len(self.rec.blocks)
@@ -595,7 +591,7 @@ class Recorder:
                                         token_spread_in=token_spread(x, self.seq_dim) if x.dim() == 3 else math.nan))
             others = [t for t in (*args, *kwargs.values()) if isinstance(t, torch.Tensor) and t is not x and t.is_floating_point()
                       and t.dim() == x.dim()]
-            self.frames.append(_Frame(idx, {id(x)}, set(), [x], attention_seen=is_attention(m), other_input=bool(others)))
+            self.frames.append(_Frame(idx, {id(x)}, [x], attention_seen=is_attention(m), other_input=bool(others)))
 
         return hook
 
@@ -823,7 +819,6 @@ class Recorder:
             frame.pending_attention = set()
         for i in [i for i, r in frame.root.items() if r in gone]:
             frame.stream.discard(i)
-            frame.summed.discard(i)
             del frame.root[i]
         for r in gone:
             del frame.normed[r]
