@@ -1297,7 +1297,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "59": ("minimax-w256", "olmohybrid-w256", "mimov2flash-w256", "graniteswa-w256",
                                                         "solaropen-w256"),
                                                  "60": ("mamba2-w256", "rwkv-w256", "recurrentgemma-w256", "mimov2flash-w256",
-                                                        "graniteswa-w256")}
+                                                        "graniteswa-w256"),
+                                                 "61": ("neoxjapanese-w256", "hunyuandense-w256", "minicpm5moe-w256",
+                                                        "granitemoeswa-w256", "aria-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1641,6 +1643,24 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         "solaropen-w256": lambda: t.SolarOpenForCausalLM(t.SolarOpenConfig(
             **rotary, **ids0, num_key_value_heads=2, head_dim=64, n_routed_experts=4, num_experts_per_tok=2,
             moe_intermediate_size=344, n_shared_experts=1, n_group=1, topk_group=1)),
+        # set 61: five designs outside every set: GPT-NeoX-Japanese (sequential, a bias added after
+        # each branch's last matmul, attention dropout 0.1, a tied head), HunYuan dense (QK-normed
+        # LLaMA), MiniCPM 5 MoE (a dense first block, then routed and shared experts scaled by 3.66),
+        # GraniteMoE-SWA (sliding windows in 5 of 6 blocks, experts) and Aria's text model (experts
+        # beside shared ones in every block)
+        "neoxjapanese-w256": lambda: t.GPTNeoXJapaneseForCausalLM(t.GPTNeoXJapaneseConfig(
+            vocab_size=v, hidden_size=256, num_hidden_layers=6, num_attention_heads=4, max_position_embeddings=128, **ids0)),
+        "hunyuandense-w256": lambda: t.HunYuanDenseV1ForCausalLM(t.HunYuanDenseV1Config(
+            **rotary, **ids0, num_key_value_heads=2, head_dim=64)),
+        "minicpm5moe-w256": lambda: t.MiniCPM5MoeForCausalLM(t.MiniCPM5MoeConfig(
+            **rotary, **ids0, num_key_value_heads=2, head_dim=64, n_routed_experts=4, num_experts_per_tok=2,
+            moe_intermediate_size=344, n_shared_experts=1, mlp_layer_types=["dense"] + ["sparse"] * 5)),
+        "granitemoeswa-w256": lambda: t.GraniteMoeSWAForCausalLM(t.GraniteMoeSWAConfig(
+            **{**rotary, "intermediate_size": 344}, **ids0, num_key_value_heads=2, sliding_window=16, num_local_experts=4,
+            num_experts_per_tok=2, layer_types=["full_attention"] + ["sliding_attention"] * 5)),
+        "aria-w256": lambda: t.AriaTextForCausalLM(t.AriaTextConfig(
+            **{**rotary, "intermediate_size": 344}, **ids0, num_key_value_heads=2, head_dim=64, moe_num_experts=4, moe_topk=2,
+            moe_num_shared_experts=1)),
     }
     return build[name]()
 
@@ -1922,6 +1942,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # 59's designs (the faster to train: Mamba 2, RWKV, RecurrentGemma, MiMo-V2-Flash, Granite-SWA) at
     # the issue's two other kinds of init, every matrix orthogonal (gain 1) and constant
     "60": (HOLDOUT.with_name("verdicts_others60.json"), ("orthogonal", "constant")),
+    # set 61 (stop 60, committed with inspect's predictions before training, rules unchanged since
+    # stop 56): five designs outside every set at the library's init, every parameter x10 and x0.01,
+    # and every matrix orthogonal
+    "61": (HOLDOUT.with_name("verdicts_others61.json"), ("default", "x10", "x0.01", "orthogonal")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
