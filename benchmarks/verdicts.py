@@ -1299,6 +1299,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "60": ("mamba2-w256", "rwkv-w256", "recurrentgemma-w256", "mimov2flash-w256",
                                                         "graniteswa-w256"),
                                                  "61": ("neoxjapanese-w256", "hunyuandense-w256", "minicpm5moe-w256",
+                                                        "granitemoeswa-w256", "aria-w256"),
+                                                 "62": ("neoxjapanese-w256", "hunyuandense-w256", "minicpm5moe-w256",
                                                         "granitemoeswa-w256", "aria-w256")}
 
 
@@ -1946,6 +1948,9 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # stop 56): five designs outside every set at the library's init, every parameter x10 and x0.01,
     # and every matrix orthogonal
     "61": (HOLDOUT.with_name("verdicts_others61.json"), ("default", "x10", "x0.01", "orthogonal")),
+    # set 62 (stop 60, committed with inspect's predictions before training, after set 61 held every
+    # prediction): set 61's five designs at Glorot, constant weights and every parameter x0.1
+    "62": (HOLDOUT.with_name("verdicts_others62.json"), ("xavier", "constant", "x0.1")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
