@@ -1301,7 +1301,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "61": ("neoxjapanese-w256", "hunyuandense-w256", "minicpm5moe-w256",
                                                         "granitemoeswa-w256", "aria-w256"),
                                                  "62": ("neoxjapanese-w256", "hunyuandense-w256", "minicpm5moe-w256",
-                                                        "granitemoeswa-w256", "aria-w256")}
+                                                        "granitemoeswa-w256", "aria-w256"),
+                                                 "63": ("dbrx-w256", "lfm2moe-w256", "emu3-w256", "qwen2-w256", "ministral-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1663,6 +1664,21 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         "aria-w256": lambda: t.AriaTextForCausalLM(t.AriaTextConfig(
             **{**rotary, "intermediate_size": 344}, **ids0, num_key_value_heads=2, head_dim=64, moe_num_experts=4, moe_topk=2,
             moe_num_shared_experts=1)),
+        # set 63: five designs outside every set: DBRX (experts, LayerNorms without bias, q, k and v
+        # clipped at 8), LFM2-MoE (short convolutions in 4 of 6 blocks, a dense first block then
+        # experts, a tied head), Emu3's text model (LLaMA's block, attention dropout 0.1), Qwen2 (biases
+        # on q, k and v) and Ministral (sliding windows of 16 in every block)
+        "dbrx-w256": lambda: t.DbrxForCausalLM(t.DbrxConfig(
+            d_model=256, n_heads=4, n_layers=6, max_seq_len=128, vocab_size=v, **ids0,
+            attn_config=dict(kv_n_heads=2, rope_theta=10000.0, clip_qkv=8.0),
+            ffn_config=dict(ffn_hidden_size=344, moe_num_experts=4, moe_top_k=2))),
+        "lfm2moe-w256": lambda: t.Lfm2MoeForCausalLM(t.Lfm2MoeConfig(
+            **rotary, **ids0, num_key_value_heads=2, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=344,
+            num_dense_layers=1, layer_types=["conv", "conv", "full_attention", "conv", "conv", "full_attention"])),
+        "emu3-w256": lambda: t.Emu3ForCausalLM(t.Emu3TextConfig(**rotary, **ids0, num_key_value_heads=2)),
+        "qwen2-w256": lambda: t.Qwen2ForCausalLM(t.Qwen2Config(**rotary, **ids0, num_key_value_heads=2)),
+        "ministral-w256": lambda: t.MinistralForCausalLM(t.MinistralConfig(
+            **rotary, **ids0, num_key_value_heads=2, head_dim=64, sliding_window=16)),
     }
     return build[name]()
 
@@ -1951,6 +1967,9 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 62 (stop 60, committed with inspect's predictions before training, after set 61 held every
     # prediction): set 61's five designs at Glorot, constant weights and every parameter x0.1
     "62": (HOLDOUT.with_name("verdicts_others62.json"), ("xavier", "constant", "x0.1")),
+    # set 63 (stop 60, committed with inspect's predictions before training): five designs outside
+    # every set at the library's init, every parameter x10 and x0.1, and Glorot
+    "63": (HOLDOUT.with_name("verdicts_others63.json"), ("default", "x10", "x0.1", "xavier")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
