@@ -1298,9 +1298,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                         "solaropen-w256"),
                                                  "60": ("mamba2-w256", "rwkv-w256", "recurrentgemma-w256", "mimov2flash-w256",
                                                         "graniteswa-w256"),
-                                                 "61": ("neoxjapanese-w256", "hunyuandense-w256", "minicpm5moe-w256",
+                                                 "61": ("neoxjapanese-w256", "hunyuan-w256", "minicpm5moe-w256",
                                                         "granitemoeswa-w256", "aria-w256"),
-                                                 "62": ("neoxjapanese-w256", "hunyuandense-w256", "minicpm5moe-w256",
+                                                 "62": ("neoxjapanese-w256", "hunyuan-w256", "minicpm5moe-w256",
                                                         "granitemoeswa-w256", "aria-w256"),
                                                  "63": ("dbrx-w256", "lfm2moe-w256", "emu3-w256", "qwen2-w256", "ministral-w256")}
 
@@ -1646,15 +1646,14 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         "solaropen-w256": lambda: t.SolarOpenForCausalLM(t.SolarOpenConfig(
             **rotary, **ids0, num_key_value_heads=2, head_dim=64, n_routed_experts=4, num_experts_per_tok=2,
             moe_intermediate_size=344, n_shared_experts=1, n_group=1, topk_group=1)),
-        # set 61: five designs outside every set: GPT-NeoX-Japanese (sequential, a bias added after
-        # each branch's last matmul, attention dropout 0.1, a tied head), HunYuan dense (QK-normed
-        # LLaMA), MiniCPM 5 MoE (a dense first block, then routed and shared experts scaled by 3.66),
+        # set 61: four designs outside every set and set 34's HunYuan dense (``hunyuan-w256``, first
+        # built again here under another name: its default pair repeats set 34's, to the same losses):
+        # GPT-NeoX-Japanese (sequential, a bias added after each branch's last matmul, attention dropout
+        # 0.1, a tied head), MiniCPM 5 MoE (a dense first block, then routed and shared experts scaled by 3.66),
         # GraniteMoE-SWA (sliding windows in 5 of 6 blocks, experts) and Aria's text model (experts
         # beside shared ones in every block)
         "neoxjapanese-w256": lambda: t.GPTNeoXJapaneseForCausalLM(t.GPTNeoXJapaneseConfig(
             vocab_size=v, hidden_size=256, num_hidden_layers=6, num_attention_heads=4, max_position_embeddings=128, **ids0)),
-        "hunyuandense-w256": lambda: t.HunYuanDenseV1ForCausalLM(t.HunYuanDenseV1Config(
-            **rotary, **ids0, num_key_value_heads=2, head_dim=64)),
         "minicpm5moe-w256": lambda: t.MiniCPM5MoeForCausalLM(t.MiniCPM5MoeConfig(
             **rotary, **ids0, num_key_value_heads=2, head_dim=64, n_routed_experts=4, num_experts_per_tok=2,
             moe_intermediate_size=344, n_shared_experts=1, mlp_layer_types=["dense"] + ["sparse"] * 5)),
@@ -1961,8 +1960,8 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # the issue's two other kinds of init, every matrix orthogonal (gain 1) and constant
     "60": (HOLDOUT.with_name("verdicts_others60.json"), ("orthogonal", "constant")),
     # set 61 (stop 60, committed with inspect's predictions before training, rules unchanged since
-    # stop 56): five designs outside every set at the library's init, every parameter x10 and x0.01,
-    # and every matrix orthogonal
+    # stop 58): four designs outside every set and set 34's HunYuan dense at the library's init,
+    # every parameter x10 and x0.01, and every matrix orthogonal
     "61": (HOLDOUT.with_name("verdicts_others61.json"), ("default", "x10", "x0.01", "orthogonal")),
     # set 62 (stop 60, committed with inspect's predictions before training, after set 61 held every
     # prediction): set 61's five designs at Glorot, constant weights and every parameter x0.1
