@@ -1302,7 +1302,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                         "granitemoeswa-w256", "aria-w256"),
                                                  "62": ("neoxjapanese-w256", "hunyuan-w256", "minicpm5moe-w256",
                                                         "granitemoeswa-w256", "aria-w256"),
-                                                 "63": ("dbrx-w256", "lfm2moe-w256", "emu3-w256", "qwen2-w256", "ministral-w256")}
+                                                 "63": ("dbrx-w256", "lfm2moe-w256", "emu3-w256", "qwen2-w256", "ministral-w256"),
+                                                 "64": ("dbrx-w256", "lfm2moe-w256", "emu3-w256", "qwen2-w256", "ministral-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1969,6 +1970,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 63 (stop 60, committed with inspect's predictions before training): five designs outside
     # every set at the library's init, every parameter x10 and x0.1, and Glorot
     "63": (HOLDOUT.with_name("verdicts_others63.json"), ("default", "x10", "x0.1", "xavier")),
+    # set 64 (stop 60, committed with inspect's predictions before training, after set 63 held every
+    # prediction): set 63's five designs at every matrix orthogonal, constant weights and every
+    # parameter x0.01
+    "64": (HOLDOUT.with_name("verdicts_others64.json"), ("orthogonal", "constant", "x0.01")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
