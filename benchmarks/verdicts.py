@@ -266,9 +266,10 @@ def cmd_score(truth: dict) -> dict[str, object]:
     return {"rows": rows, "agreement": agree / max(1, len(labelled)), "agreement_seeds_agree": agree_steady / max(1, len(steady))}
 
 
-def trial_pair(family: str, init: str, res, steps: int) -> dict[str, object]:
+def trial_pair(family: str, init: str, res, steps: int, build=None) -> dict[str, object]:
     """``report._trial`` on one zoo pair: the pair's init and its reference trained on the same
-    batch (seed 0); ``res`` is inspect's step-0 result on that batch."""
+    batch (seed 0); ``res`` is inspect's step-0 result on that batch. ``build``: a pair outside the
+    zoo (a callable giving its model at ``init``; ``family`` then names its zoo task)."""
     from initscope.inspect.fixes import auto_fix
     from initscope.inspect.trial import library_reinit, trial
 
@@ -278,7 +279,7 @@ def trial_pair(family: str, init: str, res, steps: int) -> dict[str, object]:
     curves: dict[str, list[float]] = {}
     for which in ("init", ref_name):
         torch.manual_seed(0)
-        model = zoo.build(family, init, seed=0)
+        model = build() if build is not None else zoo.build(family, init, seed=0)
         if which == "fixed":
             auto_fix(model, x, seed=0)
         elif which == "library re-init":
@@ -2057,7 +2058,7 @@ def cmd_other_fixes(rows: list[tuple[str, str, str, float, object]], losses: dic
     print(f"\nbroken pairs that train after the fix: {trained} of {broken}; trained pairs made worse: {worse or 'none'}")
 
 
-def cmd_others_trained(jobs: int, protocol: dict, which: str = "1", fixes: bool = False) -> None:
+def cmd_others_trained(jobs: int, protocol: dict, which: str = "1", fixes: bool = False, trial_steps: int = 0) -> None:
     """Families outside the zoo at one set of inits (OTHER_SETS), trained on the zoo task of their
     kind (saved) and labelled against their own best init over every set trained so far; inspect
     judged on the same batch as the zoo's."""
@@ -2087,6 +2088,14 @@ def cmd_others_trained(jobs: int, protocol: dict, which: str = "1", fixes: bool 
             rows.append((name, init, lab, prog, res))
     print(f"\nfamilies outside the zoo, set {which} ({', '.join(inits)}), trained with {protocol}, against their own best init:")
     _print_judged(rows, 22)
+    if trial_steps:  # the second signal on the pairs step 0 judged wrong: would `inspect --trial` have said it?
+        torch.set_num_threads(1)
+        print(f"\nthe trial ({trial_steps} AdamW steps on inspect's batch) on the pairs judged wrong:")
+        for name, init, lab, prog, res in rows:
+            if lab in ("trains", "broken") and bool(res.issues) != (lab == "broken"):
+                tr = trial_pair(OTHER_TASKS[name], init, res, trial_steps, build=lambda n=name, i=init: _other_model(n, i, 0))
+                print(f"  {name:22s} {init:10s} {lab:8s} share {tr['share']:6.2f} against its {tr['reference']}: "
+                      f"the trial says {trial_call(float(tr['share']))}", flush=True)
     if fixes:
         cmd_other_fixes(rows, losses, protocol, jobs)
 
@@ -2324,6 +2333,8 @@ def main() -> None:
     ap.add_argument("--record", action="store_true", help="replay: run inspect on every trained pair and save what the verdicts read")
     ap.add_argument("--missing", action="store_true", help="replay: record only the trained pairs the saved measurements lack")
     ap.add_argument("--steps", type=int, default=60, help="trial: AdamW steps on the pair's batch")
+    ap.add_argument("--trial-wrong", action="store_true",
+                    help="others --train-others: also run the trial (--steps) on every pair inspect's step 0 judged wrong")
     ap.add_argument("--truth", type=Path, default=TRUTH, help="the saved ground truth to train into or score against")
     ap.add_argument("--train-steps", type=int, default=PROTOCOL["steps"], help="train: AdamW steps per pair")
     ap.add_argument("--lr", type=float, default=PROTOCOL["lr"], help="train: AdamW learning rate")
@@ -2334,7 +2345,8 @@ def main() -> None:
         if a.train_others:
             if a.set not in OTHER_SETS:
                 sys.exit(f"others --train-others: --set must be one of {', '.join(sorted(OTHER_SETS))}, got {a.set}")
-            cmd_others_trained(a.jobs, {**PROTOCOL, "steps": a.train_steps, "lr": a.lr, "warmup": a.warmup}, a.set, a.fixes)
+            cmd_others_trained(a.jobs, {**PROTOCOL, "steps": a.train_steps, "lr": a.lr, "warmup": a.warmup}, a.set, a.fixes,
+                               a.steps if a.trial_wrong else 0)
         elif a.predict:
             if a.set not in OTHER_SETS:
                 sys.exit(f"others --predict: --set must be one of {', '.join(sorted(OTHER_SETS))}, got {a.set}")
