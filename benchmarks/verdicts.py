@@ -2095,12 +2095,12 @@ def cmd_others_trained(jobs: int, protocol: dict, which: str = "1", fixes: bool 
     _print_judged(rows, 22)
     if trial_steps:  # the second signal on the pairs step 0 judged wrong: would `inspect --trial` have said it?
         torch.set_num_threads(1)
-        print(f"\nthe trial ({trial_steps} AdamW steps on inspect's batch) on the pairs judged wrong:")
-        for name, init, lab, prog, res in rows:
-            if lab in ("trains", "broken") and bool(res.issues) != (lab == "broken"):
-                tr = trial_pair(OTHER_TASKS[name], init, res, trial_steps, build=lambda n=name, i=init: _other_model(n, i, 0))
-                print(f"  {name:22s} {init:10s} {lab:8s} share {tr['share']:6.2f} against its {tr['reference']}: "
-                      f"the trial says {trial_call(float(tr['share']))}", flush=True)
+        wrong = [r for r in rows if r[2] in ("trains", "broken") and bool(r[4].issues) != (r[2] == "broken")]
+        print(f"\nthe trial ({trial_steps} AdamW steps on inspect's batch) on the pairs judged wrong:" + ("" if wrong else " none"))
+        for name, init, lab, _, res in wrong:
+            tr = trial_pair(OTHER_TASKS[name], init, res, trial_steps, build=lambda n=name, i=init: _other_model(n, i, 0))
+            print(f"  {name:22s} {init:10s} {lab:8s} share {tr['share']:6.2f} against its {tr['reference']}: "
+                  f"the trial says {trial_call(float(tr['share']))}", flush=True)
     if fixes:
         cmd_other_fixes(rows, losses, protocol, jobs)
 
