@@ -846,12 +846,18 @@ def _train_saved(path: Path, protocol: dict, pairs: list[tuple[str, str]], job, 
     return {tuple(k.split("|")): {int(s): v for s, v in by.items()} for k, by in saved["losses"].items()}
 
 
+def judged_wrong(label_: str, flagged: bool) -> bool:
+    """Whether inspect's step 0 disagrees with training on a labelled pair (flagged and trains, or
+    not flagged and broken); marginal and left-out pairs are never wrong."""
+    return label_ in ("trains", "broken") and flagged != (label_ == "broken")
+
+
 def _print_judged(rows: list[tuple[str, str, str, float, object]], width: int) -> None:
     """The confusion matrix of (name, init, label, progress, inspect result) rows, then each row."""
     confusion([(lab, bool(res.issues)) for _, _, lab, _, res in rows if lab != "left out"])
     for name, init, lab, prog, res in rows:
         kinds = sorted({f.kind for f in res.findings if f.severity == "defect"})
-        wrong = lab in ("trains", "broken") and bool(res.issues) != (lab == "broken")
+        wrong = judged_wrong(lab, bool(res.issues))
         print(f"  {name:{width}s} {init:8s} {lab:8s} {prog:8.2f}  " + (f"FLAG {', '.join(kinds)}" if kinds else "ok") + ("  <- wrong" if wrong else ""))
 
 
@@ -1239,6 +1245,10 @@ def _others() -> dict[str, tuple[object, object]]:
 # attention logits x1/64, logits /8) and OLMo 2 (RMSNorm on each branch's output, QK-norm). Set
 # 24: Arcee (LLaMA's block with a squared-ReLU MLP, not gated) and SmolLM3 (LLaMA's block, a tied
 # head, no rotary in every fourth layer).
+# designs trained at several sets' inits, named once
+_RECURRENT_SET = ("mamba2-w256", "rwkv-w256", "recurrentgemma-w256", "mimov2flash-w256", "graniteswa-w256")  # sets 60, 67
+_SET61 = ("neoxjapanese-w256", "hunyuan-w256", "minicpm5moe-w256", "granitemoeswa-w256", "aria-w256")  # sets 61, 62 (65 without HunYuan)
+_SET63 = ("dbrx-w256", "lfm2moe-w256", "emu3-w256", "qwen2-w256", "ministral-w256")  # sets 63, 64, 66
 WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256"), "20": ("gemma-w256", "opt-w256"),
                                                  "21": ("bigcode-w256", "olmo-w256"),
                                                  "22": ("mistral-w256", "phi3-w256", "gptneo-w256"),
@@ -1297,19 +1307,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                         "qwen3next-w256"),
                                                  "59": ("minimax-w256", "olmohybrid-w256", "mimov2flash-w256", "graniteswa-w256",
                                                         "solaropen-w256"),
-                                                 "60": ("mamba2-w256", "rwkv-w256", "recurrentgemma-w256", "mimov2flash-w256",
-                                                        "graniteswa-w256"),
-                                                 "61": ("neoxjapanese-w256", "hunyuan-w256", "minicpm5moe-w256",
-                                                        "granitemoeswa-w256", "aria-w256"),
-                                                 "62": ("neoxjapanese-w256", "hunyuan-w256", "minicpm5moe-w256",
-                                                        "granitemoeswa-w256", "aria-w256"),
-                                                 "63": ("dbrx-w256", "lfm2moe-w256", "emu3-w256", "qwen2-w256", "ministral-w256"),
-                                                 "64": ("dbrx-w256", "lfm2moe-w256", "emu3-w256", "qwen2-w256", "ministral-w256"),
-                                                 "65": ("neoxjapanese-w256", "minicpm5moe-w256", "granitemoeswa-w256", "aria-w256"),
-                                                 "66": ("dbrx-w256", "lfm2moe-w256", "emu3-w256", "qwen2-w256", "ministral-w256"),
-                                                 "67": ("mamba2-w256", "rwkv-w256", "recurrentgemma-w256", "mimov2flash-w256",
-                                                        "graniteswa-w256"),
-                                                 "68": ("qwen3next-w256", "solaropen-w256", "minimax-w256")}
+                                                 "60": _RECURRENT_SET, "61": _SET61, "62": _SET61, "63": _SET63, "64": _SET63,
+                                                 "65": tuple(n for n in _SET61 if n != "hunyuan-w256"), "66": _SET63,
+                                                 "67": _RECURRENT_SET, "68": ("qwen3next-w256", "solaropen-w256", "minimax-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -2095,7 +2095,7 @@ def cmd_others_trained(jobs: int, protocol: dict, which: str = "1", fixes: bool 
     _print_judged(rows, 22)
     if trial_steps:  # the second signal on the pairs step 0 judged wrong: would `inspect --trial` have said it?
         torch.set_num_threads(1)
-        wrong = [r for r in rows if r[2] in ("trains", "broken") and bool(r[4].issues) != (r[2] == "broken")]
+        wrong = [r for r in rows if judged_wrong(r[2], bool(r[4].issues))]
         print(f"\nthe trial ({trial_steps} AdamW steps on inspect's batch) on the pairs judged wrong:" + ("" if wrong else " none"))
         for name, init, lab, _, res in wrong:
             tr = trial_pair(OTHER_TASKS[name], init, res, trial_steps, build=lambda n=name, i=init: _other_model(n, i, 0))
@@ -2314,12 +2314,12 @@ def cmd_replay(truth: dict, record: bool, missing: bool = False) -> None:
     print("\nwrong outside the zoo (set, pair, label, progress, verdict):")
     for r in rows:
         f = flags[(str(r["where"]), str(r["name"]), str(r["init"]))]
-        if r["set"] != "zoo" and r["label"] in ("trains", "broken") and bool(f) != (r["label"] == "broken"):
+        if r["set"] != "zoo" and judged_wrong(str(r["label"]), bool(f)):
             print(f"  {r['set']:4s} {r['name']:22s} {r['init']:16s} {r['label']:7s} {float(r['progress']):6.2f}  {','.join(f) or 'ok'}")
     print("\nwrong in the zoo:")
     for r in rows:
         f = flags[(str(r["where"]), str(r["name"]), str(r["init"]))]
-        if r["set"] == "zoo" and r["label"] in ("trains", "broken") and bool(f) != (r["label"] == "broken"):
+        if r["set"] == "zoo" and judged_wrong(str(r["label"]), bool(f)):
             print(f"  {r['name']:22s} {r['init']:16s} {r['label']:7s} {float(r['progress']):6.2f}  {','.join(f) or 'ok'}")
 
 
