@@ -1623,3 +1623,75 @@ def test_a_residual_taken_after_the_input_norm_is_the_stream():
     block = bloom.transformer.h[1]
     by_hand = _rms_ratio_by_hand(bloom, {"input_ids": ids}, block.self_attention.dense, block.input_layernorm)
     assert float(res.branches.ratio.iloc[2]) == pytest.approx(by_hand, rel=1e-4)
+
+
+def test_experts_stacked_in_2d_tensors_make_a_routed_gated_mlp():
+    """DBRX keeps its experts' gate, up and down projections as three bare 2-D tensors ``w1``,
+    ``v1``, ``w2`` of shape [experts x k, width], a router beside them: read as gated experts since
+    stop 62 (before, neither the gated-MLP names nor the 3-D shapes matched, and DBRX at He normal,
+    N(0, 0.1) and x2.5, broken, was only warned about: others set 66). So its sharp first attention
+    at N(0, 0.1) is the gated clause's defect; at orthogonal its attention is flat at ~4.8x its
+    library's and ~8.7x the embeddings, under the mixture clause's 10x (DBRX so drawn learned, 0.96:
+    others set 64). Three such tensors with no router are not experts."""
+    t = pytest.importorskip("transformers")
+    from torch import nn
+
+    from initscope.inspect.core import gated_experts
+    from initscope.inspect.verdicts import FIRST_ATTENTION_MIXTURE_SWAMPS, FIRST_ATTENTION_SHARP_LIBRARY_MIN
+
+    cfg = t.DbrxConfig(d_model=256, n_heads=4, n_layers=2, max_seq_len=128, vocab_size=1000,
+                       attn_config=dict(kv_n_heads=2, rope_theta=10000.0, clip_qkv=8.0),
+                       ffn_config=dict(ffn_hidden_size=344, moe_num_experts=4, moe_top_k=2))
+    torch.manual_seed(0)
+    assert gated_experts(t.DbrxForCausalLM(cfg)) == ("transformer.blocks.0.ffn.experts.mlp", "transformer.blocks.1.ffn.experts.mlp")
+
+    class ThreeBare(nn.Module):  # q, k, v as bare [2d, d] tensors: no router, so not experts
+        def __init__(self):
+            super().__init__()
+            self.q, self.k, self.v = (nn.Parameter(torch.randn(32, 16)) for _ in range(3))
+            self.out = nn.Linear(32, 16)
+
+    assert gated_experts(nn.Sequential(ThreeBare(), ThreeBare())) == ()
+    ids = {"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))}
+    swamps = "attention swamps the token embeddings"
+    torch.manual_seed(0)
+    f = next(f for f in inspect(_redraw_matrices(t.DbrxForCausalLM(cfg), 0.1), ids).findings if f.kind == swamps)
+    assert f.severity == "defect" and "MLP is gated" in f.message
+    torch.manual_seed(0)
+    res = inspect(_drawn_by(t.DbrxForCausalLM(cfg), torch.nn.init.orthogonal_), ids)
+    first = res.branches[(res.branches.block_index == 0) & (res.branches.role == "attention")]
+    ratio = float(first.ratio.iloc[0])
+    assert FIRST_ATTENTION_SHARP_LIBRARY_MIN < ratio / res.output.first_attention_library and ratio < FIRST_ATTENTION_MIXTURE_SWAMPS
+    assert swamps not in {f.kind for f in res.findings if f.severity == "defect"}
+
+
+def test_a_short_convolution_branch_over_the_bar_is_a_warning_up_to_three_times_the_highest_that_learned():
+    """LFM2-MoE's first block mixes tokens by a 3-tap depthwise convolution between two linear maps
+    (``structure.short_conv_mixers``; Mamba 2's mixer, a short convolution beside a recurrence, is not
+    one). Drawn at He normal its branch reads ~60x the stream, over BRANCH_RATIO_MAX, and the model
+    learned (others set 66: 0.97; 0.81 at 181x): a low-confidence warning since stop 62. Every weight
+    x10 puts it past SHORT_CONV_BRANCH_RATIO_MAX: a defect, as before."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.structure import short_conv_mixers
+    from initscope.inspect.verdicts import BRANCH_RATIO_MAX, SHORT_CONV_BRANCH_RATIO_MAX
+
+    cfg = t.Lfm2MoeConfig(vocab_size=1000, hidden_size=256, intermediate_size=688, num_hidden_layers=3, num_attention_heads=4,
+                          max_position_embeddings=128, num_key_value_heads=2, num_experts=4, num_experts_per_tok=2,
+                          moe_intermediate_size=344, num_dense_layers=1, layer_types=["conv", "full_attention", "conv"],
+                          pad_token_id=0, bos_token_id=0, eos_token_id=0)
+    ids = {"input_ids": torch.randint(0, 1000, (4, 32), generator=torch.Generator().manual_seed(0))}
+    swamps = "residual branch swamps the stream"
+    torch.manual_seed(0)
+    m = _drawn_by(t.Lfm2MoeForCausalLM(cfg), torch.nn.init.kaiming_normal_)
+    assert short_conv_mixers(m) == ("model.layers.0.conv", "model.layers.2.conv")
+    (f,) = [f for f in inspect(m, ids).findings if f.kind == swamps]
+    assert BRANCH_RATIO_MAX < f.value < SHORT_CONV_BRANCH_RATIO_MAX
+    assert (f.severity, f.confidence) == ("warning", "low") and "short-convolution" in f.message
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(10)
+    (f,) = [f for f in inspect(m, ids).findings if f.kind == swamps]
+    assert f.value > SHORT_CONV_BRANCH_RATIO_MAX and f.severity == "defect"
+    mamba = t.Mamba2ForCausalLM(t.Mamba2Config(vocab_size=1000, hidden_size=64, num_hidden_layers=1, num_heads=4, head_dim=32,
+                                                state_size=16, n_groups=1, expand=2))
+    assert short_conv_mixers(mamba) == ()

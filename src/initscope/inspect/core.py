@@ -22,7 +22,7 @@ from initscope.inspect.reference import (block_change_ratio, library_block_chang
                                          library_norm_branch_scales, norm_branch_scales)
 from initscope.inspect.stats import entry_std, sequence_sample_fraction, weight_stats
 from initscope.inspect.structure import (fused_experts, in_parametrization, is_embedding, is_leaf, is_pass_through, is_recorded, mixes_locally,
-                                         weight_of)
+                                         short_conv_mixers, weight_of)
 from initscope.repro import derive_seed, generator
 
 Task = Literal["auto", "classification", "lm", "regression", "none"]
@@ -826,16 +826,43 @@ def _glu_pair(a: torch.Size, b: torch.Size) -> bool:
                                 for wb, kb in ((b[1], b[2]), (b[2], b[1])))
 
 
+def _stacked_glu(mods: dict[str, nn.Module], name: str) -> bool:
+    """Whether module ``name`` holds gated experts stacked in 2-D tensors of its own (DBRX's ``w1``,
+    ``v1`` and ``w2``, each [experts x k, width]: gate, up and the down projection stored
+    transposed): three or more bare 2-D tensors of one shape [R, width], R not the width, with a
+    router beside it (a 2-D tensor outside it, in its parent or the parent's parent, with a size E,
+    1 < E < width, that divides R)."""
+    m = mods[name]
+    if isinstance(m, (nn.Linear, nn.Embedding)):
+        return False
+    flat = [p.shape for p in m.parameters(recurse=False) if p.is_floating_point() and p.dim() == 2]
+    shape = max(set(flat), key=flat.count) if flat else None
+    if shape is None or flat.count(shape) < 3 or shape[0] == shape[1]:
+        return False
+    rows, width = shape
+    up = name
+    for _ in range(2):
+        up = up.rpartition(".")[0]
+        if any(p.dim() == 2 and any(1 < e < width and rows % e == 0 for e in p.shape)
+               for pn, p in mods[up].named_parameters() if not (f"{up}.{pn}" if up else pn).startswith(name + ".")):
+            return True
+        if not up:
+            break
+    return False
+
+
 def gated_experts(model: nn.Module) -> tuple[str, ...]:
     """The innermost modules whose 3-D tensors (their own and their children's) hold experts that are
     gated MLPs by their shapes (:func:`_glu_pair`), whatever their names: Mixtral's ``gate_up_proj`` /
     ``down_proj``, gpt-oss's transposed ones, JetMoE's ``input_linear`` / ``output_linear`` each in a
-    module of its own."""
+    module of its own; and those holding them stacked in 2-D tensors (DBRX: :func:`_stacked_glu`)."""
+    mods = dict(model.named_modules())
     shaped = []
-    for n, m in model.named_modules():  # a Conv1d's weight is 3-D too, [out, in, kernel]: not an expert
+    for n, m in mods.items():  # a Conv1d's weight is 3-D too, [out, in, kernel]: not an expert
         cubes = [p.shape for sub in m.modules() if not isinstance(sub, nn.modules.conv._ConvNd)
                  for p in sub.parameters(recurse=False) if p.is_floating_point() and p.dim() == 3]
-        if n and any(_glu_pair(a, b) for i, a in enumerate(cubes) for j, b in enumerate(cubes) if i != j):
+        if n and (any(_glu_pair(a, b) for i, a in enumerate(cubes) for j, b in enumerate(cubes) if i != j)
+                  or _stacked_glu(mods, n)):
             shaped.append(n)
     return tuple(n for n in shaped if not any(o.startswith(n + ".") for o in shaped))
 
@@ -946,7 +973,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
     findings, layer_verdicts = diagnose(layers, blocks, branches, attention, output, float_input_m2=_float_input_m2(b),
                                        gradients=grads, stuck=stuck, image_input=b.main is not None and b.main.is_floating_point() and b.main.dim() == 4,
                                        local_mixing=mixes_locally(model), gated_experts=gated_experts(model),
-                                       expert_slabs=expert_slabs(model, experts))
+                                       expert_slabs=expert_slabs(model, experts), short_mixers=short_conv_mixers(model))
     layers["verdict"] = layer_verdicts
     issues = [f.message for f in findings if f.severity == "defect"]
     warnings = [f.message for f in findings if f.severity == "warning"]

@@ -166,6 +166,30 @@ def fans(module: nn.Module, weight: torch.Tensor) -> Fans:
     return Fans(shape[1] * receptive, shape[0] * receptive, "guessed from the weight as [out, in, *kernel]")
 
 
+SHORT_CONV_KERNEL_MAX = 4
+
+
+def short_conv_mixers(model: nn.Module) -> tuple[str, ...]:
+    """Token mixers whose only mixing is a short depthwise convolution (LFM2's ``conv``: a linear
+    map in, a Conv1d of kernel <= SHORT_CONV_KERNEL_MAX with one group per channel, a linear map
+    out): modules holding such a Conv1d whose every parameter belongs to a Linear or to that
+    Conv1d. A state-space or linear-attention mixer holds a short convolution too, beside a
+    recurrence whose parameters are its own (Mamba 2's and Qwen3-Next's ``A_log``, ``dt_bias``)
+    and a norm: it mixes far back, and is not one. The innermost such modules."""
+    found = []
+    for n, m in model.named_modules():
+        convs = [c for c in m.modules() if isinstance(c, nn.Conv1d)]
+        if not n or len(convs) != 1 or isinstance(m, nn.Conv1d):
+            continue
+        c = convs[0]
+        depthwise = c.groups == c.in_channels == c.out_channels and c.kernel_size[0] <= SHORT_CONV_KERNEL_MAX
+        linear_only = all(isinstance(sub, (nn.Linear, nn.Conv1d)) or not list(sub.parameters(recurse=False))
+                          for sub in m.modules())
+        if depthwise and linear_only and any(isinstance(sub, nn.Linear) for sub in m.modules()):
+            found.append(n)
+    return tuple(n for n in found if not any(n.startswith(o + ".") for o in found))
+
+
 def mixes_locally(model: nn.Module) -> bool:
     """Whether a convolution mixes neighbouring positions: a kernel wider than one whose windows
     overlap (stride below the kernel). A ViT's patch embedding (kernel = stride) does not;

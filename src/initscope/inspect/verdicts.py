@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from initscope.inspect.core import Gradients, Output
-from initscope.inspect.structure import QK_NAME
+from initscope.inspect.structure import QK_NAME, SHORT_CONV_KERNEL_MAX
 
 # Output: loss at step 0 minus log(classes), in nats. Library inits sit within 0.3 of chance
 # (ResNet-BN 0.29, TransformerEncoder 0.06, GPT-2/LLaMA 0.01), and unit-variance logits (what
@@ -148,7 +148,15 @@ ZERO_SHARE_LOWER_BOUND = 0.1
 # others set 54 (IN-SAMPLE: committed with the rule's defect as its prediction): Gemma and VaultGemma
 # with their tables alone at N(0, 2e-5), 1000x under their library's, learned (0.80, 0.74); replay
 # 977 -> 979 of 1017, no other pair changed. Tested on set 55.
+# Stop 62: a branch that is a short convolution (structure.short_conv_mixers: LFM2's 3-tap ``conv``
+# between two linear maps, no recurrence) is a warning ("low") over the bar: it adds a mix of the
+# current token and the two before it, so the token is not lost as under attention or a recurrence
+# that mixes far back (Mamba 2, Qwen3-Next x10: 58x, 302x, broken). LFM2-MoE's first block read 64x
+# (He normal) and 181x (initializer_range x10) and learned (0.97, 0.81; others set 66). SET ON THOSE
+# TWO (in-sample); a defect again past SHORT_CONV_BRANCH_RATIO_MAX, 3x the highest that learned (the
+# rules' usual margin): LFM2-MoE constant (759x) and x10 (1.8e5x), broken, flagged by other rules too.
 BRANCH_RATIO_MAX = 35.0
+SHORT_CONV_BRANCH_RATIO_MAX = 3 * 181.0
 # Stop 47: in a parallel block (verdicts.parallel_blocks: attention and MLP read one normed
 # stream) the MLP reads the token itself, so a branch over BRANCH_RATIO_MAX is a warning up to
 # this bar, a defect past it ("high" confidence past 3x it, the rules' usual margin). First set at
@@ -302,6 +310,13 @@ GATED_MLP_SPEAKS = 0.1
 # is out x in, so the routed experts were silent and the branch that spoke was the shared expert
 # beside them. Since then experts drawn at a 3-D tensor's fan (slab_fan_modules) do not count as
 # routed experts that speak (IN-SAMPLE on those two: set after their training was read).
+# Stop 62: ... and the mixture's attention must leave the current token under 1% of the stream's
+# variance: its branch over this many times the embeddings (1 / (1 + 10^2) = 0.99%). The three
+# that set the clause read 11.8x; DBRX at Glorot and orthogonal (others sets 63-64; read as routed
+# gated experts since this stop, core._stacked_glu) read 8.5x at 4.75x their library with a flat
+# attention (entropy 0.93-0.96) and learned (0.96), as JetMoE x2.5 at 3.9x (0.90). SET ON THOSE
+# THREE (in-sample: -3 false alarms, no broken pair of the replay lost).
+FIRST_ATTENTION_MIXTURE_SWAMPS = 10.0
 GATED_MLP_NAMES = (("gate_proj",), ("gate_up_proj",), ("w1", "w3"), ("wi_0", "wi_1"))
 # A pre-norm LM whose head is its token table and whose positions are a learned table added to the
 # tokens (GPT-2, OPT; Output.table_ratio is measured): the stream leaving its last block / the
@@ -881,7 +896,7 @@ def _first_attention_findings(r: pd.Series | None, attention: pd.DataFrame, o: O
         sharp = (ent < FIRST_ATTENTION_SHARP_ENTROPY and r.ratio > FIRST_ATTENTION_SHARP_SWAMPS
                  and times > FIRST_ATTENTION_SHARP_LIBRARY_MIN)
         mixture = (routed and not over and not sharp and times > FIRST_ATTENTION_SHARP_LIBRARY_MIN
-                   and r.ratio > FIRST_ATTENTION_SHARP_SWAMPS)
+                   and r.ratio > FIRST_ATTENTION_MIXTURE_SWAMPS)
         if not (over or sharp or mixture):
             return []
         why = (f"decoders over {FIRST_ATTENTION_LIBRARY_MAX:g}x failed to learn, at widths 64 and 256" if over else
@@ -1051,13 +1066,24 @@ def _table_shortfall(o: Output) -> float:
     return min(1.0, e) if math.isfinite(e) and e > 0 else 1.0
 
 
+def _short_conv_blocks(branches: pd.DataFrame, short_mixers: tuple[str, ...]) -> set[str]:
+    """Blocks every one of whose branches over BRANCH_RATIO_MAX ends in a short-convolution mixer
+    (``short_mixers``, :func:`structure.short_conv_mixers`)."""
+    if not short_mixers or branches.empty or "ratio" not in branches:
+        return set()
+    over = branches[branches.ratio > BRANCH_RATIO_MAX]
+    conv = over.module.astype(str).map(lambda m: any(m.startswith(s + ".") for s in short_mixers))
+    return {str(b) for b, c in conv.groupby(over.block.astype(str)) if bool(c.all())}
+
+
 def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame, parallel: set[str] | None = None,
-                    library_factor: float = math.nan, short: float = 1.0) -> list[Finding]:
+                    library_factor: float = math.nan, short: float = 1.0, short_conv: set[str] | None = None) -> list[Finding]:
     """Residual branches that swamp the stream (BRANCH_RATIO_MAX; in ``parallel`` blocks a
     warning up to PARALLEL_BRANCH_RATIO_MAX, or, where the first block's change to its stream is
     known as ``library_factor`` times the library init's, up to PARALLEL_LIBRARY_MAX on that
     factor; a warning too where ``short``, the token table's shortfall (:func:`_table_shortfall`),
-    brings the ratio within the bar), and dead or shared streams."""
+    brings the ratio within the bar, and in blocks whose swamping branches are short convolutions,
+    ``short_conv`` (:func:`_short_conv_blocks`)), and dead or shared streams."""
     if blocks.empty:
         return []
     out: list[Finding] = []
@@ -1085,11 +1111,18 @@ def _block_findings(blocks: pd.DataFrame, layers: pd.DataFrame, parallel: set[st
             why += (f" (the token table is {short:.2g}x its library's scale, and over the bar by no more than that: "
                     "a table learns its scale back within the first steps; Gemma and VaultGemma with theirs at "
                     "N(0, 2e-5) learned)")
+        conv = (not mild.all() and not table and set(br.block.astype(str)) <= (short_conv or set())
+                and float(br.branch_ratio.max()) <= SHORT_CONV_BRANCH_RATIO_MAX)
+        if conv:
+            which = "short-convolution"
+            why += (f" (a {SHORT_CONV_KERNEL_MAX}-tap or shorter convolution keeps the current token in what it adds, "
+                    "unlike attention or a recurrence; LFM2-MoE learned with its first block's at 64x and 181x; "
+                    f"a defect past {SHORT_CONV_BRANCH_RATIO_MAX:g}x)")
         out.append(_finding("residual branch swamps the stream", list(br.block), float(r.branch_ratio),
                             f"{which} branch RMS is {r.branch_ratio:.3g}x the stream it is added to" + why,
                             "scale the branch's last layer down (e.g. by 1/sqrt(2 x blocks), as GPT-2 does) or zero-init it",
-                            severity="warning" if mild.all() or table else None,
-                            confidence="low" if table else sure if str(r.block) in (parallel or ()) else None))
+                            severity="warning" if mild.all() or table or conv else None,
+                            confidence="low" if table or conv else sure if str(r.block) in (parallel or ()) else None))
     dead = blocks[(blocks.stream_rms == 0)] if "stream_rms" in blocks else blocks.iloc[0:0]
     if not dead.empty and zero_tables_learn(layers, blocks):
         out.append(_finding("vanishing stream", list(dead.block), 0.0,
@@ -1646,11 +1679,13 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
              output: Output, *, float_input_m2: float | None, gradients: Gradients | None = None,
              image_input: bool = False, local_mixing: bool = False, stuck: list[str] | None = None,
              gated_experts: tuple[str, ...] = (),
-             expert_slabs: tuple[tuple[str, float, int, int], ...] = ()) -> tuple[list[Finding], list[str]]:
+             expert_slabs: tuple[tuple[str, float, int, int], ...] = (),
+             short_mixers: tuple[str, ...] = ()) -> tuple[list[Finding], list[str]]:
     """All findings (output first, then attention, stream, layers) and a verdict per layer row.
     Each says how sure it is (``Finding.confidence``). ``gated_experts``: modules holding fused
     experts with a gate (:func:`_gated_mlp`); ``expert_slabs``: their 3-D tensors' std and sizes
-    (:func:`_slab_fan_findings`)."""
+    (:func:`_slab_fan_findings`); ``short_mixers``: token mixers that are a short convolution
+    (:func:`structure.short_conv_mixers`, read by :func:`_block_findings`)."""
     layer_findings, verdicts = (_layer_findings(layers, reference_scale(layers, float_input_m2), float_input_m2 is not None,
                                                 residual_blocks(blocks), gradients)
                                 if not layers.empty else ([], []))
@@ -1671,7 +1706,8 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     findings = [*_output_findings(output, gradients), *_sequence_findings(output, layers),
                 *_attention_findings(attention, factor_judges, parallel),
                 *_flat_attention_findings(attention, image_input, local_mixing, layers),
-                *_block_findings(blocks, layers, parallel, _library_factor(output), _table_shortfall(output)), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
+                *_block_findings(blocks, layers, parallel, _library_factor(output), _table_shortfall(output),
+                                 _short_conv_blocks(branches, short_mixers)), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
                 *_first_attention_findings(first_attention, attention, output, gated, embeddings_normalized(layers), layers, routed),
                 *_tied_stream_findings(blocks, output, gradients),
                 *_post_norm_token_findings(blocks, branches, attention, output),
