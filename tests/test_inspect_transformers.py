@@ -1695,3 +1695,34 @@ def test_a_short_convolution_branch_over_the_bar_is_a_warning_up_to_three_times_
     mamba = t.Mamba2ForCausalLM(t.Mamba2Config(vocab_size=1000, hidden_size=64, num_hidden_layers=1, num_heads=4, head_dim=32,
                                                 state_size=16, n_groups=1, expand=2))
     assert short_conv_mixers(mamba) == ()
+
+
+def test_saturated_causal_attention_behind_other_token_mixers_is_a_warning_above_a_third_of_the_bar():
+    """Where the first block mixes tokens without attention (NemotronH's Mamba 2 block first, its
+    attention in block 3) saturation between ENTROPY_RATIO_MIN / 3 and ENTROPY_RATIO_MIN is a warning
+    since stop 62: RecurrentGemma, LFM2, LFM2-MoE, NemotronH and Bamba at every parameter x2.5 read
+    0.19-0.35 and learned (others sets 66, 67, 70). Under a third of the bar it stays a defect
+    (Bamba initializer_range x10, 0.11, broken); a LLaMA, attention in its first block, keeps the bar."""
+    t = pytest.importorskip("transformers")
+    import pandas as pd
+
+    from initscope.inspect.verdicts import ENTROPY_RATIO_MIN, _attention_behind_mixers, _attention_findings
+
+    ids = {"input_ids": torch.randint(0, 500, (2, 16), generator=torch.Generator().manual_seed(0))}
+    torch.manual_seed(0)
+    hybrid = inspect(t.NemotronHForCausalLM(t.NemotronHConfig(
+        vocab_size=500, hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+        head_dim=16, hybrid_override_pattern="M-*-", mamba_num_heads=4, mamba_head_dim=32, ssm_state_size=16, n_groups=1,
+        chunk_size=16, pad_token_id=0, bos_token_id=0, eos_token_id=0)), ids)
+    llama = inspect(t.LlamaForCausalLM(t.LlamaConfig(vocab_size=500, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                                     num_attention_heads=4)), ids)
+    assert len(hybrid.attention) and _attention_behind_mixers(hybrid.blocks, hybrid.attention)
+    assert not _attention_behind_mixers(llama.blocks, llama.attention)
+
+    def one(ratio: float, behind: bool) -> str:
+        (f,) = _attention_findings(pd.DataFrame([dict(layer="attn", head=0, entropy_ratio=ratio, logit_std=1.5, zero_share=0.0,
+                                                      causal=True)]), False, None, behind)
+        return f.severity
+
+    mid, low = 0.8 * ENTROPY_RATIO_MIN, 0.9 * ENTROPY_RATIO_MIN / 3
+    assert one(mid, True) == "warning" and one(low, True) == "defect" and one(mid, False) == "defect"

@@ -104,6 +104,13 @@ ENTROPY_RATIO_MIN = 0.45
 # judge keep the bar: OLMo 2 (its branch ends in a norm) at x2.5 is broken (0.19), and GPT-NeoX
 # (parallel blocks) at x3.5 and x4 (0.35, 0.20) trains (1.04, 0.99): false alarms left. So do
 # encoders, whose x3.5s break at 0.35-0.44 with no other defect.
+# Stop 62: ... and so is saturation in that band in a causal LM whose first block holds no
+# attention (a recurrence, a state-space scan or a short convolution mixes the tokens first:
+# :func:`_attention_behind_mixers`). Every such pair flagged by saturation there learned, five of
+# five: LFM2-MoE x2.5 (entropy 0.19, set 66), RecurrentGemma x2.5 (0.20, set 67), and set 70's LFM2
+# (0.20), NemotronH (0.35) and Bamba (0.31) x2.5 (0.96-0.99). Under a third of the bar the broken
+# ones sit at 0.0-0.11 (x10, constant, Bamba initializer_range x10) beside NemotronH
+# initializer_range x10 (0.13, trains 0.95). SET ON THOSE FIVE (in-sample).
 # Attention too flat to learn where to look: an image model (4-D float input; the patches must be
 # mixed for the class token or the pooled tokens to see the image) whose every attention layer
 # has logit std below this. q.k is bilinear, so each of q and k learns at a rate set by the
@@ -721,10 +728,21 @@ def _sequence_findings(o: Output, layers: pd.DataFrame) -> list[Finding]:
                      confidence="high" if sf < SEQUENCE_FRACTION_MIN / 5 else "low")]
 
 
-def _attention_findings(att: pd.DataFrame, factor_judges: bool = False, parallel: set[str] | None = None) -> list[Finding]:
+def _attention_behind_mixers(blocks: pd.DataFrame, attention: pd.DataFrame) -> bool:
+    """Whether the first block holds no attention while later ones do: a recurrence, a state-space
+    scan or a convolution mixes the tokens before any attention (RecurrentGemma, LFM2, NemotronH,
+    Bamba)."""
+    if blocks.empty or attention.empty or "block" not in attention or "block" not in blocks:
+        return False
+    return str(blocks.block.iloc[0]) not in set(attention.block.astype(str))
+
+
+def _attention_findings(att: pd.DataFrame, factor_judges: bool = False, parallel: set[str] | None = None,
+                        behind_mixers: bool = False) -> list[Finding]:
     """Saturated attention: a layer whose rows' entropy is under ENTROPY_RATIO_MIN of its maximum;
     a warning above a third of that in causal attention whose first block the first-attention
-    factor judges (``factor_judges``; see ENTROPY_RATIO_MIN), and at any level in causal attention
+    factor judges (``factor_judges``; see ENTROPY_RATIO_MIN) or that sits behind other token mixers
+    (``behind_mixers``, :func:`_attention_behind_mixers`), and at any level in causal attention
     whose every saturated layer sits in a ``parallel`` block (:func:`parallel_blocks`; see
     PARALLEL_BRANCH_RATIO_MAX)."""
     if att.empty:
@@ -745,9 +763,12 @@ def _attention_findings(att: pd.DataFrame, factor_judges: bool = False, parallel
                     else " or more (the softmax underflows)" if first.entropy_ratio < 0.05 else ""))
     causal = "causal" in att and bool(att[att.layer.isin(bad.index)].causal.fillna(False).astype(bool).all())
     in_parallel = bool(parallel) and "block" in att and set(att[att.layer.isin(bad.index)].block.astype(str)) <= set(parallel or ())
-    mild = causal and ((factor_judges and float(bad.entropy_ratio.min()) >= ENTROPY_RATIO_MIN / 3) or in_parallel)
+    band = float(bad.entropy_ratio.min()) >= ENTROPY_RATIO_MIN / 3
+    mild = causal and (((factor_judges or behind_mixers) and band) or in_parallel)
     why = ("in a decoder whose first attention is read against its library init, saturation this mild broke training "
            "only where that reading flagged it too; Nemotron x2.5 so saturated trains" if factor_judges else
+           "behind blocks that mix the tokens without attention, saturation this mild has not broken training: "
+           "RecurrentGemma, LFM2, LFM2-MoE, NemotronH and Bamba at every parameter x2.5 learned" if behind_mixers and band else
            "in parallel blocks, whose MLP reads the token itself, saturated attention has not broken training where the "
            "residual branch stayed under its bar: GPT-NeoX, GPT-J, Phi, Falcon and StableLM x3.5 at width 256, entropy "
            "0.08, trained")
@@ -1704,7 +1725,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
     routed = speaks and any(not any(e == s or e.startswith(s + ".") or s.startswith(e + ".") for s in silent)
                             for e in _experts_in(str(first_attention.block), gated_experts))
     findings = [*_output_findings(output, gradients), *_sequence_findings(output, layers),
-                *_attention_findings(attention, factor_judges, parallel),
+                *_attention_findings(attention, factor_judges, parallel, _attention_behind_mixers(blocks, attention)),
                 *_flat_attention_findings(attention, image_input, local_mixing, layers),
                 *_block_findings(blocks, layers, parallel, _library_factor(output), _table_shortfall(output),
                                  _short_conv_blocks(branches, short_mixers)), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
