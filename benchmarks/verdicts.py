@@ -1313,7 +1313,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "69": ("beam-w256", "laramini-w256", "hunyuanmoe-w256"),
                                                  "70": ("lfm2conv-w256", "nemotronh-w256", "bamba-w256", "dory-w256"),
                                                  "71": ("beam-w256", "hunyuanmoe-w256", "lfm2conv-w256", "nemotronh-w256",
-                                                        "bamba-w256", "dory-w256")}
+                                                        "bamba-w256", "dory-w256"),
+                                                 "72": ("laramini-w256", "olmohybrid-w256", "recurrentgemma-w256", "lfm2conv-w256",
+                                                        "nemotronh-w256", "bamba-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -2041,6 +2043,11 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # prediction): six of sets 69's and 70's designs (LaraMini, the slowest to train, left out) at the
     # issue's own kinds of init: every parameter x10 and x0.01, and constant weights
     "71": (HOLDOUT.with_name("verdicts_others71.json"), ("x10", "x0.01", "constant")),
+    # set 72 (stop 62, committed with inspect's predictions before training, after saturated attention
+    # behind other token mixers was made a warning between a third of the bar and the bar, set on
+    # five hybrids at x2.5): six designs whose first block mixes tokens without attention, at every
+    # parameter x2 and x3, where their attention reads in and under that band
+    "72": (HOLDOUT.with_name("verdicts_others72.json"), ("x2", "x3")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
