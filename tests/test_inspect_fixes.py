@@ -782,3 +782,80 @@ def test_fix_auto_rescales_every_layer_of_a_model_scaled_by_one_factor():
     assert len(branch_out) == 2
     for n, s in stds.items():
         assert s == pytest.approx(r / 2 if n in branch_out else r, rel=0.05), (n, s)
+
+
+class _Sphere(nn.Module):
+    """nGPT's projection onto the unit sphere, the epsilon inside the root (as Dory's)."""
+
+    def __init__(self, eps: float):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).sum(-1, keepdim=True) + self.eps)
+
+
+class _NormalizedLM(nn.Module):
+    """A per-position LM whose residual stream is projected onto the sphere after every update;
+    its token table zeroes the padding row, as ``transformers``' inits do."""
+
+    def __init__(self, eps: float, blocks: int = 10, vocab: int = 50, width: int = 32):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, width, padding_idx=0)
+        self.sphere = _Sphere(eps)
+        self.ups = nn.ModuleList(nn.Linear(width, 2 * width, bias=False) for _ in range(blocks))
+        self.downs = nn.ModuleList(nn.Linear(2 * width, width, bias=False) for _ in range(blocks))
+        self.head = nn.Linear(width, vocab, bias=False)
+
+    def forward(self, ids):
+        h = self.sphere(self.emb(ids))
+        for up, down in zip(self.ups, self.downs):
+            h = self.sphere(h + down(torch.relu(up(h))))
+        return self.head(h)
+
+
+def test_a_norm_of_a_zero_state_multiplies_the_gradient_by_one_over_the_root_of_its_eps():
+    """The mechanism the zero-row probe reads, against its closed form: at x = 0 the Jacobian of
+    x / sqrt(|x|^2 + eps) is I / sqrt(eps)."""
+    for eps in (1e-2, 1e-6):
+        jac = torch.autograd.functional.jacobian(_Sphere(eps), torch.zeros(4))
+        assert torch.allclose(jac, torch.eye(4) / math.sqrt(eps))
+
+
+def test_a_zero_token_row_that_overflows_the_gradient_is_a_defect_and_the_fix_draws_it_again():
+    """A sequence starting with the zero padding row keeps a zero state through every block, and
+    each projection onto the sphere multiplies its gradient by 1/sqrt(eps): at eps 1e-10 eleven of
+    them (1e55) overflow float32 at step 0, and the overflow meets the zero state in the weights'
+    gradients (inf x 0; Dory diverged so, others sets 70-71). At eps 1e-2 (1e11) the same probe is
+    finite, and nothing is said. The fix draws the row at the std of the
+    others and leaves the rest of the table as it was."""
+    from initscope.inspect.core import zero_token_rows
+
+    kind = "zero token row overflows the gradient"
+    ids = torch.randint(1, 50, (8, 16), generator=torch.Generator().manual_seed(0))  # token 0 absent, as often
+    torch.manual_seed(0)
+    safe = _NormalizedLM(eps=1e-2)
+    res = inspect(safe, ids, task="lm")
+    assert res.gradients.zero_row_token == 0 and math.isfinite(res.gradients.zero_row_grad_max)
+    assert kind not in {f.kind for f in res.findings}
+    torch.manual_seed(0)
+    model = _NormalizedLM(eps=1e-10)
+    assert zero_token_rows(model) == [0]
+    res = inspect(model, ids, task="lm")
+    assert res.gradients.zero_row_token == 0 and res.gradients.zero_row_grad_max == math.inf
+    (f,) = [f for f in res.findings if f.kind == kind]
+    assert f.severity == "defect" and "token 0" in f.message
+    assert res.gradients.as_dict()["zero_row_grad_max"] == math.inf
+    others = model.emb.weight.detach()[1:].clone()
+    plan = auto_fix(model, ids)
+    assert any("re-drawn" in a and "token row(s) 0" in a for a in plan.actions), plan.actions
+    row = model.emb.weight.detach()[0]
+    assert zero_token_rows(model) == [] and 0.5 < float(row.std()) / float(others.std()) < 2
+    assert torch.equal(model.emb.weight.detach()[1:], others)
+    after = inspect(model, ids, task="lm")
+    assert after.gradients.zero_row_token == -1 and kind not in {f.kind for f in after.findings}
+    no_pad = nn.Embedding(50, 32)
+    torch.manual_seed(0)
+    plain = _NormalizedLM(eps=1e-10)
+    plain.emb = no_pad
+    assert zero_token_rows(plain) == [] and math.isnan(inspect(plain, ids, task="lm").gradients.zero_row_grad_max)

@@ -1726,3 +1726,30 @@ def test_saturated_causal_attention_behind_other_token_mixers_is_a_warning_above
 
     mid, low = 0.8 * ENTROPY_RATIO_MIN, 0.9 * ENTROPY_RATIO_MIN / 3
     assert one(mid, True) == "warning" and one(low, True) == "defect" and one(mid, False) == "defect"
+
+
+def test_dorys_zero_padding_row_overflows_the_gradient_and_a_llamas_does_not():
+    """Dory (a normalized transformer: its stream projected onto the sphere twice a block, the
+    epsilon inside the root) zeroes its padding row at init; a sequence that starts with that token
+    keeps a zero state, and its step-0 backward is not finite (others sets 70-71: Dory diverged
+    from its library init, and learned with that row drawn). A LLaMA zeroes the row too, and its
+    probe stays finite: nothing said. After --fix auto Dory's row is drawn and the probe is clean."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.fixes import auto_fix
+
+    kind = "zero token row overflows the gradient"
+    ids = {"input_ids": torch.randint(1, 500, (4, 32), generator=torch.Generator().manual_seed(0))}
+    sizes = dict(vocab_size=500, hidden_size=64, intermediate_size=128, num_hidden_layers=6, num_attention_heads=4,
+                 num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0, bos_token_id=0, eos_token_id=0)
+    torch.manual_seed(0)
+    dory = t.DoryForCausalLM(t.DoryConfig(**sizes, head_dim=16))
+    res = inspect(dory, ids)
+    assert res.gradients.zero_row_token == 0 and res.gradients.zero_row_grad_max == math.inf
+    assert kind in {f.kind for f in res.findings if f.severity == "defect"}
+    auto_fix(dory, ids)
+    assert bool(dory.model.embed_tokens.weight[0].abs().sum() > 0)
+    assert kind not in {f.kind for f in inspect(dory, ids).findings}
+    torch.manual_seed(0)
+    llama = inspect(t.LlamaForCausalLM(t.LlamaConfig(**sizes)), ids)
+    assert llama.gradients.zero_row_token == 0 and math.isfinite(llama.gradients.zero_row_grad_max)
+    assert kind not in {f.kind for f in llama.findings}

@@ -98,6 +98,11 @@ class Gradients:
     # below_adam_eps again after one Adam step (:func:`one_adam_step`), measured only where the share
     # is over verdicts.GRAD_BELOW_EPS_MAX and near-zero gates (:func:`gated_parameters`) stand in the way
     below_adam_eps_after_step: float = math.nan
+    # a token whose embedding row is exactly zero (a padding index the init zeroed), and the
+    # largest |gradient| of a step-0 backward on the batch with the first sequence made to start
+    # with it (:func:`zero_row_probe`; inf: a gradient or the loss is not finite; -1 / NaN: no such row)
+    zero_row_token: int = -1
+    zero_row_grad_max: float = math.nan
 
     @property
     def nonzero(self) -> int:
@@ -113,6 +118,7 @@ class Gradients:
     def as_dict(self) -> dict[str, Any]:
         return dict(below_adam_eps=self.below_adam_eps, below_adam_eps_after_step=self.below_adam_eps_after_step,
                     nonzero=self.nonzero, batch=self.batch, shrink_rate=self.shrink_rate,
+                    zero_row_token=self.zero_row_token, zero_row_grad_max=self.zero_row_grad_max,
                     tied_embeddings=[{"module": n, "weight_rms": r} for n, r in self.tied_embeddings],
                     by_parameter=[{"parameter": n, "nonzero": k, "below_adam_eps": b} for n, k, b in self.by_parameter])
 
@@ -272,6 +278,56 @@ def _eps_share_after_step(model: nn.Module, grads: Gradients, rerun: Callable[[]
         except Exception:  # noqa: BLE001 - as in stuck_at_zero
             return math.nan
         return facts().below_adam_eps
+
+
+def zero_token_rows(model: nn.Module) -> list[int]:
+    """The rows of the model's token table (:func:`load.token_table`) that are exactly zero, where
+    some row is not (a table all zero is another finding's)."""
+    from initscope.inspect.load import token_table
+
+    table = token_table(model)
+    w = weight_of(table) if table is not None else None
+    if w is None or w.dim() != 2:
+        return []
+    zero = (w.detach() == 0).all(dim=1)
+    return [] if bool(zero.all()) else [int(i) for i in zero.nonzero().flatten()]
+
+
+def _starting_with(b: Batch, token: int) -> Batch | None:
+    """``b`` with its first sequence's first token id set to ``token``; None where the batch holds
+    no ``[batch, positions]`` token ids."""
+    ids = b.kwargs.get("input_ids", b.main)
+    if not isinstance(ids, torch.Tensor) or ids.is_floating_point() or ids.dtype == torch.bool or ids.dim() != 2:
+        return None
+    probe = ids.clone()
+    probe[0, 0] = token
+    if "input_ids" in b.kwargs and b.kwargs["input_ids"] is ids:
+        return b.with_kwargs(input_ids=probe)
+    return Batch(tuple(probe if a is ids else a for a in b.args), dict(b.kwargs), b.source)
+
+
+def zero_row_probe(model: nn.Module, b: Batch, rerun: Callable[[Batch], Output]) -> tuple[int, float]:
+    """(token, largest |gradient|) of a step-0 backward on ``b`` with its first sequence made to start
+    with the first token whose embedding row is exactly zero (:func:`zero_token_rows`): the state
+    such a sequence starts from is zero, and where the model normalizes that zero state (an RMS or
+    L2 norm with its epsilon inside the root) each norm multiplies the gradient by 1/sqrt(eps).
+    inf: a gradient or the loss is not finite; (-1, NaN): no zero row, no token ids, or the pass
+    failed. Clears the gradients it leaves."""
+    rows = zero_token_rows(model)
+    probe = _starting_with(b, rows[0]) if rows else None
+    if probe is None:
+        return -1, math.nan
+    model.zero_grad(set_to_none=True)
+    try:
+        out = rerun(probe)
+    except Exception:  # noqa: BLE001 - as in stuck_at_zero: a probe that fails reads nothing
+        model.zero_grad(set_to_none=True)
+        return -1, math.nan
+    grads = [_dense(p.grad.detach()) for p in model.parameters() if p.grad is not None]
+    finite = math.isfinite(out.loss) and all(bool(torch.isfinite(g).all()) for g in grads)
+    top = max((float(g.abs().max()) for g in grads if g.numel()), default=0.0) if finite else math.inf
+    model.zero_grad(set_to_none=True)
+    return rows[0], top
 
 
 def linear_weights(model: nn.Module) -> set[int]:
@@ -943,6 +999,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
         stuck = stuck_at_zero(model, lambda: _record(model, b, seed=seed, task=task))
         grads.below_adam_eps_after_step = _eps_share_after_step(model, grads, lambda: _record(model, b, seed=seed, task=task),
                                                                 lambda: gradient_facts(model, b.size, sum(t.numel() for t in ids)))
+        grads.zero_row_token, grads.zero_row_grad_max = zero_row_probe(model, b, lambda pb: _record(model, pb, seed=seed, task=task)[1])
     finally:
         for p, g in old_grads.items():
             p.grad = g

@@ -20,8 +20,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from initscope.errors import unknown
-from initscope.inspect.core import at_init_mode, linear_weights, token_tables
-from initscope.inspect.load import Batch, as_batch, call_model, first_tensor
+from initscope.inspect.core import at_init_mode, linear_weights, token_tables, zero_token_rows
+from initscope.inspect.load import Batch, as_batch, call_model, first_tensor, token_table
 from initscope.inspect.stats import CLOSED_HARMS, GATE_SATURATION_Z, as_samples_by_units, gate_names
 from initscope.inspect.structure import QK_NAME, RECURRENT, in_parametrization, is_embedding, weight_of
 from initscope.inspect.verdicts import dead_blocks, residual_blocks, zero_shared_heads
@@ -566,6 +566,25 @@ def _tables_to_token_scale(model: nn.Module, plan: FixPlan) -> None:
                                    else "x sqrt(width) on the token embeddings"))
 
 
+def _redraw_zero_rows(model: nn.Module, plan: FixPlan, g: torch.Generator) -> None:
+    """The token table's rows that are exactly zero (a padding index the init zeroed:
+    :func:`core.zero_token_rows`) drawn N(0, std^2) at the std of its other rows."""
+    rows = zero_token_rows(model)
+    table = token_table(model)
+    w = weight_of(table) if table is not None and rows else None
+    if w is None or any(not p.requires_grad for p in table.parameters(recurse=False)):
+        return
+    keep = torch.ones(w.shape[0], dtype=torch.bool, device=w.device)
+    keep[rows] = False
+    std = float(w.detach()[keep].float().std())
+    fresh = torch.empty(len(rows), w.shape[1], dtype=w.dtype, device=w.device)
+    _normal_(fresh, std, g)
+    w[rows] = fresh
+    shown = ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+    plan.actions.append(f"token row(s) {shown} of the token table: exactly zero, re-drawn N(0, {std:.3g}^2) like the other rows "
+                        "(a sequence starting with such a token overflowed the gradient)")
+
+
 def _scale_embeddings_in_memory(model: nn.Module, cfg: Any) -> str:
     """``scale_embedding=True`` on a model already built: BART's family reads it once, at
     construction, into each stack's (or scaled embedding's) ``embed_scale``; those at 1.0 are set
@@ -645,6 +664,11 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
     if not res.issues:
         plan.actions.append(f"no defect; acting on the warning: {', '.join(acted)}")
         plan.shrink_only = True
+    if any(f.kind == "zero token row overflows the gradient" for f in res.findings):
+        # whatever else the fix does (a plain stack's LSUV too): its own generator, so the other
+        # draws stay those of a model without the zero row
+        with torch.no_grad():
+            _redraw_zero_rows(model, plan, generator(seed, "fix zero rows"))
     layers = res.layers
     has_norm = bool((layers.role == "norm").any()) if "role" in layers else False
     recurrent = [(n, m) for n, m in model.named_modules() if isinstance(m, RECURRENT)]

@@ -124,8 +124,8 @@ def _hf_main_input(model: nn.Module) -> str | None:
     return name if isinstance(name, str) and hasattr(model, "config") else None
 
 
-def token_vocab(model: nn.Module) -> int | None:
-    """The vocabulary of a model whose first layer is an embedding (``transformers``: its input
+def token_table(model: nn.Module) -> nn.Module | None:
+    """The token table of a model whose first layer is an embedding (``transformers``: its input
     embeddings; torch: the first registered leaf module), else None."""
     get = getattr(model, "get_input_embeddings", None)
     if callable(get) and _hf_main_input(model) == "input_ids":
@@ -134,11 +134,17 @@ def token_vocab(model: nn.Module) -> int | None:
         except Exception:  # noqa: BLE001 - some wrappers raise NotImplementedError
             emb = None
         if is_embedding(emb) or hasattr(emb, "num_embeddings"):
-            return int(emb.num_embeddings)
+            return emb
     for _, m in model.named_modules():
         if len(list(m.children())) == 0:  # the first leaf decides
-            return int(m.num_embeddings) if is_embedding(m) else None
+            return m if is_embedding(m) else None
     return None
+
+
+def token_vocab(model: nn.Module) -> int | None:
+    """The vocabulary of a model whose first layer is an embedding (:func:`token_table`), else None."""
+    table = token_table(model)
+    return int(table.num_embeddings) if table is not None else None
 
 
 def draw_batch(

@@ -24,7 +24,9 @@
   a gate held open is a choice), a tanh RNN by its recurrent spectral radius, and a tanh or
   sigmoid (a module, or a function reading a layer's output) by how many of its inputs saturate;
 - the **gradients** against the optimizer: whether any passes the head, how many fall under
-  AdamW's eps, and an embedding tied to the head at a scale one optimizer step erases.
+  AdamW's eps, an embedding tied to the head at a scale one optimizer step erases, and a
+  token row the init left at exactly zero (a padding index) by whether a sequence that starts
+  with it gives a finite step-0 gradient (no threshold: inf or not).
 
 Thresholds were set on ``initscope.inspect.zoo`` (GPT-2, LLaMA, BERT, ViT, torch's
 TransformerEncoder pre- and post-norm, a BatchNorm ResNet, a plain CNN and MLP, each with its
@@ -1215,6 +1217,23 @@ def post_norm_blocks(blocks: pd.DataFrame) -> pd.Series:
     return blocks.post_norm.fillna(False).astype(bool)
 
 
+def _zero_row_findings(gr: Gradients | None) -> list[Finding]:
+    """A token whose embedding row is exactly zero, and a step-0 backward on a sequence that starts
+    with it that is not finite (:func:`core.zero_row_probe`): the first optimizer step turns the
+    weights NaN whenever a batch holds such a sequence."""
+    top = getattr(gr, "zero_row_grad_max", math.nan) if gr is not None else math.nan
+    if not top == math.inf:
+        return []
+    token = int(gr.zero_row_token)
+    return [_finding("zero token row overflows the gradient", [f"token {token}"], top,
+                     f"token {token}'s embedding row is exactly zero (a padding index the init zeroed), and a sequence that "
+                     "starts with it gives gradients that are not finite at step 0: its state stays zero, and each norm "
+                     "of a zero state multiplies the gradient by 1/sqrt(eps); the first optimizer step on such a batch "
+                     "makes the weights NaN (Dory, a normalized transformer, diverged so from its library init)",
+                     f"draw token {token}'s row like the others (--fix auto does), or keep that token out of the first position",
+                     confidence="high", severity="defect")]
+
+
 def _tied_stream_findings(blocks: pd.DataFrame, o: Output, gr: Gradients | None) -> list[Finding]:
     """A causal LM with a tied head and a learned position table whose last block's stream has
     outgrown the embeddings that entered its first (:data:`TIED_STREAM_GROWTH_MAX`)."""
@@ -1730,7 +1749,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
                 *_block_findings(blocks, layers, parallel, _library_factor(output), _table_shortfall(output),
                                  _short_conv_blocks(branches, short_mixers)), *_dead_block_findings(dead, blocks), *_zero_head_findings(layers),
                 *_first_attention_findings(first_attention, attention, output, gated, embeddings_normalized(layers), layers, routed),
-                *_tied_stream_findings(blocks, output, gradients),
+                *_tied_stream_findings(blocks, output, gradients), *_zero_row_findings(gradients),
                 *_post_norm_token_findings(blocks, branches, attention, output),
                 *_small_behind_norms_findings(output, branches), *_slab_fan_findings(expert_slabs, silent, branches),
                 *stream, *layer_findings,
