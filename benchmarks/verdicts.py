@@ -1315,7 +1315,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "71": ("beam-w256", "hunyuanmoe-w256", "lfm2conv-w256", "nemotronh-w256",
                                                         "bamba-w256", "dory-w256"),
                                                  "72": ("laramini-w256", "olmohybrid-w256", "recurrentgemma-w256", "lfm2conv-w256",
-                                                        "nemotronh-w256", "bamba-w256")}
+                                                        "nemotronh-w256", "bamba-w256"),
+                                                 "73": ("dory-w256", "kolibri1-w256", "glm4-w256", "gpt-oss-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -2048,6 +2049,13 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # five hybrids at x2.5): six designs whose first block mixes tokens without attention, at every
     # parameter x2 and x3, where their attention reads in and under that band
     "72": (HOLDOUT.with_name("verdicts_others72.json"), ("x2", "x3")),
+    # set 73 (stop 63, committed with inspect's predictions before training, after a zero token row
+    # whose sequences overflow the step-0 gradient was made a defect, set on Dory alone): Dory, whose
+    # padding row overflows at every init that keeps it; Kolibri1, whose row overflowed at
+    # initializer_range x10 only; GLM4 and gpt-oss, whose probes read 1e31 and 1e27 short of the
+    # overflow at their library init and x2.5: each at every parameter x0.5 and x2, and
+    # initializer_range x5
+    "73": (HOLDOUT.with_name("verdicts_others73.json"), ("x0.5", "x2", "range-x5")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
@@ -2162,11 +2170,13 @@ def cmd_others_trained(jobs: int, protocol: dict, which: str = "1", fixes: bool 
 def cmd_others_predict(which: str) -> None:
     """inspect's predictions for one others set, before it is trained: per pair the first block's
     attention branch over the token embeddings, that over the library init's, the first
-    attention's entropy (share of its maximum) and the defects and warnings (the tables
+    attention's entropy (share of its maximum), the zero-row probe's largest gradient (inf: not
+    finite; NaN: no zero token row) and the defects and warnings (the tables
     RESULTS commits before a set's training)."""
     from initscope.inspect.verdicts import _entropy_of
 
-    print("| pair | first attention / embeddings | / library | entropy | predicted |\n| --- | --- | --- | --- | --- |")
+    print("| pair | first attention / embeddings | / library | entropy | zero-row probe, max abs gradient | predicted |\n"
+          "| --- | --- | --- | --- | --- | --- |")
     for name in OTHER_SET_FAMILIES[which]:
         x, _ = zoo.task_data(OTHER_TASKS[name], 16, seed=12345)
         for init in OTHER_SETS[which][1]:
@@ -2177,7 +2187,8 @@ def cmd_others_predict(which: str) -> None:
             ent = _entropy_of(res.attention, str(first.iloc[0].module)) if len(first) else math.nan
             defects = [f.kind + (" (low)" if f.confidence == "low" else "") for f in res.findings if f.severity == "defect"]
             warned = [f.kind for f in res.findings if f.severity == "warning"]
-            print(f"| {name} {init} | {ratio:.3g} | {ratio / res.output.first_attention_library:.3g} | {ent:.2f} | "
+            probe = res.gradients.zero_row_grad_max if res.gradients is not None else math.nan
+            print(f"| {name} {init} | {ratio:.3g} | {ratio / res.output.first_attention_library:.3g} | {ent:.2f} | {probe:.3g} | "
                   f"{', '.join(defects) or 'ok'}{' (warned: ' + ', '.join(warned) + ')' if warned else ''} |", flush=True)
 
 
