@@ -287,6 +287,7 @@ def test_cli_json_keys_data_loader_dicts_and_one_line_errors(tmp_path, monkeypat
     d = json.loads(p.stdout)
     assert {"layers", "verdict", "issues", "blocks", "attention", "gradients", "stuck"} <= set(d) and isinstance(d["issues"], list)
     assert d["stuck"] == [] and "below_adam_eps_after_step" in d["gradients"]
+    assert d["gradients"]["zero_row_token"] == -1 and d["gradients"]["zero_row_overflows"] is None  # no token table
     for row in d["layers"]:
         assert {"name", "type", "sample_variance", "mean_spread", "sample_fraction", "dead_fraction", "effective_rank", "grad_norm", "weight_std", "verdict"} <= set(row)
     assert (tmp_path / "o" / "fixed_state_dict.pt").exists() and (tmp_path / "o" / "report.html").exists()

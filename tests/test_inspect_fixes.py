@@ -837,7 +837,7 @@ def test_a_zero_token_row_that_overflows_the_gradient_is_a_defect_and_the_fix_dr
     safe = _NormalizedLM(eps=1e-2)
     res = inspect(safe, ids, task="lm")
     assert res.gradients.zero_row_token == 0 and math.isfinite(res.gradients.zero_row_grad_max)
-    assert kind not in {f.kind for f in res.findings}
+    assert kind not in {f.kind for f in res.findings} and res.gradients.as_dict()["zero_row_overflows"] is False
     torch.manual_seed(0)
     model = _NormalizedLM(eps=1e-10)
     assert zero_token_rows(model) == [0]
@@ -845,7 +845,7 @@ def test_a_zero_token_row_that_overflows_the_gradient_is_a_defect_and_the_fix_dr
     assert res.gradients.zero_row_token == 0 and res.gradients.zero_row_grad_max == math.inf
     (f,) = [f for f in res.findings if f.kind == kind]
     assert f.severity == "defect" and "token 0" in f.message
-    assert res.gradients.as_dict()["zero_row_grad_max"] == math.inf
+    assert res.gradients.as_dict()["zero_row_grad_max"] == math.inf and res.gradients.as_dict()["zero_row_overflows"] is True
     others = model.emb.weight.detach()[1:].clone()
     plan = auto_fix(model, ids)
     assert any("re-drawn" in a and "token row(s) 0" in a for a in plan.actions), plan.actions
@@ -858,4 +858,5 @@ def test_a_zero_token_row_that_overflows_the_gradient_is_a_defect_and_the_fix_dr
     torch.manual_seed(0)
     plain = _NormalizedLM(eps=1e-10)
     plain.emb = no_pad
-    assert zero_token_rows(plain) == [] and math.isnan(inspect(plain, ids, task="lm").gradients.zero_row_grad_max)
+    unprobed = inspect(plain, ids, task="lm").gradients
+    assert zero_token_rows(plain) == [] and math.isnan(unprobed.zero_row_grad_max) and unprobed.as_dict()["zero_row_overflows"] is None

@@ -119,6 +119,8 @@ class Gradients:
         return dict(below_adam_eps=self.below_adam_eps, below_adam_eps_after_step=self.below_adam_eps_after_step,
                     nonzero=self.nonzero, batch=self.batch, shrink_rate=self.shrink_rate,
                     zero_row_token=self.zero_row_token, zero_row_grad_max=self.zero_row_grad_max,
+                    # JSON has no inf (--json writes it as null, as NaN): said apart
+                    zero_row_overflows=None if self.zero_row_token < 0 else self.zero_row_grad_max == math.inf,
                     tied_embeddings=[{"module": n, "weight_rms": r} for n, r in self.tied_embeddings],
                     by_parameter=[{"parameter": n, "nonzero": k, "below_adam_eps": b} for n, k, b in self.by_parameter])
 
