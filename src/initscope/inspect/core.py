@@ -99,8 +99,8 @@ class Gradients:
     # is over verdicts.GRAD_BELOW_EPS_MAX and near-zero gates (:func:`gated_parameters`) stand in the way
     below_adam_eps_after_step: float = math.nan
     # a token whose embedding row is exactly zero (a padding index the init zeroed), and the
-    # largest |gradient| of a step-0 backward on the batch with the first sequence made to start
-    # with it (:func:`zero_row_probe`; inf: a gradient or the loss is not finite; -1 / NaN: no such row)
+    # largest |gradient| the batch's first sequence, made to start with it, contributes at step 0
+    # (:func:`zero_row_probe`; inf: a gradient or the loss is not finite; -1 / NaN: not probed)
     zero_row_token: int = -1
     zero_row_grad_max: float = math.nan
 
@@ -308,25 +308,86 @@ def _starting_with(b: Batch, token: int) -> Batch | None:
     return Batch(tuple(probe if a is ids else a for a in b.args), dict(b.kwargs), b.source)
 
 
-def zero_row_probe(model: nn.Module, b: Batch, rerun: Callable[[Batch], Output]) -> tuple[int, float]:
+def _first_sequence(b: Batch) -> Batch:
+    """``b`` cut to its first sample: every tensor whose first dimension is the batch's."""
+    n = b.size
+
+    def cut(t: Any) -> Any:
+        return t[:1] if isinstance(t, torch.Tensor) and t.dim() > 0 and t.shape[0] == n else t
+
+    return Batch(tuple(cut(a) for a in b.args), {k: cut(v) for k, v in b.kwargs.items()}, b.source)
+
+
+@contextmanager
+def _output_gradient_scaled(model: nn.Module, factor: float) -> Iterator[None]:
+    """The gradient reaching the model's output tensor multiplied by ``factor`` (a hook on the
+    tensor its forward returns, which its own loss, if any, was computed from)."""
+    def hook(_module: nn.Module, _args: Any, out: Any) -> None:
+        t = output_tensor(out)
+        if t is not None and t.requires_grad:
+            t.register_hook(lambda g: g * factor)
+
+    handle = model.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def _plain_step0(model: nn.Module, b: Batch, task: Task) -> float:
+    """The step-0 loss on ``b`` and its backward, without the recorder (whose statistics cost more
+    than the pass): a ``transformers`` LM's own loss given labels, as :func:`_record` computes it,
+    else the next-token loss of a ``[batch, positions, vocabulary]`` output read against integer
+    input ids of ``[batch, positions]``; NaN, no backward, for any other model or task."""
+    known = hf_task(model)
+    labels = _own_lm_labels(b)
+    if task not in ("auto", "lm"):
+        return math.nan
+    with at_init_mode(model), no_fastpath(), _quiet_transformers():
+        if known is not None and known[0] == "lm" and labels is not None:
+            cb = b.with_kwargs(labels=labels)
+            if "use_cache" not in cb.kwargs and _forward_names(model, "use_cache"):
+                cb = cb.with_kwargs(use_cache=False)
+            loss = model_loss(call_model(model, cb))
+        else:
+            out = output_tensor(call_model(model, b))
+            ids = _int_ids(b.kwargs.get("input_ids", b.main))
+            if out is None or ids is None or out.dim() != 3 or tuple(out.shape[:2]) != tuple(ids.shape):
+                return math.nan
+            loss = standard_loss("lm", out, ids, generator(0, "labels"))
+        if loss is None:
+            return math.nan
+        value = float(loss.detach())
+        if math.isfinite(value) and loss.requires_grad:
+            loss.backward()
+        return value
+
+
+def zero_row_probe(model: nn.Module, b: Batch, task: Task = "auto") -> tuple[int, float]:
     """(token, largest |gradient|) of a step-0 backward on ``b`` with its first sequence made to start
     with the first token whose embedding row is exactly zero (:func:`zero_token_rows`): the state
     such a sequence starts from is zero, and where the model normalizes that zero state (an RMS or
     L2 norm with its epsilon inside the root) each norm multiplies the gradient by 1/sqrt(eps).
-    inf: a gradient or the loss is not finite; (-1, NaN): no zero row, no token ids, or the pass
-    failed. Clears the gradients it leaves."""
+    Only that sequence is run (:func:`_plain_step0`: an LM's loss), its output's gradient scaled by
+    1 / batch size: in a model that treats each sequence apart, every value its backward passes is
+    the one the whole batch's backward passes along it, at 1 / batch of a pass's cost. inf: a
+    gradient or the loss is not finite; (-1, NaN): no zero row, no token ids, not an LM, or the
+    pass failed. Clears the gradients it leaves."""
     rows = zero_token_rows(model)
     probe = _starting_with(b, rows[0]) if rows else None
     if probe is None:
         return -1, math.nan
     model.zero_grad(set_to_none=True)
     try:
-        out = rerun(probe)
+        with _output_gradient_scaled(model, 1.0 / b.size):
+            loss = _plain_step0(model, _first_sequence(probe), task)
     except Exception:  # noqa: BLE001 - as in stuck_at_zero: a probe that fails reads nothing
+        loss = math.nan
+    if loss != loss:
         model.zero_grad(set_to_none=True)
         return -1, math.nan
     grads = [_dense(p.grad.detach()) for p in model.parameters() if p.grad is not None]
-    finite = math.isfinite(out.loss) and all(bool(torch.isfinite(g).all()) for g in grads)
+    finite = math.isfinite(loss) and all(bool(torch.isfinite(g).all()) for g in grads)
     top = max((float(g.abs().max()) for g in grads if g.numel()), default=0.0) if finite else math.inf
     model.zero_grad(set_to_none=True)
     return rows[0], top
@@ -1001,7 +1062,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
         stuck = stuck_at_zero(model, lambda: _record(model, b, seed=seed, task=task))
         grads.below_adam_eps_after_step = _eps_share_after_step(model, grads, lambda: _record(model, b, seed=seed, task=task),
                                                                 lambda: gradient_facts(model, b.size, sum(t.numel() for t in ids)))
-        grads.zero_row_token, grads.zero_row_grad_max = zero_row_probe(model, b, lambda pb: _record(model, pb, seed=seed, task=task)[1])
+        grads.zero_row_token, grads.zero_row_grad_max = zero_row_probe(model, b, task)
     finally:
         for p, g in old_grads.items():
             p.grad = g
