@@ -103,6 +103,10 @@ class Gradients:
     # (:func:`zero_row_probe`; inf: a gradient or the loss is not finite; -1 / NaN: not probed)
     zero_row_token: int = -1
     zero_row_grad_max: float = math.nan
+    # the same probe after one Adam step on the batch's own gradients (:func:`one_adam_step`), run
+    # only where the first is not finite: a zero bias that takes a gradient moves, and the state
+    # the sequence starts from is zero no more (GLM-4 x2 learned so; Dory's stays zero)
+    zero_row_grad_max_after_step: float = math.nan
 
     @property
     def nonzero(self) -> int:
@@ -121,6 +125,9 @@ class Gradients:
                     zero_row_token=self.zero_row_token, zero_row_grad_max=self.zero_row_grad_max,
                     # JSON has no inf (--json writes it as null, as NaN): said apart
                     zero_row_overflows=None if self.zero_row_token < 0 else self.zero_row_grad_max == math.inf,
+                    zero_row_grad_max_after_step=self.zero_row_grad_max_after_step,
+                    zero_row_overflows_after_step=(None if not self.zero_row_grad_max == math.inf
+                                                   else self.zero_row_grad_max_after_step == math.inf),
                     tied_embeddings=[{"module": n, "weight_rms": r} for n, r in self.tied_embeddings],
                     by_parameter=[{"parameter": n, "nonzero": k, "below_adam_eps": b} for n, k, b in self.by_parameter])
 
@@ -363,34 +370,50 @@ def _plain_step0(model: nn.Module, b: Batch, task: Task) -> float:
         return value
 
 
-def zero_row_probe(model: nn.Module, b: Batch, task: Task = "auto") -> tuple[int, float]:
-    """(token, largest |gradient|) of a step-0 backward on ``b`` with its first sequence made to start
-    with the first token whose embedding row is exactly zero (:func:`zero_token_rows`): the state
-    such a sequence starts from is zero, and where the model normalizes that zero state (an RMS or
-    L2 norm with its epsilon inside the root) each norm multiplies the gradient by 1/sqrt(eps).
-    Only that sequence is run (:func:`_plain_step0`: an LM's loss), its output's gradient scaled by
-    1 / batch size: in a model that treats each sequence apart, every value its backward passes is
-    the one the whole batch's backward passes along it, at 1 / batch of a pass's cost. inf: a
-    gradient or the loss is not finite; (-1, NaN): no zero row, no token ids, not an LM, or the
-    pass failed. Clears the gradients it leaves."""
-    rows = zero_token_rows(model)
-    probe = _starting_with(b, rows[0]) if rows else None
-    if probe is None:
-        return -1, math.nan
+def _probe_max(model: nn.Module, b: Batch, token: int, task: Task) -> float:
+    """The largest |gradient| the first sequence of ``b``, made to start with ``token``, contributes at
+    step 0 (:func:`zero_row_probe`); inf: not finite; NaN: no LM loss or the pass failed."""
     model.zero_grad(set_to_none=True)
+    probe = _starting_with(b, token)
     try:
         with _output_gradient_scaled(model, 1.0 / b.size):
-            loss = _plain_step0(model, _first_sequence(probe), task)
+            loss = _plain_step0(model, _first_sequence(probe), task) if probe is not None else math.nan
     except Exception:  # noqa: BLE001 - as in stuck_at_zero: a probe that fails reads nothing
         loss = math.nan
     if loss != loss:
-        model.zero_grad(set_to_none=True)
-        return -1, math.nan
+        return math.nan
     grads = [_dense(p.grad.detach()) for p in model.parameters() if p.grad is not None]
-    finite = math.isfinite(loss) and all(bool(torch.isfinite(g).all()) for g in grads)
-    top = max((float(g.abs().max()) for g in grads if g.numel()), default=0.0) if finite else math.inf
+    if not (math.isfinite(loss) and all(bool(torch.isfinite(g).all()) for g in grads)):
+        return math.inf
+    return max((float(g.abs().max()) for g in grads if g.numel()), default=0.0)
+
+
+def zero_row_probe(model: nn.Module, b: Batch, task: Task = "auto") -> tuple[int, float, float]:
+    """(token, largest |gradient|, the same after one Adam step) of a step-0 backward on ``b`` with its
+    first sequence made to start with the first token whose embedding row is exactly zero
+    (:func:`zero_token_rows`): the state such a sequence starts from is zero, and where the model
+    normalizes that zero state (an RMS or L2 norm with its epsilon inside the root) each norm
+    multiplies the gradient by 1/sqrt(eps). Only that sequence is run (:func:`_plain_step0`: an
+    LM's loss), its output's gradient scaled by 1 / batch size: in a model that treats each
+    sequence apart, every value its backward passes is the one the whole batch's backward passes
+    along it, at 1 / batch of a pass's cost. Where that is not finite, the probe runs again after
+    one Adam step on the gradients the batch left (:func:`one_adam_step`): zero biases move, and
+    the state may be zero no more. inf: a gradient or the loss is not finite; NaN: not run;
+    (-1, NaN, NaN): no zero row, no token ids, not an LM, or the pass failed. Expects the batch's
+    step-0 gradients on the parameters; clears them."""
+    rows = zero_token_rows(model)
+    if not rows or _starting_with(b, rows[0]) is None:
+        return -1, math.nan, math.nan
+    batch_grads = [(p, p.grad) for p in model.parameters()]
+    first = _probe_max(model, b, rows[0], task)
+    after = math.nan
+    if first == math.inf:
+        for p, g in batch_grads:
+            p.grad = g
+        with one_adam_step(model):
+            after = _probe_max(model, b, rows[0], task)
     model.zero_grad(set_to_none=True)
-    return rows[0], top
+    return (-1, math.nan, math.nan) if first != first else (rows[0], first, after)
 
 
 def linear_weights(model: nn.Module) -> set[int]:
@@ -1062,7 +1085,7 @@ def _inspect(model: nn.Module, batch: Any, *, seed: int, task: Task) -> InspectR
         stuck = stuck_at_zero(model, lambda: _record(model, b, seed=seed, task=task))
         grads.below_adam_eps_after_step = _eps_share_after_step(model, grads, lambda: _record(model, b, seed=seed, task=task),
                                                                 lambda: gradient_facts(model, b.size, sum(t.numel() for t in ids)))
-        grads.zero_row_token, grads.zero_row_grad_max = zero_row_probe(model, b, task)
+        grads.zero_row_token, grads.zero_row_grad_max, grads.zero_row_grad_max_after_step = zero_row_probe(model, b, task)
     finally:
         for p, g in old_grads.items():
             p.grad = g
