@@ -1316,7 +1316,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                         "bamba-w256", "dory-w256"),
                                                  "72": ("laramini-w256", "olmohybrid-w256", "recurrentgemma-w256", "lfm2conv-w256",
                                                         "nemotronh-w256", "bamba-w256"),
-                                                 "73": ("dory-w256", "kolibri1-w256", "glm4-w256", "gpt-oss-w256")}
+                                                 "73": ("dory-w256", "kolibri1-w256", "glm4-w256", "gpt-oss-w256"),
+                                                 "74": ("beam-w256", "minimax-w256"), "75": ("kolibri1-w256",)}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -2056,6 +2057,13 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # overflow at their library init and x2.5: each at every parameter x0.5 and x2, and
     # initializer_range x5
     "73": (HOLDOUT.with_name("verdicts_others73.json"), ("x0.5", "x2", "range-x5")),
+    # sets 74 and 75 (stop 63, committed with inspect's predictions before training, after the
+    # zero-row rule was made to need the overflow to outlast one Adam step): designs without
+    # biases whose zero row overflowed at set 48's and 59's inits, where the probe goes from finite
+    # to not: Beam and MiniMax at every parameter x4, x5 and x7; Kolibri1 at initializer_range x8
+    # and x9 (finite at step 0 and x8; not at x9)
+    "74": (HOLDOUT.with_name("verdicts_others74.json"), ("x4", "x5", "x7")),
+    "75": (HOLDOUT.with_name("verdicts_others75.json"), ("range-x8", "range-x9")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
