@@ -881,3 +881,21 @@ def test_a_zero_token_row_that_overflows_only_before_the_first_step_is_a_warning
     (f,) = [f for f in res.findings if f.kind == kind]
     assert (f.severity, f.confidence) == ("warning", "low") and "after one optimizer step" in f.message
     assert kind not in " ".join(res.issues)
+
+
+def test_the_zero_row_verdict_reads_the_probe_after_one_step_first():
+    """The verdict from the two probes (core.zero_row_probe), as trained pairs answered: not finite
+    after one Adam step is a defect whatever step 0 read (Dory: both; Kolibri1 initializer_range x8:
+    finite at step 0, diverged, others set 75); not finite at step 0 only is a warning (GLM-4 x2
+    learned, set 73); finite in both, or not probed, says nothing."""
+    from initscope.inspect.core import Gradients
+    from initscope.inspect.verdicts import _zero_row_findings
+
+    def said(first, after, token=0):
+        fs = _zero_row_findings(Gradients(zero_row_token=token, zero_row_grad_max=first, zero_row_grad_max_after_step=after))
+        return [(f.severity, f.confidence) for f in fs]
+
+    assert said(math.inf, math.inf) == [("defect", "high")]
+    assert said(0.05, math.inf) == [("defect", "high")]
+    assert said(math.inf, 3.3) == [("warning", "low")]
+    assert said(3e31, 5.0) == [] and said(math.nan, math.nan, token=-1) == [] and _zero_row_findings(None) == []

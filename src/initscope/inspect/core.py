@@ -103,9 +103,9 @@ class Gradients:
     # (:func:`zero_row_probe`; inf: a gradient or the loss is not finite; -1 / NaN: not probed)
     zero_row_token: int = -1
     zero_row_grad_max: float = math.nan
-    # the same probe after one Adam step on the batch's own gradients (:func:`one_adam_step`), run
-    # only where the first is not finite: a zero bias that takes a gradient moves, and the state
-    # the sequence starts from is zero no more (GLM-4 x2 learned so; Dory's stays zero)
+    # the same probe after one Adam step on the batch's own gradients (:func:`one_adam_step`): a zero
+    # bias that takes a gradient moves, and the state the sequence starts from is zero no more
+    # (GLM-4 x2 learned so; Dory's stays zero), or the step makes an overflow (Kolibri1 range-x8)
     zero_row_grad_max_after_step: float = math.nan
 
     @property
@@ -126,7 +126,7 @@ class Gradients:
                     # JSON has no inf (--json writes it as null, as NaN): said apart
                     zero_row_overflows=None if self.zero_row_token < 0 else self.zero_row_grad_max == math.inf,
                     zero_row_grad_max_after_step=self.zero_row_grad_max_after_step,
-                    zero_row_overflows_after_step=(None if not self.zero_row_grad_max == math.inf
+                    zero_row_overflows_after_step=(None if self.zero_row_token < 0
                                                    else self.zero_row_grad_max_after_step == math.inf),
                     tied_embeddings=[{"module": n, "weight_rms": r} for n, r in self.tied_embeddings],
                     by_parameter=[{"parameter": n, "nonzero": k, "below_adam_eps": b} for n, k, b in self.by_parameter])
@@ -396,9 +396,10 @@ def zero_row_probe(model: nn.Module, b: Batch, task: Task = "auto") -> tuple[int
     multiplies the gradient by 1/sqrt(eps). Only that sequence is run (:func:`_plain_step0`: an
     LM's loss), its output's gradient scaled by 1 / batch size: in a model that treats each
     sequence apart, every value its backward passes is the one the whole batch's backward passes
-    along it, at 1 / batch of a pass's cost. Where that is not finite, the probe runs again after
-    one Adam step on the gradients the batch left (:func:`one_adam_step`): zero biases move, and
-    the state may be zero no more. inf: a gradient or the loss is not finite; NaN: not run;
+    along it, at 1 / batch of a pass's cost. The probe runs again after one Adam step on the
+    gradients the batch left (:func:`one_adam_step`), where training first meets such a sequence:
+    zero biases move, and the state may be zero no more; or the step's moves make the overflow
+    (Kolibri1 at initializer_range x8). inf: a gradient or the loss is not finite; NaN: not run;
     (-1, NaN, NaN): no zero row, no token ids, not an LM, or the pass failed. Expects the batch's
     step-0 gradients on the parameters; clears them."""
     rows = zero_token_rows(model)
@@ -407,7 +408,7 @@ def zero_row_probe(model: nn.Module, b: Batch, task: Task = "auto") -> tuple[int
     batch_grads = [(p, p.grad) for p in model.parameters()]
     first = _probe_max(model, b, rows[0], task)
     after = math.nan
-    if first == math.inf:
+    if first == first:
         for p, g in batch_grads:
             p.grad = g
         with one_adam_step(model):

@@ -26,7 +26,7 @@
 - the **gradients** against the optimizer: whether any passes the head, how many fall under
   AdamW's eps, an embedding tied to the head at a scale one optimizer step erases, and a
   token row the init left at exactly zero (a padding index) by whether a sequence that starts
-  with it gives a finite step-0 gradient, and again after one Adam step (no threshold: inf or not).
+  with it gives a finite gradient at step 0 and after one Adam step (no threshold: inf or not).
 
 Thresholds were set on ``initscope.inspect.zoo`` (GPT-2, LLaMA, BERT, ViT, torch's
 TransformerEncoder pre- and post-norm, a BatchNorm ResNet, a plain CNN and MLP, each with its
@@ -1218,27 +1218,33 @@ def post_norm_blocks(blocks: pd.DataFrame) -> pd.Series:
 
 
 def _zero_row_findings(gr: Gradients | None) -> list[Finding]:
-    """A token whose embedding row is exactly zero, and a step-0 backward on a sequence that starts
-    with it that is not finite (:func:`core.zero_row_probe`). A defect where it is still not finite
-    after one Adam step: the state stays zero (no bias moves it; Dory diverged from its library
-    init so), and any batch holding such a sequence turns the weights NaN. A warning where that
-    step ends it: zero biases that take a gradient move the state off zero before such a batch
-    is likely (GLM-4 x2 learned, 0.97, others set 73; x2.5 and initializer_range x5: 0.49, 0.45)."""
-    top = getattr(gr, "zero_row_grad_max", math.nan) if gr is not None else math.nan
-    if not top == math.inf:
+    """A token whose embedding row is exactly zero, and a backward on a sequence that starts with it
+    that is not finite (:func:`core.zero_row_probe`). A defect where it is not finite after one
+    Adam step, which is when training first meets such a sequence: the state stays zero (no bias
+    moves it; Dory diverged from its library init so) or the step's moves overflow it (Kolibri1
+    at initializer_range x8, finite at step 0 only, diverged: others set 75), and any batch
+    holding such a sequence turns the weights NaN. A warning where it overflows at step 0 only:
+    zero biases that take a gradient move the state off zero (GLM-4 x2 learned, 0.97, others set
+    73; x2.5 and initializer_range x5: 0.49, 0.45)."""
+    if gr is None or getattr(gr, "zero_row_token", -1) < 0:
+        return []
+    first = getattr(gr, "zero_row_grad_max", math.nan)
+    after = getattr(gr, "zero_row_grad_max_after_step", math.nan)
+    if not (first == math.inf or after == math.inf):
         return []
     token = int(gr.zero_row_token)
-    after = getattr(gr, "zero_row_grad_max_after_step", math.nan)
-    stays = not math.isfinite(after)
-    detail = (f"token {token}'s embedding row is exactly zero (a padding index the init zeroed), and a sequence that "
-              "starts with it gives gradients that are not finite at step 0: its state is zero, and each norm "
-              "of a zero state multiplies the gradient by 1/sqrt(eps); ")
-    detail += ("still so after one optimizer step (nothing moves the state off zero), so the first step on a batch "
-               "holding such a sequence makes the weights NaN (Dory, a normalized transformer, diverged so from its "
-               "library init)" if stays else
-               f"after one optimizer step its largest gradient is {after:.3g} (zero biases moved the state off zero), "
-               "so only a batch that holds such a sequence at the very first step overflows")
-    return [_finding("zero token row overflows the gradient", [f"token {token}"], top, detail,
+    stays = after == math.inf or (first == math.inf and after != after)
+    detail = f"token {token}'s embedding row is exactly zero (a padding index the init zeroed), and a sequence that starts with it "
+    if stays:
+        detail += ("gives gradients that are not finite after one optimizer step" + (" (and at step 0)" if first == math.inf else
+                   f" (at step 0 their largest is {first:.3g})") + ": its state is zero, each norm of a zero state multiplies the "
+                   "gradient by 1/sqrt(eps), and nothing moves it off zero, so the first step on a batch holding such a sequence "
+                   "makes the weights NaN (Dory, a normalized transformer, diverged so from its library init)")
+    else:
+        detail += ("gives gradients that are not finite at step 0: its state is zero, and each norm of a zero state multiplies "
+                   f"the gradient by 1/sqrt(eps); after one optimizer step its largest gradient is {after:.3g} (zero biases moved "
+                   "the state off zero), so only a batch that holds such a sequence at the very first step overflows")
+    return [_finding("zero token row overflows the gradient", [f"token {token}"], math.inf, detail,
                      f"draw token {token}'s row like the others (--fix auto does), or keep that token out of the first position",
                      confidence="high" if stays else "low", severity="defect" if stays else "warning")]
 
