@@ -12,6 +12,9 @@
    the model and runs one forward + backward, against ``initscope inspect`` on the same model
    (6 blocks, 32 x 64 tokens); the ratio is printed (issue 11's target is 2x).
 3. The 25M-parameter CNN of the first inspect benchmark, batch 64 (target < 60 s).
+4. A LLaMA (6 blocks, width 512, vocab 32000) whose padding row the init zeroes, 8 x 128 tokens:
+   inspect with and without the zero-row probe, against the plain pass (issue 11's 2x, here on a
+   model that runs the probe).
 """
 
 from __future__ import annotations
@@ -128,6 +131,47 @@ def cnn(batch: int) -> None:
     print(f"   verdict: {res.verdict}")
 
 
+def zero_row(width: int, vocab: int, batch: int, tokens: int) -> None:
+    """A LLaMA whose config names a padding token, so its init zeroes that row and inspect runs the
+    zero-row probe (``core.zero_row_probe``): inspect with the probe and with it switched off,
+    alternating, against the plain pass."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    import initscope.inspect.core as core
+    from initscope.inspect import inspect
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=width, intermediate_size=width * 8 // 3,
+                                         num_hidden_layers=6, num_attention_heads=8, pad_token_id=0))
+    ids = torch.randint(1, vocab, (batch, tokens), generator=torch.Generator().manual_seed(0))
+
+    def plain() -> float:
+        t0 = time.perf_counter()
+        model(input_ids=ids, labels=ids).loss.backward()
+        model.zero_grad(set_to_none=True)
+        return time.perf_counter() - t0
+
+    plain()
+    base = min(plain() for _ in range(2))
+    rows = core.zero_token_rows
+    times: dict[bool, list[float]] = {True: [], False: []}
+    inspect(model, {"input_ids": ids})  # warm-up
+    try:
+        for _ in range(2):
+            for on in (True, False):
+                core.zero_token_rows = rows if on else (lambda m: [])
+                t0 = time.perf_counter()
+                inspect(model, {"input_ids": ids})
+                times[on].append(time.perf_counter() - t0)
+    finally:
+        core.zero_token_rows = rows
+    on, off = min(times[True]), min(times[False])
+    print(f"4. in process: LLaMA, 6 blocks, width {width}, vocab {vocab}, pad_token_id 0 (its row zero), {batch} x {tokens} tokens")
+    print(f"   plain forward + backward (own loss): {base:6.2f} s   (best of 2 after a warm-up)")
+    print(f"   initscope.inspect, zero-row probe off: {off:6.2f} s   ratio {off / base:.2f}x (best of 2, alternating)")
+    print(f"   initscope.inspect, zero-row probe on:  {on:6.2f} s   ratio {on / base:.2f}x (target <= 2x); the probe {on - off:+.2f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="n_embd 192, vocab 5000: a smoke run")
@@ -136,6 +180,7 @@ def main() -> None:
     in_process(n_embd, vocab, 8, 128)
     end_to_end(n_embd, vocab, 32, 64)
     cnn(16 if a.quick else 64)
+    zero_row(128 if a.quick else 512, 5000 if a.quick else 32000, 8, 128)
 
 
 if __name__ == "__main__":

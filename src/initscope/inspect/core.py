@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from initscope.errors import InitscopeError, unknown
-from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor
+from initscope.inspect.load import Batch, as_batch, call_factory, call_model, draw_batch, model_loss, output_tensor, token_table
 from initscope.inspect.record import Recorder, eager_attention, no_fastpath, would_switch_attention
 from initscope.inspect.reference import (block_change_ratio, library_block_change_ratio, library_first_attention_scales,
                                          library_norm_branch_scales, norm_branch_scales)
@@ -292,8 +292,6 @@ def _eps_share_after_step(model: nn.Module, grads: Gradients, rerun: Callable[[]
 def zero_token_rows(model: nn.Module) -> list[int]:
     """The rows of the model's token table (:func:`load.token_table`) that are exactly zero, where
     some row is not (a table all zero is another finding's)."""
-    from initscope.inspect.load import token_table
-
     table = token_table(model)
     w = weight_of(table) if table is not None else None
     if w is None or w.dim() != 2:
@@ -370,14 +368,13 @@ def _plain_step0(model: nn.Module, b: Batch, task: Task) -> float:
         return value
 
 
-def _probe_max(model: nn.Module, b: Batch, token: int, task: Task) -> float:
-    """The largest |gradient| the first sequence of ``b``, made to start with ``token``, contributes at
-    step 0 (:func:`zero_row_probe`); inf: not finite; NaN: no LM loss or the pass failed."""
+def _probe_max(model: nn.Module, one: Batch, batch_size: int, task: Task) -> float:
+    """The largest |gradient| the one sequence ``one`` contributes at step 0 to a batch of
+    ``batch_size`` (:func:`zero_row_probe`); inf: not finite; NaN: no LM loss or the pass failed."""
     model.zero_grad(set_to_none=True)
-    probe = _starting_with(b, token)
     try:
-        with _output_gradient_scaled(model, 1.0 / b.size):
-            loss = _plain_step0(model, _first_sequence(probe), task) if probe is not None else math.nan
+        with _output_gradient_scaled(model, 1.0 / batch_size):
+            loss = _plain_step0(model, one, task)
     except Exception:  # noqa: BLE001 - as in stuck_at_zero: a probe that fails reads nothing
         loss = math.nan
     if loss != loss:
@@ -403,16 +400,18 @@ def zero_row_probe(model: nn.Module, b: Batch, task: Task = "auto") -> tuple[int
     (-1, NaN, NaN): no zero row, no token ids, not an LM, or the pass failed. Expects the batch's
     step-0 gradients on the parameters; clears them."""
     rows = zero_token_rows(model)
-    if not rows or _starting_with(b, rows[0]) is None:
+    probe = _starting_with(b, rows[0]) if rows else None
+    if probe is None:
         return -1, math.nan, math.nan
+    one = _first_sequence(probe)
     batch_grads = [(p, p.grad) for p in model.parameters()]
-    first = _probe_max(model, b, rows[0], task)
+    first = _probe_max(model, one, b.size, task)
     after = math.nan
     if first == first:
         for p, g in batch_grads:
             p.grad = g
         with one_adam_step(model):
-            after = _probe_max(model, b, rows[0], task)
+            after = _probe_max(model, one, b.size, task)
     model.zero_grad(set_to_none=True)
     return (-1, math.nan, math.nan) if first != first else (rows[0], first, after)
 
