@@ -1753,3 +1753,21 @@ def test_dorys_zero_padding_row_overflows_the_gradient_and_a_llamas_does_not():
     llama = inspect(t.LlamaForCausalLM(t.LlamaConfig(**sizes)), ids)
     assert llama.gradients.zero_row_token == 0 and math.isfinite(llama.gradients.zero_row_grad_max)
     assert kind not in {f.kind for f in llama.findings}
+
+
+def test_a_deep_llamas_zero_padding_row_overflows_at_a_small_batch_and_not_at_a_larger_one():
+    """At a zero state the gradient scales with the loss's 1/tokens: a 24-block LLaMA at width 128,
+    its library init with pad_token_id 0, overflows on 4 x 32 tokens (trained at that batch it
+    turned NaN the step a sequence first started with token 0, stop 63) and stays finite on 16 x 32
+    (where it trains): the verdict is the batch's, and says so."""
+    t = pytest.importorskip("transformers")
+    kind = "zero token row overflows the gradient"
+    torch.manual_seed(0)
+    m = t.LlamaForCausalLM(t.LlamaConfig(vocab_size=1000, hidden_size=128, intermediate_size=344, num_hidden_layers=24,
+                                         num_attention_heads=4, pad_token_id=0))
+    small = inspect(m, {"input_ids": torch.randint(1, 1000, (4, 32), generator=torch.Generator().manual_seed(0))})
+    (f,) = [f for f in small.findings if f.kind == kind]
+    assert f.severity == "defect" and "this batch's size" in f.message
+    large = inspect(m, {"input_ids": torch.randint(1, 1000, (16, 32), generator=torch.Generator().manual_seed(0))})
+    assert large.gradients.zero_row_token == 0 and math.isfinite(large.gradients.zero_row_grad_max_after_step)
+    assert kind not in {f.kind for f in large.findings}
