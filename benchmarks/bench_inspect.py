@@ -152,23 +152,24 @@ def zero_row(width: int, vocab: int, batch: int, tokens: int) -> None:
         return time.perf_counter() - t0
 
     plain()
-    base = min(plain() for _ in range(2))
     rows = core.zero_token_rows
-    times: dict[bool, list[float]] = {True: [], False: []}
+    times: dict[str, list[float]] = {"plain": [], "on": [], "off": []}
     inspect(model, {"input_ids": ids})  # warm-up
     try:
-        for _ in range(2):
+        for _ in range(3):  # interleaved: a machine whose speed drifts drifts for all three
+            times["plain"].append(plain())
             for on in (True, False):
                 core.zero_token_rows = rows if on else (lambda m: [])
                 t0 = time.perf_counter()
                 inspect(model, {"input_ids": ids})
-                times[on].append(time.perf_counter() - t0)
+                times["on" if on else "off"].append(time.perf_counter() - t0)
     finally:
         core.zero_token_rows = rows
-    on, off = min(times[True]), min(times[False])
+    base = min(times["plain"])
+    on, off = min(times["on"]), min(times["off"])
     print(f"4. in process: LLaMA, 6 blocks, width {width}, vocab {vocab}, pad_token_id 0 (its row zero), {batch} x {tokens} tokens")
-    print(f"   plain forward + backward (own loss): {base:6.2f} s   (best of 2 after a warm-up)")
-    print(f"   initscope.inspect, zero-row probe off: {off:6.2f} s   ratio {off / base:.2f}x (best of 2, alternating)")
+    print(f"   plain forward + backward (own loss): {base:6.2f} s   (best of 3 after a warm-up, interleaved with inspect)")
+    print(f"   initscope.inspect, zero-row probe off: {off:6.2f} s   ratio {off / base:.2f}x (best of 3)")
     print(f"   initscope.inspect, zero-row probe on:  {on:6.2f} s   ratio {on / base:.2f}x (target <= 2x); the probe {on - off:+.2f} s")
 
 

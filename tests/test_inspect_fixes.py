@@ -866,6 +866,46 @@ def test_a_zero_token_row_that_overflows_the_gradient_is_a_defect_and_the_fix_dr
     assert zero_token_rows(plain) == [] and math.isnan(unprobed.zero_row_grad_max) and unprobed.as_dict()["zero_row_overflows"] is None
 
 
+class _RootAtZero(nn.Module):
+    """A table whose output feeds sqrt(|h|^2) (a norm with no epsilon): at a zero row the root's
+    gradient is 0/0, a NaN that reaches only that row, which the table (padding_idx) drops."""
+
+    def __init__(self, vocab: int = 50, width: int = 16):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, width, padding_idx=0)
+        self.gain = nn.Parameter(torch.ones(width))
+        self.head = nn.Linear(width, vocab)
+
+    def forward(self, ids):
+        h = self.emb(ids)
+        return self.head(h + self.gain * h.pow(2).sum(-1, keepdim=True).sqrt())
+
+
+def test_the_zero_row_probe_reads_the_parameters_where_the_tables_output_overflows():
+    """The probe's cheap pass reads the gradient at the token table's output (no weights'); a
+    NaN there that only the dropped padding row would take leaves every parameter's gradient
+    finite (brute force: backward on all of them), and the probe then reads the parameters, as
+    training would: finite, nothing said (HyperCLOVA X at x2.5 read so in the replay)."""
+    from initscope.inspect.core import _first_sequence, _probe_pass, _starting_with
+    from initscope.inspect.load import Batch
+
+    kind = "zero token row overflows the gradient"
+    ids = torch.randint(1, 50, (8, 16), generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = _RootAtZero()
+    one = _first_sequence(_starting_with(Batch((ids,)), 0))
+    assert _probe_pass(model, one, 8, "lm", at_table=True) == math.inf
+    full = _probe_pass(model, one, 8, "lm", at_table=False)
+    model.zero_grad(set_to_none=True)
+    loss = nn.functional.cross_entropy(model(one.args[0])[:, :-1].reshape(-1, 50), one.args[0][:, 1:].reshape(-1)) / 8
+    loss.backward()
+    brute = max(float(p.grad.abs().max()) for p in model.parameters())
+    assert math.isfinite(full) and full == pytest.approx(brute, rel=1e-5)
+    res = inspect(model, ids, task="lm")
+    assert res.gradients.zero_row_grad_max == pytest.approx(brute, rel=1e-5)
+    assert math.isfinite(res.gradients.zero_row_grad_max_after_step) and kind not in {f.kind for f in res.findings}
+
+
 def test_a_zero_token_row_that_overflows_only_before_the_first_step_is_a_warning():
     """With zero biases in the branches the zero state overflows the gradient at step 0 too, but one
     Adam step moves each bias by ~lr, the state leaves zero, and the projection's gain falls from

@@ -99,8 +99,9 @@ class Gradients:
     # is over verdicts.GRAD_BELOW_EPS_MAX and near-zero gates (:func:`gated_parameters`) stand in the way
     below_adam_eps_after_step: float = math.nan
     # a token whose embedding row is exactly zero (a padding index the init zeroed), and the
-    # largest |gradient| the batch's first sequence, made to start with it, contributes at step 0
-    # (:func:`zero_row_probe`; inf: a gradient or the loss is not finite; -1 / NaN: not probed)
+    # largest |gradient| the batch's first sequence, made to start with it, contributes at step 0:
+    # at the token table's output, or, where that is not finite, over the parameters (:func:`_probe_max`;
+    # inf: a gradient or the loss is not finite; -1 / NaN: not probed)
     zero_row_token: int = -1
     zero_row_grad_max: float = math.nan
     # the same probe after one Adam step on the batch's own gradients (:func:`one_adam_step`): a zero
@@ -207,7 +208,7 @@ def adam_steps(model: nn.Module) -> Iterator[Callable[[], None]]:
                 if p.grad is not None:
                     g = _dense(p.grad)
                     if bool(g.any()):
-                        p.sub_(ADAM_LR * g / (g.abs() + ADAM_EPS))
+                        p.addcdiv_(g, g.abs().add_(ADAM_EPS), value=-ADAM_LR)
         model.zero_grad(set_to_none=True)
 
     try:
@@ -339,50 +340,83 @@ def _output_gradient_scaled(model: nn.Module, factor: float) -> Iterator[None]:
         handle.remove()
 
 
-def _plain_step0(model: nn.Module, b: Batch, task: Task) -> float:
-    """The step-0 loss on ``b`` and its backward, without the recorder (whose statistics cost more
-    than the pass): a ``transformers`` LM's own loss given labels, as :func:`_record` computes it,
-    else the next-token loss of a ``[batch, positions, vocabulary]`` output read against integer
-    input ids of ``[batch, positions]``; NaN, no backward, for any other model or task."""
+def _plain_step0(model: nn.Module, b: Batch, task: Task) -> torch.Tensor | None:
+    """The step-0 loss on ``b``, without the recorder (whose statistics cost more than the pass): a
+    ``transformers`` LM's own loss given labels, as :func:`_record` computes it, else the
+    next-token loss of a ``[batch, positions, vocabulary]`` output read against integer input ids
+    of ``[batch, positions]``; None for any other model or task."""
     known = hf_task(model)
     labels = _own_lm_labels(b)
     if task not in ("auto", "lm"):
-        return math.nan
+        return None
     with at_init_mode(model), no_fastpath(), _quiet_transformers():
         if known is not None and known[0] == "lm" and labels is not None:
             cb = b.with_kwargs(labels=labels)
             if "use_cache" not in cb.kwargs and _forward_names(model, "use_cache"):
                 cb = cb.with_kwargs(use_cache=False)
-            loss = model_loss(call_model(model, cb))
-        else:
-            out = output_tensor(call_model(model, b))
-            ids = _int_ids(b.kwargs.get("input_ids", b.main))
-            if out is None or ids is None or out.dim() != 3 or tuple(out.shape[:2]) != tuple(ids.shape):
-                return math.nan
-            loss = standard_loss("lm", out, ids, generator(0, "labels"))
-        if loss is None:
-            return math.nan
-        value = float(loss.detach())
-        if math.isfinite(value) and loss.requires_grad:
-            loss.backward()
-        return value
+            return model_loss(call_model(model, cb))
+        out = output_tensor(call_model(model, b))
+        ids = _int_ids(b.kwargs.get("input_ids", b.main))
+        if out is None or ids is None or out.dim() != 3 or tuple(out.shape[:2]) != tuple(ids.shape):
+            return None
+        return standard_loss("lm", out, ids, generator(0, "labels"))
 
 
-def _probe_max(model: nn.Module, one: Batch, batch_size: int, task: Task) -> float:
-    """The largest |gradient| the one sequence ``one`` contributes at step 0 to a batch of
-    ``batch_size`` (:func:`zero_row_probe`); inf: not finite; NaN: no LM loss or the pass failed."""
+def _largest(grads: list[torch.Tensor]) -> float:
+    """The largest |entry| of ``grads``; inf where one is not finite (NaN included)."""
+    tops = [_dense(g.detach()).abs().amax().float() for g in grads if g.numel()]
+    if not tops:
+        return 0.0
+    top = torch.stack(tops).max()
+    return float(top) if bool(torch.isfinite(top)) else math.inf
+
+
+def _probe_pass(model: nn.Module, one: Batch, batch_size: int, task: Task, at_table: bool) -> float:
+    """One step-0 pass of :func:`_probe_max`: the largest |gradient| at the token table's output
+    (``at_table``, only activations' gradients computed; every parameter's where the table's
+    module is not called, a lookup done by hand) or over every parameter. inf: a gradient or
+    the loss is not finite; NaN: no LM loss or the pass failed."""
+    table = token_table(model) if at_table else None
+    outs: list[torch.Tensor] = []
+
+    def keep(_m: nn.Module, _a: Any, out: Any) -> None:
+        if isinstance(out, torch.Tensor) and out.requires_grad:
+            outs.append(out)
+
+    handle = table.register_forward_hook(keep) if table is not None else None
     model.zero_grad(set_to_none=True)
     try:
         with _output_gradient_scaled(model, 1.0 / batch_size):
             loss = _plain_step0(model, one, task)
+            if loss is None:
+                return math.nan
+            if not bool(torch.isfinite(loss.detach()).all()):
+                return math.inf
+            if not loss.requires_grad:
+                return 0.0
+            if outs:
+                return _largest(list(torch.autograd.grad(loss, outs, allow_unused=True, materialize_grads=True)))
+            loss.backward()
     except Exception:  # noqa: BLE001 - as in stuck_at_zero: a probe that fails reads nothing
-        loss = math.nan
-    if loss != loss:
         return math.nan
-    grads = [_dense(p.grad.detach()) for p in model.parameters() if p.grad is not None]
-    if not (math.isfinite(loss) and all(bool(torch.isfinite(g).all()) for g in grads)):
-        return math.inf
-    return max((float(g.abs().max()) for g in grads if g.numel()), default=0.0)
+    finally:
+        if handle is not None:
+            handle.remove()
+    return _largest([p.grad for p in model.parameters() if p.grad is not None])
+
+
+def _probe_max(model: nn.Module, one: Batch, batch_size: int, task: Task) -> float:
+    """The largest |gradient| the one sequence ``one`` contributes at step 0 to a batch of
+    ``batch_size`` (:func:`zero_row_probe`). First at the output of the model's token table, where
+    only activations' gradients are computed (no weights': a third of a backward's cost): a
+    gradient that overflows on its way down reaches it (inf, or NaN from inf x 0), and in the
+    calibration replay's 361 models with a zero row every parameter's gradient was finite where
+    it was (``benchmarks/RESULTS.md``, stop 64). Where it is not, over every parameter: the
+    table's output at a padding index passes its gradient to no weight (the table drops it), and
+    a zero state's norm may overflow only there (HyperCLOVA X at x2.5). inf: a gradient or the
+    loss is not finite; NaN: no LM loss or the pass failed."""
+    cheap = _probe_pass(model, one, batch_size, task, at_table=True)
+    return cheap if cheap != math.inf else _probe_pass(model, one, batch_size, task, at_table=False)
 
 
 def zero_row_probe(model: nn.Module, b: Batch, task: Task = "auto") -> tuple[int, float, float]:
@@ -391,7 +425,8 @@ def zero_row_probe(model: nn.Module, b: Batch, task: Task = "auto") -> tuple[int
     (:func:`zero_token_rows`): the state such a sequence starts from is zero, and where the model
     normalizes that zero state (an RMS or L2 norm with its epsilon inside the root) each norm
     multiplies the gradient by 1/sqrt(eps). Only that sequence is run (:func:`_plain_step0`: an
-    LM's loss), its output's gradient scaled by 1 / batch size: in a model that treats each
+    LM's loss) and only its activations' gradients are computed (:func:`_probe_max`: the largest
+    at the token table's output), its output's gradient scaled by 1 / batch size: in a model that treats each
     sequence apart, every value its backward passes is the one the whole batch's backward passes
     along it, at 1 / batch of a pass's cost. The probe runs again after one Adam step on the
     gradients the batch left (:func:`one_adam_step`), where training first meets such a sequence:
