@@ -1317,7 +1317,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "72": ("laramini-w256", "olmohybrid-w256", "recurrentgemma-w256", "lfm2conv-w256",
                                                         "nemotronh-w256", "bamba-w256"),
                                                  "73": ("dory-w256", "kolibri1-w256", "glm4-w256", "gpt-oss-w256"),
-                                                 "74": ("beam-w256", "minimax-w256"), "75": ("kolibri1-w256",)}
+                                                 "74": ("beam-w256", "minimax-w256"), "75": ("kolibri1-w256",),
+                                                 "76": ("llama-d12-w128", "llama-d20-w128", "llama-d24-w128", "llama-d32-w128")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1723,6 +1724,12 @@ def _wide_decoder(name: str) -> torch.nn.Module:
             **rotary, **ids0, num_key_value_heads=2, attn_layer_indices=[2, 5], mamba_n_heads=8, mamba_d_head=64,
             mamba_d_state=16, mamba_n_groups=1, mamba_chunk_size=64)),
         "dory-w256": lambda: t.DoryForCausalLM(t.DoryConfig(**rotary, **ids0, num_key_value_heads=2, head_dim=64)),
+        # set 76 (stop 64): LLaMA deeper and narrower, its padding row zeroed by the library's init
+        # (pad_token_id 0): the zero state's gradient grows block by block, and the probe goes
+        # from finite to not between 12 and 32 blocks
+        **{f"llama-d{d}-w128": lambda d=d: t.LlamaForCausalLM(t.LlamaConfig(
+            vocab_size=v, hidden_size=128, intermediate_size=344, num_hidden_layers=d, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=128, **ids0)) for d in (12, 20, 24, 32)},
     }
     return build[name]()
 
@@ -2064,6 +2071,11 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # and x9 (finite at step 0 and x8; not at x9)
     "74": (HOLDOUT.with_name("verdicts_others74.json"), ("x4", "x5", "x7")),
     "75": (HOLDOUT.with_name("verdicts_others75.json"), ("range-x8", "range-x9")),
+    # set 76 (stop 64, committed with inspect's predictions before training, after the zero-row probe
+    # was made to read the table's output first, its readings unchanged on the replay): the rule on a
+    # design none of its sets held, and at depth, where its reading is the batch's: LLaMA at width
+    # 128 with 12, 20, 24 and 32 blocks and its padding row zero, at the library's init, x0.5 and x2
+    "76": (HOLDOUT.with_name("verdicts_others76.json"), ("default", "x0.5", "x2")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
