@@ -1318,7 +1318,9 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                         "nemotronh-w256", "bamba-w256"),
                                                  "73": ("dory-w256", "kolibri1-w256", "glm4-w256", "gpt-oss-w256"),
                                                  "74": ("beam-w256", "minimax-w256"), "75": ("kolibri1-w256",),
-                                                 "76": ("llama-d12-w128", "llama-d20-w128", "llama-d24-w128", "llama-d32-w128")}
+                                                 "76": ("llama-d12-w128", "llama-d20-w128", "llama-d24-w128", "llama-d32-w128"),
+                                                 "77": ("qwen3-d24-w128", "mistral-d24-w128", "gemma-d24-w128", "olmo2-d24-w128",
+                                                        "phi3-d24-w128", "qwen2-d24-w128")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1730,6 +1732,12 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         **{f"llama-d{d}-w128": lambda d=d: t.LlamaForCausalLM(t.LlamaConfig(
             vocab_size=v, hidden_size=128, intermediate_size=344, num_hidden_layers=d, num_attention_heads=4,
             num_key_value_heads=2, max_position_embeddings=128, **ids0)) for d in (12, 20, 24, 32)},
+        # set 77 (stop 64): six more designs at set 76's depth 24 and width 128, each with its padding row zero
+        **{f"{n}-d24-w128": lambda n=n, cls=cls, extra=extra: getattr(t, cls + "ForCausalLM")(getattr(t, cls + "Config")(
+            vocab_size=v, hidden_size=128, intermediate_size=344, num_hidden_layers=24, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=128, **ids0, **extra))
+           for n, cls, extra in (("qwen3", "Qwen3", {"head_dim": 32}), ("mistral", "Mistral", {}), ("gemma", "Gemma", {"head_dim": 32}),
+                                 ("olmo2", "Olmo2", {}), ("phi3", "Phi3", {}), ("qwen2", "Qwen2", {}))},
     }
     return build[name]()
 
@@ -2076,6 +2084,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # design none of its sets held, and at depth, where its reading is the batch's: LLaMA at width
     # 128 with 12, 20, 24 and 32 blocks and its padding row zero, at the library's init, x0.5 and x2
     "76": (HOLDOUT.with_name("verdicts_others76.json"), ("default", "x0.5", "x2")),
+    # set 77 (stop 64, committed with inspect's predictions before training, after set 76 held all 8
+    # labelled pairs): six other designs at set 76's depth 24 and width 128, their padding row zero,
+    # at the library's init and x0.5
+    "77": (HOLDOUT.with_name("verdicts_others77.json"), ("default", "x0.5")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
