@@ -100,7 +100,7 @@ class Gradients:
     below_adam_eps_after_step: float = math.nan
     # a token whose embedding row is exactly zero (a padding index the init zeroed), and the
     # largest |gradient| the batch's first sequence, made to start with it, contributes at step 0:
-    # at the token table's output, or, where that is not finite, over the parameters (:func:`_probe_max`;
+    # at the token table's output, or, where a 0/0 leaves a NaN there, over the parameters (:func:`_probe_max`;
     # inf: a gradient or the loss is not finite; -1 / NaN: not probed)
     zero_row_token: int = -1
     zero_row_grad_max: float = math.nan
@@ -342,20 +342,25 @@ def _output_gradient_scaled(model: nn.Module, factor: float) -> Iterator[None]:
 
 def _plain_step0(model: nn.Module, b: Batch, task: Task) -> torch.Tensor | None:
     """The step-0 loss on ``b``, without the recorder (whose statistics cost more than the pass): a
-    ``transformers`` LM's own loss given labels, as :func:`_record` computes it, else the
-    next-token loss of a ``[batch, positions, vocabulary]`` output read against integer input ids
-    of ``[batch, positions]``; None for any other model or task."""
+    ``transformers`` LM's own loss given labels, as :func:`_record` computes it (not where that loss
+    copies its input, :func:`own_loss_copies`), else the next-token loss of a ``[batch, positions,
+    vocabulary]`` output read against integer input ids of ``[batch, positions]``; None for any
+    other model or task."""
     known = hf_task(model)
     labels = _own_lm_labels(b)
     if task not in ("auto", "lm"):
         return None
     with at_init_mode(model), no_fastpath(), _quiet_transformers():
+        cb = b
         if known is not None and known[0] == "lm" and labels is not None:
             cb = b.with_kwargs(labels=labels)
-            if "use_cache" not in cb.kwargs and _forward_names(model, "use_cache"):
-                cb = cb.with_kwargs(use_cache=False)
-            return model_loss(call_model(model, cb))
-        out = output_tensor(call_model(model, b))
+        if "use_cache" not in cb.kwargs and _forward_names(model, "use_cache"):
+            cb = cb.with_kwargs(use_cache=False)
+        got = call_model(model, cb)
+        out = output_tensor(got)
+        own = model_loss(got) if cb is not b else None
+        if own is not None and out is not None and not own_loss_copies(own, out, cb.kwargs.get("labels"), cb.kwargs.get("input_ids")):
+            return own
         ids = _int_ids(b.kwargs.get("input_ids", b.main))
         if out is None or ids is None or out.dim() != 3 or tuple(out.shape[:2]) != tuple(ids.shape):
             return None
@@ -363,20 +368,31 @@ def _plain_step0(model: nn.Module, b: Batch, task: Task) -> torch.Tensor | None:
 
 
 def _largest(grads: list[torch.Tensor]) -> float:
-    """The largest |entry| of ``grads``; inf where one is not finite (NaN included)."""
+    """The largest |entry| of ``grads``: inf where one is not finite, NaN where none is inf and
+    one is NaN (a 0/0, not an overflow)."""
     tops = [_dense(g.detach()).abs().amax().float() for g in grads if g.numel()]
     if not tops:
         return 0.0
-    top = torch.stack(tops).max()
-    return float(top) if bool(torch.isfinite(top)) else math.inf
+    top = torch.stack(tops)
+    if bool(torch.isinf(top).any()):
+        return math.inf
+    return float(top.max()) if bool(torch.isfinite(top).all()) else math.nan
 
 
-def _probe_pass(model: nn.Module, one: Batch, batch_size: int, task: Task, at_table: bool) -> float:
-    """One step-0 pass of :func:`_probe_max`: the largest |gradient| at the token table's output
-    (``at_table``, only activations' gradients computed; every parameter's where the table's
-    module is not called, a lookup done by hand) or over every parameter. inf: a gradient or
-    the loss is not finite; NaN: no LM loss or the pass failed."""
-    table = token_table(model) if at_table else None
+def _probe_max(model: nn.Module, one: Batch, batch_size: int, task: Task) -> float:
+    """The largest |gradient| the one sequence ``one`` contributes at step 0 to a batch of
+    ``batch_size`` (:func:`zero_row_probe`), read at the output of the model's token table, where
+    only activations' gradients are computed (no weights': a third of a backward's cost): every
+    gradient the zero state's norms blow up passes there on its way to the table. An overflow
+    there (inf) is the reading even where the weights' gradients are still finite because the
+    table drops its padding row's gradient: every real model trained so diverged, once training
+    had grown the overflow one norm further (``benchmarks/RESULTS.md``, stop 64: 12 of 12, among
+    them LLaMA and Qwen3 at 24 blocks and HyperCLOVA X x2.5; a toy of sphere projections at the
+    same edge trained). A NaN there with no inf (a 0/0, as a root with no epsilon gives at zero)
+    is no overflow: every parameter's gradient is read instead, as training meets them. So too
+    where the table's module is not called (a lookup done by hand). inf: a gradient or the loss
+    is not finite; NaN: no LM loss or the pass failed."""
+    table = token_table(model)
     outs: list[torch.Tensor] = []
 
     def keep(_m: nn.Module, _a: Any, out: Any) -> None:
@@ -395,28 +411,18 @@ def _probe_pass(model: nn.Module, one: Batch, batch_size: int, task: Task, at_ta
             if not loss.requires_grad:
                 return 0.0
             if outs:
-                return _largest(list(torch.autograd.grad(loss, outs, allow_unused=True, materialize_grads=True)))
+                at_table = _largest(list(torch.autograd.grad(loss, outs, allow_unused=True, materialize_grads=True,
+                                                             retain_graph=True)))
+                if at_table == at_table:
+                    return at_table
             loss.backward()
     except Exception:  # noqa: BLE001 - as in stuck_at_zero: a probe that fails reads nothing
         return math.nan
     finally:
         if handle is not None:
             handle.remove()
-    return _largest([p.grad for p in model.parameters() if p.grad is not None])
-
-
-def _probe_max(model: nn.Module, one: Batch, batch_size: int, task: Task) -> float:
-    """The largest |gradient| the one sequence ``one`` contributes at step 0 to a batch of
-    ``batch_size`` (:func:`zero_row_probe`). First at the output of the model's token table, where
-    only activations' gradients are computed (no weights': a third of a backward's cost): a
-    gradient that overflows on its way down reaches it (inf, or NaN from inf x 0), and in the
-    calibration replay's 361 models with a zero row every parameter's gradient was finite where
-    it was (``benchmarks/RESULTS.md``, stop 64). Where it is not, over every parameter: the
-    table's output at a padding index passes its gradient to no weight (the table drops it), and
-    a zero state's norm may overflow only there (HyperCLOVA X at x2.5). inf: a gradient or the
-    loss is not finite; NaN: no LM loss or the pass failed."""
-    cheap = _probe_pass(model, one, batch_size, task, at_table=True)
-    return cheap if cheap != math.inf else _probe_pass(model, one, batch_size, task, at_table=False)
+    top = _largest([p.grad for p in model.parameters() if p.grad is not None])
+    return math.inf if top != top else top  # a NaN among the weights' gradients breaks training as an inf does
 
 
 def zero_row_probe(model: nn.Module, b: Batch, task: Task = "auto") -> tuple[int, float, float]:
@@ -426,7 +432,8 @@ def zero_row_probe(model: nn.Module, b: Batch, task: Task = "auto") -> tuple[int
     normalizes that zero state (an RMS or L2 norm with its epsilon inside the root) each norm
     multiplies the gradient by 1/sqrt(eps). Only that sequence is run (:func:`_plain_step0`: an
     LM's loss) and only its activations' gradients are computed (:func:`_probe_max`: the largest
-    at the token table's output), its output's gradient scaled by 1 / batch size: in a model that treats each
+    at the token table's output; the parameters' only where a 0/0 leaves a NaN there), its output's
+    gradient scaled by 1 / batch size: in a model that treats each
     sequence apart, every value its backward passes is the one the whole batch's backward passes
     along it, at 1 / batch of a pass's cost. The probe runs again after one Adam step on the
     gradients the batch left (:func:`one_adam_step`), where training first meets such a sequence:

@@ -1224,8 +1224,9 @@ def _zero_row_findings(gr: Gradients | None) -> list[Finding]:
     moves it; Dory diverged from its library init so) or the step's moves overflow it (Kolibri1
     at initializer_range x8, finite at step 0 only, diverged: others set 75), and any batch
     holding such a sequence turns the weights NaN. At this batch's size: the overflow scales with
-    the loss's 1/tokens (a 24-block LLaMA at width 128, its library init, overflows at 4 x 32 tokens
-    and diverged when trained at that batch; at 16 x 32 it does not overflow, and trains). Out of sample
+    the loss's 1/tokens (a 24-block LLaMA at width 128, its library init, overflows in its weights'
+    gradients at 4 x 32 tokens, and at 16 x 32 only at the token table's output, the padding row
+    the table drops; trained, it diverged at both, within 24 steps: stops 63-64). Out of sample
     (others sets 76 and 77, LLaMA at width 128 with 12-32 blocks, and six designs at 24): every pair
     flagged so diverged; one that was not (32 blocks at x0.5, 1e24 at the table's output) diverged
     after 177 steps had grown its overflow. A warning where it overflows at step 0 only:
@@ -1243,10 +1244,11 @@ def _zero_row_findings(gr: Gradients | None) -> list[Finding]:
     if stays:
         detail += ("gives gradients that are not finite after one optimizer step" + (" (and at step 0)" if first == math.inf else
                    f" (at step 0 their largest is {first:.3g})") + ": its state is zero, each norm of a zero state multiplies the "
-                   "gradient by 1/sqrt(eps), and nothing moves it off zero, so the first step on a batch holding such a sequence "
-                   "makes the weights NaN (Dory, a normalized transformer, and LLaMA with 24 blocks at width 128 diverged so from their "
-                   "library inits); measured at this "
-                   "batch's size: the loss's gradient per token is 1/tokens, and a batch of many more tokens may stay finite")
+                   "gradient by 1/sqrt(eps), and nothing moves it off zero, so a step on a batch holding such a sequence makes the "
+                   "weights NaN, at once or once training has grown the overflow from the token table's output into the weights "
+                   "(Dory, a normalized transformer, and LLaMA with 24 blocks at width 128 diverged so from their library inits); "
+                   "measured at this batch's size: the loss's gradient per token is 1/tokens, and a batch of many more tokens may "
+                   "read finite at init, though training can still grow it past float32")
     else:
         detail += ("gives gradients that are not finite at step 0: its state is zero, and each norm of a zero state multiplies "
                    f"the gradient by 1/sqrt(eps); after one optimizer step its largest gradient is {after:.3g} (zero biases moved "
