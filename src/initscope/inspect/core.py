@@ -385,10 +385,10 @@ def _probe_max(model: nn.Module, one: Batch, batch_size: int, task: Task) -> flo
     only activations' gradients are computed (no weights': a third of a backward's cost): every
     gradient the zero state's norms blow up passes there on its way to the table. An overflow
     there (inf) is the reading even where the weights' gradients are still finite because the
-    table drops its padding row's gradient: every real model trained so diverged, once training
-    had grown the overflow one norm further (``benchmarks/RESULTS.md``, stop 64: 12 of 12, among
-    them LLaMA and Qwen3 at 24 blocks and HyperCLOVA X x2.5; a toy of sphere projections at the
-    same edge trained). A NaN there with no inf (a 0/0, as a root with no epsilon gives at zero)
+    table drops its padding row's gradient: every real model trained so broke, 11 of 12 by
+    diverging once training had grown the overflow one norm further (``benchmarks/RESULTS.md``,
+    stop 64: LLaMA and Qwen3 at 24 blocks, HyperCLOVA X x2.5; MiniMax x5 learned nothing; a toy
+    of sphere projections at the same edge trained). A NaN there with no inf (a 0/0, as a root with no epsilon gives at zero)
     is no overflow: every parameter's gradient is read instead, as training meets them. So too
     where the table's module is not called (a lookup done by hand). inf: a gradient or the loss
     is not finite; NaN: no LM loss or the pass failed."""
