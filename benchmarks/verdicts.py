@@ -1345,7 +1345,8 @@ WIDE_DECODER_SETS: dict[str, tuple[str, ...]] = {"19": ("gpt2-w256", "llama-w256
                                                  "74": ("beam-w256", "minimax-w256"), "75": ("kolibri1-w256",),
                                                  "76": ("llama-d12-w128", "llama-d20-w128", "llama-d24-w128", "llama-d32-w128"),
                                                  "77": ("qwen3-d24-w128", "mistral-d24-w128", "gemma-d24-w128", "olmo2-d24-w128",
-                                                        "phi3-d24-w128", "qwen2-d24-w128")}
+                                                        "phi3-d24-w128", "qwen2-d24-w128"),
+                                                 "79": ("gemma2-w256", "vaultgemma-w256", "gemma2-nocap-w256")}
 
 
 class _TorchCausalLM(torch.nn.Module):
@@ -1521,6 +1522,9 @@ def _wide_decoder(name: str) -> torch.nn.Module:
         # DiffLlama (differential attention), Apertus (xIELU MLP, QK-norm) and BitNet (squared-ReLU
         # MLP, a norm inside each branch before its output projection)
         "gemma2-w256": lambda: t.Gemma2ForCausalLM(t.Gemma2Config(**rotary, **ids0, num_key_value_heads=2, head_dim=64)),
+        # set 79: the same Gemma 2 without its logits' soft cap (final_logit_softcapping 30 -> None)
+        "gemma2-nocap-w256": lambda: t.Gemma2ForCausalLM(t.Gemma2Config(**rotary, **ids0, num_key_value_heads=2, head_dim=64,
+                                                                        final_logit_softcapping=None)),
         "glm4-w256": lambda: t.Glm4ForCausalLM(t.Glm4Config(**rotary, **ids0, num_key_value_heads=2, head_dim=64)),
         "minicpm3-w256": lambda: t.MiniCPM3ForCausalLM(t.MiniCPM3Config(**rotary, **ids0, num_key_value_heads=4, q_lora_rank=128,
                                                                        kv_lora_rank=64)),
@@ -2119,6 +2123,11 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # the designs people build most (decoders tied and untied, encoders, vision transformers,
     # recurrent and hybrid LMs)
     "78": (HOLDOUT.with_name("verdicts_others78.json"), ("torch-default",)),
+    # set 79 (stop 65, committed with inspect's predictions before training, after an overconfident
+    # output under a soft cap on the logits was made a warning, set on set 78's RecurrentGemma): the
+    # other designs with a cap (Gemma 2, VaultGemma, cap 30) and Gemma 2 without it, at torch's own
+    # init and with only the tied token table at N(0, 1) and N(0, 9) (the last past the cap's slope)
+    "79": (HOLDOUT.with_name("verdicts_others79.json"), ("torch-default", "embed-1", "embed-3")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,

@@ -973,3 +973,53 @@ def test_a_plain_stack_s_vanishing_scale_is_a_defect_only_where_its_gradients_fa
     (f, share), (g, share_small) = found[0.4], found[0.1]
     assert share < VANISH_EPS_SHARE_MIN and f.severity == "warning" and f.confidence == "low"
     assert share_small > 3 * VANISH_EPS_SHARE_MIN and g.severity == "defect"
+
+
+@pytest.mark.parametrize("cap", [30.0, None])
+def test_an_overconfident_output_under_a_soft_cap_on_the_logits_is_a_warning(cap):
+    """Gemma 2's tied table at N(0, 1) (torch's own): 24 nats over chance at step 0 with its soft cap
+    of 30, the logits' std ~0.3 of it (a warning: RecurrentGemma so started trained, others set 78);
+    without the cap 42 nats over, a defect. The cap is read from the config, and the std it is
+    judged by is the output's own, checked here by hand."""
+    t = pytest.importorskip("transformers")
+    from initscope.inspect.core import logit_cap
+    from initscope.inspect.verdicts import LOGIT_CAP_SHARE_MAX
+
+    torch.manual_seed(0)
+    cfg = t.Gemma2Config(vocab_size=500, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+                         num_key_value_heads=1, head_dim=32, max_position_embeddings=64, pad_token_id=0, bos_token_id=0,
+                         eos_token_id=0, final_logit_softcapping=cap)
+    model = t.Gemma2ForCausalLM(cfg)
+    with torch.no_grad():
+        model.get_input_embeddings().weight.normal_(0, 1.0)
+    ids = torch.randint(1, 500, (8, 32), generator=torch.Generator().manual_seed(1))
+    res = inspect(model, ids)
+    f = next(f for f in res.findings if f.kind == "overconfident output")
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits
+    assert res.output.logit_std == pytest.approx(float(logits.std()), rel=0.05)
+    if cap is None:
+        assert math.isnan(logit_cap(model)) and math.isnan(res.output.logit_cap)
+        assert f.severity == "defect" and res.issues
+        assert res.output.loss - res.output.chance_loss > 30
+    else:
+        assert logit_cap(model) == res.output.logit_cap == cap and float(logits.abs().max()) <= cap
+        assert res.output.logit_std < LOGIT_CAP_SHARE_MAX * cap
+        assert f.severity == "warning" and not res.issues and "caps its logits at +-30" in f.message
+        assert res.output.loss - res.output.chance_loss > 15
+    assert res.output.as_dict()["logit_cap"] == cap if cap else math.isnan(res.output.as_dict()["logit_cap"])
+
+
+def test_a_cap_past_which_most_logits_are_pinned_leaves_the_overconfident_output_a_defect():
+    """The warning needs the logits' std under LOGIT_CAP_SHARE_MAX of the cap: past it the logits sit on
+    the cap's flat ends, where their gradient vanishes (tanh' ~ 0), and the defect stands."""
+    from initscope.inspect.core import Gradients, Output
+    from initscope.inspect.verdicts import _output_findings
+
+    slow = Gradients(shrink_rate=1e-3)
+    for std, severity in ((10.0, "warning"), (20.0, "defect")):
+        o = Output(task="lm", classes=1000, logit_std=std, loss=40.0, chance_loss=math.log(1000), loss_source="by hand",
+                   logit_cap=30.0)
+        assert _output_findings(o, slow)[0].severity == severity, std
+    o = Output(task="lm", classes=1000, logit_std=10.0, loss=40.0, chance_loss=math.log(1000), loss_source="by hand")
+    assert _output_findings(o, slow)[0].severity == "defect"  # no cap: NaN, the bound alone decides

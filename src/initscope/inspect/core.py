@@ -65,6 +65,9 @@ class Output:
     # an LM over the overconfidence bar: its next-token loss with each position's own token's logit
     # left out (:func:`loss_without_copying`); NaN otherwise
     loss_without_copy: float = math.nan
+    # the soft cap the model puts on its logits, c x tanh(z / c) (Gemma 2's final_logit_softcapping,
+    # RecurrentGemma's logits_soft_cap; :func:`logit_cap`); NaN where it has none
+    logit_cap: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
         return dict(task=self.task, classes=self.classes, logit_std=self.logit_std, loss=self.loss,
@@ -72,7 +75,7 @@ class Output:
                     table_ratio=self.table_ratio, first_attention_library=self.first_attention_library,
                     first_block_change=self.first_block_change, first_block_change_library=self.first_block_change_library,
                     embeddings_library=self.embeddings_library, norm_branch_library=self.norm_branch_library,
-                    loss_without_copy=self.loss_without_copy)
+                    loss_without_copy=self.loss_without_copy, logit_cap=self.logit_cap)
 
 
 # AdamW's default eps (torch.optim.AdamW, Adam): a gradient entry far below it gets a step of
@@ -660,6 +663,23 @@ def _labels_for(model: nn.Module, task: str, batch: Batch, out: torch.Tensor, ge
     return None
 
 
+# the config keys transformers models name their logits' soft cap by
+LOGIT_CAP_KEYS = ("final_logit_softcapping", "logits_soft_cap")
+
+
+def logit_cap(model: nn.Module) -> float:
+    """The soft cap c a ``transformers`` model puts on its output logits (c x tanh(logits / c)), read
+    from its config (:data:`LOGIT_CAP_KEYS`; a text config nested in a multimodal one too); NaN
+    where none is set."""
+    config = getattr(model, "config", None)
+    for cfg in (config, getattr(config, "text_config", None)):
+        for key in LOGIT_CAP_KEYS:
+            c = getattr(cfg, key, None) if cfg is not None else None
+            if isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) and c > 0:
+                return float(c)
+    return math.nan
+
+
 def _table_ratio(model: nn.Module) -> float:
     found = token_tables(model)
     if found is None or not found[1]:
@@ -886,7 +906,8 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     loss_source=source,
                     sequence_fraction=sequence_sample_fraction(out_t, 1 if rec.seq_dim == 0 else 0, generator(seed, "sequence"))
                     if token_input and out_t.dim() == 3 else math.nan,
-                    table_ratio=_table_ratio(model) if token_input else math.nan)
+                    table_ratio=_table_ratio(model) if token_input else math.nan,
+                    logit_cap=logit_cap(model) if resolved in ("classification", "lm") else math.nan)
                 from initscope.inspect.verdicts import LOSS_EXCESS_NATS
 
                 if resolved == "lm" and token_input and out_t.dim() == 3 and value - output.chance_loss > LOSS_EXCESS_NATS:

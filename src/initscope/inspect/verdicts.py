@@ -661,6 +661,18 @@ def undo_steps(o: Output, gr: Gradients | None) -> float:
     return math.log(excess / bar) * excess / rate if rate > 0 else math.inf
 
 
+# ... and where the model soft-caps its logits (c x tanh(z / c): Gemma 2, RecurrentGemma), the
+# excess is the cap's, not the head's scale: the cap flattens the loss along that scale (the
+# shrink bound reads tens of thousands of steps), yet logits under the cap move with the gradient
+# as uncapped ones do. A warning there while the logits' std is under LOGIT_CAP_SHARE_MAX of the
+# cap (c tanh(z / c) of z ~ N(0, s^2) reads half the cap at s ~ 0.65 c: most logits still on
+# the cap's slope, not pinned to it). Set on others set 78 (IN-SAMPLE: set after it was trained):
+# RecurrentGemma at torch's own init (its tied table at N(0, 1)), loss 31.2 against chance 6.91,
+# logit std 0.44 of its cap of 30, trained (1.00), where Gemma, GPT-2, OPT, BLOOM, StarCoder2,
+# SmolLM3 and GPT-BigCode (no cap, 160-260 nats) did not.
+LOGIT_CAP_SHARE_MAX = 0.5
+
+
 def _output_findings(o: Output, gr: Gradients | None = None) -> list[Finding]:
     out: list[Finding] = []
     if not math.isfinite(o.loss):
@@ -674,7 +686,8 @@ def _output_findings(o: Output, gr: Gradients | None = None) -> list[Finding]:
             tied = bool(gr is not None and gr.tied_embeddings)
             limit = UNDO_STEPS_TIED_MAX if tied else UNDO_STEPS_MAX
             copying = tied and o.loss_without_copy - o.chance_loss <= bar  # NaN (not measured): False
-            defect = not steps <= limit and not copying
+            capped = o.logit_std < LOGIT_CAP_SHARE_MAX * o.logit_cap  # NaN (no cap): False
+            defect = not steps <= limit and not copying and not capped
             sure = ("high" if excess > 3 * bar else "low") if steps != steps else "high" if steps > 3 * limit else "low"
             undo = ("" if steps != steps else
                     ", and no weight's shrinking lowers it" if steps == math.inf else
@@ -686,7 +699,10 @@ def _output_findings(o: Output, gr: Gradients | None = None) -> list[Finding]:
                 f"loss at step 0 is {o.loss:.3g} against {o.chance_loss:.3g} = log({o.classes}) for uniform guesses "
                 f"(logit std {o.logit_std:.3g}){undo}" + (
                     f"; but most of it is each position's own token (its logit through the tied table): without it "
-                    f"{o.loss_without_copy:.3g}, under the bar (so started, Cohere 2 trained in the calibration)" if copying else ""),
+                    f"{o.loss_without_copy:.3g}, under the bar (so started, Cohere 2 trained in the calibration)" if copying else "")
+                + (f"; but the model caps its logits at +-{o.logit_cap:.3g} (a soft cap, c x tanh(z / c)) and their std is "
+                   f"{o.logit_std / o.logit_cap:.2g} of it: the cap bounds the excess and the logits under it still move "
+                   "(so started, RecurrentGemma trained in the calibration)" if capped and not copying else ""),
                 # (not "zero-init the head": a head fed a feature that barely varies over the
                 # samples, BERT's pooled CLS at init, then learns only a constant; BERT with a
                 # zero classifier stays at chance at 12 layers, probe of stop 33)
