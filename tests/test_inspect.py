@@ -1005,7 +1005,7 @@ def test_an_overconfident_output_under_a_soft_cap_on_the_logits_is_a_warning(cap
     else:
         assert logit_cap(model) == res.output.logit_cap == cap and float(logits.abs().max()) <= cap
         assert res.output.logit_std < LOGIT_CAP_SHARE_MAX * cap
-        assert f.severity == "warning" and not res.issues and "caps its logits at +-30" in f.message
+        assert f.severity == "warning" and not res.issues and "soft cap on its logits (+-30" in f.message
         assert res.output.loss - res.output.chance_loss > 15
     assert res.output.as_dict()["logit_cap"] == cap if cap else math.isnan(res.output.as_dict()["logit_cap"])
 

@@ -689,7 +689,10 @@ def _output_findings(o: Output, gr: Gradients | None = None) -> list[Finding]:
             capped = o.logit_std < LOGIT_CAP_SHARE_MAX * o.logit_cap  # NaN (no cap): False
             defect = not steps <= limit and not copying and not capped
             sure = ("high" if excess > 3 * bar else "low") if steps != steps else "high" if steps > 3 * limit else "low"
-            undo = ("" if steps != steps else
+            undo = (f", bounded by the model's soft cap on its logits (+-{o.logit_cap:.3g}, c x tanh(z / c)), their std "
+                    f"{o.logit_std / o.logit_cap:.2g} of it: training need not shrink the head, as logits on the cap's slope "
+                    "still move (so started, RecurrentGemma, Gemma 2 and VaultGemma trained in the calibration)"
+                    if capped and not copying else "" if steps != steps else
                     ", and no weight's shrinking lowers it" if steps == math.inf else
                     f", which AdamW at lr 1e-3 brings down to {bar:.2g} nats over chance within its first step" if steps < 1 else
                     f", which AdamW at lr 1e-3 needs at least ~{steps:{'.2g' if steps < 10 else '.0f'}} steps to bring down to {bar:.2g} nats "
@@ -699,10 +702,7 @@ def _output_findings(o: Output, gr: Gradients | None = None) -> list[Finding]:
                 f"loss at step 0 is {o.loss:.3g} against {o.chance_loss:.3g} = log({o.classes}) for uniform guesses "
                 f"(logit std {o.logit_std:.3g}){undo}" + (
                     f"; but most of it is each position's own token (its logit through the tied table): without it "
-                    f"{o.loss_without_copy:.3g}, under the bar (so started, Cohere 2 trained in the calibration)" if copying else "")
-                + (f"; but the model caps its logits at +-{o.logit_cap:.3g} (a soft cap, c x tanh(z / c)) and their std is "
-                   f"{o.logit_std / o.logit_cap:.2g} of it: the cap bounds the excess and the logits under it still move "
-                   "(so started, RecurrentGemma trained in the calibration)" if capped and not copying else ""),
+                    f"{o.loss_without_copy:.3g}, under the bar (so started, Cohere 2 trained in the calibration)" if copying else ""),
                 # (not "zero-init the head": a head fed a feature that barely varies over the
                 # samples, BERT's pooled CLS at init, then learns only a constant; BERT with a
                 # zero classifier stays at chance at 12 layers, probe of stop 33)
