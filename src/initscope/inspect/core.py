@@ -667,16 +667,17 @@ def _labels_for(model: nn.Module, task: str, batch: Batch, out: torch.Tensor, ge
 LOGIT_CAP_KEYS = ("final_logit_softcapping", "logits_soft_cap")
 
 
-def logit_cap(model: nn.Module) -> float:
-    """The soft cap c a ``transformers`` model puts on its output logits (c x tanh(logits / c)), read
-    from its config (:data:`LOGIT_CAP_KEYS`; a text config nested in a multimodal one too); NaN
-    where none is set."""
+def logit_cap(model: nn.Module, logits: torch.Tensor) -> float:
+    """The soft cap c a ``transformers`` LM puts on its output ``logits`` (c x tanh(logits / c)),
+    read from its config (:data:`LOGIT_CAP_KEYS`; a text config nested in a multimodal one too);
+    NaN where none is set, or where the logits pass it (a head the cap is not applied to: Gemma 2's
+    sequence classifier shares the config of its capped LM)."""
     config = getattr(model, "config", None)
     for cfg in (config, getattr(config, "text_config", None)):
         for key in LOGIT_CAP_KEYS:
             c = getattr(cfg, key, None) if cfg is not None else None
             if isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) and c > 0:
-                return float(c)
+                return float(c) if float(logits.detach().abs().max()) <= c else math.nan
     return math.nan
 
 
@@ -907,7 +908,7 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     sequence_fraction=sequence_sample_fraction(out_t, 1 if rec.seq_dim == 0 else 0, generator(seed, "sequence"))
                     if token_input and out_t.dim() == 3 else math.nan,
                     table_ratio=_table_ratio(model) if token_input else math.nan,
-                    logit_cap=logit_cap(model) if resolved in ("classification", "lm") else math.nan)
+                    logit_cap=logit_cap(model, out_t) if resolved == "lm" else math.nan)
                 from initscope.inspect.verdicts import LOSS_EXCESS_NATS
 
                 if resolved == "lm" and token_input and out_t.dim() == 3 and value - output.chance_loss > LOSS_EXCESS_NATS:

@@ -669,7 +669,10 @@ def undo_steps(o: Output, gr: Gradients | None) -> float:
 # the cap's slope, not pinned to it). Set on others set 78 (IN-SAMPLE: set after it was trained):
 # RecurrentGemma at torch's own init (its tied table at N(0, 1)), loss 31.2 against chance 6.91,
 # logit std 0.44 of its cap of 30, trained (1.00), where Gemma, GPT-2, OPT, BLOOM, StarCoder2,
-# SmolLM3 and GPT-BigCode (no cap, 160-260 nats) did not.
+# SmolLM3 and GPT-BigCode (no cap, 160-260 nats) did not. Tested on set 79 (8 of 8 as predicted):
+# Gemma 2 and VaultGemma (cap 30) at torch's init and their table at N(0, 1), 0.44 of the cap, trained;
+# at N(0, 9), 0.75 of it, broke (Gemma 2) or half-learned (VaultGemma, 0.63); the same Gemma 2
+# without its cap broke at all three (1.97 -> 11.1 at torch's init).
 LOGIT_CAP_SHARE_MAX = 0.5
 
 
