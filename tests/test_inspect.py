@@ -1024,3 +1024,27 @@ def test_a_cap_past_which_most_logits_are_pinned_leaves_the_overconfident_output
         assert _output_findings(o, slow)[0].severity == severity, std
     o = Output(task="lm", classes=1000, logit_std=10.0, loss=40.0, chance_loss=math.log(1000), loss_source="by hand")
     assert _output_findings(o, slow)[0].severity == "defect"  # no cap: NaN, the bound alone decides
+
+
+@pytest.mark.parametrize("std,warned", [(1.0, True), (0.02, False)])
+def test_a_table_far_over_the_optimizers_step_behind_a_norm_is_a_warning(std, warned):
+    """The zoo's BERT (a LayerNorm on its summed tables) with every table at N(0, std): at nn.Embedding's
+    N(0, 1) a warning (BERT-style encoders so started reached a third to three quarters of their
+    progress, others set 78), at the library's 0.02 nothing. The std it reads is the table's own."""
+    from initscope.inspect import zoo
+    from initscope.inspect.verdicts import TABLE_STD_BEHIND_NORM_MAX
+
+    torch.manual_seed(0)
+    model = zoo.build("bert", "default")
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Embedding):
+                m.weight.normal_(0, std)
+    x, _ = zoo.task_data("bert", 16, seed=12345)
+    res = inspect(model, x)
+    found = [f for f in res.findings if f.kind == "table too large for the optimizer"]
+    biggest = max(float(m.weight.detach().std()) for m in model.modules() if isinstance(m, nn.Embedding))
+    assert bool(found) == warned == (biggest > TABLE_STD_BEHIND_NORM_MAX)
+    if warned:
+        assert found[0].severity == "warning" and not any("table too large" in i for i in res.issues)
+        assert found[0].value == pytest.approx(biggest, rel=1e-3) and f"~{biggest / 1e-3:.0f} steps" in found[0].message
