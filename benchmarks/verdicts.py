@@ -2128,6 +2128,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # other designs with a cap (Gemma 2, VaultGemma, cap 30) and Gemma 2 without it, at torch's own
     # init and with only the tied token table at N(0, 1) and N(0, 9) (the last past the cap's slope)
     "79": (HOLDOUT.with_name("verdicts_others79.json"), ("torch-default", "embed-1", "embed-3")),
+    # set 80 (stop 65, committed with inspect's predictions before training, after the cap rule and
+    # the table warning): torch's own init on 18 more designs (a logit scale, multipliers, mixtures of
+    # experts, sinks, hybrids, tied and untied)
+    "80": (HOLDOUT.with_name("verdicts_others80.json"), ("torch-default",)),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
@@ -2146,7 +2150,11 @@ OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_
                                                          "helium-w256", "bigcode-w256", "roberta", "distilbert", "electra",
                                                          "deberta-v2", "mpnet", "beit", "dinov2", "vit-msn", "swinv2", "pvt-v2",
                                                          "mamba2-w256", "rwkv-w256", "recurrentgemma-w256", "falconh1-w256",
-                                                         "qwen3next-w256")}
+                                                         "qwen3next-w256"),
+                                                  "80": ("cohere-w256", "granite-w256", "mixtral-w256", "olmoe-w256", "deepseekv3-w256",
+                                                         "gpt-oss-w256", "exaone4-w256", "glm4-w256", "minicpm3-w256", "bitnet-w256",
+                                                         "doge-w256", "seed-oss-w256", "hunyuan-w256", "nanochat-w256", "lfm2-w256",
+                                                         "jetmoe-w256", "ernie4_5-w256", "cohere2-w256")}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:
