@@ -875,17 +875,21 @@ def _mlp_speaks(branches: pd.DataFrame, block_index: int) -> bool:
     return mlp.empty or not bool((mlp < GATED_MLP_SPEAKS).all())
 
 
+def _before_first_block(layers: pd.DataFrame) -> pd.DataFrame | None:
+    """The layer rows recorded before the first block's; None where no row is inside a block (or
+    the table lacks the columns to say)."""
+    if layers.empty or "block" not in layers or "role" not in layers:
+        return None
+    inside = layers.block.fillna("").astype(str) != ""
+    return layers.iloc[: int(inside.to_numpy().argmax())] if inside.any() else None
+
+
 def embeddings_normalized(layers: pd.DataFrame) -> bool:
     """Whether a norm outside every block runs before the first block (mBART's, TrOCR's, BLOOM's
     LayerNorm on the embeddings): the first block then reads a unit-scale stream whatever the
     tables' scale."""
-    if layers.empty or "block" not in layers or "role" not in layers:
-        return False
-    inside = layers.block.fillna("").astype(str) != ""
-    if not inside.any():
-        return False
-    before = layers.iloc[: int(inside.to_numpy().argmax())]
-    return bool((before.role == "norm").any())
+    before = _before_first_block(layers)
+    return before is not None and bool((before.role == "norm").any())
 
 
 # A lookup table behind a norm (BERT's LayerNorm on the summed embeddings): its scale never reaches
@@ -906,10 +910,9 @@ def _table_behind_norm_findings(layers: pd.DataFrame, task: str) -> list[Finding
     """A lookup table before the first block, followed by a norm (:func:`embeddings_normalized`),
     drawn so large (std over TABLE_STD_BEHIND_NORM_MAX) that AdamW's steps barely turn it; not in
     an LM (``task``)."""
-    if task == "lm" or layers.empty or "weight_std" not in layers or not embeddings_normalized(layers):
+    before = _before_first_block(layers)
+    if task == "lm" or before is None or "weight_std" not in layers or not (before.role == "norm").any():
         return []
-    inside = layers.block.fillna("").astype(str) != ""
-    before = layers.iloc[: int(inside.to_numpy().argmax())]
     tables = before[(before.role == "embedding") & (before.weight_std > TABLE_STD_BEHIND_NORM_MAX)].drop_duplicates("name")
     if tables.empty:
         return []
@@ -932,8 +935,8 @@ def _learned_tables(layers: pd.DataFrame) -> int:
     (CTRL's, XGLM's buffer) is no module's weight and adds none."""
     if layers.empty or "block" not in layers or "role" not in layers:
         return 0
-    inside = layers.block.fillna("").astype(str) != ""
-    before = layers.iloc[: int(inside.to_numpy().argmax())] if inside.any() else layers
+    before = _before_first_block(layers)
+    before = layers if before is None else before
     return int(before.loc[before.role == "embedding", "module"].nunique())
 
 
