@@ -42,6 +42,9 @@
     python benchmarks/verdicts.py others --train-others --set 2 --fixes  # ... and --fix auto on a set's flagged pairs, trained again
     python benchmarks/verdicts.py others --predict --set 39  # a set's predictions, untrained (committed before its training);
                                                               # sets 19-39: decoders at width 256, out of sample (RESULTS.md)
+    python benchmarks/verdicts.py holdout --set 17  # torch's own init (torch-default: every reset_parameters) on the zoo
+    python benchmarks/verdicts.py others --train-others --set 78  # ... on 31 designs outside it; 80: 18 more;
+                                                                   # 79: Gemma 2 with and without its logits' soft cap
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
 
