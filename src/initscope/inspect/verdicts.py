@@ -910,9 +910,9 @@ def _table_behind_norm_findings(layers: pd.DataFrame, task: str) -> list[Finding
     """A lookup table before the first block, followed by a norm (:func:`embeddings_normalized`),
     drawn so large (std over TABLE_STD_BEHIND_NORM_MAX) that AdamW's steps barely turn it; not in
     an LM (``task``)."""
-    before = _before_first_block(layers)
-    if task == "lm" or before is None or "weight_std" not in layers or not (before.role == "norm").any():
+    if task == "lm" or "weight_std" not in layers or not embeddings_normalized(layers):
         return []
+    before = _before_first_block(layers)
     tables = before[(before.role == "embedding") & (before.weight_std > TABLE_STD_BEHIND_NORM_MAX)].drop_duplicates("name")
     if tables.empty:
         return []
