@@ -45,6 +45,7 @@
     python benchmarks/verdicts.py holdout --set 17  # torch's own init (torch-default: every reset_parameters) on the zoo
     python benchmarks/verdicts.py others --train-others --set 78  # ... on 31 designs outside it; 80: 18 more;
                                                                    # 79: Gemma 2 with and without its logits' soft cap
+    python benchmarks/verdicts.py others --train-others --set 81  # one module group x10 (query and key, head, norms)
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
 
@@ -686,6 +687,9 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
                         if n.startswith("weight_hh"):
                             torch.nn.init.orthogonal_(p, gain=float(gain[1]))
         return model
+    role = re.fullmatch(r"(qk|head|norm)-x(\d+(?:\.\d+)?)", init)
+    if role:
+        return _role_scale(model, role[1], float(role[2]))
     std = re.fullmatch(r"embed-(\d+(?:\.\d+)?)", init)
     if std:  # the token table (and a head tied to it) drawn at N(0, std): nn.Embedding's default is 1
         with torch.no_grad():
@@ -714,6 +718,56 @@ def _torch_default(model: torch.nn.Module) -> torch.nn.Module:
             reset = getattr(m, "reset_parameters", None) or getattr(m, "_reset_parameters", None)
             if callable(reset) and any(True for _ in m.parameters(recurse=False)):
                 reset()
+    return model
+
+
+# the query and key projections by their last name (``q_lin``: DistilBERT; ``q``: T5 and MPNet;
+# ``query_proj``: DeBERTa v2)
+_QUERY_KEY = ("q_proj", "k_proj", "query", "key", "q_lin", "k_lin", "q", "k", "query_proj", "key_proj")
+
+
+def _role_scale(model: torch.nn.Module, role: str, k: float) -> torch.nn.Module:
+    """One role's weights x k, the rest as built (set 81: the slip of one module group a debugging
+    engineer meets): ``qk`` the query and key projections (by _QUERY_KEY; the first two thirds of
+    GPT-2's ``c_attn`` and of torch's ``in_proj_weight``; each head's q and k rows of a fused
+    ``query_key_value``), so the attention logits x k^2; ``head`` the output layer (an LM's
+    ``get_output_embeddings``, a table tied to it with it; else the last ``nn.Linear``), weight
+    and bias; ``norm`` every norm's scale (a module whose class name holds "Norm", its ``weight``).
+    An error where nothing was scaled (a design without that role, or a norm whose scale is an
+    offset from 1 at 0, as Gemma's)."""
+    touched = 0
+    with torch.no_grad():
+        if role == "head":
+            get = getattr(model, "get_output_embeddings", None)
+            head = get() if callable(get) else None
+            if head is None:
+                head = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+            for p in (head.weight, getattr(head, "bias", None)):
+                if p is not None:
+                    p.mul_(k)
+                    touched += 1
+        for name, m in model.named_modules():
+            if role == "norm" and "Norm" in type(m).__name__ and isinstance(getattr(m, "weight", None), torch.nn.Parameter):
+                touched += bool(m.weight.abs().sum() > 0)
+                m.weight.mul_(k)
+            if role != "qk":
+                continue
+            last = name.rsplit(".", 1)[-1]
+            if last in _QUERY_KEY and isinstance(getattr(m, "weight", None), torch.nn.Parameter):
+                m.weight.mul_(k)
+                touched += 1
+            elif last == "c_attn":  # transformers' Conv1D: [in, 3 x out], query and key first
+                m.weight[:, : 2 * m.weight.shape[1] // 3].mul_(k)
+                touched += 1
+            elif isinstance(m, torch.nn.MultiheadAttention) and m.in_proj_weight is not None:
+                m.in_proj_weight[: 2 * m.embed_dim].mul_(k)
+                touched += 1
+            elif last == "query_key_value":  # [heads x (q, k, v) x head_dim, width]
+                heads = model.config.num_attention_heads
+                m.weight.view(heads, 3, -1, m.weight.shape[1])[:, :2].mul_(k)
+                touched += 1
+    if not touched:
+        raise ValueError(f"{role}-x{k:g}: {type(model).__name__} has no {role} weights this init scales")
     return model
 
 
@@ -2135,6 +2189,11 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # the table warning): torch's own init on 18 more designs (a logit scale, multipliers, mixtures of
     # experts, sinks, hybrids, tied and untied)
     "80": (HOLDOUT.with_name("verdicts_others80.json"), ("torch-default",)),
+    # set 81 (stop 66, committed with inspect's predictions before training; no rule that flags has
+    # changed since set 79): one module group x10 and the rest as built (:func:`_role_scale`), the
+    # slip an engineer debugging one layer makes: the query and key projections (attention logits
+    # x100), the output layer, every norm's scale; on decoders, encoders and vision transformers
+    "81": (HOLDOUT.with_name("verdicts_others81.json"), ("qk-x10", "head-x10", "norm-x10")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
@@ -2157,7 +2216,10 @@ OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_
                                                   "80": ("cohere-w256", "granite-w256", "mixtral-w256", "olmoe-w256", "deepseekv3-w256",
                                                          "gpt-oss-w256", "exaone4-w256", "glm4-w256", "minicpm3-w256", "bitnet-w256",
                                                          "doge-w256", "seed-oss-w256", "hunyuan-w256", "nanochat-w256", "lfm2-w256",
-                                                         "jetmoe-w256", "ernie4_5-w256", "cohere2-w256")}
+                                                         "jetmoe-w256", "ernie4_5-w256", "cohere2-w256"),
+                                                  "81": ("gpt2-w256", "llama-w256", "qwen3-w256", "olmo2-w256", "phi-w256", "opt-w256",
+                                                         "neox-w256", "bloom-w256", "roberta", "distilbert", "electra", "deberta-v2",
+                                                         "mpnet", "beit", "dinov2", "vit-msn", "swinv2", "pvt-v2", "deit")}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:
