@@ -963,3 +963,74 @@ def test_the_zero_row_verdict_reads_the_probe_after_one_step_first():
     assert said(0.05, math.inf) == [("defect", "high")]
     assert said(math.inf, 3.3) == [("warning", "low")]
     assert said(3e31, 5.0) == [] and said(math.nan, math.nan, token=-1) == [] and _zero_row_findings(None) == []
+
+
+class _TorchEncoderClassifier(nn.Module):
+    """A BERT-style classifier written from torch's layers, with no init of its own: token and
+    position tables at nn.Embedding's N(0, 1), summed and normalized, a post-norm encoder layer,
+    mean pooling and a linear head."""
+
+    def __init__(self, vocab: int = 500, d: int = 64, classes: int = 10) -> None:
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(vocab, d), nn.Embedding(64, d)
+        self.norm = nn.LayerNorm(d)
+        self.layer = nn.TransformerEncoderLayer(d, 4, 4 * d, dropout=0.0, batch_first=True)
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        h = self.norm(self.tok(ids) + self.pos(torch.arange(ids.shape[1])))
+        return self.head(self.layer(h).mean(1))
+
+
+def _only_tables_scaled_by_one_factor(model, kept, tables):
+    """The names of the parameters the fix changed are the tables', all by one factor."""
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, kept[k])}
+    assert changed == {f"{t}.weight" for t in tables}, changed
+    factors = [float(model.state_dict()[k].std() / kept[k].std()) for k in changed]
+    assert max(factors) == pytest.approx(min(factors), rel=1e-5)
+    return factors[0]
+
+
+def test_fix_auto_acts_on_a_table_too_large_for_the_optimizer_by_scaling_only_the_tables():
+    """The warning's tables (the zoo's BERT at nn.Embedding's N(0, 1)) come down by one factor to the
+    library's scale (initializer_range), and nothing else moves: the LayerNorm on their sum leaves
+    the forward pass as it was, and the warning is gone."""
+    torch.manual_seed(0)
+    model = build("bert", "default")
+    tables = [n for n, m in model.named_modules() if isinstance(m, nn.Embedding)]
+    with torch.no_grad():
+        for n in tables:
+            model.get_submodule(n).weight.normal_(0, 1)
+    x, _ = task_data("bert", 16, seed=12345)
+    assert any(w.startswith("table too large for the optimizer") for w in inspect(model, x).warnings)
+    kept = {k: v.clone() for k, v in model.state_dict().items()}
+    model.eval()
+    with torch.no_grad():
+        before = model(**x).logits
+    plan = auto_fix(model, x)
+    assert plan.actions[0] == "no defect; acting on the warning: table too large for the optimizer"
+    _only_tables_scaled_by_one_factor(model, kept, tables)
+    assert max(float(model.get_submodule(n).weight.detach().std()) for n in tables) == pytest.approx(model.config.initializer_range, rel=1e-5)
+    model.eval()
+    with torch.no_grad():
+        assert torch.allclose(model(**x).logits, before, atol=1e-5)
+    assert not any(w.startswith("table too large") for w in inspect(model, x).warnings)
+
+
+def test_fix_auto_gives_a_torch_written_encoders_tables_the_scale_of_its_other_weights():
+    """No library scale to read: the tables go to the median std of the model's other weight
+    matrices (torch's U(+-1/sqrt(fan in)) and the attention's Xavier here), the forward pass unchanged."""
+    ids = torch.randint(0, 500, (16, 32), generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = _TorchEncoderClassifier()
+    assert any(w.startswith("table too large for the optimizer") for w in inspect(model, ids).warnings)
+    kept = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        before = model(ids)
+    auto_fix(model, ids)
+    _only_tables_scaled_by_one_factor(model, kept, ["tok", "pos"])
+    others = sorted(float(p.detach().std()) for n, p in model.named_parameters() if p.dim() >= 2 and not n.startswith(("tok", "pos")))
+    median = torch.tensor(others).median().item()
+    assert max(float(model.tok.weight.detach().std()), float(model.pos.weight.detach().std())) == pytest.approx(median, rel=1e-5)
+    with torch.no_grad():  # up to the LayerNorm's eps (1e-5) against the sum's variance, now ~0.07^2
+        assert torch.allclose(model(ids), before, atol=1e-4)

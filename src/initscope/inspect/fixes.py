@@ -24,7 +24,7 @@ from initscope.inspect.core import at_init_mode, linear_weights, token_tables, z
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor, token_table
 from initscope.inspect.stats import CLOSED_HARMS, GATE_SATURATION_Z, as_samples_by_units, gate_names
 from initscope.inspect.structure import QK_NAME, RECURRENT, in_parametrization, is_embedding, weight_of
-from initscope.inspect.verdicts import dead_blocks, residual_blocks, zero_shared_heads
+from initscope.inspect.verdicts import dead_blocks, residual_blocks, tables_behind_norm, zero_shared_heads
 from initscope.repro import derive_seed, generator
 from initscope.training import lsuv_rescale_
 
@@ -606,7 +606,40 @@ def _scale_embeddings_in_memory(model: nn.Module, cfg: Any) -> str:
 # fix); since stop 40 that finding is a defect where the model has a library init to read it
 # against, and the warning left (no such init) is read against a bar set at width 64 that library
 # defaults pass at real widths: the fix no longer acts on it ("never fix what is healthy").
-ACTED_ON_WARNINGS: tuple[str, ...] = ()
+# Since stop 66, "table too large for the optimizer": a table whose scale a norm removes from the
+# forward pass changes nothing there when it is scaled down, and learns at the rate of the rest
+# (:func:`_tables_to_optimizer_scale`); only those tables are touched.
+TABLE_WARNING = "table too large for the optimizer"
+ACTED_ON_WARNINGS: tuple[str, ...] = (TABLE_WARNING,)
+
+
+def _tables_to_optimizer_scale(model: nn.Module, tables: Any, library_std: float | None, plan: FixPlan) -> None:
+    """The lookup tables :func:`~initscope.inspect.verdicts.tables_behind_norm` names (``tables``:
+    their layer rows) scaled down by one factor, which takes the largest to the library's scale
+    (``initializer_range``), else to the median std of the model's other weight matrices, so that
+    AdamW's steps (~lr each) turn them at the rate they turn the rest. They are summed before a
+    norm, so one factor leaves the forward pass as it was (up to the norm's eps)."""
+    mods = dict(model.named_modules())
+    if library_std is None:
+        tables_ = {id(w) for m in mods.values() if is_embedding(m) and (w := weight_of(m)) is not None}
+        others = [float(p.detach().float().std()) for p in model.parameters()
+                  if p.dim() >= 2 and p.numel() > 1 and id(p) not in tables_]
+        library_std = float(torch.tensor(others).median()) if others else None
+    if not library_std:
+        plan.actions.append("no layer to read a scale from: the tables are left as they are")
+        return
+    found = {name: w for name in tables.module.unique() if (w := weight_of(mods[name])) is not None and w.requires_grad}
+    largest = max((float(w.detach().float().std()) for w in found.values()), default=0.0)
+    if not largest > library_std:
+        return
+    factor = library_std / largest
+    with torch.no_grad():
+        for name, w in found.items():
+            std = float(w.detach().float().std())
+            w.mul_(factor)
+            plan.actions.append(f"{name}: embedding std {std:.3g} -> {std * factor:.3g} (x{factor:.3g}, the factor that takes the "
+                                f"largest table to {library_std:.3g}; a norm follows the tables, so the forward pass is unchanged, "
+                                "and AdamW's steps now turn them at the rate of the other weights)")
 
 
 @contextmanager
@@ -664,6 +697,9 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
     if not res.issues:
         plan.actions.append(f"no defect; acting on the warning: {', '.join(acted)}")
         plan.shrink_only = True
+        if acted == [TABLE_WARNING]:
+            _tables_to_optimizer_scale(model, tables_behind_norm(res.layers, res.output.task), _library_std(model), plan)
+            return plan
     if any(f.kind == "zero token row overflows the gradient" for f in res.findings):
         # whatever else the fix does (a plain stack's LSUV too): its own generator, so the other
         # draws stay those of a model without the zero row

@@ -906,14 +906,21 @@ def embeddings_normalized(layers: pd.DataFrame) -> bool:
 TABLE_STD_BEHIND_NORM_MAX = 0.3
 
 
-def _table_behind_norm_findings(layers: pd.DataFrame, task: str) -> list[Finding]:
-    """A lookup table before the first block, followed by a norm (:func:`embeddings_normalized`),
-    drawn so large (std over TABLE_STD_BEHIND_NORM_MAX) that AdamW's steps barely turn it; not in
-    an LM (``task``)."""
+def tables_behind_norm(layers: pd.DataFrame, task: str) -> pd.DataFrame:
+    """The layer rows (one per table) of the lookup tables that run before the first norm ahead of
+    the first block (:func:`embeddings_normalized`; a table read after that norm, MPNet's relative
+    attention bias, feeds no norm), drawn so large (std over TABLE_STD_BEHIND_NORM_MAX) that
+    AdamW's steps barely turn them; none in an LM (``task``)."""
     if task == "lm" or "weight_std" not in layers or not embeddings_normalized(layers):
-        return []
+        return layers.iloc[:0]
     before = _before_first_block(layers)
-    tables = before[(before.role == "embedding") & (before.weight_std > TABLE_STD_BEHIND_NORM_MAX)].drop_duplicates("name")
+    before = before.iloc[: int((before.role == "norm").to_numpy().argmax())]
+    return before[(before.role == "embedding") & (before.weight_std > TABLE_STD_BEHIND_NORM_MAX)].drop_duplicates("name")
+
+
+def _table_behind_norm_findings(layers: pd.DataFrame, task: str) -> list[Finding]:
+    """The warning on :func:`tables_behind_norm`'s tables."""
+    tables = tables_behind_norm(layers, task)
     if tables.empty:
         return []
     big = tables.loc[tables.weight_std.idxmax()]
