@@ -46,6 +46,7 @@
     python benchmarks/verdicts.py others --train-others --set 78  # ... on 31 designs outside it; 80: 18 more;
                                                                    # 79: Gemma 2 with and without its logits' soft cap
     python benchmarks/verdicts.py others --train-others --set 81  # one module group x10 (query and key, head, norms)
+    python benchmarks/verdicts.py tablefix  # the table warning and --fix auto's answer on 8 library encoders (~12 min)
     python benchmarks/verdicts.py trial     # score inspect --trial against the truth (~6 min, ~25 s from its cache; --steps 60)
     python benchmarks/verdicts.py           # train (if no truth is saved), score, fixes
 
@@ -2458,6 +2459,46 @@ def cmd_warned(truth: dict, jobs: int, kinds: tuple[str, ...] = STOP39_KINDS) ->
     print(f"\nbroken pairs among them that train after the fix: {fixed} of {broken}; trained pairs made worse: {worse or 'none'}")
 
 
+# stop 66: encoders no set holds, from transformers' library (`library_defaults.small_config`), with
+# set 78's RoBERTa-style five (built the same way here)
+TABLE_FIX_ENCODERS = ("albert", "roformer", "convbert", "nystromformer", "ernie", "xlm-roberta", "funnel", "bert")
+
+
+def cmd_table_fix(names: tuple[str, ...] = TABLE_FIX_ENCODERS) -> None:
+    """The warning "table too large for the optimizer" and --fix auto's answer to it (scale the
+    tables before the norm down by one factor), on library encoders at torch's own init: inspect's
+    call on each first, then each trained (2 seeds, the zoo's classification task) at the library's
+    init, at torch's own and at torch's own fixed, progress against the best of the three."""
+    from initscope.inspect.fixes import auto_fix
+
+    torch.set_num_threads(1)
+    protocol = {**PROTOCOL}
+    x, _ = zoo.task_data("bert", 16, seed=12345)
+
+    def build(name: str, init: str, seed: int) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        return apply_init(_library_classifier(name), init)
+
+    for name in names:
+        res = inspect(build(name, "torch-default", 0), x)
+        warned = any(f.kind == "table too large for the optimizer" for f in res.findings)
+        print(f"{name:14s} torch-default: issues {res.issues or 'none'}; table warning: {'yes' if warned else 'no'}", flush=True)
+    c = chance("bert")
+    print("\ntrained (2 seeds), progress against the best of the three:")
+    for name in names:
+        got = {}
+        for init in ("default", "torch-default", "fixed"):
+            ls = []
+            for seed in SEEDS:
+                model = build(name, "torch-default" if init == "fixed" else init, seed)
+                if init == "fixed":
+                    auto_fix(model, x, seed=seed)
+                ls.append(run_training("bert", init, seed, protocol, model=model))
+            got[init] = sum(ls) / len(ls)
+        best = min(got.values())
+        print(f"  {name:14s} " + "  ".join(f"{k} {v:.3f} ({(c - v) / (c - best):.2f})" for k, v in got.items()), flush=True)
+
+
 REPLAY = Path(__file__).with_name(".verdicts_replay.pkl")  # not committed (.gitignore): a cache of inspect's measurements
 
 
@@ -2546,7 +2587,7 @@ def cmd_replay(truth: dict, record: bool, missing: bool = False) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("what", nargs="?", default="all", choices=["all", "train", "score", "fixes", "features", "others", "trial",
-                                                                  "ablations", "holdout", "warned", "replay"])
+                                                                  "ablations", "holdout", "warned", "replay", "tablefix"])
     ap.add_argument("--families", default=",".join(zoo.FAMILIES))
     ap.add_argument("--inits", default=",".join(zoo.INITS))
     ap.add_argument("--jobs", type=int, default=2, help="training processes (one thread each)")
@@ -2566,6 +2607,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=PROTOCOL["warmup"], help="train: linear warmup steps")
     a = ap.parse_args()
     families, inits = a.families.split(","), a.inits.split(",")
+    if a.what == "tablefix":
+        cmd_table_fix()
+        return
     if a.what == "others":
         if a.train_others:
             if a.set not in OTHER_SETS:
