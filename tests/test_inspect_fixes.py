@@ -991,10 +991,10 @@ def _only_tables_scaled_by_one_factor(model, kept, tables):
     return factors[0]
 
 
-def test_fix_auto_acts_on_a_table_too_large_for_the_optimizer_by_scaling_only_the_tables():
-    """The warning's tables (the zoo's BERT at nn.Embedding's N(0, 1)) come down by one factor to the
+def test_fix_auto_answers_a_table_too_large_for_the_optimizer_by_scaling_only_the_tables():
+    """The defect's tables (the zoo's BERT at nn.Embedding's N(0, 1)) come down by one factor to the
     library's scale (initializer_range), and nothing else moves: the LayerNorm on their sum leaves
-    the forward pass as it was, and the warning is gone."""
+    the forward pass as it was, and the defect is gone."""
     torch.manual_seed(0)
     model = build("bert", "default")
     tables = [n for n, m in model.named_modules() if isinstance(m, nn.Embedding)]
@@ -1002,19 +1002,19 @@ def test_fix_auto_acts_on_a_table_too_large_for_the_optimizer_by_scaling_only_th
         for n in tables:
             model.get_submodule(n).weight.normal_(0, 1)
     x, _ = task_data("bert", 16, seed=12345)
-    assert any(w.startswith("table too large for the optimizer") for w in inspect(model, x).warnings)
+    assert [i.split(":")[0] for i in inspect(model, x).issues] == ["table too large for the optimizer"]
     kept = {k: v.clone() for k, v in model.state_dict().items()}
     model.eval()
     with torch.no_grad():
         before = model(**x).logits
     plan = auto_fix(model, x)
-    assert plan.actions[0] == "no defect; acting on the warning: table too large for the optimizer"
+    assert plan.actions and all(a.split(":")[0] in tables and "embedding std" in a for a in plan.actions)
     _only_tables_scaled_by_one_factor(model, kept, tables)
     assert max(float(model.get_submodule(n).weight.detach().std()) for n in tables) == pytest.approx(model.config.initializer_range, rel=1e-5)
     model.eval()
     with torch.no_grad():
         assert torch.allclose(model(**x).logits, before, atol=1e-5)
-    assert not any(w.startswith("table too large") for w in inspect(model, x).warnings)
+    assert inspect(model, x).issues == []
 
 
 def test_fix_auto_gives_a_torch_written_encoders_tables_the_scale_of_its_other_weights():
@@ -1023,7 +1023,7 @@ def test_fix_auto_gives_a_torch_written_encoders_tables_the_scale_of_its_other_w
     ids = torch.randint(0, 500, (16, 32), generator=torch.Generator().manual_seed(0))
     torch.manual_seed(0)
     model = _TorchEncoderClassifier()
-    assert any(w.startswith("table too large for the optimizer") for w in inspect(model, ids).warnings)
+    assert [i.split(":")[0] for i in inspect(model, ids).issues] == ["table too large for the optimizer"]
     kept = {k: v.clone() for k, v in model.state_dict().items()}
     with torch.no_grad():
         before = model(ids)
@@ -1034,3 +1034,20 @@ def test_fix_auto_gives_a_torch_written_encoders_tables_the_scale_of_its_other_w
     assert max(float(model.tok.weight.detach().std()), float(model.pos.weight.detach().std())) == pytest.approx(median, rel=1e-5)
     with torch.no_grad():  # up to the LayerNorm's eps (1e-5) against the sum's variance, now ~0.07^2
         assert torch.allclose(model(ids), before, atol=1e-4)
+
+
+def test_a_table_too_large_beside_another_defect_comes_down_after_the_role_wise_fix():
+    """A torch-written encoder with its tables at N(0, 1) and every other weight x10: the role-wise
+    fix runs for the weights, and the tables come down with it; neither defect is left."""
+    ids = torch.randint(0, 500, (16, 32), generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = _TorchEncoderClassifier()
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if p.dim() >= 2 and not n.startswith(("tok", "pos")):
+                p.mul_(10)
+    kinds = {i.split(":")[0] for i in inspect(model, ids).issues}
+    assert "table too large for the optimizer" in kinds and len(kinds) > 1, kinds
+    auto_fix(model, ids)
+    assert max(float(model.tok.weight.detach().std()), float(model.pos.weight.detach().std())) < 0.3
+    assert inspect(model, ids).issues == []

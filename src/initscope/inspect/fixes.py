@@ -606,11 +606,12 @@ def _scale_embeddings_in_memory(model: nn.Module, cfg: Any) -> str:
 # fix); since stop 40 that finding is a defect where the model has a library init to read it
 # against, and the warning left (no such init) is read against a bar set at width 64 that library
 # defaults pass at real widths: the fix no longer acts on it ("never fix what is healthy").
-# Since stop 66, "table too large for the optimizer": a table whose scale a norm removes from the
-# forward pass changes nothing there when it is scaled down, and learns at the rate of the rest
-# (:func:`_tables_to_optimizer_scale`); only those tables are touched.
-TABLE_WARNING = "table too large for the optimizer"
-ACTED_ON_WARNINGS: tuple[str, ...] = (TABLE_WARNING,)
+ACTED_ON_WARNINGS: tuple[str, ...] = ()
+# "table too large for the optimizer" (a defect since stop 66): a table whose scale a norm removes
+# from the forward pass changes nothing there when scaled down, and then learns at the rate of the
+# rest (:func:`_tables_to_optimizer_scale`). Where it is the only defect, only those tables are
+# touched; beside others, the role-wise fix runs and the tables are brought down after it.
+TABLE_DEFECT = "table too large for the optimizer"
 
 
 def _tables_to_optimizer_scale(model: nn.Module, tables: Any, library_std: float | None, plan: FixPlan) -> None:
@@ -697,9 +698,11 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
     if not res.issues:
         plan.actions.append(f"no defect; acting on the warning: {', '.join(acted)}")
         plan.shrink_only = True
-        if acted == [TABLE_WARNING]:
-            _tables_to_optimizer_scale(model, tables_behind_norm(res.layers, res.output.task), _library_std(model), plan)
-            return plan
+    defects = {f.kind for f in res.findings if f.severity == "defect"}
+    tables = tables_behind_norm(res.layers, res.output.task) if TABLE_DEFECT in defects else None
+    if defects == {TABLE_DEFECT} and not acted:
+        _tables_to_optimizer_scale(model, tables, _library_std(model), plan)
+        return plan
     if any(f.kind == "zero token row overflows the gradient" for f in res.findings):
         # whatever else the fix does (a plain stack's LSUV too): its own generator, so the other
         # draws stay those of a model without the zero row
@@ -853,6 +856,8 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
             _tables_to_token_scale(model, plan)
         _reset_configured_scalars(model, plan)
     plan.forward_passes += _tame_branches(model, b, plan, seed=seed)
+    if tables is not None:
+        _tables_to_optimizer_scale(model, tables, library_std, plan)
     cfg = _library_config(model)
     key = _range_key(cfg)
     rng = getattr(cfg, key or "", None)
