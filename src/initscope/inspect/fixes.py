@@ -671,6 +671,9 @@ def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
     """Choose and apply the fix from the model's structure and the defects inspect finds.
 
     - healthy: nothing is changed;
+    - lookup tables too large for the optimizer behind a norm, the only defect: those tables
+      alone, by one factor (:func:`_tables_to_optimizer_scale`; beside other defects, after the
+      role-wise fix);
     - a plain stack (no residual blocks, no norms): LSUV on every weighted layer;
     - otherwise, per weighted layer, by role: weights with identical units (a constant init)
       are re-drawn N(0, 1) first; every weight whose std is more than 2x off its role's target
