@@ -621,25 +621,26 @@ def _tables_to_optimizer_scale(model: nn.Module, tables: Any, library_std: float
     AdamW's steps (~lr each) turn them at the rate they turn the rest. They are summed before a
     norm, so one factor leaves the forward pass as it was (up to the norm's eps)."""
     mods = dict(model.named_modules())
-    if library_std is None:
-        tables_ = {id(w) for m in mods.values() if is_embedding(m) and (w := weight_of(m)) is not None}
+    target = library_std
+    if target is None:
+        table_ids = {id(w) for m in mods.values() if is_embedding(m) and (w := weight_of(m)) is not None}
         others = [float(p.detach().float().std()) for p in model.parameters()
-                  if p.dim() >= 2 and p.numel() > 1 and id(p) not in tables_]
-        library_std = float(torch.tensor(others).median()) if others else None
-    if not library_std:
-        plan.actions.append("no layer to read a scale from: the tables are left as they are")
+                  if p.dim() >= 2 and p.numel() > 1 and id(p) not in table_ids]
+        target = float(torch.tensor(others).median()) if others else None
+    if not target:
+        plan.actions.append("no weight matrix to read a scale from: the tables are left as they are")
         return
     found = {name: w for name in tables.module.unique() if (w := weight_of(mods[name])) is not None and w.requires_grad}
     largest = max((float(w.detach().float().std()) for w in found.values()), default=0.0)
-    if not largest > library_std:
+    if not largest > target:
         return
-    factor = library_std / largest
+    factor = target / largest
     with torch.no_grad():
         for name, w in found.items():
             std = float(w.detach().float().std())
             w.mul_(factor)
             plan.actions.append(f"{name}: embedding std {std:.3g} -> {std * factor:.3g} (x{factor:.3g}, the factor that takes the "
-                                f"largest table to {library_std:.3g}; a norm follows the tables, so the forward pass is unchanged, "
+                                f"largest table to {target:.3g}; a norm follows the tables, so the forward pass is unchanged, "
                                 "and AdamW's steps now turn them at the rate of the other weights)")
 
 
@@ -703,7 +704,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
         plan.shrink_only = True
     defects = {f.kind for f in res.findings if f.severity == "defect"}
     tables = tables_behind_norm(res.layers, res.output.task) if TABLE_DEFECT in defects else None
-    if defects == {TABLE_DEFECT} and not acted:
+    if defects == {TABLE_DEFECT}:
         _tables_to_optimizer_scale(model, tables, _library_std(model), plan)
         return plan
     if any(f.kind == "zero token row overflows the gradient" for f in res.findings):

@@ -926,7 +926,7 @@ def tables_behind_norm(layers: pd.DataFrame, task: str) -> pd.DataFrame:
 
 
 def _table_behind_norm_findings(layers: pd.DataFrame, task: str) -> list[Finding]:
-    """The warning on :func:`tables_behind_norm`'s tables."""
+    """The defect (of low confidence) on :func:`tables_behind_norm`'s tables."""
     tables = tables_behind_norm(layers, task)
     if tables.empty:
         return []
