@@ -726,7 +726,8 @@ def _torch_default(model: torch.nn.Module) -> torch.nn.Module:
 
 # the query and key projections by their last name (``q_lin``: DistilBERT; ``q``: T5 and MPNet;
 # ``query_proj``: DeBERTa v2)
-_QUERY_KEY = ("q_proj", "k_proj", "query", "key", "q_lin", "k_lin", "q", "k", "query_proj", "key_proj")
+_KEY_NAMES = ("k_proj", "key", "k_lin", "k", "key_proj")
+_QUERY_KEY = ("q_proj", "query", "q_lin", "q", "query_proj", *_KEY_NAMES)
 
 
 def _role_scale(model: torch.nn.Module, role: str, k: float) -> torch.nn.Module:
@@ -749,26 +750,13 @@ def _role_scale(model: torch.nn.Module, role: str, k: float) -> torch.nn.Module:
                 if p is not None:
                     p.mul_(k)
                     touched += 1
-        for name, m in model.named_modules():
+        for m in model.modules():
             if role == "norm" and "Norm" in type(m).__name__ and isinstance(getattr(m, "weight", None), torch.nn.Parameter):
                 touched += bool(m.weight.abs().sum() > 0)
                 m.weight.mul_(k)
-            if role != "qk":
-                continue
-            last = name.rsplit(".", 1)[-1]
-            if last in _QUERY_KEY and isinstance(getattr(m, "weight", None), torch.nn.Parameter):
-                m.weight.mul_(k)
-                touched += 1
-            elif last == "c_attn":  # transformers' Conv1D: [in, 3 x out], query and key first
-                m.weight[:, : 2 * m.weight.shape[1] // 3].mul_(k)
-                touched += 1
-            elif isinstance(m, torch.nn.MultiheadAttention) and m.in_proj_weight is not None:
-                m.in_proj_weight[: 2 * m.embed_dim].mul_(k)
-                touched += 1
-            elif last == "query_key_value":  # [heads x (q, k, v) x head_dim, width]
-                heads = model.config.num_attention_heads
-                m.weight.view(heads, 3, -1, m.weight.shape[1])[:, :2].mul_(k)
-                touched += 1
+        for rows in _query_key_rows(model, _QUERY_KEY) if role == "qk" else ():
+            rows.mul_(k)
+            touched += 1
     if not touched:
         raise ValueError(f"{role}-x{k:g}: {type(model).__name__} has no {role} weights this init scales")
     return model
@@ -879,25 +867,38 @@ def _zero_init(model: torch.nn.Module, how: str) -> torch.nn.Module:
     from initscope.inspect.structure import is_embedding, weight_of
 
     with torch.no_grad():
-        for name, m in model.named_modules():
-            if how == "zero-linear":
-                w = weight_of(m)
-                if w is not None and not is_embedding(m):
-                    w.zero_()
-                if isinstance(m, torch.nn.MultiheadAttention) and m.in_proj_weight is not None:
-                    m.in_proj_weight.zero_()
-                continue
-            last = name.rsplit(".", 1)[-1]
-            if last in ("q_proj", "query"):
-                m.weight.zero_()
-            elif last == "c_attn":  # transformers' Conv1D: [in, 3 x out], the query first
-                m.weight[:, : m.weight.shape[1] // 3].zero_()
-            elif isinstance(m, torch.nn.MultiheadAttention):
-                m.in_proj_weight[: m.embed_dim].zero_()
-            elif last == "query_key_value":  # [heads x (q, k, v) x head_dim, width]
-                heads = model.config.num_attention_heads
-                m.weight.view(heads, 3, -1, m.weight.shape[1])[:, 0].zero_()
+        if how == "zero-query":
+            for rows in _query_key_rows(model, ("q_proj", "query")):
+                rows.zero_()
+            return model
+        for m in model.modules():
+            w = weight_of(m)
+            if w is not None and not is_embedding(m):
+                w.zero_()
+            if isinstance(m, torch.nn.MultiheadAttention) and m.in_proj_weight is not None:
+                m.in_proj_weight.zero_()
     return model
+
+
+def _query_key_rows(model: torch.nn.Module, names: tuple[str, ...]) -> list[torch.Tensor]:
+    """Views of the attention weights that make the queries (and the keys where ``names`` holds key
+    projections' names): a module whose last name is in ``names``, its whole weight; of a fused
+    projection, the query's share (and the key's, where ``names`` holds one): the first third (two)
+    of GPT-2's ``c_attn`` columns and of torch's ``in_proj_weight`` rows, each head's query (and key)
+    rows of GPT-NeoX's ``query_key_value``."""
+    parts = 2 if any(n in _KEY_NAMES for n in names) else 1
+    rows = []
+    for name, m in model.named_modules():
+        last = name.rsplit(".", 1)[-1]
+        if last in names and isinstance(getattr(m, "weight", None), torch.nn.Parameter):
+            rows.append(m.weight)
+        elif last == "c_attn":  # transformers' Conv1D: [in, 3 x out], the query first, then the key
+            rows.append(m.weight[:, : parts * m.weight.shape[1] // 3])
+        elif isinstance(m, torch.nn.MultiheadAttention) and m.in_proj_weight is not None:
+            rows.append(m.in_proj_weight[: parts * m.embed_dim])
+        elif last == "query_key_value":  # [heads x (q, k, v) x head_dim, width]
+            rows.append(m.weight.view(model.config.num_attention_heads, 3, -1, m.weight.shape[1])[:, :parts])
+    return rows
 
 
 def _holdout_model(family: str, init: str, seed: int) -> torch.nn.Module:
@@ -2499,8 +2500,8 @@ def cmd_table_fix(names: tuple[str, ...] = TABLE_FIX_ENCODERS) -> None:
 
     for name in names:
         res = inspect(build(name, "torch-default", 0), x)
-        warned = any(f.kind == "table too large for the optimizer" for f in res.findings)
-        print(f"{name:14s} torch-default: the table finding: {'yes' if warned else 'no'}; issues {res.issues or 'none'}", flush=True)
+        found = any(f.kind == "table too large for the optimizer" for f in res.findings)
+        print(f"{name:14s} torch-default: the table finding: {'yes' if found else 'no'}; issues {res.issues or 'none'}", flush=True)
     c = chance("bert")
     print("\ntrained (2 seeds), progress against the best of the three:")
     for name in names:

@@ -702,16 +702,16 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
     if not res.issues:
         plan.actions.append(f"no defect; acting on the warning: {', '.join(acted)}")
         plan.shrink_only = True
-    defects = {f.kind for f in res.findings if f.severity == "defect"}
-    tables = tables_behind_norm(res.layers, res.output.task) if TABLE_DEFECT in defects else None
-    if defects == {TABLE_DEFECT}:
-        _tables_to_optimizer_scale(model, tables, _library_std(model), plan)
-        return plan
     if any(f.kind == "zero token row overflows the gradient" for f in res.findings):
         # whatever else the fix does (a plain stack's LSUV too): its own generator, so the other
         # draws stay those of a model without the zero row
         with torch.no_grad():
             _redraw_zero_rows(model, plan, generator(seed, "fix zero rows"))
+    defects = {f.kind for f in res.findings if f.severity == "defect"}
+    tables = tables_behind_norm(res.layers, res.output.task) if TABLE_DEFECT in defects else None
+    if defects == {TABLE_DEFECT}:
+        _tables_to_optimizer_scale(model, tables, _library_std(model), plan)
+        return plan
     layers = res.layers
     has_norm = bool((layers.role == "norm").any()) if "role" in layers else False
     recurrent = [(n, m) for n, m in model.named_modules() if isinstance(m, RECURRENT)]
