@@ -1052,6 +1052,50 @@ def test_a_table_far_over_the_optimizers_step_behind_a_norm_is_a_defect_of_low_c
         assert found[0].value == pytest.approx(biggest, rel=1e-3) and f"~{biggest / 1e-3:.0f} steps" in found[0].message
 
 
+@pytest.mark.parametrize("gain,flagged", [(10.0, True), (7.0, True), (5.0, False), (1.0, False)])
+def test_norm_gains_far_over_one_in_a_text_classifier_are_a_defect_of_low_confidence(gain, flagged):
+    """The zoo's BERT (post-norm, read through its pooler) with every LayerNorm's weight and bias
+    x gain: past NORM_GAIN_MAX (text encoders so scaled x10 broke or half-learned, others sets 81
+    and 83) a defect of low confidence that names every norm and reads the gain off the norms'
+    output; at x5 and below nothing (every weight x3 left DistilBERT training)."""
+    from initscope.inspect import zoo
+    from initscope.inspect.verdicts import NORM_GAIN_MAX
+
+    torch.manual_seed(0)
+    model = zoo.build("bert", "default")
+    norms = [n for n, m in model.named_modules() if isinstance(m, nn.LayerNorm)]
+    with torch.no_grad():
+        for n in norms:
+            for p in model.get_submodule(n).parameters():
+                p.mul_(gain)
+    x, _ = zoo.task_data("bert", 16, seed=12345)
+    res = inspect(model, x)
+    found = [f for f in res.findings if f.kind == "norm gain too large"]
+    assert bool(found) == flagged == (gain > NORM_GAIN_MAX)
+    if flagged:
+        assert res.issues == [found[0].message] and found[0].confidence == "low" and found[0].count == len(norms)
+        assert found[0].value == pytest.approx(gain, rel=1e-3) and "may half-learn" in found[0].message
+
+
+def test_norm_gains_are_not_read_so_in_an_lm_or_on_images():
+    """The same gains x10 in an LM (its head reads the last norm: the output's own rule judges it; Phi
+    and GPT-NeoX trained at x10) or in a vision transformer (DINOv2, Swin v2, PVT v2 trained at x10)
+    raise no norm-gain finding."""
+    from initscope.inspect import zoo
+
+    for fam in ("gpt2", "vit"):
+        torch.manual_seed(0)
+        model = zoo.build(fam, "default")
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, nn.LayerNorm):
+                    m.weight.mul_(10)
+        x, _ = zoo.task_data(fam, 16, seed=12345)
+        res = inspect(model, x)
+        assert (res.layers[res.layers.role == "norm"].second_moment > 90).any(), fam  # the gains are seen ...
+        assert not [f for f in res.findings if f.kind == "norm gain too large"], fam  # ... and not read as this defect
+
+
 def test_a_table_read_after_the_embeddings_norm_is_not_behind_it():
     """MPNet's relative attention bias is a lookup table run before the first block but after the
     embeddings' LayerNorm: it feeds the attention scores, no norm, and is not counted."""

@@ -1036,6 +1036,28 @@ def test_fix_auto_gives_a_torch_written_encoders_tables_the_scale_of_its_other_w
         assert torch.allclose(model(ids), before, atol=1e-4)
 
 
+def test_fix_auto_answers_norm_gains_too_large_by_resetting_only_those_norms():
+    """The zoo's BERT with every LayerNorm's weight x10: the norms' scales go back to 1 (their bias,
+    zero, stays), every other parameter is bit-identical, and the defect is gone."""
+    torch.manual_seed(0)
+    model = build("bert", "default")
+    norms = [n for n, m in model.named_modules() if isinstance(m, nn.LayerNorm)]
+    with torch.no_grad():
+        for n in norms:
+            model.get_submodule(n).weight.mul_(10)
+    x, _ = task_data("bert", 16, seed=12345)
+    assert [i.split(":")[0] for i in inspect(model, x).issues] == ["norm gain too large"]
+    kept = {k: v.clone() for k, v in model.state_dict().items()}
+    plan = auto_fix(model, x)
+    assert sorted(a.split(":")[0] for a in plan.actions) == sorted(norms)
+    for k, v in model.state_dict().items():
+        if k.rsplit(".", 1)[0] in norms and k.endswith(".weight"):
+            assert torch.equal(v, torch.ones_like(v)), k
+        else:
+            assert torch.equal(v, kept[k]), k
+    assert inspect(model, x).issues == []
+
+
 def test_a_table_too_large_beside_another_defect_comes_down_after_the_role_wise_fix():
     """A torch-written encoder with its tables at N(0, 1) and every other weight x10: the role-wise
     fix runs for the weights, and the tables come down with it; neither defect is left."""

@@ -24,7 +24,7 @@ from initscope.inspect.core import at_init_mode, linear_weights, token_tables, z
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor, token_table
 from initscope.inspect.stats import CLOSED_HARMS, GATE_SATURATION_Z, as_samples_by_units, gate_names
 from initscope.inspect.structure import QK_NAME, RECURRENT, in_parametrization, is_embedding, weight_of
-from initscope.inspect.verdicts import dead_blocks, residual_blocks, tables_behind_norm, zero_shared_heads
+from initscope.inspect.verdicts import dead_blocks, large_norm_gains, residual_blocks, tables_behind_norm, zero_shared_heads
 from initscope.repro import derive_seed, generator
 from initscope.training import lsuv_rescale_
 
@@ -644,6 +644,27 @@ def _tables_to_optimizer_scale(model: nn.Module, tables: Any, library_std: float
                                 "and AdamW's steps now turn them at the rate of the other weights)")
 
 
+NORM_GAIN_DEFECT = "norm gain too large"
+
+
+def _reset_norm(m: nn.Module, name: str, plan: FixPlan, dead_stream: bool) -> None:
+    """A norm's scale further than NORM_SCALE_FACTOR from 1 back to 1 (every norm's own init; a
+    (1 + w) norm at w = 0, Gemma's, has mean 0 and is left), a zero scale too where it zeroed the
+    stream (``dead_stream``), and a constant bias back under its unit output's scale."""
+    nw = getattr(m, "weight", None)
+    if isinstance(nw, torch.Tensor) and nw.numel():
+        mean = float(nw.mean())
+        if mean != 0 and (abs(mean) > NORM_SCALE_FACTOR or abs(mean) < 1 / NORM_SCALE_FACTOR):
+            nw.fill_(1.0)
+            plan.actions.append(f"{name}: norm scale {mean:.3g} reset to 1")
+        elif dead_stream and not bool(nw.any()):
+            nw.fill_(1.0)
+            plan.actions.append(f"{name}: norm scale 0 reset to 1 (the stream is exactly zero)")
+    nb = getattr(m, "bias", None)
+    if isinstance(nb, torch.Tensor):
+        _constant_bias_(nb, 1.0, f"{name} (norm)", plan)  # its output has unit scale
+
+
 @contextmanager
 def _frozen_kept(model: nn.Module, plan: FixPlan) -> Iterator[None]:
     """Parameters the user froze (``requires_grad=False``: a pretrained embedding, a frozen
@@ -672,9 +693,10 @@ def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
     """Choose and apply the fix from the model's structure and the defects inspect finds.
 
     - healthy: nothing is changed;
-    - lookup tables too large for the optimizer behind a norm, the only defect: those tables
-      alone, by one factor (:func:`_tables_to_optimizer_scale`; beside other defects, after the
-      role-wise fix);
+    - lookup tables too large for the optimizer behind a norm, or norm gains too large, the only
+      defects: those tables alone, by one factor (:func:`_tables_to_optimizer_scale`), and those
+      norms' scales back to 1 (:func:`_reset_norm`); beside other defects, the same after (or
+      within) the role-wise fix;
     - a plain stack (no residual blocks, no norms): LSUV on every weighted layer;
     - otherwise, per weighted layer, by role: weights with identical units (a constant init)
       are re-drawn N(0, 1) first; every weight whose std is more than 2x off its role's target
@@ -709,8 +731,15 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
             _redraw_zero_rows(model, plan, generator(seed, "fix zero rows"))
     defects = {f.kind for f in res.findings if f.severity == "defect"}
     tables = tables_behind_norm(res.layers, res.output.task) if TABLE_DEFECT in defects else None
-    if defects == {TABLE_DEFECT}:
-        _tables_to_optimizer_scale(model, tables, _library_std(model), plan)
+    if defects and defects <= {TABLE_DEFECT, NORM_GAIN_DEFECT}:
+        # nothing but the optimizer-facing scales: those alone, every other weight as it is
+        if NORM_GAIN_DEFECT in defects:
+            mods = dict(model.named_modules())
+            with torch.no_grad():
+                for name in large_norm_gains(res.layers).module:
+                    _reset_norm(mods[str(name)], str(name), plan, False)
+        if tables is not None:
+            _tables_to_optimizer_scale(model, tables, _library_std(model), plan)
         return plan
     layers = res.layers
     has_norm = bool((layers.role == "norm").any()) if "role" in layers else False
@@ -801,18 +830,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 continue
             if w is None:
                 if row.role == "norm":
-                    nw = getattr(m, "weight", None)
-                    if isinstance(nw, torch.Tensor) and nw.numel():
-                        mean = float(nw.mean())
-                        if mean != 0 and (abs(mean) > NORM_SCALE_FACTOR or abs(mean) < 1 / NORM_SCALE_FACTOR):
-                            nw.fill_(1.0)
-                            plan.actions.append(f"{row.module}: norm scale {mean:.3g} reset to 1")
-                        elif dead_stream and not bool(nw.any()):
-                            nw.fill_(1.0)
-                            plan.actions.append(f"{row.module}: norm scale 0 reset to 1 (the stream is exactly zero)")
-                    nb = getattr(m, "bias", None)
-                    if isinstance(nb, torch.Tensor):
-                        _constant_bias_(nb, 1.0, f"{row.module} (norm)", plan)  # its output has unit scale
+                    _reset_norm(m, row.module, plan, dead_stream)
                 continue
             if is_embedding(m):
                 if bool((w == w.reshape(-1)[0]).all()):

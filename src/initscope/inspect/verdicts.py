@@ -946,6 +946,45 @@ def _table_behind_norm_findings(layers: pd.DataFrame, task: str) -> list[Finding
                      hedge="slow rather than stuck: may learn over a long run")]
 
 
+# A norm's own output is at unit scale; its learned gain (LayerNorm's weight) sets the scale of all it
+# feeds. A token classifier (text encoders read through a pooler or a CLS token) whose norms put out
+# an RMS over NORM_GAIN_MAX is a defect, of low confidence: every later matrix reads inputs that many
+# times their scale, so each AdamW step (~lr an entry) moves their outputs that many times as far,
+# while the gains themselves take ~gain / lr steps to come back. Set on others sets 81 and 83
+# (IN-SAMPLE: set after they were trained): with every norm's gain x10, of 22 text classifiers none
+# trained: RoBERTa, RemBERT, MarkupLM, TAPAS, LayoutLM, Megatron-BERT and XLM-RoBERTa-XL broke
+# (0.04-0.28), 12 half-learned (0.34-0.63), none flagged before. Not at x3-x5 (every weight x3:
+# DistilBERT trained, BERT, RoBERTa, ELECTRA half-learned; x5 is the largest gain seen to train, a
+# parallel decoder), hence 6. Not for an LM (its head reads the last norm: overconfident output
+# judges it; Phi and GPT-NeoX trained at gains x10) nor for images (DINOv2, Swin v2, PVT v2 trained
+# at x10; BEiT, DeiT, ViT-MSN half-learned).
+NORM_GAIN_MAX = 6.0
+
+
+def large_norm_gains(layers: pd.DataFrame) -> pd.DataFrame:
+    """The norm rows (one per module) whose output RMS is over NORM_GAIN_MAX."""
+    if layers.empty or "role" not in layers or "second_moment" not in layers:
+        return layers.iloc[:0]
+    norms = layers[layers.role == "norm"].drop_duplicates("module")
+    return norms[norms.second_moment.astype(float) > NORM_GAIN_MAX ** 2]
+
+
+def _norm_gain_findings(layers: pd.DataFrame, task: str, image_input: bool) -> list[Finding]:
+    """The defect (of low confidence) on :func:`large_norm_gains` in a classifier over tokens."""
+    big = large_norm_gains(layers)
+    if task != "classification" or image_input or big.empty:
+        return []
+    rms = big.second_moment.astype(float) ** 0.5
+    top = float(rms.max())
+    return [_finding("norm gain too large", [str(m) for m in big.module], top,
+                     f"{len(big)} norm{'s' if len(big) > 1 else ''} put out an RMS up to {top:.3g} where a norm's own output is "
+                     "1: the gain sets the scale of all it feeds, so each AdamW step (~lr an entry) moves what reads it "
+                     f"~{top:.2g}x as far, and the gain itself takes ~{top / 1e-3:.0f} steps at lr 1e-3 to come back (in the "
+                     "calibration, text encoders with their norms' gains x10 broke or half-learned, none trained)",
+                     "set the norms' gains back to 1 (the library's own init; initscope inspect --fix auto)",
+                     confidence="low", severity="defect", hedge="may half-learn rather than stay stuck")]
+
+
 def _learned_tables(layers: pd.DataFrame) -> int:
     """How many lookup tables (role ``embedding``) run before the first block: a learned position
     table beside the tokens' makes two (GPT-2's wpe, OPT's embed_positions); a fixed sinusoidal one
@@ -1853,7 +1892,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
                 *_tied_stream_findings(blocks, output, gradients), *_zero_row_findings(gradients),
                 *_post_norm_token_findings(blocks, branches, attention, output),
                 *_small_behind_norms_findings(output, branches), *_slab_fan_findings(expert_slabs, silent, branches),
-                *_table_behind_norm_findings(layers, output.task),
+                *_table_behind_norm_findings(layers, output.task), *_norm_gain_findings(layers, output.task, image_input),
                 *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task, post_norm,
                                      bool(residual_blocks(blocks)) and not post_norm_blocks(blocks).any(),
