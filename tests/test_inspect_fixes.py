@@ -784,6 +784,30 @@ def test_fix_auto_rescales_every_layer_of_a_model_scaled_by_one_factor():
         assert s == pytest.approx(r / 2 if n in branch_out else r, rel=0.05), (n, s)
 
 
+def test_fix_auto_resets_mobilebert_nonorm_scales_as_a_norms():
+    """MobileBERT with every NoNorm's and LayerNorm's scale x10 (others set 83: broken, and still
+    broken after the fix, which left the NoNorms' scales at 10): NoNorm (weight * x + bias) is no
+    norm to inspect, but its library init is a norm's, so the fix sets its scale back to 1 with the
+    LayerNorms', and no defect is left."""
+    t = pytest.importorskip("transformers")
+
+    cfg = t.MobileBertConfig(vocab_size=1000, hidden_size=64, embedding_size=64, intra_bottleneck_size=64, true_hidden_size=64,
+                             num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, max_position_embeddings=128, num_labels=10)
+    torch.manual_seed(0)
+    m = t.MobileBertForSequenceClassification(cfg)
+    scaled = [x for x in m.modules() if "Norm" in type(x).__name__]
+    assert any(type(x).__name__ == "NoNorm" for x in scaled)
+    with torch.no_grad():
+        for x in scaled:
+            x.weight.mul_(10)
+    ids = {"input_ids": torch.randint(0, 1000, (16, 32), generator=torch.Generator().manual_seed(0))}
+    assert inspect(m, ids).issues
+    auto_fix(m, ids)
+    for x in scaled:
+        assert torch.equal(x.weight.detach(), torch.ones_like(x.weight)), type(x).__name__
+    assert inspect(m, ids).issues == []
+
+
 class _Sphere(nn.Module):
     """nGPT's projection onto the unit sphere, the epsilon inside the root (as Dory's)."""
 

@@ -829,7 +829,9 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 _fix_recurrent(m, row.module, plan, seed)
                 continue
             if w is None:
-                if row.role == "norm":
+                if row.role == "norm" or type(m).__name__ == "NoNorm":
+                    # MobileBERT's NoNorm (weight * x + bias) is no norm to inspect, but its library
+                    # init is a norm's (weight 1, bias 0), and a scale far from it is undone the same way
                     _reset_norm(m, row.module, plan, dead_stream)
                 continue
             if is_embedding(m):
