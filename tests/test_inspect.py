@@ -1052,12 +1052,12 @@ def test_a_table_far_over_the_optimizers_step_behind_a_norm_is_a_defect_of_low_c
         assert found[0].value == pytest.approx(biggest, rel=1e-3) and f"~{biggest / 1e-3:.0f} steps" in found[0].message
 
 
-@pytest.mark.parametrize("gain,flagged", [(10.0, True), (7.0, True), (5.0, False), (1.0, False)])
+@pytest.mark.parametrize("gain,flagged", [(10.0, True), (8.0, False), (4.0, False), (1.0, False)])
 def test_norm_gains_far_over_one_in_a_text_classifier_are_a_defect_of_low_confidence(gain, flagged):
     """The zoo's BERT (post-norm, read through its pooler) with every LayerNorm's weight and bias
     x gain: past NORM_GAIN_MAX (text encoders so scaled x10 broke or half-learned, others sets 81
     and 83) a defect of low confidence that names every norm and reads the gain off the norms'
-    output; at x5 and below nothing (every weight x3 left DistilBERT training)."""
+    output; at x8 and below nothing (at x8 five of set 84's 13 encoders trained, none broke)."""
     from initscope.inspect import zoo
     from initscope.inspect.verdicts import NORM_GAIN_MAX
 

@@ -950,15 +950,17 @@ def _table_behind_norm_findings(layers: pd.DataFrame, task: str) -> list[Finding
 # feeds. A token classifier (text encoders read through a pooler or a CLS token) whose norms put out
 # an RMS over NORM_GAIN_MAX is a defect, of low confidence: every later matrix reads inputs that many
 # times their scale, so each AdamW step (~lr an entry) moves their outputs that many times as far,
-# while the gains themselves take ~gain / lr steps to come back. Set on others sets 81 and 83
-# (IN-SAMPLE: set after they were trained): with every norm's gain x10, of 22 text classifiers none
+# while the gains themselves take ~gain / lr steps to come back. Set at stop 67 on others sets 81 and
+# 83 (IN-SAMPLE: set after they were trained): with every norm's gain x10, of 19 text classifiers none
 # trained: RoBERTa, RemBERT, MarkupLM, TAPAS, LayoutLM, Megatron-BERT and XLM-RoBERTa-XL broke
-# (0.04-0.28), 12 half-learned (0.34-0.63), none flagged before. Not at x3-x5 (every weight x3:
-# DistilBERT trained, BERT, RoBERTa, ELECTRA half-learned; x5 is the largest gain seen to train, a
-# parallel decoder), hence 6. Not for an LM (its head reads the last norm: overconfident output
-# judges it; Phi and GPT-NeoX trained at gains x10) nor for images (DINOv2, Swin v2, PVT v2 trained
-# at x10; BEiT, DeiT, ViT-MSN half-learned).
-NORM_GAIN_MAX = 6.0
+# (0.04-0.28), 12 half-learned (0.34-0.63), none flagged before; at x3 (every weight x3) DistilBERT
+# trained and BERT, RoBERTa and ELECTRA half-learned. The bar was 6 for set 84 (13 encoders no set
+# held, predicted before training): at x8 none broke, 8 half-learned and 5 trained (0.73-0.96, five
+# false alarms), at x20 7 broke, 4 half-learned, 2 trained (saturated attention flags all 13 there),
+# at x4 all 13 trained; so 9 since (IN-SAMPLE for set 84), between x8's and x10's. Not for an LM (its
+# head reads the last norm: overconfident output judges it; Phi and GPT-NeoX trained at gains x10)
+# nor for images (DINOv2, Swin v2, PVT v2 trained at x10; BEiT, DeiT, ViT-MSN half-learned).
+NORM_GAIN_MAX = 9.0
 
 
 def large_norm_gains(layers: pd.DataFrame) -> pd.DataFrame:
