@@ -784,6 +784,26 @@ def test_fix_auto_rescales_every_layer_of_a_model_scaled_by_one_factor():
         assert s == pytest.approx(r / 2 if n in branch_out else r, rel=0.05), (n, s)
 
 
+@pytest.mark.parametrize("scale,reset", [(10.0, True), ("mixed", True), (0.3, True), (1.5, False), (0.0, False)])
+def test_a_norm_scale_far_from_one_is_reset(scale, reset):
+    """_reset_norm: a scale over 2x by its RMS (also of mixed sign, mean 0: +-10) or under 1/2 by its
+    mean goes back to 1; 1.5 stays, and so does a (1 + w) norm's w = 0 (Gemma)."""
+    from initscope.inspect.fixes import FixPlan, _reset_norm
+
+    norm = nn.LayerNorm(8)
+    with torch.no_grad():
+        if scale == "mixed":
+            norm.weight.copy_(torch.tensor([10.0, -10.0] * 4))
+        else:
+            norm.weight.fill_(scale)
+    before = norm.weight.detach().clone()
+    plan = FixPlan()
+    with torch.no_grad():
+        _reset_norm(norm, "norm", plan, False)
+    assert torch.equal(norm.weight.detach(), torch.ones(8) if reset else before)
+    assert bool(plan.actions) == reset
+
+
 def test_fix_auto_resets_mobilebert_nonorm_scales_as_a_norms():
     """MobileBERT with every NoNorm's and LayerNorm's scale x10 (others set 83: broken, and still
     broken after the fix, which left the NoNorms' scales at 10): NoNorm (weight * x + bias) is no

@@ -653,10 +653,12 @@ def _reset_norm(m: nn.Module, name: str, plan: FixPlan, dead_stream: bool) -> No
     stream (``dead_stream``), and a constant bias back under its unit output's scale."""
     nw = getattr(m, "weight", None)
     if isinstance(nw, torch.Tensor) and nw.numel():
-        mean = float(nw.mean())
-        if mean != 0 and (abs(mean) > NORM_SCALE_FACTOR or abs(mean) < 1 / NORM_SCALE_FACTOR):
+        mean, rms = float(nw.mean()), float(nw.float().pow(2).mean().sqrt())
+        # large by its RMS (scales of mixed sign, mean near 0, count), small by its mean
+        if rms > NORM_SCALE_FACTOR or (mean != 0 and abs(mean) < 1 / NORM_SCALE_FACTOR):
             nw.fill_(1.0)
-            plan.actions.append(f"{name}: norm scale {mean:.3g} reset to 1")
+            plan.actions.append(f"{name}: norm scale {mean:.3g} (RMS {rms:.3g}) reset to 1" if abs(rms - abs(mean)) > 1e-3 * rms
+                                else f"{name}: norm scale {mean:.3g} reset to 1")
         elif dead_stream and not bool(nw.any()):
             nw.fill_(1.0)
             plan.actions.append(f"{name}: norm scale 0 reset to 1 (the stream is exactly zero)")

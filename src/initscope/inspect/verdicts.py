@@ -972,9 +972,10 @@ def large_norm_gains(layers: pd.DataFrame) -> pd.DataFrame:
 
 
 def _norm_gain_findings(layers: pd.DataFrame, task: str, image_input: bool) -> list[Finding]:
-    """The defect (of low confidence) on :func:`large_norm_gains` in a classifier over tokens."""
+    """The defect (of low confidence) on :func:`large_norm_gains` in a classifier over tokens (one
+    with a lookup table: the evidence is text encoders'; a classifier of float features is not read)."""
     big = large_norm_gains(layers)
-    if task != "classification" or image_input or big.empty:
+    if task != "classification" or image_input or big.empty or not (layers.role == "embedding").any():
         return []
     rms = big.second_moment.astype(float) ** 0.5
     top = float(rms.max())
