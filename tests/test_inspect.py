@@ -1057,7 +1057,8 @@ def test_norm_gains_far_over_one_in_a_text_classifier_are_a_defect_of_low_confid
     """The zoo's BERT (post-norm, read through its pooler) with every LayerNorm's weight and bias
     x gain: past NORM_GAIN_MAX (text encoders so scaled x10 broke or half-learned, others sets 81
     and 83) a defect of low confidence that names every norm and reads the gain off the norms'
-    output; at x8 and below nothing (at x8 five of set 84's 13 encoders trained, none broke)."""
+    output; at x8 and below nothing (at x8 five of set 84's 13 encoders trained, none broke). The
+    zoo's BERT is 64 wide, where the bar is on the gain itself."""
     from initscope.inspect import zoo
     from initscope.inspect.verdicts import NORM_GAIN_MAX
 
@@ -1075,6 +1076,29 @@ def test_norm_gains_far_over_one_in_a_text_classifier_are_a_defect_of_low_confid
     if flagged:
         assert res.issues == [found[0].message] and found[0].confidence == "low" and found[0].count == len(norms)
         assert found[0].value == pytest.approx(gain, rel=1e-3) and "may half-learn" in found[0].message
+
+
+@pytest.mark.parametrize("width,flagged", [(64, False), (128, True)])
+def test_the_norm_gain_bar_falls_with_the_width(width, flagged):
+    """Every LayerNorm's scale x6 in a BERT classifier (weights at the library's 0.02 whatever the
+    width): nothing at width 64, a defect at 128, where what reads the norms works sqrt(2)x harder
+    (set 85: six of 8 encoders at width 128 broke at x6; set 84: none of 13 at width 64 broke at x8)."""
+    t = pytest.importorskip("transformers")
+
+    cfg = t.BertConfig(vocab_size=500, hidden_size=width, num_hidden_layers=2, num_attention_heads=4, intermediate_size=2 * width,
+                       max_position_embeddings=64, num_labels=10)
+    torch.manual_seed(0)
+    model = t.BertForSequenceClassification(cfg)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.LayerNorm):
+                m.weight.mul_(6)
+    ids = torch.randint(0, 500, (16, 32), generator=torch.Generator().manual_seed(0))
+    res = inspect(model, ids)
+    found = [f for f in res.findings if f.kind == "norm gain too large"]
+    assert bool(found) == flagged
+    if flagged:
+        assert found[0].value == pytest.approx(6.0, rel=1e-3) and f"(width {width})" in found[0].message
 
 
 def test_norm_gains_are_not_read_so_in_an_lm_or_on_images():

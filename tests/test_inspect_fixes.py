@@ -1080,20 +1080,26 @@ def test_fix_auto_gives_a_torch_written_encoders_tables_the_scale_of_its_other_w
         assert torch.allclose(model(ids), before, atol=1e-4)
 
 
-def test_fix_auto_answers_norm_gains_too_large_by_resetting_only_those_norms():
-    """The zoo's BERT with every LayerNorm's weight x10: the norms' scales go back to 1 (their bias,
-    zero, stays), every other parameter is bit-identical, and the defect is gone."""
+@pytest.mark.parametrize("gain", [10.0, 20.0])
+def test_fix_auto_answers_norm_gains_too_large_by_resetting_only_those_norms(gain):
+    """The zoo's BERT with every LayerNorm's weight x10 (the only defect) or x20 (attention saturated
+    too, by the gains): the norms' scales go back to 1 (their bias, zero, stays), every other
+    parameter is bit-identical, and no defect is left; at x20 the model is measured again after the
+    norms and nothing else moves (set 85's Megatron-BERT lost 0.38 of its progress to the role-wise
+    fix's other changes)."""
     torch.manual_seed(0)
     model = build("bert", "default")
     norms = [n for n, m in model.named_modules() if isinstance(m, nn.LayerNorm)]
     with torch.no_grad():
         for n in norms:
-            model.get_submodule(n).weight.mul_(10)
+            model.get_submodule(n).weight.mul_(gain)
     x, _ = task_data("bert", 16, seed=12345)
-    assert [i.split(":")[0] for i in inspect(model, x).issues] == ["norm gain too large"]
+    kinds = [i.split(":")[0] for i in inspect(model, x).issues]
+    assert kinds == ["norm gain too large"] if gain == 10 else ("norm gain too large" in kinds and "saturated attention" in kinds)
     kept = {k: v.clone() for k, v in model.state_dict().items()}
     plan = auto_fix(model, x)
-    assert sorted(a.split(":")[0] for a in plan.actions) == sorted(norms)
+    said = [a.split(":")[0] for a in plan.actions]
+    assert sorted(said[: len(norms)]) == sorted(norms) and len(said) == len(norms) + (gain == 20)
     for k, v in model.state_dict().items():
         if k.rsplit(".", 1)[0] in norms and k.endswith(".weight"):
             assert torch.equal(v, torch.ones_like(v)), k
