@@ -23,7 +23,7 @@ from initscope.errors import unknown
 from initscope.inspect.core import at_init_mode, linear_weights, token_tables, zero_token_rows
 from initscope.inspect.load import Batch, as_batch, call_model, first_tensor, token_table
 from initscope.inspect.stats import CLOSED_HARMS, GATE_SATURATION_Z, as_samples_by_units, gate_names
-from initscope.inspect.structure import QK_NAME, RECURRENT, in_parametrization, is_embedding, weight_of
+from initscope.inspect.structure import QK_NAME, RECURRENT, in_parametrization, is_embedding, is_nonorm, weight_of
 from initscope.inspect.verdicts import dead_blocks, large_norm_gains, residual_blocks, tables_behind_norm, zero_shared_heads
 from initscope.repro import derive_seed, generator
 from initscope.training import lsuv_rescale_
@@ -842,9 +842,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 _fix_recurrent(m, row.module, plan, seed)
                 continue
             if w is None:
-                if row.role == "norm" or type(m).__name__ == "NoNorm":
-                    # MobileBERT's NoNorm (weight * x + bias) is no norm to inspect, but its library
-                    # init is a norm's (weight 1, bias 0), and a scale far from it is undone the same way
+                if row.role == "norm" or is_nonorm(m):  # a NoNorm's scale far from its init's 1, undone the same way
                     _reset_norm(m, row.module, plan, dead_stream)
                 continue
             if is_embedding(m):

@@ -83,6 +83,12 @@ def is_pass_through(module: nn.Module) -> bool:
     return isinstance(module, _PASS_THROUGH) or type(module).__name__ in ("Dropout", "DropPath", "StochasticDepth")
 
 
+def is_nonorm(module: nn.Module) -> bool:
+    """MobileBERT's ``NoNorm``: weight * x + bias, no statistic (its own name says so), so no norm to
+    inspect, though its library init is a norm's (weight 1, bias 0)."""
+    return type(module).__name__ == "NoNorm"
+
+
 def is_norm(module: nn.Module) -> bool:
     """LayerNorm, RMSNorm, GroupNorm, BatchNorm, InstanceNorm, and any class named ``*Norm`` (a
     library's own RMSNorm): what comes out of one has a scale set by the norm, not the init.
@@ -93,7 +99,7 @@ def is_norm(module: nn.Module) -> bool:
     if rms is not None and isinstance(module, rms):
         return True
     name = type(module).__name__
-    if name == "NoNorm":  # MobileBERT's: weight * x + bias, no statistic (its own name says so): a scale the init sets
+    if is_nonorm(module):  # a scale the init sets
         return False
     return name.endswith(("Norm", "Norm1d", "Norm2d", "RMSNorm")) or name in ("LayerNorm", "RMSNorm")
 
