@@ -1266,25 +1266,31 @@ WIDE96_ENCODERS = ("ernie-w96", "convbert-w96", "gte-w96", "jina_embeddings_v3-w
                    "camembert-w96", "ultrabert-w96")
 
 
-def _wide(width: int) -> dict[str, int]:
-    """The config fields ``_wide_classifier`` sets: width, 4 blocks, 4 heads, feed-forward 4 x width."""
+# ... and at width 64 with 8 blocks, for set 87
+DEEP_ENCODERS = ("roberta-w64d8", "electra-w64d8", "ernie-w64d8", "gte-w64d8", "nomic_bert-w64d8", "albert-w64d8", "roformer-w64d8",
+                 "megatron-bert-w64d8")
+
+
+def _wide(width: int, depth: int = 4) -> dict[str, int]:
+    """The config fields ``_wide_classifier`` sets: width, depth blocks, 4 heads, feed-forward 4 x width."""
     return dict(hidden_size=width, d_model=width, dim=width, embedding_size=width, intermediate_size=4 * width, hidden_dim=4 * width,
-                num_hidden_layers=4, n_layers=4, num_attention_heads=4, n_heads=4, num_key_value_heads=4, head_dim=width // 4,
+                num_hidden_layers=depth, n_layers=depth, num_attention_heads=4, n_heads=4, num_key_value_heads=4, head_dim=width // 4,
                 pooler_hidden_size=width)
 
 
 def _wide_classifier(name: str) -> torch.nn.Module:
-    """A ``transformers`` sequence classifier named "<model type>-w<width>" (WIDE_ENCODERS,
-    WIDE96_ENCODERS): ``library_defaults.small_config`` for the type, then that width and 4 blocks
-    (:func:`_wide`)."""
+    """A ``transformers`` sequence classifier named "<model type>-w<width>[d<blocks>]" (WIDE_ENCODERS,
+    WIDE96_ENCODERS, DEEP_ENCODERS): ``library_defaults.small_config`` for the type, then that width
+    and depth (4 blocks unless named; :func:`_wide`)."""
     import transformers as t
     from transformers.models.auto import modeling_auto as ma
 
     from library_defaults import small_config
 
-    model_type, width = name.rsplit("-w", 1)
+    model_type, size = name.rsplit("-w", 1)
+    width, _, depth = size.partition("d")
     cfg = small_config(model_type)
-    for k, v in _wide(int(width)).items():
+    for k, v in _wide(int(width), int(depth or 4)).items():
         if hasattr(cfg, k):
             setattr(cfg, k, v)
     return getattr(t, ma.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES[model_type])(cfg)
@@ -1336,7 +1342,7 @@ def _others() -> dict[str, tuple[object, object]]:
                                                                                        depths=[1, 1], num_labels=10)), img),
         **{name: (lambda name=name: _library_lm(name), ids) for name in (*LIBRARY_LMS, *SEQUENCE_LMS, *FLAGGED_DEFAULT_LMS)},
         **{name: (lambda name=name: _library_classifier(name), ids) for name in (*FLAGGED_DEFAULT_CLASSIFIERS, *LIBRARY_ENCODERS, *SET84_ENCODERS)},
-        **{name: (lambda name=name: _wide_classifier(name), ids) for name in (*WIDE_ENCODERS, *WIDE96_ENCODERS)},
+        **{name: (lambda name=name: _wide_classifier(name), ids) for name in (*WIDE_ENCODERS, *WIDE96_ENCODERS, *DEEP_ENCODERS)},
         **{name: (build, zoo.task_data(fam, 8, seed=0)[0])
            for name, (build, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS, **RECURRENT_OTHERS}.items()},
         **{name: (build, zoo.task_data("bert", 8, seed=0)[0]) for name, build in CLS_OTHERS.items()},
@@ -1916,7 +1922,7 @@ OTHER_TASKS.update({name: "vit" for name in VISION_OTHERS})
 OTHER_TASKS.update({name: "bert" for name in NEW_ENCODERS})
 OTHER_TASKS.update({name: fam for name, (_, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS, **RECURRENT_OTHERS}.items()})
 OTHER_TASKS.update({name: "gpt2" for name in (*SEQUENCE_LMS, *FLAGGED_DEFAULT_LMS)})
-OTHER_TASKS.update({name: "bert" for name in (*FLAGGED_DEFAULT_CLASSIFIERS, *LIBRARY_ENCODERS, *SET84_ENCODERS, *WIDE_ENCODERS, *WIDE96_ENCODERS)})
+OTHER_TASKS.update({name: "bert" for name in (*FLAGGED_DEFAULT_CLASSIFIERS, *LIBRARY_ENCODERS, *SET84_ENCODERS, *WIDE_ENCODERS, *WIDE96_ENCODERS, *DEEP_ENCODERS)})
 OTHER_TASKS.update({name: "bert" for name in CLS_OTHERS})
 OTHER_TASKS.update(LORA_OTHERS)
 OTHER_TASKS.update({name: "gpt2" for names in WIDE_DECODER_SETS.values() for name in names})
@@ -2269,6 +2275,10 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # library and torch's own init and every norm's scale x5 and x8 (the bar, 8.2 / sqrt(1.5) = 6.7 in
     # the gain there, between them)
     "86": (HOLDOUT.with_name("verdicts_others86.json"), ("default", "torch-default", "norm-x5", "norm-x8")),
+    # set 87 (stop 67, committed with inspect's predictions before training, rules as for set 86):
+    # library encoders at width 64 and 8 blocks (the norm-gain bar reads the width, not the depth),
+    # at their library and torch's own init and every norm's scale x6 and x10 (the bar at width 64: 8.2)
+    "87": (HOLDOUT.with_name("verdicts_others87.json"), ("default", "torch-default", "norm-x6", "norm-x10")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
@@ -2298,7 +2308,8 @@ OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_
                                                   "82": (*LIBRARY_ENCODERS, "mobilebert"),
                                                   "83": tuple(n for n in (*LIBRARY_ENCODERS, "mobilebert")
                                                               if n not in ("fnet", "modernbert", "mra", "flaubert")),
-                                                  "84": SET84_ENCODERS, "85": WIDE_ENCODERS, "86": WIDE96_ENCODERS}
+                                                  "84": SET84_ENCODERS, "85": WIDE_ENCODERS, "86": WIDE96_ENCODERS,
+                                                  "87": DEEP_ENCODERS}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:
