@@ -1282,18 +1282,9 @@ def _wide_classifier(name: str) -> torch.nn.Module:
     """A ``transformers`` sequence classifier named "<model type>-w<width>[d<blocks>]" (WIDE_ENCODERS,
     WIDE96_ENCODERS, DEEP_ENCODERS): ``library_defaults.small_config`` for the type, then that width
     and depth (4 blocks unless named; :func:`_wide`)."""
-    import transformers as t
-    from transformers.models.auto import modeling_auto as ma
-
-    from library_defaults import small_config
-
     model_type, size = name.rsplit("-w", 1)
     width, _, depth = size.partition("d")
-    cfg = small_config(model_type)
-    for k, v in _wide(int(width), int(depth or 4)).items():
-        if hasattr(cfg, k):
-            setattr(cfg, k, v)
-    return getattr(t, ma.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES[model_type])(cfg)
+    return _library_classifier(model_type, **_wide(int(width), int(depth or 4)))
 
 
 # stop 67: sequence classifiers no scored set held (the first six trained only by ``tablefix``, at
@@ -1893,13 +1884,19 @@ def _wide_decoder(name: str) -> torch.nn.Module:
 LIBRARY_LMS = ("gemma2", "nanochat", "olmo", "vaultgemma")
 
 
-def _library_classifier(model_type: str) -> torch.nn.Module:
+def _library_classifier(model_type: str, **sizes: int) -> torch.nn.Module:
+    """transformers' sequence classifier of ``model_type`` from ``library_defaults.small_config``,
+    with ``sizes`` set where the config has the field (:func:`_wide`)."""
     import transformers as t
     from transformers.models.auto import modeling_auto as ma
 
     from library_defaults import small_config
 
-    return getattr(t, ma.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES[model_type])(small_config(model_type))
+    cfg = small_config(model_type)
+    for k, v in sizes.items():
+        if hasattr(cfg, k):
+            setattr(cfg, k, v)
+    return getattr(t, ma.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES[model_type])(cfg)
 
 
 def _library_lm(model_type: str) -> torch.nn.Module:
