@@ -1076,6 +1076,7 @@ def test_norm_gains_far_over_one_in_a_text_classifier_are_a_defect_of_low_confid
     if flagged:
         assert res.issues == [found[0].message] and found[0].confidence == "low" and found[0].count == len(norms)
         assert found[0].value == pytest.approx(gain, rel=1e-3) and "may half-learn" in found[0].message
+        assert f"~{(found[0].value - 1) / 1e-3:.0f} steps" in found[0].message  # AdamW's ~lr a step, from the gain back to 1
 
 
 @pytest.mark.parametrize("width,flagged", [(64, False), (128, True)])
@@ -1099,6 +1100,31 @@ def test_the_norm_gain_bar_falls_with_the_width(width, flagged):
     assert bool(found) == flagged
     if flagged:
         assert found[0].value == pytest.approx(6.0, rel=1e-3) and f"(width {width})" in found[0].message
+
+
+def test_norm_gains_are_not_read_so_in_a_classifier_without_attention():
+    """An LSTM text classifier with the LayerNorm before its head x12 (stop 67's review: it trained as
+    well as at x1): the gain is seen, and no attention reads it, so no finding."""
+
+    class _LSTMClassifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok = nn.Embedding(500, 64)
+            self.lstm = nn.LSTM(64, 64, batch_first=True)
+            self.norm = nn.LayerNorm(64)
+            self.head = nn.Linear(64, 10)
+
+        def forward(self, ids):
+            h, _ = self.lstm(self.tok(ids))
+            return self.head(self.norm(h).mean(1))
+
+    torch.manual_seed(0)
+    model = _LSTMClassifier()
+    with torch.no_grad():
+        model.norm.weight.mul_(12)
+    res = inspect(model, torch.randint(0, 500, (16, 32), generator=torch.Generator().manual_seed(0)))
+    assert (res.layers[res.layers.role == "norm"].second_moment > 100).any()
+    assert not [f for f in res.findings if f.kind == "norm gain too large"]
 
 
 def test_norm_gains_are_not_read_so_in_an_lm_or_on_images():

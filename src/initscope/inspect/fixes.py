@@ -695,10 +695,11 @@ def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
     """Choose and apply the fix from the model's structure and the defects inspect finds.
 
     - healthy: nothing is changed;
-    - lookup tables too large for the optimizer behind a norm, or norm gains too large, the only
-      defects: those tables alone, by one factor (:func:`_tables_to_optimizer_scale`), and those
-      norms' scales back to 1 (:func:`_reset_norm`); beside other defects, the same after (or
-      within) the role-wise fix;
+    - norm gains too large: those norms' scales back to 1 first (:func:`_reset_norm`), then the
+      model is measured again, and only the defects left are fixed (none left: nothing else moves);
+    - lookup tables too large for the optimizer behind a norm: those tables alone, by one factor
+      (:func:`_tables_to_optimizer_scale`), where that is the only defect left; beside others,
+      after the role-wise fix;
     - a plain stack (no residual blocks, no norms): LSUV on every weighted layer;
     - otherwise, per weighted layer, by role: weights with identical units (a constant init)
       are re-drawn N(0, 1) first; every weight whose std is more than 2x off its role's target

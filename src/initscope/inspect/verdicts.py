@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from initscope.inspect.core import Gradients, Output
+from initscope.inspect.core import ADAM_LR, Gradients, Output
 from initscope.inspect.structure import QK_NAME, SHORT_CONV_KERNEL_MAX
 
 # Output: loss at step 0 minus log(classes), in nats. Library inits sit within 0.3 of chance
@@ -938,7 +938,7 @@ def _table_behind_norm_findings(layers: pd.DataFrame, task: str) -> list[Finding
                      ("a lookup table" if len(tables) == 1 else f"{len(tables)} lookup tables") +
                      f" before the first block {'has' if len(tables) == 1 else 'have'} std up to {std:.3g} and a norm follows, "
                      "so the scale never reaches the forward pass, but it sets how far AdamW's steps (~lr each) turn the "
-                     f"entries: at lr 1e-3, ~{std / 1e-3:.0f} steps to move an entry by its own scale (in the calibration, "
+                     f"entries: at lr {ADAM_LR:g}, ~{std / ADAM_LR:.0f} steps to move an entry by its own scale (in the calibration, "
                      "BERT-style encoders with their tables at nn.Embedding's N(0, 1) reached a tenth to three quarters of "
                      "their progress in 300 steps, and learned best with only the tables at 0.02)",
                      "draw the tables at the library's scale (transformers: initializer_range, default 0.02), or give them "
@@ -974,11 +974,13 @@ def large_norm_gains(layers: pd.DataFrame) -> pd.DataFrame:
     return norms[norms.second_moment.astype(float) * units / 64.0 > NORM_GAIN_MAX ** 2]
 
 
-def _norm_gain_findings(layers: pd.DataFrame, task: str, image_input: bool) -> list[Finding]:
-    """The defect (of low confidence) on :func:`large_norm_gains` in a classifier over tokens (one
-    with a lookup table: the evidence is text encoders'; a classifier of float features is not read)."""
+def _norm_gain_findings(layers: pd.DataFrame, task: str, image_input: bool, attention: pd.DataFrame) -> list[Finding]:
+    """The defect (of low confidence) on :func:`large_norm_gains` in a classifier over tokens with
+    attention (one with a lookup table and an attention map: the evidence is text encoders'; a
+    classifier of float features is not read, nor one without attention: an LSTM classifier with the
+    LayerNorm before its head x12 trained as well as at x1, stop 67's review)."""
     big = large_norm_gains(layers)
-    if task != "classification" or image_input or big.empty or not (layers.role == "embedding").any():
+    if task != "classification" or image_input or big.empty or attention.empty or not (layers.role == "embedding").any():
         return []
     rms = big.second_moment.astype(float) ** 0.5
     top = float(rms.max())
@@ -987,7 +989,7 @@ def _norm_gain_findings(layers: pd.DataFrame, task: str, image_input: bool) -> l
                      f"{len(big)} norm{'s' if len(big) > 1 else ''} put out an RMS up to {top:.3g} where a norm's own output is "
                      f"1{f' (width {width})' if width else ''}: the gain sets the scale of all it feeds, so the layers reading it "
                      "work in their nonlinear range (the attention logits grow as gain^2 x width), and the gain takes "
-                     f"~{top / 1e-3:.0f} steps at lr 1e-3 to come back (in the calibration, text encoders with their norms' "
+                     f"~{(top - 1) / ADAM_LR:.0f} steps at lr {ADAM_LR:g} to come back (in the calibration, text encoders with their norms' "
                      "gains x10 at width 64, or x6 at width 128, broke or half-learned, with few exceptions)",
                      "set the norms' gains back to 1 (the library's own init; initscope inspect --fix auto)",
                      confidence="low", severity="defect", hedge="may half-learn rather than stay stuck")]
@@ -1900,7 +1902,7 @@ def diagnose(layers: pd.DataFrame, blocks: pd.DataFrame, branches: pd.DataFrame,
                 *_tied_stream_findings(blocks, output, gradients), *_zero_row_findings(gradients),
                 *_post_norm_token_findings(blocks, branches, attention, output),
                 *_small_behind_norms_findings(output, branches), *_slab_fan_findings(expert_slabs, silent, branches),
-                *_table_behind_norm_findings(layers, output.task), *_norm_gain_findings(layers, output.task, image_input),
+                *_table_behind_norm_findings(layers, output.task), *_norm_gain_findings(layers, output.task, image_input, attention),
                 *stream, *layer_findings,
                 *_gradient_findings(gradients, output.task, post_norm,
                                      bool(residual_blocks(blocks)) and not post_norm_blocks(blocks).any(),
