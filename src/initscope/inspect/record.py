@@ -29,6 +29,7 @@ from torch.overrides import TorchFunctionMode
 
 from initscope.inspect.load import first_tensor
 from initscope.inspect.stats import (
+    adjacent_similarity,
     as_samples_by_units,
     attention_stats,
     effective_rank_sampled,
@@ -37,6 +38,7 @@ from initscope.inspect.stats import (
     recurrent_radius,
     looks_like_attention,
     output_stats,
+    position_lookup,
     sample_fraction,
     _reduce_dtype,
     rms,
@@ -292,6 +294,12 @@ class _AddWatcher(TorchFunctionMode):
             return
 
 
+def _varies_along_positions(t: torch.Tensor) -> bool:
+    """Whether a lookup fed no tensor (a shape: RoFormer's sinusoid table) gave different vectors
+    to different positions (``[..., positions, width]``): it can only be a code of the positions."""
+    return t.dim() >= 2 and t.shape[-2] >= 2 and not bool((t[..., 1:, :] == t[..., :1, :]).all())
+
+
 def _held(refs: dict[int, weakref.ref], t: torch.Tensor) -> bool:
     """Whether ``t`` itself is among ``refs`` (by id, the tensor still the one that had it)."""
     ref = refs.get(id(t))
@@ -410,6 +418,15 @@ class Recorder:
                         # a layer whose weight is exactly zero (its output, the bias, does not vary):
                         # what its first gradient (error x input) can tell the samples apart by
                         row["input_sample_fraction"] = sample_fraction(as_samples_by_units(x, m))
+                ids = first_tensor(inp)
+                if row["role"] == "embedding" and (position_lookup(ids) if ids is not None else _varies_along_positions(t)):
+                    # a position table (its ids are the positions, the same in every sequence; or fed
+                    # only a shape, as RoFormer's sinusoid table): whether the optimizer moves it, and
+                    # how alike it makes neighbouring positions (verdicts.tables_behind_norm)
+                    w = weight_of(m)
+                    row["position_table"] = True
+                    row["trainable"] = bool(isinstance(w, torch.Tensor) and w.requires_grad)
+                    row["adjacent_similarity"] = adjacent_similarity(t)
                 if isinstance(m, nn.MultiheadAttention):
                     # its output projection runs as a function: whether it is zero and fed zeros
                     row["dead_end"] = _mha_dead_end(m, inp)

@@ -354,6 +354,28 @@ def token_similarity(h: torch.Tensor, seq_dim: int) -> float:
     return float(((s * s).sum(dim=-1) - t).mean() / (t * (t - 1)))
 
 
+def position_lookup(ids: torch.Tensor) -> bool:
+    """Whether a lookup's integer ids are positions: one run of consecutive ids (0, 1, 2, ...;
+    RoBERTa's start after its padding index), the same for every sequence of the batch. A token
+    lookup differs between sequences; a token-type or bounding-box lookup repeats one id."""
+    if ids.dim() == 0 or ids.shape[-1] < 2 or ids.is_floating_point() or ids.is_complex():
+        return False
+    rows = ids.detach().reshape(-1, ids.shape[-1])
+    return bool((rows == rows[:1]).all() and (rows[0, 1:] - rows[0, :-1] == 1).all())
+
+
+def adjacent_similarity(rows: torch.Tensor) -> float:
+    """Mean cosine similarity between the vectors a position lookup gives neighbouring positions
+    (``rows``: ``[..., positions, width]``, the first sequence read): near 1 for a smooth code (a
+    sinusoid table, a trained one), ~0 for a random draw, whose neighbours are unrelated."""
+    x = rows.detach().reshape(-1, rows.shape[-2], rows.shape[-1])[0] if rows.dim() >= 2 else None
+    if x is None or x.shape[0] < 2:
+        return math.nan
+    x = x.to(_reduce_dtype(x))
+    u = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-30)
+    return float((u[1:] * u[:-1]).sum(dim=-1).mean())
+
+
 def token_spread(h: torch.Tensor, seq_dim: int) -> float:
     """RMS of the token vectors about their sequence's mean token: what tells one position from
     another, in the stream's own units. Token similarity near 1 says the tokens are alike

@@ -913,18 +913,47 @@ def embeddings_normalized(layers: pd.DataFrame) -> bool:
 # Not for a causal LM, whose head reads each token's own vector and learns from a fixed table:
 # nanochat (a norm on its embeddings) with its table at N(0, 1) learned (0.99, others set 44).
 TABLE_STD_BEHIND_NORM_MAX = 0.3
+# ... and only where the positions are a random code the optimizer cannot undo in the budget: a
+# learned position table among those large tables, or a frozen one whose neighbouring positions are
+# unrelated (adjacent similarity under POSITION_SMOOTH_MIN: RoFormer's sinusoid table, which torch's
+# init redraws at N(0, 1); the sinusoid itself reads 0.95, a random draw ~0). A fixed random token
+# code is a code the blocks can learn to read; a position code as large, which AdamW cannot shrink,
+# makes each token read differently at every position. Set at stop 68 (IN-SAMPLE: sets 82-88 were
+# trained first; in the replay every flagged pair without a learned position table and trained was
+# an encoder with rotary positions: GTE, NomicBERT, Jina v3, ModernBERT, 9 of 13 flagged pairs, at
+# torch's own init, 0.74-1.00), after set 88 tested the lead out of sample (predicted both ways before
+# training: today's 13 of 16, the lead 15 of 16; its one miss RoFormer, 0.09, whose frozen table the
+# lead did not then read). Read from the recording: a lookup whose ids are consecutive positions, the
+# same for every sequence (stats.position_lookup), or fed only a shape (RoFormer).
+POSITION_SMOOTH_MIN = 0.5
+
+
+def random_positions(layers: pd.DataFrame, large: pd.DataFrame) -> bool:
+    """Whether the model's positions are a random code its optimizer cannot undo in the budget: a
+    learned position table among ``large`` (the tables :func:`tables_behind_norm` reads), or a
+    frozen position table (anywhere) whose neighbouring positions are unrelated
+    (``adjacent_similarity`` under POSITION_SMOOTH_MIN). False where the recording has no position
+    table (rotary, ALiBi, relative biases only)."""
+    if "position_table" not in layers:
+        return False
+    pos = layers[layers.position_table.eq(True)]
+    learned = pos.trainable.eq(True) & pos.name.isin(set(large.name))
+    frozen_random = pos.trainable.eq(False) & (pos.adjacent_similarity < POSITION_SMOOTH_MIN)
+    return bool((learned | frozen_random).any())
 
 
 def tables_behind_norm(layers: pd.DataFrame, task: str) -> pd.DataFrame:
     """The layer rows (one per table) of the lookup tables that run before the first norm ahead of
     the first block (:func:`embeddings_normalized`; a table read after that norm, MPNet's relative
     attention bias, feeds no norm), drawn so large (std over TABLE_STD_BEHIND_NORM_MAX) that
-    AdamW's steps barely turn them; none in an LM (``task``)."""
+    AdamW's steps barely turn them, where the positions are a random code too
+    (:func:`random_positions`); none in an LM (``task``)."""
     if task == "lm" or "weight_std" not in layers or not embeddings_normalized(layers):
         return layers.iloc[:0]
     before = _before_first_block(layers)
     before = before.iloc[: int((before.role == "norm").to_numpy().argmax())]
-    return before[(before.role == "embedding") & (before.weight_std > TABLE_STD_BEHIND_NORM_MAX)].drop_duplicates("name")
+    large = before[(before.role == "embedding") & (before.weight_std > TABLE_STD_BEHIND_NORM_MAX)].drop_duplicates("name")
+    return large if random_positions(layers, large) else large.iloc[:0]
 
 
 def _table_behind_norm_findings(layers: pd.DataFrame, task: str) -> list[Finding]:
