@@ -1146,6 +1146,61 @@ def test_norm_gains_are_not_read_so_in_an_lm_or_on_images():
         assert not [f for f in res.findings if f.kind == "norm gain too large"], fam  # ... and not read as this defect
 
 
+@pytest.mark.parametrize("which,flagged", [("positions", True), ("tokens", False), ("tokens and types", False)])
+def test_the_table_defect_needs_the_positions_to_be_a_large_random_code(which, flagged):
+    """The zoo's BERT with only some tables at N(0, 1): its learned position table so drawn is the
+    defect (with it, every table large: the test above); the token table alone is not (a fixed random
+    token code is one the blocks can learn to read; set 89 tests it, ``embed-1``). The recording marks
+    the position table by its ids and no other."""
+    from initscope.inspect import zoo
+
+    torch.manual_seed(0)
+    model = zoo.build("bert", "default")
+    emb = model.bert.embeddings if hasattr(model, "bert") else None
+    tables = {n: m for n, m in model.named_modules() if isinstance(m, nn.Embedding)}
+    assert emb is not None and len(tables) == 3
+    drawn = {"positions": ("position_embeddings",), "tokens": ("word_embeddings",),
+             "tokens and types": ("word_embeddings", "token_type_embeddings")}[which]
+    with torch.no_grad():
+        for n, m in tables.items():
+            if n.rsplit(".", 1)[-1] in drawn:
+                m.weight.normal_(0, 1)
+    x, _ = zoo.task_data("bert", 16, seed=12345)
+    res = inspect(model, x)
+    found = [f for f in res.findings if f.kind == "table too large for the optimizer"]
+    assert bool(found) == flagged
+    pos = res.layers[res.layers.position_table.eq(True)]
+    assert list(pos.module) == ["bert.embeddings.position_embeddings"] and bool(pos.trainable.iloc[0])
+
+
+@pytest.mark.parametrize("sinusoid,flagged", [(False, True), (True, False)])
+def test_a_frozen_position_table_counts_where_its_neighbours_are_unrelated(sinusoid, flagged):
+    """RoFormer at torch's own init (every table at N(0, 1), its frozen sinusoid table redrawn too)
+    broke in sets 85, 87 and 88 and is flagged; with the sinusoid put back (its rotation a smooth
+    code of the positions, as in the rotary encoders that trained from N(0, 1) tables) it is not. The
+    sinusoid table is found though it is fed only a shape, and read as frozen and smooth."""
+    from transformers import RoFormerConfig, RoFormerForSequenceClassification
+
+    torch.manual_seed(0)
+    model = RoFormerForSequenceClassification(RoFormerConfig(
+        vocab_size=500, hidden_size=64, embedding_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+        max_position_embeddings=64, num_labels=10))
+    table = model.roformer.encoder.embed_positions
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Embedding):
+                m.weight.normal_(0, 1)
+        if sinusoid:
+            table.weight.copy_(table.create_weight())
+    ids = torch.randint(2, 500, (8, 32), generator=torch.Generator().manual_seed(0))
+    res = inspect(model, ids)
+    found = [f for f in res.findings if f.kind == "table too large for the optimizer"]
+    assert bool(found) == flagged
+    pos = res.layers[res.layers.position_table.eq(True)]
+    assert list(pos.module) == ["roformer.encoder.embed_positions"] and not bool(pos.trainable.iloc[0])
+    assert (float(pos.adjacent_similarity.iloc[0]) > 0.9) == sinusoid
+
+
 def test_a_table_read_after_the_embeddings_norm_is_not_behind_it():
     """MPNet's relative attention bias is a lookup table run before the first block but after the
     embeddings' LayerNorm: it feeds the attention scores, no norm, and is not counted."""

@@ -16,6 +16,8 @@ from initscope.inspect.stats import (
     entry_std,
     looks_like_attention,
     output_stats,
+    position_lookup,
+    adjacent_similarity,
     token_similarity,
     weight_stats,
 )
@@ -39,6 +41,33 @@ def test_token_similarity_matches_the_pairwise_cosine_matrix():
     assert token_similarity(h, seq_dim=1) == pytest.approx(brute, rel=1e-9)
     assert token_similarity(h.transpose(0, 1), seq_dim=0) == pytest.approx(brute, rel=1e-9)
     assert token_similarity(torch.ones(2, 5, 4), 1) == pytest.approx(1.0)
+
+
+def test_a_position_lookup_is_one_run_of_consecutive_ids_shared_by_every_sequence():
+    g = torch.Generator().manual_seed(0)
+    pos = torch.arange(9).expand(4, 9)
+    assert position_lookup(pos) and position_lookup(torch.arange(9)) and position_lookup(pos[:1])
+    assert position_lookup(pos + 2)  # RoBERTa's positions start after its padding index
+    assert not position_lookup(torch.randint(0, 100, (4, 9), generator=g))  # tokens differ between sequences
+    assert not position_lookup(torch.zeros(4, 9, dtype=torch.long))  # a token type repeats one id
+    assert not position_lookup(torch.arange(9).flip(0).expand(4, 9))  # not counting up
+    assert not position_lookup(torch.stack([torch.arange(9), torch.arange(1, 10)]))  # sequences disagree
+    assert not position_lookup(torch.arange(9.0)) and not position_lookup(torch.tensor([3]))
+
+
+def test_adjacent_similarity_matches_the_cosine_of_each_pair_of_neighbours():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 12, 16, generator=g, dtype=torch.float64)
+    brute = sum(float(torch.nn.functional.cosine_similarity(x[0, i], x[0, i + 1], dim=0)) for i in range(11)) / 11
+    assert adjacent_similarity(x) == pytest.approx(brute, rel=1e-9)  # the first sequence read
+    assert adjacent_similarity(x[0]) == pytest.approx(brute, rel=1e-9)
+    # a sinusoid table (RoFormer's layout: sines, then cosines) makes neighbours alike; a random one
+    # does not (its mean cosine ~ N(0, 1 / (width x positions)))
+    t, d = 64, 64
+    angle = torch.arange(t, dtype=torch.float64)[:, None] / 10000 ** (torch.arange(0, d, 2, dtype=torch.float64) / d)
+    assert adjacent_similarity(torch.cat([angle.sin(), angle.cos()], dim=-1)) > 0.9
+    assert abs(adjacent_similarity(torch.randn(t, d, generator=g))) < 0.05
+    assert math.isnan(adjacent_similarity(torch.randn(1, 16)))
 
 
 def test_attention_entropy_and_logit_scale_under_a_causal_mask():
