@@ -645,6 +645,8 @@ def _tables_to_optimizer_scale(model: nn.Module, tables: Any, library_std: float
 
 
 NORM_GAIN_DEFECT = "norm gain too large"
+# what a table added to the tokens does when it drowns them (:func:`_tables_to_token_scale`)
+SEQUENCE_DEFECT = "same output for every sequence"
 
 
 def _reset_norm(m: nn.Module, name: str, plan: FixPlan, dead_stream: bool) -> None:
@@ -700,6 +702,10 @@ def auto_fix(model: nn.Module, batch: Any, *, seed: int = 0) -> FixPlan:
     - lookup tables too large for the optimizer behind a norm: those tables alone, by one factor
       (:func:`_tables_to_optimizer_scale`), where that is the only defect left; beside others,
       after the role-wise fix;
+    - tables added to the tokens that drown them (same output for every sequence): brought to the
+      token table's scale, or the tokens up to a table that does not learn
+      (:func:`_tables_to_token_scale`); where this and the two above are the only defects, nothing
+      else changes;
     - a plain stack (no residual blocks, no norms): LSUV on every weighted layer;
     - otherwise, per weighted layer, by role: weights with identical units (a constant init)
       are re-drawn N(0, 1) first; every weight whose std is more than 2x off its role's target
@@ -750,8 +756,11 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
             if not res.issues and tables is None:
                 plan.actions.append("with the norms' gains back at 1, no defect is left: nothing else changed")
                 return plan
-    if defects and defects <= {TABLE_DEFECT, NORM_GAIN_DEFECT}:
-        # nothing but the optimizer-facing scales: those alone, every other weight as it is
+    if defects and defects <= {TABLE_DEFECT, NORM_GAIN_DEFECT, SEQUENCE_DEFECT}:
+        # nothing but the tables' and gains' scales: those alone, every other weight as it is
+        with torch.no_grad():
+            if SEQUENCE_DEFECT in defects:
+                _tables_to_token_scale(model, plan)
         if tables is not None:
             _tables_to_optimizer_scale(model, tables, _library_std(model), plan)
         return plan
@@ -888,7 +897,7 @@ def _auto_fix(model: nn.Module, batch: Any, plan: FixPlan, *, seed: int) -> FixP
                 std = library_std if library_std is not None and not vision else 1.0 / math.sqrt(3 * w.shape[1])
                 _rescale(w, _target_std("head", w.shape[1], False, n_blocks, std), f"{name} (head, by a function)", plan, g, force=True)
         _match_tied_siblings(model, plan, tied)
-        if any(f.kind == "same output for every sequence" and f.severity == "defect" for f in res.findings):
+        if any(f.kind == SEQUENCE_DEFECT and f.severity == "defect" for f in res.findings):
             _tables_to_token_scale(model, plan)
         _reset_configured_scalars(model, plan)
     plan.forward_passes += _tame_branches(model, b, plan, seed=seed)

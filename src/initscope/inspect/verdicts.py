@@ -432,6 +432,16 @@ SEQUENCE_FRACTION_MIN = SAMPLE_FRACTION_MIN
 # and RoC-BERT's causal LMs at their defaults read 5e-5 and 0.012 with every table at 0.02, and
 # train (held-out 2.84 and 2.52 on the zoo's LM task, better than GPT-2's default, 3.53; stop 36).
 TABLE_RATIO_MIN = 5.0
+# A classifier over tokens has one output per sequence: the share of its variance that changes with
+# the sequence is its head's sample fraction. That share is tiny at init in healthy models too (BERT's
+# pooled [CLS], 3e-5 at width 64), so there the cause alone decides: a table added to the tokens this
+# many times the token table's std, or more, with the output under SEQUENCE_FRACTION_MIN; no warning
+# below it. Set at stop 68 (IN-SAMPLE, 4 pairs): the zoo's torch encoders (pre- and post-norm) with
+# their tables at Kaiming fan-out read 5.4 and trained (0.92, 1.00); the zoo's BERT so drawn (its
+# token-type table at 0.93 beside tokens at 0.045) read 20.7 and broke (-0.04, flagged by other rules
+# too); set 90's torch-written encoders with a fixed sinusoid (std 0.57) added to tokens at 0.02
+# read 28.5 and broke at widths 64 and 128 (0.06 and -0.01), unflagged then.
+TABLE_RATIO_CLASSIFIER_MIN = 10.0
 # A head initialized at exactly zero is healthy (muP's readout, Fixup) only where its input
 # tells the samples apart: its first gradient is the error times that input, and the gradient
 # it passes back is zero until it moves. BERT's pooler reads the [CLS] token, which at init
@@ -716,11 +726,22 @@ def _output_findings(o: Output, gr: Gradients | None = None) -> list[Finding]:
     return out
 
 
+def _head_sample_fraction(layers: pd.DataFrame) -> float:
+    """The share of the last head row's variance that changes with the sample: for a classifier's
+    ``[sequences, classes]`` output, what changes with the sequence. NaN without a head row."""
+    if "role" not in layers or "sample_fraction" not in layers:
+        return math.nan
+    head = layers[layers.role == "head"]
+    return float(head.sample_fraction.iloc[-1]) if len(head) else math.nan
+
+
 def _sequence_findings(o: Output, layers: pd.DataFrame) -> list[Finding]:
     """A token model whose logits, at each position, are nearly the same for every sequence:
     what it adds to the tokens (a position table) drowns them. Its place is the embedding table
     with the largest output, named against the smallest."""
     sf = o.sequence_fraction
+    if not sf == sf and o.task != "lm" and o.table_ratio >= TABLE_RATIO_CLASSIFIER_MIN:
+        sf = _head_sample_fraction(layers)  # a classifier: one output per sequence (TABLE_RATIO_CLASSIFIER_MIN)
     # exactly 0: the logits do not depend on the input at all (a zero stream, which the stream's
     # own findings judge: zero token tables that learn are a warning)
     if not 0 < sf < SEQUENCE_FRACTION_MIN:
@@ -730,7 +751,9 @@ def _sequence_findings(o: Output, layers: pd.DataFrame) -> list[Finding]:
     ratio_t = o.table_ratio
     cause = ratio_t >= TABLE_RATIO_MIN
     detail = (f"at each position the logits are nearly the same for every sequence: {sf:.2%} of their variance changes "
-              "with the tokens, the rest with the position alone")
+              "with the tokens, the rest with the position alone" if o.task == "lm" or o.sequence_fraction == o.sequence_fraction else
+              f"the output is nearly the same for every sequence ({sf:.2%} of its variance changes with it): classifiers whose tokens "
+              f"had something over {TABLE_RATIO_CLASSIFIER_MIN:g}x their std added to them broke in the calibration")
     places = ["output"]
     if len(tables) > 1:
         big, small = tables.loc[tables.second_moment.idxmax()], tables.loc[tables.second_moment.idxmin()]
@@ -914,32 +937,34 @@ def embeddings_normalized(layers: pd.DataFrame) -> bool:
 # nanochat (a norm on its embeddings) with its table at N(0, 1) learned (0.99, others set 44).
 TABLE_STD_BEHIND_NORM_MAX = 0.3
 # ... and only where the positions are a random code the optimizer cannot undo in the budget: a
-# learned position table among those large tables, or a frozen one whose neighbouring positions are
-# unrelated (adjacent similarity under POSITION_SMOOTH_MIN: RoFormer's sinusoid table, which torch's
-# init redraws at N(0, 1); the sinusoid itself reads 0.95, a random draw ~0). A fixed random token
+# position table whose neighbouring positions are unrelated (adjacent similarity under
+# POSITION_SMOOTH_MIN; a sinusoid reads 0.95, a random draw ~0), learned and among those large tables,
+# or frozen (RoFormer's sinusoid table, which torch's init redraws at N(0, 1)). A fixed random token
 # code is a code the blocks can learn to read; a position code as large, which AdamW cannot shrink,
 # makes each token read differently at every position. Set at stop 68 (IN-SAMPLE: sets 82-88 were
 # trained first; in the replay every flagged pair without a learned position table and trained was
 # an encoder with rotary positions: GTE, NomicBERT, Jina v3, ModernBERT, 9 of 13 flagged pairs, at
 # torch's own init, 0.74-1.00), after set 88 tested the lead out of sample (predicted both ways before
 # training: today's 13 of 16, the lead 15 of 16; its one miss RoFormer, 0.09, whose frozen table the
-# lead did not then read). Read from the recording: a lookup whose ids are consecutive positions, the
-# same for every sequence (stats.position_lookup), or fed only a shape (RoFormer).
+# lead did not then read). Tested out of sample on set 89 (13 encoders at width 80: 26 of 26; stop 67's
+# rule, 18). A learned sinusoid table (DistilBERT's and XLM's switch; std 0.62) counts as smooth:
+# made so before set 91, the first set to hold one, was predicted. Read from the recording: a lookup
+# whose ids are consecutive positions, the same for every sequence (stats.position_lookup), or fed
+# only a shape (RoFormer).
 POSITION_SMOOTH_MIN = 0.5
 
 
 def random_positions(layers: pd.DataFrame, large: pd.DataFrame) -> bool:
     """Whether the model's positions are a random code its optimizer cannot undo in the budget: a
-    learned position table among ``large`` (the tables :func:`tables_behind_norm` reads), or a
-    frozen position table (anywhere) whose neighbouring positions are unrelated
-    (``adjacent_similarity`` under POSITION_SMOOTH_MIN). False where the recording has no position
-    table (rotary, ALiBi, relative biases only)."""
+    position table whose neighbouring positions are unrelated (``adjacent_similarity`` under
+    POSITION_SMOOTH_MIN), learned and among ``large`` (the tables :func:`tables_behind_norm`
+    reads), or frozen. False where the recording has no position table (rotary, ALiBi, relative
+    biases only) and for a sinusoid table, learned or not (DistilBERT's, XLM's switch)."""
     if "position_table" not in layers:
         return False
     pos = layers[layers.position_table.eq(True)]
-    learned = pos.trainable.eq(True) & pos.name.isin(set(large.name))
-    frozen_random = pos.trainable.eq(False) & (pos.adjacent_similarity < POSITION_SMOOTH_MIN)
-    return bool((learned | frozen_random).any())
+    rough = pos.adjacent_similarity < POSITION_SMOOTH_MIN
+    return bool((rough & (pos.trainable.eq(False) | pos.name.isin(set(large.name)))).any())
 
 
 def tables_behind_norm(layers: pd.DataFrame, task: str) -> pd.DataFrame:
