@@ -1173,6 +1173,39 @@ def test_the_table_defect_needs_the_positions_to_be_a_large_random_code(which, f
     assert list(pos.module) == ["bert.embeddings.position_embeddings"] and bool(pos.trainable.iloc[0])
 
 
+@pytest.mark.parametrize("token_std,drowned", [(None, True), (0.1, False), (0.5, False)])
+def test_a_classifier_whose_tokens_a_sinusoid_drowns_gives_the_same_output_for_every_sequence(token_std, drowned):
+    """DistilBERT with its sinusoid switch on: a learned sinusoid table (std ~0.62) added to tokens at
+    the library's 0.02 reads ~30x (over TABLE_RATIO_CLASSIFIER_MIN) and its head barely varies with
+    the sequence: the defect (set 90's torch-written twins broke; set 91 tests these). With the
+    tokens at 0.1 (~6x) or 0.5 nothing: and the sinusoid, learned and large behind the norm, is a
+    smooth code, so the table defect stays out too."""
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+
+    from initscope.inspect.verdicts import TABLE_RATIO_CLASSIFIER_MIN
+
+    torch.manual_seed(0)
+    model = DistilBertForSequenceClassification(DistilBertConfig(
+        vocab_size=500, dim=64, n_layers=2, n_heads=4, hidden_dim=128, max_position_embeddings=64, sinusoidal_pos_embds=True,
+        num_labels=10))
+    tokens = model.distilbert.embeddings.word_embeddings.weight
+    if token_std is not None:
+        with torch.no_grad():
+            tokens.normal_(0, token_std)
+    ids = torch.randint(2, 500, (8, 32), generator=torch.Generator().manual_seed(0))
+    res = inspect(model, ids)
+    ratio = float(model.distilbert.embeddings.position_embeddings.weight.detach().std() / tokens.detach().std())
+    assert res.output.table_ratio == pytest.approx(ratio, rel=1e-4)
+    assert (ratio >= TABLE_RATIO_CLASSIFIER_MIN) == drowned
+    found = [f for f in res.findings if f.kind == "same output for every sequence"]
+    assert bool(found) == drowned
+    if drowned:
+        assert found[0].severity == "defect" and "the output is nearly the same for every sequence" in found[0].message
+    assert not [f for f in res.findings if f.kind == "table too large for the optimizer"]
+    pos = res.layers[res.layers.position_table.eq(True)]
+    assert bool(pos.trainable.iloc[0]) and float(pos.adjacent_similarity.iloc[0]) > 0.9
+
+
 @pytest.mark.parametrize("sinusoid,flagged", [(False, True), (True, False)])
 def test_a_frozen_position_table_counts_where_its_neighbours_are_unrelated(sinusoid, flagged):
     """RoFormer at torch's own init (every table at N(0, 1), its frozen sinusoid table redrawn too)

@@ -602,6 +602,43 @@ def test_a_position_table_that_does_not_learn_is_kept_and_the_tokens_scaled_up_t
     assert inspect(marian, {"input_ids": x}).issues == []
 
 
+class _SinusoidClassifier(nn.Module):
+    """Tokens at 0.02 plus a fixed sinusoid buffer (std ~0.57) into a LayerNorm, torch's post-norm
+    encoder layers, a head on the first token: set 90's torch-written encoder, which broke so drawn."""
+
+    def __init__(self, d: int = 64, seq: int = 32) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(500, d)
+        nn.init.normal_(self.embed.weight, 0, 0.02)
+        angle = torch.arange(seq, dtype=torch.float32)[:, None] / 10000 ** (torch.arange(0, d, 2, dtype=torch.float32) / d)
+        self.register_buffer("pos", torch.cat([angle.sin(), angle.cos()], dim=-1))
+        self.norm = nn.LayerNorm(d)
+        self.encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, 4, 2 * d, dropout=0.0, batch_first=True), 2,
+                                             enable_nested_tensor=False)
+        self.head = nn.Linear(d, 10)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(self.norm(self.embed(ids) + self.pos[: ids.shape[1]]))[:, 0])
+
+
+def test_tokens_drowned_by_a_fixed_sinusoid_are_scaled_up_to_it_and_nothing_else_moves():
+    """The classifier reading of "same output for every sequence" as the only defect: --fix auto
+    scales the token table up by the ratio (the sinusoid does not learn), every other parameter
+    bit-identical, and inspect then finds nothing."""
+    torch.manual_seed(0)
+    model = _SinusoidClassifier()
+    ids = torch.randint(2, 500, (8, 32), generator=torch.Generator().manual_seed(0))
+    res = inspect(model, ids)
+    assert {f.kind for f in res.findings if f.severity == "defect"} == {"same output for every sequence"}
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    ratio = float(model.pos.std() / model.embed.weight.detach().std())
+    auto_fix(model, ids)
+    changed = [n for n, p in model.named_parameters() if not torch.equal(p, before[n])]
+    assert changed == ["embed.weight"]
+    torch.testing.assert_close(model.embed.weight, before["embed.weight"] * ratio, rtol=1e-5, atol=0)
+    assert not inspect(model, ids).issues
+
+
 class _LSTMClassifier(nn.Module):
     def __init__(self, kind: type = nn.LSTM) -> None:
         super().__init__()
