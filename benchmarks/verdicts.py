@@ -657,6 +657,15 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
         return _lora(model, init)
     if init == "torch-default":
         return _torch_default(model)
+    if init == "torch-default-types-0.02":  # torch's own init, then the token-type tables alone at N(0, 0.02) (set 93)
+        _torch_default(model)
+        types = [m for n, m in model.named_modules() if isinstance(m, torch.nn.Embedding) and "token_type" in n]
+        if not types:
+            raise ValueError(f"{init}: {type(model).__name__} has no token-type table")
+        with torch.no_grad():
+            for m in types:
+                m.weight.normal_(0, 0.02)
+        return model
     if init == "zero-embeddings":
         with torch.no_grad():
             for m in model.modules():
@@ -1242,6 +1251,10 @@ class _TableEncoder(torch.nn.Module):
     def __init__(self, positions: str, d: int) -> None:
         super().__init__()
         self.embed = torch.nn.Embedding(zoo.VOCAB, d)
+        # "typed": learned positions and a token-type table (2 rows), looked up with 0 for every token
+        # as BERT's in a plain batch (set 92)
+        self.token_type_embeddings = torch.nn.Embedding(2, d) if positions == "typed" else None
+        positions = "learned" if positions == "typed" else positions
         self.positions = positions
         if positions == "learned":
             self.pos = torch.nn.Embedding(zoo.SEQ, d)
@@ -1263,11 +1276,13 @@ class _TableEncoder(torch.nn.Module):
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         t = torch.arange(input_ids.shape[1], device=input_ids.device)
         p = self.pos(t) if self.positions == "learned" else self.pos[: input_ids.shape[1]]
+        if self.token_type_embeddings is not None:
+            p = p + self.token_type_embeddings(torch.zeros_like(input_ids))
         return self.head(self.encoder(self.norm(self.embed(input_ids) + p))[:, 0])
 
 
 def _set90_classifier(name: str) -> torch.nn.Module:
-    """Set 90's encoders by name: ``table-<learned|sinusoid>-w<width>`` (:class:`_TableEncoder`),
+    """Set 90's encoders by name: ``table-<learned|sinusoid|typed>-w<width>`` (:class:`_TableEncoder`),
     ``deberta-v3-w<width>`` (DeBERTa v2's classes configured as DeBERTa v3 ships: relative
     attention over a relative-position matrix, no absolute position table, no token types),
     ``funnel-w<width>`` (two blocks of 2 layers, relative positions from a sinusoid)."""
@@ -1314,6 +1329,14 @@ def _sinusoid_classifier(name: str) -> torch.nn.Module:
                 "flaubert": (t.FlaubertForSequenceClassification, t.FlaubertConfig)}[kind]
     return cls(cfg(vocab_size=v, emb_dim=d, n_layers=4, n_heads=4, max_position_embeddings=130, sinusoidal_embeddings=True,
                    num_labels=zoo.CLASSES))
+
+
+# stop 68: for sets 92 and 93, where the table rule's constant lookup (token types) is tested:
+# encoders without token types (learned positions: DistilBERT, MPNet, XLM, FlauBERT, the torch-written
+# one) and the torch-written one with types, at widths no set held them (92); library encoders with
+# token types at width 112, at torch's own init with and without their type table put back at 0.02 (93)
+SET92_ENCODERS = ("distilbert-w96", "mpnet-w96", "xlm-w96", "table-learned-w96", "table-typed-w64", "table-typed-w96")
+SET93_ENCODERS = ("roberta-w112", "electra-w112", "ernie-w112", "albert-w112", "convbert-w112", "xlm-roberta-w112")
 
 
 # stop 68: for set 91, where a classifier's tokens drowned by what is added to them (the classifier
@@ -1441,6 +1464,8 @@ def _others() -> dict[str, tuple[object, object]]:
            for name in SET90_ENCODERS},
         **{name: ((lambda name=name: _sinusoid_classifier(name)) if "-sin-" in name else (lambda name=name: _set90_classifier(name)), ids)
            for name in SET91_ENCODERS},
+        **{name: ((lambda name=name: _set90_classifier(name)) if name.startswith("table-") else (lambda name=name: _wide_classifier(name)), ids)
+           for name in (*SET92_ENCODERS, *SET93_ENCODERS)},
         **{name: (build, zoo.task_data(fam, 8, seed=0)[0])
            for name, (build, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS, **RECURRENT_OTHERS}.items()},
         **{name: (build, zoo.task_data("bert", 8, seed=0)[0]) for name, build in CLS_OTHERS.items()},
@@ -2026,7 +2051,7 @@ OTHER_TASKS.update({name: "vit" for name in VISION_OTHERS})
 OTHER_TASKS.update({name: "bert" for name in NEW_ENCODERS})
 OTHER_TASKS.update({name: fam for name, (_, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS, **RECURRENT_OTHERS}.items()})
 OTHER_TASKS.update({name: "gpt2" for name in (*SEQUENCE_LMS, *FLAGGED_DEFAULT_LMS)})
-OTHER_TASKS.update({name: "bert" for name in (*FLAGGED_DEFAULT_CLASSIFIERS, *LIBRARY_ENCODERS, *SET84_ENCODERS, *WIDE_ENCODERS, *WIDE96_ENCODERS, *DEEP_ENCODERS, *POSITION_ENCODERS, *SET89_ENCODERS, *SET90_ENCODERS, *SET91_ENCODERS)})
+OTHER_TASKS.update({name: "bert" for name in (*FLAGGED_DEFAULT_CLASSIFIERS, *LIBRARY_ENCODERS, *SET84_ENCODERS, *WIDE_ENCODERS, *WIDE96_ENCODERS, *DEEP_ENCODERS, *POSITION_ENCODERS, *SET89_ENCODERS, *SET90_ENCODERS, *SET91_ENCODERS, *SET92_ENCODERS, *SET93_ENCODERS)})
 OTHER_TASKS.update({name: "bert" for name in CLS_OTHERS})
 OTHER_TASKS.update(LORA_OTHERS)
 OTHER_TASKS.update({name: "gpt2" for names in WIDE_DECODER_SETS.values() for name in names})
@@ -2402,6 +2427,12 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # positions (~0.62) at their library init (tokens ~0.02) and with the token table at N(0, s)
     # for s = 0.05, 0.1, 0.5 (the ratio ~12, ~6, ~1.2 against the bar of 10)
     "91": (HOLDOUT.with_name("verdicts_others91.json"), ("default", "embed-0.05", "embed-0.1", "embed-0.5")),
+    # sets 92 and 93 (stop 68, committed with inspect's predictions before training, after the table
+    # rule was made to need a constant lookup, token types, among its large tables): encoders without
+    # token types and torch-written ones with them at their own and torch's init (92); library encoders
+    # with token types at torch's own init, and so with the type table alone put back at 0.02 (93)
+    "92": (HOLDOUT.with_name("verdicts_others92.json"), ("default", "torch-default")),
+    "93": (HOLDOUT.with_name("verdicts_others93.json"), ("default", "torch-default", "torch-default-types-0.02")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
@@ -2433,7 +2464,8 @@ OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_
                                                               if n not in ("fnet", "modernbert", "mra", "flaubert")),
                                                   "84": SET84_ENCODERS, "85": WIDE_ENCODERS, "86": WIDE96_ENCODERS,
                                                   "87": DEEP_ENCODERS, "88": POSITION_ENCODERS, "89": SET89_ENCODERS,
-                                                  "90": SET90_ENCODERS, "91": SET91_ENCODERS}
+                                                  "90": SET90_ENCODERS, "91": SET91_ENCODERS,
+                                                  "92": SET92_ENCODERS, "93": SET93_ENCODERS}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:

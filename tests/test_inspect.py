@@ -1146,12 +1146,15 @@ def test_norm_gains_are_not_read_so_in_an_lm_or_on_images():
         assert not [f for f in res.findings if f.kind == "norm gain too large"], fam  # ... and not read as this defect
 
 
-@pytest.mark.parametrize("which,flagged", [("positions", True), ("tokens", False), ("tokens and types", False)])
-def test_the_table_defect_needs_the_positions_to_be_a_large_random_code(which, flagged):
-    """The zoo's BERT with only some tables at N(0, 1): its learned position table so drawn is the
-    defect (with it, every table large: the test above); the token table alone is not (a fixed random
-    token code is one the blocks can learn to read; set 89 tests it, ``embed-1``). The recording marks
-    the position table by its ids and no other."""
+@pytest.mark.parametrize("which,flagged", [("positions and types", True), ("positions", False), ("tokens", False),
+                                           ("tokens and types", False)])
+def test_the_table_defect_needs_a_large_random_position_code_and_a_constant_lookup(which, flagged):
+    """The zoo's BERT with only some tables at N(0, 1): its learned position table and its token-type
+    table (one id for every token: a constant vector) so drawn are the defect (with them, every table
+    large: the test above); positions without the types are not (encoders without token types
+    half-learned or trained so drawn), nor the token table, alone (a fixed random token code is one
+    the blocks can learn to read; set 89, ``embed-1``) or with the types (rotary encoders with types
+    trained). The recording marks the position table by its ids and no other."""
     from initscope.inspect import zoo
 
     torch.manual_seed(0)
@@ -1159,8 +1162,8 @@ def test_the_table_defect_needs_the_positions_to_be_a_large_random_code(which, f
     emb = model.bert.embeddings if hasattr(model, "bert") else None
     tables = {n: m for n, m in model.named_modules() if isinstance(m, nn.Embedding)}
     assert emb is not None and len(tables) == 3
-    drawn = {"positions": ("position_embeddings",), "tokens": ("word_embeddings",),
-             "tokens and types": ("word_embeddings", "token_type_embeddings")}[which]
+    drawn = {"positions and types": ("position_embeddings", "token_type_embeddings"), "positions": ("position_embeddings",),
+             "tokens": ("word_embeddings",), "tokens and types": ("word_embeddings", "token_type_embeddings")}[which]
     with torch.no_grad():
         for n, m in tables.items():
             if n.rsplit(".", 1)[-1] in drawn:
@@ -1239,7 +1242,7 @@ def test_a_table_read_after_the_embeddings_norm_is_not_behind_it():
     embeddings' LayerNorm: it feeds the attention scores, no norm, and is not counted."""
     from transformers import MPNetConfig, MPNetForSequenceClassification
 
-    from initscope.inspect.verdicts import tables_behind_norm
+    from initscope.inspect.verdicts import large_tables_before_norm, tables_behind_norm
 
     torch.manual_seed(0)
     model = MPNetForSequenceClassification(MPNetConfig(vocab_size=500, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -1250,6 +1253,7 @@ def test_a_table_read_after_the_embeddings_norm_is_not_behind_it():
                 m.weight.normal_(0, 1)
     ids = torch.randint(2, 500, (8, 32), generator=torch.Generator().manual_seed(0))
     res = inspect(model, ids)
-    found = set(tables_behind_norm(res.layers, res.output.task).module)
+    found = set(large_tables_before_norm(res.layers, res.output.task).module)
     assert found == {"mpnet.embeddings.word_embeddings", "mpnet.embeddings.position_embeddings"}
+    assert tables_behind_norm(res.layers, res.output.task).empty  # no token types: no constant lookup among them
     assert "mpnet.encoder.relative_attention_bias" in set(res.layers[res.layers.role == "embedding"].module)

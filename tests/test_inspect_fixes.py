@@ -1047,19 +1047,19 @@ def test_the_zero_row_verdict_reads_the_probe_after_one_step_first():
 
 
 class _TorchEncoderClassifier(nn.Module):
-    """A BERT-style classifier written from torch's layers, with no init of its own: token and
-    position tables at nn.Embedding's N(0, 1), summed and normalized, a post-norm encoder layer,
-    mean pooling and a linear head."""
+    """A BERT-style classifier written from torch's layers, with no init of its own: token, position
+    and token-type tables at nn.Embedding's N(0, 1) (the types all 0, as in a plain batch), summed and
+    normalized, a post-norm encoder layer, mean pooling and a linear head."""
 
     def __init__(self, vocab: int = 500, d: int = 64, classes: int = 10) -> None:
         super().__init__()
-        self.tok, self.pos = nn.Embedding(vocab, d), nn.Embedding(64, d)
+        self.tok, self.pos, self.typ = nn.Embedding(vocab, d), nn.Embedding(64, d), nn.Embedding(2, d)
         self.norm = nn.LayerNorm(d)
         self.layer = nn.TransformerEncoderLayer(d, 4, 4 * d, dropout=0.0, batch_first=True)
         self.head = nn.Linear(d, classes)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        h = self.norm(self.tok(ids) + self.pos(torch.arange(ids.shape[1])))
+        h = self.norm(self.tok(ids) + self.pos(torch.arange(ids.shape[1])) + self.typ(torch.zeros_like(ids)))
         return self.head(self.layer(h).mean(1))
 
 
@@ -1109,10 +1109,10 @@ def test_fix_auto_gives_a_torch_written_encoders_tables_the_scale_of_its_other_w
     with torch.no_grad():
         before = model(ids)
     auto_fix(model, ids)
-    _only_tables_scaled_by_one_factor(model, kept, ["tok", "pos"])
-    others = sorted(float(p.detach().std()) for n, p in model.named_parameters() if p.dim() >= 2 and not n.startswith(("tok", "pos")))
+    _only_tables_scaled_by_one_factor(model, kept, ["tok", "pos", "typ"])
+    others = sorted(float(p.detach().std()) for n, p in model.named_parameters() if p.dim() >= 2 and not n.startswith(("tok", "pos", "typ")))
     median = torch.tensor(others).median().item()
-    assert max(float(model.tok.weight.detach().std()), float(model.pos.weight.detach().std())) == pytest.approx(median, rel=1e-5)
+    assert max(float(t.weight.detach().std()) for t in (model.tok, model.pos, model.typ)) == pytest.approx(median, rel=1e-5)
     with torch.no_grad():  # up to the LayerNorm's eps (1e-5) against the sum's variance, now ~0.07^2
         assert torch.allclose(model(ids), before, atol=1e-4)
 
@@ -1153,10 +1153,10 @@ def test_a_table_too_large_beside_another_defect_comes_down_after_the_role_wise_
     model = _TorchEncoderClassifier()
     with torch.no_grad():
         for n, p in model.named_parameters():
-            if p.dim() >= 2 and not n.startswith(("tok", "pos")):
+            if p.dim() >= 2 and not n.startswith(("tok", "pos", "typ")):
                 p.mul_(10)
     kinds = {i.split(":")[0] for i in inspect(model, ids).issues}
     assert "table too large for the optimizer" in kinds and len(kinds) > 1, kinds
     auto_fix(model, ids)
-    assert max(float(model.tok.weight.detach().std()), float(model.pos.weight.detach().std())) < 0.3
+    assert max(float(t.weight.detach().std()) for t in (model.tok, model.pos, model.typ)) < 0.3
     assert inspect(model, ids).issues == []
