@@ -955,9 +955,9 @@ POSITION_SMOOTH_MIN = 0.5
 # ... and only where one of those large tables is looked up with one id for every token (a constant
 # vector added everywhere: BERT's token types, all 0 in a plain batch; MarkupLM's xpath and LayoutLM's
 # box tables so fed): its output does not vary over the samples (sample fraction 0). Set at stop 68
-# (IN-SAMPLE, sets 17-90): of the flagged pairs with a random learned position table, the 32 with a
-# large constant lookup all reached 0.49 of their progress or less (13 broke), and the 9 without one
-# (DistilBERT, DeBERTa v2, MPNet, XLM, FlauBERT, torch-written encoders) 0.56-0.91, none broken (4
+# (IN-SAMPLE, sets 17-90): of the flagged pairs with a random learned position table, the 43 with a
+# large constant lookup all reached 0.49 of their progress or less (18 broke), and the 10 without one
+# (DistilBERT, DeBERTa v2, MPNet, XLM, FlauBERT, torch-written encoders) 0.56-0.91, none broken (6
 # trained, as did stop 66's torch-written encoder at width 256). Rotary encoders with a large
 # token-type table trained (above), except RoFormer, whose frozen table is random.
 
