@@ -418,7 +418,7 @@ class Recorder:
                         # a layer whose weight is exactly zero (its output, the bias, does not vary):
                         # what its first gradient (error x input) can tell the samples apart by
                         row["input_sample_fraction"] = sample_fraction(as_samples_by_units(x, m))
-                ids = first_tensor(inp)
+                ids = first_tensor(inp) if row["role"] == "embedding" else None
                 if row["role"] == "embedding" and (position_lookup(ids) if ids is not None else _varies_along_positions(t)):
                     # a position table (its ids are the positions, the same in every sequence; or fed
                     # only a shape, as RoFormer's sinusoid table): whether the optimizer moves it, and
