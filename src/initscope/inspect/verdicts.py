@@ -444,7 +444,10 @@ TABLE_RATIO_MIN = 5.0
 # (sinusoid positions beside tokens at 0.02 and 0.05: ratios ~12-31), but at 0.1 (ratios 5.7-6.2) all
 # 6 broke unflagged, while at 0.5 (~1.2) all 6 trained. So the bar came down to the LMs' 5 (IN-SAMPLE
 # now): among the replay's classifiers with a norm on their embeddings none reads 4.3-5 (BERT
-# orthogonal 3.9 and Xavier 3.7 trained; RoBERTa Xavier 4.3 and ELECTRA Xavier 3.7 broke).
+# orthogonal 3.9 and Xavier 3.7 trained; RoBERTa Xavier 4.3 and ELECTRA Xavier 3.7 broke). Set 94
+# tested 5 out of sample: 4 of 4 flagged pairs (~7.5) broke, and at ~4 all 4 broke unflagged, at ~2
+# one of 4. Still too high for a position code; the ratios under 5 that trained come from a
+# token-type table, a constant vector. The lead: the position code's ratio alone, a bar near 2.
 # A head initialized at exactly zero is healthy (muP's readout, Fixup) only where its input
 # tells the samples apart: its first gradient is the error times that input, and the gradient
 # it passes back is zero until it moves. BERT's pooler reads the [CLS] token, which at init
@@ -1013,8 +1016,9 @@ def _table_behind_norm_findings(layers: pd.DataFrame, task: str) -> list[Finding
                      f"entries: at lr {ADAM_LR:g}, ~{std / ADAM_LR:.0f} steps to move an entry by its own scale (in the calibration, "
                      "BERT-style encoders with their tables at nn.Embedding's N(0, 1) reached a tenth to three quarters of "
                      "their progress in 300 steps, and learned best with only the tables at 0.02)",
-                     "draw the tables at the library's scale (transformers: initializer_range, default 0.02), or give them "
-                     "a larger learning rate", confidence="low", severity="defect",
+                     "draw the tables at the library's scale (transformers: initializer_range, default 0.02; in the "
+                     "calibration the token-type table alone at 0.02 sufficed), or give them a larger learning rate",
+                     confidence="low", severity="defect",
                      hedge="slow rather than stuck: may learn over a long run")]
 
 
