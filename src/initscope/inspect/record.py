@@ -418,15 +418,8 @@ class Recorder:
                         # a layer whose weight is exactly zero (its output, the bias, does not vary):
                         # what its first gradient (error x input) can tell the samples apart by
                         row["input_sample_fraction"] = sample_fraction(as_samples_by_units(x, m))
-                ids = first_tensor(inp) if row["role"] == "embedding" else None
-                if row["role"] == "embedding" and (position_lookup(ids) if ids is not None else _varies_along_positions(t)):
-                    # a position table (its ids are the positions, the same in every sequence; or fed
-                    # only a shape, as RoFormer's sinusoid table): whether the optimizer moves it, and
-                    # how alike it makes neighbouring positions (verdicts.tables_behind_norm)
-                    w = weight_of(m)
-                    row["position_table"] = True
-                    row["trainable"] = bool(isinstance(w, torch.Tensor) and w.requires_grad)
-                    row["adjacent_similarity"] = adjacent_similarity(t)
+                if row["role"] == "embedding":
+                    self._mark_position_table(row, m, first_tensor(inp), t)
                 if isinstance(m, nn.MultiheadAttention):
                     # its output projection runs as a function: whether it is zero and fed zeros
                     row["dead_end"] = _mha_dead_end(m, inp)
@@ -472,6 +465,18 @@ class Recorder:
                 f.root[id(t)] = id(t)
 
         return hook
+
+    @staticmethod
+    def _mark_position_table(row: dict[str, Any], m: nn.Module, ids: torch.Tensor | None, out: torch.Tensor) -> None:
+        """A lookup that is a position table (its ids the positions, the same in every sequence; or
+        fed only a shape, as RoFormer's sinusoid table): whether the optimizer moves it, and how
+        alike it makes neighbouring positions (verdicts.tables_behind_norm)."""
+        if not (position_lookup(ids) if ids is not None else _varies_along_positions(out)):
+            return
+        w = weight_of(m)
+        row["position_table"] = True
+        row["trainable"] = bool(isinstance(w, torch.Tensor) and w.requires_grad)
+        row["adjacent_similarity"] = adjacent_similarity(out)
 
     def _attention_pre_hook(self, name: str, mark: bool = True):
         def hook(m: nn.Module, inp: Any) -> None:

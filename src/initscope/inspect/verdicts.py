@@ -746,7 +746,8 @@ def _sequence_findings(o: Output, layers: pd.DataFrame) -> list[Finding]:
     what it adds to the tokens (a position table) drowns them. Its place is the embedding table
     with the largest output, named against the smallest."""
     sf = o.sequence_fraction
-    if not sf == sf and o.task != "lm" and o.table_ratio >= TABLE_RATIO_MIN and embeddings_normalized(layers):
+    per_sequence = not sf == sf and o.task != "lm" and o.table_ratio >= TABLE_RATIO_MIN and embeddings_normalized(layers)
+    if per_sequence:
         sf = _head_sample_fraction(layers)  # a classifier: one output per sequence (see TABLE_RATIO_MIN)
     # exactly 0: the logits do not depend on the input at all (a zero stream, which the stream's
     # own findings judge: zero token tables that learn are a warning)
@@ -757,7 +758,7 @@ def _sequence_findings(o: Output, layers: pd.DataFrame) -> list[Finding]:
     ratio_t = o.table_ratio
     cause = ratio_t >= TABLE_RATIO_MIN
     detail = (f"at each position the logits are nearly the same for every sequence: {sf:.2%} of their variance changes "
-              "with the tokens, the rest with the position alone" if o.task == "lm" or o.sequence_fraction == o.sequence_fraction else
+              "with the tokens, the rest with the position alone" if not per_sequence else
               f"the output is nearly the same for every sequence ({sf:.2%} of its variance changes with it): classifiers whose tokens "
               f"had something {TABLE_RATIO_MIN:g}x their std or more added to them before a norm broke in the calibration")
     places = ["output"]
