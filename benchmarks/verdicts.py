@@ -666,6 +666,16 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
             for m in types:
                 m.weight.normal_(0, 0.02)
         return model
+    std = re.fullmatch(r"positions-(\d+(?:\.\d+)?)", init)
+    if std:  # the learned position tables alone at N(0, std), the rest as built (set 97)
+        tables = [m for n, m in model.named_modules() if isinstance(m, torch.nn.Embedding)
+                  and (n.rsplit(".", 1)[-1] == "pos" or "position" in n.rsplit(".", 1)[-1])]
+        if not tables:
+            raise ValueError(f"{init}: {type(model).__name__} has no learned position table")
+        with torch.no_grad():
+            for m in tables:
+                m.weight.normal_(0, float(std[1]))
+        return model
     if init == "zero-embeddings":
         with torch.no_grad():
             for m in model.modules():
@@ -1344,6 +1354,12 @@ SET94_ENCODERS = ("distilbert-sin-w96", "xlm-sin-w96", "flaubert-sin-w80", "tabl
 # (LayoutLM's box tables, MarkupLM's xpath tables, fed only zeros by a plain batch; TAPAS's seven type
 # tables; CANINE's hashed characters), for the constant-lookup condition
 SET95_ENCODERS = ("layoutlm-w80", "markuplm-w80", "tapas-w96", "canine-w80")
+# ... and for sets 96 and 97 (stop 69), for the classifier reading of "same output for every
+# sequence" on the position code alone (POSITION_RATIO_MIN, 3): sinusoid classifiers at widths no set
+# held them, tokens at 0.2 and 0.25 (96); encoders with a learned position table drawn at N(0, s),
+# s = 0.05, 0.1, 0.2 beside tokens at 0.02 (97: ratios ~2.5, ~5, ~10)
+SET96_ENCODERS = ("distilbert-sin-w112", "xlm-sin-w80", "flaubert-sin-w112", "table-sinusoid-w112")
+SET97_ENCODERS = ("roberta-w88", "electra-w88", "distilbert-w88", "table-learned-w88")
 
 
 # stop 68: for set 91, where a classifier's tokens drowned by what is added to them (the classifier
@@ -1470,9 +1486,9 @@ def _others() -> dict[str, tuple[object, object]]:
                   else (lambda name=name: _wide_classifier(name)), ids)
            for name in SET90_ENCODERS},
         **{name: ((lambda name=name: _sinusoid_classifier(name)) if "-sin-" in name else (lambda name=name: _set90_classifier(name)), ids)
-           for name in (*SET91_ENCODERS, *SET94_ENCODERS)},
+           for name in (*SET91_ENCODERS, *SET94_ENCODERS, *SET96_ENCODERS)},
         **{name: ((lambda name=name: _set90_classifier(name)) if name.startswith("table-") else (lambda name=name: _wide_classifier(name)), ids)
-           for name in (*SET92_ENCODERS, *SET93_ENCODERS, *SET95_ENCODERS)},
+           for name in (*SET92_ENCODERS, *SET93_ENCODERS, *SET95_ENCODERS, *SET97_ENCODERS)},
         **{name: (build, zoo.task_data(fam, 8, seed=0)[0])
            for name, (build, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS, **RECURRENT_OTHERS}.items()},
         **{name: (build, zoo.task_data("bert", 8, seed=0)[0]) for name, build in CLS_OTHERS.items()},
@@ -2058,7 +2074,7 @@ OTHER_TASKS.update({name: "vit" for name in VISION_OTHERS})
 OTHER_TASKS.update({name: "bert" for name in NEW_ENCODERS})
 OTHER_TASKS.update({name: fam for name, (_, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS, **RECURRENT_OTHERS}.items()})
 OTHER_TASKS.update({name: "gpt2" for name in (*SEQUENCE_LMS, *FLAGGED_DEFAULT_LMS)})
-OTHER_TASKS.update({name: "bert" for name in (*FLAGGED_DEFAULT_CLASSIFIERS, *LIBRARY_ENCODERS, *SET84_ENCODERS, *WIDE_ENCODERS, *WIDE96_ENCODERS, *DEEP_ENCODERS, *POSITION_ENCODERS, *SET89_ENCODERS, *SET90_ENCODERS, *SET91_ENCODERS, *SET92_ENCODERS, *SET93_ENCODERS, *SET94_ENCODERS, *SET95_ENCODERS)})
+OTHER_TASKS.update({name: "bert" for name in (*FLAGGED_DEFAULT_CLASSIFIERS, *LIBRARY_ENCODERS, *SET84_ENCODERS, *WIDE_ENCODERS, *WIDE96_ENCODERS, *DEEP_ENCODERS, *POSITION_ENCODERS, *SET89_ENCODERS, *SET90_ENCODERS, *SET91_ENCODERS, *SET92_ENCODERS, *SET93_ENCODERS, *SET94_ENCODERS, *SET95_ENCODERS, *SET96_ENCODERS, *SET97_ENCODERS)})
 OTHER_TASKS.update({name: "bert" for name in CLS_OTHERS})
 OTHER_TASKS.update(LORA_OTHERS)
 OTHER_TASKS.update({name: "gpt2" for names in WIDE_DECODER_SETS.values() for name in names})
@@ -2447,6 +2463,13 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 95 (stop 68, committed with inspect's predictions before training, rules as at the stop's end):
     # set 93's three inits on encoders with other constant lookups (SET95_ENCODERS)
     "95": (HOLDOUT.with_name("verdicts_others95.json"), ("default", "torch-default", "torch-default-types-0.02")),
+    # sets 96 and 97 (stop 69, committed with inspect's predictions before training, after the classifier
+    # reading of "same output" was given the position code's own bar, POSITION_RATIO_MIN): sinusoid
+    # classifiers, tokens at 0.2 and 0.25 (ratios ~3.5 and ~2.8 in the library ones, ~2.9 and ~2.3 in
+    # the torch-written one) and 1 (96); learned position tables at N(0, 0.05 / 0.1 / 0.2) beside
+    # tokens at 0.02 (97)
+    "96": (HOLDOUT.with_name("verdicts_others96.json"), ("embed-0.2", "embed-0.25", "embed-1")),
+    "97": (HOLDOUT.with_name("verdicts_others97.json"), ("default", "positions-0.05", "positions-0.1", "positions-0.2")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
@@ -2480,7 +2503,7 @@ OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_
                                                   "87": DEEP_ENCODERS, "88": POSITION_ENCODERS, "89": SET89_ENCODERS,
                                                   "90": SET90_ENCODERS, "91": SET91_ENCODERS,
                                                   "92": SET92_ENCODERS, "93": SET93_ENCODERS, "94": SET94_ENCODERS,
-                                                  "95": SET95_ENCODERS}
+                                                  "95": SET95_ENCODERS, "96": SET96_ENCODERS, "97": SET97_ENCODERS}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:

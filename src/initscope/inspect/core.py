@@ -45,6 +45,10 @@ class Output:
     # the largest std among the tables of the token table's width (:func:`token_tables`) over the
     # token table's: how far a table added to the tokens outweighs them; NaN without such tables
     table_ratio: float = math.nan
+    # the largest std among the bare position tensors of the token table's width that no module
+    # looks up (a sinusoid buffer added by hand, ``pe``; :func:`token_tables`' loose ones), which the
+    # recording has no row for; NaN without one
+    position_std: float = math.nan
     # a causal LM's first attention branch RMS / the token embeddings it is added to, with the
     # modules the first block reads at the library's own init (:mod:`initscope.inspect.reference`):
     # the yardstick its own ratio is read against; NaN for a model the library does not initialize
@@ -72,7 +76,7 @@ class Output:
     def as_dict(self) -> dict[str, Any]:
         return dict(task=self.task, classes=self.classes, logit_std=self.logit_std, loss=self.loss,
                     chance_loss=self.chance_loss, loss_source=self.loss_source, sequence_fraction=self.sequence_fraction,
-                    table_ratio=self.table_ratio, first_attention_library=self.first_attention_library,
+                    table_ratio=self.table_ratio, position_std=self.position_std, first_attention_library=self.first_attention_library,
                     first_block_change=self.first_block_change, first_block_change_library=self.first_block_change_library,
                     embeddings_library=self.embeddings_library, norm_branch_library=self.norm_branch_library,
                     loss_without_copy=self.loss_without_copy, logit_cap=self.logit_cap)
@@ -488,6 +492,15 @@ def token_tables(model: nn.Module) -> tuple[tuple[str, torch.Tensor, float], lis
         return None
     token = min(trainable, key=lambda t: t[2])
     seen |= linear_weights(model)
+    width = token[1].shape[1]
+    return token, [t for t in tables if t[1] is not token[1] and t[1].shape[1] == width] + _loose_position_tensors(model, width, seen)
+
+
+def _loose_position_tensors(model: nn.Module, width: int, seen: set[int]) -> list[tuple[str, torch.Tensor, float]]:
+    """Every bare ``[positions, width]`` parameter or buffer (``[positions, 1, width]`` too) not in
+    ``seen`` (embedding and linear weights), named as a position table (pos, pos_embed,
+    position_embeddings, pe) or held under a generic name (weight, weights) by a module so named, with
+    its std."""
     # other bare matrices of that width are layers' weights (MultiheadAttention's in_proj_weight);
     # a buffer so named (or ``pe``, the sinusoidal table of torch's Transformer tutorial) does not learn
     def position_named(n: str) -> bool:
@@ -496,11 +509,9 @@ def token_tables(model: nn.Module) -> tuple[tuple[str, torch.Tensor, float], lis
         # ``embed_positions.weights``, a buffer: stop 58, set 57)
         return "pos" in last or last == "pe" or (last in ("weight", "weights") and "pos" in parent)
 
-    width = token[1].shape[1]
-    loose = [(n, p, float(p.detach().float().std())) for n, p in [*model.named_parameters(), *model.named_buffers()]
-             if id(p) not in seen and (p.requires_grad or not isinstance(p, nn.Parameter)) and p.is_floating_point()
-             and p.dim() in (2, 3) and position_named(n) and p.shape[-1] == width and len([d for d in p.shape if d > 1]) == 2]
-    return token, [t for t in tables if t[1] is not token[1] and t[1].shape[1] == width] + loose
+    return [(n, p, float(p.detach().float().std())) for n, p in [*model.named_parameters(), *model.named_buffers()]
+            if id(p) not in seen and (p.requires_grad or not isinstance(p, nn.Parameter)) and p.is_floating_point()
+            and p.dim() in (2, 3) and position_named(n) and p.shape[-1] == width and len([d for d in p.shape if d > 1]) == 2]
 
 
 def tied_embeddings(model: nn.Module, lookups: int = 0) -> list[tuple[str, float]]:
@@ -687,6 +698,17 @@ def _table_ratio(model: nn.Module) -> float:
         return math.nan
     (_, _, token), others = found
     return max(std for _, _, std in others) / token
+
+
+def _loose_position_std(model: nn.Module) -> float:
+    """The largest std among :func:`token_tables`' bare position tensors (``Output.position_std``):
+    no module looks them up, so the recording has no row for them; NaN without one."""
+    found = token_tables(model)
+    if found is None:
+        return math.nan
+    modules = {n for n, _ in model.named_modules()}
+    loose = [std for n, _, std in found[1] if n not in modules]
+    return max(loose) if loose else math.nan
 
 
 def own_loss_copies(own: torch.Tensor, out: torch.Tensor, labels: object, ids: object) -> bool:
@@ -908,6 +930,7 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     sequence_fraction=sequence_sample_fraction(out_t, 1 if rec.seq_dim == 0 else 0, generator(seed, "sequence"))
                     if token_input and out_t.dim() == 3 else math.nan,
                     table_ratio=_table_ratio(model) if token_input else math.nan,
+                    position_std=_loose_position_std(model) if token_input else math.nan,
                     logit_cap=logit_cap(model, out_t) if resolved == "lm" else math.nan)
                 from initscope.inspect.verdicts import LOSS_EXCESS_NATS
 

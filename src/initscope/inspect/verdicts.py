@@ -447,7 +447,16 @@ TABLE_RATIO_MIN = 5.0
 # orthogonal 3.9 and Xavier 3.7 trained; RoBERTa Xavier 4.3 and ELECTRA Xavier 3.7 broke). Set 94
 # tested 5 out of sample: 4 of 4 flagged pairs (~7.5) broke, and at ~4 all 4 broke unflagged, at ~2
 # one of 4. Still too high for a position code; the ratios under 5 that trained come from a
-# token-type table, a constant vector. The lead: the position code's ratio alone, a bar near 2.
+# token-type table, a constant vector. Hence the bar below, on the position code alone.
+# ... or where the position code added to a classifier's tokens before that norm has
+# POSITION_RATIO_MIN times their RMS or more (:func:`position_ratio`; no bar on the head's sample
+# fraction: set 94's sinusoid classifiers at ratio 3.8-4.7 broke with 4-10% of it changing with the
+# sequence). Set at stop 69 (IN-SAMPLE, every classifier of sets 1-95 with a norm on its embeddings):
+# at 1.4-1.9 eight of 8 trained; at 2.3-2.8 three trained (BERT at Xavier and orthogonal, DistilBERT
+# at Xavier), two half-learned and four broke (RoBERTa and ELECTRA at Xavier, set 94's sinusoids at
+# 0.3, BERT at Kaiming fan-out); from 3.8 up all 37 broke. A learned random code and a sinusoid read
+# alike here; the ratio is the recording's (output RMS), so a multiplier on the tokens counts.
+POSITION_RATIO_MIN = 3.0
 # A head initialized at exactly zero is healthy (muP's readout, Fixup) only where its input
 # tells the samples apart: its first gradient is the error times that input, and the gradient
 # it passes back is zero until it moves. BERT's pooler reads the [CLS] token, which at init
@@ -741,24 +750,54 @@ def _head_sample_fraction(layers: pd.DataFrame) -> float:
     return float(head.sample_fraction.iloc[-1]) if len(head) else math.nan
 
 
+def position_ratio(layers: pd.DataFrame, o: Output) -> float:
+    """How far the position code added to the tokens before the embeddings' norm outweighs them:
+    the largest output RMS among the position lookups recorded there (``position_table``), or the
+    std of a bare position tensor no module looks up (``Output.position_std``), over the RMS of
+    the token lookup (the table recorded there whose output changes most with the sample). NaN
+    without a norm on the embeddings, a token lookup or a position code."""
+    if not embeddings_normalized(layers) or "sample_fraction" not in layers:
+        return math.nan
+    before = _before_first_block(layers)
+    before = before.iloc[: int((before.role == "norm").to_numpy().argmax())]
+    tables = before[before.role == "embedding"].drop_duplicates("name")
+    pos = tables[tables.position_table.eq(True)] if "position_table" in tables else tables.iloc[:0]
+    tokens = tables.drop(pos.index)
+    tokens = tokens[tokens.sample_fraction > 0]
+    if tokens.empty:
+        return math.nan
+    token = float(tokens.loc[tokens.sample_fraction.idxmax()].second_moment)
+    found = [math.sqrt(float(pos.second_moment.max()))] if len(pos) else []
+    found += [o.position_std] if math.isfinite(o.position_std) else []
+    return max(found) / math.sqrt(token) if found and token > 0 else math.nan
+
+
 def _sequence_findings(o: Output, layers: pd.DataFrame) -> list[Finding]:
     """A token model whose logits, at each position, are nearly the same for every sequence:
     what it adds to the tokens (a position table) drowns them. Its place is the embedding table
-    with the largest output, named against the smallest."""
+    with the largest output, named against the smallest. A classifier (one output per sequence) is
+    read by the cause: a position code POSITION_RATIO_MIN times the tokens or more, or any table
+    TABLE_RATIO_MIN times them with the output under SEQUENCE_FRACTION_MIN."""
     sf = o.sequence_fraction
-    per_sequence = not sf == sf and o.task != "lm" and o.table_ratio >= TABLE_RATIO_MIN and embeddings_normalized(layers)
+    classifier = not sf == sf and o.task != "lm" and embeddings_normalized(layers)
+    pr = position_ratio(layers, o) if classifier else math.nan
+    by_positions = pr >= POSITION_RATIO_MIN
+    per_sequence = classifier and (by_positions or o.table_ratio >= TABLE_RATIO_MIN)
     if per_sequence:
         sf = _head_sample_fraction(layers)  # a classifier: one output per sequence (see TABLE_RATIO_MIN)
     # exactly 0: the logits do not depend on the input at all (a zero stream, which the stream's
     # own findings judge: zero token tables that learn are a warning)
-    if not 0 < sf < SEQUENCE_FRACTION_MIN:
+    if not (0 < sf < SEQUENCE_FRACTION_MIN or (by_positions and 0 < sf)):
         return []
     tables = layers[layers.role == "embedding"].drop_duplicates("name") if "role" in layers else layers.iloc[0:0]
     tables = tables[tables.second_moment > 0] if "second_moment" in tables else tables.iloc[0:0]
     ratio_t = o.table_ratio
-    cause = ratio_t >= TABLE_RATIO_MIN
+    cause = ratio_t >= TABLE_RATIO_MIN or by_positions
     detail = (f"at each position the logits are nearly the same for every sequence: {sf:.2%} of their variance changes "
               "with the tokens, the rest with the position alone" if not per_sequence else
+              f"the positions added to the tokens before a norm are {pr:.3g}x their RMS, and {sf:.2%} of the output's variance "
+              f"changes with the sequence: classifiers whose position code was {POSITION_RATIO_MIN:g}x their tokens or more broke "
+              "in the calibration" if by_positions else
               f"the output is nearly the same for every sequence ({sf:.2%} of its variance changes with it): classifiers whose tokens "
               f"had something {TABLE_RATIO_MIN:g}x their std or more added to them before a norm broke in the calibration")
     places = ["output"]
