@@ -1213,6 +1213,70 @@ def test_a_classifier_whose_tokens_a_sinusoid_drowns_gives_the_same_output_for_e
     assert bool(pos.trainable.iloc[0]) and float(pos.adjacent_similarity.iloc[0]) > 0.9
 
 
+class _BufferSinusoidClassifier(nn.Module):
+    """Tokens plus a fixed sinusoid buffer added by hand (no module looks it up, so the recording has
+    no row for it) into a LayerNorm, torch's encoder layers, a head on the first token."""
+
+    def __init__(self, token_std: float, d: int = 48, seq: int = 32) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(300, d)
+        nn.init.normal_(self.embed.weight, 0, token_std)
+        angle = torch.arange(seq, dtype=torch.float32)[:, None] / 10000 ** (torch.arange(0, d, 2, dtype=torch.float32) / d)
+        self.register_buffer("pe", torch.cat([angle.sin(), angle.cos()], dim=-1))
+        self.norm = nn.LayerNorm(d)
+        self.encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, 4, 2 * d, dropout=0.0, batch_first=True), 2,
+                                             enable_nested_tensor=False)
+        self.head = nn.Linear(d, 10)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(self.norm(self.embed(ids) + self.pe[: ids.shape[1]]))[:, 0])
+
+
+@pytest.mark.parametrize("token_std,drowned", [(0.14, True), (0.25, False)])
+def test_a_sinusoid_buffer_added_by_hand_is_read_as_the_position_code(token_std, drowned):
+    """The buffer's std (Output.position_std, by hand) over the tokens' RMS: ~4x at 0.14, under
+    TABLE_RATIO_MIN but over POSITION_RATIO_MIN (set 94's torch-written encoder at 3.8x broke), so
+    only the position code's bar flags it; at 0.25 (~2.3x) nothing."""
+    from initscope.inspect.verdicts import POSITION_RATIO_MIN, TABLE_RATIO_MIN, position_ratio
+
+    torch.manual_seed(0)
+    model = _BufferSinusoidClassifier(token_std)
+    ids = torch.randint(0, 300, (8, 32), generator=torch.Generator().manual_seed(0))
+    res = inspect(model, ids)
+    assert res.output.position_std == pytest.approx(float(model.pe.std()), rel=1e-6)
+    by_hand = float(model.pe.std() / model.embed.weight.detach()[ids].square().mean().sqrt())
+    assert position_ratio(res.layers, res.output) == pytest.approx(by_hand, rel=1e-3)
+    assert res.output.table_ratio < TABLE_RATIO_MIN and (by_hand >= POSITION_RATIO_MIN) == drowned
+    found = [f for f in res.findings if f.kind == "same output for every sequence"]
+    assert bool(found) == drowned and all(f.severity == "defect" for f in found)
+
+
+@pytest.mark.parametrize("position_std,drowned", [(0.05, False), (0.2, True)])
+def test_a_learned_random_position_table_that_drowns_a_classifiers_tokens_is_flagged(position_std, drowned):
+    """BERT's position table alone drawn at N(0, s) beside tokens and types at 0.02: at 0.2 it is
+    ~10x the tokens (set 97 holds such pairs), the position code's defect; at 0.05 (~2.5x) nothing.
+    The token-type table, a constant vector, does not count as a position code."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from initscope.inspect.verdicts import POSITION_RATIO_MIN, position_ratio
+
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig(vocab_size=300, hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
+                                                     intermediate_size=96, max_position_embeddings=64, num_labels=10))
+    emb = model.bert.embeddings
+    with torch.no_grad():
+        emb.position_embeddings.weight.normal_(0, position_std)
+        emb.token_type_embeddings.weight[0].normal_(0, 0.08)  # ~4x the tokens, a constant vector: not a position code
+    ids = torch.randint(1, 300, (8, 32), generator=torch.Generator().manual_seed(0))
+    res = inspect(model, ids)
+    table = emb.position_embeddings.weight.detach()[:32]
+    by_hand = float(table.square().mean().sqrt() / emb.word_embeddings.weight.detach()[ids].square().mean().sqrt())
+    assert position_ratio(res.layers, res.output) == pytest.approx(by_hand, rel=1e-3)
+    assert (by_hand >= POSITION_RATIO_MIN) == drowned
+    found = [f for f in res.findings if f.kind == "same output for every sequence"]
+    assert bool(found) == drowned
+
+
 @pytest.mark.parametrize("sinusoid,flagged", [(False, True), (True, False)])
 def test_a_frozen_position_table_counts_where_its_neighbours_are_unrelated(sinusoid, flagged):
     """RoFormer at torch's own init (every table at N(0, 1), its frozen sinusoid table redrawn too)
