@@ -692,18 +692,18 @@ def logit_cap(model: nn.Module, logits: torch.Tensor) -> float:
     return math.nan
 
 
-def _table_ratio(model: nn.Module) -> float:
-    found = token_tables(model)
+def _table_ratio(found: tuple | None) -> float:
+    """``Output.table_ratio`` from :func:`token_tables`' answer."""
     if found is None or not found[1]:
         return math.nan
     (_, _, token), others = found
     return max(std for _, _, std in others) / token
 
 
-def _loose_position_std(model: nn.Module) -> float:
-    """The largest std among :func:`token_tables`' bare position tensors (``Output.position_std``):
-    no module looks them up, so the recording has no row for them; NaN without one."""
-    found = token_tables(model)
+def _loose_position_std(model: nn.Module, found: tuple | None) -> float:
+    """The largest std among :func:`token_tables`' bare position tensors (``Output.position_std``;
+    ``found``: its answer): no module looks them up, so the recording has no row for them; NaN
+    without one."""
     if found is None:
         return math.nan
     modules = {n for n, _ in model.named_modules()}
@@ -921,6 +921,7 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                         if "random labels" in source else source + ", expected over uniformly random labels"
                 ids = cb.kwargs.get("input_ids", cb.main)
                 token_input = isinstance(ids, torch.Tensor) and not ids.is_floating_point() and ids.dim() == 2
+                found = token_tables(model) if token_input else None
                 output = Output(
                     task=resolved, classes=classes, loss=value,
                     # the head's row measured these very entries: its pooled variance, not another pass
@@ -929,8 +930,8 @@ def _record_with(model: nn.Module, batch: Batch, *, seed: int, task: Task, eager
                     loss_source=source,
                     sequence_fraction=sequence_sample_fraction(out_t, 1 if rec.seq_dim == 0 else 0, generator(seed, "sequence"))
                     if token_input and out_t.dim() == 3 else math.nan,
-                    table_ratio=_table_ratio(model) if token_input else math.nan,
-                    position_std=_loose_position_std(model) if token_input else math.nan,
+                    table_ratio=_table_ratio(found),
+                    position_std=_loose_position_std(model, found),
                     logit_cap=logit_cap(model, out_t) if resolved == "lm" else math.nan)
                 from initscope.inspect.verdicts import LOSS_EXCESS_NATS
 
