@@ -437,8 +437,7 @@ TABLE_RATIO_MIN = 5.0
 # pooled [CLS], 3e-5 at width 64), so there the cause decides: a table added to the tokens
 # TABLE_RATIO_MIN times the token table's std or more, with the output under SEQUENCE_FRACTION_MIN,
 # where a norm follows the embeddings (every classifier so built that broke had one); no warning below.
-# Since stop 69 that table is a constant lookup (token types; the zoo's BERT at Kaiming fan-out, 20x
-# its tokens' RMS, broke), and a smooth position code has its own bar, POSITION_RATIO_MIN; the history:
+# Since stop 69 it reads what is added by kind, DROWNING_RATIO_MIN below; the history before:
 # Set at stop 68. First at 10 (4 pairs: the zoo's torch encoders with their tables at Kaiming fan-out,
 # no norm on their embeddings, read 5.4 and trained, 0.92 and 1.00; the zoo's BERT so drawn, 20.7,
 # broke; set 90's torch-written encoders with a fixed sinusoid, std 0.57, beside tokens at 0.02 read
@@ -449,22 +448,25 @@ TABLE_RATIO_MIN = 5.0
 # orthogonal 3.9 and Xavier 3.7 trained; RoBERTa Xavier 4.3 and ELECTRA Xavier 3.7 broke). Set 94
 # tested 5 out of sample: 4 of 4 flagged pairs (~7.5) broke, and at ~4 all 4 broke unflagged, at ~2
 # one of 4. Still too high for a position code; the ratios under 5 that trained come from a
-# token-type table, a constant vector. Hence the bar below, on the position code alone.
-# ... or where a smooth position code (a sinusoid, learned or fixed) is added to a classifier's
-# tokens before that norm at POSITION_RATIO_MIN times their RMS or more (:func:`added_to_tokens`; no
-# bar on the head's sample fraction: set 94's sinusoid classifiers at 3.8-4.7x broke with 4-10% of it
-# changing with the sequence). The constant branch above reads only constant lookups (token types).
-# A random learned position code counts in neither: AdamW shrinks it.
-# Stop 69, in two steps. First, at 3 on any position code (IN-SAMPLE, the classifiers of sets 1-95
-# with a norm on their embeddings: at 1.4-1.9 eight of 8 trained; at 2.3-2.8 three trained, two
-# half-learned, four broke; from 3.8 up 37 of 37 broke). Sets 96 and 97 tested it (predicted before
-# training): 16 of 23. Library sinusoid classifiers at 2.8x broke (3 of 3, unflagged); the
-# torch-written one half-learned at 2.9x and trained at 2.3x; learned random codes at 5x and 10x
-# (positions at N(0, 0.1), N(0, 0.2) beside tokens at 0.02) mostly learned (4 trained, 3 half-learned,
-# 1 broke, all flagged). So the bar is now 2.5, on smooth codes only (IN-SAMPLE, sets 1-97): every
-# smooth code at 2.5x or more broke or half-learned (1 at 2.9x); under it, one broke at 2.36x
-# (DistilBERT, set 94) where two half-learned and the torch-written one at 2.3x trained.
-POSITION_RATIO_MIN = 2.5
+# token-type table, a constant vector.
+# Since stop 69 a classifier (one output per sequence) is read by the cause alone, whatever share of
+# its head's output changes with the sequence (set 94's sinusoid classifiers at 3.8-4.7x broke with 4-10%
+# of it doing so; set 98's with types at 5x, with 2-13%): what is added to its tokens before the
+# embeddings' norm (:func:`added_to_tokens`), over their RMS, at a bar per kind. IN-SAMPLE, each set on
+# the classifiers of sets 1-98 with a norm on their embeddings, in steps:
+# - a smooth position code (a sinusoid, learned or fixed): 2.5. At 1.4-2.3 ten trained, two
+#   half-learned, one broke (DistilBERT, 2.36x, set 94); from 2.6 up every one broke or half-learned
+#   (1 at 2.9x). First 3 on any position code; set 96 (predicted before training) broke three library
+#   sinusoid classifiers at 2.8x unflagged.
+# - a random position code (a learned table drawn at random): 15. AdamW shrinks it: at 5x two trained
+#   and two half-learned, at 10x two trained, one half-learned, one broke (set 97, predicted at 3 on
+#   any code: 8 of 12); at 20x three broke, one half-learned (set 98, where it was not read).
+# - a constant vector (token types, one id for every token): 4. At 3.7x BERT trained and ELECTRA broke
+#   (Xavier, holdout set 1, others set 2); from 4.4x up every one broke but one half-learned (RoBERTa at
+#   Xavier 4.4x; set 98's types at 5x and 15x; the zoo's BERT at Kaiming fan-out, 20x). Before, 5 on
+#   the head's sample fraction under 5%: set 98 found two broken pairs at 5x with 7% and 13%.
+DROWNING_RATIO_MIN = {"a sinusoid position code": 2.5, "a random learned position code": 15.0,
+                      "a vector the same for every token (token types)": 4.0}
 # A head initialized at exactly zero is healthy (muP's readout, Fixup) only where its input
 # tells the samples apart: its first gradient is the error times that input, and the gradient
 # it passes back is zero until it moves. BERT's pooler reads the [CLS] token, which at init
@@ -758,18 +760,18 @@ def _head_sample_fraction(layers: pd.DataFrame) -> float:
     return float(head.sample_fraction.iloc[-1]) if len(head) else math.nan
 
 
-def added_to_tokens(layers: pd.DataFrame, o: Output) -> tuple[float, float]:
-    """What is added to a classifier's tokens before the embeddings' norm, against the RMS of the
-    token lookup (the table recorded there whose output changes most with the sample): the smooth
-    position code (the largest output RMS among the position lookups recorded there whose
-    neighbouring positions are alike, ``adjacent_similarity`` at POSITION_SMOOTH_MIN or more: a
-    sinusoid, learned or not; or the std of a bare position tensor no module looks up,
-    ``Output.position_std``, a sinusoid buffer added by hand) and the constant lookups (the
-    largest output RMS among the tables whose output is the same for every sample: token types,
-    one id for every token). A random position code, which AdamW shrinks, counts in neither.
-    NaN without a norm on the embeddings or a token lookup; 0 where there is nothing so added."""
+def added_to_tokens(layers: pd.DataFrame, o: Output) -> dict[str, float]:
+    """What is added to a classifier's tokens before the embeddings' norm, by kind (the keys of
+    DROWNING_RATIO_MIN), each as its largest output RMS over the RMS of the token lookup (the table
+    recorded there whose output changes most with the sample): a smooth position code (a position
+    lookup whose neighbouring positions are alike, ``adjacent_similarity`` at POSITION_SMOOTH_MIN or
+    more: a sinusoid, learned or not; or a bare position tensor no module looks up,
+    ``Output.position_std``: a sinusoid buffer added by hand), a random position code (the other
+    position lookups: a learned table drawn at random), a constant vector (the lookups whose output
+    is the same for every sample: token types, one id for every token). Empty without a norm on
+    the embeddings or a token lookup; 0 for a kind the model does not add."""
     if not embeddings_normalized(layers) or "sample_fraction" not in layers:
-        return math.nan, math.nan
+        return {}
     before = _before_first_block(layers)
     before = before.iloc[: int((before.role == "norm").to_numpy().argmax())]
     tables = before[before.role == "embedding"].drop_duplicates("name")
@@ -777,45 +779,47 @@ def added_to_tokens(layers: pd.DataFrame, o: Output) -> tuple[float, float]:
     rest = tables.drop(pos.index)
     tokens = rest[rest.sample_fraction > 0]
     if tokens.empty or not float(tokens.second_moment.max()) > 0:
-        return math.nan, math.nan
+        return {}
     token = math.sqrt(float(tokens.loc[tokens.sample_fraction.idxmax()].second_moment))
-    smooth = pos[pos.adjacent_similarity >= POSITION_SMOOTH_MIN] if len(pos) else pos
-    code = [math.sqrt(float(smooth.second_moment.max()))] if len(smooth) else []
-    code += [o.position_std] if math.isfinite(o.position_std) else []
-    constant = rest[rest.sample_fraction == 0]
-    return (max(code, default=0.0) / token,
-            math.sqrt(float(constant.second_moment.max())) / token if len(constant) else 0.0)
+    smooth = pos.adjacent_similarity >= POSITION_SMOOTH_MIN if len(pos) else pos.index == pos.index
+
+    def rms(rows: pd.DataFrame) -> list[float]:
+        return [math.sqrt(float(rows.second_moment.max()))] if len(rows) else []
+
+    loose = [o.position_std] if math.isfinite(o.position_std) else []
+    found = (rms(pos[smooth]) + loose, rms(pos[~smooth]), rms(rest[rest.sample_fraction == 0]))
+    return {kind: max(r, default=0.0) / token for kind, r in zip(DROWNING_RATIO_MIN, found)}
 
 
 def _sequence_findings(o: Output, layers: pd.DataFrame) -> list[Finding]:
     """A token model whose logits, at each position, are nearly the same for every sequence:
     what it adds to the tokens (a position table) drowns them. Its place is the embedding table
     with the largest output, named against the smallest. A classifier (one output per sequence) is
-    read by the cause: a position code POSITION_RATIO_MIN times the tokens or more, or any table
-    TABLE_RATIO_MIN times them with the output under SEQUENCE_FRACTION_MIN."""
+    read by the cause: something added to its tokens before a norm past its kind's bar
+    (:func:`added_to_tokens`, DROWNING_RATIO_MIN)."""
     sf = o.sequence_fraction
     classifier = not sf == sf and o.task != "lm" and embeddings_normalized(layers)
-    code, constant = added_to_tokens(layers, o) if classifier else (math.nan, math.nan)
-    by_positions = code >= POSITION_RATIO_MIN
-    per_sequence = by_positions or constant >= TABLE_RATIO_MIN
+    added = added_to_tokens(layers, o) if classifier else {}
+    # the kind furthest past its bar (see DROWNING_RATIO_MIN)
+    over = sorted(((r / DROWNING_RATIO_MIN[k], k, r) for k, r in added.items() if r >= DROWNING_RATIO_MIN[k]), reverse=True)
+    per_sequence = bool(over)
     if per_sequence:
-        sf = _head_sample_fraction(layers)  # a classifier: one output per sequence (see TABLE_RATIO_MIN)
+        sf = _head_sample_fraction(layers)  # a classifier: one output per sequence
     # exactly 0: the logits do not depend on the input at all (a zero stream, which the stream's
     # own findings judge: zero token tables that learn are a warning)
-    if not (0 < sf < SEQUENCE_FRACTION_MIN or (by_positions and 0 < sf)):
+    if not (0 < sf < SEQUENCE_FRACTION_MIN or (per_sequence and 0 < sf)):
         return []
     tables = layers[layers.role == "embedding"].drop_duplicates("name") if "role" in layers else layers.iloc[0:0]
     tables = tables[tables.second_moment > 0] if "second_moment" in tables else tables.iloc[0:0]
     ratio_t = o.table_ratio
     cause = per_sequence or ratio_t >= TABLE_RATIO_MIN
-    detail = (f"at each position the logits are nearly the same for every sequence: {sf:.2%} of their variance changes "
-              "with the tokens, the rest with the position alone" if not per_sequence else
-              f"a smooth position code (a sinusoid) {code:.3g}x the tokens' RMS is added to them before a norm, and {sf:.2%} of "
-              f"the output's variance changes with the sequence: classifiers so built at {POSITION_RATIO_MIN:g}x or more broke "
-              "in the calibration" if by_positions else
-              f"the output is nearly the same for every sequence ({sf:.2%} of its variance changes with it): a vector the same for "
-              f"every token (token types) {constant:.3g}x their RMS is added to them before a norm; classifiers so built at "
-              f"{TABLE_RATIO_MIN:g}x or more broke in the calibration")
+    if per_sequence:
+        _, kind, r = over[0]
+        detail = (f"{kind} {r:.3g}x the tokens' RMS is added to them before a norm, and {sf:.2%} of the output's variance changes "
+                  f"with the sequence: classifiers so built at {DROWNING_RATIO_MIN[kind]:g}x or more broke in the calibration")
+    else:
+        detail = (f"at each position the logits are nearly the same for every sequence: {sf:.2%} of their variance changes "
+                  "with the tokens, the rest with the position alone")
     places = ["output"]
     if len(tables) > 1:
         big, small = tables.loc[tables.second_moment.idxmax()], tables.loc[tables.second_moment.idxmin()]
