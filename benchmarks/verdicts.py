@@ -658,33 +658,10 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
     if init == "torch-default":
         return _torch_default(model)
     if init == "torch-default-types-0.02":  # torch's own init, then the token-type tables alone at N(0, 0.02) (set 93)
-        _torch_default(model)
-        types = [m for n, m in model.named_modules() if isinstance(m, torch.nn.Embedding) and "token_type" in n]
-        if not types:
-            raise ValueError(f"{init}: {type(model).__name__} has no token-type table")
-        with torch.no_grad():
-            for m in types:
-                m.weight.normal_(0, 0.02)
-        return model
-    std = re.fullmatch(r"types-(\d+(?:\.\d+)?)", init)
-    if std:  # the token-type tables alone at N(0, std), the rest as built (set 98)
-        tables = [m for n, m in model.named_modules() if isinstance(m, torch.nn.Embedding) and "token_type" in n]
-        if not tables:
-            raise ValueError(f"{init}: {type(model).__name__} has no token-type table")
-        with torch.no_grad():
-            for m in tables:
-                m.weight.normal_(0, float(std[1]))
-        return model
-    std = re.fullmatch(r"positions-(\d+(?:\.\d+)?)", init)
-    if std:  # the learned position tables alone at N(0, std), the rest as built (set 97)
-        tables = [m for n, m in model.named_modules() if isinstance(m, torch.nn.Embedding)
-                  and n.rsplit(".", 1)[-1] in ("pos", "position_embeddings")]  # not LayoutLM's box tables (x_position_...)
-        if not tables:
-            raise ValueError(f"{init}: {type(model).__name__} has no learned position table")
-        with torch.no_grad():
-            for m in tables:
-                m.weight.normal_(0, float(std[1]))
-        return model
+        return _redraw_tables(_torch_default(model), "types", 0.02)
+    std = re.fullmatch(r"(positions|types)-(\d+(?:\.\d+)?)", init)
+    if std:  # one kind of table alone at N(0, std), the rest as built (sets 97-101)
+        return _redraw_tables(model, std[1], float(std[2]))
     if init == "zero-embeddings":
         with torch.no_grad():
             for m in model.modules():
@@ -733,6 +710,23 @@ def apply_init(model: torch.nn.Module, init: str) -> torch.nn.Module:
                 m.embed_scale = math.sqrt(model.config.d_model)
         return model
     return _redraw(model, init)
+
+
+def _redraw_tables(model: torch.nn.Module, kind: str, std: float) -> torch.nn.Module:
+    """One kind of lookup table alone drawn at N(0, std): ``types`` the token-type tables, ``positions``
+    the learned position tables (named ``position_embeddings`` or ``pos``; not LayoutLM's box tables,
+    ``x_position_embeddings`` ...). An error where the model has none."""
+    def wanted(name: str) -> bool:
+        last = name.rsplit(".", 1)[-1]
+        return "token_type" in last if kind == "types" else last in ("pos", "position_embeddings")
+
+    tables = [m for n, m in model.named_modules() if isinstance(m, torch.nn.Embedding) and wanted(n)]
+    if not tables:
+        raise ValueError(f"{kind}-{std:g}: {type(model).__name__} has no {'token-type' if kind == 'types' else 'learned position'} table")
+    with torch.no_grad():
+        for m in tables:
+            m.weight.normal_(0, std)
+    return model
 
 
 def _torch_default(model: torch.nn.Module) -> torch.nn.Module:

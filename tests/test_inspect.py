@@ -1215,45 +1215,6 @@ def test_a_classifier_whose_tokens_a_sinusoid_drowns_gives_the_same_output_for_e
     assert bool(pos.trainable.iloc[0]) and float(pos.adjacent_similarity.iloc[0]) > 0.9
 
 
-class _BufferSinusoidClassifier(nn.Module):
-    """Tokens plus a fixed sinusoid buffer added by hand (no module looks it up, so the recording has
-    no row for it) into a LayerNorm, torch's encoder layers, a head on the first token."""
-
-    def __init__(self, token_std: float, d: int = 48, seq: int = 32) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(300, d)
-        nn.init.normal_(self.embed.weight, 0, token_std)
-        angle = torch.arange(seq, dtype=torch.float32)[:, None] / 10000 ** (torch.arange(0, d, 2, dtype=torch.float32) / d)
-        self.register_buffer("pe", torch.cat([angle.sin(), angle.cos()], dim=-1))
-        self.norm = nn.LayerNorm(d)
-        self.encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, 4, 2 * d, dropout=0.0, batch_first=True), 2,
-                                             enable_nested_tensor=False)
-        self.head = nn.Linear(d, 10)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(self.norm(self.embed(ids) + self.pe[: ids.shape[1]]))[:, 0])
-
-
-@pytest.mark.parametrize("token_std,drowned", [(0.14, True), (0.25, False)])
-def test_a_sinusoid_buffer_added_by_hand_is_read_as_the_position_code(token_std, drowned):
-    """The buffer's std (Output.position_std, by hand) over the tokens' RMS: ~4x at 0.14, under
-    TABLE_RATIO_MIN but over the sinusoid's bar (set 94's torch-written encoder at 3.8x broke), so
-    only that bar flags it; at 0.25 (~2.3x) nothing."""
-    from initscope.inspect.verdicts import DROWNING_RATIO_MIN, TABLE_RATIO_MIN, added_to_tokens
-
-    torch.manual_seed(0)
-    model = _BufferSinusoidClassifier(token_std)
-    ids = torch.randint(0, 300, (8, 32), generator=torch.Generator().manual_seed(0))
-    res = inspect(model, ids)
-    assert res.output.position_std == pytest.approx(float(model.pe.std()), rel=1e-6)
-    by_hand = float(model.pe.std() / model.embed.weight.detach()[ids].square().mean().sqrt())
-    sinusoid = next(iter(DROWNING_RATIO_MIN))
-    assert added_to_tokens(res.layers, res.output)[sinusoid] == pytest.approx(by_hand, rel=1e-3)
-    assert res.output.table_ratio < TABLE_RATIO_MIN and (by_hand >= DROWNING_RATIO_MIN[sinusoid]) == drowned
-    found = [f for f in res.findings if f.kind == "same output for every sequence"]
-    assert bool(found) == drowned and all(f.severity == "defect" for f in found)
-
-
 @pytest.mark.parametrize("position_std,type_std,flagged", [(0.2, 0.02, False), (0.4, 0.02, True), (0.02, 0.2, True), (0.02, 0.06, False)])
 def test_a_classifiers_tokens_drowned_by_a_random_code_or_a_constant_vector_each_at_its_own_bar(position_std, type_std, flagged):
     """BERT's position or token-type table alone drawn larger beside tokens at 0.02. A random learned

@@ -621,6 +621,30 @@ class _SinusoidClassifier(nn.Module):
         return self.head(self.encoder(self.norm(self.embed(ids) + self.pos[: ids.shape[1]]))[:, 0])
 
 
+@pytest.mark.parametrize("token_std,drowned", [(0.14, True), (0.25, False)])
+def test_a_sinusoid_buffer_added_by_hand_is_read_as_the_position_code(token_std, drowned):
+    """A sinusoid buffer added by hand (no module looks it up, so the recording has no row for it):
+    its std (Output.position_std, by hand) over the tokens' RMS, ~4x at 0.14, under
+    TABLE_RATIO_MIN but over the sinusoid's bar (set 94's torch-written encoder at 3.8x broke), so
+    only that bar flags it; at 0.25 (~2.3x) nothing."""
+    from initscope.inspect.verdicts import DROWNING_RATIO_MIN, TABLE_RATIO_MIN, added_to_tokens
+
+    torch.manual_seed(0)
+    model = _SinusoidClassifier()
+    nn.init.normal_(model.embed.weight, 0, token_std)
+    ids = torch.randint(2, 500, (8, 32), generator=torch.Generator().manual_seed(0))
+    res = inspect(model, ids)
+    assert res.output.position_std == pytest.approx(float(model.pos.std()), rel=1e-6)
+    by_hand = float(model.pos.std() / model.embed.weight.detach()[ids].square().mean().sqrt())
+    sinusoid = next(iter(DROWNING_RATIO_MIN))
+    assert added_to_tokens(res.layers, res.output)[sinusoid] == pytest.approx(by_hand, rel=1e-3)
+    assert res.output.table_ratio < TABLE_RATIO_MIN and (by_hand >= DROWNING_RATIO_MIN[sinusoid]) == drowned
+    found = [f for f in res.findings if f.kind == "same output for every sequence"]
+    assert bool(found) == drowned and all(f.severity == "defect" for f in found)
+
+
+
+
 def test_tokens_drowned_by_a_fixed_sinusoid_are_scaled_up_to_it_and_nothing_else_moves():
     """The classifier reading of "same output for every sequence" as the only defect: --fix auto
     scales the token table up by the ratio (the sinusoid does not learn), every other parameter
