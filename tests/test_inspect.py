@@ -1202,7 +1202,7 @@ def test_a_classifier_whose_tokens_a_sinusoid_drowns_gives_the_same_output_for_e
     ratio = float(model.distilbert.embeddings.position_embeddings.weight.detach().std() / tokens.detach().std())
     assert res.output.table_ratio == pytest.approx(ratio, rel=1e-4)
     table = model.distilbert.embeddings.position_embeddings.weight.detach()[:32]
-    by_hand = float(table.square().mean().sqrt() / tokens.detach()[ids].square().mean().sqrt())
+    by_hand = float(table.square().mean().sqrt() / max(tokens.detach()[ids].square().mean().sqrt(), tokens.detach().std()))
     sinusoid, random, constant = DROWNING_RATIO_MIN
     assert added_to_tokens(res.layers, res.output) == {sinusoid: pytest.approx(by_hand, rel=1e-3), random: 0.0, constant: 0.0}
     assert (by_hand >= DROWNING_RATIO_MIN[sinusoid]) == drowned
@@ -1213,6 +1213,32 @@ def test_a_classifier_whose_tokens_a_sinusoid_drowns_gives_the_same_output_for_e
     assert not [f for f in res.findings if f.kind == "table too large for the optimizer"]
     pos = res.layers[res.layers.position_table.eq(True)]
     assert bool(pos.trainable.iloc[0]) and float(pos.adjacent_similarity.iloc[0]) > 0.9
+
+
+def test_padding_does_not_make_a_library_classifier_look_drowned():
+    """BERT at its library init on a batch of 31 padding ids (pad_token_id 0: a zero row) and one token
+    per sequence: the token lookup's output RMS falls to ~0.18 of its table's std, which would put the
+    type vector at ~5.6x it; the tokens' scale is the larger of the two (Longformer pads every batch to
+    its window so, and was flagged at its library init before), so nothing is flagged."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from initscope.inspect.verdicts import DROWNING_RATIO_MIN, added_to_tokens
+
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig(vocab_size=300, hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
+                                                     intermediate_size=96, max_position_embeddings=64, num_labels=10))
+    ids = torch.zeros(8, 32, dtype=torch.long)
+    ids[:, 0] = torch.randint(1, 300, (8,), generator=torch.Generator().manual_seed(0))
+    res = inspect(model, ids)
+    emb = model.bert.embeddings
+    looked_up = float(emb.word_embeddings.weight.detach()[ids].square().mean().sqrt())
+    table = float(emb.word_embeddings.weight.detach().std())
+    assert looked_up < 0.2 * table
+    types = float(emb.token_type_embeddings.weight.detach()[0].square().mean().sqrt())
+    constant = list(DROWNING_RATIO_MIN)[2]
+    assert types / looked_up > DROWNING_RATIO_MIN[constant]
+    assert added_to_tokens(res.layers, res.output)[constant] == pytest.approx(types / table, rel=1e-3)
+    assert not [f for f in res.findings if f.kind == "same output for every sequence"]
 
 
 @pytest.mark.parametrize("position_std,type_std,flagged", [(0.2, 0.02, False), (0.4, 0.02, True), (0.02, 0.2, True), (0.02, 0.06, False)])
@@ -1234,7 +1260,7 @@ def test_a_classifiers_tokens_drowned_by_a_random_code_or_a_constant_vector_each
         emb.token_type_embeddings.weight.normal_(0, type_std)
     ids = torch.randint(1, 300, (8, 32), generator=torch.Generator().manual_seed(0))
     res = inspect(model, ids)
-    tokens = emb.word_embeddings.weight.detach()[ids].square().mean().sqrt()
+    tokens = max(emb.word_embeddings.weight.detach()[ids].square().mean().sqrt(), emb.word_embeddings.weight.detach().std())
     codes = float(emb.position_embeddings.weight.detach()[:32].square().mean().sqrt() / tokens)
     types = float(emb.token_type_embeddings.weight.detach()[0].square().mean().sqrt() / tokens)
     sinusoid, random, constant = DROWNING_RATIO_MIN

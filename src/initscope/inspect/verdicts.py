@@ -762,8 +762,9 @@ def _head_sample_fraction(layers: pd.DataFrame) -> float:
 
 def added_to_tokens(layers: pd.DataFrame, o: Output) -> dict[str, float]:
     """What is added to a classifier's tokens before the embeddings' norm, by kind (the keys of
-    DROWNING_RATIO_MIN), each as its largest output RMS over the RMS of the token lookup (the table
-    recorded there whose output changes most with the sample): a smooth position code (a position
+    DROWNING_RATIO_MIN), each as its largest output RMS over the scale of the token lookup (the table
+    recorded there whose output changes most with the sample: its output's RMS or its table's std,
+    the larger): a smooth position code (a position
     lookup whose neighbouring positions are alike, ``adjacent_similarity`` at POSITION_SMOOTH_MIN or
     more: a sinusoid, learned or not; or a bare position tensor no module looks up,
     ``Output.position_std``: a sinusoid buffer added by hand), a random position code (the other
@@ -780,7 +781,11 @@ def added_to_tokens(layers: pd.DataFrame, o: Output) -> dict[str, float]:
     tokens = rest[rest.sample_fraction > 0]
     if tokens.empty or not float(tokens.second_moment.max()) > 0:
         return {}
-    token = math.sqrt(float(tokens.loc[tokens.sample_fraction.idxmax()].second_moment))
+    row = tokens.loc[tokens.sample_fraction.idxmax()]
+    # the tokens' scale: the larger of their output's RMS and their table's std. Padding ids look up a
+    # zero row (padding_idx) and pull the output's RMS down (Longformer pads the batch to its window:
+    # 32 ids of 512 real, RMS 0.005 for a table at 0.02); a scale inside the lookup pushes it up
+    token = max(math.sqrt(float(row.second_moment)), float(row.weight_std) if "weight_std" in row and row.weight_std > 0 else 0.0)
     smooth = pos.adjacent_similarity >= POSITION_SMOOTH_MIN if len(pos) else pos.index == pos.index
 
     def rms(rows: pd.DataFrame) -> list[float]:
