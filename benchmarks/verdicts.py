@@ -1384,6 +1384,9 @@ SET101_ENCODERS = ("table-typed-w112", "layoutlm-w112", "big_bird-w112", "nystro
 # position table alone at N(0, 0.15) / N(0, 0.4) (~7.5x, ~20x) or type table alone at N(0, 0.06) /
 # N(0, 0.1) (~3x, ~5x)
 SET102_ENCODERS = ("data2vec-text-w96", "rembert-w96", "squeezebert-w96", "megatron-bert-w96")
+# ... and for set 103: encoders with learned positions and no token types at width 104 (MPNet, XLM,
+# DistilBERT, DeBERTa v2 with its absolute positions), position table alone at N(0, 0.15) / N(0, 0.4)
+SET103_ENCODERS = ("mpnet-w104", "xlm-w104", "distilbert-w104", "deberta-v2-w104")
 
 
 # stop 68: for set 91, where a classifier's tokens drowned by what is added to them (the classifier
@@ -1512,7 +1515,7 @@ def _others() -> dict[str, tuple[object, object]]:
         **{name: ((lambda name=name: _sinusoid_classifier(name)) if "-sin-" in name else (lambda name=name: _set90_classifier(name)), ids)
            for name in (*SET91_ENCODERS, *SET94_ENCODERS, *SET96_ENCODERS, *SET99_ENCODERS)},
         **{name: ((lambda name=name: _set90_classifier(name)) if name.startswith("table-") else (lambda name=name: _wide_classifier(name)), ids)
-           for name in (*SET92_ENCODERS, *SET93_ENCODERS, *SET95_ENCODERS, *SET97_ENCODERS, *SET98_ENCODERS, *SET100_ENCODERS, *SET101_ENCODERS, *SET102_ENCODERS)},
+           for name in (*SET92_ENCODERS, *SET93_ENCODERS, *SET95_ENCODERS, *SET97_ENCODERS, *SET98_ENCODERS, *SET100_ENCODERS, *SET101_ENCODERS, *SET102_ENCODERS, *SET103_ENCODERS)},
         **{name: (build, zoo.task_data(fam, 8, seed=0)[0])
            for name, (build, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS, **RECURRENT_OTHERS}.items()},
         **{name: (build, zoo.task_data("bert", 8, seed=0)[0]) for name, build in CLS_OTHERS.items()},
@@ -2098,7 +2101,7 @@ OTHER_TASKS.update({name: "vit" for name in VISION_OTHERS})
 OTHER_TASKS.update({name: "bert" for name in NEW_ENCODERS})
 OTHER_TASKS.update({name: fam for name, (_, fam) in {**GATED_OTHERS, **RESIDUAL_OTHERS, **RECURRENT_OTHERS}.items()})
 OTHER_TASKS.update({name: "gpt2" for name in (*SEQUENCE_LMS, *FLAGGED_DEFAULT_LMS)})
-OTHER_TASKS.update({name: "bert" for name in (*FLAGGED_DEFAULT_CLASSIFIERS, *LIBRARY_ENCODERS, *SET84_ENCODERS, *WIDE_ENCODERS, *WIDE96_ENCODERS, *DEEP_ENCODERS, *POSITION_ENCODERS, *SET89_ENCODERS, *SET90_ENCODERS, *SET91_ENCODERS, *SET92_ENCODERS, *SET93_ENCODERS, *SET94_ENCODERS, *SET95_ENCODERS, *SET96_ENCODERS, *SET97_ENCODERS, *SET98_ENCODERS, *SET99_ENCODERS, *SET100_ENCODERS, *SET101_ENCODERS, *SET102_ENCODERS)})
+OTHER_TASKS.update({name: "bert" for name in (*FLAGGED_DEFAULT_CLASSIFIERS, *LIBRARY_ENCODERS, *SET84_ENCODERS, *WIDE_ENCODERS, *WIDE96_ENCODERS, *DEEP_ENCODERS, *POSITION_ENCODERS, *SET89_ENCODERS, *SET90_ENCODERS, *SET91_ENCODERS, *SET92_ENCODERS, *SET93_ENCODERS, *SET94_ENCODERS, *SET95_ENCODERS, *SET96_ENCODERS, *SET97_ENCODERS, *SET98_ENCODERS, *SET99_ENCODERS, *SET100_ENCODERS, *SET101_ENCODERS, *SET102_ENCODERS, *SET103_ENCODERS)})
 OTHER_TASKS.update({name: "bert" for name in CLS_OTHERS})
 OTHER_TASKS.update(LORA_OTHERS)
 OTHER_TASKS.update({name: "gpt2" for names in WIDE_DECODER_SETS.values() for name in names})
@@ -2507,6 +2510,8 @@ OTHER_SETS: dict[str, tuple[Path, tuple[str, ...]]] = {
     # set 102 (stop 69, committed with inspect's predictions before training, rules as at f250aa4)
     "102": (HOLDOUT.with_name("verdicts_others102.json"),
             ("default", "positions-0.15", "positions-0.4", "types-0.06", "types-0.1")),
+    # set 103 (stop 69, committed with inspect's predictions before training, rules as at 5dfdf54)
+    "103": (HOLDOUT.with_name("verdicts_others103.json"), ("default", "positions-0.15", "positions-0.4")),
 }
 # the families each set is trained on (set 3: the decoders, for holdout set 4's test)
 OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_OTHERS,
@@ -2542,7 +2547,8 @@ OTHER_SET_FAMILIES: dict[str, tuple[str, ...]] = {"1": FIRST_OTHERS, "2": FIRST_
                                                   "92": SET92_ENCODERS, "93": SET93_ENCODERS, "94": SET94_ENCODERS,
                                                   "95": SET95_ENCODERS, "96": SET96_ENCODERS, "97": SET97_ENCODERS,
                                                   "98": SET98_ENCODERS, "99": SET99_ENCODERS, "100": SET100_ENCODERS,
-                                                  "101": SET101_ENCODERS, "102": SET102_ENCODERS}
+                                                  "101": SET101_ENCODERS, "102": SET102_ENCODERS,
+                                                  "103": SET103_ENCODERS}
 
 
 def _other_model(name: str, init: str, seed: int) -> torch.nn.Module:
