@@ -771,11 +771,9 @@ def added_to_tokens(layers: pd.DataFrame, o: Output) -> dict[str, float]:
     position lookups: a learned table drawn at random), a constant vector (the lookups whose output
     is the same for every sample: token types, one id for every token). Empty without a norm on
     the embeddings or a token lookup; 0 for a kind the model does not add."""
-    if not embeddings_normalized(layers) or "sample_fraction" not in layers:
+    tables = _tables_before_embeddings_norm(layers)
+    if tables.empty or "sample_fraction" not in tables:
         return {}
-    before = _before_first_block(layers)
-    before = before.iloc[: int((before.role == "norm").to_numpy().argmax())]
-    tables = before[before.role == "embedding"].drop_duplicates("name")
     pos = tables[tables.position_table.eq(True)] if "position_table" in tables else tables.iloc[:0]
     rest = tables.drop(pos.index)
     tokens = rest[rest.sample_fraction > 0]
@@ -786,7 +784,7 @@ def added_to_tokens(layers: pd.DataFrame, o: Output) -> dict[str, float]:
     # zero row (padding_idx) and pull the output's RMS down (Longformer pads the batch to its window:
     # 32 ids of 512 real, RMS 0.005 for a table at 0.02); a scale inside the lookup pushes it up
     token = max(math.sqrt(float(row.second_moment)), float(row.weight_std) if "weight_std" in row and row.weight_std > 0 else 0.0)
-    smooth = pos.adjacent_similarity >= POSITION_SMOOTH_MIN if len(pos) else pos.index == pos.index
+    smooth = _smooth_positions(pos)
 
     def rms(rows: pd.DataFrame) -> list[float]:
         return [math.sqrt(float(rows.second_moment.max()))] if len(rows) else []
@@ -803,7 +801,7 @@ def _sequence_findings(o: Output, layers: pd.DataFrame) -> list[Finding]:
     read by the cause: something added to its tokens before a norm past its kind's bar
     (:func:`added_to_tokens`, DROWNING_RATIO_MIN)."""
     sf = o.sequence_fraction
-    classifier = not sf == sf and o.task != "lm" and embeddings_normalized(layers)
+    classifier = not sf == sf and o.task != "lm"  # a norm on its embeddings too: added_to_tokens reads only those
     added = added_to_tokens(layers, o) if classifier else {}
     # the kind furthest past its bar (see DROWNING_RATIO_MIN)
     over = sorted(((r / DROWNING_RATIO_MIN[k], k, r) for k, r in added.items() if r >= DROWNING_RATIO_MIN[k]), reverse=True)
@@ -1042,8 +1040,15 @@ def random_positions(layers: pd.DataFrame, large: pd.DataFrame) -> bool:
     if "position_table" not in layers:
         return False
     pos = layers[layers.position_table.eq(True)]
-    rough = pos.adjacent_similarity < POSITION_SMOOTH_MIN
-    return bool((rough & (pos.trainable.eq(False) | pos.name.isin(set(large.name)))).any())
+    return bool((~_smooth_positions(pos) & (pos.trainable.eq(False) | pos.name.isin(set(large.name)))).any())
+
+
+def _smooth_positions(pos: pd.DataFrame) -> pd.Series:
+    """Per position-table row, whether its neighbouring positions are alike (``adjacent_similarity``
+    at POSITION_SMOOTH_MIN or more: a sinusoid, learned or not); False where it was not measured."""
+    if "adjacent_similarity" not in pos:
+        return pd.Series(False, index=pos.index)
+    return pos.adjacent_similarity.ge(POSITION_SMOOTH_MIN)
 
 
 def tables_behind_norm(layers: pd.DataFrame, task: str) -> pd.DataFrame:
@@ -1060,11 +1065,21 @@ def large_tables_before_norm(layers: pd.DataFrame, task: str) -> pd.DataFrame:
     """The layer rows (one per table) of the lookup tables that run before the first norm ahead of
     the first block (:func:`embeddings_normalized`; a table read after that norm, MPNet's relative
     attention bias, feeds no norm) with std over TABLE_STD_BEHIND_NORM_MAX; none in an LM."""
-    if task == "lm" or "weight_std" not in layers or not embeddings_normalized(layers):
+    tables = _tables_before_embeddings_norm(layers)
+    if task == "lm" or "weight_std" not in tables:
+        return tables.iloc[:0]
+    return tables[tables.weight_std > TABLE_STD_BEHIND_NORM_MAX]
+
+
+def _tables_before_embeddings_norm(layers: pd.DataFrame) -> pd.DataFrame:
+    """The lookup tables' layer rows (one per table) recorded before the first norm ahead of the first
+    block: what is summed into the embeddings' norm (:func:`embeddings_normalized`); none without
+    that norm."""
+    if not embeddings_normalized(layers):
         return layers.iloc[:0]
     before = _before_first_block(layers)
     before = before.iloc[: int((before.role == "norm").to_numpy().argmax())]
-    return before[(before.role == "embedding") & (before.weight_std > TABLE_STD_BEHIND_NORM_MAX)].drop_duplicates("name")
+    return before[before.role == "embedding"].drop_duplicates("name")
 
 
 def _table_behind_norm_findings(layers: pd.DataFrame, task: str) -> list[Finding]:
