@@ -1216,19 +1216,16 @@ def test_a_classifier_whose_tokens_a_sinusoid_drowns_gives_the_same_output_for_e
 
 
 def test_padding_does_not_make_a_library_classifier_look_drowned():
-    """BERT at its library init on a batch of 31 padding ids (pad_token_id 0: a zero row) and one token
+    """The zoo's BERT at its library init on a batch of 31 padding ids (pad_token_id 0: a zero row) and one token
     per sequence: the token lookup's output RMS falls to ~0.18 of its table's std, which would put the
     type vector at ~5.6x it; the tokens' scale is the larger of the two (Longformer pads every batch to
     its window so, and was flagged at its library init before), so nothing is flagged."""
-    from transformers import BertConfig, BertForSequenceClassification
-
     from initscope.inspect.verdicts import DROWNING_RATIO_MIN, added_to_tokens
 
     torch.manual_seed(0)
-    model = BertForSequenceClassification(BertConfig(vocab_size=300, hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
-                                                     intermediate_size=96, max_position_embeddings=64, num_labels=10))
+    model = build("bert", "default")  # the zoo's BERT (4 x 64, vocabulary 1000, padding id 0 a zero row)
     ids = torch.zeros(8, 32, dtype=torch.long)
-    ids[:, 0] = torch.randint(1, 300, (8,), generator=torch.Generator().manual_seed(0))
+    ids[:, 0] = torch.randint(1, 1000, (8,), generator=torch.Generator().manual_seed(0))
     res = inspect(model, ids)
     emb = model.bert.embeddings
     looked_up = float(emb.word_embeddings.weight.detach()[ids].square().mean().sqrt())
@@ -1243,22 +1240,19 @@ def test_padding_does_not_make_a_library_classifier_look_drowned():
 
 @pytest.mark.parametrize("position_std,type_std,flagged", [(0.2, 0.02, False), (0.4, 0.02, True), (0.02, 0.2, True), (0.02, 0.06, False)])
 def test_a_classifiers_tokens_drowned_by_a_random_code_or_a_constant_vector_each_at_its_own_bar(position_std, type_std, flagged):
-    """BERT's position or token-type table alone drawn larger beside tokens at 0.02. A random learned
+    """The zoo's BERT with its position or token-type table alone drawn larger beside tokens at 0.02. A random learned
     position code at ~10x is not flagged (set 97: such pairs mostly learned, AdamW shrinks the table),
     at ~20x it is (set 98: broke); a token-type vector, the same for every token, at ~10x is (set 98's
     at 5x broke), at ~3x not. Ratios against the looked-up rows by hand; a kind not added reads 0."""
-    from transformers import BertConfig, BertForSequenceClassification
-
     from initscope.inspect.verdicts import DROWNING_RATIO_MIN, added_to_tokens
 
     torch.manual_seed(0)
-    model = BertForSequenceClassification(BertConfig(vocab_size=300, hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
-                                                     intermediate_size=96, max_position_embeddings=64, num_labels=10))
+    model = build("bert", "default")  # the zoo's BERT (4 x 64, vocabulary 1000, padding id 0 a zero row)
     emb = model.bert.embeddings
     with torch.no_grad():
         emb.position_embeddings.weight.normal_(0, position_std)
         emb.token_type_embeddings.weight.normal_(0, type_std)
-    ids = torch.randint(1, 300, (8, 32), generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(1, 1000, (8, 32), generator=torch.Generator().manual_seed(0))
     res = inspect(model, ids)
     tokens = max(emb.word_embeddings.weight.detach()[ids].square().mean().sqrt(), emb.word_embeddings.weight.detach().std())
     codes = float(emb.position_embeddings.weight.detach()[:32].square().mean().sqrt() / tokens)
